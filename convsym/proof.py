@@ -112,6 +112,10 @@ class Theorem:
             **fields,
         )
 
+    def check_source_for(self, verdict: Verdict) -> str:
+        """The emitted numeric check for this theorem given its verdict."""
+        return self.check_source
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
@@ -252,5 +256,149 @@ class General(Theorem):
         }
 
 
+def _fmt_sizes(sz: Mapping) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sz.items())
+
+
+class Identity(Theorem):
+    """An exact polynomial identity ``lhs == rhs`` for concrete sizes, every input entry a symbol.
+
+    ``inputs(**sizes)`` gives ``{name: shape}``; ``lhs(T, **sizes)`` and ``rhs(T, **sizes)`` build
+    the two sides from the input tensors ``T`` with :mod:`convsym.ops` (they run unchanged on the
+    exact :class:`~convsym.algebra.PolyTensor` and on the mod-p twin of the Schwartz-Zippel
+    pre-check).  ``family`` lists the size assignments, smallest first.  The verdict is ``proved``
+    when every instance is an identity, ``refuted`` at the first instance that is not, with an
+    exact witness: the inputs of one differing monomial set to small integers, every other
+    input entry zero, both sides re-evaluated exactly.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        statement: str,
+        *,
+        inputs: Callable[..., Mapping[str, Sequence[int]]],
+        lhs: Callable[..., object],
+        rhs: Callable[..., object],
+        family: Sequence[Mapping[str, int]],
+        bound: str = "",
+        witness_check: str = "",
+        **kw,
+    ) -> None:
+        super().__init__(name, title, statement, **kw)
+        if not family:
+            raise ValueError(f"Theorem {name}: family must list at least one size assignment")
+        self.inputs, self.lhs_fn, self.rhs_fn = inputs, lhs, rhs
+        self.family = tuple(dict(f) for f in family)
+        self.bound = bound
+        self.witness_check = witness_check
+        self.strength = "exact-instance" if len(self.family) == 1 else "exact-family"
+
+    def sizes(self) -> str:
+        if self.bound:
+            return self.bound
+        if len(self.family) == 1:
+            return _fmt_sizes(self.family[0])
+        return f"{len(self.family)} instances, from {_fmt_sizes(self.family[0])} to {_fmt_sizes(self.family[-1])}"
+
+    def _exact(self, sz: Mapping) -> tuple:
+        from .algebra import PolyTensor
+        from .symbols import VariablePool
+
+        pool = VariablePool()
+        shapes = {k: tuple(v) for k, v in self.inputs(**sz).items()}
+        tensors, owners = {}, {}
+        for nm, shape in shapes.items():
+            start = len(pool)
+            tensors[nm] = PolyTensor.variables(pool, nm, shape)
+            owners[nm] = (start, shape)
+        lhs = self.lhs_fn(dict(tensors), **sz)
+        rhs = self.rhs_fn(dict(tensors), **sz)
+        if lhs.shape != rhs.shape:
+            raise ProofError(f"at {_fmt_sizes(sz)} the two sides have shapes {lhs.shape} and {rhs.shape}")
+        return pool, owners, lhs, rhs
+
+    def _witness(self, sz, pool, owners, lhs, rhs, diff) -> Witness:
+        ids = [pool.id(n) for n in diff.monomial]
+        where = tuple(diff.index)
+        for value in (1, 2, 3, -1, 5, 7):
+            assignment = {i: value for i in ids}
+            lv = lhs.evaluate(assignment)[where]
+            rv = rhs.evaluate(assignment)[where]
+            if lv != rv:
+                break
+        else:  # pragma: no cover - a nonzero polynomial vanishing at all of these is not possible here
+            raise ProofError(f"no small witness found for the difference {diff}")
+        data: dict = {"sizes": dict(sz), "inputs": {}, "entry": list(where), "lhs": str(lv), "rhs": str(rv)}
+        for nm, (start, shape) in owners.items():
+            count = 1
+            for d in shape:
+                count *= d
+            nonzero = []
+            for vid in sorted(set(ids)):
+                if start <= vid < start + count:
+                    nonzero.append([list(int(q) for q in _unravel(vid - start, shape)), value])
+            data["inputs"][nm] = {"shape": list(shape), "nonzero": nonzero}
+        rows = tuple((sympy.latex(sympy.Symbol(pool.name(v))), str(value)) for v in sorted(set(ids)))
+        return Witness(
+            description=(
+                f"at sizes {_fmt_sizes(sz)}: the inputs listed are {value}, every other input entry is 0; "
+                f"the two sides differ at entry {where} (monomial {'*'.join(diff.monomial) or '1'}: "
+                f"coefficient {diff.lhs} on the left, {diff.rhs} on the right)"
+            ),
+            assignment=rows,
+            where=str(where),
+            lhs=str(lv),
+            rhs=str(rv),
+            data=data,
+        )
+
+    def _run(self) -> dict:
+        from .algebra import schwartz_zippel
+
+        done = []
+        for sz in self.family:
+            shapes = {k: tuple(v) for k, v in self.inputs(**sz).items()}
+            zr = schwartz_zippel(lambda T, sz=sz: self.lhs_fn(T, **sz),
+                                 lambda T, sz=sz: self.rhs_fn(T, **sz), shapes, trials=2)
+            pool, owners, lhs, rhs = self._exact(sz)
+            diff = lhs.first_difference(rhs)
+            if diff is None and not zr.equal:
+                raise ProofError(f"at {_fmt_sizes(sz)} the random pre-check saw a difference the exact check did not")
+            if diff is not None:
+                return {"verdict": "refuted", "witness": self._witness(sz, pool, owners, lhs, rhs, diff),
+                        "instances": tuple(done), "strength": "exact-instance"}
+            stats = lhs.terms_per_entry()
+            done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} monomials per entry at most)")
+        return {"verdict": "proved", "instances": tuple(done)}
+
+    def check_source_for(self, verdict: Verdict) -> str:
+        """The emitted numeric check: ``check_source``, plus the witness re-test for a refutation."""
+        src = self.check_source
+        if verdict.witness is not None and self.witness_check:
+            fn = "test_witness_" + self.name.split(".", 1)[1].replace("-", "_")
+            src += (
+                f"\n\ndef {fn}():\n"
+                f"    witness = {verdict.witness.data!r}\n"
+                f"{_indent(self.witness_check, 4)}"
+            )
+        return src
+
+
+def _indent(src: str, n: int) -> str:
+    import textwrap
+
+    return textwrap.indent(textwrap.dedent(src).strip("\n"), " " * n) + "\n"
+
+
+def _unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    for d in reversed(shape):
+        out.append(flat % d)
+        flat //= d
+    return tuple(reversed(out))
+
+
 # Re-exported so proof scripts need one import line.
-__all__ = ["Theorem", "General", "Verdict", "Witness", "Callable"]
+__all__ = ["Theorem", "General", "Identity", "Verdict", "Witness"]

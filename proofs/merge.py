@@ -11,11 +11,13 @@ ring of width ``p2``.
 
 from __future__ import annotations
 
-import sympy
+import numpy as np
 from sympy import IndexedBase
 
+from convsym import ops
+from convsym.algebra import contract
 from convsym import opdefs as D
-from convsym.proof import General
+from convsym.proof import General, Identity
 from convsym.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, SumExpr, grid, index
 from convsym.symbols import scalars, sizes
@@ -167,7 +169,240 @@ strided_1d = General(
     ],
 )
 
-__all__ = ["sequential_1d", "sequential_2d", "strided_1d", "sympy"]
+# ---------------------------------------------------------------------------------------------
+# exact instances: every weight, bias and input entry a distinct symbol (convsym.ops + algebra)
+
+
+def layer_inputs(k1, k2, ci, cm, co, n, g1=1, g2=1, **_):
+    return {"x": (ci, n, n), "w1": (cm, ci // g1, k1, k1), "b1": (cm,),
+            "w2": (co, cm // g2, k2, k2), "b2": (co,)}
+
+
+def two_layers(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
+    h = ops.conv2d(T["x"], T["w1"], T["b1"], stride=s1, dilation=d1, padding=p1, groups=g1)
+    return ops.conv2d(h, T["w2"], T["b2"], stride=s2, dilation=d2, padding=p2, groups=g2)
+
+
+def merged_layer(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
+    """The naive merge: kernel and bias as in the theorems, input padded by p1 + s1*p2."""
+    W = ops.merge_kernels(expand_groups(T["w1"], g1), expand_groups(T["w2"], g2),
+                          stride1=s1, dilation1=d1, dilation2=d2)
+    B = ops.merge_bias(expand_groups(T["w2"], g2), T["b1"], T["b2"])
+    return ops.conv2d(T["x"], W, B, stride=s1 * s2, padding=p1 + s1 * p2)
+
+
+def expand_groups(w, g):
+    """The dense (groups=1) weight of a grouped convolution: zero outside the diagonal blocks."""
+    if g == 1:
+        return w
+    O, Cg = w.shape[0], w.shape[1]
+    Og = O // g
+    rows, cols = [], []
+    for o in range(O):
+        for c in range(Cg):
+            rows.append(o * (Cg * g) + (o // Og) * Cg + c)
+            cols.append(o * Cg + c)
+    k = w.shape[2:]
+    kk = int(np.prod(k))
+    dense_idx = (np.array(rows)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
+    src_idx = (np.array(cols)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
+    one = w.constant_like(np.ones((1,), dtype=np.int64))
+    return contract(w.reshape((O * Cg * kk,)), one, dense_idx, src_idx,
+                    np.zeros_like(dense_idx), (O, Cg * g) + tuple(k))
+
+
+MERGE_CHECK = """
+def _merged_kernel(w1, w2, s1=1, d1=1, d2=1):
+    M, C, k1h, k1w = w1.shape
+    O, _, k2h, k2w = w2.shape
+    kh = d1 * (k1h - 1) + s1 * d2 * (k2h - 1) + 1
+    kw = d1 * (k1w - 1) + s1 * d2 * (k2w - 1) + 1
+    W = np.zeros((O, C, kh, kw), dtype=w1.dtype)
+    for ah in range(k1h):
+        for aw in range(k1w):
+            for bh in range(k2h):
+                for bw in range(k2w):
+                    th, tw = d1 * ah + s1 * d2 * bh, d1 * aw + s1 * d2 * bw
+                    W[:, :, th, tw] += w2[:, :, bh, bw] @ w1[:, :, ah, aw]
+    return W
+
+
+def test_merge_sequential_numeric():
+    rng = np.random.default_rng(0)
+    for k1, k2, ci, cm, co, n in [(1, 1, 1, 1, 1, 3), (3, 3, 2, 3, 4, 9), (5, 2, 3, 2, 1, 8), (7, 7, 8, 8, 8, 16)]:
+        x = rng.standard_normal((2, ci, n, n))
+        w1, b1 = rng.standard_normal((cm, ci, k1, k1)), rng.standard_normal(cm)
+        w2, b2 = rng.standard_normal((co, cm, k2, k2)), rng.standard_normal(co)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
+        W = _merged_kernel(w1, w2)
+        B = b2 + w2.sum(axis=(2, 3)) @ b1
+        rhs = ref.conv2d(x, W, B)
+        assert W.shape[2:] == (k1 + k2 - 1, k1 + k2 - 1)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+def test_merge_sequential_1d_numeric():
+    rng = np.random.default_rng(1)
+    for k1, k2 in [(1, 1), (1, 4), (3, 2), (7, 7)]:
+        x = rng.standard_normal((1, 1, 20))
+        w1, w2 = rng.standard_normal((1, 1, k1)), rng.standard_normal((1, 1, k2))
+        b1, b2 = rng.standard_normal(1), rng.standard_normal(1)
+        lhs = ref.conv1d(ref.conv1d(x, w1, b1), w2, b2)
+        full = np.convolve(w1[0, 0], w2[0, 0])  # numpy's convolve is the true (flipped) one
+        rhs = ref.conv1d(x, full.reshape(1, 1, -1), b2 + w2.sum() * b1)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+STRIDED_CHECK = """
+def test_merge_strided_dilated_numeric():
+    rng = np.random.default_rng(2)
+    for s1, d1, s2, d2 in [(2, 1, 1, 1), (1, 2, 1, 1), (1, 1, 2, 2), (2, 2, 2, 1), (3, 1, 2, 2)]:
+        x = rng.standard_normal((1, 2, 31, 29))
+        w1, b1 = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+        w2, b2 = rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(2)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1), w2, b2, stride=s2, dilation=d2)
+        W = _merged_kernel(w1, w2, s1, d1, d2)
+        rhs = ref.conv2d(x, W, b2 + w2.sum(axis=(2, 3)) @ b1, stride=s1 * s2)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+exact_2d = Identity(
+    "merge.exact-family-2d",
+    "Exact check of the 2-D merge for every small size",
+    "For every square kernel size k1, k2 <= 5 and channel counts C_in, C_mid, C_out in {1, 2}: the "
+    "two layers and the merged layer are the same polynomials in every input, weight and bias entry.",
+    inputs=layer_inputs,
+    lhs=two_layers,
+    rhs=merged_layer,
+    family=[dict(k1=p, k2=q, ci=ci, cm=cm, co=co, n=p + q)
+            for p in range(1, 6) for q in range(1, 6)
+            for ci in (1, 2) for cm in (1, 2) for co in (1, 2)],
+    bound="k1, k2 <= 5; C_in, C_mid, C_out in {1, 2}; input (k1+k2) x (k1+k2)",
+    check_source=MERGE_CHECK,
+)
+
+exact_large = Identity(
+    "merge.exact-7x7-c8",
+    "Exact check of the 2-D merge at 7x7 kernels and 8 channels",
+    "For 7x7 kernels and C_in = C_mid = C_out = 8 the two layers and the merged 13x13 layer are "
+    "identical polynomials (about 150000 monomials per output entry).",
+    inputs=layer_inputs,
+    lhs=two_layers,
+    rhs=merged_layer,
+    family=[dict(k1=7, k2=7, ci=8, cm=8, co=8, n=14)],
+)
+
+strided_exact = Identity(
+    "merge.exact-strided-grouped",
+    "Exact check with strides, dilations and groups",
+    "For strides s1, s2 and dilations d1, d2 in {1, 2}, kernel sizes in {1, 2, 3} and groups "
+    "(g1, g2) in {(1, 1), (2, 2), (1, 2), (2, 1)}: the merged layer (kernel d1(k1-1) + s1 d2 (k2-1) + 1, "
+    "stride s1 s2, dilation 1, groups expanded to a dense weight) equals the two layers exactly.",
+    inputs=layer_inputs,
+    lhs=two_layers,
+    rhs=merged_layer,
+    family=[dict(k1=p, k2=q, ci=2, cm=2, co=2, n=d1 * (p - 1) + s1 * d2 * (q - 1) + 1 + s1 * s2,
+                 s1=s1, d1=d1, s2=s2, d2=d2, g1=g1, g2=g2)
+            for (p, q) in ((1, 2), (2, 1), (3, 2), (2, 3))
+            for s1 in (1, 2) for d1 in (1, 2) for s2 in (1, 2) for d2 in (1, 2)
+            for (g1, g2) in ((1, 1), (2, 2), (1, 2), (2, 1))],
+    bound="k in {1,2,3}, s, d in {1, 2}, groups (1,1), (2,2), (1,2), (2,1); 2 channels each; output 2 x 2",
+    check_source=STRIDED_CHECK,
+)
+
+# ---------------------------------------------------------------------------------------------
+# padding: where the naive merge breaks
+
+PAD_WITNESS_CHECK = """
+def arr(spec):
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for idx, val in spec["nonzero"]:
+        a[tuple(idx)] = val
+    return a
+
+sz = witness["sizes"]
+x, w1, b1, w2, b2 = (arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
+lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
+W = _merged_kernel(w1, w2)
+rhs = ref.conv2d(x[None], W, b2 + w2.sum(axis=(2, 3)).dot(b1), padding=p1 + p2)[0]
+entry = tuple(witness["entry"])
+assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+assert lhs[entry] != rhs[entry]
+"""
+
+padded = Identity(
+    "merge.padded-second",
+    "With padding in the second layer the naive merge is wrong",
+    "Claim (false): if the second convolution pads by p2 > 0, the merged layer padded by p1 + p2 "
+    "still equals the two layers. The zero ring around the intermediate map is not what the first "
+    "layer computes there (b1 plus the taps that still reach the input).",
+    expected="refuted",
+    inputs=layer_inputs,
+    lhs=two_layers,
+    rhs=merged_layer,
+    family=[dict(k1=p, k2=q, ci=1, cm=1, co=1, n=1, p1=0, p2=1) for p in (1, 2) for q in (1, 2)],
+    witness_check=PAD_WITNESS_CHECK,
+)
+
+
+
+def _interior(y, p2):
+    return y if p2 == 0 else y[:, p2:-p2, p2:-p2]
+
+
+padded_interior = Identity(
+    "merge.padded-interior",
+    "Off a border ring of width $p_2$ the padded merge is exact",
+    "With zero padding p1, p2 (stride 1) the merged layer padded by p1 + p2 equals the two layers at "
+    "every output position at distance >= p2 from the border: the error is confined to a ring of width p2.",
+    inputs=layer_inputs,
+    lhs=lambda T, p2, **s: _interior(two_layers(T, p2=p2, **s), p2),
+    rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
+    family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
+            for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
+    bound="k1, k2 <= 3; p1 in {0, 1, 2}; p2 in {1, 2}",
+)
+
+
+def _no_first_bias(builder):
+    def build(T, **s):
+        T = dict(T)
+        T["b1"] = T["b1"] * 0
+        return builder(T, **s)
+    return build
+
+
+padded_exact = Identity(
+    "merge.padded-exact-condition",
+    "When a merge with padding is still exact",
+    "With stride 1, the merged layer padded by p1 + p2 equals the two layers everywhere (ring "
+    "included) when b1 = 0 and k1 <= p1 + 1: then every value the first layer would compute on the "
+    "ring reads only zero padding, so it is the zero the second layer pads with.",
+    inputs=layer_inputs,
+    lhs=_no_first_bias(two_layers),
+    rhs=_no_first_bias(merged_layer),
+    family=[dict(k1=p, k2=q, ci=2, cm=2, co=1, n=3, p1=p1, p2=p2)
+            for p1 in (0, 1, 2) for p in range(1, p1 + 2) for q in (1, 2, 3) for p2 in (1, 2)],
+    bound="b1 = 0; p1 in {0, 1, 2}; k1 <= p1 + 1; k2 <= 3; p2 in {1, 2}",
+)
+
+padded_wide = Identity(
+    "merge.padded-wide-first-kernel",
+    "Without a first bias the padded merge still fails once $k_1 > p_1 + 1$",
+    "Claim (false): with b1 = 0 the merged layer padded by p1 + p2 equals the two layers. Once "
+    "k1 >= p1 + 2 the first layer's window at the ring reaches real input.",
+    expected="refuted",
+    inputs=layer_inputs,
+    lhs=_no_first_bias(two_layers),
+    rhs=_no_first_bias(merged_layer),
+    family=[dict(k1=p1 + 2, k2=1, ci=1, cm=1, co=1, n=p1 + 2, p1=p1, p2=1) for p1 in (0, 1)],
+    witness_check=PAD_WITNESS_CHECK,
+)
+
+__all__ = ["sequential_1d", "sequential_2d", "strided_1d", "exact_2d", "exact_large", "strided_exact",
+           "padded", "padded_interior", "padded_exact", "padded_wide"]
 
 if __name__ == "__main__":
     from convsym.registry import run_script
