@@ -33,7 +33,8 @@ conv1d = OpDef(
     "conv1d",
     _conv1d_body,
     _conv1d_latex,
-    doc=r"(x \star_{s,d} w)_i = \sum_{a=0}^{k-1} w_a x_{s i + d a}: cross-correlation, length-k kernel, stride s, dilation d.",
+    doc=(r"(x \star_{s,d} w)_i = \sum_{a=0}^{k-1} w_a x_{s i + d a}: cross-correlation, "
+         r"length-k kernel, stride s, dilation d."),
 )
 
 
@@ -47,7 +48,8 @@ full_convolution = OpDef(
     "full_convolution",
     _full_body,
     lambda p, w1, w2, k1, k2, t: rf"\left({_l(p, w1)} * {_l(p, w2)}\right)_{{{_l(p, t)}}}",
-    doc=r"(w_1 * w_2)_t = \sum_{a=\max(0,t-k_2+1)}^{\min(t,k_1-1)} w_{1,a} w_{2,t-a}: true (full) convolution, length k_1+k_2-1.",
+    doc=(r"(w_1 * w_2)_t = \sum_{a=\max(0,t-k_2+1)}^{\min(t,k_1-1)} w_{1,a} w_{2,t-a}: "
+         r"true (full) convolution, length k_1+k_2-1."),
 )
 
 

@@ -212,7 +212,7 @@ class General(Theorem):
             try:
                 outcome = rule.apply(cur, ctx)
                 new_values = [evaluate(outcome.expr, env, self.lets) for env in envs]
-                for env, before, after in zip(envs, values, new_values):
+                for env, before, after in zip(envs, values, new_values, strict=False):
                     if sympy.expand(before - after) != 0:
                         raise ProofError(
                             f"the rewrite changes the value at the instance {_fmt_instance(env)}: "

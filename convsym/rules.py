@@ -144,7 +144,7 @@ class Unfold(Rule):
                 f"{self.target} binds {len(bound)} indices ({', '.join(map(str, bound))}), "
                 f"but {len(self.indices)} names were given"
             )
-        mapping = {old: Symbol(new, integer=True) for old, new in zip(bound, self.indices)}
+        mapping = {old: Symbol(new, integer=True) for old, new in zip(bound, self.indices, strict=False)}
         return SumExpr(tuple(_rename_term(t, mapping) for t in body.terms))
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
@@ -160,7 +160,9 @@ class Unfold(Rule):
                 out.append(term)
                 continue
             if term.inner is not None:
-                raise ProofError(f"cannot unfold {self.target} inside a term that still has parentheses; distribute first")
+                raise ProofError(
+                    f"cannot unfold {self.target} inside a term that still has parentheses; distribute first"
+                )
             found = True
             rest = summand
             for atom in atoms:
@@ -307,7 +309,8 @@ class Substitute(Rule):
             shift = sympy.expand(value - coeff * new_sym)
             if coeff not in (1, -1) or shift.has(new_sym) or shift.has(old_sym):
                 raise ProofError(
-                    f"{self.old} = {value} is not of the form +-{self.new} + shift, so it is not a bijection of the integers"
+                    f"{self.old} = {value} is not of the form +-{self.new} + shift, "
+                    "so it is not a bijection of the integers"
                 )
             others = {s: s for s in term.indices if s != old_sym}
             known_new = {str(s): s for s in others} | {self.new: new_sym}
@@ -334,9 +337,8 @@ class Substitute(Rule):
             how.append(f"coefficient {coeff} on {self.new}: bijection of the integers; ranges: {d.how}")
             out[k] = new_term
         if not hit:
-            raise ProofError(
-                f"no sum over exactly the indices {sorted(({str(r[0]) for r in self.ranges} - {self.new}) | {self.old})}"
-            )
+            wanted = sorted(({str(r[0]) for r in self.ranges} - {self.new}) | {self.old})
+            raise ProofError(f"no sum over exactly the indices {wanted}")
         return Outcome(SumExpr(tuple(out)), tuple(conds), tuple(how))
 
 
@@ -375,7 +377,9 @@ class GroupBy(Rule):
             bound = [sympy.Ge(value, self.lower), sympy.Le(value, self.upper)]
             d = decide.implies(list(term.domain()) + list(ctx.hypotheses), bound)
             if not d.holds:
-                raise ProofError(f"{self.value} leaves [{self.lower}, {self.upper}] on the domain: {d.how} {d.counterexample}")
+                raise ProofError(
+                    f"{self.value} leaves [{self.lower}, {self.upper}] on the domain: {d.how} {d.counterexample}"
+                )
             new_summand = sympy.sympify(self.summand)
             solved = None
             for s in sorted(term.indices, key=sympy.default_sort_key):
@@ -437,7 +441,7 @@ class Fold(Rule):
                 raise ProofError(
                     f"{self.app.op.name} sums over {len(dterm.ranges)} indices, not {len(over_syms)}"
                 )
-            rename = {r.index: s for r, s in zip(dterm.ranges, over_syms)}
+            rename = {r.index: s for r, s in zip(dterm.ranges, over_syms, strict=False)}
             f = sympy.sympify(dterm.summand).xreplace(rename)
             g = sympy.cancel(sympy.sympify(term.summand) / f)
             if any(g.has(s) for s in over_syms) or sympy.expand(g * f - term.summand) != 0:

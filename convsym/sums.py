@@ -128,8 +128,8 @@ class SumExpr:
 
     def same_as(self, other: SumExpr) -> bool:
         """Structural equality up to term order, plain terms compared after expansion."""
-        mine = sorted((t.key() for t in self.sum_terms()))
-        theirs = sorted((t.key() for t in other.sum_terms()))
+        mine = sorted(t.key() for t in self.sum_terms())
+        theirs = sorted(t.key() for t in other.sum_terms())
         if mine != theirs:
             return False
         return sympy.expand(self.plain_part() - other.plain_part()) == 0
@@ -318,7 +318,7 @@ def all_apps(expr: SumExpr) -> list[App]:
 def grid(**ranges: Iterable[int]) -> list[dict[str, int]]:
     """All combinations of the given size values, e.g. ``grid(k_1=range(1, 4), k_2=range(1, 4))``."""
     names = list(ranges)
-    return [dict(zip(names, vals)) for vals in itertools.product(*(list(ranges[n]) for n in names))]
+    return [dict(zip(names, vals, strict=False)) for vals in itertools.product(*(list(ranges[n]) for n in names))]
 
 
 def text_term(term: Term) -> str:

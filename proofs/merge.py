@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
+from convsym import opdefs as D
 from convsym import ops
 from convsym.algebra import contract
-from convsym import opdefs as D
 from convsym.proof import General, Identity
 from convsym.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, SumExpr, grid, index

@@ -1,0 +1,241 @@
+"""The proof machinery: checked steps, failures that name the step, refutations with witnesses."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+import sympy
+from sympy import IndexedBase
+
+from convsym import decide, ops
+from convsym import opdefs as D
+from convsym.errors import ProofError
+from convsym.proof import General, Identity
+from convsym.rules import Context, Distribute, Fold, Name, Reorder, Rule, Substitute, Unfold
+from convsym.sums import Let, Range, SumExpr, Term, evaluate, grid, index
+from convsym.symbols import scalars, sizes
+from convsym.verdict import Verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+MERGE = runpy.run_path(str(ROOT / "proofs" / "merge.py"))
+
+k1, k2 = sizes("k_1 k_2")
+i, a, b, t = index("i a b t")
+x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
+b1, b2 = scalars("b_1 b_2")
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1), "h")
+
+
+def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
+    """The 1-D merge with a claimed kernel size (the true one is k1 + k2 - 1)."""
+    fold_size = kernel_size if fold_size is None else fold_size
+    Wd = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)), "W")
+    return General(
+        "test.merge-1d",
+        "t",
+        "s",
+        lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
+        rhs=D.conv1d(x, W, kernel_size, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+        lets=[H, Wd],
+        derivation=[
+            Unfold("conv1d", ("b",)),
+            Unfold("h"),
+            Distribute(),
+            Unfold("conv1d", ("a",)),
+            Reorder([("a", 0, k1 - 1), ("b", 0, k2 - 1)]),
+            Substitute("b", "t", t - a, [("a", 0, k1 - 1), ("t", a, a + k2 - 1)]),
+            Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
+            Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
+            Name(Wd, (t,)),
+            Fold(D.conv1d(x, W, fold_size, 1, 1, i), ("t",)),
+            Fold(D.total(w2, k2), ("b",)),
+            *derivation_tail,
+        ],
+        instances=grid(k_1=range(1, 3), k_2=range(1, 3)),
+    )
+
+
+def test_true_merge_is_proved_in_general_with_every_step_checked():
+    v = merge_1d(k1 + k2 - 1).prove()
+    assert (v.verdict, v.strength, v.ok) == ("proved", "general", True)
+    assert len(v.steps) == 11
+    assert all(s.checked_by for s in v.steps)
+    z3_steps = [s for s in v.steps if any(c.startswith("z3") or "z3" in c for c in s.checked_by)]
+    assert len(z3_steps) >= 5  # reorders, substitution, folds: side conditions decided, not assumed
+    assert all("exact instances" in s.checked_by[-1] for s in v.steps)
+
+
+def test_wrong_kernel_size_fails_at_the_fold_with_a_counterexample():
+    v = merge_1d(k1 + k2).prove()
+    assert v.verdict == "failed" and not v.ok
+    assert (v.failed_step, v.failed_rule) == (10, "fold")
+    assert "range of t is not that of conv1d" in v.error
+    assert "counterexample" in v.error
+    assert len(v.steps) == 9  # the steps that did check are kept for the report
+
+
+def test_derivation_that_ends_elsewhere_fails_at_the_conclusion():
+    v = merge_1d(k1 + k2, fold_size=k1 + k2 - 1).prove()
+    assert v.verdict == "failed"
+    assert (v.failed_step, v.failed_rule) == (12, "conclusion")
+    assert "is not the claimed right side" in v.error
+
+
+class DropFirstTerm(Rule):
+    """A wrong rule: it silently drops a term (a buggy rewrite must be caught by the instances)."""
+
+    name = "drop"
+
+    def describe(self):
+        return "drop the first term"
+
+    def apply(self, expr, ctx):
+        from convsym.rules import Outcome
+
+        return Outcome(SumExpr(expr.terms[1:]))
+
+
+def test_a_rule_that_changes_the_value_is_caught_on_instances():
+    th = General(
+        "test.bad-rule", "t", "s",
+        lhs=D.total(w2, k2) + b2, rhs=b2,
+        derivation=[DropFirstTerm()],
+        instances=grid(k_2=range(1, 3)),
+    )
+    v = th.prove()
+    assert v.verdict == "failed" and v.failed_rule == "drop"
+    assert "changes the value at the instance k_2=1" in v.error
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        (Substitute("b", "t", 2 * t - a, [("a", 0, k1 - 1), ("t", a, a + k2 - 1)]), "not a bijection"),
+        (Substitute("b", "t", t - a, [("a", 0, k1 - 1), ("t", a, a + k2)]), "not the image"),
+        (Reorder([("b", 0, k2 - 1), ("a", 0, k1)]), "not the same set of points"),
+        (Fold(D.total(w2, k2 + 1), ("b",)), "range of b is not that of total"),
+        (Unfold("full_convolution"), "no application of full_convolution"),
+    ],
+)
+def test_rules_refuse_unjustified_rewrites(rule, message):
+    if isinstance(rule, Fold):
+        expr = SumExpr.of(Term(w2[b], (Range.of(b, 0, k2 - 1),)))
+    else:
+        expr = SumExpr.of(Term(w1[a] * w2[b], (Range.of(a, 0, k1 - 1), Range.of(b, 0, k2 - 1))))
+    with pytest.raises(ProofError, match=message):
+        rule.apply(expr, Context())
+
+
+def test_evaluate_expands_definitions_on_instances():
+    e = SumExpr.of(D.conv1d(x, w1, k1, 1, 1, i))
+    got = evaluate(e, {k1: 2})
+    assert sympy.expand(got - (w1[0] * x[i] + w1[1] * x[i + 1])) == 0
+
+
+# --- decision procedure
+
+
+def test_decide_equivalence_and_counterexample():
+    (n,) = sizes("n")
+    (j,) = index("j")
+    ok = decide.equivalent([j >= 0, j <= n - 1], [j >= 0, j < n])
+    assert ok.holds and "unsat" in ok.how
+    bad = decide.equivalent([j >= 0, j <= n - 1], [j >= 0, j <= n])
+    assert not bad.holds and bad.counterexample["j"] == bad.counterexample["n"]
+
+
+def test_decide_rejects_non_integer_constants():
+    (j,) = index("j")
+    with pytest.raises(ValueError, match="non-integer constant 1/2"):
+        decide.implies([j >= 0], [j >= sympy.Rational(1, 2)])
+
+
+# --- exact identities and refutations
+
+
+def test_refutation_carries_a_witness_that_the_reference_confirms():
+    v = MERGE["padded"].prove()
+    assert v.verdict == "refuted" and v.ok and v.witness is not None
+    data = v.witness.data
+    assert data["lhs"] != data["rhs"]
+    import numpy as np
+
+    from convsym import reference as ref
+
+    def arr(spec):
+        out = np.zeros(spec["shape"], dtype=object)
+        out[...] = 0
+        for idx, val in spec["nonzero"]:
+            out[tuple(idx)] = val
+        return out
+
+    T = {k: arr(s) for k, s in data["inputs"].items()}
+    sz = data["sizes"]
+    lhs = ref.conv2d(ref.conv2d(T["x"][None], T["w1"], T["b1"], padding=sz["p1"]), T["w2"], T["b2"],
+                     padding=sz["p2"])[0]
+    assert str(lhs[tuple(data["entry"])]) == data["lhs"]
+
+
+def _wrong_merge(T, **s):
+    # claims the merged kernel is the plain (unflipped) correlation of the kernels
+    w1f = T["w1"][:, :, ::-1, ::-1]
+    return ops.conv2d(T["x"], ops.merge_kernels(w1f, T["w2"]), ops.merge_bias(T["w2"], T["b1"], T["b2"]))
+
+
+def test_a_false_identity_is_refuted_never_proved():
+    th = Identity(
+        "test.wrong-merge", "t", "s",
+        inputs=MERGE["layer_inputs"], lhs=MERGE["two_layers"], rhs=_wrong_merge,
+        family=[dict(k1=1, k2=1, ci=1, cm=1, co=1, n=2), dict(k1=2, k2=2, ci=1, cm=1, co=1, n=4)],
+    )
+    v = th.prove()
+    assert v.verdict == "refuted" and not v.ok  # expected 'proved': the run must fail, not pass
+    assert v.witness.data["sizes"]["k1"] == 2  # the 1x1 instance agrees; the first differing one is shown
+    assert v.witness.lhs != v.witness.rhs
+
+
+def test_true_identity_is_proved_with_its_strength():
+    th = Identity(
+        "test.merge", "t", "s", inputs=MERGE["layer_inputs"], lhs=MERGE["two_layers"],
+        rhs=MERGE["merged_layer"], family=[dict(k1=3, k2=2, ci=2, cm=1, co=2, n=5)],
+    )
+    v = th.prove()
+    assert (v.verdict, v.strength) == ("proved", "exact-instance")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(verdict="refuted"), "a refutation must carry a witness"),
+        (dict(verdict="failed"), "a failed verdict must say why"),
+        (dict(strength="strong"), "strength='strong' must be one of"),
+        (dict(expected="maybe"), "expected='maybe' must be 'proved' or 'refuted'"),
+    ],
+)
+def test_verdict_validates_itself(kwargs, message):
+    base = dict(name="f.x", family="f", title="t", statement="s", statement_latex="", expected="proved",
+                verdict="proved", strength="general", sizes="", seconds=0.0)
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        Verdict(**base)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("nodot", {}, "must be 'family.theorem'"),
+        ("f.x", {"expected": "true"}, "expected='true' must be 'proved' or 'refuted'"),
+    ],
+)
+def test_theorem_arguments_are_validated(name, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        General(name, "t", "s", lhs=b1, rhs=b1, derivation=[Distribute()], **kwargs)
+
+
+def test_general_needs_a_derivation_and_identity_a_family():
+    with pytest.raises(ValueError, match="needs a derivation"):
+        General("f.x", "t", "s", lhs=b1, rhs=b1, derivation=[])
+    with pytest.raises(ValueError, match="at least one size assignment"):
+        Identity("f.x", "t", "s", inputs=dict, lhs=None, rhs=None, family=[])
