@@ -1,0 +1,365 @@
+"""The ``generated/`` tree: proving, rendering, writing and checking it.
+
+:func:`build_tree` is a pure function from verdicts to ``{posix path: text}``; nothing in it
+depends on time, on the machine or on ``PYTHONHASHSEED``, so rebuilding an unchanged project
+gives the same bytes.  Layout (paths relative to ``generated/``)::
+
+    latex/main.tex            the document: preamble, title, contents, one \\input per family
+    latex/<family>.tex        one chapter per family
+    checks/test_<family>.py   the emitted numeric checks of the family
+    formulas/...              exported formulas (passed in as ``extra``)
+    convsym.pdf               the compiled document, when LaTeX is installed
+    MANIFEST.json             {file, sha256, theorems} of every other file, sorted by file
+
+:func:`write_tree` owns only ``latex/``, ``checks/``, ``formulas/``, ``MANIFEST.json`` and
+``convsym.pdf`` under the output folder; other files there are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from convsym.errors import RenderError
+from convsym.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
+from convsym.render.checks import check_source_of, render_checks
+from convsym.render.latex import HEADER, render_chapter, render_main
+from convsym.verdict import Family, Verdict
+
+Results = list[tuple[Family, list[tuple[Verdict, Any]]]]
+
+OWNED_DIRS = ("latex", "checks", "formulas")
+MANIFEST = "MANIFEST.json"
+PDF = "convsym.pdf"
+#: Folders tools leave next to generated files (pytest runs generated/checks); never compared.
+IGNORED_DIRS = ("__pycache__", ".pytest_cache")
+LATEX_TIMEOUT_SECONDS = 600
+LOG_TAIL_LINES = 40
+
+
+# ---------------------------------------------------------------------------------------------
+# the tree
+
+
+def _sha256(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def manifest_text(files: Mapping[str, str | bytes], theorems: Mapping[str, Sequence[str]]) -> str:
+    """``MANIFEST.json``: ``{"files": [{file, sha256, theorems}, ...], "generated": HEADER}``.
+
+    Every file of ``files`` except the manifest itself, sorted by path; ``theorems`` lists, per
+    file, the names of the theorems the file is about (empty for files about none).
+    """
+    entries = [
+        {"file": path, "sha256": _sha256(files[path]), "theorems": list(theorems.get(path, ()))}
+        for path in sorted(files)
+        if path != MANIFEST
+    ]
+    return json.dumps({"files": entries, "generated": HEADER}, indent=2, sort_keys=True) + "\n"
+
+
+def _owned(path: str) -> bool:
+    return path in (MANIFEST, PDF) or path.split("/", 1)[0] in OWNED_DIRS and "/" in path
+
+
+def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The text files of ``generated/`` for ``results`` = ``[(Family, [(Verdict, Theorem)])]``.
+
+    Families appear in the given order (``run_all`` sorts them by ``(order, name)``), theorems
+    in definition order.  ``extra`` adds text files under ``formulas/`` (the exported formulas);
+    they are listed in the manifest like the rest.  The PDF is added by :func:`with_pdf`.
+    """
+    tree: dict[str, str] = {}
+    theorems: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for family, entries in results:
+        if family.name == "main":
+            raise ValueError("build_tree: family name 'main' is reserved for latex/main.tex")
+        if family.name in seen:
+            raise ValueError(f"build_tree: family {family.name!r} appears twice in the results")
+        seen.add(family.name)
+        names = [verdict.name for verdict, _ in entries]
+        tree[f"latex/{family.name}.tex"] = render_chapter(family, [v for v, _ in entries])
+        theorems[f"latex/{family.name}.tex"] = names
+        tree[f"checks/test_{family.name}.py"] = render_checks(family, entries)
+        theorems[f"checks/test_{family.name}.py"] = [
+            t.name for v, t in entries if check_source_of((v, t)).strip()
+        ]
+    tree["latex/main.tex"] = render_main([family for family, _ in results])
+    theorems["latex/main.tex"] = [v.name for _, entries in results for v, _ in entries]
+    for path, text in sorted((extra or {}).items()):
+        if not path.startswith("formulas/") or path in tree:
+            raise ValueError(f"build_tree: extra file {path!r} must be a new file under formulas/")
+        tree[path] = text
+    tree[MANIFEST] = manifest_text(tree, theorems)
+    return dict(sorted(tree.items()))
+
+
+def with_pdf(tree: Mapping[str, str], pdf: bytes | None) -> dict[str, str | bytes]:
+    """The tree plus ``convsym.pdf`` (about every theorem), with the manifest updated."""
+    files: dict[str, str | bytes] = dict(tree)
+    if pdf is None:
+        return files
+    manifest = json.loads(tree[MANIFEST])
+    theorems = {e["file"]: e["theorems"] for e in manifest["files"]}
+    theorems[PDF] = theorems.get("latex/main.tex", [])
+    files[PDF] = pdf
+    files[MANIFEST] = manifest_text(files, theorems)
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# LaTeX
+
+
+def latex_available() -> bool:
+    return shutil.which("latexmk") is not None
+
+
+def _latex_required() -> bool:
+    return os.environ.get("CONVSYM_REQUIRE_LATEX") == "1"
+
+
+def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
+    """Compile ``latex/main.tex`` of ``tree`` with latexmk; the PDF bytes.
+
+    Runs ``latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex`` in a temporary folder
+    with ``SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 TZ=UTC`` (with the ``\\pdfinfoomitdate``/
+    ``\\pdftrailerid`` settings of ``main.tex`` this makes the bytes reproducible).  Returns None
+    when latexmk is not installed, unless ``CONVSYM_REQUIRE_LATEX=1``; a LaTeX error raises
+    RenderError with the tail of the log.
+    """
+    latexmk = shutil.which("latexmk")
+    if latexmk is None:
+        if _latex_required():
+            raise RenderError("compile_pdf: latexmk not found and CONVSYM_REQUIRE_LATEX=1")
+        return None
+    if "latex/main.tex" not in tree:
+        raise RenderError("compile_pdf: the tree has no latex/main.tex")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", TZ="UTC")
+    with tempfile.TemporaryDirectory(prefix="convsym-latex-") as tmp:
+        folder = Path(tmp)
+        for path, text in tree.items():
+            if path.startswith("latex/"):
+                target = folder / path[len("latex/"):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8", newline="")
+        command = [latexmk, "-norc", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+                   "main.tex"]
+        try:
+            proc = subprocess.run(
+                command, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, errors="replace", timeout=LATEX_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RenderError(
+                f"compile_pdf: latexmk did not finish in {LATEX_TIMEOUT_SECONDS} s"
+            ) from exc
+        pdf = folder / "main.pdf"
+        if proc.returncode != 0 or not pdf.is_file():
+            log = folder / "main.log"
+            text = (log.read_text(encoding="utf-8", errors="replace") if log.is_file()
+                    else proc.stdout + proc.stderr)
+            tail = "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
+            raise RenderError(
+                f"compile_pdf: latexmk exited with {proc.returncode}; tail of the log:\n{tail}"
+            )
+        return pdf.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# the folder
+
+
+def _walk_owned(out_dir: Path) -> list[str]:
+    """POSIX paths of the files under ``out_dir`` that the build owns."""
+    found: list[str] = []
+    for top in (MANIFEST, PDF):
+        if (out_dir / top).is_file():
+            found.append(top)
+    for folder in OWNED_DIRS:
+        base = out_dir / folder
+        if not base.is_dir():
+            continue
+        for root, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+            for name in files:
+                found.append((Path(root) / name).relative_to(out_dir).as_posix())
+    return sorted(found)
+
+
+def write_tree(tree: Mapping[str, str], out_dir: Path | str, pdf: bytes | None = None) -> list[str]:
+    """Write ``tree`` (and ``convsym.pdf`` when ``pdf`` is given) under ``out_dir``.
+
+    Files whose content is unchanged are not rewritten.  Owned files not in the tree are
+    removed, including an old ``convsym.pdf`` when ``pdf`` is None (it would describe other
+    LaTeX); nothing outside the owned paths is touched.  Returns the paths removed.
+    """
+    out = Path(out_dir)
+    files = with_pdf(tree, pdf)
+    for path in files:
+        if not _owned(path):
+            raise ValueError(f"write_tree: {path!r} is not a path the build owns")
+    out.mkdir(parents=True, exist_ok=True)
+    removed = [path for path in _walk_owned(out) if path not in files]
+    for path in removed:
+        (out / path).unlink()
+    for folder in OWNED_DIRS:
+        base = out / folder
+        # deepest first, so a folder emptied by removing its sub-folders goes too
+        for sub in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if sub.is_dir() and sub.name not in IGNORED_DIRS and not any(sub.iterdir()):
+                sub.rmdir()
+    for path, content in files.items():
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        target = out / path
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# proving
+
+
+_WORKER_CACHE: dict[str, ProofFile] = {}
+
+
+def _prove_in_worker(path: str, name: str) -> Verdict:
+    # Theorems hold SymPy objects and closures; re-loading the script here means only the
+    # Verdict crosses the process boundary.
+    if path not in _WORKER_CACHE:
+        _WORKER_CACHE[path] = load_file(path)
+    for theorem in _WORKER_CACHE[path].theorems:
+        if theorem.name == name:
+            return prove_one(theorem)
+    raise RenderError(f"run_all: theorem {name!r} vanished from {path}")
+
+
+def run_all(
+    proof_dirs: Iterable[Path | str] | None = None,
+    names: Iterable[str] | None = None,
+    jobs: int = 1,
+    progress: Callable[[Any, Verdict | None], None] | None = None,
+) -> Results:
+    """Prove the selected theorems; ``[(Family, [(Verdict, Theorem), ...]), ...]``.
+
+    Families by ``(order, name)``, theorems in definition order whatever ``jobs`` is; families
+    with no selected theorem are left out.  ``jobs > 1`` proves in that many processes, each
+    re-loading the scripts.  ``progress(theorem, verdict)`` is called as each proof finishes,
+    and, when proving in this process, ``progress(theorem, None)`` just before it starts.
+    Unknown names raise ValueError (see :func:`convsym.registry.select`).
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"run_all: jobs={jobs!r} must be a positive integer")
+    files = proof_files(proof_dirs)
+    chosen = {id(t) for t in select([(pf.family, list(pf.theorems)) for pf in files], names)}
+    work = [(pf, t) for pf in files for t in pf.theorems if id(t) in chosen]
+    verdicts: dict[int, Verdict] = {}
+    if jobs == 1 or len(work) <= 1:
+        for _, theorem in work:
+            if progress is not None:
+                progress(theorem, None)
+            verdicts[id(theorem)] = verdict = prove_one(theorem)
+            if progress is not None:
+                progress(theorem, verdict)
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
+            futures = {
+                pool.submit(_prove_in_worker, str(pf.path), t.name): t for pf, t in work
+            }
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: futures[f].name):
+                    theorem = futures[future]
+                    try:
+                        verdict = future.result()
+                    except Exception as exc:  # the worker died or could not re-load the file
+                        verdict = failed_verdict(
+                            theorem, f"proving in a worker raised {type(exc).__name__}: {exc}"
+                        )
+                    verdicts[id(theorem)] = verdict
+                    if progress is not None:
+                        progress(theorem, verdict)
+    results: Results = []
+    for pf in files:
+        entries = [(verdicts[id(t)], t) for t in pf.theorems if id(t) in verdicts]
+        if entries:
+            results.append((pf.family, entries))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# check
+
+
+def build(
+    out_dir: Path | str,
+    proof_dirs: Iterable[Path | str] | None = None,
+    jobs: int = 1,
+    progress: Callable[[Any, Verdict | None], None] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> tuple[Results, dict[str, str], bytes | None]:
+    """Prove everything, render, compile the PDF (when possible) and write ``out_dir``."""
+    results = run_all(proof_dirs, jobs=jobs, progress=progress)
+    tree = build_tree(results, extra)
+    pdf = compile_pdf(tree)
+    write_tree(tree, out_dir, pdf)
+    return results, tree, pdf
+
+
+def diff_dirs(expected: Path, actual: Path, skip: Sequence[str] = ()) -> list[str]:
+    """``stale: path`` / ``missing: path`` / ``extra: path`` for the owned files that differ."""
+    want = set(_walk_owned(expected)) - set(skip)
+    have = set(_walk_owned(actual)) - set(skip)
+    problems = []
+    for path in sorted(want | have):
+        if path not in have:
+            problems.append(f"missing: {path}")
+        elif path not in want:
+            problems.append(f"extra: {path}")
+        elif (expected / path).read_bytes() != (actual / path).read_bytes():
+            problems.append(f"stale: {path}")
+    return problems
+
+
+def check(
+    out_dir: Path | str,
+    proof_dirs: Iterable[Path | str] | None = None,
+    jobs: int = 1,
+    results: Results | None = None,
+    notes: list[str] | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Rebuild into a temporary folder and list what differs from ``out_dir`` (empty = fresh).
+
+    Each entry is ``stale: <path>``, ``missing: <path>`` or ``extra: <path>``.  Without latexmk
+    the PDF cannot be rebuilt: the committed ``convsym.pdf`` is then taken as it is (so the
+    manifest can still be compared) and a note saying so is appended to ``notes``.
+    """
+    out = Path(out_dir)
+    if results is None:
+        results = run_all(proof_dirs, jobs=jobs)
+    tree = build_tree(results, extra)
+    pdf = compile_pdf(tree)
+    if pdf is None:
+        committed = out / PDF
+        if committed.is_file():
+            pdf = committed.read_bytes()
+        if notes is not None:
+            notes.append("latexmk is not installed: convsym.pdf was not rebuilt nor compared")
+    with tempfile.TemporaryDirectory(prefix="convsym-check-") as tmp:
+        write_tree(tree, tmp, pdf)
+        return diff_dirs(Path(tmp), out)

@@ -1,0 +1,331 @@
+"""Finding, loading and selecting the theorems of the proof scripts.
+
+A proof script (``proofs/<family>.py``, or any ``*.py`` in a folder given with ``--path``) binds
+a module-level ``FAMILY = Family(...)`` and module-level theorems: objects with a ``prove``
+method and a ``check_source`` attribute (instances of ``convsym.proof.Theorem``).  Loading keeps
+the order in which the script binds them; families are sorted by ``(order, name)``.
+
+A mistake in a user's script (it does not parse, it raises, it lacks ``FAMILY``, two theorems
+share a name, a theorem is filed under the wrong family) raises :class:`ProofFileError`, whose
+message starts with ``<file>:<line>:``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convsym.errors import ConvsymError
+from convsym.verdict import Family, Verdict
+
+
+class ProofFileError(ConvsymError):
+    """A proof script could not be loaded; the message names the file and the line."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+def default_proof_dir() -> Path:
+    """The repository's ``proofs/`` folder (next to the ``convsym`` package)."""
+    return Path(__file__).resolve().parent.parent / "proofs"
+
+
+def is_theorem(obj: Any) -> bool:
+    """A theorem is any instance (not class) with ``prove`` and ``check_source``."""
+    return (
+        not isinstance(obj, type)
+        and hasattr(obj, "prove")
+        and hasattr(obj, "check_source")
+        and hasattr(obj, "name")
+    )
+
+
+@dataclass(frozen=True)
+class ProofFile:
+    """One loaded proof script: its path, family and theorems in definition order."""
+
+    path: Path
+    family: Family
+    theorems: tuple[Any, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def _module_name(path: Path) -> str:
+    # unique per file, stable across runs and processes (no id(), no hash())
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    stem = "".join(ch if ch.isalnum() else "_" for ch in path.stem)
+    return f"_convsym_proof_{stem}_{digest}"
+
+
+def _line_in(path: Path, exc: BaseException) -> int | None:
+    """The line of ``path`` the traceback of ``exc`` passes through last."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path:
+            line = frame.lineno
+    return line
+
+
+def _binding_lines(source: str) -> dict[str, int]:
+    """Top-level name -> line of its last binding statement."""
+    lines: dict[str, int] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        lines[sub.id] = node.lineno
+    return lines
+
+
+def collect(namespace: Mapping[str, Any], path: Path | str = "<script>",
+            lines: Mapping[str, int] | None = None) -> tuple[Family, list[Any]]:
+    """FAMILY and the theorems a module namespace binds, in binding order.
+
+    Raises ProofFileError when FAMILY is missing or not a Family, when two theorems share a
+    name, or when a theorem's name does not start with ``<FAMILY.name>.``.
+    """
+    lines = lines or {}
+    family = namespace.get("FAMILY")
+    if family is None:
+        raise ProofFileError(path, None, "no module-level FAMILY = Family(...) in the proof script")
+    if not isinstance(family, Family):
+        raise ProofFileError(
+            path, lines.get("FAMILY"),
+            f"FAMILY must be a convsym.verdict.Family, got {type(family).__name__}",
+        )
+    theorems: list[Any] = []
+    seen: dict[str, str] = {}
+    for var, obj in namespace.items():
+        if var.startswith("__") or not is_theorem(obj) or any(obj is t for t in theorems):
+            continue
+        name = obj.name
+        if not isinstance(name, str) or name.split(".", 1)[0] != family.name or "." not in name:
+            raise ProofFileError(
+                path, lines.get(var),
+                f"theorem {var} is named {name!r}; names in this file must start with "
+                f"'{family.name}.' (FAMILY.name)",
+            )
+        if name in seen:
+            raise ProofFileError(
+                path, lines.get(var),
+                f"duplicate theorem name {name!r} (bound to {seen[name]} and {var})",
+            )
+        seen[name] = var
+        theorems.append(obj)
+    return family, theorems
+
+
+def load_file(path: Path | str) -> ProofFile:
+    """Import one proof script under a unique module name and collect its theorems.
+
+    The script's folder is on ``sys.path`` while it runs, as it is under ``python script.py``,
+    so scripts may share helpers in ``_*.py`` modules next to them.
+    """
+    path = Path(path).resolve()
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProofFileError(path, None, f"cannot read the proof script: {exc}") from exc
+    try:
+        lines = _binding_lines(source)
+    except SyntaxError as exc:
+        raise ProofFileError(path, exc.lineno, f"SyntaxError: {exc.msg}") from exc
+    name = _module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ProofFileError(path, None, "not importable as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look classes up by module name
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        line = exc.lineno if isinstance(exc, SyntaxError) and exc.filename == str(path) else None
+        line = line or _line_in(path, exc)
+        raise ProofFileError(path, line, f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        try:
+            sys.path.remove(str(path.parent))
+        except ValueError:
+            pass
+    family, theorems = collect(vars(module), path, lines)
+    return ProofFile(path, family, tuple(theorems))
+
+
+def proof_files(paths: Iterable[Path | str] | None = None) -> list[ProofFile]:
+    """Load every ``*.py`` (not ``_*.py``) of the given folders or files, by file name.
+
+    Families come back sorted by ``(order, name)``; a family name or theorem name used in two
+    files is a ProofFileError naming both.
+    """
+    folders = [default_proof_dir()] if paths is None else [Path(p) for p in paths]
+    scripts: list[Path] = []
+    for folder in folders:
+        if folder.is_file():
+            scripts.append(folder)
+        elif folder.is_dir():
+            scripts += sorted(
+                (p for p in folder.glob("*.py") if not p.name.startswith("_")),
+                key=lambda p: p.name,
+            )
+        else:
+            raise ValueError(f"load_families: proof path {str(folder)!r} does not exist")
+    loaded: list[ProofFile] = []
+    families: dict[str, Path] = {}
+    names: dict[str, Path] = {}
+    for script in scripts:
+        pf = load_file(script)
+        if pf.family.name in families:
+            raise ProofFileError(
+                pf.path, None,
+                f"family {pf.family.name!r} is already defined in {families[pf.family.name]}",
+            )
+        families[pf.family.name] = pf.path
+        for theorem in pf.theorems:
+            if theorem.name in names:
+                raise ProofFileError(
+                    pf.path, None,
+                    f"theorem {theorem.name!r} is already defined in {names[theorem.name]}",
+                )
+            names[theorem.name] = pf.path
+        loaded.append(pf)
+    loaded.sort(key=lambda pf: (pf.family.order, pf.family.name))
+    return loaded
+
+
+def load_families(paths: Iterable[Path | str] | None = None) -> list[tuple[Family, list[Any]]]:
+    """``[(Family, [theorem, ...]), ...]`` of the proof scripts in ``paths`` (default:
+    ``default_proof_dir()``), families by ``(order, name)``, theorems in definition order."""
+    return [(pf.family, list(pf.theorems)) for pf in proof_files(paths)]
+
+
+def theorem_names(families: Sequence[tuple[Family, Sequence[Any]]]) -> list[str]:
+    """Every name ``select`` accepts: each family name followed by its theorems' names."""
+    out: list[str] = []
+    for family, theorems in families:
+        out.append(family.name)
+        out += [t.name for t in theorems]
+    return out
+
+
+def select(families: Sequence[tuple[Family, Sequence[Any]]],
+           names: Iterable[str] | None) -> list[Any]:
+    """The theorems named in ``names``, in definition order, each once.
+
+    A name is a theorem's full name (``merge.sequential-1d``) or a family name (``merge``,
+    selecting all of ``merge.*``).  No names selects everything.  An unknown name raises
+    ValueError listing the valid names.
+    """
+    every = [t for _, theorems in families for t in theorems]
+    names = list(names or ())
+    if not names:
+        return every
+    family_names = {family.name for family, _ in families}
+    theorem_set = {t.name for t in every}
+    unknown = [n for n in names if n not in family_names and n not in theorem_set]
+    if unknown:
+        valid = ", ".join(theorem_names(families)) or "(none: no theorems were found)"
+        raise ValueError(
+            f"select: unknown theorem or family {', '.join(map(repr, unknown))}; "
+            f"valid names: {valid}"
+        )
+    wanted = set(names)
+    return [t for t in every if t.name in wanted or t.name.split(".", 1)[0] in wanted]
+
+
+# ---------------------------------------------------------------------------------------------
+# proving
+
+
+def failed_verdict(theorem: Any, error: str, seconds: float = 0.0) -> Verdict:
+    """A ``failed`` verdict for a theorem whose ``prove`` did not return one."""
+    name = theorem.name
+    return Verdict(
+        name=name,
+        family=getattr(theorem, "family", name.split(".", 1)[0]),
+        title=str(getattr(theorem, "title", name)),
+        statement=str(getattr(theorem, "statement", "")),
+        statement_latex="",
+        expected=theorem.expected,
+        verdict="failed",
+        strength="numeric",
+        sizes="",
+        seconds=seconds,
+        error=error,
+    )
+
+
+def prove_one(theorem: Any) -> Verdict:
+    """``theorem.prove()``, with a crash or a wrong return value turned into a failed verdict.
+
+    ``prove`` reports a failed proof itself; this guards the run of all theorems against a
+    theorem whose machinery raises, so one broken theorem cannot hide the verdicts of the rest.
+    """
+    start = time.perf_counter()
+    try:
+        verdict = theorem.prove()
+    except Exception as exc:
+        return failed_verdict(
+            theorem, f"prove raised {type(exc).__name__}: {exc}", time.perf_counter() - start
+        )
+    if not isinstance(verdict, Verdict):
+        return failed_verdict(
+            theorem, f"prove returned {type(verdict).__name__}, not a Verdict",
+            time.perf_counter() - start,
+        )
+    if verdict.name != theorem.name:
+        return failed_verdict(
+            theorem, f"prove returned the verdict of {verdict.name!r}", verdict.seconds
+        )
+    return verdict
+
+
+def verdict_summary(v: Verdict) -> str:
+    """``proved (general, 0.12 s)``, plus what was expected when it differs, and the error."""
+    text = f"{v.verdict} ({v.strength}, {v.seconds:.2f} s)"
+    if not v.ok:
+        text += f", expected {v.expected}"
+    if v.verdict == "failed" and v.error:
+        step = f"step {v.failed_step} ({v.failed_rule or '?'}): " if v.failed_step else ""
+        text += f": {step}{(v.error.strip().splitlines() or [''])[0]}"
+    return text
+
+
+def run_script(namespace: Mapping[str, Any]) -> int:
+    """What a proof script does when run on its own: prove its theorems, print one line each.
+
+    Returns the exit status: 0 when every verdict is the one the script declares, else 1.
+    """
+    path = namespace.get("__file__", "<script>")
+    lines: dict[str, int] = {}
+    if path != "<script>":
+        try:
+            lines = _binding_lines(Path(path).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError):
+            lines = {}
+    _, theorems = collect(namespace, path, lines)
+    status = 0
+    for theorem in theorems:
+        verdict = prove_one(theorem)
+        print(f"{theorem.name} ... {verdict_summary(verdict)}", flush=True)
+        if not verdict.ok:
+            status = 1
+    return status
