@@ -37,6 +37,124 @@ FAMILY = Family(
 )
 
 # ---------------------------------------------------------------------------------------------
+# numeric re-tests emitted to generated/checks (numpy and convsym.reference only)
+
+KERNEL_HELPER = """
+def _merged_kernel(w1, w2, s1=1, d1=1, d2=1):
+    M, C, k1h, k1w = w1.shape
+    O, _, k2h, k2w = w2.shape
+    kh = d1 * (k1h - 1) + s1 * d2 * (k2h - 1) + 1
+    kw = d1 * (k1w - 1) + s1 * d2 * (k2w - 1) + 1
+    W = np.zeros((O, C, kh, kw), dtype=w1.dtype)
+    if W.dtype == object:
+        W[...] = 0
+    for ah in range(k1h):
+        for aw in range(k1w):
+            for bh in range(k2h):
+                for bw in range(k2w):
+                    th, tw = d1 * ah + s1 * d2 * bh, d1 * aw + s1 * d2 * bw
+                    W[:, :, th, tw] += w2[:, :, bh, bw].dot(w1[:, :, ah, aw])
+    return W
+
+
+def _merged_bias(w2, b1, b2):
+    return b2 + w2.sum(axis=(2, 3)).dot(b1)
+"""
+
+CHECK_1D = """
+def test_merge_sequential_1d_numeric():
+    rng = np.random.default_rng(1)
+    for k1, k2 in [(1, 1), (1, 4), (3, 2), (7, 7)]:
+        x = rng.standard_normal((1, 1, 20))
+        w1, w2 = rng.standard_normal((1, 1, k1)), rng.standard_normal((1, 1, k2))
+        b1, b2 = rng.standard_normal(1), rng.standard_normal(1)
+        lhs = ref.conv1d(ref.conv1d(x, w1, b1), w2, b2)
+        full = np.convolve(w1[0, 0], w2[0, 0])  # numpy's convolve is the true (flipped) convolution
+        assert full.shape == (k1 + k2 - 1,)
+        rhs = ref.conv1d(x, full.reshape(1, 1, -1), b2 + w2.sum() * b1)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+CHECK_2D = KERNEL_HELPER + """
+
+def test_merge_sequential_2d_numeric():
+    rng = np.random.default_rng(0)
+    for k1, k2, ci, cm, co, n in [(1, 1, 1, 1, 1, 3), (3, 3, 2, 3, 4, 9), (5, 2, 3, 2, 1, 8), (2, 3, 1, 2, 2, 7)]:
+        x = rng.standard_normal((2, ci, n, n + 1))
+        w1, b1 = rng.standard_normal((cm, ci, k1, k1)), rng.standard_normal(cm)
+        w2, b2 = rng.standard_normal((co, cm, k2, k2)), rng.standard_normal(co)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
+        W = _merged_kernel(w1, w2)
+        assert W.shape[2:] == (k1 + k2 - 1, k1 + k2 - 1)
+        np.testing.assert_allclose(lhs, ref.conv2d(x, W, _merged_bias(w2, b1, b2)), rtol=1e-10, atol=1e-10)
+"""
+
+CHECK_EXACT = """
+def test_merge_exact_integers():
+    # exact arithmetic on object arrays: equality, not closeness
+    rng = np.random.default_rng(3)
+    for k1, k2, ci, cm, co in [(1, 2, 1, 2, 1), (3, 3, 2, 2, 2), (5, 5, 2, 1, 2)]:
+        n = k1 + k2 + 1
+        def ints(*shape):
+            return rng.integers(-9, 10, size=shape).astype(object)
+        x, w1, b1, w2, b2 = ints(1, ci, n, n), ints(cm, ci, k1, k1), ints(cm), ints(co, cm, k2, k2), ints(co)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
+        rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2))
+        assert (lhs == rhs).all()
+"""
+
+CHECK_LARGE = """
+def test_merge_7x7_c8_numeric():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 8, 16, 16))
+    w1, b1 = rng.standard_normal((8, 8, 7, 7)), rng.standard_normal(8)
+    w2, b2 = rng.standard_normal((8, 8, 7, 7)), rng.standard_normal(8)
+    lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
+    rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+"""
+
+CHECK_PAD = """
+def test_merge_padded_ring_numeric():
+    rng = np.random.default_rng(5)
+    for k1, k2, p1, p2 in [(3, 3, 1, 1), (3, 2, 0, 2), (1, 3, 2, 1)]:
+        x = rng.standard_normal((1, 2, 9, 9))
+        w1, b1 = rng.standard_normal((2, 2, k1, k1)), rng.standard_normal(2)
+        w2, b2 = rng.standard_normal((2, 2, k2, k2)), rng.standard_normal(2)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1, padding=p1), w2, b2, padding=p2)
+        rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)
+        inner = (slice(None), slice(None), slice(p2, -p2), slice(p2, -p2))
+        np.testing.assert_allclose(lhs[inner], rhs[inner], rtol=1e-10, atol=1e-10)
+        ring = np.ones(lhs.shape[2:], dtype=bool)
+        ring[p2:-p2, p2:-p2] = False
+        assert (np.abs(lhs - rhs)[:, :, ring] > 1e-8).any()  # and the ring is wrong
+"""
+
+CHECK_PAD_EXACT = """
+def test_merge_padded_exact_condition_numeric():
+    rng = np.random.default_rng(6)
+    for p1, k1, k2, p2 in [(0, 1, 3, 2), (1, 2, 3, 1), (2, 3, 2, 2)]:
+        x = rng.standard_normal((1, 2, 7, 7))
+        w1, w2, b2 = rng.standard_normal((2, 2, k1, k1)), rng.standard_normal((1, 2, k2, k2)), rng.standard_normal(1)
+        lhs = ref.conv2d(ref.conv2d(x, w1, None, padding=p1), w2, b2, padding=p2)
+        rhs = ref.conv2d(x, _merged_kernel(w1, w2), b2, padding=p1 + p2)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+STRIDED_CHECK = """
+def test_merge_strided_dilated_numeric():
+    rng = np.random.default_rng(2)
+    for s1, d1, s2, d2 in [(2, 1, 1, 1), (1, 2, 1, 1), (1, 1, 2, 2), (2, 2, 2, 1), (3, 1, 2, 2)]:
+        x = rng.standard_normal((1, 2, 31, 29))
+        w1, b1 = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+        w2, b2 = rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(2)
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1), w2, b2, stride=s2, dilation=d2)
+        W = _merged_kernel(w1, w2, s1, d1, d2)
+        rhs = ref.conv2d(x, W, _merged_bias(w2, b1, b2), stride=s1 * s2)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+# ---------------------------------------------------------------------------------------------
 # 1-D, one channel, all sizes
 
 k1, k2 = sizes("k_1 k_2")
@@ -71,6 +189,7 @@ sequential_1d = General(
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=grid(k_1=range(1, 4), k_2=range(1, 4)),
+    check_source=CHECK_1D,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -126,6 +245,7 @@ sequential_2d = General(
         {"C_{in}": 2, "C_{mid}": 1, "k^h_1": 1, "k^w_1": 2, "k^h_2": 2, "k^w_2": 2},
         {"C_{in}": 2, "C_{mid}": 2, "k^h_1": 2, "k^w_1": 2, "k^h_2": 2, "k^w_2": 1},
     ],
+    check_source=CHECK_2D,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +287,7 @@ strided_1d = General(
         {"k_1": 1, "k_2": 3, "s_1": 3, "d_1": 2, "s_2": 2, "d_2": 2},
         {"k_1": 2, "k_2": 2, "s_1": 1, "d_1": 1, "s_2": 1, "d_2": 1},
     ],
+    check_source=STRIDED_CHECK,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -211,60 +332,6 @@ def expand_groups(w, g):
                     np.zeros_like(dense_idx), (O, Cg * g) + tuple(k))
 
 
-MERGE_CHECK = """
-def _merged_kernel(w1, w2, s1=1, d1=1, d2=1):
-    M, C, k1h, k1w = w1.shape
-    O, _, k2h, k2w = w2.shape
-    kh = d1 * (k1h - 1) + s1 * d2 * (k2h - 1) + 1
-    kw = d1 * (k1w - 1) + s1 * d2 * (k2w - 1) + 1
-    W = np.zeros((O, C, kh, kw), dtype=w1.dtype)
-    for ah in range(k1h):
-        for aw in range(k1w):
-            for bh in range(k2h):
-                for bw in range(k2w):
-                    th, tw = d1 * ah + s1 * d2 * bh, d1 * aw + s1 * d2 * bw
-                    W[:, :, th, tw] += w2[:, :, bh, bw] @ w1[:, :, ah, aw]
-    return W
-
-
-def test_merge_sequential_numeric():
-    rng = np.random.default_rng(0)
-    for k1, k2, ci, cm, co, n in [(1, 1, 1, 1, 1, 3), (3, 3, 2, 3, 4, 9), (5, 2, 3, 2, 1, 8), (7, 7, 8, 8, 8, 16)]:
-        x = rng.standard_normal((2, ci, n, n))
-        w1, b1 = rng.standard_normal((cm, ci, k1, k1)), rng.standard_normal(cm)
-        w2, b2 = rng.standard_normal((co, cm, k2, k2)), rng.standard_normal(co)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
-        W = _merged_kernel(w1, w2)
-        B = b2 + w2.sum(axis=(2, 3)) @ b1
-        rhs = ref.conv2d(x, W, B)
-        assert W.shape[2:] == (k1 + k2 - 1, k1 + k2 - 1)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-
-
-def test_merge_sequential_1d_numeric():
-    rng = np.random.default_rng(1)
-    for k1, k2 in [(1, 1), (1, 4), (3, 2), (7, 7)]:
-        x = rng.standard_normal((1, 1, 20))
-        w1, w2 = rng.standard_normal((1, 1, k1)), rng.standard_normal((1, 1, k2))
-        b1, b2 = rng.standard_normal(1), rng.standard_normal(1)
-        lhs = ref.conv1d(ref.conv1d(x, w1, b1), w2, b2)
-        full = np.convolve(w1[0, 0], w2[0, 0])  # numpy's convolve is the true (flipped) one
-        rhs = ref.conv1d(x, full.reshape(1, 1, -1), b2 + w2.sum() * b1)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
-
-STRIDED_CHECK = """
-def test_merge_strided_dilated_numeric():
-    rng = np.random.default_rng(2)
-    for s1, d1, s2, d2 in [(2, 1, 1, 1), (1, 2, 1, 1), (1, 1, 2, 2), (2, 2, 2, 1), (3, 1, 2, 2)]:
-        x = rng.standard_normal((1, 2, 31, 29))
-        w1, b1 = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
-        w2, b2 = rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(2)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1), w2, b2, stride=s2, dilation=d2)
-        W = _merged_kernel(w1, w2, s1, d1, d2)
-        rhs = ref.conv2d(x, W, b2 + w2.sum(axis=(2, 3)) @ b1, stride=s1 * s2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
 
 exact_2d = Identity(
     "merge.exact-family-2d",
@@ -278,7 +345,7 @@ exact_2d = Identity(
             for p in range(1, 6) for q in range(1, 6)
             for ci in (1, 2) for cm in (1, 2) for co in (1, 2)],
     bound="k1, k2 <= 5; C_in, C_mid, C_out in {1, 2}; input (k1+k2) x (k1+k2)",
-    check_source=MERGE_CHECK,
+    check_source=CHECK_EXACT,
 )
 
 exact_large = Identity(
@@ -290,6 +357,7 @@ exact_large = Identity(
     lhs=two_layers,
     rhs=merged_layer,
     family=[dict(k1=7, k2=7, ci=8, cm=8, co=8, n=14)],
+    check_source=CHECK_LARGE,
 )
 
 strided_exact = Identity(
@@ -307,7 +375,6 @@ strided_exact = Identity(
             for s1 in (1, 2) for d1 in (1, 2) for s2 in (1, 2) for d2 in (1, 2)
             for (g1, g2) in ((1, 1), (2, 2), (1, 2), (2, 1))],
     bound="k in {1,2,3}, s, d in {1, 2}, groups (1,1), (2,2), (1,2), (2,1); 2 channels each; output 2 x 2",
-    check_source=STRIDED_CHECK,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +393,7 @@ x, w1, b1, w2, b2 = (arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", 
 p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
 lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
 W = _merged_kernel(w1, w2)
-rhs = ref.conv2d(x[None], W, b2 + w2.sum(axis=(2, 3)).dot(b1), padding=p1 + p2)[0]
+rhs = ref.conv2d(x[None], W, _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
 entry = tuple(witness["entry"])
 assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
 assert lhs[entry] != rhs[entry]
@@ -363,6 +430,7 @@ padded_interior = Identity(
     family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
     bound="k1, k2 <= 3; p1 in {0, 1, 2}; p2 in {1, 2}",
+    check_source=CHECK_PAD,
 )
 
 
@@ -386,6 +454,7 @@ padded_exact = Identity(
     family=[dict(k1=p, k2=q, ci=2, cm=2, co=1, n=3, p1=p1, p2=p2)
             for p1 in (0, 1, 2) for p in range(1, p1 + 2) for q in (1, 2, 3) for p2 in (1, 2)],
     bound="b1 = 0; p1 in {0, 1, 2}; k1 <= p1 + 1; k2 <= 3; p2 in {1, 2}",
+    check_source=CHECK_PAD_EXACT,
 )
 
 padded_wide = Identity(
