@@ -239,3 +239,55 @@ def test_general_needs_a_derivation_and_identity_a_family():
         General("f.x", "t", "s", lhs=b1, rhs=b1, derivation=[])
     with pytest.raises(ValueError, match="at least one size assignment"):
         Identity("f.x", "t", "s", inputs=dict, lhs=None, rhs=None, family=[])
+
+
+WRONG_CLAIM_SCRIPT = '''
+from sympy import IndexedBase
+from convsym import opdefs as D
+from convsym.proof import General
+from convsym.rules import Distribute, Fold, Name, Reorder, Substitute, Unfold
+from convsym.sums import Let, SumExpr, grid, index
+from convsym.symbols import scalars, sizes
+from convsym.verdict import Family
+
+FAMILY = Family("wrong", "A wrong claim")
+k1, k2 = sizes("k_1 k_2")
+i, a, b, t = index("i a b t")
+x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w1", "w2", "h", "W"))
+b1, b2 = scalars("b_1 b_2")
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1), "h")
+WD = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)), "W")
+claim = General(
+    "wrong.kernel-size", "The merged kernel has size k1 + k2 (it does not)", "wrong",
+    lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
+    rhs=D.conv1d(x, W, k1 + k2, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+    lets=[H, WD],
+    derivation=[
+        Unfold("conv1d", ("b",)), Unfold("h"), Distribute(), Unfold("conv1d", ("a",)),
+        Reorder([("a", 0, k1 - 1), ("b", 0, k2 - 1)]),
+        Substitute("b", "t", t - a, [("a", 0, k1 - 1), ("t", a, a + k2 - 1)]),
+        Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
+        Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
+        Name(WD, (t,)),
+        Fold(D.conv1d(x, W, k1 + k2, 1, 1, i), ("t",)),
+        Fold(D.total(w2, k2), ("b",)),
+    ],
+    instances=grid(k_1=range(1, 3), k_2=range(1, 3)),
+)
+'''
+
+
+def test_cli_reports_a_wrong_claim_as_failed_with_the_breaking_step(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "wrong.py").write_text(WRONG_CLAIM_SCRIPT)
+    run = subprocess.run(
+        [sys.executable, "-m", "convsym", "prove", "--json", "--path", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stderr
+    (record,) = json.loads(run.stdout)
+    assert (record["verdict"], record["failed_step"], record["failed_rule"]) == ("failed", 10, "fold")
+    assert "counterexample {'k_1': 1, 'k_2': 1, 't': 1}" in record["error"]
