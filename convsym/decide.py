@@ -12,7 +12,7 @@ proved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sympy
@@ -148,6 +148,3 @@ def implies(hypotheses: Iterable, goal: Iterable) -> Decision:
     hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, hypotheses + goal)
     return _solve(z3.Not(zg), hyps, tr)
 
-
-def substitute_conditions(conds: Iterable, mapping: Mapping) -> list:
-    return [sympy.sympify(c).subs(mapping) for c in conds]

@@ -25,7 +25,7 @@ from sympy import Expr, Indexed, Symbol
 
 from . import decide
 from .errors import ProofError
-from .sums import App, Let, Range, SumExpr, Term, latex_sumexpr
+from .sums import App, Let, Range, SumExpr, Term
 
 
 @dataclass
@@ -45,10 +45,6 @@ class Outcome:
 
 def _latex_conds(conds) -> str:
     return r" \wedge ".join(sympy.latex(c) for c in conds) if conds else r"\mathrm{true}"
-
-
-def _symbol_names(expr) -> set[str]:
-    return {str(s) for s in sympy.sympify(expr).free_symbols}
 
 
 def _term_symbols(term: Term) -> set[Symbol]:
@@ -469,10 +465,6 @@ class Fold(Rule):
             f"no sum over {', '.join(self.over)} matches the definition of {sympy.sstr(self.app)}"
             + (f" ({errors[0]})" if errors else "")
         )
-
-
-def latex_of(expr: SumExpr) -> str:
-    return latex_sumexpr(expr)
 
 
 @dataclass

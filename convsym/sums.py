@@ -272,8 +272,6 @@ def _subs_term(term: Term, mapping: Mapping) -> Term:
     )
 
 
-subs_term = _subs_term
-
 
 # --------------------------------------------------------------------------------------------
 # LaTeX
@@ -304,15 +302,6 @@ def latex_sumexpr(expr: SumExpr) -> str:
         s = latex_term(t)
         out += (" " if s.startswith("-") else " + ") + s
     return out
-
-
-def all_apps(expr: SumExpr) -> list[App]:
-    found: set = set()
-    for t in expr.terms:
-        found |= sympy.sympify(t.summand).atoms(App)
-        if t.inner is not None:
-            found |= set(all_apps(t.inner))
-    return sorted(found, key=sympy.default_sort_key)
 
 
 def grid(**ranges: Iterable[int]) -> list[dict[str, int]]:
