@@ -278,13 +278,27 @@ def _subs_term(term: Term, mapping: Mapping) -> Term:
 
 
 def latex_term(term: Term) -> str:
+    """``\\sum_{a=lo}^{hi}`` per range; the ranges that a ``where`` condition constrains are
+    printed together with it under one ``\\substack``."""
+    constrained = set()
+    for w in term.where:
+        # in ``value = t`` the index t is what the outer sum runs over: only ``value``'s indices stack
+        w = sympy.sympify(w)
+        constrained |= (w.lhs if isinstance(w, sympy.Eq) else w).free_symbols
     parts = []
+    stacked = []
     for r in term.ranges:
-        lo, hi = r.latex()
-        parts.append(rf"\sum_{{{lo}}}^{{{hi}}}")
+        if r.index in constrained:
+            lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
+            hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
+            stacked.append(rf"{sympy.latex(lo)} \le {sympy.latex(r.index)} \le {sympy.latex(hi)}")
+        else:
+            lo_s, hi_s = r.latex()
+            parts.append(rf"\sum_{{{lo_s}}}^{{{hi_s}}}")
     if term.where:
-        conds = r" \\ ".join(sympy.latex(w) for w in term.where)
-        parts.append(rf"\sum_{{\substack{{{conds}}}}}")
+        stacked.extend(sympy.latex(w) for w in term.where)
+        joined = r" \\ ".join(stacked)
+        parts.append(rf"\sum_{{\substack{{{joined}}}}}")
     body = sympy.latex(term.summand)
     if term.inner is not None:
         inner = latex_sumexpr(term.inner)
