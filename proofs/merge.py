@@ -380,24 +380,28 @@ strided_exact = Identity(
 # ---------------------------------------------------------------------------------------------
 # padding: where the naive merge breaks
 
-PAD_WITNESS_CHECK = """
-def arr(spec):
+PAD_WITNESS_HELPER = """
+def _array_from_witness(spec):
     a = np.zeros(spec["shape"], dtype=object)
     a[...] = 0
     for idx, val in spec["nonzero"]:
         a[tuple(idx)] = val
     return a
 
-sz = witness["sizes"]
-x, w1, b1, w2, b2 = (arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
-p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
-lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
-W = _merged_kernel(w1, w2)
-rhs = ref.conv2d(x[None], W, _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
-entry = tuple(witness["entry"])
-assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
-assert lhs[entry] != rhs[entry]
+
+def _confirm_padded_merge_witness(witness):
+    # rebuild the exact inputs, run both sides through the reference, compare at the entry
+    sz = witness["sizes"]
+    x, w1, b1, w2, b2 = (_array_from_witness(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
+    lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
+    rhs = ref.conv2d(x[None], _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
+    entry = tuple(witness["entry"])
+    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+    assert lhs[entry] != rhs[entry]
 """
+
+PAD_WITNESS_CHECK = "_confirm_padded_merge_witness(witness)"
 
 padded = Identity(
     "merge.padded-second",
@@ -410,6 +414,7 @@ padded = Identity(
     lhs=two_layers,
     rhs=merged_layer,
     family=[dict(k1=p, k2=q, ci=1, cm=1, co=1, n=1, p1=0, p2=1) for p in (1, 2) for q in (1, 2)],
+    check_source=PAD_WITNESS_HELPER,
     witness_check=PAD_WITNESS_CHECK,
 )
 
