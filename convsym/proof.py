@@ -53,6 +53,7 @@ class Theorem:
         hypotheses: Sequence[str] = (),
         check_source: str = "",
         notes: Sequence[str] = (),
+        figure: Callable[[Mapping], tuple[str, str]] | None = None,
     ) -> None:
         if not isinstance(name, str) or "." not in name:
             raise ValueError(f"Theorem: name={name!r} must be 'family.theorem'")
@@ -67,6 +68,9 @@ class Theorem:
         self.hypotheses = tuple(hypotheses)
         self.check_source = check_source
         self.notes = tuple(notes)
+        if figure is not None and not callable(figure):
+            raise TypeError(f"Theorem {name}: figure must be a callable returning (tikz, caption)")
+        self.figure = figure
 
     # subclasses fill these in
     def _run(self) -> dict:
@@ -95,8 +99,9 @@ class Theorem:
             where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
             fields = {"error": f"{type(exc).__name__}: {exc}{where}"}
         fields.setdefault("strength", self.strength)
-        if verdict == "failed":
-            fields["strength"] = fields.get("strength", self.strength)
+        if self.figure is not None and verdict != "failed":
+            # drawn from the proof's own data (sizes, witness), so the picture cannot drift from it
+            fields["figure"], fields["figure_caption"] = self.figure(fields)
         return Verdict(
             name=self.name,
             family=self.family,

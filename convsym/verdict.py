@@ -105,6 +105,8 @@ class Verdict:
     failed_step: int | None = None
     failed_rule: str | None = None
     notes: tuple[str, ...] = ()
+    figure: str = ""
+    figure_caption: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

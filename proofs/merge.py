@@ -18,6 +18,7 @@ from convsym import opdefs as D
 from convsym import ops
 from convsym.algebra import contract
 from convsym.proof import General, Identity
+from convsym.render import figures
 from convsym.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, SumExpr, grid, index
 from convsym.symbols import scalars, sizes
@@ -190,6 +191,11 @@ sequential_1d = General(
     ],
     instances=grid(k_1=range(1, 4), k_2=range(1, 4)),
     check_source=CHECK_1D,
+    figure=lambda fields: (
+        figures.receptive_field_1d(3, 3),
+        "Two convolutions in a row with k1 = k2 = 3: the output y0 reads three entries of h, "
+        "which read five entries of x, so the merged kernel has k1 + k2 - 1 = 5 taps.",
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +430,24 @@ def _interior(y, p2):
     return y if p2 == 0 else y[:, p2:-p2, p2:-p2]
 
 
+def _ring_figure(fields):
+    """Which outputs of the naive padded merge are wrong, computed exactly (every entry a symbol)."""
+    from convsym.algebra import PolyTensor
+    from convsym.symbols import VariablePool
+
+    sz = dict(k1=3, k2=3, ci=1, cm=1, co=1, n=6, p1=1, p2=1)
+    pool = VariablePool()
+    T = {k: PolyTensor.variables(pool, k, shape) for k, shape in layer_inputs(**sz).items()}
+    diff = (two_layers(T, **sz) - merged_layer(T, **sz)).canonical()
+    shape = diff.shape[1:]
+    wrong = set(int(e) for e in np.unique(diff.entry))
+    cells = [["bad" if r * shape[1] + c in wrong else "out" for c in range(shape[1])] for r in range(shape[0])]
+    caption = (f"Outputs of the padded merge for k1 = k2 = 3, p1 = p2 = 1 on a 6 x 6 input, computed "
+               f"exactly: {len(wrong)} of {shape[0] * shape[1]} entries (red) differ from the two layers; "
+               f"they form the ring of width p2 = 1.")
+    return figures.grid(cells, size=0.45), caption
+
+
 padded_interior = Identity(
     "merge.padded-interior",
     "Off a border ring of width $p_2$ the padded merge is exact",
@@ -436,6 +460,7 @@ padded_interior = Identity(
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
     bound="k1, k2 <= 3; p1 in {0, 1, 2}; p2 in {1, 2}",
     check_source=CHECK_PAD,
+    figure=_ring_figure,
 )
 
 

@@ -270,6 +270,8 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "failed_step": v.failed_step,
         "failed_rule": v.failed_rule or "?",
         "notes": list(v.notes),
+        "figure": v.figure,
+        "figure_caption": v.figure_caption,
     }
 
 
