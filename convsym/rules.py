@@ -469,10 +469,13 @@ class Fold(Rule):
 
 @dataclass
 class Name(Rule):
-    """Name an expression by an intermediate definition: replace ``let.body(at)`` by ``base[at]``.
+    """Name an expression by an intermediate definition: where ``summand = q * let.body(at)``
+    with ``q`` a polynomial, write ``q * base[at]``.
 
-    Valid by the definition itself; the definition must be a single expression without sums
-    (e.g. ``W_t := (w_1 * w_2)_t``)."""
+    Valid by the definition itself; checked per term: ``q = summand / body`` has denominator 1
+    and ``q * body == summand`` after expansion (a factor inside one flat product is found too).
+    Terms the body does not divide stay as they are; if it divides none, the rule fails.
+    """
 
     let: Let
     at: tuple
@@ -484,16 +487,25 @@ class Name(Rule):
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         body = self.let.body(*self.at)
         if len(body.terms) != 1 or body.terms[0].ranges or body.terms[0].inner is not None:
-            raise ProofError(f"{self.let.base.label} is not defined by a single expression")
+            raise ProofError(f"{self.let.base.label} is not defined by a single expression without sums")
         pattern = sympy.sympify(body.terms[0].summand)
+        if pattern == 0:
+            raise ProofError(f"{self.let.base.label} is defined as 0; it cannot be factored out")
         target = self.let.base[tuple(self.at)] if len(self.at) > 1 else self.let.base[self.at[0]]
-        out, hit = [], False
+        out, hit = [], 0
         for term in expr.terms:
-            s = sympy.sympify(term.summand)
-            if s.has(pattern):
-                hit = True
-                s = s.xreplace({pattern: target})
-            out.append(Term(s, term.ranges, term.where, term.inner))
+            summand = sympy.sympify(term.summand)
+            quotient = sympy.cancel(summand / pattern)
+            divides = (
+                summand != 0
+                and sympy.denom(quotient) == 1
+                and sympy.expand(quotient * pattern - summand) == 0
+            )
+            if not divides:
+                out.append(term)
+                continue
+            hit += 1
+            out.append(Term(quotient * target, term.ranges, term.where, term.inner))
         if not hit:
-            raise ProofError(f"{sympy.sstr(pattern)} does not occur")
+            raise ProofError(f"{sympy.sstr(pattern)} divides no summand")
         return Outcome(SumExpr(tuple(out)), (), ("by definition",))

@@ -1,0 +1,1442 @@
+"""Folding and quantization rewrites: biases, BatchNorm, parallel branches, equalization.
+
+PyTorch semantics throughout (cross-correlation, NCHW, zero padding).  Inference BatchNorm is
+``bn(y)_c = (y_c - mu_c) r_c gamma_c + beta_c`` with ``r_c = 1/sqrt(var_c + eps)``; every identity
+below is polynomial in ``r``, so it holds for *every* value of ``r`` and in particular for that one
+(no relation ``r^2 (var + eps) = 1`` is ever needed).  Statements about activations (ReLU, ReLU6,
+sigmoid...) are not polynomial: they are proved by exact case analysis (SymPy on each piece, z3
+over the reals) and refuted with exact rational witnesses evaluated by ``convsym.reference``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import sympy
+import z3
+from sympy import IndexedBase
+
+from convsym import opdefs as D
+from convsym import ops
+from convsym import reference as ref
+from convsym.algebra import contract
+from convsym.errors import ProofError
+from convsym.proof import General, Identity, Theorem
+from convsym.rules import Distribute, Fold, Name, Unfold
+from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
+from convsym.symbols import sizes
+from convsym.verdict import Family, StepRecord, Witness
+
+FAMILY = Family(
+    "folding",
+    "Folding and quantization rewrites",
+    intro=(
+        "Inference graphs are simplified before deployment: biases and BatchNorm layers are folded "
+        "into the neighbouring convolution, parallel branches (RepVGG, Diverse Branch Block) are "
+        "summed into one kernel, and data-free quantization (DFQ) rescales channels so that adjacent "
+        "layers have equal weight ranges. This chapter proves each rewrite exactly, for all sizes "
+        "where it is true, and shows with exact counterexamples where it is not: zero padding after "
+        "a constant shift, activations that are not positively homogeneous (ReLU6, hard-swish, "
+        "sigmoid), negative scales, and bias absorption below the threshold."
+    ),
+    order=30,
+)
+
+# =============================================================================================
+# helpers: exact builders over convsym.ops (unbatched tensors (C, H, W)), shared by the identities
+
+
+def _per_channel(v, ndim=3):
+    """A (C,) tensor shaped to broadcast over the channel axis of a (C, ...) tensor."""
+    return v.reshape((v.shape[0],) + (1,) * (ndim - 1))
+
+
+def _batchnorm(y, mu, gamma, r, beta):
+    """``(y - mu) * gamma * r + beta`` per channel; ``r`` stands for ``1/sqrt(var + eps)``."""
+    return (y - _per_channel(mu)) * _per_channel(gamma * r) + _per_channel(beta)
+
+
+def _zero_pad(x, p):
+    """``x`` (C, H, W) with ``p`` zero rows/columns on every side."""
+    C, Hh, Ww = x.shape
+    out_shape = (C, Hh + 2 * p, Ww + 2 * p)
+    cc, ii, jj = np.indices(x.shape).reshape(3, -1)
+    out_index = np.ravel_multi_index((cc, ii + p, jj + p), out_shape)
+    one = x.constant_like(np.ones((1,), dtype=object))
+    return contract(x, one, out_index, np.arange(x.size), np.zeros(x.size, dtype=np.int64), out_shape)
+
+
+def _pad_with(x, value, p):
+    """``x`` (C, H, W) padded by ``p`` on every side with ``value[c]`` on channel ``c``."""
+    C, Hh, Ww = x.shape
+    ring = np.ones((1, Hh + 2 * p, Ww + 2 * p), dtype=object)
+    ring[:, p : p + Hh, p : p + Ww] = 0
+    return _zero_pad(x, p) + _per_channel(value) * x.constant_like(ring)
+
+
+def _embed(w, size):
+    """Kernel ``w`` (O, C, k, k) centred in a ``size x size`` kernel of zeros."""
+    O, Cg, k, _ = w.shape
+    e = (size - k) // 2
+    out_shape = (O, Cg, size, size)
+    oo, cc, uu, vv = np.indices(w.shape).reshape(4, -1)
+    out_index = np.ravel_multi_index((oo, cc, uu + e, vv + e), out_shape)
+    one = w.constant_like(np.ones((1,), dtype=object))
+    return contract(w, one, out_index, np.arange(w.size), np.zeros(w.size, dtype=np.int64), out_shape)
+
+
+def _column_channels(O, C, groups):
+    """``idx[o, k]``: the input channel weight column ``k`` of output ``o`` reads."""
+    Og, Cg = O // groups, C // groups
+    return (np.arange(O)[:, None] // Og) * Cg + np.arange(Cg)[None, :]
+
+
+def _on_columns(v, O, C, groups):
+    """A (C,) per-input-channel tensor laid out on the weight columns: shape (O, C/groups, 1, 1)."""
+    idx = _column_channels(O, C, groups)
+    return v[idx].reshape(idx.shape + (1, 1))
+
+
+def _identity_kernel(T, C, groups):
+    Cg = C // groups
+    eye = np.zeros((C, Cg, 1, 1), dtype=object)
+    for o in range(C):
+        eye[o, o % Cg, 0, 0] = 1
+    return T.constant_like(eye)
+
+
+def _unpack(spec):
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for idx, val in spec["nonzero"]:
+        a[tuple(idx)] = Fraction(val)
+    return a
+
+
+# =============================================================================================
+# 1. biases: a constant map through a convolution
+
+_c, _u, _v = index("c u v")
+
+
+def _gconv_body(x, w, Cg, Og, kh, kw, g, o, i, j):
+    return SumExpr.of(Term(
+        w[g * Og + o, _c, _u, _v] * x[g * Cg + _c, i + _u, j + _v],
+        (Range.of(_c, 0, Cg - 1), Range.of(_u, 0, kh - 1), Range.of(_v, 0, kw - 1)),
+    ))
+
+
+def _gbias_body(w, b, Cg, Og, kh, kw, g, o):
+    return SumExpr.of(Term(
+        w[g * Og + o, _c, _u, _v] * b[g * Cg + _c],
+        (Range.of(_c, 0, Cg - 1), Range.of(_u, 0, kh - 1), Range.of(_v, 0, kw - 1)),
+    ))
+
+
+def _l(p, e):
+    return p._print(e)
+
+
+conv2d_grouped = OpDef(
+    "conv2d_grouped",
+    _gconv_body,
+    lambda p, x, w, Cg, Og, kh, kw, g, o, i, j: (
+        rf"\left({_l(p, x)} \star_{{G}} {_l(p, w)}\right)_{{{_l(p, g)} {_l(p, Og)} + {_l(p, o)},{_l(p, i)},{_l(p, j)}}}"
+    ),
+    doc=(r"(x \star_G w)_{g O_g + o,i,j} = \sum_{c<C_g} \sum_{u,v} w_{g O_g + o,c,u,v} x_{g C_g + c,i+u,j+v}: "
+         r"output channel o of group g reads only the C_g input channels of its group."),
+)
+bias_through_grouped = OpDef(
+    "bias_through_grouped",
+    _gbias_body,
+    lambda p, w, b, Cg, Og, kh, kw, g, o: (
+        rf"\left(\Sigma_G {_l(p, w)}\, {_l(p, b)}\right)_{{{_l(p, g)} {_l(p, Og)} + {_l(p, o)}}}"
+    ),
+    doc=r"(\Sigma_G w\, b)_{g O_g + o} = \sum_{c<C_g} \sum_{u,v} w_{g O_g + o,c,u,v} b_{g C_g + c}.",
+)
+
+Cg, Og, kh, kw = sizes("C_g O_g k_h k_w")
+g, o, i, j = index("g o i j")
+c, u, v = _c, _u, _v
+X, Wt, Hb = IndexedBase("x"), IndexedBase("w"), IndexedBase("h")
+B1 = IndexedBase("b^{(1)}")
+
+h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]),
+             r"h_{m,i,j} := x_{m,i,j} + b^{(1)}_m \text{ (a constant added per channel)}")
+
+CHECK_BIAS = """
+def test_folding_bias_through_conv_numeric():
+    rng = np.random.default_rng(10)
+    for C, O, k, groups, stride in [(1, 1, 1, 1, 1), (4, 6, 3, 2, 1), (6, 6, 3, 6, 2), (4, 2, 2, 1, 1)]:
+        x = rng.standard_normal((2, C, 7, 8))
+        w, b1 = rng.standard_normal((O, C // groups, k, k)), rng.standard_normal(C)
+        lhs = ref.conv2d(x + b1[None, :, None, None], w, stride=stride, groups=groups)
+        # column k of output o reads input channel (o // (O/g)) * (C/g) + k
+        cols = (np.arange(O)[:, None] // (O // groups)) * (C // groups) + np.arange(C // groups)[None, :]
+        through = (w.sum(axis=(2, 3)) * b1[cols]).sum(axis=1)
+        np.testing.assert_allclose(lhs, ref.conv2d(x, w, through, stride=stride, groups=groups),
+                                   rtol=1e-10, atol=1e-10)
+
+
+def test_folding_bias_through_conv_exact():
+    rng = np.random.default_rng(11)
+    x = rng.integers(-9, 10, size=(1, 4, 5, 5)).astype(object)
+    w = rng.integers(-9, 10, size=(4, 2, 3, 3)).astype(object)
+    b1 = np.array([Fraction(1, 3), -2, 5, Fraction(7, 2)], dtype=object)
+    cols = (np.arange(4)[:, None] // 2) * 2 + np.arange(2)[None, :]
+    through = (w.sum(axis=(2, 3)) * b1[cols]).sum(axis=1)
+    assert (ref.conv2d(x + b1[None, :, None, None], w, groups=2) == ref.conv2d(x, w, through, groups=2)).all()
+"""
+
+bias_through_conv = General(
+    "folding.bias-through-conv",
+    "A bias through a convolution is a bias",
+    "For all group sizes C_g (input channels per group), O_g (output channels per group), any number of "
+    "groups and all kernel sizes: a convolution without padding of x + b1 (b1 added to every position of "
+    "its channel) equals the convolution of x plus the constant sum over c, u, v of "
+    "w[g O_g + o, c, u, v] b1[g C_g + c]: the bias is summed over the kernel's taps and its group's channels.",
+    lhs=conv2d_grouped(Hb, Wt, Cg, Og, kh, kw, g, o, i, j),
+    rhs=conv2d_grouped(X, Wt, Cg, Og, kh, kw, g, o, i, j) + bias_through_grouped(Wt, B1, Cg, Og, kh, kw, g, o),
+    lets=[h_bias],
+    derivation=[
+        Unfold("conv2d_grouped", ("c", "u", "v")),
+        Unfold("h"),
+        Distribute(),
+        Fold(conv2d_grouped(X, Wt, Cg, Og, kh, kw, g, o, i, j), ("c", "u", "v")),
+        Fold(bias_through_grouped(Wt, B1, Cg, Og, kh, kw, g, o), ("c", "u", "v")),
+    ],
+    instances=[{"C_g": 1, "O_g": 2, "k_h": 2, "k_w": 1}, {"C_g": 2, "O_g": 1, "k_h": 1, "k_w": 2}],
+    check_source=CHECK_BIAS,
+)
+
+
+def _bias_inputs(C, O, k, n, **_):
+    return {"x": (C, n, n), "w": (O, C, k, k), "b1": (C,)}
+
+
+BIAS_PAD_WITNESS = """
+def arr(spec):
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for idx, val in spec["nonzero"]:
+        a[tuple(idx)] = Fraction(val)
+    return a
+
+x, w, b1 = (arr(witness["inputs"][k]) for k in ("x", "w", "b1"))
+p = witness["sizes"]["p"]
+lhs = ref.conv2d((x + b1[:, None, None])[None], w, padding=p)[0]
+rhs = ref.conv2d(x[None], w, w.sum(axis=(2, 3)).dot(b1), padding=p)[0]
+entry = tuple(witness["entry"])
+assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+assert lhs[entry] != rhs[entry]
+"""
+
+CHECK_BIAS_PAD = """
+def test_folding_bias_padded_ring_numeric():
+    rng = np.random.default_rng(12)
+    x, w, b1 = rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(2)
+    lhs = ref.conv2d(x + b1[None, :, None, None], w, padding=1)
+    rhs = ref.conv2d(x, w, w.sum(axis=(2, 3)).dot(b1), padding=1)
+    np.testing.assert_allclose(lhs[:, :, 1:-1, 1:-1], rhs[:, :, 1:-1, 1:-1], rtol=1e-10, atol=1e-10)
+    assert np.abs(lhs - rhs)[:, :, 0, :].max() > 1e-8  # the ring is wrong
+"""
+
+bias_padded = Identity(
+    "folding.bias-padded",
+    "Through zero padding a bias is not a constant",
+    "Claim (false): conv(x + b1, w, padding p) == conv(x, w, padding p) + sum(w) b1. The zero ring is "
+    "added after the bias, so windows that overlap it see fewer copies of b1.",
+    expected="refuted",
+    inputs=_bias_inputs,
+    lhs=lambda T, p, **_: ops.conv2d(T["x"] + _per_channel(T["b1"]), T["w"], padding=p),
+    rhs=lambda T, p, **_: ops.add_bias(ops.conv2d(T["x"], T["w"], padding=p), ops.merge_bias(T["w"], T["b1"])),
+    family=[dict(C=1, O=1, k=1, n=1, p=1)],
+    witness_check=BIAS_PAD_WITNESS,
+    check_source=CHECK_BIAS_PAD,
+)
+
+# =============================================================================================
+# 2. BatchNorm after a convolution
+
+C = sizes("C")[0]
+gam, rr, mu, bet, bb = (IndexedBase(n) for n in (r"\gamma", "r", r"\mu", r"\beta", "b"))
+Wf = IndexedBase("w'")
+W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]),
+              r"w'_{o,c,u,v} := \gamma_o r_o w_{o,c,u,v}")
+R_HYP = r"r_o = 1/\sqrt{\sigma^2_o + \epsilon} \text{ (the identity holds for every } r_o\text{)}"
+
+CHECK_BN_AFTER = """
+def test_folding_bn_after_conv_numeric():
+    rng = np.random.default_rng(20)
+    for C, O, k, groups, stride, pad, dil in [(3, 4, 3, 1, 1, 1, 1), (4, 4, 3, 4, 2, 1, 1), (2, 6, 2, 2, 1, 0, 2)]:
+        x = rng.standard_normal((2, C, 9, 9))
+        w, b = rng.standard_normal((O, C // groups, k, k)), rng.standard_normal(O)
+        mean, var = rng.standard_normal(O), rng.random(O) + 0.1
+        gamma, beta, eps = rng.standard_normal(O), rng.standard_normal(O), 1e-5
+        lhs = ref.batch_norm(ref.conv2d(x, w, b, stride, pad, dil, groups), mean, var, gamma, beta, eps)
+        a = gamma / np.sqrt(var + eps)
+        rhs = ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, stride, pad, dil, groups)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+def test_folding_bn_after_conv_exact():
+    rng = np.random.default_rng(21)
+    x = rng.integers(-5, 6, size=(1, 2, 5, 5)).astype(object)
+    w = rng.integers(-5, 6, size=(3, 2, 3, 3)).astype(object)
+    b, mean = np.array([1, -2, 3], dtype=object), np.array([Fraction(1, 2), 0, -1], dtype=object)
+    gamma, beta = np.array([2, -1, 3], dtype=object), np.array([0, 5, Fraction(-1, 3)], dtype=object)
+    # var + eps must be squares of rationals for exact arithmetic: 4, 9/4 and 1/4
+    var, eps = np.array([Fraction(15, 4), 2, 0], dtype=object), Fraction(1, 4)
+    root = np.array([2, Fraction(3, 2), Fraction(1, 2)], dtype=object)
+    lhs = ref.batch_norm(ref.conv2d(x, w, b, padding=1), mean, var, gamma, beta, eps)
+    a = gamma / root
+    assert (lhs == ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, padding=1)).all()
+"""
+
+bn_after = General(
+    "folding.bn-after-conv",
+    "BatchNorm after a convolution folds into it",
+    "For all channel counts and kernel sizes: bn(conv(x, w) + b) == conv(x, w') + b' with "
+    "w'[o] = gamma[o] r[o] w[o] and b'[o] = gamma[o] r[o] (b[o] - mu[o]) + beta[o], r[o] = 1/sqrt(var[o] + eps). "
+    "The identity is linear in r, so no property of the square root is used; eps > 0 and var >= 0 only make r "
+    "exist. With padding, stride, dilation and groups: folding.bn-after-conv-exact.",
+    lhs=gam[o] * rr[o] * (D.conv2d(X, Wt, C, kh, kw, o, i, j) + bb[o] - mu[o]) + bet[o],
+    rhs=D.conv2d(X, Wf, C, kh, kw, o, i, j) + gam[o] * rr[o] * (bb[o] - mu[o]) + bet[o],
+    lets=[W_after],
+    derivation=[
+        Unfold("conv2d", ("c", "u", "v")),
+        Name(W_after, (o, c, u, v)),
+        Fold(D.conv2d(X, Wf, C, kh, kw, o, i, j), ("c", "u", "v")),
+    ],
+    hypotheses=(R_HYP,),
+    instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
+    check_source=CHECK_BN_AFTER,
+)
+
+
+def _conv_bn_inputs(C, O, k, n, groups=1, **_):
+    return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,),
+            "mu": (O,), "gamma": (O,), "r": (O,), "beta": (O,)}
+
+
+def _hyper(s=1, p=0, d=1, groups=1, **_):
+    return dict(stride=s, padding=p, dilation=d, groups=groups)
+
+
+def _conv_then_bn(T, **sz):
+    y = ops.conv2d(T["x"], T["w"], T["b"], **_hyper(**sz))
+    return _batchnorm(y, T["mu"], T["gamma"], T["r"], T["beta"])
+
+
+def _folded_after(T, **sz):
+    a = T["gamma"] * T["r"]
+    w = T["w"] * a.reshape((a.shape[0], 1, 1, 1))
+    return ops.conv2d(T["x"], w, (T["b"] - T["mu"]) * a + T["beta"], **_hyper(**sz))
+
+
+bn_after_exact = Identity(
+    "folding.bn-after-conv-exact",
+    "BatchNorm after a convolution: padding, stride, dilation, groups",
+    "For kernel sizes 1..3, stride and dilation in {1, 2}, zero padding in {0, 2} and groups in {1, 2}: "
+    "bn(conv(x)) and the folded conv are identical polynomials in every input, weight, bias and BatchNorm "
+    "entry (r symbolic). BatchNorm acts on the output, so the border is no exception.",
+    inputs=_conv_bn_inputs,
+    lhs=_conv_then_bn,
+    rhs=_folded_after,
+    family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, d=d, groups=gr)
+            for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for p in (0, 2) for gr in (1, 2)
+            if d * (k - 1) + 1 <= 4 + 2 * p],
+    bound="k <= 3; s, d in {1, 2}; p in {0, 2}; groups in {1, 2}; C = O = 2",
+)
+
+# =============================================================================================
+# 3. BatchNorm before a convolution
+
+Zb, Wb, Mb = IndexedBase("z"), IndexedBase(r"\hat{w}"), IndexedBase("m")
+z_before = Let(Zb, lambda cc, ii, jj: SumExpr.of(gam[cc] * rr[cc] * X[cc, ii, jj], -gam[cc] * rr[cc] * mu[cc], bet[cc]),
+               r"z_{c,i,j} := \gamma_c r_c (x_{c,i,j} - \mu_c) + \beta_c \text{ (BatchNorm of the input)}")
+W_before = Let(Wb, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * gam[cc] * rr[cc]),
+               r"\hat{w}_{o,c,u,v} := w_{o,c,u,v} \gamma_c r_c")
+m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]), r"m_c := \gamma_c r_c \mu_c")
+
+CHECK_BN_BEFORE = """
+def _bn_before_fold(w, b, mean, var, gamma, beta, eps, groups=1):
+    a = gamma / np.sqrt(var + eps)
+    h = beta - a * mean
+    O, Cg = w.shape[:2]
+    cols = (np.arange(O)[:, None] // (O // groups)) * Cg + np.arange(Cg)[None, :]
+    return w * a[cols][:, :, None, None], b + (w.sum(axis=(2, 3)) * h[cols]).sum(axis=1)
+
+
+def test_folding_bn_before_conv_numeric():
+    rng = np.random.default_rng(30)
+    for C, O, k, groups, stride, dil in [(3, 4, 3, 1, 1, 1), (4, 4, 3, 4, 2, 1), (4, 6, 2, 2, 1, 2)]:
+        x = rng.standard_normal((2, C, 9, 9))
+        w, b = rng.standard_normal((O, C // groups, k, k)), rng.standard_normal(O)
+        mean, var = rng.standard_normal(C), rng.random(C) + 0.1
+        gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+        lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta, 1e-3), w, b, stride, 0, dil, groups)
+        w2, b2 = _bn_before_fold(w, b, mean, var, gamma, beta, 1e-3, groups)
+        np.testing.assert_allclose(lhs, ref.conv2d(x, w2, b2, stride, 0, dil, groups), rtol=1e-10, atol=1e-10)
+"""
+
+bn_before = General(
+    "folding.bn-before-conv",
+    "BatchNorm before a convolution without padding folds into it",
+    "For all channel counts and kernel sizes, without padding: conv(bn(x), w) + b == conv(x, w') + b' with "
+    "w'[o, c] = w[o, c] gamma[c] r[c] (the input channel's scale) and b'[o] = b[o] + sum over c, u, v of "
+    "w[o, c, u, v] (beta[c] - gamma[c] r[c] mu[c]) (the last two terms of the right side: a bias through the "
+    "convolution). Strides, dilation and groups: folding.bn-before-conv-exact.",
+    lhs=D.conv2d(Zb, Wt, C, kh, kw, o, i, j) + bb[o],
+    rhs=D.conv2d(X, Wb, C, kh, kw, o, i, j) + bb[o] + D.bias_through(Wt, bet, C, kh, kw, o)
+    - D.bias_through(Wt, Mb, C, kh, kw, o),
+    lets=[z_before, W_before, m_before],
+    derivation=[
+        Unfold("conv2d", ("c", "u", "v")),
+        Unfold("z"),
+        Distribute(),
+        Name(m_before, (c,)),
+        Name(W_before, (o, c, u, v)),
+        Fold(D.conv2d(X, Wb, C, kh, kw, o, i, j), ("c", "u", "v")),
+        Fold(D.bias_through(Wt, bet, C, kh, kw, o), ("c", "u", "v")),
+        Fold(D.bias_through(Wt, Mb, C, kh, kw, o), ("c", "u", "v")),
+    ],
+    hypotheses=(R_HYP.replace("_o", "_c"),),
+    instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
+    check_source=CHECK_BN_BEFORE,
+)
+
+
+def _bn_conv_inputs(C, O, k, n, groups=1, **_):
+    return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,),
+            "mu": (C,), "gamma": (C,), "r": (C,), "beta": (C,)}
+
+
+def _bn_then_conv(T, **sz):
+    return ops.conv2d(_batchnorm(T["x"], T["mu"], T["gamma"], T["r"], T["beta"]), T["w"], T["b"], **_hyper(**sz))
+
+
+def _folded_before_parts(T, groups=1, **_):
+    a = T["gamma"] * T["r"]
+    shift = T["beta"] - a * T["mu"]
+    O, C = T["w"].shape[0], T["x"].shape[0]
+    w = T["w"] * _on_columns(a, O, C, groups)
+    b = T["b"] + (T["w"] * _on_columns(shift, O, C, groups)).sum((1, 2, 3))
+    return w, b
+
+
+def _folded_before(T, **sz):
+    w, b = _folded_before_parts(T, **sz)
+    return ops.conv2d(T["x"], w, b, **_hyper(**sz))
+
+
+bn_before_exact = Identity(
+    "folding.bn-before-conv-exact",
+    "BatchNorm before a convolution: stride, dilation, groups",
+    "Without padding, for kernel sizes 1..3, stride and dilation in {1, 2} and groups in {1, 2}: "
+    "conv(bn(x)) equals the folded conv (w' scaled per input channel, b' = b + sum w (beta - gamma r mu)) "
+    "as polynomials in every entry.",
+    inputs=_bn_conv_inputs,
+    lhs=_bn_then_conv,
+    rhs=_folded_before,
+    family=[dict(C=2, O=2, k=k, n=5, s=s, d=d, groups=gr)
+            for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for gr in (1, 2)],
+    bound="k <= 3; s, d in {1, 2}; groups in {1, 2}; C = O = 2; no padding",
+)
+
+BN_PAD_WITNESS = """
+def arr(spec):
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for idx, val in spec["nonzero"]:
+        a[tuple(idx)] = Fraction(val)
+    return a
+
+T = {k: arr(s) for k, s in witness["inputs"].items()}
+p = witness["sizes"]["p"]
+z = (T["x"] - T["mu"][:, None, None]) * (T["gamma"] * T["r"])[:, None, None] + T["beta"][:, None, None]
+lhs = ref.conv2d(z[None], T["w"], T["b"], padding=p)[0]
+a = T["gamma"] * T["r"]
+w2 = T["w"] * a[None, :, None, None]
+b2 = T["b"] + T["w"].sum(axis=(2, 3)).dot(T["beta"] - a * T["mu"])
+rhs = ref.conv2d(T["x"][None], w2, b2, padding=p)[0]
+entry = tuple(witness["entry"])
+assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+assert lhs[entry] != rhs[entry]
+"""
+
+CHECK_BN_PAD = """
+def test_folding_bn_before_padded_ring_numeric():
+    rng = np.random.default_rng(31)
+    x, w, b = rng.standard_normal((1, 2, 7, 7)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    mean, var, gamma, beta = rng.standard_normal(2), rng.random(2) + 0.5, rng.standard_normal(2), rng.standard_normal(2)
+    lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta), w, b, padding=1)
+    a = gamma / np.sqrt(var + 1e-5)
+    w2, b2 = w * a[None, :, None, None], b + w.sum(axis=(2, 3)).dot(beta - a * mean)
+    rhs = ref.conv2d(x, w2, b2, padding=1)
+    np.testing.assert_allclose(lhs[:, :, 1:-1, 1:-1], rhs[:, :, 1:-1, 1:-1], rtol=1e-10, atol=1e-10)
+    assert np.abs(lhs - rhs).max() > 1e-6  # the ring is wrong
+"""
+
+bn_before_padded = Identity(
+    "folding.bn-before-padded",
+    "BatchNorm before a zero-padded convolution does not fold",
+    "Claim (false): with zero padding p the folded conv (padded by p) equals conv(bn(x)). The conv pads "
+    "bn(x) with 0; the folded conv pads x with 0, which is bn(x) padded with bn(0) = beta - gamma r mu.",
+    expected="refuted",
+    inputs=_bn_conv_inputs,
+    lhs=_bn_then_conv,
+    rhs=_folded_before,
+    family=[dict(C=1, O=1, k=1, n=1, p=1)],
+    witness_check=BN_PAD_WITNESS,
+    check_source=CHECK_BN_PAD,
+)
+
+
+def _repair_inputs(C, O, k, n, groups=1, **_):
+    return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,),
+            "mu": (C,), "gamma": (C,), "r": (C,), "q": (C,)}
+
+
+def _repair_beta(T):
+    """beta eliminated: bn(q) = 0 means beta = (mu - q) gamma r (the padding value q is what BN maps to 0)."""
+    T = dict(T)
+    T["beta"] = (T["mu"] - T["q"]) * T["gamma"] * T["r"]
+    return T
+
+
+def _repair_lhs(T, **sz):
+    return _bn_then_conv(_repair_beta(T), **sz)
+
+
+def _repair_rhs(T, p=0, **sz):
+    T = _repair_beta(T)
+    w, b = _folded_before_parts(T, **sz)
+    return ops.conv2d(_pad_with(T["x"], T["q"], p), w, b, **_hyper(p=0, **sz))
+
+
+CHECK_REPAIR = """
+def test_folding_bn_before_repair_numeric():
+    rng = np.random.default_rng(32)
+    for C, O, k, p, stride, groups in [(2, 3, 3, 1, 1, 1), (4, 4, 3, 2, 2, 2), (3, 3, 5, 2, 1, 3)]:
+        x, w, b = rng.standard_normal((2, C, 8, 8)), rng.standard_normal((O, C // groups, k, k)), rng.standard_normal(O)
+        mean, var = rng.standard_normal(C), rng.random(C) + 0.5
+        gamma, beta = rng.standard_normal(C), rng.standard_normal(C)
+        lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta), w, b, stride, p, 1, groups)
+        a = gamma / np.sqrt(var + 1e-5)
+        q = mean - beta / a                      # bn(q) = 0
+        xq = np.empty((2, C, 8 + 2 * p, 8 + 2 * p))
+        xq[...] = q[None, :, None, None]
+        xq[:, :, p:-p, p:-p] = x
+        cols = (np.arange(O)[:, None] // (O // groups)) * (C // groups) + np.arange(C // groups)[None, :]
+        w2 = w * a[cols][:, :, None, None]
+        b2 = b + (w.sum(axis=(2, 3)) * (beta - a * mean)[cols]).sum(axis=1)
+        np.testing.assert_allclose(lhs, ref.conv2d(xq, w2, b2, stride, 0, 1, groups), rtol=1e-9, atol=1e-9)
+"""
+
+bn_before_repair = Identity(
+    "folding.bn-before-repair",
+    "The exact repair: pad the input with the value BatchNorm maps to 0",
+    "With zero padding p: conv(bn(x), padding p) == conv'(x padded by p with q[c]) where q[c] is the value bn "
+    "maps to 0 (q = mu - beta/(gamma r) when gamma != 0) and conv' is the folded conv without padding. Proved as "
+    "polynomials after eliminating beta = (mu - q) gamma r, for kernel sizes 1..3, p in {1, 2}, stride in "
+    "{1, 2} and groups in {1, 2}. A channel with gamma = 0 and beta != 0 has no such q (bn is a nonzero "
+    "constant there).",
+    inputs=_repair_inputs,
+    lhs=_repair_lhs,
+    rhs=_repair_rhs,
+    family=[dict(C=2, O=2, k=k, n=3, p=p, s=s, groups=gr)
+            for k in (1, 2, 3) for p in (1, 2) for s in (1, 2) for gr in (1, 2)],
+    bound="k <= 3; p in {1, 2}; s in {1, 2}; groups in {1, 2}; C = O = 2",
+    notes=("With q = 0 (beta = gamma r mu, e.g. mu = beta = 0) bn maps 0 to 0 and the zero-padded fold is exact: "
+           "fold_batchnorm_before then returns a padded Conv2d.",),
+    check_source=CHECK_REPAIR,
+)
+
+# =============================================================================================
+# 4. parallel branches: RepVGG and the Diverse Branch Block
+
+
+def _repvgg_inputs(C, k, n, groups=1, **_):
+    shapes = {"x": (C, n, n), "w3": (C, C // groups, k, k), "w1": (C, C // groups, 1, 1)}
+    for br in ("3", "1", "0"):
+        for nm in ("mu", "gamma", "r", "beta"):
+            shapes[nm + br] = (C,)
+    return shapes
+
+
+def _bn_of(T, br, y):
+    return _batchnorm(y, T["mu" + br], T["gamma" + br], T["r" + br], T["beta" + br])
+
+
+def _repvgg_branches(T, k, groups=1, **_):
+    x = T["x"]
+    big = _bn_of(T, "3", ops.conv2d(x, T["w3"], padding=k // 2, groups=groups))
+    one = _bn_of(T, "1", ops.conv2d(x, T["w1"], groups=groups))
+    return big + one + _bn_of(T, "0", x)
+
+
+def _repvgg_merged(T, k, groups=1, **_):
+    C = T["x"].shape[0]
+    weight = None
+    bias = None
+    for br, w in (("3", T["w3"]), ("1", T["w1"]), ("0", _identity_kernel(T["x"], C, groups))):
+        a = T["gamma" + br] * T["r" + br]
+        folded = _embed(w * a.reshape((C, 1, 1, 1)), k)
+        shift = T["beta" + br] - a * T["mu" + br]
+        weight = folded if weight is None else weight + folded
+        bias = shift if bias is None else bias + shift
+    return ops.conv2d(T["x"], weight, bias, padding=k // 2, groups=groups)
+
+
+CHECK_REPVGG = """
+def test_folding_repvgg_numeric():
+    rng = np.random.default_rng(40)
+    for C, k, groups in [(3, 3, 1), (4, 3, 2), (2, 5, 1)]:
+        x = rng.standard_normal((2, C, 8, 8))
+        w3, w1 = rng.standard_normal((C, C // groups, k, k)), rng.standard_normal((C, C // groups, 1, 1))
+        eye = np.zeros((C, C // groups, 1, 1))
+        eye[np.arange(C), np.arange(C) % (C // groups)] = 1
+        bns = [(rng.standard_normal(C), rng.random(C) + 0.5, rng.standard_normal(C), rng.standard_normal(C))
+               for _ in range(3)]
+        lhs = (ref.batch_norm(ref.conv2d(x, w3, padding=k // 2, groups=groups), *bns[0])
+               + ref.batch_norm(ref.conv2d(x, w1, groups=groups), *bns[1]) + ref.batch_norm(x, *bns[2]))
+        W, B = np.zeros((C, C // groups, k, k)), np.zeros(C)
+        for w, (mean, var, gamma, beta) in zip((w3, w1, eye), bns):
+            a = gamma / np.sqrt(var + 1e-5)
+            e = (k - w.shape[2]) // 2
+            W[:, :, e:e + w.shape[2], e:e + w.shape[3]] += w * a[:, None, None, None]
+            B += beta - a * mean
+        np.testing.assert_allclose(lhs, ref.conv2d(x, W, B, padding=k // 2, groups=groups), rtol=1e-10, atol=1e-10)
+"""
+
+repvgg = Identity(
+    "folding.repvgg",
+    "RepVGG: k x k + 1 x 1 + identity, each with BatchNorm, is one k x k conv",
+    "bn3(conv(x, w3, padding k//2)) + bn1(conv(x, w1)) + bn0(x) == conv(x, W, B, padding k//2) with W the sum "
+    "of the three BatchNorm-folded kernels, the 1x1 and the identity kernel centred in k x k, and B the sum of "
+    "the folded biases beta - gamma r mu. Every entry symbolic (three independent BatchNorms).",
+    inputs=_repvgg_inputs,
+    lhs=_repvgg_branches,
+    rhs=_repvgg_merged,
+    family=[dict(C=1, k=3, n=3), dict(C=2, k=3, n=3), dict(C=2, k=3, n=3, groups=2), dict(C=2, k=5, n=3),
+            dict(C=3, k=3, n=4, groups=3)],
+    bound="k in {3, 5}; C <= 3; groups in {1, 2, 3} (depthwise included); n <= 4",
+    check_source=CHECK_REPVGG,
+)
+
+
+def _dbb_inputs(C, M, O, k, n, **_):
+    return {"x": (C, n, n), "w1": (M, C, 1, 1), "b1": (M,), "w2": (O, M, k, k), "b2": (O,)}
+
+
+def _dbb_branch(T, p, **_):
+    h = ops.conv2d(T["x"], T["w1"], T["b1"])
+    return ops.conv2d(_pad_with(h, T["b1"], p), T["w2"], T["b2"])
+
+
+def _dbb_merged(T, p, **_):
+    W = ops.merge_kernels(T["w1"], T["w2"])
+    return ops.conv2d(T["x"], W, ops.merge_bias(T["w2"], T["b1"], T["b2"]), padding=p)
+
+
+CHECK_DBB = """
+def test_folding_dbb_1x1_kxk_numeric():
+    rng = np.random.default_rng(41)
+    for C, M, O, k, p in [(2, 3, 4, 3, 1), (3, 2, 2, 5, 2), (1, 4, 2, 3, 0)]:
+        x = rng.standard_normal((2, C, 7, 7))
+        w1, b1 = rng.standard_normal((M, C, 1, 1)), rng.standard_normal(M)
+        w2, b2 = rng.standard_normal((O, M, k, k)), rng.standard_normal(O)
+        h = ref.conv2d(x, w1, b1)
+        hp = np.empty((2, M, 7 + 2 * p, 7 + 2 * p))
+        hp[...] = b1[None, :, None, None]        # the intermediate is padded with b1 (BNAndPad)
+        hp[:, :, p:p + 7, p:p + 7] = h
+        lhs = ref.conv2d(hp, w2, b2)
+        W = np.einsum("mc,omuv->ocuv", w1[:, :, 0, 0], w2)
+        rhs = ref.conv2d(x, W, b2 + w2.sum(axis=(2, 3)).dot(b1), padding=p)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+dbb_1x1_kxk = Identity(
+    "folding.dbb-1x1-kxk",
+    "Diverse Branch Block: a 1x1 then k x k branch is one k x k conv",
+    "A 1x1 conv (w1, b1) whose output is padded by p with b1 (not 0: the padded ring of the 1x1's output is "
+    "what the 1x1 computes on zero input), then a k x k conv (w2, b2) without padding, equals one k x k conv "
+    "with padding p, kernel W[o,c] = sum_m w1[m,c] w2[o,m] and bias b2 + sum(w2) b1. (Zero padding of the "
+    "intermediate instead breaks it on the ring unless b1 = 0: merge.padded-second.)",
+    inputs=_dbb_inputs,
+    lhs=_dbb_branch,
+    rhs=_dbb_merged,
+    family=[dict(C=c_, M=m_, O=2, k=k, n=2, p=p) for k in (1, 3) for p in (1, 2) for c_ in (1, 2) for m_ in (1, 2)],
+    bound="k in {1, 3}; p in {1, 2}; C, M in {1, 2}; O = 2",
+    check_source=CHECK_DBB,
+)
+
+
+def _avg_inputs(C, n, **_):
+    return {"x": (C, n, n)}
+
+
+def _avg_pool(T, k, s, p, **_):
+    xp = _zero_pad(T["x"], p)
+    out = (xp.shape[1] - k) // s + 1
+    total = None
+    for du in range(k):
+        for dv in range(k):
+            window = xp[:, du : du + s * (out - 1) + 1 : s, dv : dv + s * (out - 1) + 1 : s]
+            total = window if total is None else total + window
+    return total * Fraction(1, k * k)
+
+
+def _avg_as_conv(T, k, s, p, **_):
+    C = T["x"].shape[0]
+    kernel = np.empty((C, 1, k, k), dtype=object)
+    kernel[...] = Fraction(1, k * k)
+    return ops.conv2d(T["x"], T["x"].constant_like(kernel), stride=s, padding=p, groups=C)
+
+
+CHECK_AVG = """
+def test_folding_avgpool_is_conv_numeric():
+    rng = np.random.default_rng(42)
+    for C, k, s, p in [(3, 2, 2, 0), (2, 3, 1, 1), (4, 3, 2, 1), (1, 5, 1, 2)]:
+        x = rng.standard_normal((2, C, 9, 9))
+        kernel = np.full((C, 1, k, k), 1.0 / (k * k))
+        lhs = ref.avg_pool2d(x, k, s, p, count_include_pad=True)
+        np.testing.assert_allclose(lhs, ref.conv2d(x, kernel, stride=s, padding=p, groups=C), rtol=1e-12, atol=1e-12)
+
+
+def test_folding_avgpool_is_conv_exact():
+    x = np.arange(2 * 5 * 5).reshape(1, 2, 5, 5).astype(object)
+    kernel = np.full((2, 1, 3, 3), Fraction(1, 9), dtype=object)
+    assert (ref.avg_pool2d(x, 3, 1, 1) == ref.conv2d(x, kernel, padding=1, groups=2)).all()
+"""
+
+avgpool_is_conv = Identity(
+    "folding.avgpool-is-conv",
+    "An average-pooling branch is a depthwise conv",
+    "avg_pool2d(x, k, stride s, padding p, count_include_pad=True) == conv(x, K, stride s, padding p, "
+    "groups C) with K[c, 0] = 1/k^2 everywhere; so an average-pooling branch merges like any other "
+    "(merge_parallel; a dense groups=1 form has K[o, c] = delta(o, c)/k^2).",
+    inputs=_avg_inputs,
+    lhs=_avg_pool,
+    rhs=_avg_as_conv,
+    family=[dict(C=2, n=5, k=k, s=s, p=p) for k in (2, 3) for s in (1, 2) for p in range(k // 2 + 1)],
+    bound="k in {2, 3}; s in {1, 2}; p <= k/2; C = 2; n = 5",
+    check_source=CHECK_AVG,
+)
+
+# =============================================================================================
+# 5. cross-layer equalization (DFQ)
+# 5a. the two linear lemmas, for all sizes
+
+tt, ss = IndexedBase("t"), IndexedBase("s")
+U, V, Wt2 = IndexedBase("u"), IndexedBase("y"), IndexedBase(r"\tilde{w}")
+W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]),
+            r"\tilde{w}_{o,c,u,v} := t_o w_{o,c,u,v} \text{ (output channel } o \text{ scaled by } t_o = 1/s_o)")
+W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]),
+           r"\tilde{w}_{o,c,u,v} := w_{o,c,u,v} s_c \text{ (input channel } c \text{ scaled by } s_c)")
+y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]), r"y_{c,i,j} := s_c u_{c,i,j}")
+
+
+def _scale_out_inputs(C, O, k, n, groups=1, **_):
+    return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,), "t": (O,)}
+
+
+# a list, so that the cross-check is not collected as a theorem of its own
+_SCALE_OUT_EXACT = [Identity(
+    "folding.cle-scale-out-exact",
+    "Scaling output channels: padding, stride, dilation, groups",
+    "conv(x, t w, t b) == t conv(x, w, b) per output channel, exactly, with padding, stride, dilation, groups.",
+    inputs=_scale_out_inputs,
+    lhs=lambda T, **sz: ops.conv2d(T["x"], T["w"] * T["t"].reshape((T["t"].shape[0], 1, 1, 1)),
+                                   T["b"] * T["t"], **_hyper(**sz)),
+    rhs=lambda T, **sz: ops.conv2d(T["x"], T["w"], T["b"], **_hyper(**sz)) * _per_channel(T["t"]),
+    family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
+            for gr in (1, 2)],
+    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}",
+)]
+
+scale_out = General(
+    "folding.cle-scale-out",
+    "Scaling an output channel of a conv scales that channel of its output",
+    "For all channel counts and kernel sizes: conv(x, w~) + t[o] b[o] == t[o] (conv(x, w) + b[o]) where "
+    "w~[o] = t[o] w[o]. In equalization t[o] = 1/s[o]. Cross-checked with padding, strides, dilation and groups.",
+    lhs=D.conv2d(X, Wt2, C, kh, kw, o, i, j) + tt[o] * bb[o],
+    rhs=tt[o] * (D.conv2d(X, Wt, C, kh, kw, o, i, j) + bb[o]),
+    lets=[W_out],
+    derivation=[
+        Unfold("conv2d", ("c", "u", "v")),
+        Unfold(r"\tilde{w}"),
+        Fold(D.conv2d(X, Wt, C, kh, kw, o, i, j), ("c", "u", "v")),
+    ],
+    instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
+    cross_checks=_SCALE_OUT_EXACT,
+)
+
+
+def _scale_in_inputs(C, O, k, n, groups=1, **_):
+    return {"u": (C, n, n), "w": (O, C // groups, k, k), "s": (C,)}
+
+
+_SCALE_IN_EXACT = [Identity(
+    "folding.cle-scale-in-exact",
+    "Scaling input channels: padding, stride, dilation, groups",
+    "conv(u, w s[c]) == conv(s u, w) exactly, with zero padding (s 0 = 0), stride, dilation and groups "
+    "(weight column k of output o carries the scale of the input channel it reads).",
+    inputs=_scale_in_inputs,
+    lhs=lambda T, groups=1, **sz: ops.conv2d(
+        T["u"], T["w"] * _on_columns(T["s"], T["w"].shape[0], T["u"].shape[0], groups), **_hyper(groups=groups, **sz)),
+    rhs=lambda T, **sz: ops.conv2d(T["u"] * _per_channel(T["s"]), T["w"], **_hyper(**sz)),
+    family=[dict(C=2, O=o_, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
+            for gr in (1, 2) for o_ in (2, 4)],
+    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}; C = 2; O in {2, 4}",
+)]
+
+scale_in = General(
+    "folding.cle-scale-in",
+    "Scaling an input channel's weights is scaling that input channel",
+    "For all channel counts and kernel sizes: conv(u, w~) == conv(y, w) where w~[o, c] = w[o, c] s[c] and "
+    "y[c] = s[c] u[c]. Cross-checked with padding, strides, dilation and groups (depthwise included).",
+    lhs=D.conv2d(U, Wt2, C, kh, kw, o, i, j),
+    rhs=D.conv2d(V, Wt, C, kh, kw, o, i, j),
+    lets=[W_in, y_in],
+    derivation=[
+        Unfold("conv2d", ("c", "u", "v")),
+        Unfold(r"\tilde{w}"),
+        Name(y_in, (c, i + u, j + v)),
+        Fold(D.conv2d(V, Wt, C, kh, kw, o, i, j), ("c", "u", "v")),
+    ],
+    instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
+    cross_checks=_SCALE_IN_EXACT,
+)
+
+# ---------------------------------------------------------------------------------------------
+# 5b. exact arguments that are not polynomial identities
+
+_CACHE: dict[str, object] = {}
+
+
+def _proved(theorem) -> str:
+    """Prove a lemma once per run; ProofError unless it is proved."""
+    if theorem.name not in _CACHE:
+        _CACHE[theorem.name] = theorem.prove()
+    verdict = _CACHE[theorem.name]
+    if verdict.verdict != "proved":
+        raise ProofError(f"the lemma {theorem.name} did not prove: {verdict.error}")
+    return f"lemma {theorem.name}: proved ({verdict.strength}, {verdict.sizes})"
+
+
+def _z3_valid(formula, what: str) -> str:
+    solver = z3.Solver()
+    solver.set("timeout", 10000)
+    solver.add(z3.Not(formula))
+    result = solver.check()
+    if result != z3.unsat:
+        model = solver.model() if result == z3.sat else ""
+        raise ProofError(f"z3 does not prove {what}: {result} {model}")
+    return f"z3 over the reals: the negation of {what} is unsat"
+
+
+def _sympy_zero(expr, what: str) -> str:
+    if sympy.simplify(expr) != 0:
+        raise ProofError(f"SymPy does not reduce {what} to 0: {sympy.simplify(expr)}")
+    return f"SymPy: {what} simplifies to 0"
+
+
+class Step:
+    """One step of an :class:`Argument`: ``check()`` returns how it was checked or raises ProofError."""
+
+    def __init__(self, rule, description, expression, check, conditions=()):
+        self.rule, self.description, self.expression = rule, description, expression
+        self.check, self.conditions = check, tuple(conditions)
+
+
+class Argument(Theorem):
+    """A proof by a list of exactly checked steps (SymPy case analysis, z3 over the reals, lemmas)."""
+
+    def __init__(self, name, title, statement, *, steps, strength="general", size_text="", **kw):
+        super().__init__(name, title, statement, **kw)
+        self.step_list, self.strength, self.size_text = tuple(steps), strength, size_text
+
+    def sizes(self) -> str:
+        return self.size_text
+
+    def _run(self) -> dict:
+        done: list[StepRecord] = []
+        for n, step in enumerate(self.step_list, start=1):
+            try:
+                how = step.check()
+            except ProofError as exc:
+                err = ProofError(str(exc), step=n, rule=step.rule)
+                err.steps_so_far = tuple(done)
+                raise err from exc
+            how = (how,) if isinstance(how, str) else tuple(how)
+            done.append(StepRecord(step.rule, step.description, step.expression, step.conditions, how))
+        return {"verdict": "proved", "steps": tuple(done), "strength": self.strength}
+
+
+class Witnessed(Theorem):
+    """A claim refuted by one exact witness: ``build()`` returns the two sides and the data."""
+
+    strength = "exact-instance"
+
+    def __init__(self, name, title, statement, *, build, witness_check, size_text="", **kw):
+        super().__init__(name, title, statement, expected="refuted", **kw)
+        self.build, self.witness_check, self.size_text = build, witness_check, size_text
+
+    def sizes(self) -> str:
+        return self.size_text
+
+    def _run(self) -> dict:
+        w = self.build()
+        if w["lhs"] == w["rhs"]:
+            raise ProofError(f"the witness does not separate the two sides: both are {w['lhs']}")
+        witness = Witness(
+            description=w["description"],
+            assignment=tuple((k, str(val)) for k, val in w["assignment"]),
+            where=w["where"], lhs=str(w["lhs"]), rhs=str(w["rhs"]), data=w["data"],
+        )
+        lhs_tex, rhs_tex = (sympy.latex(sympy.Rational(str(w[k]))) for k in ("lhs", "rhs"))
+        steps = (StepRecord("exact evaluation", "both sides evaluated with Fraction arithmetic by convsym.reference",
+                            rf"{lhs_tex} \ne {rhs_tex}", (), ("exact rational arithmetic",)),)
+        return {"verdict": "refuted", "witness": witness, "steps": steps}
+
+    def check_source_for(self, verdict) -> str:
+        src = self.check_source
+        if verdict.witness is not None:
+            import textwrap
+
+            fn = "test_witness_" + self.name.split(".", 1)[1].replace("-", "_")
+            body = textwrap.indent(textwrap.dedent(self.witness_check).strip("\n"), "    ")
+            src += f"\n\ndef {fn}():\n    witness = {verdict.witness.data!r}\n{body}\n"
+        return src
+
+
+# ---------------------------------------------------------------------------------------------
+# 5c. activations: positive homogeneity (proved) and its failures (refuted)
+
+s_pos = sympy.Symbol("s", positive=True)
+z_nonneg = sympy.Symbol("z", nonnegative=True)
+z_neg = sympy.Symbol("z", negative=True)
+slope = sympy.Symbol("alpha", real=True)
+slope_i = sympy.Symbol("alpha_i", real=True)
+
+ACTIVATIONS = {
+    "relu": (lambda z: sympy.Max(z, 0), r"\max(z, 0)"),
+    "leaky_relu": (lambda z: sympy.Piecewise((z, z >= 0), (slope * z, True)),
+                   r"z \text{ if } z \ge 0 \text{ else } \alpha z"),
+    "prelu": (lambda z: sympy.Piecewise((z, z >= 0), (slope_i * z, True)),
+              r"z \text{ if } z \ge 0 \text{ else } \alpha_i z \text{ (slope of channel } i)"),
+    "identity": (lambda z: z, "z"),
+}
+
+CLE_CHAIN = (
+    r"w_2 \star f\!\left(\tfrac{1}{s} \odot (w_1 \star x + b_1)\right) \cdot s"
+    r" = w_2 \star f(w_1 \star x + b_1)"
+)
+
+CHECK_CLE_TEMPLATE = """
+def test_folding_cle_{fn}_numeric():
+    rng = np.random.default_rng({seed})
+    act = {act}
+    for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
+        x = rng.standard_normal((2, C, 7, 7))
+        w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
+        w2, b2 = rng.standard_normal((O, M // g2, k2, k2)), rng.standard_normal(O)
+        lhs = ref.conv2d(act(ref.conv2d(x, w1, b1, padding=p1)), w2, b2, padding=p2, groups=g2)
+        s = np.exp(rng.standard_normal(M))           # any positive scales
+        cols = (np.arange(O)[:, None] // (O // g2)) * (M // g2) + np.arange(M // g2)[None, :]
+        w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
+        rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+"""
+
+ACT_NUMPY = {
+    "relu": "lambda h: np.maximum(h, 0)",
+    "leaky_relu": "lambda h: np.where(h >= 0, h, 0.1 * h)",
+    "prelu": "lambda h: np.where(h >= 0, h, np.linspace(-0.5, 0.5, h.shape[1])[None, :, None, None] * h)",
+    "identity": "lambda h: h",
+}
+
+
+def _homogeneity_step(name: str) -> Step:
+    f, tex = ACTIVATIONS[name]
+
+    def check():
+        out = []
+        for z, case in ((z_nonneg, "z >= 0"), (z_neg, "z < 0")):
+            out.append(_sympy_zero(f(s_pos * z) - s_pos * f(z), f"f(s z) - s f(z) for s > 0, {case}"))
+        return out
+
+    return Step("case analysis", f"f(z) = {name}: positive homogeneity on each sign of z",
+                rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}", check,
+                (r"s > 0", r"z \ge 0 \text{ or } z < 0"))
+
+
+def _cle_theorem(name: str, seed: int) -> Argument:
+    fn = name.replace("_", "-")
+    steps = [
+        _homogeneity_step(name),
+        Step("lemma", "first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
+             r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)",
+             lambda: _proved(scale_out)),
+        Step("homogeneity", "f applied per channel with 1/s_i > 0 (step 1 with s = 1/s_i)",
+             r"f\!\left(\tfrac{1}{s_i} h_i\right) = \tfrac{1}{s_i} f(h_i)",
+             lambda: "step 1 with s := 1/s_i > 0", (r"s_i > 0",)),
+        Step("lemma", "second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i, "
+             "and s_i (1/s_i) f(h_i) = f(h_i)",
+             CLE_CHAIN, lambda: _proved(scale_in)),
+    ]
+    return Argument(
+        f"folding.cle-{fn}",
+        f"Cross-layer equalization is exact through {name}",
+        f"For every s_i > 0: dividing output channel i of layer 1 (weights and bias) by s_i and multiplying the "
+        f"weights of layer 2 that read channel i by s_i leaves layer2({name}(layer1(x))) unchanged, because "
+        f"{name} is positively homogeneous: f(s z) = s f(z) for s > 0"
+        + (" (PReLU: the slope alpha_i belongs to channel i, as s_i does)." if name == "prelu" else ".")
+        + " It holds per intermediate channel i, whatever the kernel sizes, paddings, strides and output channel "
+        "counts of the two layers: only layer 1's output channel i and layer 2's input channel i are touched "
+        "(seed 000: layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
+        "between them, r1_i over the kernel i of layer 1 and r2_i over slice [:, i] of layer 2).",
+        steps=steps,
+        size_text="all channel counts and kernel sizes; padding, stride, groups by the lemmas' exact families",
+        hypotheses=(r"s_i > 0 \text{ for every intermediate channel } i",),
+        check_source=CHECK_CLE_TEMPLATE.format(fn=name, seed=seed, act=ACT_NUMPY[name]),
+    )
+
+
+cle_relu = _cle_theorem("relu", 50)
+cle_leaky = _cle_theorem("leaky_relu", 51)
+cle_prelu = _cle_theorem("prelu", 52)
+cle_identity = _cle_theorem("identity", 53)
+
+
+def _exact_activation(name):
+    if name == "relu":
+        return lambda z: max(z, Fraction(0))
+    if name == "relu6":
+        return lambda z: min(max(z, Fraction(0)), Fraction(6))
+    if name == "hardswish":
+        return lambda z: z * min(max(z + 3, Fraction(0)), Fraction(6)) / 6
+
+    def sigmoid(z):
+        value = 1 / (1 + sympy.exp(-sympy.Rational(z.numerator, z.denominator)))
+        if not value.is_Rational:
+            raise ProofError(f"sigmoid({z}) = {value} is not rational; pick another witness")
+        return Fraction(int(value.p), int(value.q))
+
+    return sigmoid
+
+
+def _scaling_witness(activation, w1, w2, x, scale=None):
+    """Layer 1: 1x1 conv, weight w1, no bias; layer 2: 1x1 conv, weight w2; one pixel x."""
+    def build():
+        f = _exact_activation(activation)
+        W1 = np.array([[[[Fraction(w1)]]]], dtype=object)
+        W2 = np.array([[[[Fraction(w2)]]]], dtype=object)
+        xx = np.array([[[[Fraction(x)]]]], dtype=object)
+        if scale is None:
+            r1, r2 = abs(Fraction(w1)), abs(Fraction(w2))
+            root = sympy.sqrt(sympy.Rational(r1 * r2))
+            if not root.is_Rational:
+                raise ProofError(f"sqrt(r1 r2) = {root} is irrational; pick another witness")
+            s = Fraction(int(root.p), int(root.q)) / r2
+        else:
+            s = Fraction(scale)
+        act = np.frompyfunc(f, 1, 1)
+        lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
+        rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
+        how = "the DFQ scale s = sqrt(r1 r2)/r2" if scale is None else "the scale s"
+        return {
+            "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
+            "description": (f"one channel, 1x1 kernels, one pixel: w1 = {w1}, w2 = {w2}, x = {x}, {how} = {s}; "
+                            f"layer2({activation}(layer1(x))) = {lhs} but after scaling it is {rhs}."),
+            "assignment": [("w^{(1)}", Fraction(w1)), ("w^{(2)}", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
+            "data": {"activation": activation, "w1": str(w1), "w2": str(w2), "x": str(x), "s": str(s),
+                     "lhs": str(lhs), "rhs": str(rhs)},
+        }
+    return build
+
+
+SCALING_WITNESS_CHECK = """
+acts = {
+    "relu": lambda h: np.maximum(h, 0),
+    "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
+    "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
+    "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
+}
+act = acts[witness["activation"]]
+w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
+W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
+xx = np.full((1, 1, 1, 1), x, dtype=object)
+lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
+rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
+assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
+assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
+assert abs(float(lhs) - float(rhs)) > 1e-3
+"""
+
+CHECK_NOT_HOMOGENEOUS = """
+def test_folding_cle_not_homogeneous_numeric():
+    # on random networks equalization changes the output through relu6, hard-swish and sigmoid
+    rng = np.random.default_rng(55)
+    x = 4 * rng.standard_normal((1, 3, 6, 6))
+    w1, w2 = 3 * rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((2, 4, 1, 1))
+    s = np.array([0.25, 4.0, 0.5, 3.0])
+    for act in (lambda h: np.clip(h, 0, 6), lambda h: h * np.clip(h + 3, 0, 6) / 6, lambda h: 1 / (1 + np.exp(-h))):
+        lhs = ref.conv2d(act(ref.conv2d(x, w1)), w2)
+        rhs = ref.conv2d(act(ref.conv2d(x, w1 / s[:, None, None, None])), w2 * s[None, :, None, None])
+        assert np.abs(lhs - rhs).max() > 1e-3
+"""
+
+cle_relu6 = Witnessed(
+    "folding.cle-relu6",
+    "Equalization is not exact through ReLU6",
+    "Claim (false): equalization with the DFQ scales leaves layer2(relu6(layer1(x))) unchanged. relu6 clips "
+    "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
+    build=_scaling_witness("relu6", 4, 1, 2),
+    witness_check=SCALING_WITNESS_CHECK,
+    size_text="one channel, 1x1 kernels, one pixel",
+    check_source=CHECK_NOT_HOMOGENEOUS,
+)
+cle_hardswish = Witnessed(
+    "folding.cle-hardswish",
+    "Equalization is not exact through hard-swish",
+    "Claim (false): equalization leaves layer2(hardswish(layer1(x))) unchanged; hardswish(z) = z relu6(z+3)/6 "
+    "is quadratic on [-3, 3].",
+    build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
+    witness_check=SCALING_WITNESS_CHECK,
+    size_text="one channel, 1x1 kernels, one pixel",
+)
+cle_sigmoid = Witnessed(
+    "folding.cle-sigmoid",
+    "Equalization is not exact through the sigmoid",
+    "Claim (false): equalization leaves layer2(sigmoid(layer1(x))) unchanged. At a zero pre-activation the "
+    "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
+    build=_scaling_witness("sigmoid", 4, 1, 0),
+    witness_check=SCALING_WITNESS_CHECK,
+    size_text="one channel, 1x1 kernels, one pixel",
+)
+cle_negative = Witnessed(
+    "folding.cle-relu-negative-scale",
+    "Equalization through ReLU needs s_i > 0",
+    "Claim (false): the rescaling is exact through ReLU for every nonzero s_i. For s_i < 0 the sign flips "
+    "before the ReLU: relu(-z) (-1) != relu(z).",
+    build=_scaling_witness("relu", 1, 1, 1, scale=-1),
+    witness_check=SCALING_WITNESS_CHECK,
+    size_text="one channel, 1x1 kernels, one pixel",
+)
+
+# ---------------------------------------------------------------------------------------------
+# 5d. the equalizing scale and in what sense it is optimal
+
+r1s, r2s = sympy.symbols("r_1 r_2", positive=True)
+S_DFQ = sympy.sqrt(r1s * r2s) / r2s
+
+
+def _dfq_scale_positive() -> str:
+    if S_DFQ.is_positive is not True:
+        raise ProofError(f"SymPy cannot show that s = {S_DFQ} is positive")
+    return "SymPy: s = sqrt(r1 r2)/r2 is positive for positive r1, r2 (assumptions)"
+
+
+def _max_scales_step() -> Step:
+    a_, x_, y_ = z3.Reals("a x y")
+
+    def zabs(e):
+        return z3.If(e >= 0, e, -e)
+
+    def zmax(p, q):
+        return z3.If(p >= q, p, q)
+
+    scaled = zmax(zabs(a_ * x_), zabs(a_ * y_))
+    formula = z3.ForAll([a_, x_, y_], z3.Implies(a_ > 0, scaled == a_ * zmax(zabs(x_), zabs(y_))))
+    return Step("lemma", "a positive factor leaves the arg-max in place: max_j |a w_j| = a max_j |w_j| "
+                "(two entries by z3; any number since max is associative)",
+                r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)",
+                lambda: _z3_valid(formula, "max(|a x|, |a y|) = a max(|x|, |y|) for a > 0"), (r"a > 0",))
+
+
+equalized_ranges = Argument(
+    "folding.cle-equalized-ranges",
+    "The DFQ scale makes both ranges $\\sqrt{r_1 r_2}$",
+    "With r1_i = max |first.weight[i]| > 0 and r2_i = max |second.weight[:, i]| > 0 (per intermediate channel i; "
+    "the two layers may have any kernel sizes and output channel counts), s_i = sqrt(r1_i r2_i)/r2_i is positive "
+    "and after equalization the ranges are r1_i/s_i = r2_i s_i = sqrt(r1_i r2_i). Channels with r1_i = 0 or "
+    "r2_i = 0 keep s_i = 1 (any positive s_i is exact there; nothing is balanced).",
+    steps=[
+        Step("sign", "s is positive (so equalization is exact through ReLU)", r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0",
+             _dfq_scale_positive, (r"r_1, r_2 > 0",)),
+        _max_scales_step(),
+        Step("range of layer 1", "r1' = max |w1[i] / s| = r1 / s = sqrt(r1 r2)", r"\frac{r_1}{s} = \sqrt{r_1 r_2}",
+             lambda: _sympy_zero(r1s / S_DFQ - sympy.sqrt(r1s * r2s), "r1/s - sqrt(r1 r2)")),
+        Step("range of layer 2", "r2' = max |w2[:, i] s| = r2 s = sqrt(r1 r2)", r"r_2 s = \sqrt{r_1 r_2}",
+             lambda: _sympy_zero(r2s * S_DFQ - sympy.sqrt(r1s * r2s), "r2 s - sqrt(r1 r2)")),
+    ],
+    size_text="all positive r1, r2 (symbolic)",
+    hypotheses=(r"r_1, r_2 > 0",),
+    check_source="""
+def test_folding_cle_equalized_ranges_numeric():
+    rng = np.random.default_rng(56)
+    w1, w2 = rng.standard_normal((6, 3, 3, 3)), rng.standard_normal((5, 6, 1, 1))
+    r1, r2 = np.abs(w1).max(axis=(1, 2, 3)), np.abs(w2).max(axis=(0, 2, 3))
+    s = np.sqrt(r1 * r2) / r2
+    np.testing.assert_allclose(np.abs(w1 / s[:, None, None, None]).max(axis=(1, 2, 3)), np.sqrt(r1 * r2), rtol=1e-12)
+    np.testing.assert_allclose(np.abs(w2 * s[None, :, None, None]).max(axis=(0, 2, 3)), np.sqrt(r1 * r2), rtol=1e-12)
+""",
+)
+
+
+def _optimality_steps() -> list[Step]:
+    s_, c1, c2 = sympy.symbols("s c_1 c_2", positive=True)
+    R1, R2, p1, p2, q1, q2 = z3.Reals("R1 R2 p1 p2 q1 q2")
+    lower = z3.ForAll([R1, R2, p1, p2], z3.Implies(z3.And(p1 > 0, p2 > 0, R1 >= p1, R2 >= p2), R1 * R2 >= p1 * p2))
+    zmax = z3.If(q1 >= q2, q1, q2)
+    zmax_sq = z3.If(q1 * q1 >= q2 * q2, q1 * q1, q2 * q2)
+    monotone = z3.ForAll([q1, q2], z3.Implies(z3.And(q1 > 0, q2 > 0), zmax * zmax == zmax_sq))
+    return [
+        Step("invariant", "the product of the two ranges of a channel does not depend on s_i",
+             r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i",
+             lambda: _sympy_zero(r1s / s_ * (r2s * s_) - r1s * r2s, "(r1/s)(r2 s) - r1 r2")),
+        Step("objective", "DFQ's objective sum_i p1_i p2_i with precisions p_i = r_i'/R' (R' = max_i r_i') is "
+             "sum_i c_i / (R1' R2'): maximising it is minimising R1' R2'",
+             r"\sum_i \frac{r'_{1,i}}{R'_1}\frac{r'_{2,i}}{R'_2} = \frac{\sum_i c_i}{R'_1 R'_2}",
+             lambda: "the numerator is the invariant of the previous step; the sum is over channels"),
+        Step("lower bound", "for every choice of s > 0 and every channel i: R1' R2' >= r1_i' r2_i' = c_i, so "
+             "R1' R2' >= max_i c_i",
+             r"R'_1 R'_2 \ge \max_i c_i",
+             lambda: _z3_valid(lower, "R1 >= p1 > 0, R2 >= p2 > 0 => R1 R2 >= p1 p2"), (r"R'_k \ge r'_{k,i} > 0",)),
+        Step("attained", "the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i) and "
+             "R1' R2' = (max_i sqrt c_i)^2 = max_i c_i: the lower bound",
+             r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i",
+             lambda: [_z3_valid(monotone, "max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0 (q_i = sqrt(c_i))"),
+                      _sympy_zero(sympy.sqrt(c1) ** 2 - c1, "sqrt(c)^2 - c")]),
+    ]
+
+
+equalized_optimal = Argument(
+    "folding.cle-optimal",
+    "The equalized scales maximise DFQ's precision objective",
+    "Let r1_i' = r1_i/s_i and r2_i' = r2_i s_i be the ranges after scaling, R_k' = max_i r_k,i' and p_k,i = "
+    "r_k,i'/R_k' (the precision of channel i in layer k under per-tensor quantization). Over all s > 0, "
+    "sum_i p1_i p2_i is at most sum_i c_i / max_i c_i with c_i = r1_i r2_i, and s_i = sqrt(r1_i r2_i)/r2_i attains "
+    "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
+    "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
+    steps=_optimality_steps(),
+    size_text="any number of channels, all positive ranges",
+    hypotheses=(r"r_{1,i}, r_{2,i} > 0", r"s_i > 0"),
+    check_source="""
+def test_folding_cle_optimal_numeric():
+    rng = np.random.default_rng(57)
+    r1, r2 = rng.random(8) + 0.01, rng.random(8) + 0.01
+
+    def objective(s):
+        a, b = r1 / s, r2 * s
+        return ((a / a.max()) * (b / b.max())).sum()
+
+    best = objective(np.sqrt(r1 * r2) / r2)
+    np.testing.assert_allclose(best, (r1 * r2).sum() / (r1 * r2).max(), rtol=1e-12)
+    for _ in range(200):
+        assert objective(np.exp(2 * rng.standard_normal(8))) <= best * (1 + 1e-12)
+""",
+)
+
+# ---------------------------------------------------------------------------------------------
+# 5e. chains: iterate to a fixed point (numeric)
+
+
+def _iterate_chain():
+    from convsym.folding import equalize
+    from convsym.transforms import Conv2d
+
+    rng = np.random.default_rng(58)
+    layers = [
+        Conv2d(rng.standard_normal((6, 3, 3, 3)) * np.exp(rng.standard_normal((6, 1, 1, 1))), rng.standard_normal(6),
+               padding=1),
+        Conv2d(rng.standard_normal((6, 1, 3, 3)) * np.exp(rng.standard_normal((6, 1, 1, 1))), rng.standard_normal(6),
+               padding=1, groups=6),
+        Conv2d(rng.standard_normal((4, 6, 1, 1)), rng.standard_normal(4)),
+    ]
+    x = rng.standard_normal((2, 3, 8, 8))
+
+    def run(ls):
+        h = x
+        for n, layer in enumerate(ls):
+            h = layer(h)
+            if n < len(ls) - 1:
+                h = np.maximum(h, 0)
+        return h
+
+    before = run(layers)
+    sweeps, largest = 0, float("inf")
+    while largest >= 1e-12:
+        if sweeps == 500:
+            raise ProofError(f"no fixed point after {sweeps} sweeps (last max |log s| = {largest:.3g})")
+        sweeps, largest = sweeps + 1, 0.0
+        for k in range(len(layers) - 1):
+            layers[k], layers[k + 1], s = equalize(layers[k], layers[k + 1], "relu")
+            largest = max(largest, float(np.abs(np.log(s)).max()))
+    after = run(layers)
+    error = float(np.abs(after - before).max() / np.abs(before).max())
+    if error > 1e-10:
+        raise ProofError(f"the equalized chain changed the output by {error:.3g} (relative)")
+    return sweeps, largest, error  # error <= 1e-10 was checked above
+
+
+class IteratedEqualization(Theorem):
+    strength = "numeric"
+
+    def sizes(self) -> str:
+        return "conv 3->6 (3x3), depthwise 6 (3x3), conv 6->4 (1x1), ReLU; seed 58"
+
+    def _run(self) -> dict:
+        sweeps, largest, error = _iterate_chain()
+        return {
+            "verdict": "proved",
+            "strength": "numeric",
+            "steps": (StepRecord("numeric iteration", "equalize layer pairs (1, 2), (2, 3) in sweeps until every "
+                                 "scale is 1 to 1e-12", r"\max_i |\log s_i| < 10^{-12}", (),
+                                 ("float64; not a proof",)),),
+            "instances": (f"fixed point after {sweeps} sweeps (every |log s_i| < 1e-12); the output is "
+                          "unchanged to 1e-10 relative throughout (float64)",),
+        }
+
+
+iterated = IteratedEqualization(
+    "folding.cle-iterated",
+    "Chains of layers: iterated equalization reaches a fixed point (numeric)",
+    "For a conv - depthwise conv - conv chain with ReLUs, repeatedly equalizing adjacent pairs converges: the "
+    "scales tend to 1, at which point the middle layer's input and output ranges are balanced with both "
+    "neighbours, and the network output is unchanged throughout (each step is exact, by folding.cle-relu). "
+    "The convergence is observed in float64, not proved.",
+    check_source="""
+def test_folding_cle_iterated_fixed_point_numeric():
+    rng = np.random.default_rng(59)
+    w = [rng.standard_normal((6, 3, 3, 3)), rng.standard_normal((6, 1, 3, 3)), rng.standard_normal((4, 6, 1, 1))]
+    for _ in range(500):
+        r1, r2 = np.abs(w[0]).max(axis=(1, 2, 3)), np.abs(w[1]).max(axis=(1, 2, 3))
+        s = np.sqrt(r1 * r2) / r2
+        w[0], w[1] = w[0] / s[:, None, None, None], w[1] * s[:, None, None, None]
+        r2b, r3 = np.abs(w[1]).max(axis=(1, 2, 3)), np.abs(w[2]).max(axis=(0, 2, 3))
+        t = np.sqrt(r2b * r3) / r3
+        w[1], w[2] = w[1] / t[:, None, None, None], w[2] * t[None, :, None, None]
+        if max(np.abs(np.log(s)).max(), np.abs(np.log(t)).max()) < 1e-12:
+            break
+    else:
+        raise AssertionError("no fixed point")
+""",
+)
+
+# =============================================================================================
+# 6. bias absorption (DFQ)
+
+
+def _absorb_condition_check():
+    zz, cc = z3.Reals("z c")
+
+    def relu(e):
+        return z3.If(e >= 0, e, 0)
+
+    formula = z3.ForAll([zz, cc], (relu(zz - cc) + cc == relu(zz)) == z3.Or(cc == 0, zz >= z3.If(cc >= 0, cc, 0)))
+    return _z3_valid(formula, "relu(z - c) + c = relu(z) <=> (c = 0 or z >= max(c, 0))")
+
+
+absorb_condition = Argument(
+    "folding.absorb-condition",
+    "Bias absorption across ReLU: exactly when the pre-activation stays above c",
+    "Moving c_i from layer 1's bias into layer 2 (b1' = b1 - c, b2' = b2 + sum(w2[:, i]) c_i, no padding in "
+    "layer 2) is exact at a position when relu(z - c) + c = relu(z) for the pre-activation z there, which holds "
+    "iff c = 0 or z >= max(c, 0); for DFQ's c >= 0: iff z >= c. If every pre-activation of channel i (at every "
+    "position layer 2 reads) meets it, the network is unchanged: layer 2 then sees relu(z) - c, and a constant "
+    "through a convolution without padding is the bias sum(w2) c (folding.bias-through-conv).",
+    steps=[
+        Step("case analysis", "relu(z - c) + c = relu(z) as a statement over all real z, c",
+             r"\mathrm{relu}(z - c) + c = \mathrm{relu}(z) \iff c = 0 \lor z \ge \max(c, 0)",
+             _absorb_condition_check),
+        Step("lemma", "the constant -c through layer 2 (no padding) is the bias -sum(w2) c",
+             r"w_2 \star (\mathrm{relu}(z) - c) = w_2 \star \mathrm{relu}(z) - (\Sigma w_2)\, c",
+             lambda: _proved(bias_through_conv)),
+    ],
+    size_text="all real z, c; all sizes of layer 2",
+    check_source="""
+def test_folding_absorb_condition_numeric():
+    rng = np.random.default_rng(60)
+    x = rng.standard_normal((2, 3, 8, 8))
+    w1, b1 = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4) + 20.0   # pre-activations well above c
+    w2, b2 = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    z = ref.conv2d(x, w1, b1)
+    c = np.maximum(z.min(axis=(0, 2, 3)) - 1.0, 0.0)
+    assert (z >= c[None, :, None, None]).all()
+    lhs = ref.conv2d(np.maximum(z, 0), w2, b2)
+    rhs = ref.conv2d(np.maximum(ref.conv2d(x, w1, b1 - c), 0), w2, b2 + w2.sum(axis=(2, 3)).dot(c))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-9)
+""",
+)
+
+
+def _absorb_witness(x, w1, c, w2_size, padding):
+    def build():
+        X1 = np.array([[[[Fraction(x)]]]], dtype=object)
+        W1 = np.array([[[[Fraction(w1)]]]], dtype=object)
+        W2 = np.ones((1, 1, w2_size, w2_size), dtype=object)
+        cc = np.array([Fraction(c)], dtype=object)
+        zero = np.array([Fraction(0)], dtype=object)
+        relu = np.frompyfunc(lambda t: max(t, Fraction(0)), 1, 1)
+        lhs = ref.conv2d(relu(ref.conv2d(X1, W1, zero)), W2, zero, padding=padding)[0, 0, 0, 0]
+        b2 = W2.sum(axis=(2, 3)).dot(cc)
+        rhs = ref.conv2d(relu(ref.conv2d(X1, W1, zero - cc)), W2, b2, padding=padding)[0, 0, 0, 0]
+        return {
+            "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
+            "description": (f"one channel, one pixel x = {x}, w1 = {w1}, b1 = 0, c = {c}, "
+                            f"w2 = ones({w2_size}x{w2_size}), b2 = 0, layer 2 padding {padding}: the pre-activation "
+                            f"is {Fraction(x) * Fraction(w1)}."),
+            "assignment": [("x", Fraction(x)), ("w^{(1)}", Fraction(w1)), ("c", Fraction(c)),
+                           (rf"w^{{(2)}} \text{{ (every entry, {w2_size}x{w2_size})}}", 1)],
+            "data": {"x": str(x), "w1": str(w1), "c": str(c), "k2": w2_size, "p2": padding,
+                     "lhs": str(lhs), "rhs": str(rhs)},
+        }
+    return build
+
+
+ABSORB_WITNESS_CHECK = """
+x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
+k2, p2 = witness["k2"], witness["p2"]
+X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
+W2, cc = np.ones((1, 1, k2, k2), dtype=object), np.array([c], dtype=object)
+lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
+rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
+assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
+"""
+
+absorb_below = Witnessed(
+    "folding.absorb-below-threshold",
+    "Bias absorption is wrong where the pre-activation is below c",
+    "Claim (false): absorbing c > 0 across the ReLU is exact for every input. Where 0 < z < c (or z <= 0) the "
+    "ReLU clips z - c at 0 and the added c is not removed.",
+    build=_absorb_witness(1, 1, 2, 1, 0),
+    witness_check=ABSORB_WITNESS_CHECK,
+    size_text="one channel, 1x1 kernels, one pixel",
+)
+absorb_padded = Witnessed(
+    "folding.absorb-padded",
+    "Bias absorption is wrong on the border when layer 2 pads",
+    "Claim (false): if every pre-activation is >= c, absorption is exact even when layer 2 zero-pads. The "
+    "zero ring is not relu(z) - c = -c shifted, so windows over it receive sum(w2) c but lose less.",
+    build=_absorb_witness(3, 1, 1, 3, 1),
+    witness_check=ABSORB_WITNESS_CHECK,
+    size_text="one channel, one pixel, layer 2 3x3 with padding 1",
+)
+
+__all__ = [
+    "bias_through_conv", "bias_padded", "bn_after", "bn_after_exact", "bn_before", "bn_before_exact",
+    "bn_before_padded", "bn_before_repair", "repvgg", "dbb_1x1_kxk", "avgpool_is_conv", "scale_out", "scale_in",
+    "cle_relu", "cle_leaky", "cle_prelu", "cle_identity", "cle_relu6", "cle_hardswish", "cle_sigmoid",
+    "cle_negative", "equalized_ranges", "equalized_optimal", "iterated", "absorb_condition", "absorb_below",
+    "absorb_padded",
+]
+
+if __name__ == "__main__":
+    from convsym.registry import run_script
+
+    raise SystemExit(run_script(globals()))
