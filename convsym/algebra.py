@@ -878,7 +878,11 @@ class PolyTensor(TensorAlgebra):
         mine = _pad(self.mono[lo:hi], width)
         target = np.concatenate([row, np.full(width - row.size, -1, dtype=row.dtype)])
         hit = np.flatnonzero((mine == target).all(axis=1))
-        return self.coef[lo + hit[0]].item() if hit.size else 0
+        if not hit.size:
+            return 0
+        value = self.coef[lo + hit[0]]
+        # int64 entries are NumPy scalars; object entries are already Python ints or Fractions
+        return value.item() if isinstance(value, np.generic) else value
 
     def first_difference(self, other: PolyTensor) -> TermDifference | None:
         """``None`` when equal, else a differing term of least degree (first in canonical order)."""

@@ -30,6 +30,12 @@ __all__ = [
     "identity_conv",
     "merge_parallel",
     "merge_sequential",
+    "conv1x1_to_linear",
+    "linear_to_conv1x1",
+    "linear_to_full_map_conv",
+    "full_map_conv_to_linear",
+    "unshuffled_conv_to_conv",
+    "split_kernel",
 ]
 
 from convsym.layers import BatchNorm2d, Conv2d, _int, _unify
@@ -49,8 +55,13 @@ def _dense(weight: np.ndarray, groups: int) -> np.ndarray:
     return dense
 
 
-def merge_sequential(first: Conv2d, second: Conv2d) -> Conv2d:
+def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = None) -> Conv2d:
     r"""One convolution equal to ``second(first(x))`` for every input ``x``.
+
+    ``padding_mode`` (``'bias'`` or ``'zeros'``) asks for the merge of a ``second`` that pads:
+    see :func:`convsym.equivalences.merge_sequential_padded` for the exact conditions (with
+    ``'bias'`` the intermediate's padding ring holds ``b1``, as re-parameterisation blocks do).
+    Without it a padded ``second`` raises ``ValueError``.
 
     Per spatial axis, with kernel sizes ``k1, k2``, strides ``s1, s2``, dilations ``d1, d2``:
 
@@ -80,6 +91,10 @@ def merge_sequential(first: Conv2d, second: Conv2d) -> Conv2d:
     ``O(k2h*k2w * O*M*C*k1h*k1w)``.
     """
     op = "merge_sequential"
+    if padding_mode is not None:
+        from convsym.equivalences import merge_sequential_padded
+
+        return merge_sequential_padded(first, second, padding_mode)
     for name, layer in (("first", first), ("second", second)):
         if not isinstance(layer, Conv2d):
             raise TypeError(f"{op}: {name} must be a Conv2d, got {type(layer).__name__}")
@@ -92,7 +107,8 @@ def merge_sequential(first: Conv2d, second: Conv2d) -> Conv2d:
         raise ValueError(
             f"{op}: second.padding={second.padding} must be 0: zero padding of the "
             "intermediate is not zero padding of the input, so the merged conv would be wrong "
-            f"on a border ring of width p2={second.padding}"
+            f"on a border ring of width p2={second.padding} (pass padding_mode='bias' to pad the "
+            "intermediate with the first bias, an exact repair under the conditions it checks)"
         )
     w1, b1, w2, b2 = _unify(first.weight, first.bias, second.weight, second.bias)
     dense1 = _dense(w1, first.groups)  # (M, C, k1h, k1w)
@@ -173,6 +189,14 @@ def identity_conv(channels: int, kernel_size: int = 1, groups: int = 1) -> Conv2
 
 # The rewrites of the folding family live in their own module (they import the layers above);
 # they are offered here under the contract's names.
+from .equivalences import (  # noqa: E402  (equivalences imports the layers, not this module)
+    conv1x1_to_linear,
+    full_map_conv_to_linear,
+    linear_to_conv1x1,
+    linear_to_full_map_conv,
+    split_kernel,
+    unshuffled_conv_to_conv,
+)
 from .folding import (  # noqa: E402  (folding imports the layers, not this module)
     ConstantPadConv2d,
     equalize,

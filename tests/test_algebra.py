@@ -400,3 +400,11 @@ def test_schwartz_zippel_and_exact_check_agree(cross, equal):
 def test_schwartz_zippel_rejects_mismatched_sides():
     with pytest.raises(ValueError, match=r"schwartz_zippel: lhs has shape \(2,\) but rhs has shape \(\)"):
         schwartz_zippel(lambda v: v["x"], lambda v: v["x"].sum(), {"x": (2,)})
+
+
+@pytest.mark.parametrize("scale", [Fraction(1, 3), 2**70])
+def test_first_difference_reports_fraction_and_big_coefficients(scale):
+    pool = VariablePool()
+    x = PolyTensor.variables(pool, "x", (2,))
+    diff = (x * scale).first_difference(x)
+    assert (diff.index, diff.monomial, diff.lhs, diff.rhs) == ((0,), ("x_{0}",), scale, 1)

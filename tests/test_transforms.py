@@ -538,10 +538,11 @@ C1 = Conv2d(np.zeros((4, 3, 3, 3)))
         (C1, Conv2d(np.zeros((2, 4, 3, 3)), padding=1), ValueError,
          r"^merge_sequential: second.padding=\(1, 1\) must be 0: zero padding of the "
          r"intermediate is not zero padding of the input, so the merged conv would be wrong "
-         r"on a border ring of width p2=\(1, 1\)$"),
+         r"on a border ring of width p2=\(1, 1\) \(pass padding_mode='bias' to pad the "
+         r"intermediate with the first bias, an exact repair under the conditions it checks\)$"),
         (C1, Conv2d(np.zeros((2, 4, 3, 3)), padding=((0, 1), (0, 0))), ValueError,
          r"second.padding=\(\(0, 1\), \(0, 0\)\) must be 0: .* ring of width "
-         r"p2=\(\(0, 1\), \(0, 0\)\)$"),
+         r"p2=\(\(0, 1\), \(0, 0\)\) \(pass padding_mode='bias'"),
     ],
 )  # fmt: skip
 def test_merge_sequential_errors(first, second, error, match):
@@ -595,3 +596,35 @@ def test_call_matches_the_oracle_and_merge_holds_through_call(case, exact):
 def test_call_of_identity_conv():
     x = exact_array(np.random.default_rng(1), (1, 4, 5, 5))
     assert np.array_equal(identity_conv(4, 3, 2)(x), x)
+
+
+def _pad_intermediate(h, p, values):
+    """Pad an NCHW map by p with channel c's ring holding values[c] (the 'bias' repair)."""
+    out = np.empty((h.shape[0], h.shape[1], h.shape[2] + 2 * p, h.shape[3] + 2 * p), dtype=h.dtype)
+    for c in range(h.shape[1]):
+        out[:, c] = values[c]
+    out[:, :, p:-p, p:-p] = h
+    return out
+
+
+def test_merge_sequential_with_bias_padding_repairs_the_border_exactly():
+    rng = np.random.default_rng(7)
+    ints = lambda *s: rng.integers(-5, 6, size=s).astype(object)  # noqa: E731
+    # the Diverse Branch Block's 1x1 -> kxk branch: the 1x1 layer sees only padding on the ring
+    first = Conv2d(ints(3, 2, 1, 1), ints(3))
+    second = Conv2d(ints(4, 3, 3, 3), ints(4), padding=1)
+    merged = merge_sequential(first, second, padding_mode="bias")
+    x = ints(1, 2, 6, 6)
+    h = _pad_intermediate(first(x), 1, first.bias)
+    expected = Conv2d(second.weight, second.bias)(h)
+    assert (merged(x) == expected).all()
+    assert not (merged(x) == second(first(x))).all()  # zero padding of h is a different map
+
+
+def test_merge_sequential_padding_mode_is_validated():
+    first = Conv2d(np.ones((1, 1, 3, 3)), np.ones(1), padding=1)
+    second = Conv2d(np.ones((1, 1, 3, 3)), padding=1)
+    with pytest.raises(ValueError, match="padding_mode='zeros' needs first.bias = 0"):
+        merge_sequential(first, second, padding_mode="zeros")
+    with pytest.raises(ValueError, match="padding_mode='ring' must be one of"):
+        merge_sequential(first, second, padding_mode="ring")
