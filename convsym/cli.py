@@ -7,6 +7,9 @@
     convsym build [--out DIR] [--jobs N] [--path DIR ...]
     convsym check [--out DIR] [--jobs N] [--path DIR ...]
     convsym show  NAME ... [--path DIR ...]
+    convsym cost  LAYER --input N,C,H,W [--out-channels C] [--kernel K] [--stride S] [--padding P]
+                  [--dilation D] [--groups G] [--no-bias] [--output-padding O] [--ceil-mode]
+                  [--exclude-pad] [--dtype DTYPE] [--json]
 
 A NAME is a theorem (``merge.sequential-1d``) or a family (``merge``).  Exit status: 0 when
 every verdict is the one its theorem declares (``check``: when ``generated/`` is fresh), 1
@@ -25,9 +28,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from convsym.build import build_tree, check, compile_pdf, run_all, write_tree
+from convsym.cost import DTYPE_SIZES, cost_from_options
 from convsym.errors import ConvsymError
 from convsym.registry import ProofFileError, default_proof_dir, load_families, verdict_summary
 from convsym.render import render_text
+from convsym.render.export import formula_files
 from convsym.verdict import Verdict
 
 EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_USAGE = 0, 1, 2
@@ -82,7 +87,58 @@ def parser() -> argparse.ArgumentParser:
                        help="prove in N processes")
     p = add("show", "prove theorems and print their derivations as text")
     p.add_argument("names", nargs="+", metavar="NAME", help="theorem or family")
+    help = "the cost of one layer: MACs, parameters, FLOPs, memory, backward, each tool's figure"
+    p = sub.add_parser("cost", help=help, description=help)
+    p.add_argument("layer", choices=LAYERS, metavar="LAYER", help="one of " + ", ".join(LAYERS))
+    p.add_argument("--input", type=_sizes, required=True, metavar="N,C,H,W",
+                   help="input shape (linear: any shape ending in in_features)")
+    p.add_argument("--out-channels", type=int, metavar="C",
+                   help="output channels (conv) or out_features (linear)")
+    p.add_argument("--kernel", type=_pair_or_int, default=1, metavar="K",
+                   help="kernel size: K or KH,KW (default 1)")
+    p.add_argument("--stride", type=_pair_or_int, metavar="S",
+                   help="stride: S or SH,SW (default 1; pooling: the kernel)")
+    p.add_argument("--padding", type=_padding, default=0, metavar="P",
+                   help="padding: P, PH,PW, same or valid (default 0)")
+    p.add_argument("--dilation", type=_pair_or_int, default=1, metavar="D", help="dilation (default 1)")
+    p.add_argument("--groups", type=int, default=1, metavar="G", help="groups (default 1)")
+    p.add_argument("--no-bias", dest="bias", action="store_false", help="the layer has no bias")
+    p.add_argument("--output-padding", type=_pair_or_int, default=0, metavar="O",
+                   help="output_padding of a transposed conv (default 0)")
+    p.add_argument("--ceil-mode", action="store_true", help="pooling in ceil mode")
+    p.add_argument("--exclude-pad", dest="count_include_pad", action="store_false",
+                   help="average pooling with count_include_pad=False")
+    p.add_argument("--dtype", default="float32", choices=sorted(DTYPE_SIZES), metavar="DTYPE",
+                   help="element type for the memory in bytes (default float32)")
+    p.add_argument("--json", action="store_true", help="print the cost as JSON on stdout")
     return top
+
+
+LAYERS = ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "linear")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return _ints(text)
+
+
+def _pair_or_int(text: str) -> int | tuple[int, int]:
+    values = _ints(text)
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2:
+        return values
+    raise argparse.ArgumentTypeError(f"{text!r} must be one integer or two (H,W)")
+
+
+def _padding(text: str) -> object:
+    return text if text in ("same", "valid") else _pair_or_int(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +248,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out_dir = _out_dir(args)
     results = run_all(args.path, jobs=args.jobs, progress=_Progress(err))
-    tree = build_tree(results)
+    tree = build_tree(results, extra=formula_files(results))
     pdf = compile_pdf(tree)
     removed = write_tree(tree, out_dir, pdf)
     verdicts = _all_verdicts(results)
@@ -208,7 +264,9 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out_dir = _out_dir(args)
     notes: list[str] = []
-    problems = check(out_dir, args.path, jobs=args.jobs, notes=notes)
+    results = run_all(args.path, jobs=args.jobs)
+    problems = check(out_dir, args.path, jobs=args.jobs, results=results, notes=notes,
+                     extra=formula_files(results))
     for note in notes:
         err.write(f"note: {note}\n")
     if not problems:
@@ -220,12 +278,39 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_NOT_AS_EXPECTED
 
 
+def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.layer in ("conv2d", "conv_transpose2d", "linear") and args.out_channels is None:
+        raise UsageError(f"{args.layer} needs --out-channels")
+    options = {
+        "layer": args.layer,
+        "input": args.input,
+        "out_channels": args.out_channels,
+        "kernel": args.kernel,
+        "stride": 1 if args.stride is None else args.stride,
+        "pool_stride": args.stride,
+        "padding": args.padding,
+        "dilation": args.dilation,
+        "groups": args.groups,
+        "bias": args.bias,
+        "output_padding": args.output_padding,
+        "ceil_mode": args.ceil_mode,
+        "count_include_pad": args.count_include_pad,
+    }
+    cost = cost_from_options(options)
+    if args.json:
+        out.write(json.dumps(cost.to_json(args.dtype), indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(cost.report(args.dtype))
+    return EXIT_OK
+
+
 COMMANDS = {
     "list": cmd_list,
     "prove": cmd_prove,
     "show": cmd_show,
     "build": cmd_build,
     "check": cmd_check,
+    "cost": cmd_cost,
 }
 
 

@@ -21,6 +21,7 @@ import sympy
 __all__ = [
     "conv_output_size",
     "conv_transpose_output_size",
+    "pool_output_size",
     "receptive_field",
     "same_padding",
 ]
@@ -165,6 +166,50 @@ def conv_transpose_output_size(
         f"(padding={padding} crops the whole output)",
     )
     return out
+
+
+def pool_output_size(
+    n: Size,
+    k: Size,
+    stride: Size | None = None,
+    padding: Size = 0,
+    dilation: Size = 1,
+    ceil_mode: bool = False,
+) -> Size:
+    r"""Output size of PyTorch's max or average pooling along one axis.
+
+    The window rule of :func:`conv_output_size`, with PyTorch's pooling defaults and checks:
+    ``stride`` defaults to ``k``; ``out = floor((n + 2p - d(k-1) - 1 + c)/s) + 1`` with
+    ``c = s - 1`` in ceil mode (``c = 0`` otherwise), then in ceil mode a last window that would
+    start at or beyond ``n + p`` (in the right padding) is dropped.
+
+    Rules (PyTorch): ``n, k, s, d >= 1``, ``0 <= 2p <= k`` ("pad should be at most half of
+    kernel size") and ``out >= 1``.  In ceil mode the dilated kernel may be larger than the
+    padded input (a single window hanging over the end), as in PyTorch.
+    """
+    op = "pool_output_size"
+    n, k = _size(op, "n", n), _size(op, "k", k)
+    stride = k if stride is None else _size(op, "stride", stride)
+    padding, dilation = _size(op, "padding", padding), _size(op, "dilation", dilation)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"{op}: ceil_mode must be a bool, got {type(ceil_mode).__name__}")
+    _require(n >= 1, op, f"input size n={n} must be >= 1")
+    _require(k >= 1, op, f"kernel size k={k} must be >= 1")
+    _require(stride >= 1, op, f"stride={stride} must be >= 1")
+    _require(dilation >= 1, op, f"dilation={dilation} must be >= 1")
+    _require(padding >= 0, op, f"padding={padding} must be >= 0")
+    _require(2 * padding <= k, op, f"padding={padding} must be at most half of kernel size k={k}")
+    span = dilation * (k - 1) + 1
+    padded = n + 2 * padding
+    over = span <= padded
+    if over is False or over is sympy.false:
+        out = _floor_div(padded - span + (stride - 1 if ceil_mode else 0), stride) + 1
+        _require(
+            out >= 1, op, f"dilated kernel size {span} exceeds padded input size {padded}"
+        )
+        # here the one window starts at 0, inside the input: the drop rule cannot apply
+        return out
+    return conv_output_size(n, k, stride, padding, dilation, ceil_mode=ceil_mode)
 
 
 def same_padding(k: Size, dilation: Size = 1) -> tuple[Size, Size]:
