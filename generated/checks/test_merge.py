@@ -98,24 +98,29 @@ def test_merge_7x7_c8_numeric():
 
 
 # merge.padded-second
-def test_witness_padded_second():
-    witness = {'sizes': {'k1': 1, 'k2': 1, 'ci': 1, 'cm': 1, 'co': 1, 'n': 1, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w1': {'shape': [1, 1, 1, 1], 'nonzero': []}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    def arr(spec):
-        a = np.zeros(spec["shape"], dtype=object)
-        a[...] = 0
-        for idx, val in spec["nonzero"]:
-            a[tuple(idx)] = val
-        return a
+def _array_from_witness(spec):
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for idx, val in spec["nonzero"]:
+        a[tuple(idx)] = val
+    return a
 
+
+def _confirm_padded_merge_witness(witness):
+    # rebuild the exact inputs, run both sides through the reference, compare at the entry
     sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    x, w1, b1, w2, b2 = (_array_from_witness(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
     p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
-    W = _merged_kernel(w1, w2)
-    rhs = ref.conv2d(x[None], W, _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
+    rhs = ref.conv2d(x[None], _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
     entry = tuple(witness["entry"])
     assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
     assert lhs[entry] != rhs[entry]
+
+
+def test_witness_padded_second():
+    witness = {'sizes': {'k1': 1, 'k2': 1, 'ci': 1, 'cm': 1, 'co': 1, 'n': 1, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w1': {'shape': [1, 1, 1, 1], 'nonzero': []}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+    _confirm_padded_merge_witness(witness)
 
 
 # merge.padded-interior
@@ -148,19 +153,4 @@ def test_merge_padded_exact_condition_numeric():
 # merge.padded-wide-first-kernel
 def test_witness_padded_wide_first_kernel():
     witness = {'sizes': {'k1': 2, 'k2': 1, 'ci': 1, 'cm': 1, 'co': 1, 'n': 2, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w1': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 1, 1], 1]]}, 'b1': {'shape': [1], 'nonzero': []}, 'w2': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    def arr(spec):
-        a = np.zeros(spec["shape"], dtype=object)
-        a[...] = 0
-        for idx, val in spec["nonzero"]:
-            a[tuple(idx)] = val
-        return a
-
-    sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
-    p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
-    lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
-    W = _merged_kernel(w1, w2)
-    rhs = ref.conv2d(x[None], W, _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
-    entry = tuple(witness["entry"])
-    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
-    assert lhs[entry] != rhs[entry]
+    _confirm_padded_merge_witness(witness)
