@@ -297,17 +297,17 @@ class Identity(Theorem):
         if not family:
             raise ValueError(f"Theorem {name}: family must list at least one size assignment")
         self.inputs, self.lhs_fn, self.rhs_fn = inputs, lhs, rhs
-        self.family = tuple(dict(f) for f in family)
+        self.cases = tuple(dict(f) for f in family)  # self.family is the family *name* (Theorem)
         self.bound = bound
         self.witness_check = witness_check
-        self.strength = "exact-instance" if len(self.family) == 1 else "exact-family"
+        self.strength = "exact-instance" if len(self.cases) == 1 else "exact-family"
 
     def sizes(self) -> str:
         if self.bound:
             return self.bound
-        if len(self.family) == 1:
-            return _fmt_sizes(self.family[0])
-        return f"{len(self.family)} instances, from {_fmt_sizes(self.family[0])} to {_fmt_sizes(self.family[-1])}"
+        if len(self.cases) == 1:
+            return _fmt_sizes(self.cases[0])
+        return f"{len(self.cases)} instances, from {_fmt_sizes(self.cases[0])} to {_fmt_sizes(self.cases[-1])}"
 
     def _exact(self, sz: Mapping) -> tuple:
         from .algebra import PolyTensor
@@ -365,7 +365,7 @@ class Identity(Theorem):
         from .algebra import schwartz_zippel
 
         done = []
-        for sz in self.family:
+        for sz in self.cases:
             shapes = {k: tuple(v) for k, v in self.inputs(**sz).items()}
             zr = schwartz_zippel(lambda T, sz=sz: self.lhs_fn(T, **sz),
                                  lambda T, sz=sz: self.rhs_fn(T, **sz), shapes, trials=2)

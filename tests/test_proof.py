@@ -291,3 +291,12 @@ def test_cli_reports_a_wrong_claim_as_failed_with_the_breaking_step(tmp_path):
     (record,) = json.loads(run.stdout)
     assert (record["verdict"], record["failed_step"], record["failed_rule"]) == ("failed", 10, "fold")
     assert "counterexample {'k_1': 1, 'k_2': 1, 't': 1}" in record["error"]
+
+
+def test_every_verdict_names_its_family():
+    for name in ("padded", "sequential_1d"):
+        v = MERGE[name].prove()
+        assert v.family == "merge" and v.to_json()["family"] == "merge"
+    th = Identity("fam.x", "t", "s", inputs=MERGE["layer_inputs"], lhs=MERGE["two_layers"],
+                  rhs=MERGE["merged_layer"], family=[dict(k1=1, k2=1, ci=1, cm=1, co=1, n=1)])
+    assert th.family == "fam" and th.prove().family == "fam"
