@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convsym.layers import Conv2d
+from convsym.layers import Conv2d, _dense
 
 __all__ = [
     "conv1x1_to_linear",
@@ -66,17 +66,6 @@ def _sides(padding) -> tuple[Pair, Pair]:
     if isinstance(first, tuple):
         return padding
     return (first, first), (second, second)
-
-
-def _dense(weight: np.ndarray, groups: int) -> np.ndarray:
-    """The grouped weight ``(O, C/g, kh, kw)`` as the block-diagonal dense ``(O, C, kh, kw)``."""
-    out_channels, group_in = weight.shape[:2]
-    group_out = out_channels // groups
-    dense = np.zeros((out_channels, group_in * groups, *weight.shape[2:]), dtype=weight.dtype)
-    for j in range(groups):
-        rows = slice(j * group_out, (j + 1) * group_out)
-        dense[rows, j * group_in : (j + 1) * group_in] = weight[rows]
-    return dense
 
 
 def _regroup(dense: np.ndarray, groups: int) -> np.ndarray:

@@ -333,3 +333,14 @@ class BatchNorm2d:
             root = np.sqrt(var + float(self.eps))
         per_channel = (slice(None), None, None)
         return (x - mean[per_channel]) / root[per_channel] * gamma[per_channel] + beta[per_channel]
+
+
+def _dense(weight: np.ndarray, groups: int) -> np.ndarray:
+    """The grouped weight ``(O, C/g, kh, kw)`` as the block-diagonal dense ``(O, C, kh, kw)``."""
+    out_channels, group_in = weight.shape[:2]
+    group_out = out_channels // groups
+    dense = np.zeros((out_channels, group_in * groups, *weight.shape[2:]), dtype=weight.dtype)
+    for j in range(groups):
+        rows = slice(j * group_out, (j + 1) * group_out)
+        dense[rows, j * group_in : (j + 1) * group_in] = weight[rows]
+    return dense

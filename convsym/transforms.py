@@ -38,21 +38,10 @@ __all__ = [
     "split_kernel",
 ]
 
-from convsym.layers import BatchNorm2d, Conv2d, _int, _unify
+from convsym.layers import BatchNorm2d, Conv2d, _dense, _int, _unify
 
 # ---------------------------------------------------------------------------------------------
 # Rewrites
-
-
-def _dense(weight: np.ndarray, groups: int) -> np.ndarray:
-    """The grouped weight ``(O, C/g, kh, kw)`` as the block-diagonal dense ``(O, C, kh, kw)``."""
-    out_channels, group_in = weight.shape[:2]
-    group_out = out_channels // groups
-    dense = np.zeros((out_channels, group_in * groups, *weight.shape[2:]), dtype=weight.dtype)
-    for j in range(groups):
-        rows = slice(j * group_out, (j + 1) * group_out)
-        dense[rows, j * group_in : (j + 1) * group_in] = weight[rows]
-    return dense
 
 
 def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = None) -> Conv2d:

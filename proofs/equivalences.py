@@ -36,8 +36,7 @@ from convsym import ops
 from convsym import ops_equivalences as E
 from convsym.algebra import PolyTensor
 from convsym.proof import General, Identity, Theorem
-from convsym.rules import Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.rules_equivalences import Collapse
+from convsym.rules import Collapse, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbols import VariablePool, sizes
 from convsym.verdict import Family, StepRecord, Witness
@@ -1066,7 +1065,8 @@ def _maxpool_homogeneous():
                    r"\max_{w \in W}(s x_w) = s \max_{w \in W} x_w", (),
                    ("the lemma applied to the last value; max pooling takes such a max per output",)),
         StepRecord("negative scalars", "the lemma fails for s = -1",
-                   rf"\max(-a, -b) = {max(-wa, -wb)} \ne {-max(wa, wb)} = -\max(a, b) \text{{ at }} a = {wa}, b = {wb}", (),
+                   rf"\max(-a, -b) = {max(-wa, -wb)} \ne {-max(wa, wb)} = -\max(a, b)"
+                   rf" \text{{ at }} a = {wa}, b = {wb}", (),
                    ("z3: counterexample (sat)",)),
     )
     return {"verdict": "proved", "steps": steps, "instances": ()}

@@ -31,8 +31,7 @@ from convsym.equivalences import (
     unshuffled_conv_to_conv,
 )
 from convsym.errors import ProofError
-from convsym.rules import Context, Unfold
-from convsym.rules_equivalences import Collapse
+from convsym.rules import Collapse, Context, Unfold
 from convsym.sums import Range, SumExpr, Term, evaluate, index
 from convsym.symbols import VariablePool, sizes
 from convsym.transforms import Conv2d, merge_sequential
