@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,13 +130,22 @@ def _latex_required() -> bool:
     return os.environ.get("CONVSYM_REQUIRE_LATEX") == "1"
 
 
-def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
-    """Compile ``latex/main.tex`` of ``tree`` with latexmk; the PDF bytes.
+@dataclass(frozen=True)
+class LatexRun:
+    """A compiled document: the PDF bytes and the text of LaTeX's log of the last run."""
+
+    pdf: bytes
+    log: str
+
+
+def compile_latex(tree: Mapping[str, str]) -> LatexRun | None:
+    """Compile ``latex/main.tex`` of ``tree`` with latexmk; the PDF and the log.
 
     Runs ``latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex`` in a temporary folder
     with ``SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 TZ=UTC`` (with the ``\\pdfinfoomitdate``/
-    ``\\pdftrailerid`` settings of ``main.tex`` this makes the bytes reproducible).  Returns None
-    when latexmk is not installed, unless ``CONVSYM_REQUIRE_LATEX=1``; a LaTeX error raises
+    ``\\pdftrailerid`` settings of ``main.tex`` this makes the bytes reproducible) and
+    ``max_print_line`` large, so that no message of the log is wrapped.  Returns None when
+    latexmk is not installed, unless ``CONVSYM_REQUIRE_LATEX=1``; a LaTeX error raises
     RenderError with the tail of the log.
     """
     latexmk = shutil.which("latexmk")
@@ -145,7 +155,8 @@ def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
         return None
     if "latex/main.tex" not in tree:
         raise RenderError("compile_pdf: the tree has no latex/main.tex")
-    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", TZ="UTC")
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", TZ="UTC",
+               max_print_line="100000")
     with tempfile.TemporaryDirectory(prefix="convsym-latex-") as tmp:
         folder = Path(tmp)
         for path, text in tree.items():
@@ -165,15 +176,21 @@ def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
                 f"compile_pdf: latexmk did not finish in {LATEX_TIMEOUT_SECONDS} s"
             ) from exc
         pdf = folder / "main.pdf"
+        log = folder / "main.log"
+        text = (log.read_text(encoding="utf-8", errors="replace") if log.is_file()
+                else proc.stdout + proc.stderr)
         if proc.returncode != 0 or not pdf.is_file():
-            log = folder / "main.log"
-            text = (log.read_text(encoding="utf-8", errors="replace") if log.is_file()
-                    else proc.stdout + proc.stderr)
             tail = "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
             raise RenderError(
                 f"compile_pdf: latexmk exited with {proc.returncode}; tail of the log:\n{tail}"
             )
-        return pdf.read_bytes()
+        return LatexRun(pdf.read_bytes(), text)
+
+
+def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
+    """The PDF bytes of :func:`compile_latex` (None when latexmk is not installed)."""
+    run = compile_latex(tree)
+    return None if run is None else run.pdf
 
 
 # ---------------------------------------------------------------------------------------------

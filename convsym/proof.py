@@ -232,7 +232,7 @@ class General(Theorem):
             )
             steps.append(
                 StepRecord(rule.name, rule.describe(), latex_sumexpr(outcome.expr),
-                           outcome.side_conditions, checked)
+                           outcome.side_conditions, checked, text=text_sumexpr(outcome.expr))
             )
             cur, values = outcome.expr, new_values
         if not cur.same_as(self.rhs):

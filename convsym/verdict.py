@@ -31,7 +31,8 @@ class StepRecord:
 
     ``expression`` is the LaTeX of the whole expression *after* the step; ``side_conditions``
     the LaTeX of each condition the rule needed; ``checked_by`` says how each was discharged
-    (``"z3: unsat"``, ``"exact instances k_1, k_2 <= 4"``...).
+    (``"z3: unsat"``, ``"exact instances k_1, k_2 <= 4"``...).  ``text`` is the same expression
+    as plain text for a terminal (``convsym show``); empty when the proof did not give one.
     """
 
     rule: str
@@ -39,6 +40,7 @@ class StepRecord:
     expression: str
     side_conditions: tuple[str, ...] = ()
     checked_by: tuple[str, ...] = ()
+    text: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class StepRecord:
             "expression": self.expression,
             "side_conditions": list(self.side_conditions),
             "checked_by": list(self.checked_by),
+            "text": self.text,
         }
 
 

@@ -1431,7 +1431,9 @@ class ResNetTable(Theorem):
                 + " & ".join(r"\text{" + t + "}" for t in TOOLS) + r" \\ \hline")
         body = "\n".join(rows)
         foot = (r"\hline \text{total} & " + " & ".join([_num(total[0]), _num(total[1]), *tool_totals]) + r" \\")
-        table = (r"\resizebox{\linewidth}{!}{$\begin{array}{l" + "r" * (2 + len(TOOLS)) + "}\n" + head + "\n"
+        # narrow column gaps: the nine columns of numbers then need less scaling to fit the line
+        table = (r"\resizebox{\linewidth}{!}{\setlength{\arraycolsep}{2.5pt}$\begin{array}{l"
+                 + "r" * (2 + len(TOOLS)) + "}\n" + head + "\n"
                  + body + "\n" + foot + r"\end{array}$}")
         steps.append(StepRecord("enumeration", "for every convolution: the windows and the taps of both axes "
                                 "enumerated, dense and without padding, equal to the closed formulas",

@@ -36,8 +36,9 @@ from convsym import ops
 from convsym import ops_equivalences as E
 from convsym.algebra import PolyTensor
 from convsym.proof import General, Identity, Theorem
+from convsym.render import figures
 from convsym.rules import Collapse, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
+from convsym.sums import Let, OpDef, Range, SumExpr, Term, evaluate, index
 from convsym.symbols import VariablePool, sizes
 from convsym.verdict import Family, StepRecord, Witness
 
@@ -519,6 +520,41 @@ true_conv1d = OpDef(
 )
 flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]), r"\bar{w}_b := w_{k-1-b} \text{ (the flipped kernel)}")
 
+
+
+def _kernel_taps(expr: SumExpr, env: dict) -> dict[int, str]:
+    """``{input position: LaTeX of the kernel entry it is multiplied by}`` in ``expr`` evaluated
+    at the sizes and position ``env`` (a sum of products ``w[.] x[.]``, intermediate signals kept)."""
+    taps = {}
+    for product in sympy.Add.make_args(evaluate(expr, env)):
+        factors = sorted(product.atoms(sympy.Indexed), key=sympy.default_sort_key)
+        inputs = [f for f in factors if f.base == x1]
+        weights = [f for f in factors if f.base != x1]
+        if len(inputs) != 1 or len(weights) != 1:
+            raise ValueError(f"_kernel_taps: {product} is not one kernel entry times one input entry")
+        taps[int(inputs[0].indices[0])] = sympy.latex(weights[0])
+    return taps
+
+
+def _flip_figure(fields):
+    """The window of both sides at one output, each tap's kernel entry read off the definitions."""
+    n_, k_, pos = 7, 3, 2
+    env = {k: sympy.Integer(k_), i: sympy.Integer(pos)}
+    xcorr, true = _kernel_taps(true_conv_flip.rhs, env), _kernel_taps(true_conv_flip.lhs, env)
+    window = list(range(pos, pos + k_))
+    if sorted(xcorr) != window or sorted(true) != window:
+        raise ValueError(f"_flip_figure: the two sides read {sorted(xcorr)} and {sorted(true)}, not {window}")
+    tikz = figures.sliding_window_1d(
+        n_, k_, pos, [(r"\bar{w}", [xcorr[t] for t in window]), ("w", [true[t] for t in window])])
+    caption = (
+        f"The kernel over the input at output $i = {pos}$ ($n = {n_}$, $k = {k_}$). The cross-correlation "
+        f"$(x \\star \\bar{{w}})_{{{pos}}}$ multiplies $x_{{{pos}+b}}$ by $\\bar{{w}}_b$; the true convolution "
+        f"$(x * w)_{{{pos + k_ - 1}}}$ multiplies the same inputs by $w_{{{k_ - 1}-b}}$, reading the kernel "
+        f"backwards. Both rows are read off the two sides of the theorem, evaluated at these sizes."
+    )
+    return tikz, caption
+
+
 true_conv_flip = General(
     "equivalences.true-conv-flip",
     "True convolution is cross-correlation with the flipped kernel",
@@ -535,6 +571,7 @@ true_conv_flip = General(
         Fold(D.conv1d(x1, wf, k, 1, 1, i), ("b",)),
     ],
     instances=[{"k": 1}, {"k": 3}],
+    figure=_flip_figure,
     check_source="""
 def test_true_conv_is_flipped_xcorr():
     rng = np.random.default_rng(30)
@@ -1152,6 +1189,40 @@ X_unsh = Let(Xb, lambda a1, b1, p1, q1: SumExpr.of(Yb[Cf * p1 + a1, Cf * q1 + b1
 Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q1)),
              r"w'_{o,t_h,t_w} := \mathrm{PS}_C(w)_{o,t_h,t_w}")
 
+
+
+def _s2d_figure(fields):
+    """The weight map drawn from :func:`convsym.equivalences.unshuffled_conv_to_conv` itself: each
+    weight of the K x K kernel of channel c carries the code 1 + c K^2 + u K + v, and the codes
+    are read back off the CK x CK kernel the transform returns."""
+    from convsym.equivalences import unshuffled_conv_to_conv
+    from convsym.transforms import Conv2d
+
+    cr, kk = 2, 3
+    codes = np.arange(1, cr * cr * kk * kk + 1, dtype=np.int64).astype(object).reshape(1, cr * cr, kk, kk)
+    big = unshuffled_conv_to_conv(Conv2d(codes), cr).weight
+    if big.shape != (1, 1, cr * kk, cr * kk):
+        raise ValueError(f"_s2d_figure: the transform gave a weight of shape {big.shape}")
+    merged = []
+    for row in big[0, 0]:
+        cells = []
+        for code in row:
+            ch, rest = divmod(int(code) - 1, kk * kk)
+            cells.append((ch, f"{rest // kk}{rest % kk}"))
+        merged.append(cells)
+    sources = [[[f"{uu}{vv}" for vv in range(kk)] for uu in range(kk)] for _ in range(cr * cr)]
+    titles = [f"$c = {ch}$\\\\$(a, b) = ({ch // cr}, {ch % cr})$" for ch in range(cr * cr)]
+    tikz = figures.weight_map(sources, merged, titles, r"$w'_{Cu+a,\,Cv+b} = w_{aC+b,\,u,v}$")
+    caption = (
+        f"The weight map of space-to-depth for $C = {cr}$, $K = {kk}$: the ${cr * cr}$ channel kernels of size "
+        f"${kk} \\times {kk}$ (left, a colour per channel $c = aC + b$, each weight labelled $uv$) and the "
+        f"${cr * kk} \\times {cr * kk}$ kernel of the stride-$CS$ convolution (right) as "
+        f"convsym.equivalences.unshuffled_conv_to_conv builds it: weight $(u, v)$ of channel $aC + b$ "
+        f"lands at row $Cu + a$, column $Cv + b$."
+    )
+    return tikz, caption
+
+
 space_to_depth = General(
     "equivalences.space-to-depth",
     "A convolution on the pixel-unshuffled map is a strided convolution on the map",
@@ -1176,6 +1247,7 @@ space_to_depth = General(
         Fold(conv_strided(Yb, Wp, Cf * K_s, Cf * S_s, o, i, j), ("t_h", "t_w")),
     ],
     instances=[{"C": 2, "K": 1, "S": 2}, {"C": 1, "K": 2, "S": 1}],
+    figure=_s2d_figure,
 )
 
 

@@ -23,6 +23,7 @@ from convsym import reference as ref
 from convsym.algebra import contract
 from convsym.errors import ProofError
 from convsym.proof import General, Identity, Theorem
+from convsym.render import figures
 from convsym.rules import Distribute, Fold, Name, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbols import sizes
@@ -1158,6 +1159,43 @@ def _max_scales_step() -> Step:
                 lambda: _z3_valid(formula, "max(|a x|, |a y|) = a max(|x|, |y|) for a > 0"), (r"a > 0",))
 
 
+
+
+def _ranges(w1, w2) -> tuple[list, list]:
+    """Per intermediate channel i: r1_i = max |w1[i]| and r2_i = max |w2[:, i]|."""
+    r1 = [np.abs(w1[i]).max() for i in range(w1.shape[0])]
+    r2 = [np.abs(w2[:, i]).max() for i in range(w2.shape[1])]
+    return r1, r2
+
+
+def _equalization_figure(fields):
+    """Ranges before and after :func:`convsym.transforms.equalize` on fixed small integer weights
+    (exact: every r1_i r2_i is a square, so every scale is rational)."""
+    from convsym.transforms import Conv2d, equalize
+
+    w1 = np.array([[[[4, -1]], [[2, 0]]], [[[1, 0]], [[-1, 1]]], [[[-9, 3]], [[6, 0]]], [[[2, -2]], [[1, 1]]]],
+                  dtype=object)
+    w2 = np.array([[1, 2, 0, -8], [-1, -4, 1, 3], [0, 1, 1, 5]], dtype=object).reshape(3, 4, 1, 1)
+    first, second, scales = equalize(Conv2d(w1), Conv2d(w2), activation="relu")
+    before, after = _ranges(w1, w2), _ranges(first.weight, second.weight)
+    top = max(max(before[0]), max(before[1]))
+    channels = [f"$i = {i}$" for i in range(w1.shape[0])]
+    tikz = figures.side_by_side(
+        figures.grouped_bars(list(zip(*before, strict=True)), [r"$r_{1,i}$", r"$r_{2,i}$"], channels,
+                             "before", unit=0.25, top=top),
+        figures.grouped_bars(list(zip(*after, strict=True)), [r"$r_{1,i}/s_i$", r"$r_{2,i} s_i$"], channels,
+                             "after", unit=0.25, top=top),
+    )
+    shown = ", ".join(figures.exact_label(Fraction(x)) for x in scales)
+    caption = (
+        "Per-channel weight ranges of two layers before and after cross-layer equalization, computed by "
+        "convsym.transforms.equalize on small integer weights (layer 1: 4 output channels of 2 x 1 x 2 "
+        f"weights; layer 2: 3 x 4 x 1 x 1). The scales are $s = ({shown})$; afterwards both ranges of "
+        "channel $i$ are $\\sqrt{r_{1,i} r_{2,i}}$."
+    )
+    return tikz, caption
+
+
 equalized_ranges = Argument(
     "folding.cle-equalized-ranges",
     "The DFQ scale makes both ranges $\\sqrt{r_1 r_2}$",
@@ -1176,6 +1214,7 @@ equalized_ranges = Argument(
     ],
     size_text="all positive r1, r2 (symbolic)",
     hypotheses=(r"r_1, r_2 > 0",),
+    figure=_equalization_figure,
     check_source="""
 def test_folding_cle_equalized_ranges_numeric():
     rng = np.random.default_rng(56)

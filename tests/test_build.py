@@ -15,6 +15,7 @@ import convsym.build as build
 from convsym.build import (
     build_tree,
     check,
+    compile_latex,
     compile_pdf,
     run_all,
     with_pdf,
@@ -400,6 +401,7 @@ def test_check_keeps_committed_pdf_without_latex(toy_dir, tmp_path, no_latex):
 
 def test_compile_pdf_without_latexmk(toy_results, no_latex):
     assert compile_pdf(build_tree(toy_results)) is None
+    assert compile_latex(build_tree(toy_results)) is None
 
 
 def test_compile_pdf_required_but_missing(toy_results, no_latex, monkeypatch):
@@ -424,3 +426,16 @@ def test_compile_pdf_reports_latex_errors(verdict_factory, fake_theorem, toy_fam
     with pytest.raises(RenderError, match=r"(?s)latexmk exited with \d+; tail of the log:.*"
                                           r"Undefined control sequence"):
         compile_pdf(tree)
+
+
+@pytest.mark.latex
+def test_compile_latex_keeps_the_log(toy_results):
+    from convsym.render.latex import overfull_hboxes
+
+    tree = build_tree(toy_results)
+    run = compile_latex(tree)
+    assert run is not None and run.pdf == compile_pdf(tree)
+    # the log of the last run: unwrapped, every reference resolved, nothing in the margin
+    assert "Output written on main.pdf" in run.log
+    assert "undefined" not in run.log
+    assert overfull_hboxes(run.log) == []

@@ -17,8 +17,7 @@ from convsym import reference as ref
 from convsym.errors import ProofError
 from convsym.folding import ConstantPadConv2d, equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
 from convsym.registry import load_file
-from convsym.rules import Context
-from convsym.rules import Name
+from convsym.rules import Context, Name
 from convsym.sums import Let, Range, SumExpr, Term, index
 from convsym.transforms import BatchNorm2d, Conv2d, identity_conv, merge_sequential
 

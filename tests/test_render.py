@@ -7,6 +7,8 @@ import ast
 import jinja2
 import pytest
 import sympy
+from hypothesis import given
+from hypothesis import strategies as st
 
 from convsym.errors import RenderError
 from convsym.render import (
@@ -19,7 +21,7 @@ from convsym.render import (
     render_text,
     tex,
 )
-from convsym.render.latex import WIDE_DISPLAY_CHARS, bookmark, display_view
+from convsym.render.latex import BREAKABLE_DISPLAY_CHARS, bookmark, display_view, overfull_hboxes
 from convsym.verdict import StepRecord
 
 # ---------------------------------------------------------------------------------------------
@@ -110,16 +112,52 @@ def test_tex_rejects(value, message):
 
 
 @pytest.mark.parametrize(
-    ("expression", "kind"),
+    ("expression", "kind", "pieces"),
     [
-        ("a + b", "plain"),
-        ("x" * WIDE_DISPLAY_CHARS, "plain"),
-        ("x" * (WIDE_DISPLAY_CHARS + 1), "wide"),
-        (r"a &= b \\ &= c", "aligned"),
+        ("a + b", "plain", [("term", "", "a + b")]),
+        ("x" * (BREAKABLE_DISPLAY_CHARS - 1), "plain", [("term", "", "x" * (BREAKABLE_DISPLAY_CHARS - 1))]),
+        ("x" * BREAKABLE_DISPLAY_CHARS, "pieces", [("term", "", "x" * BREAKABLE_DISPLAY_CHARS)]),
+        (r"a &= b \\ &= c", "aligned", [("term", "", r"a &= b \\ &= c")]),
+        # rows inside a group or an environment are not rows of the display
+        (r"\begin{cases} a & b \\ c & d \end{cases} = " + "y" * 50, "pieces",
+         [("term", "", r"\begin{cases} a & b \\ c & d \end{cases}"), ("relation", "", "= " + "y" * 50)]),
+        # operators inside parentheses stay; a minus after a relation is a sign
+        (r"Z(e) = r k + (q - r) E,\ E = -\max(e, 0),\quad q = \left(a + b\right) - 1" + " " * 10, "pieces",
+         [("term", "", "Z(e)"), ("relation", "", "= r k"), ("term", "", "+ (q - r) E,"),
+          ("clause", r"\ {}", "E"), ("relation", "", r"= -\max(e, 0),"), ("clause", r"\quad", "q"),
+          ("relation", "", r"= \left(a + b\right)"), ("term", "", "- 1")]),
     ],
 )
-def test_display_kind(expression, kind):
-    assert display_view(expression) == {"kind": kind, "tex": expression}
+def test_display_kind(expression, kind, pieces):
+    view = display_view(expression)
+    assert (view["kind"], view["tex"]) == (kind, expression.strip())
+    assert [(p["kind"], p["lead"], p["tex"]) for p in view["pieces"]] == pieces
+
+
+# ---------------------------------------------------------------------------------------------
+# the LaTeX log
+
+
+LOG = """\
+Overfull \\hbox (674.69458pt too wide) in paragraph at lines 750--751
+[]\\OT1/cmr/m/n/10.95 x
+Overfull \\hbox (9.5pt too wide) detected at line 12
+Underfull \\hbox (badness 10000) in paragraph at lines 1--2
+Overfull \\hbox (10.00001pt too wide) in alignment at lines 3--9
+"""
+
+
+@pytest.mark.parametrize(
+    ("limit", "found"),
+    [
+        (0.0, [(674.69458, "in paragraph at lines 750--751"), (9.5, "detected at line 12"),
+               (10.00001, "in alignment at lines 3--9")]),
+        (10.0, [(674.69458, "in paragraph at lines 750--751"), (10.00001, "in alignment at lines 3--9")]),
+        (1000.0, []),
+    ],
+)
+def test_overfull_hboxes(limit, found):
+    assert overfull_hboxes(LOG, limit) == found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,6 +243,29 @@ def test_main_document(toy_family):
     assert "\\today" not in text
 
 
+def test_main_title_page_and_index(toy_family):
+    from convsym import __version__
+
+    lines = _lines(render_main([toy_family]))
+    in_order = [
+        r"\begin{titlepage}",
+        rf"{{\large version {__version__}\par}}",
+        r"\end{titlepage}",
+        r"\tableofcontents",
+        r"\mainmatter",
+        r"\input{toy}",
+        r"\appendix",
+        r"\chapter{Index of theorems}\label{ch:index}",
+        r"\csindex",
+        r"\end{document}",
+    ]
+    positions = [lines.index(line) for line in in_order]
+    assert positions == sorted(positions)
+    abstract = next(ln for ln in lines if ln.startswith(r"\small\noindent\textbf{Abstract.}"))
+    for strength in ("numeric", "exact-instance", "exact-family", "general"):
+        assert rf"\emph{{{strength}}}" in abstract
+
+
 def test_main_inputs_families_in_order(toy_family):
     from convsym.verdict import Family
 
@@ -223,9 +284,12 @@ def test_chapter_proved_theorem(verdict_factory, toy_family):
     expected_in_order = [
         r"\begin{theorem}[{Addition commutes}]\label{thm:toy.add-commutes}",
         r"\addcontentsline{toc}{section}{\protect\numberline{\thetheorem}Addition commutes}%",
-        r"\texttt{toy.add-commutes}.",
+        r"\csindexentry{thm:toy.add-commutes}{\texttt{toy.\allowbreak{}add-\allowbreak{}commutes}}"
+        r"{proved}{exact-instance}%",
+        r"\thminfo{\texttt{toy.\allowbreak{}add-\allowbreak{}commutes}}{exact-instance}",
+        r"\noindent Hypotheses:",
         r"  \item $a, b \in \mathbb{Z}$",
-        r"For all integers $a$ and $b$: a + b = b + a.",
+        r"\noindent For all integers $a$ and $b$: a + b = b + a.",
         r"\[ a + b = b + a \]",
         r"\end{theorem}",
         r"\paragraph{Derivation.}",
@@ -310,22 +374,94 @@ def test_chapter_checks_without_conditions(verdict_factory, toy_family):
     ]
 
 
-def test_chapter_wide_and_aligned_displays(verdict_factory, toy_family):
-    wide = " + ".join(f"x_{{{i}}}" for i in range(60))
-    steps = (StepRecord("expand", "expand", wide), StepRecord("split", "split", r"a &= b \\ &= c"))
+def test_chapter_long_and_aligned_displays(verdict_factory, toy_family):
+    long = " + ".join(f"x_{{{i}}}" for i in range(29)) + " = x_{29}"
+    steps = (StepRecord("expand", "expand", long), StepRecord("split", "split", r"a &= b \\ &= c"))
     lines = _lines(render_chapter(toy_family, [verdict_factory(steps=steps)]))
-    assert (
-        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}"
-        rf"{{$\displaystyle {wide}$}}"
-    ) in lines
+    i = lines.index(r"\csdisplay{%")
+    assert lines[i + 1 : i + 4] == [r"\cspiece{x_{0}}%", r"\cspiece{+ x_{1}}%", r"\cspiece{+ x_{2}}%"]
+    assert lines[i + 29 : i + 32] == [r"\cspiece{+ x_{28}}%", r"\csrel{= x_{29}}%", "}"]
     assert r"\[ \begin{aligned} a &= b \\ &= c \end{aligned} \]" in lines
+
+
+@pytest.mark.parametrize(
+    ("condition", "latex"),
+    [
+        # \left ... \right cannot break inline: fixed delimiters can
+        (r"\left(\{a \wedge b\} = \{c\}\right)", r"(\{a \wedge b\} = \{c\})"),
+        (r"d \left\lfloor{\frac{n}{s}}\right\rfloor", r"d \bigl\lfloor{\frac{n}{s}}\bigr\rfloor"),
+        (r"\left. x \right|_{0}", r" x |_{0}"),
+    ],
+)
+def test_side_conditions_may_break(verdict_factory, toy_family, condition, latex):
+    step = StepRecord("fold", "fold the sum", "W", (condition,), ("z3: unsat",))
+    lines = _lines(render_chapter(toy_family, [verdict_factory(steps=(step,))]))
+    assert f"  \\item ${latex}$ --- z3: unsat" in lines
+
+
+@pytest.mark.parametrize(
+    ("description", "latex"),
+    [
+        ("fold the sum over a, b into conv1d(x, W, k_1 + k_2 - 1, 1, 1, i)",
+         r"fold the sum over $a,\allowbreak{} b$ into $\operatorname{conv1d}(x,\allowbreak{} W,\allowbreak{} "
+         r"k_1 + k_2 - 1,\allowbreak{} 1,\allowbreak{} 1,\allowbreak{} i)$"),
+        ("unfold the definition of full_convolution", r"unfold the definition of $\operatorname{full\_convolution}$"),
+        ("unfold the definition of h", "unfold the definition of $h$"),
+        (r"name it \bar{w} (its definition)", r"name it $\bar{w}$ (its definition)"),
+        ("substitute b = -a + t", "substitute $b = -a + t$"),
+        ("group the terms by t = a*d_1 + b*d_2*s_1", r"group the terms by $t = a\,d_1 + b\,d_2\,s_1$"),
+        ("exchange the order of summation (t, a outermost first)",
+         r"exchange the order of summation ($t,\allowbreak{} a$ outermost first)"),
+        # not a rule's own wording, or already with math: prose as it is
+        ("r1' = max |w1[i] / s| = r1 / s", r"r1' = max \textbar{}w1[i] / s\textbar{} = r1 / s"),
+        ("a $1 \\times 1$ convolution", "a $1 \\times 1$ convolution"),
+    ],
+)
+def test_rule_descriptions_show_their_formulas(verdict_factory, toy_family, description, latex):
+    step = StepRecord("rule", description, "W")
+    lines = _lines(render_chapter(toy_family, [verdict_factory(steps=(step,))]))
+    assert rf"\item \textbf{{rule}}: {latex}" in lines
+
+
+@pytest.mark.parametrize(
+    ("sizes", "latex"),
+    [
+        ("all k_1, k_2 >= 1", r"all $k_1,\allowbreak{} k_2 \ge 1$"),
+        ("k1, k2 <= 5", r"k1, k2 \textless{}= 5"),
+    ],
+)
+def test_sizes_as_math(verdict_factory, toy_family, sizes, latex):
+    lines = _lines(render_chapter(toy_family, [verdict_factory(sizes=sizes)]))
+    assert f"sizes & {latex} \\\\" in lines
+
+
+def test_instances_as_math(verdict_factory, toy_family):
+    v = verdict_factory(instances=("every step re-evaluated exactly at C_{in}=1, k=2; C_{in}=2, k=1",))
+    lines = _lines(render_chapter(toy_family, [v]))
+    assert (r"  \item every step re-evaluated exactly at $C_{in}=1,\allowbreak{} k=2$; "
+            r"$C_{in}=2,\allowbreak{} k=1$") in lines
+
+
+@pytest.mark.parametrize(
+    ("prose", "latex"),
+    [
+        ("see toy.sub-commutes.", r"see \thmref{toy.sub-commutes}{\texttt{toy.\allowbreak{}sub-\allowbreak{}"
+                                  r"commutes}}{toy.sub-commutes}."),
+        # a dotted name that is not a theorem name: a file, a module path, an abbreviation
+        ("e.g. convsym.cost.real_taps", r"e.g. convsym.\allowbreak{}cost.\allowbreak{}real\_\allowbreak{}taps"),
+        ("in $a.b$ only", "in $a.b$ only"),
+    ],
+)
+def test_notes_link_theorem_names(verdict_factory, toy_family, prose, latex):
+    lines = _lines(render_chapter(toy_family, [verdict_factory(notes=(prose,))]))
+    assert f"  \\item {latex}" in lines
 
 
 def test_chapter_keeps_theorem_order(verdict_factory, toy_family):
     names = ["toy.c", "toy.a", "toy.b"]
     text = render_chapter(toy_family, [verdict_factory(n) for n in names])
-    found = [ln for ln in _lines(text) if ln.startswith(r"\texttt{toy.")]
-    assert found == [rf"\texttt{{{n}}}." for n in names]
+    found = [ln for ln in _lines(text) if ln.startswith(r"\begin{theorem}")]
+    assert found == [rf"\begin{{theorem}}[{{Addition commutes}}]\label{{thm:{n}}}" for n in names]
 
 
 def test_render_text(verdict_factory):
@@ -336,6 +472,24 @@ def test_render_text(verdict_factory):
     assert "       if a \\in \\mathbb{Z}   (checked: z3: unsat)" in lines
     assert "verdict: refuted, strength exact-instance, sizes a, b <= 3" in lines
     assert "    left side = 1, right side = -1 at a - b" in lines
+
+
+@pytest.mark.parametrize(
+    ("step", "shown"),
+    [
+        (StepRecord("fold", "fold", r"\sum_{a=0}^{k-1} w_{a}", text="sum(w[a], a = 0..k-1)"),
+         "       = sum(w[a], a = 0..k-1)"),
+        (StepRecord("fold", "fold", r"\sum_{a=0}^{k-1} w_{a}"), r"       = \sum_{a=0}^{k-1} w_{a}"),
+    ],
+)
+def test_render_text_prefers_plain_text(verdict_factory, step, shown):
+    lines = _lines(render_text(verdict_factory(steps=(step,))))
+    assert lines[lines.index("  1. [fold] fold") + 1] == shown
+
+
+def test_step_text_is_in_the_json():
+    step = StepRecord("fold", "fold", "W", text="W")
+    assert step.to_json()["text"] == "W" and StepRecord("r", "d", "e").to_json()["text"] == ""
 
 
 def test_render_text_failed(verdict_factory):
@@ -436,3 +590,27 @@ def test_render_checks_rejects_non_text(fake_theorem, verdict_factory, toy_famil
     bad = fake_theorem("toy.bad", verdict_factory("toy.bad"), None)
     with pytest.raises(RenderError, match=r"check_source of toy\.bad must be str, got NoneType"):
         render_checks(toy_family, [bad])
+
+
+# ---------------------------------------------------------------------------------------------
+# breaking long formulas: the pieces give back the formula, each piece is well formed
+
+_ATOMS = [r"x_{1}", r"\left(a + b\right)", r"\frac{c - d}{e}", r"\sum_{i=0}^{n-1} w_{i}", "(p - q)", "k",
+          r"\begin{cases} 1 & a = b \\ 0 & \text{else} \end{cases}", r"\{i \ge 0 \wedge i < n\}"]
+_JOINS = [" + ", " - ", " = ", r" \le ", r",\ ", r",\quad ", r" \wedge ", " ", r" \cdot "]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_JOINS), st.sampled_from(_ATOMS)), max_size=12),
+       st.sampled_from(_ATOMS), st.booleans())
+def test_display_pieces_give_back_the_formula(rest, first, sign):
+    from convsym.render.breaking import display_pieces, split_piece
+
+    formula = ("-" if sign else "") + first + "".join(join + atom for join, atom in rest)
+    pieces = display_pieces(formula)
+    assert "".join(pieces).replace(" ", "") == formula.replace(" ", "")
+    for piece in pieces:
+        tex(piece)  # balanced braces
+        kind, lead, body = split_piece(piece)
+        assert lead + body == piece or (lead + " " + body) == piece
+        assert piece.count(r"\left") == piece.count(r"\right")
+        assert piece.count(r"\begin") == piece.count(r"\end")

@@ -40,7 +40,11 @@ def _indent(lines: list[str], prefix: str = "    ") -> list[str]:
 
 
 def render_text(v: Verdict) -> str:
-    """One theorem's derivation as plain text (LaTeX kept as it is), for a terminal."""
+    """One theorem's derivation as plain text, for a terminal.
+
+    Each step shows its plain-text form (``StepRecord.text``) when the proof gave one, its LaTeX
+    otherwise; hypotheses, statement and conditions are shown as the verdict holds them.
+    """
     out = [f"{v.name}: {v.title}"]
     if v.statement:
         out.append(v.statement)
@@ -53,7 +57,7 @@ def render_text(v: Verdict) -> str:
         out.append("derivation:")
         for number, step in enumerate(v.steps, start=1):
             out.append(f"  {number}. [{step.rule}] {step.description}")
-            out += _indent([step.expression], "       = ")
+            out += _indent([step.text or step.expression], "       = ")
             for i, cond in enumerate(step.side_conditions):
                 how = step.checked_by[i] if i < len(step.checked_by) else "not stated"
                 out.append(f"       if {cond}   (checked: {how})")

@@ -1,0 +1,160 @@
+r"""Prose of the book: cross-references, rule descriptions and size lists as LaTeX.
+
+The texts a proof produces are plain prose that may hold inline math between ``$...$``.  Three
+things make them read better in the book, each a pure function of the text:
+
+* :func:`crossref_prose` escapes prose and turns every dotted theorem name in it
+  (``merge.padded-second``) into ``\thmref{...}``: a link to the theorem labelled
+  ``thm:<name>`` with its number when the document has that label, the plain name otherwise
+  (LaTeX decides, from the labels of the previous run, so names of other chapters work too);
+* :func:`step_prose` writes the descriptions of the rules of :mod:`convsym.rules`
+  (``fold the sum over a into conv1d(x, W, k_1 + k_2 - 1, 1, 1, i)``) with their formulas as
+  inline math; any other description is left as it is;
+* :func:`sizes_prose` does the same for size lists (``all k_1, k_2 >= 1``) and for the
+  instances a derivation was re-evaluated on.
+
+A text that does not match a known form, or whose math would not be balanced, stays prose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from convsym.errors import RenderError
+from convsym.render.breaking import breakable_name, breakable_prose
+
+#: A theorem name as the proof scripts spell them: ``family.words-with-hyphens``.
+THEOREM_NAME = re.compile(
+    r"(?<![\w.\\-])([a-z][a-z0-9_]+\.[a-z0-9]+(?:-[a-z0-9]+)*)(?![\w-]|\.\w)"
+)
+
+
+def _escape(text: str) -> str:
+    from convsym.render.latex import escape_text
+
+    return escape_text(text)
+
+
+def _prose_part(text: str) -> str:
+    out = []
+    last = 0
+    for match in THEOREM_NAME.finditer(text):
+        out.append(breakable_prose(_escape(text[last:match.start()])))
+        name = match.group(1)
+        out.append(rf"\thmref{{{name}}}{{{breakable_name(name)}}}{{{_escape(name)}}}")
+        last = match.end()
+    out.append(breakable_prose(_escape(text[last:])))
+    return "".join(out)
+
+
+def crossref_prose(text: object) -> str:
+    r"""Prose with ``$...$`` math kept, special characters escaped, theorem names linked.
+
+    >>> crossref_prose("see costs.memory & $k_1$")
+    'see \\thmref{costs.memory}{\\texttt{costs.\\allowbreak{}memory}}{costs.memory} \\& $k_1$'
+    """
+    from convsym.render.latex import _segments
+
+    return "".join(
+        f"${part}$" if is_math else _prose_part(part) for is_math, part in _segments(text, "prose")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# formulas written by sympy.sstr, as LaTeX
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_OPERATION = re.compile(r"([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|[A-Za-z]+[0-9][A-Za-z0-9]*|[A-Za-z]{3,})\(")
+
+
+def _balanced(tex: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(tex):
+        if tex[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
+def sstr_math(text: str) -> str:
+    r"""A formula printed by ``sympy.sstr`` (symbol names are LaTeX) as LaTeX math.
+
+    ``**`` becomes a superscript, ``*`` a thin space, an operation name ``conv1d(`` an upright
+    operator, and every comma between arguments a place where the line may break.
+
+    >>> sstr_math("conv1d(x, W, d_1*(k_1 - 1) + 1, i)")
+    '\\operatorname{conv1d}(x,\\allowbreak{} W,\\allowbreak{} d_1\\,(k_1 - 1) + 1,\\allowbreak{} i)'
+    """
+    tex = re.sub(r"\*\*(\w+|\([^()]*\))", lambda m: "^{" + m.group(1).strip("()") + "}", text)
+    tex = tex.replace("*", r"\,")
+    tex = _OPERATION.sub(lambda m: r"\operatorname{" + m.group(1).replace("_", r"\_") + "}(", tex)
+    tex = tex.replace(", ", r",\allowbreak{} ")
+    return tex
+
+
+def _name_math(name: str) -> str:
+    """An operation name (``full_convolution``) upright, a signal name (``h``, ``\\tilde{w}``) as a symbol."""
+    if _IDENTIFIER.fullmatch(name) and len(name) > 1 and not re.fullmatch(r"[A-Za-z]_?\d*", name):
+        return r"$\operatorname{" + name.replace("_", r"\_") + "}$"
+    return f"${name}$"
+
+
+def _math(text: str) -> str:
+    return f"${sstr_math(text)}$"
+
+
+_RULE_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"unfold the definition of (?P<name>\S+)"),
+     lambda m: "unfold the definition of " + _name_math(m["name"])),
+    (re.compile(r"fold the sum over (?P<over>[^$]+?) into (?P<app>.+)"),
+     lambda m: f"fold the sum over {_math(m['over'])} into {_math(m['app'])}"),
+    (re.compile(r"name it (?P<name>\S+) \(its definition\)"),
+     lambda m: f"name it {_name_math(m['name'])} (its definition)"),
+    (re.compile(r"substitute (?P<eq>[^$]+)"), lambda m: "substitute " + _math(m["eq"])),
+    (re.compile(r"group the terms by (?P<eq>[^$]+)"), lambda m: "group the terms by " + _math(m["eq"])),
+    (re.compile(r"exchange the order of summation \((?P<order>[^$]+) outermost first\)"),
+     lambda m: f"exchange the order of summation ({_math(m['order'])} outermost first)"),
+    (re.compile(r"the domain fixes (?P<eq>[^$:]+): drop its sum"),
+     lambda m: f"the domain fixes {_math(m['eq'])}: drop its sum"),
+)
+
+
+def step_prose(description: str) -> str:
+    """A rule's description with its formulas as inline math (see the module docstring)."""
+    if not isinstance(description, str):
+        raise RenderError(f"step_prose: expected a description as str, got {type(description).__name__}")
+    if "$" in description:
+        return description
+    for pattern, form in _RULE_FORMS:
+        match = pattern.fullmatch(description)
+        if match:
+            text = form(match)
+            return text if _balanced(text) else description
+    return description
+
+
+_ASSIGNMENTS = re.compile(r"[^\s=,;]+=-?\d+(?:, [^\s=,;]+=-?\d+)*")
+
+
+def sizes_prose(text: str) -> str:
+    """Size lists as math: ``all k_1, k_2 >= 1`` and ``... exactly at k_1=1, k_2=2; k_1=2, k_2=1``."""
+    if not isinstance(text, str):
+        raise RenderError(f"sizes_prose: expected sizes as str, got {type(text).__name__}")
+    if "$" in text:
+        return text
+    match = re.fullmatch(r"all ((?:[^\s,]+, )*[^\s,]+) >= 1", text)
+    if match and _balanced(match[1]):
+        names = match[1].replace(", ", ",\\allowbreak{} ")
+        return f"all ${names} \\ge 1$"
+    match = re.fullmatch(r"(every step re-evaluated exactly at )(.+)", text)
+    if match:
+        groups = match[2].split("; ")
+        if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
+            return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
+    return text
