@@ -212,6 +212,23 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
     return sympy.Sum(sympy.Min(k, sympy.ceiling((E - s * i) / d), evaluate=False), (i, 0, q - 1))
 
 
+def evaluate_sums(expr):
+    """Evaluate every finite ``sympy.Sum`` in ``expr`` term by term (its limits must be integers
+    once the sizes are substituted).
+
+    ``Sum.doit`` of ``ceiling``/``Min`` summands is not reliable (SymPy may answer by a wrong
+    closed form), so a symbolic count is turned into a number by adding its terms.
+    """
+    def expand(total):
+        (index, lo, hi), = total.limits
+        lo, hi = sympy.sympify(lo).doit(), sympy.sympify(hi).doit()
+        if not (lo.is_Integer and hi.is_Integer):
+            raise ValueError(f"evaluate_sums: the limits {lo}, {hi} of {total} are not integers")
+        return sympy.Add(*[total.function.xreplace({index: sympy.Integer(v)}) for v in range(int(lo), int(hi) + 1)])
+
+    return sympy.sympify(expr).replace(lambda e: isinstance(e, sympy.Sum), expand).doit()
+
+
 def real_taps(n: Size, k: Size, s: Size, p_l: Size, d: Size, m: Size) -> Size:
     r"""``T = #{(i, a) : 0 <= i < m, 0 <= a < k, 0 <= s i + d a - p_l <= n - 1}``.
 
