@@ -110,18 +110,6 @@ class CostClaim(Procedure):
 
 
 # =============================================================================================
-# shared numeric helpers of the emitted checks
-
-ARR_HELPER = """
-def _arr(spec):
-    a = np.zeros(spec["shape"], dtype=object)
-    a[...] = 0
-    for idx, val in spec["nonzero"]:
-        a[tuple(idx)] = Fraction(val)
-    return a
-"""
-
-# =============================================================================================
 # 1. 1x1 convolution and fully connected layers
 
 C, H, W_ = sizes("C H W")
@@ -759,8 +747,8 @@ xcorr_stack_wrong = Identity(
 
 ORDER_WITNESS = """
 sz = witness["sizes"]
-x, w1, w2 = (_arr(witness["inputs"][k]) for k in ("x", "w1", "w2"))
-b1, b2 = (_arr(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
+x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
+b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
 lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
 rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
 entry = tuple(witness["entry"])
@@ -790,7 +778,6 @@ order_not_commutative = Identity(
     lhs=lambda T, **s: _stack(T, "w1", "w2", **s),
     rhs=lambda T, **s: _stack(T, "w2", "w1", **s),
     family=[dict(c=2, k1=1, k2=1, n=1)],
-    check_source=ARR_HELPER,
     witness_check=ORDER_WITNESS,
 )
 
@@ -984,7 +971,7 @@ avgpool_padded = Identity(
 
 POOL_WITNESS = """
 sz = witness["sizes"]
-x = _arr(witness["inputs"]["x"])[None]
+x = _witness_array(witness["inputs"]["x"])[None]
 k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
 pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
 kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
@@ -1350,7 +1337,7 @@ def test_space_to_depth_costs_equal():
 S2D_WITNESS = """
 sz = witness["sizes"]
 cr = sz["cr"]
-y, w = _arr(witness["inputs"]["y"]), _arr(witness["inputs"]["w"])
+y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
 lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
 if sz.get("variant") == "literal":
     rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
@@ -1594,7 +1581,7 @@ def test_padded_bias_repair_numeric():
 
 PAD_REPAIR_WITNESS = """
 sz = witness["sizes"]
-x, w1, b1, w2, b2 = (_arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
 k1, k2, p1, p2 = sz["k1"], sz["k2"], sz["p1"], sz["p2"]
 h = ref.conv2d(x[None], w1, b1, padding=p1)
 hp = np.zeros((1, h.shape[1], h.shape[2] + 2 * p2, h.shape[3] + 2 * p2), dtype=object)

@@ -217,14 +217,7 @@ def _bias_inputs(C, O, k, n, **_):
 
 
 BIAS_PAD_WITNESS = """
-def arr(spec):
-    a = np.zeros(spec["shape"], dtype=object)
-    a[...] = 0
-    for idx, val in spec["nonzero"]:
-        a[tuple(idx)] = Fraction(val)
-    return a
-
-x, w, b1 = (arr(witness["inputs"][k]) for k in ("x", "w", "b1"))
+x, w, b1 = (_witness_array(witness["inputs"][k]) for k in ("x", "w", "b1"))
 p = witness["sizes"]["p"]
 lhs = ref.conv2d((x + b1[:, None, None])[None], w, padding=p)[0]
 rhs = ref.conv2d(x[None], w, w.sum(axis=(2, 3)).dot(b1), padding=p)[0]
@@ -447,14 +440,7 @@ bn_before_exact = Identity(
 )
 
 BN_PAD_WITNESS = """
-def arr(spec):
-    a = np.zeros(spec["shape"], dtype=object)
-    a[...] = 0
-    for idx, val in spec["nonzero"]:
-        a[tuple(idx)] = Fraction(val)
-    return a
-
-T = {k: arr(s) for k, s in witness["inputs"].items()}
+T = {k: _witness_array(s) for k, s in witness["inputs"].items()}
 p = witness["sizes"]["p"]
 z = (T["x"] - T["mu"][:, None, None]) * (T["gamma"] * T["r"])[:, None, None] + T["beta"][:, None, None]
 lhs = ref.conv2d(z[None], T["w"], T["b"], padding=p)[0]

@@ -387,18 +387,10 @@ strided_exact = Identity(
 # padding: where the naive merge breaks
 
 PAD_WITNESS_HELPER = """
-def _array_from_witness(spec):
-    a = np.zeros(spec["shape"], dtype=object)
-    a[...] = 0
-    for idx, val in spec["nonzero"]:
-        a[tuple(idx)] = val
-    return a
-
-
 def _confirm_padded_merge_witness(witness):
     # rebuild the exact inputs, run both sides through the reference, compare at the entry
     sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (_array_from_witness(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
     p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
     rhs = ref.conv2d(x[None], _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)[0]

@@ -614,3 +614,17 @@ def test_display_pieces_give_back_the_formula(rest, first, sign):
         assert lead + body == piece or (lead + " " + body) == piece
         assert piece.count(r"\left") == piece.count(r"\right")
         assert piece.count(r"\begin") == piece.count(r"\end")
+
+
+def test_render_checks_emits_the_witness_helper_once_and_only_when_used(fake_theorem, verdict_factory, toy_family):
+    uses = "def test_a():\n    assert _witness_array({'shape': [1], 'nonzero': [[[0], '1/2']]})[0] == Fraction(1, 2)\n"
+    plain = "def test_b():\n    assert True\n"
+    second = uses.replace("test_a", "test_c")
+    both = render_checks(toy_family, [fake_theorem("toy.a", verdict_factory("toy.a"), uses),
+                                      fake_theorem("toy.b", verdict_factory("toy.b"), second)])
+    assert both.count("def _witness_array(spec):") == 1
+    none = render_checks(toy_family, [fake_theorem("toy.b", verdict_factory("toy.b"), plain)])
+    assert "_witness_array" not in none
+    namespace: dict = {}
+    exec(compile(both, "<checks>", "exec"), namespace)  # the emitted file runs as it stands
+    namespace["test_a"]()

@@ -86,6 +86,15 @@ def _theorem_of(entry: Any) -> Any:
     return entry[1] if isinstance(entry, tuple) else entry
 
 
+WITNESS_HELPER = '''def _witness_array(spec):
+    """The exact input of a witness: an object array of zeros but for the listed entries."""
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for index, value in spec["nonzero"]:
+        a[tuple(index)] = Fraction(value)
+    return a'''
+
+
 def check_source_of(entry: Any) -> str:
     """The check source of an entry: ``theorem.check_source_for(verdict)`` when the theorem
     derives it from its verdict (a refutation adds a re-test of its witness), else
@@ -111,6 +120,11 @@ def render_checks(family: Family, entries: Sequence[Any]) -> str:
         *IMPORTS,
     ]
     owner: dict[str, str] = {}
+    sources = [check_source_of(e) for e in entries]
+    if any(isinstance(src, str) and "_witness_array(" in src for src in sources):
+        # one helper per file, so each witness re-test rebuilds its exact inputs the same way
+        parts += ["", "", "# shared by the witness re-tests below", WITNESS_HELPER]
+        owner["_witness_array"] = "convsym"
     for entry in entries:
         theorem = _theorem_of(entry)
         name = theorem.name

@@ -8,6 +8,16 @@ import numpy as np
 import convsym.reference as ref
 
 
+# shared by the witness re-tests below
+def _witness_array(spec):
+    """The exact input of a witness: an object array of zeros but for the listed entries."""
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for index, value in spec["nonzero"]:
+        a[tuple(index)] = Fraction(value)
+    return a
+
+
 # equivalences.conv1x1-linear
 def test_conv1x1_is_linear_numeric():
     rng = np.random.default_rng(10)
@@ -203,19 +213,11 @@ def test_witness_xcorr_stack_not_xcorr_kernel():
 
 
 # equivalences.order-not-commutative
-def _arr(spec):
-    a = np.zeros(spec["shape"], dtype=object)
-    a[...] = 0
-    for idx, val in spec["nonzero"]:
-        a[tuple(idx)] = Fraction(val)
-    return a
-
-
 def test_witness_order_not_commutative():
     witness = {'sizes': {'c': 2, 'k1': 1, 'k2': 1, 'n': 1}, 'inputs': {'x': {'shape': [2, 1, 1], 'nonzero': [[[0, 0, 0], 1]]}, 'w1': {'shape': [2, 2, 1, 1], 'nonzero': [[[0, 1, 0, 0], 1]]}, 'w2': {'shape': [2, 2, 1, 1], 'nonzero': [[[1, 0, 0, 0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     sz = witness["sizes"]
-    x, w1, w2 = (_arr(witness["inputs"][k]) for k in ("x", "w1", "w2"))
-    b1, b2 = (_arr(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
+    x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
+    b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
     rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
     entry = tuple(witness["entry"])
@@ -237,8 +239,8 @@ def test_order_single_channel_numeric():
 def test_witness_order_single_channel_bias():
     witness = {'sizes': {'c': 1, 'k1': 1, 'k2': 1, 'n': 1, 'bias': True}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w1': {'shape': [1, 1, 1, 1], 'nonzero': []}, 'w2': {'shape': [1, 1, 1, 1], 'nonzero': []}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     sz = witness["sizes"]
-    x, w1, w2 = (_arr(witness["inputs"][k]) for k in ("x", "w1", "w2"))
-    b1, b2 = (_arr(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
+    x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
+    b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
     rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
     entry = tuple(witness["entry"])
@@ -290,7 +292,7 @@ def test_pooling_per_channel_and_depthwise():
 def test_witness_avgpool_exclude_pad():
     witness = {'sizes': {'c': 1, 'n': 2, 'k': 2, 's': 2, 'p': 1, 'cip': False, 'scale': 4}, 'inputs': {'x': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '4', 'rhs': '1'}
     sz = witness["sizes"]
-    x = _arr(witness["inputs"]["x"])[None]
+    x = _witness_array(witness["inputs"]["x"])[None]
     k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
     pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
     kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
@@ -308,7 +310,7 @@ def test_witness_avgpool_exclude_pad():
 def test_witness_avgpool_ceil_mode():
     witness = {'sizes': {'c': 1, 'n': 3, 'k': 2, 's': 2, 'p': 0, 'ceil': True, 'extra': 1, 'scale': 4}, 'inputs': {'x': {'shape': [1, 3, 3], 'nonzero': [[[0, 0, 2], 1]]}}, 'entry': [0, 0, 1], 'lhs': '2', 'rhs': '1'}
     sz = witness["sizes"]
-    x = _arr(witness["inputs"]["x"])[None]
+    x = _witness_array(witness["inputs"]["x"])[None]
     k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
     pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
     kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
@@ -382,7 +384,7 @@ def test_witness_space_to_depth_seed_literal():
     witness = {'sizes': {'cr': 2, 'kk': 1, 'variant': 'literal'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     sz = witness["sizes"]
     cr = sz["cr"]
-    y, w = _arr(witness["inputs"]["y"]), _arr(witness["inputs"]["w"])
+    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
     lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
     if sz.get("variant") == "literal":
         rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
@@ -403,7 +405,7 @@ def test_witness_space_to_depth_transposed_order():
     witness = {'sizes': {'cr': 2, 'kk': 1, 'variant': 'transposed'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 1], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': [[[0, 1, 0, 0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '1', 'rhs': '0'}
     sz = witness["sizes"]
     cr = sz["cr"]
-    y, w = _arr(witness["inputs"]["y"]), _arr(witness["inputs"]["w"])
+    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
     lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
     if sz.get("variant") == "literal":
         rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
@@ -476,7 +478,7 @@ def test_padded_bias_repair_numeric():
 def test_witness_padded_bias_repair_wide():
     witness = {'sizes': {'k1': 2, 'k2': 2, 'n': 2, 'c': 1, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w1': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 0, 1], 1]]}, 'b1': {'shape': [1], 'nonzero': []}, 'w2': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 1, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (_arr(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
     k1, k2, p1, p2 = sz["k1"], sz["k2"], sz["p1"], sz["p2"]
     h = ref.conv2d(x[None], w1, b1, padding=p1)
     hp = np.zeros((1, h.shape[1], h.shape[2] + 2 * p2, h.shape[3] + 2 * p2), dtype=object)

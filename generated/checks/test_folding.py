@@ -8,6 +8,16 @@ import numpy as np
 import convsym.reference as ref
 
 
+# shared by the witness re-tests below
+def _witness_array(spec):
+    """The exact input of a witness: an object array of zeros but for the listed entries."""
+    a = np.zeros(spec["shape"], dtype=object)
+    a[...] = 0
+    for index, value in spec["nonzero"]:
+        a[tuple(index)] = Fraction(value)
+    return a
+
+
 # folding.bias-through-conv
 def test_folding_bias_through_conv_numeric():
     rng = np.random.default_rng(10)
@@ -44,14 +54,7 @@ def test_folding_bias_padded_ring_numeric():
 
 def test_witness_bias_padded():
     witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    def arr(spec):
-        a = np.zeros(spec["shape"], dtype=object)
-        a[...] = 0
-        for idx, val in spec["nonzero"]:
-            a[tuple(idx)] = Fraction(val)
-        return a
-
-    x, w, b1 = (arr(witness["inputs"][k]) for k in ("x", "w", "b1"))
+    x, w, b1 = (_witness_array(witness["inputs"][k]) for k in ("x", "w", "b1"))
     p = witness["sizes"]["p"]
     lhs = ref.conv2d((x + b1[:, None, None])[None], w, padding=p)[0]
     rhs = ref.conv2d(x[None], w, w.sum(axis=(2, 3)).dot(b1), padding=p)[0]
@@ -130,14 +133,7 @@ def test_folding_bn_before_padded_ring_numeric():
 
 def test_witness_bn_before_padded():
     witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b': {'shape': [1], 'nonzero': []}, 'mu': {'shape': [1], 'nonzero': []}, 'gamma': {'shape': [1], 'nonzero': []}, 'r': {'shape': [1], 'nonzero': []}, 'beta': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    def arr(spec):
-        a = np.zeros(spec["shape"], dtype=object)
-        a[...] = 0
-        for idx, val in spec["nonzero"]:
-            a[tuple(idx)] = Fraction(val)
-        return a
-
-    T = {k: arr(s) for k, s in witness["inputs"].items()}
+    T = {k: _witness_array(s) for k, s in witness["inputs"].items()}
     p = witness["sizes"]["p"]
     z = (T["x"] - T["mu"][:, None, None]) * (T["gamma"] * T["r"])[:, None, None] + T["beta"][:, None, None]
     lhs = ref.conv2d(z[None], T["w"], T["b"], padding=p)[0]
