@@ -1046,23 +1046,27 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
     return build
 
 
-SCALING_WITNESS_CHECK = """
-acts = {
-    "relu": lambda h: np.maximum(h, 0),
-    "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
-    "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
-    "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
-}
-act = acts[witness["activation"]]
-w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
-W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
-xx = np.full((1, 1, 1, 1), x, dtype=object)
-lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
-rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
-assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
-assert abs(float(lhs) - float(rhs)) > 1e-3
+SCALING_WITNESS_HELPER = """
+def _confirm_scaling_witness(witness):
+    # one channel, 1x1 kernels, one pixel: both sides exactly, through the activation
+    acts = {
+        "relu": lambda h: np.maximum(h, 0),
+        "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
+        "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
+        "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
+    }
+    act = acts[witness["activation"]]
+    w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
+    W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
+    xx = np.full((1, 1, 1, 1), x, dtype=object)
+    lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
+    rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
+    assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
+    assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
+    assert abs(float(lhs) - float(rhs)) > 1e-3
 """
+
+SCALING_WITNESS_CHECK = "_confirm_scaling_witness(witness)"
 
 CHECK_NOT_HOMOGENEOUS = """
 def test_folding_cle_not_homogeneous_numeric():
@@ -1085,7 +1089,7 @@ cle_relu6 = Witnessed(
     build=_scaling_witness("relu6", 4, 1, 2),
     witness_check=SCALING_WITNESS_CHECK,
     size_text="one channel, 1x1 kernels, one pixel",
-    check_source=CHECK_NOT_HOMOGENEOUS,
+    check_source=CHECK_NOT_HOMOGENEOUS + "\n" + SCALING_WITNESS_HELPER,
 )
 cle_hardswish = Witnessed(
     "folding.cle-hardswish",
@@ -1424,15 +1428,19 @@ def _absorb_witness(x, w1, c, w2_size, padding):
     return build
 
 
-ABSORB_WITNESS_CHECK = """
-x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
-k2, p2 = witness["k2"], witness["p2"]
-X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
-W2, cc = np.ones((1, 1, k2, k2), dtype=object), np.array([c], dtype=object)
-lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
-rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
-assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
+ABSORB_WITNESS_HELPER = """
+def _confirm_absorb_witness(witness):
+    # the absorbed network against the original, exactly, at the witness
+    x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
+    k2, p2 = witness["k2"], witness["p2"]
+    X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
+    W2, cc = np.ones((1, 1, k2, k2), dtype=object), np.array([c], dtype=object)
+    lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
+    rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
+    assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
 """
+
+ABSORB_WITNESS_CHECK = "_confirm_absorb_witness(witness)"
 
 absorb_below = Witnessed(
     "folding.absorb-below-threshold",
@@ -1441,6 +1449,7 @@ absorb_below = Witnessed(
     "ReLU clips z - c at 0 and the added c is not removed.",
     build=_absorb_witness(1, 1, 2, 1, 0),
     witness_check=ABSORB_WITNESS_CHECK,
+    check_source=ABSORB_WITNESS_HELPER,
     size_text="one channel, 1x1 kernels, one pixel",
 )
 absorb_padded = Witnessed(

@@ -302,8 +302,8 @@ def test_folding_cle_not_homogeneous_numeric():
         assert np.abs(lhs - rhs).max() > 1e-3
 
 
-def test_witness_cle_relu6():
-    witness = {'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2', 'lhs': '6', 'rhs': '8'}
+def _confirm_scaling_witness(witness):
+    # one channel, 1x1 kernels, one pixel: both sides exactly, through the activation
     acts = {
         "relu": lambda h: np.maximum(h, 0),
         "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
@@ -319,66 +319,29 @@ def test_witness_cle_relu6():
     assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
     assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
     assert abs(float(lhs) - float(rhs)) > 1e-3
+
+
+def test_witness_cle_relu6():
+    witness = {'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2', 'lhs': '6', 'rhs': '8'}
+    _confirm_scaling_witness(witness)
 
 
 # folding.cle-hardswish
 def test_witness_cle_hardswish():
     witness = {'activation': 'hardswish', 'w1': '4', 'w2': '1', 'x': '1/2', 's': '2', 'lhs': '5/3', 'rhs': '4/3'}
-    acts = {
-        "relu": lambda h: np.maximum(h, 0),
-        "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
-        "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
-        "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
-    }
-    act = acts[witness["activation"]]
-    w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
-    W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
-    xx = np.full((1, 1, 1, 1), x, dtype=object)
-    lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
-    rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-    assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
-    assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
-    assert abs(float(lhs) - float(rhs)) > 1e-3
+    _confirm_scaling_witness(witness)
 
 
 # folding.cle-sigmoid
 def test_witness_cle_sigmoid():
     witness = {'activation': 'sigmoid', 'w1': '4', 'w2': '1', 'x': '0', 's': '2', 'lhs': '1/2', 'rhs': '1'}
-    acts = {
-        "relu": lambda h: np.maximum(h, 0),
-        "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
-        "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
-        "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
-    }
-    act = acts[witness["activation"]]
-    w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
-    W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
-    xx = np.full((1, 1, 1, 1), x, dtype=object)
-    lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
-    rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-    assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
-    assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
-    assert abs(float(lhs) - float(rhs)) > 1e-3
+    _confirm_scaling_witness(witness)
 
 
 # folding.cle-relu-negative-scale
 def test_witness_cle_relu_negative_scale():
     witness = {'activation': 'relu', 'w1': '1', 'w2': '1', 'x': '1', 's': '-1', 'lhs': '1', 'rhs': '0'}
-    acts = {
-        "relu": lambda h: np.maximum(h, 0),
-        "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
-        "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
-        "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
-    }
-    act = acts[witness["activation"]]
-    w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
-    W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
-    xx = np.full((1, 1, 1, 1), x, dtype=object)
-    lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
-    rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-    assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
-    assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
-    assert abs(float(lhs) - float(rhs)) > 1e-3
+    _confirm_scaling_witness(witness)
 
 
 # folding.cle-equalized-ranges
@@ -438,8 +401,8 @@ def test_folding_absorb_condition_numeric():
 
 
 # folding.absorb-below-threshold
-def test_witness_absorb_below_threshold():
-    witness = {'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0, 'lhs': '1', 'rhs': '2'}
+def _confirm_absorb_witness(witness):
+    # the absorbed network against the original, exactly, at the witness
     x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
     k2, p2 = witness["k2"], witness["p2"]
     X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
@@ -447,15 +410,14 @@ def test_witness_absorb_below_threshold():
     lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
     rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
     assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
+
+
+def test_witness_absorb_below_threshold():
+    witness = {'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0, 'lhs': '1', 'rhs': '2'}
+    _confirm_absorb_witness(witness)
 
 
 # folding.absorb-padded
 def test_witness_absorb_padded():
     witness = {'x': '3', 'w1': '1', 'c': '1', 'k2': 3, 'p2': 1, 'lhs': '3', 'rhs': '11'}
-    x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
-    k2, p2 = witness["k2"], witness["p2"]
-    X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
-    W2, cc = np.ones((1, 1, k2, k2), dtype=object), np.array([c], dtype=object)
-    lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
-    rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
-    assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
+    _confirm_absorb_witness(witness)
