@@ -745,15 +745,19 @@ xcorr_stack_wrong = Identity(
 # =============================================================================================
 # 4. order of layers and associativity of the merge
 
-ORDER_WITNESS = """
-sz = witness["sizes"]
-x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
-b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
-lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
-rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
-entry = tuple(witness["entry"])
-assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"]) and lhs[entry] != rhs[entry]
+ORDER_WITNESS_HELPER = """
+def _confirm_order_witness(witness):
+    sz = witness["sizes"]
+    x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
+    b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
+    lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
+    rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
+    entry = tuple(witness["entry"])
+    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+    assert lhs[entry] != rhs[entry]
 """
+
+ORDER_WITNESS = "_confirm_order_witness(witness)"
 
 
 def _order_inputs(c, k1, k2, n, bias=False, **_):
@@ -779,6 +783,7 @@ order_not_commutative = Identity(
     rhs=lambda T, **s: _stack(T, "w2", "w1", **s),
     family=[dict(c=2, k1=1, k2=1, n=1)],
     witness_check=ORDER_WITNESS,
+    check_source=ORDER_WITNESS_HELPER,
 )
 
 order_single_channel = Identity(
@@ -969,21 +974,24 @@ avgpool_padded = Identity(
     bound="k <= 3, s <= 2, p <= k/2, input k+1 and k+2, 2 channels",
 )
 
-POOL_WITNESS = """
-sz = witness["sizes"]
-x = _witness_array(witness["inputs"]["x"])[None]
-k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
-pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
-kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
-xp = np.zeros((1, x.shape[1], x.shape[2] + 2 * p + extra, x.shape[3] + 2 * p + extra), dtype=object)
-xp[...] = 0
-xp[:, :, p:p + x.shape[2], p:p + x.shape[3]] = x
-conv = ref.conv2d(xp, kern, stride=s, groups=x.shape[1])[0]
-entry = tuple(witness["entry"])
-scale = sz.get("scale", 1)
-assert pool[entry] * scale == Fraction(witness["lhs"]) and conv[entry] * scale == Fraction(witness["rhs"])
-assert pool[entry] != conv[entry]
+POOL_WITNESS_HELPER = """
+def _confirm_pool_witness(witness):
+    sz = witness["sizes"]
+    x = _witness_array(witness["inputs"]["x"])[None]
+    k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
+    pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
+    kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
+    xp = np.zeros((1, x.shape[1], x.shape[2] + 2 * p + extra, x.shape[3] + 2 * p + extra), dtype=object)
+    xp[...] = 0
+    xp[:, :, p:p + x.shape[2], p:p + x.shape[3]] = x
+    conv = ref.conv2d(xp, kern, stride=s, groups=x.shape[1])[0]
+    entry = tuple(witness["entry"])
+    scale = sz.get("scale", 1)
+    assert pool[entry] * scale == Fraction(witness["lhs"]) and conv[entry] * scale == Fraction(witness["rhs"])
+    assert pool[entry] != conv[entry]
 """
+
+POOL_WITNESS = "_confirm_pool_witness(witness)"
 
 avgpool_exclude = Identity(
     "equivalences.avgpool-exclude-pad",
@@ -997,6 +1005,7 @@ avgpool_exclude = Identity(
     rhs=_depthwise_const,
     family=[dict(c=1, n=2, k=2, s=2, p=1, cip=False, scale=4)],
     witness_check=POOL_WITNESS,
+    check_source=POOL_WITNESS_HELPER,
 )
 
 avgpool_ceil = Identity(
@@ -1334,24 +1343,28 @@ def test_space_to_depth_costs_equal():
 """,
 )
 
-S2D_WITNESS = """
-sz = witness["sizes"]
-cr = sz["cr"]
-y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
-lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
-if sz.get("variant") == "literal":
-    rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
-    try:                                                       # the line as written: shuffle the shuffled map
-        ref.pixel_shuffle(y[None], cr)
-        raise AssertionError("pixel_shuffle of a 1-channel map should fail")
-    except ValueError:
-        pass
-else:
-    wt = w.reshape(w.shape[0], -1, cr, cr, w.shape[2], w.shape[3]).transpose(0, 1, 3, 2, 4, 5).reshape(w.shape)
-    rhs = ref.conv2d(y[None], ref.pixel_shuffle(wt, cr), stride=cr)[0]
-entry = tuple(witness["entry"])
-assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"]) and lhs[entry] != rhs[entry]
+S2D_WITNESS_HELPER = """
+def _confirm_s2d_witness(witness):
+    sz = witness["sizes"]
+    cr = sz["cr"]
+    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
+    lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
+    if sz.get("variant") == "literal":
+        rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
+        try:                                                       # the line as written: shuffle the shuffled map
+            ref.pixel_shuffle(y[None], cr)
+            raise AssertionError("pixel_shuffle of a 1-channel map should fail")
+        except ValueError:
+            pass
+    else:
+        wt = w.reshape(w.shape[0], -1, cr, cr, w.shape[2], w.shape[3]).transpose(0, 1, 3, 2, 4, 5).reshape(w.shape)
+        rhs = ref.conv2d(y[None], ref.pixel_shuffle(wt, cr), stride=cr)[0]
+    entry = tuple(witness["entry"])
+    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
+    assert lhs[entry] != rhs[entry]
 """
+
+S2D_WITNESS = "_confirm_s2d_witness(witness)"
 
 
 def _s2d_seed_rhs(T, cr, kk, variant, **_):
@@ -1381,6 +1394,7 @@ space_to_depth_literal = Identity(
     rhs=_s2d_seed_rhs,
     family=[dict(cr=2, kk=1, variant="literal")],
     witness_check=S2D_WITNESS,
+    check_source=S2D_WITNESS_HELPER,
 )
 
 space_to_depth_transposed = Identity(
