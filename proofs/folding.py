@@ -309,6 +309,25 @@ bn_after = General(
 )
 
 
+CHECK_BN_AFTER_EXACT = """
+def test_folding_bn_after_conv_exact_strided_grouped():
+    # var + eps is a square of a fraction for every channel, so the fold is checked with equality
+    rng = np.random.default_rng(22)
+    roots = np.array([Fraction(1, 2), Fraction(2), Fraction(5, 3), Fraction(1)], dtype=object)
+    eps = Fraction(1, 100000)
+    var = roots * roots - eps
+    for k, s, p, d, groups in [(1, 2, 2, 1, 2), (3, 1, 2, 2, 1), (2, 2, 0, 2, 2), (3, 2, 2, 1, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 5, 5)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        mean = np.array([Fraction(int(v), 3) for v in rng.integers(-6, 7, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.batch_norm(ref.conv2d(x, w, b, s, p, d, groups), mean, var, gamma, beta, eps)
+        a = gamma / roots
+        rhs = ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, s, p, d, groups)
+        assert (lhs == rhs).all()
+"""
+
+
 def _conv_bn_inputs(C, O, k, n, groups=1, **_):
     return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,),
             "mu": (O,), "gamma": (O,), "r": (O,), "beta": (O,)}
@@ -342,6 +361,7 @@ bn_after_exact = Identity(
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for p in (0, 2) for gr in (1, 2)
             if d * (k - 1) + 1 <= 4 + 2 * p],
     bound="k <= 3; s, d in {1, 2}; p in {0, 2}; groups in {1, 2}; C = O = 2",
+    check_source=CHECK_BN_AFTER_EXACT,
 )
 
 # =============================================================================================
@@ -402,6 +422,29 @@ bn_before = General(
 )
 
 
+CHECK_BN_BEFORE_EXACT = """
+def test_folding_bn_before_conv_exact_strided_grouped():
+    # no padding; the folded weight scales input channel c (the column a weight reads) by gamma_c / root_c
+    rng = np.random.default_rng(31)
+    roots = np.array([Fraction(1, 2), Fraction(3), Fraction(7, 4), Fraction(1)], dtype=object)
+    var, eps = roots * roots - Fraction(1, 1000), Fraction(1, 1000)
+    for k, s, d, groups, O in [(1, 2, 1, 2, 2), (3, 1, 2, 1, 3), (2, 2, 2, 2, 4), (3, 2, 1, 4, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 7, 7)).astype(object)
+        w, b = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, O).astype(object)
+        mean = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta, eps), w, b, s, 0, d, groups)
+        a, shift = gamma / roots, beta - gamma / roots * mean
+        wf, bf = w.copy(), b.copy()
+        for o in range(O):
+            first = (o // (O // groups)) * (4 // groups)     # the first input channel output o reads
+            for col in range(4 // groups):
+                wf[o, col] = w[o, col] * a[first + col]
+                bf[o] += w[o, col].sum() * shift[first + col]
+        assert (lhs == ref.conv2d(x, wf, bf, s, 0, d, groups)).all()
+"""
+
+
 def _bn_conv_inputs(C, O, k, n, groups=1, **_):
     return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,),
             "mu": (C,), "gamma": (C,), "r": (C,), "beta": (C,)}
@@ -437,6 +480,7 @@ bn_before_exact = Identity(
     family=[dict(C=2, O=2, k=k, n=5, s=s, d=d, groups=gr)
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for gr in (1, 2)],
     bound="k <= 3; s, d in {1, 2}; groups in {1, 2}; C = O = 2; no padding",
+    check_source=CHECK_BN_BEFORE_EXACT,
 )
 
 BN_PAD_WITNESS = """
@@ -726,6 +770,19 @@ W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]),
 y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]), r"y_{c,i,j} := s_c u_{c,i,j}")
 
 
+CHECK_SCALE_OUT = """
+def test_cle_scale_out_exact():
+    # t w, t b per output channel scales that output channel by t, border and groups included
+    rng = np.random.default_rng(40)
+    for k, s, p, d, groups in [(1, 1, 0, 1, 1), (3, 2, 1, 1, 2), (3, 1, 2, 2, 4), (2, 2, 1, 2, 1)]:
+        x = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        t = np.array([Fraction(int(v), 3) for v in rng.integers(1, 9, 4)], dtype=object)
+        lhs = ref.conv2d(x, w * t[:, None, None, None], b * t, s, p, d, groups)
+        assert (lhs == ref.conv2d(x, w, b, s, p, d, groups) * t[None, :, None, None]).all()
+"""
+
+
 def _scale_out_inputs(C, O, k, n, groups=1, **_):
     return {"x": (C, n, n), "w": (O, C // groups, k, k), "b": (O,), "t": (O,)}
 
@@ -759,7 +816,25 @@ scale_out = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_OUT_EXACT,
+    check_source=CHECK_SCALE_OUT,
 )
+
+
+CHECK_SCALE_IN = """
+def test_cle_scale_in_exact():
+    # weight column col of output o reads input channel (o // (O / groups)) * (C / groups) + col
+    rng = np.random.default_rng(41)
+    for k, s, p, d, groups, O in [(1, 1, 0, 1, 1, 2), (3, 2, 1, 1, 2, 4), (3, 1, 2, 2, 4, 4), (2, 2, 1, 2, 2, 6)]:
+        u = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object)
+        sc = np.array([Fraction(int(v), 4) for v in rng.integers(1, 9, 4)], dtype=object)
+        ws = w.copy()
+        for o in range(O):
+            for col in range(4 // groups):
+                ws[o, col] = w[o, col] * sc[(o // (O // groups)) * (4 // groups) + col]
+        lhs = ref.conv2d(u, ws, None, s, p, d, groups)
+        assert (lhs == ref.conv2d(u * sc[None, :, None, None], w, None, s, p, d, groups)).all()
+"""
 
 
 def _scale_in_inputs(C, O, k, n, groups=1, **_):
@@ -796,6 +871,7 @@ scale_in = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_IN_EXACT,
+    check_source=CHECK_SCALE_IN,
 )
 
 # ---------------------------------------------------------------------------------------------
