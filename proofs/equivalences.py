@@ -288,6 +288,21 @@ fc_full_map_exact = Identity(
     rhs=lambda T, o, c, h, w: ops.conv2d(T["x"], T["A"].reshape((o, c, h, w)), T["b"]).reshape((o,)),
     family=[dict(o=oo, c=cc, h=hh, w=ww) for oo in (1, 3) for cc in (1, 2) for hh in (1, 3) for ww in (1, 2)],
     bound="O in {1, 3}, C in {1, 2}, H in {1, 3}, W in {1, 2}",
+    check_source="""
+def test_fc_full_map_exact_fractions():
+    rng = np.random.default_rng(13)
+    for o, c, h, w in [(1, 1, 1, 1), (3, 2, 3, 2), (2, 3, 2, 4)]:
+        x = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, c * h * w)], dtype=object).reshape(1, c, h, w)
+        a, b = rng.integers(-9, 10, (o, c * h * w)).astype(object), rng.integers(-9, 10, o).astype(object)
+        # row-major flattening by hand: feature c*H*W + u*W + v is x[c, u, v]
+        flat = [x[0, cc, u, v] for cc in range(c) for u in range(h) for v in range(w)]
+        fc = [sum((a[oo, f] * flat[f] for f in range(c * h * w)), Fraction(0)) + b[oo] for oo in range(o)]
+        conv = ref.conv2d(x, a.reshape(o, c, h, w), b)
+        assert conv.shape == (1, o, 1, 1) and list(conv[0, :, 0, 0]) == fc
+        one_by_one = ref.conv2d(x.reshape(1, c * h * w, 1, 1), a.reshape(o, c * h * w, 1, 1), b)
+        assert list(one_by_one[0, :, 0, 0]) == fc
+        assert list(ref.linear(x.reshape(1, -1), a, b)[0]) == fc
+""",
 )
 
 # =============================================================================================
@@ -393,6 +408,24 @@ im2col_exact = Identity(
     family=[dict(ci=2, co=2, k=kk, s=ss, p=pp, d=dd, g=gg)
             for kk in (1, (3, 2)) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2) for gg in (1, 2)],
     bound="k in {1x1, 3x2}; s, d in {1, 2}; p in {0, 1}; groups in {1, 2}; 2 channels; input 5 x 6",
+    check_source="""
+def test_im2col_exact_family_integers():
+    # every size of the exact family, integers: per group, flattened kernel times columns, equality
+    rng = np.random.default_rng(24)
+    for (kh, kw) in ((1, 1), (3, 2)):
+        for s in (1, 2):
+            for p in (0, 1):
+                for d in (1, 2):
+                    for g in (1, 2):
+                        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+                        w, b = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object), rng.integers(-9, 10, 2).astype(object)
+                        want = ref.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+                        cols = ref.im2col(x, (kh, kw), stride=s, padding=p, dilation=d)[0]
+                        rows, og = (2 // g) * kh * kw, 2 // g
+                        got = np.concatenate([w[gi * og:(gi + 1) * og].reshape(og, rows).dot(cols[gi * rows:(gi + 1) * rows])
+                                              for gi in range(g)])
+                        assert (got.reshape(want.shape[1:]) + b[:, None, None] == want[0]).all()
+""",
 )
 
 band = OpDef(
@@ -472,6 +505,35 @@ toeplitz_exact = Identity(
     family=[dict(ci=2, co=2, k=kk, s=ss, p=pp, d=dd, g=gg)
             for kk in (2, (1, 3)) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2) for gg in (1, 2)],
     bound="k in {2x2, 1x3}; s, d in {1, 2}; p in {0, 1}; groups in {1, 2}; input 5 x 6",
+    check_source="""
+def _toeplitz_general(w, h, wd, s, p, d, g):
+    # T[(o,i,j), (c, s i + d u - p, s j + d v - p)] = w[o, c mod C/g, u, v], taps in the padding dropped
+    o_, cg, kh, kw = w.shape
+    ho, wo = (h + 2 * p - d * (kh - 1) - 1) // s + 1, (wd + 2 * p - d * (kw - 1) - 1) // s + 1
+    T = np.zeros((o_ * ho * wo, cg * g * h * wd), dtype=object)
+    T[...] = 0
+    for oo in range(o_):
+        first = (oo // (o_ // g)) * cg
+        for i in range(ho):
+            for j in range(wo):
+                for col in range(cg):
+                    for uu in range(kh):
+                        for vv in range(kw):
+                            r, q = s * i + d * uu - p, s * j + d * vv - p
+                            if 0 <= r < h and 0 <= q < wd:
+                                T[(oo * ho + i) * wo + j, ((first + col) * h + r) * wd + q] += w[oo, col, uu, vv]
+    return T
+
+
+def test_toeplitz_exact_strided_dilated_grouped():
+    rng = np.random.default_rng(25)
+    for (kh, kw), s, p, d, g in [((2, 2), 1, 0, 1, 1), ((2, 2), 2, 1, 2, 2), ((1, 3), 2, 1, 1, 1), ((1, 3), 1, 0, 2, 2),
+                                 ((2, 2), 1, 1, 2, 1)]:
+        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+        want = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g).reshape(-1)
+        assert (_toeplitz_general(w, 5, 6, s, p, d, g).dot(x.reshape(-1)) == want).all()
+""",
 )
 
 
@@ -491,6 +553,21 @@ toeplitz_blocks = Identity(
     lhs=lambda T: _toeplitz_shift(T, True),
     rhs=lambda T: _toeplitz_shift(T, False),
     family=[{}],
+    check_source="""
+def test_toeplitz_blocks_read_off_the_reference():
+    # the matrix of x -> conv2d(x, w), column n read off the reference as the image of the n-th unit map
+    rng = np.random.default_rng(26)
+    w = rng.integers(-9, 10, (1, 1, 2, 3)).astype(object)
+    T = np.zeros((4, 4, 5, 6), dtype=object)
+    for r in range(5):
+        for q in range(6):
+            e = np.zeros((1, 1, 5, 6), dtype=object)
+            e[...] = 0
+            e[0, 0, r, q] = 1
+            T[:, :, r, q] = ref.conv2d(e, w)[0, 0]
+    assert (T[1:, 1:, 1:, 1:] == T[:3, :3, :4, :5]).all()   # block Toeplitz with Toeplitz blocks
+    assert T[0, 0, 1, 2] == w[0, 0, 1, 2] and T[0, 0, 2, 0] == 0
+""",
 )
 
 # =============================================================================================
@@ -620,6 +697,25 @@ true_conv_associative = General(
         Fold(D.full_convolution(w1_, Q_, k1, k2 + k3 - 1, t), ("p",)),
     ],
     instances=[{"k_1": 2, "k_2": 1, "k_3": 2, "t": 1}, {"k_1": 2, "k_2": 2, "k_3": 2, "t": 2}],
+    check_source="""
+def _true_conv_by_reference(p, q):
+    # full true convolution: cross-correlate p, zero padded by len(q) - 1, with the flipped q
+    out = ref.conv1d(np.array(p, dtype=object).reshape(1, 1, -1), np.array(q[::-1], dtype=object).reshape(1, 1, -1),
+                     padding=len(q) - 1)
+    return list(out[0, 0])
+
+
+def test_true_conv_associative_by_reference():
+    rng = np.random.default_rng(32)
+    for k1, k2, k3 in [(1, 1, 1), (2, 1, 2), (3, 4, 2), (5, 2, 3)]:
+        f, g, h = ([Fraction(int(v), 3) for v in rng.integers(-9, 10, n)] for n in (k1, k2, k3))
+        left = _true_conv_by_reference(_true_conv_by_reference(f, g), h)
+        right = _true_conv_by_reference(f, _true_conv_by_reference(g, h))
+        assert len(left) == k1 + k2 + k3 - 2 and left == right
+        # entry t by hand: the sum over a + b + c = t of f_a g_b h_c
+        assert left == [sum((f[a] * g[b] * h[t - a - b] for a in range(k1) for b in range(k2) if 0 <= t - a - b < k3),
+                            Fraction(0)) for t in range(k1 + k2 + k3 - 2)]
+""",
 )
 
 XCORR_WITNESS = """
@@ -972,6 +1068,19 @@ avgpool_padded = Identity(
     family=[dict(c=2, n=nn, k=kk, s=ss, p=pp) for kk in (1, 2, 3) for ss in (1, 2)
             for pp in range(0, kk // 2 + 1) for nn in (kk + 1, kk + 2)],
     bound="k <= 3, s <= 2, p <= k/2, input k+1 and k+2, 2 channels",
+    check_source="""
+def test_avgpool_padded_is_depthwise_exact():
+    rng = np.random.default_rng(45)
+    for k in (1, 2, 3):
+        for s in (1, 2):
+            for p in range(k // 2 + 1):
+                for n in (k + 1, k + 2, 7):
+                    x = np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, 2 * 2 * n * n)],
+                                 dtype=object).reshape(2, 2, n, n)
+                    kern = np.full((2, 1, k, k), Fraction(1, k * k), dtype=object)
+                    pool = ref.avg_pool2d(x, k, s, p)
+                    assert (pool == ref.conv2d(x, kern, stride=s, padding=p, groups=2)).all()
+""",
 )
 
 POOL_WITNESS_HELPER = """
@@ -1244,6 +1353,25 @@ space_to_depth = General(
     ],
     instances=[{"C": 2, "K": 1, "S": 2}, {"C": 1, "K": 2, "S": 1}],
     figure=_s2d_figure,
+    check_source="""
+def test_space_to_depth_one_channel_exact():
+    # w'[o, 0, C u + a, C v + b] = w[o, a C + b, u, v], built by hand (not with pixel_shuffle)
+    rng = np.random.default_rng(61)
+    for cr, kk, ss in [(1, 2, 1), (2, 1, 2), (2, 3, 1), (3, 2, 2)]:
+        y = rng.integers(-9, 10, (1, 1, cr * 6, cr * 7)).astype(object)
+        w = rng.integers(-9, 10, (2, cr * cr, kk, kk)).astype(object)
+        z = ref.pixel_unshuffle(y, cr)                       # z[(a, b), p, q] = y[C p + a, C q + b]
+        assert all((z[0, a * cr + b] == y[0, 0, a::cr, b::cr]).all() for a in range(cr) for b in range(cr))
+        wp = np.zeros((2, 1, cr * kk, cr * kk), dtype=object)
+        for a in range(cr):
+            for b in range(cr):
+                for u in range(kk):
+                    for v in range(kk):
+                        wp[:, 0, cr * u + a, cr * v + b] = w[:, a * cr + b, u, v]
+        lhs = ref.conv2d(z, w, stride=ss)
+        rhs = ref.conv2d(y, wp, stride=cr * ss)
+        assert lhs.shape == rhs.shape and (lhs == rhs).all()
+""",
 )
 
 
@@ -1653,6 +1781,30 @@ split_polynomial = General(
         Fold(D.full_convolution(w1_, w2_, k1, k2, t), ("a",)),
     ],
     instances=[{"k_1": 2, "k_2": 2, "t": 1}, {"k_1": 1, "k_2": 3, "t": 2}, {"k_1": 3, "k_2": 2, "t": 0}],
+    check_source="""
+def test_split_polynomial_product_is_the_stacked_kernel():
+    # the merged kernel of two stacked layers, read off the reference with unit inputs, is the
+    # coefficient list of W1(z) W2(z)
+    rng = np.random.default_rng(80)
+    for k1, k2 in [(1, 1), (2, 2), (1, 3), (3, 2), (4, 3)]:
+        w1, w2 = rng.integers(-9, 10, k1).astype(object), rng.integers(-9, 10, k2).astype(object)
+        K = k1 + k2 - 1
+        stacked = []
+        for t in range(K):
+            e = np.zeros((1, 1, K), dtype=object)
+            e[...] = 0
+            e[0, 0, t] = 1
+            out = ref.conv1d(ref.conv1d(e, w1.reshape(1, 1, -1)), w2.reshape(1, 1, -1))
+            assert out.shape == (1, 1, 1)
+            stacked.append(out[0, 0, 0])
+        product = [0] * K
+        for a in range(k1):
+            for b in range(k2):
+                product[a + b] += w1[a] * w2[b]
+        assert stacked == product
+    # 1 + z^2 has no real root, so [1, 0, 1] is no product of two real kernels of length 2
+    assert all(abs(z.imag) > 0.5 for z in np.roots([1, 0, 1]))
+""",
 )
 
 
