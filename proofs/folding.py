@@ -360,7 +360,6 @@ bn_after_exact = Identity(
     family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, d=d, groups=gr)
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for p in (0, 2) for gr in (1, 2)
             if d * (k - 1) + 1 <= 4 + 2 * p],
-    bound="k <= 3; s, d in {1, 2}; p in {0, 2}; groups in {1, 2}; C = O = 2",
     check_source=CHECK_BN_AFTER_EXACT,
 )
 
@@ -479,7 +478,6 @@ bn_before_exact = Identity(
     rhs=_folded_before,
     family=[dict(C=2, O=2, k=k, n=5, s=s, d=d, groups=gr)
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for gr in (1, 2)],
-    bound="k <= 3; s, d in {1, 2}; groups in {1, 2}; C = O = 2; no padding",
     check_source=CHECK_BN_BEFORE_EXACT,
 )
 
@@ -579,7 +577,6 @@ bn_before_repair = Identity(
     rhs=_repair_rhs,
     family=[dict(C=2, O=2, k=k, n=3, p=p, s=s, groups=gr)
             for k in (1, 2, 3) for p in (1, 2) for s in (1, 2) for gr in (1, 2)],
-    bound="k <= 3; p in {1, 2}; s in {1, 2}; groups in {1, 2}; C = O = 2",
     notes=("With q = 0 (beta = gamma r mu, e.g. mu = beta = 0) bn maps 0 to 0 and the zero-padded fold is exact: "
            "fold_batchnorm_before then returns a padded Conv2d.",),
     check_source=CHECK_REPAIR,
@@ -653,7 +650,6 @@ repvgg = Identity(
     rhs=_repvgg_merged,
     family=[dict(C=1, k=3, n=3), dict(C=2, k=3, n=3), dict(C=2, k=3, n=3, groups=2), dict(C=2, k=5, n=3),
             dict(C=3, k=3, n=4, groups=3)],
-    bound="k in {3, 5}; C <= 3; groups in {1, 2, 3} (depthwise included); n <= 4",
     check_source=CHECK_REPVGG,
 )
 
@@ -700,7 +696,6 @@ dbb_1x1_kxk = Identity(
     lhs=_dbb_branch,
     rhs=_dbb_merged,
     family=[dict(C=c_, M=m_, O=2, k=k, n=2, p=p) for k in (1, 3) for p in (1, 2) for c_ in (1, 2) for m_ in (1, 2)],
-    bound="k in {1, 3}; p in {1, 2}; C, M in {1, 2}; O = 2",
     check_source=CHECK_DBB,
 )
 
@@ -753,7 +748,6 @@ avgpool_is_conv = Identity(
     lhs=_avg_pool,
     rhs=_avg_as_conv,
     family=[dict(C=2, n=5, k=k, s=s, p=p) for k in (2, 3) for s in (1, 2) for p in range(k // 2 + 1)],
-    bound="k in {2, 3}; s in {1, 2}; p <= k/2; C = 2; n = 5",
     check_source=CHECK_AVG,
 )
 
@@ -798,7 +792,6 @@ _SCALE_OUT_EXACT = [Identity(
     rhs=lambda T, **sz: ops.conv2d(T["x"], T["w"], T["b"], **_hyper(**sz)) * _per_channel(T["t"]),
     family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
             for gr in (1, 2)],
-    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}",
 )]
 
 scale_out = General(
@@ -852,7 +845,6 @@ _SCALE_IN_EXACT = [Identity(
     rhs=lambda T, **sz: ops.conv2d(T["u"] * _per_channel(T["s"]), T["w"], **_hyper(**sz)),
     family=[dict(C=2, O=o_, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
             for gr in (1, 2) for o_ in (2, 4)],
-    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}; C = 2; O in {2, 4}",
 )]
 
 scale_in = General(

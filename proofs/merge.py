@@ -381,7 +381,6 @@ exact_2d = Identity(
     family=[dict(k1=p, k2=q, ci=ci, cm=cm, co=co, n=p + q)
             for p in range(1, 6) for q in range(1, 6)
             for ci in (1, 2) for cm in (1, 2) for co in (1, 2)],
-    bound="k1, k2 <= 5; C_in, C_mid, C_out in {1, 2}; input (k1+k2) x (k1+k2)",
     check_source=CHECK_EXACT,
 )
 
@@ -411,7 +410,6 @@ strided_exact = Identity(
             for (p, q) in ((1, 2), (2, 1), (3, 2), (2, 3))
             for s1 in (1, 2) for d1 in (1, 2) for s2 in (1, 2) for d2 in (1, 2)
             for (g1, g2) in ((1, 1), (2, 2), (1, 2), (2, 1))],
-    bound="k in {1,2,3}, s, d in {1, 2}, groups (1,1), (2,2), (1,2), (2,1); 2 channels each; output 2 x 2",
     check_source=CHECK_STRIDED_GROUPED,
 )
 
@@ -482,7 +480,6 @@ padded_interior = Identity(
     rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
     family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
-    bound="k1, k2 <= 3; p1 in {0, 1, 2}; p2 in {1, 2}",
     check_source=CHECK_PAD,
     figure=_ring_figure,
 )
@@ -507,7 +504,6 @@ padded_exact = Identity(
     rhs=_no_first_bias(merged_layer),
     family=[dict(k1=p, k2=q, ci=2, cm=2, co=1, n=3, p1=p1, p2=p2)
             for p1 in (0, 1, 2) for p in range(1, p1 + 2) for q in (1, 2, 3) for p2 in (1, 2)],
-    bound="b1 = 0; p1 in {0, 1, 2}; k1 <= p1 + 1; k2 <= 3; p2 in {1, 2}",
     check_source=CHECK_PAD_EXACT,
 )
 

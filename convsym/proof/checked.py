@@ -1,0 +1,265 @@
+"""Theorems proved by a list of kernel-checked steps (algebra, z3, summation, exact families).
+
+``Checked(name, title, gloss, derive=fn)`` runs ``fn(P)`` with a :class:`Proof`; every method of
+``P`` carries out its check *before* it records the step, and records what the check
+established (its evidence).  There is no way to add a step that checks nothing: prose goes into
+``P.define`` (evidence ``definition``, which proves nothing on its own) or into the theorem's
+gloss and remarks.  The printed statement is generated from what the steps checked: the
+``claim`` when one is given (it must be one of the facts a step established), otherwise the
+facts themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import sympy
+import z3
+
+from .. import decide
+from ..errors import ProofError
+from .theorem import StepError, Theorem, mint, weakest
+
+
+def _tex(e) -> str:
+    return sympy.latex(e)
+
+
+def _conj(conds: Iterable) -> str:
+    return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
+
+
+def _fmt_case(case: Mapping) -> str:
+    return ", ".join(f"{k}={v}" for k, v in case.items())
+
+
+class Proof:
+    """Collects the checked steps of one proof; every check raises :class:`ProofError` when it fails."""
+
+    def __init__(self) -> None:
+        self.steps: list = []
+        self.instances: list[str] = []
+        self.facts: list[sympy.Expr] = []  # expressions proved to be zero (lhs - rhs)
+
+    def _fail(self, rule: str, message: str) -> None:
+        raise StepError(message, step=len(self.steps) + 1, rule=rule, steps=self.steps)
+
+    def define(self, description: str, expression: str) -> None:
+        """Introduce notation (checks nothing, so it neither proves nor weakens anything)."""
+        self.steps.append(mint("definition", description, expression, "definition", checked_by=("by definition",)))
+
+    def equal(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
+        """``lhs == rhs`` as an identity of SymPy expressions (the difference expands or simplifies to 0)."""
+        lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
+        diff = sympy.expand(lhs - rhs)
+        if diff != 0 and sympy.simplify(diff) != 0:
+            self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
+        self.facts.append(lhs - rhs)
+        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+                               checked_by=("the difference reduces to 0 (SymPy)",),
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}"))
+
+    def zero(self, description: str, expr, rule: str = "algebra", shown: str | None = None) -> None:
+        """``expr == 0`` identically (SymPy)."""
+        self.equal(description, expr, 0, rule=rule, shown=shown)
+
+    def summation(self, description: str, summand, limits: Sequence[tuple]) -> sympy.Expr:
+        """``sum summand`` over ``limits`` (innermost first), for a summand polynomial in the indices.
+
+        SymPy sums polynomials over symbolic integer ranges in closed form (Faulhaber); summands
+        with floors, ceilings, minima or maxima are refused (SymPy's ``Sum.doit`` is not reliable
+        on them).  The closed form is re-checked against direct enumeration at small bounds.
+        """
+        summand = sympy.sympify(summand)
+        indices = [lim[0] for lim in limits]
+        for e in [summand] + [b for lim in limits for b in lim[1:]]:
+            if e.has(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Piecewise):
+                self._fail("summation", f"{description}: {e} has a floor, ceiling, min, max or piecewise part; "
+                                        "sum it by cases instead")
+        if not summand.is_polynomial(*indices):
+            self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
+        value = sympy.factor_terms(sympy.summation(summand, *limits))
+        bounds = sorted({s for lim in limits for b in lim[1:] for s in sympy.sympify(b).free_symbols}
+                        - set(indices), key=sympy.default_sort_key)
+        for trial in range(3):
+            env = {s: sympy.Integer(2 + (trial * 3 + k) % 4) for k, s in enumerate(bounds)}
+            direct = _enumerate(summand, limits, env)
+            closed = sympy.sympify(value).xreplace(env)
+            if direct is not None and sympy.simplify(closed - direct) != 0:
+                self._fail("summation", f"{description}: the closed form {value} gives {closed} at "
+                                        f"{_fmt_case(env)}, enumeration gives {direct}")
+        shown = sympy.Sum(summand, *limits)
+        self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
+                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
+        return value
+
+    def implies(self, description: str, hypotheses: Sequence, goals: Sequence, shown: str | None = None) -> None:
+        """``AND hypotheses => AND goals`` for all integers (z3)."""
+        d = decide.implies(hypotheses, goals)
+        if not d.holds:
+            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
+        self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
+                               side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
+                               checked_by=(d.how,)))
+
+    def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
+                 shown: str | None = None) -> None:
+        """``{AND a} = {AND b}`` under the hypotheses, for all integers (z3)."""
+        d = decide.equivalent(a, b, hypotheses)
+        if not d.holds:
+            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
+        self.steps.append(mint(
+            "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}", "general",
+            side_conditions=(rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
+            checked_by=(d.how,),
+        ))
+
+    def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
+        """A z3 formula over the reals (and integers) that must hold for all values: its negation is unsat."""
+        solver = z3.Solver()
+        solver.set("timeout", 20000)
+        solver.add(z3.Not(formula))
+        result = solver.check()
+        if result != z3.unsat:
+            model = solver.model() if result == z3.sat else solver.reason_unknown()
+            self._fail("z3", f"{description}: z3 does not prove it ({result}: {model})")
+        self.steps.append(mint("z3", description, expression, "general", side_conditions=tuple(conditions),
+                               checked_by=("z3: the negation is unsat",)))
+
+    def cases(self, description: str, expr, variable: sympy.Symbol, expression: str) -> None:
+        """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
+        expression with ``variable`` declared nonnegative and then negative."""
+        for assumption in ({"nonnegative": True}, {"negative": True}):
+            v = sympy.Symbol(str(variable), real=True, **assumption)
+            e = sympy.simplify(sympy.sympify(expr).xreplace({variable: v}))
+            if e != 0:
+                self._fail("case analysis", f"{description}: for {variable} {list(assumption)[0]} it reduces to {e}")
+        self.steps.append(mint("case analysis", description, expression, "general",
+                               side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
+                               checked_by=("SymPy: zero on each sign",)))
+
+    def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
+        """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
+        v = _proved_once(theorem)
+        if v.verdict != "proved":
+            self._fail("lemma", f"{description}: the lemma {theorem.name} is {v.verdict}: {v.error or ''}".strip())
+        self.steps.append(mint("lemma", description, expression, v.strength,
+                               checked_by=(f"lemma {theorem.name}: proved ({v.strength}, {v.sizes})",)))
+        return v.strength
+
+    def family(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable,
+               shown: str = "") -> None:
+        """``lhs(**case) == rhs(**case)`` exactly (ints or Fractions) for every case."""
+        if not cases:
+            self._fail("exact family", f"{description}: no case")
+        for case in cases:
+            left, right = lhs(**case), rhs(**case)
+            if isinstance(left, float) or isinstance(right, float):
+                self._fail("exact family", f"{description}: at {_fmt_case(case)} a side is a float")
+            if left != right:
+                self._fail("exact family", f"{description}: at {_fmt_case(case)} the left side is {left}, "
+                                           f"the right side {right}")
+        first, last = _fmt_case(cases[0]), _fmt_case(cases[-1])
+        text = f"{description}: {len(cases)} instances, exact, from {first} to {last}"
+        self.instances.append(text)
+        evidence = "exact-family" if len(cases) > 1 else "exact-instance"
+        self.steps.append(mint("exact family", description, shown or rf"\text{{{len(cases)} exact instances}}",
+                               evidence, checked_by=(text,)))
+
+    def cross_check(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
+        """Like :meth:`family`, but as a cross-check of a derivation that is complete without it:
+        it is run and reported with the instances, and it is not a step (it neither raises nor
+        lowers the strength)."""
+        for case in cases:
+            left, right = lhs(**case), rhs(**case)
+            if left != right:
+                self._fail("cross-check", f"{description}: at {_fmt_case(case)} the left side is {left}, "
+                                          f"the right side {right}")
+        self.instances.append(f"{description}: {len(cases)} instances, exact, from {_fmt_case(cases[0])} "
+                              f"to {_fmt_case(cases[-1])}")
+
+    def numeric(self, description: str, check: Callable[[], str], expression: str) -> None:
+        """A floating-point observation: ``check()`` raises when it fails and returns what it saw.
+        Evidence ``numeric``: a theorem that uses it is at best *observed*."""
+        try:
+            seen = check()
+        except (AssertionError, ArithmeticError, ValueError) as exc:
+            self._fail("numeric", f"{description}: {exc}")
+        self.steps.append(mint("numeric", description, expression, "numeric", checked_by=(str(seen),)))
+        self.instances.append(str(seen))
+
+
+_VERDICTS: dict[int, object] = {}
+
+
+def _proved_once(theorem: Theorem):
+    key = id(theorem)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = (theorem, theorem.prove())
+    return _VERDICTS[key][1]
+
+
+def _enumerate(summand, limits, env):
+    """Direct sum at small concrete bounds (None if a bound is not a small integer)."""
+    def rec(k, sub):
+        if k < 0:
+            return sympy.sympify(summand).xreplace(sub)
+        idx, lo, hi = limits[k]
+        lo_v, hi_v = sympy.sympify(lo).xreplace(sub), sympy.sympify(hi).xreplace(sub)
+        if not (lo_v.is_Integer and hi_v.is_Integer) or hi_v - lo_v > 50:
+            raise _NotSmall
+        total = sympy.Integer(0)
+        for val in range(int(lo_v), int(hi_v) + 1):
+            total += rec(k - 1, {**sub, idx: sympy.Integer(val)})
+        return total
+
+    try:
+        return rec(len(limits) - 1, dict(env))
+    except _NotSmall:
+        return None
+
+
+class _NotSmall(Exception):
+    pass
+
+
+class Checked(Theorem):
+    """A theorem proved by ``derive(P)``: a list of kernel-checked steps (:class:`Proof`).
+
+    ``claim`` (optional) is a SymPy equation the steps must establish (``P.equal`` of the same two
+    sides, up to expansion); the printed statement is the claim, or else the facts the steps
+    checked.  The strength is the weakest evidence of the steps.
+    """
+
+    def __init__(self, name: str, title: str, gloss: str = "", *, derive: Callable[[Proof], None],
+                 claim=None, witness_check: str = "", **kw) -> None:
+        super().__init__(name, title, gloss, **kw)
+        self.derive = derive
+        self.claim = claim
+        self.witness_check = witness_check
+        self._sizes = ""
+
+    def sizes(self) -> str:
+        return self._sizes
+
+    def _run(self) -> dict:
+        proof = Proof()
+        self.derive(proof)
+        checked = [s for s in proof.steps if s.evidence != "definition"]
+        if self.claim is not None:
+            target = sympy.expand(self.claim.lhs - self.claim.rhs)
+            if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in proof.facts):
+                raise StepError(f"the claim {sympy.sstr(self.claim)} is not one of the facts the steps established",
+                                step=len(proof.steps) + 1, rule="conclusion", steps=proof.steps)
+            latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
+        else:
+            latex = r" \\ ".join(s.expression for s in checked)
+            text = "; ".join(s.text or s.description for s in checked)
+        strength = weakest(s.evidence for s in checked)
+        if strength == "general":
+            sizes = "all sizes"
+        else:
+            sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
+        self._sizes = sizes
+        return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
+                "statement_latex": latex, "statement_text": text, "sizes": sizes}
