@@ -59,6 +59,42 @@ class Proof:
                                checked_by=("the difference reduces to 0 (SymPy)",),
                                text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}"))
 
+    def identical(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
+        """``lhs`` and ``rhs`` are the same SymPy expression (structurally, e.g. two Piecewise forms)."""
+        lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
+        if lhs != rhs:
+            self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
+        self.facts.append(lhs - rhs)
+        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+                               checked_by=("the same expression (SymPy, structurally)",),
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}"))
+
+    def induction(self, description: str, n: sympy.Symbol, closed: Mapping[str, Callable], base: Mapping[str, object],
+                  step: Mapping[str, Callable], shown: str = "") -> None:
+        """Induction on ``n >= 0`` for closed forms built from finite sums and products over ``1..n``.
+
+        ``closed[name](n)`` is the closed form; ``base[name]`` its value at ``n = 0``;
+        ``step[name](prev, n)`` the recurrence, where ``prev`` maps every name to its closed form
+        at ``n - 1``.  Checked: ``closed(0) == base`` and, for ``n >= 1``, ``closed(n)`` with the
+        last term of each sum and product up to ``n`` peeled off (``sum_{l=a}^{n} f = sum_{l=a}^{n-1} f
+        + f(n)``, likewise products) equals ``step(prev, n)``.
+        """
+        for name, form in closed.items():
+            at0 = sympy.sympify(form(sympy.Integer(0))).doit()
+            if sympy.simplify(at0 - sympy.sympify(base[name])) != 0:
+                self._fail("induction", f"{description}: base case {name}(0) = {at0}, not {base[name]}")
+        prev = {name: form(n - 1) for name, form in closed.items()}
+        for name, form in closed.items():
+            peeled = _peel(sympy.sympify(form(n)), n)
+            target = sympy.sympify(step[name](prev, n))
+            if sympy.expand(peeled - target) != 0 and sympy.simplify(peeled - target) != 0:
+                self._fail("induction", f"{description}: the step for {name} leaves {sympy.simplify(peeled - target)}")
+        self.steps.append(mint("induction", description, shown or ", ".join(
+            f"{name}({_tex(n)})" for name in closed), "general",
+            side_conditions=(rf"{_tex(n)} \ge 1",),
+            checked_by=("base case evaluated; induction step by peeling the last term of each finite sum and "
+                        "product (SymPy)",)))
+
     def zero(self, description: str, expr, rule: str = "algebra", shown: str | None = None) -> None:
         """``expr == 0`` identically (SymPy)."""
         self.equal(description, expr, 0, rule=rule, shown=shown)
@@ -67,15 +103,16 @@ class Proof:
         """``sum summand`` over ``limits`` (innermost first), for a summand polynomial in the indices.
 
         SymPy sums polynomials over symbolic integer ranges in closed form (Faulhaber); summands
-        with floors, ceilings, minima or maxima are refused (SymPy's ``Sum.doit`` is not reliable
+        with floors, ceilings, minima or maxima of the summation indices are refused (SymPy's ``Sum.doit`` is not reliable
         on them).  The closed form is re-checked against direct enumeration at small bounds.
         """
         summand = sympy.sympify(summand)
         indices = [lim[0] for lim in limits]
-        for e in [summand] + [b for lim in limits for b in lim[1:]]:
-            if e.has(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Piecewise):
-                self._fail("summation", f"{description}: {e} has a floor, ceiling, min, max or piecewise part; "
-                                        "sum it by cases instead")
+        for e in [summand] + [sympy.sympify(b) for lim in limits for b in lim[1:]]:
+            parts = e.atoms(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Piecewise)
+            if any(part.has(*indices) for part in parts):
+                self._fail("summation", f"{description}: {e} has a floor, ceiling, min, max or piecewise part "
+                                        "that depends on a summation index; sum it by cases instead")
         if not summand.is_polynomial(*indices):
             self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
         value = sympy.factor_terms(sympy.summation(summand, *limits))
@@ -187,6 +224,18 @@ class Proof:
             self._fail("numeric", f"{description}: {exc}")
         self.steps.append(mint("numeric", description, expression, "numeric", checked_by=(str(seen),)))
         self.instances.append(str(seen))
+
+
+def _peel(expr, n):
+    """Split off the last term of every sum and product whose upper limit is ``n``."""
+    def peel_one(e):
+        if isinstance(e, sympy.Sum | sympy.Product) and len(e.limits) == 1 and e.limits[0][2] == n:
+            var, lo, _ = e.limits[0]
+            head = type(e)(e.function, (var, lo, n - 1))
+            last = e.function.xreplace({var: n})
+            return head + last if isinstance(e, sympy.Sum) else head * last
+        return e
+    return expr.replace(lambda e: isinstance(e, sympy.Sum | sympy.Product), peel_one)
 
 
 _VERDICTS: dict[int, object] = {}
