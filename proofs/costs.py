@@ -184,7 +184,7 @@ def derive_output_size(P: Proof) -> None:
         [i_ >= 0, s_ * i_ + d_ * (k_ - 1) <= n_ + p_l_ + p_r_ - 1], [i_ >= 0, i_ <= q_],
         [p_l_ >= 0, p_r_ >= 0, *fits, *q_def],
     )
-    count = P.summation("count them", 1, [(i_, 0, q_)])
+    count = P.summation("count them", 1, [(i_, 0, q_)], hypotheses=[p_l_ >= 0, p_r_ >= 0, *fits, *q_def])
     P.equal("the closed formula (exported as conv_output_size)",
             count.subs(q_, sympy.floor(X_conv / s_)), f.expression)
     cases = [dict(n=n, k=k, s=s, p_l=a, p_r=b, d=d)
@@ -247,8 +247,8 @@ def derive_ceil(P: Proof) -> None:
         needed, [i_ >= 0, i_ <= c_ - 1], [*hyps, c_ * s2 >= n2 + p2])
     P.same_set("otherwise they are $0, \\dots, c$", needed, [i_ >= 0, i_ <= c_],
                [*hyps, c_ * s2 < n2 + p2])
-    dropped = P.summation("count the first case", 1, [(i_, 0, c_ - 1)])
-    kept = P.summation("count the second case", 1, [(i_, 0, c_)])
+    dropped = P.summation("count the first case", 1, [(i_, 0, c_ - 1)], hypotheses=hyps)
+    kept = P.summation("count the second case", 1, [(i_, 0, c_)], hypotheses=hyps)
     expected = sympy.Piecewise((dropped, n2 + p2 <= s2 * c_), (kept, True))
     P.identical("the closed formula (exported as pool_output_size_ceil), $c$ written out",
                 f.expression.xreplace({sympy.ceiling(X_pool / s2): c_}), expected)
@@ -958,8 +958,9 @@ def derive_padding_taps(P: Proof) -> None:
                [*defs, i_ >= q13, i_ <= m13 - 1])
     P.implies("the three groups partition the windows $0, \\dots, m-1$: $0 \\le r \\le q \\le m$",
               [*defs, m13 >= 0, E13 >= 0, s13 >= 1, k13 >= 1], [r13 >= 0, r13 <= q13, q13 <= m13])
-    full = P.summation("sum the first group", k13, [(i_, 0, r13 - 1)])
-    part = P.summation("sum the second group", E13 - s13 * i_, [(i_, r13, q13 - 1)])
+    groups = [*defs, m13 >= 0, E13 >= 0, s13 >= 1, k13 >= 1]
+    full = P.summation("sum the first group", k13, [(i_, 0, r13 - 1)], hypotheses=groups)
+    part = P.summation("sum the second group", E13 - s13 * i_, [(i_, r13, q13 - 1)], hypotheses=groups)
     # the sub-expressions q and r of the exported formula, built as convsym.cost builds them
     q_node = sympy.Min(m13, sympy.ceiling(E13 / s13), evaluate=False)
     r_node = sympy.Min(q_node, sympy.Max(0, sympy.floor((E13 - k13) / s13) + 1, evaluate=False),

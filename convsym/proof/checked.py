@@ -99,12 +99,15 @@ class Proof:
         """``expr == 0`` identically (SymPy)."""
         self.equal(description, expr, 0, rule=rule, shown=shown)
 
-    def summation(self, description: str, summand, limits: Sequence[tuple]) -> sympy.Expr:
+    def summation(self, description: str, summand, limits: Sequence[tuple], hypotheses: Sequence = ()) -> sympy.Expr:
         """``sum summand`` over ``limits`` (innermost first), for a summand polynomial in the indices.
 
         SymPy sums polynomials over symbolic integer ranges in closed form (Faulhaber); summands
         with floors, ceilings, minima or maxima of the summation indices are refused (SymPy's ``Sum.doit`` is not reliable
-        on them).  The closed form is re-checked against direct enumeration at small bounds.
+        on them).  SymPy's closed forms follow Karr's convention, which agrees with "an empty
+        range sums to 0" only when ``lower <= upper + 1``: that side condition is checked for every
+        range (from the symbols' signs, or by z3 under ``hypotheses``).  The closed form is
+        re-checked against direct enumeration at small bounds.
         """
         summand = sympy.sympify(summand)
         indices = [lim[0] for lim in limits]
@@ -115,6 +118,19 @@ class Proof:
                                         "that depends on a summation index; sum it by cases instead")
         if not summand.is_polynomial(*indices):
             self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
+        conditions = []
+        for k, (idx, lo, hi) in enumerate(limits):
+            width = sympy.sympify(hi) - sympy.sympify(lo) + 1
+            conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
+            if width.is_nonnegative:
+                continue
+            outer = [lim[0] for lim in limits[k + 1:]]
+            ranges = [c for (j, a, b) in limits[k + 1:] for c in (j >= a, j <= b)]
+            d = decide.implies(list(hypotheses) + ranges, [width >= 0], bound=outer)
+            if not d.holds:
+                self._fail("summation", f"{description}: the range of {idx} may run backwards ({_tex(lo)} > "
+                                        f"{_tex(hi)} + 1), where the closed form is not the sum: {d.how} "
+                                        f"{d.counterexample or ''}".strip())
         value = sympy.factor_terms(sympy.summation(summand, *limits))
         bounds = sorted({s for lim in limits for b in lim[1:] for s in sympy.sympify(b).free_symbols}
                         - set(indices), key=sympy.default_sort_key)
@@ -127,7 +143,7 @@ class Proof:
                                         f"{_fmt_case(env)}, enumeration gives {direct}")
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
-                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
+                               side_conditions=tuple(conditions), checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
         return value
 
     def implies(self, description: str, hypotheses: Sequence, goals: Sequence, shown: str | None = None) -> None:
@@ -255,7 +271,7 @@ def _enumerate(summand, limits, env):
             return sympy.sympify(summand).xreplace(sub)
         idx, lo, hi = limits[k]
         lo_v, hi_v = sympy.sympify(lo).xreplace(sub), sympy.sympify(hi).xreplace(sub)
-        if not (lo_v.is_Integer and hi_v.is_Integer) or hi_v - lo_v > 50:
+        if not (lo_v.is_Integer and hi_v.is_Integer) or hi_v - lo_v > 50 or lo_v > hi_v + 1:
             raise _NotSmall
         total = sympy.Integer(0)
         for val in range(int(lo_v), int(hi_v) + 1):
