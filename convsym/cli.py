@@ -2,6 +2,7 @@
 
 ::
 
+    convsym --version
     convsym list  [--path DIR ...]
     convsym prove [NAME ...] [--json] [--jobs N] [--path DIR ...]
     convsym build [--out DIR] [--jobs N] [--path DIR ...]
@@ -57,11 +58,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def version_text() -> str:
+    """``convsym 0.1.0 (Python 3.11.7, numpy 2.1.0, sympy 1.13.3, z3-solver 4.13.0.0)``: the
+    package and the versions that decide its results, for bug reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from convsym import __version__
+
+    parts = [f"Python {sys.version.split()[0]}"]
+    for dist in ("numpy", "sympy", "z3-solver"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    return f"convsym {__version__} ({', '.join(parts)})"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="convsym",
         description="Exact, checked facts about convolution layers.",
     )
+    top.add_argument("--version", action="version", version=version_text(),
+                     help="print convsym's version and those of its backends, then exit")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
