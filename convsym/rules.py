@@ -27,7 +27,7 @@ from sympy import Expr, Indexed, Symbol
 
 from . import decide
 from .errors import ProofError
-from .sums import App, Let, Range, SumExpr, Term, instantiate, term_symbols
+from .sums import App, Let, Range, SumExpr, Term, instantiate, labels, term_symbols
 
 
 @dataclass
@@ -166,7 +166,7 @@ class Unfold(Rule):
                 hit, rest = _split_additive(rest, lambda p, a=atom: p.has(a))
                 for part in hit:
                     coeff = _linear_coefficient(part, atom)
-                    host_syms = _term_symbols(Term(coeff, term.ranges, term.where)) | atom.free_symbols
+                    host_syms = _term_symbols(Term(coeff, term.ranges, term.where)) | (atom.free_symbols - labels(atom))
                     body = self._rename(self._body(atom, ctx, host_syms), host_syms)
                     for bt in body.terms:
                         clash = {r.index for r in bt.ranges} & host_syms
@@ -205,7 +205,7 @@ class Distribute(Rule):
                 continue
             found = True
             outer = {r.index for r in term.ranges}
-            factor_syms = sympy.sympify(term.summand).free_symbols
+            factor_syms = sympy.sympify(term.summand).free_symbols - labels(term.summand)
             for w in term.where:
                 factor_syms |= sympy.sympify(w).free_symbols
             for it in term.inner.terms:
@@ -440,7 +440,7 @@ class Fold(Rule):
         return f"fold the sum over {', '.join(self.over)} into {sympy.sstr(self.app)}"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
-        arg_names = {str(q) for q in self.app.free_symbols}
+        arg_names = {str(q) for q in self.app.free_symbols - labels(self.app)}
         captured = set(self.over) & arg_names
         if captured:
             raise ProofError(

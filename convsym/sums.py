@@ -255,9 +255,16 @@ def bound_indices(expr: SumExpr) -> list[Symbol]:
     return out
 
 
+def labels(e) -> set[Symbol]:
+    """The labels of the signals (``IndexedBase``) in ``e``: names of arrays, not numbers."""
+    e = sympy.sympify(e)
+    return {a.base.label for a in e.atoms(Indexed)} | {b.label for b in e.atoms(IndexedBase)}
+
+
 def term_symbols(term: Term) -> set[Symbol]:
-    """Every symbol of a term: free ones and its bound indices (at every depth)."""
-    syms = set(sympy.sympify(term.summand).free_symbols)
+    """Every symbol of a term: free ones and its bound indices (at every depth); signal labels
+    (the ``x`` of ``x[i]``) are not symbols here."""
+    syms = set(sympy.sympify(term.summand).free_symbols) - labels(term.summand)
     for r in term.ranges:
         syms.add(r.index)
         for e in r.lower + r.upper:
@@ -271,7 +278,8 @@ def term_symbols(term: Term) -> set[Symbol]:
 
 
 def free_symbols(expr: SumExpr) -> set[Symbol]:
-    """The free symbols of ``expr``: every symbol that is not bound by an enclosing range."""
+    """The free symbols of ``expr``: every symbol that is not bound by an enclosing range (signal
+    labels excluded)."""
     out: set[Symbol] = set()
 
     def visit(term: Term, bound: frozenset) -> None:
@@ -279,7 +287,7 @@ def free_symbols(expr: SumExpr) -> set[Symbol]:
         for r in term.ranges:
             for e in r.lower + r.upper:
                 out.update(sympy.sympify(e).free_symbols - inner_bound)
-        out.update(sympy.sympify(term.summand).free_symbols - inner_bound)
+        out.update(sympy.sympify(term.summand).free_symbols - labels(term.summand) - inner_bound)
         for w in term.where:
             out.update(sympy.sympify(w).free_symbols - inner_bound)
         if term.inner is not None:
@@ -351,7 +359,8 @@ def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Sy
     expr = body(*holders)
     if not isinstance(expr, SumExpr):
         raise ProofError(f"a definition body must return a SumExpr, got {type(expr).__name__}")
-    taken = {str(s) for a in args for s in a.free_symbols} | {str(s) for s in avoid}
+    taken = {str(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
+    taken |= {str(s) for s in avoid}
     expr = rename_bound(expr, taken)
     mapping = {h: a for h, a in zip(holders, args, strict=True) if h is not a}
     return _xreplace_expr(expr, mapping) if mapping else expr

@@ -191,6 +191,13 @@ class Proof:
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
                                checked_by=("SymPy: zero on each sign",)))
 
+    def positive(self, description: str, expr, expression: str) -> None:
+        """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
+        if sympy.sympify(expr).is_positive is not True:
+            self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
+        self.steps.append(mint("sign", description, expression, "general",
+                               checked_by=("SymPy: positive from the declared signs of its symbols",)))
+
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
         """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
         v = _proved_once(theorem)
