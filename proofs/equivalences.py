@@ -35,12 +35,13 @@ from convsym import opdefs as D
 from convsym import ops
 from convsym import ops_equivalences as E
 from convsym.algebra import PolyTensor
-from convsym.proof import General, Identity, Theorem
+from convsym.errors import ProofError
+from convsym.proof import Checked, General, Identity, Proof, Theorem
 from convsym.render import figures
 from convsym.rules import Collapse, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, evaluate, index
 from convsym.symbols import VariablePool, sizes
-from convsym.verdict import Family, StepRecord, Witness
+from convsym.verdict import Family
 
 FAMILY = Family(
     "equivalences",
@@ -56,57 +57,6 @@ FAMILY = Family(
     ),
     order=20,
 )
-
-
-# =============================================================================================
-# theorems with their own exact procedure
-
-
-class Procedure(Theorem):
-    """A theorem decided by its own exact procedure (sympy, z3 over the reals or integers, exact
-    evaluation of :mod:`convsym.reference`), for claims that are not polynomial identities.
-
-    ``procedure()`` returns the fields of the verdict: ``verdict`` (``proved``/``refuted``),
-    ``steps`` (:class:`StepRecord`), ``instances`` and, for a refutation, ``witness``.  A
-    refutation's ``witness_check`` (body of a test receiving ``witness``) is emitted like
-    :class:`~convsym.proof.Identity` does.
-    """
-
-    def __init__(self, name, title, statement, *, procedure, strength, sizes_text="", witness_check="", **kw):
-        super().__init__(name, title, statement, **kw)
-        self.procedure = procedure
-        self.strength = strength
-        self.sizes_text = sizes_text
-        self.witness_check = witness_check
-
-    def sizes(self) -> str:
-        return self.sizes_text
-
-    def _run(self) -> dict:
-        out = dict(self.procedure())
-        out.setdefault("strength", self.strength)
-        return out
-
-    def check_source_for(self, verdict) -> str:
-        src = self.check_source
-        if verdict.witness is not None and self.witness_check:
-            import textwrap
-
-            fn = "test_witness_" + self.name.split(".", 1)[1].replace("-", "_")
-            body = textwrap.indent(textwrap.dedent(self.witness_check).strip("\n"), "    ")
-            src += f"\n\ndef {fn}():\n    witness = {verdict.witness.data!r}\n{body}\n"
-        return src
-
-
-class MaxPoolNotAffine(Procedure):
-    """Refutes "max pooling is an affine map": every convolution (any weights, bias, stride,
-    padding, dilation, groups), and every stack of them, is affine, and an affine map ``A``
-    satisfies ``A(x) + A(y) = A(x + y) + A(0)``; max pooling violates it on exact inputs."""
-
-
-class CostClaim(Procedure):
-    """A cost formula proved for all sizes by summing the definition's index domain with SymPy
-    (closed form), cross-checked by counting the monomials of exact instances."""
 
 
 # =============================================================================================
@@ -166,32 +116,13 @@ def test_conv1x1_is_linear_numeric():
 )
 
 
-def _macs_procedure(name_sizes, count_expr, claimed, instance_builder, instances):
-    """Closed-form count of the definitional sum, compared with ``claimed``; instances count the
-    monomials of exact PolyTensor results (one monomial w*x per multiply-accumulate)."""
-
-    def run():
-        steps = [StepRecord(
-            "count", "sum 1 over the output positions and the terms of the definition",
-            f"\\#\\mathrm{{MAC}} = {sympy.latex(count_expr)}",
-            (), ("sympy summation in closed form",))]
-        closed = sympy.simplify(count_expr.doit())
-        if sympy.simplify(closed - claimed) != 0:
-            return {"verdict": "refuted", "strength": "general", "steps": tuple(steps),
-                    "witness": Witness(f"closed form {closed} differs from {claimed}", (), "", str(closed),
-                                       str(claimed), {})}
-        steps.append(StepRecord("closed form", "evaluate the sums", f"\\#\\mathrm{{MAC}} = {sympy.latex(claimed)}",
-                                (), ("sympy: difference simplifies to 0",)))
-        done = []
-        for sz in instances:
-            got = instance_builder(**sz)
-            want = int(claimed.subs({s: sz[str(s)] for s in claimed.free_symbols}))
-            if got != want:
-                raise RuntimeError(f"at {sz} the exact instance has {got} multiply-accumulates, the formula {want}")
-            done.append(", ".join(f"{k}={val}" for k, val in sz.items()) + f": {got} MACs counted in the exact result")
-        return {"verdict": "proved", "steps": tuple(steps), "instances": tuple(done)}
-
-    return run
+def derive_conv1x1_cost(P: Proof) -> None:
+    macs = P.summation("sum 1 over the output positions and the terms of the definition", 1,
+                       [(c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1)])
+    P.equal("the closed form", macs, C_o * C_i * H * W_)
+    P.cross_check("multiply-accumulates counted as the monomials w x of exact results",
+                  [dict(C_o=1, C_i=1, H=1, W=1), dict(C_o=2, C_i=3, H=4, W=5), dict(C_o=4, C_i=2, H=3, W=3)],
+                  lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W), lambda C_o, C_i, H, W: C_o * C_i * H * W)
 
 
 def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
@@ -201,20 +132,13 @@ def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
     return ops.conv2d(x, k_, stride=s, padding=p).nnz
 
 
-_cost_1x1 = sympy.Sum(1, (c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1))
-
-conv1x1_cost = CostClaim(
+conv1x1_cost = Checked(
     "equivalences.conv1x1-cost",
     "A $1\\times 1$ convolution costs $C_o C_i H W$ multiply-accumulates",
     "For all sizes: a 1x1 convolution (stride 1, no padding) of a C_i x H x W input to C_o channels does "
     "C_o * C_i * H * W multiply-accumulates (one C_o x C_i matrix-vector product per pixel); without bias "
     "that is C_o (2 C_i - 1) H W floating point operations (the seed's answer to exercise 4).",
-    procedure=_macs_procedure("", _cost_1x1, C_o * C_i * H * W_,
-                              lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W),
-                              [dict(C_o=1, C_i=1, H=1, W=1), dict(C_o=2, C_i=3, H=4, W=5),
-                               dict(C_o=4, C_i=2, H=3, W=3)]),
-    strength="general",
-    sizes_text="all C_o, C_i, H, W >= 1",
+    derive=derive_conv1x1_cost,
     check_source="""
 def test_conv1x1_cost_counts():
     rng = np.random.default_rng(11)
@@ -1126,47 +1050,39 @@ avgpool_ceil = Identity(
 )
 
 
-def _maxpool_not_affine():
+def derive_maxpool_not_affine(P: Proof) -> None:
+    from convsym import reference as ref
+
+    M, cc = sympy.MatrixSymbol("M", 2, 2), sympy.MatrixSymbol("c", 2, 1)
+    xs, ys = sympy.MatrixSymbol("x", 2, 1), sympy.MatrixSymbol("y", 2, 1)
+    aff = (M * xs + cc) + (M * ys + cc) - ((M * (xs + ys) + cc) + (M * sympy.ZeroMatrix(2, 1) + cc))
+    for entry in sympy.Matrix(aff.as_explicit()):
+        P.zero("every convolution, and every stack of convolutions, is x -> Mx + c; such a map satisfies "
+               "A(x) + A(y) = A(x + y) + A(0) (entrywise, symbolic M, c)", entry,
+               shown=r"A(x) + A(y) - A(x+y) - A(0) = (Mx + c) + (My + c) - (M(x+y) + c) - c = 0")
     x = np.array([[[[1, 0]]]], dtype=object)
     y = np.array([[[[0, 1]]]], dtype=object)
     zero = np.zeros((1, 1, 1, 2), dtype=object)
     zero[...] = 0
-    from convsym import reference as ref
-
     fx, fy, fxy, f0 = (ref.max_pool2d(t, (1, 2))[0, 0, 0, 0] for t in (x, y, x + y, zero))
     lhs, rhs = fx + fy, fxy + f0
-    M, cc, xs, ys = sympy.MatrixSymbol("M", 2, 2), sympy.MatrixSymbol("c", 2, 1), sympy.MatrixSymbol("x", 2, 1), \
-        sympy.MatrixSymbol("y", 2, 1)
-    aff = (M * xs + cc) + (M * ys + cc) - ((M * (xs + ys) + cc) + (M * sympy.ZeroMatrix(2, 1) + cc))
-    if sympy.simplify(sympy.Matrix(aff.as_explicit()).applyfunc(sympy.expand)) != sympy.zeros(2, 1):
-        raise RuntimeError("the affine identity did not check")
-    steps = (
-        StepRecord("affine maps", "every convolution, and every stack of convolutions, is x -> Mx + c; for such maps",
-                   r"A(x) + A(y) - A(x+y) - A(0) = (Mx + c) + (My + c) - (M(x+y) + c) - c = 0", (),
-                   ("sympy: expanded entrywise to 0 for a symbolic M, c",)),
-        StepRecord("evaluate", "max pooling with a 1x2 window on x = (1, 0), y = (0, 1), exactly",
-                   rf"f(x) + f(y) = {lhs} \ne {rhs} = f(x+y) + f(0)", (),
-                   ("convsym.reference.max_pool2d on exact object arrays",)),
-    )
-    if lhs == rhs:
-        return {"verdict": "proved", "steps": steps}
-    data = {"x": [[0, 0, 0, 0], 1], "y": [[0, 0, 0, 1], 1], "lhs": str(lhs), "rhs": str(rhs)}
-    return {"verdict": "refuted", "steps": steps, "witness": Witness(
-        "f = max pooling with a 1 x 2 window on a 1 x 1 x 1 x 2 input; x = (1, 0), y = (0, 1): "
-        "f(x) + f(y) = 2 but f(x + y) + f(0) = 1, so f is not affine, and no convolution (any weights, "
-        "bias, stride, padding, dilation, groups) and no stack of convolutions equals max pooling.",
-        (("x", "(1, 0)"), ("y", "(0, 1)")), r"f(x) + f(y) \text{ vs } f(x + y) + f(0)", str(lhs), str(rhs), data)}
+    P.exact_counterexample(
+        "max pooling with a 1x2 window on x = (1, 0), y = (0, 1), evaluated exactly", lhs, rhs,
+        rf"f(x) + f(y) = {lhs} \ne {rhs} = f(x+y) + f(0)",
+        witness=("f = max pooling with a 1 x 2 window on a 1 x 1 x 1 x 2 input; x = (1, 0), y = (0, 1): "
+                 f"f(x) + f(y) = {lhs} but f(x + y) + f(0) = {rhs}, so f is not affine, and no convolution (any "
+                 "weights, bias, stride, padding, dilation, groups) and no stack of convolutions equals max pooling."),
+        assignment=(("x", "(1, 0)"), ("y", "(0, 1)")), where=r"f(x) + f(y) \text{ vs } f(x + y) + f(0)",
+        data={"x": [[0, 0, 0, 0], 1], "y": [[0, 0, 0, 1], 1], "lhs": str(lhs), "rhs": str(rhs)})
 
 
-maxpool_not_affine = MaxPoolNotAffine(
+maxpool_not_affine = Checked(
     "equivalences.maxpool-not-affine",
     "Max pooling is not affine, so it never merges into a convolution",
     "Claim (false): max pooling is an affine map x -> Mx + c (which it would be if some convolution, or stack "
     "of convolutions, computed it).",
     expected="refuted",
-    procedure=_maxpool_not_affine,
-    strength="exact-instance",
-    sizes_text="window 1 x 2, input 1 x 1 x 1 x 2",
+    derive=derive_maxpool_not_affine,
     witness_check="""
 x = np.zeros((1, 1, 1, 2), dtype=object); x[...] = 0; x[0, 0, 0, 0] = 1
 y = np.zeros((1, 1, 1, 2), dtype=object); y[...] = 0; y[0, 0, 0, 1] = 1
@@ -1181,41 +1097,25 @@ assert np.isclose(g(x) + g(y), g(x + y) + g(0 * x))   # any convolution is affin
 )
 
 
-def _maxpool_homogeneous():
-    a_, b_, s = z3.Reals("a b s")
+def derive_maxpool_homogeneous(P: Proof) -> None:
+    a_, b_, s, m, ms, v = z3.Reals("a b s m ms v")
     mx = lambda p, q: z3.If(p >= q, p, q)  # noqa: E731
-    solver = z3.Solver()
-    solver.add(s > 0, mx(s * a_, s * b_) != s * mx(a_, b_))
-    res = solver.check()
-    # a fixed witness for s = -1 (a solver's model is not canonical), confirmed by z3 as a point
-    wa, wb = 0, 1
-    solver2 = z3.Solver()
-    solver2.add(a_ == wa, b_ == wb, mx(-a_, -b_) != -mx(a_, b_))
-    res2 = solver2.check()
-    if res != z3.unsat or res2 != z3.sat:
-        raise RuntimeError(f"z3 answered {res} and {res2}")
-    steps = (
-        StepRecord("lemma", "for real a, b and s > 0", r"\max(s a, s b) = s \max(a, b)", (r"s > 0",),
-                   ("z3 over the reals: no counterexample (unsat)",)),
-        StepRecord("induction", "a window of n + 1 values: max(v_1..v_{n+1}) = max(max(v_1..v_n), v_{n+1})",
-                   r"\max_{w \in W}(s x_w) = s \max_{w \in W} x_w", (),
-                   ("the lemma applied to the last value; max pooling takes such a max per output",)),
-        StepRecord("negative scalars", "the lemma fails for s = -1",
-                   rf"\max(-a, -b) = {max(-wa, -wb)} \ne {-max(wa, wb)} = -\max(a, b)"
-                   rf" \text{{ at }} a = {wa}, b = {wb}", (),
-                   ("z3: counterexample (sat)",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": ()}
+    P.real_valid("for real a, b and s > 0", z3.ForAll([a_, b_, s], z3.Implies(s > 0, mx(s * a_, s * b_) == s * mx(a_, b_))),
+                 r"\max(s a, s b) = s \max(a, b)", (r"s > 0",))
+    P.real_valid("induction on the window size n (the max of n + 1 values is max(max of the first n, the last)): "
+                 "a window of one value gives s v = s v, and if the scaled max of n values is s times their max, "
+                 "so it is for n + 1", z3.ForAll([m, ms, v, s], z3.Implies(z3.And(s > 0, ms == s * m),
+                                                                              mx(ms, s * v) == s * mx(m, v))),
+                 r"M'_n = s M_n \implies \max(M'_n, s v_{n+1}) = s \max(M_n, v_{n+1})", (r"s > 0",))
 
 
-maxpool_homogeneous = Procedure(
+maxpool_homogeneous = Checked(
     "equivalences.maxpool-positively-homogeneous",
     "Max pooling is positively homogeneous (only)",
     "For every window and every real s > 0: maxpool(s x) = s maxpool(x). This is why max pooling commutes with "
     "positive per-channel scales (equalization through ReLU), while it is not linear: s = -1 fails.",
-    procedure=_maxpool_homogeneous,
-    strength="general",
-    sizes_text="all windows; s > 0 real",
+    derive=derive_maxpool_homogeneous,
+    remarks=("It is not linear: for s = -1, max(-0, -1) = 0 but -max(0, 1) = -1 (the emitted check tests it).",),
     check_source="""
 def test_maxpool_positively_homogeneous():
     rng = np.random.default_rng(52)
@@ -1413,32 +1313,18 @@ def test_space_to_depth_numeric():
 Hh, Ww, Pp, Oo, Dd = sizes("H W P O D")
 
 
-def _s2d_cost():
+def derive_s2d_cost(P: Proof) -> None:
     out_small = sympy.floor((Hh + 2 * Pp - K_s) / S_s) + 1
     out_big = sympy.floor((Cf * Hh + 2 * Cf * Pp - Cf * K_s) / (Cf * S_s)) + 1
-    lhs_macs = Oo * Dd * Cf**2 * K_s**2 * out_small**2
-    rhs_macs = Oo * Dd * (Cf * K_s) ** 2 * out_big**2
-    same_size = sympy.simplify(out_small - out_big) == 0
-    same_macs = sympy.simplify(lhs_macs - rhs_macs) == 0
-    same_params = sympy.expand(Oo * Dd * Cf**2 * K_s**2 - Oo * Dd * (Cf * K_s) ** 2) == 0
-    if not (same_size and same_macs and same_params):
-        raise RuntimeError("the cost identity did not simplify")
-    seed = {Cf: 16, K_s: 3}
-    steps = (
-        StepRecord("output size", "H_out of both convolutions (the argument of the floor cancels C)",
-                   rf"\left\lfloor \frac{{C H + 2 C P - C K}}{{C S}} \right\rfloor + 1 = {sympy.latex(out_small)}", (),
-                   ("sympy: the difference simplifies to 0",)),
-        StepRecord("MACs", "multiply-accumulates of both sides",
-                   r"O D C^2 K^2 H_{out} W_{out} = O D (C K)^2 H_{out} W_{out}", (),
-                   ("sympy: the difference simplifies to 0",)),
-        StepRecord("the seed's example", "256 = 16^2 channels, a 3 x 3 kernel: a 48 x 48 kernel at stride 16",
-                   rf"C^2 K^2 = {int((Cf**2 * K_s**2).subs(seed))} = (C K)^2 = 48^2", (),
-                   ("exact integer arithmetic",)),
-    )
-    return {"verdict": "proved", "steps": steps}
+    P.equal("H_out of both convolutions (the argument of the floor cancels C)", out_big, out_small)
+    P.equal("weights of both sides", Oo * Dd * Cf**2 * K_s**2, Oo * Dd * (Cf * K_s) ** 2)
+    P.equal("multiply-accumulates of both sides", Oo * Dd * Cf**2 * K_s**2 * out_small**2,
+            Oo * Dd * (Cf * K_s) ** 2 * out_big**2)
+    P.cross_check("256 = 16^2 channels and a 3 x 3 kernel are a 48 x 48 kernel at stride 16",
+                  [dict(C=16, K=3)], lambda C, K: C * C * K * K, lambda C, K: 48 * 48)
 
 
-space_to_depth_cost = CostClaim(
+space_to_depth_cost = Checked(
     "equivalences.space-to-depth-cost",
     "Both sides of space-to-depth cost the same",
     "For all sizes: the two convolutions of equivalences.space-to-depth have the same output size, the same "
@@ -1446,9 +1332,7 @@ space_to_depth_cost = CostClaim(
     "1 x 16H x 16W map is the ordinary 256-channel 3x3 conv rewritten: 48^2 = 256 * 9 MACs per output in both, "
     "and it runs at stride 16, so its output is H x W. The big kernel is not a larger receptive field: a 48 x 48 "
     "window of the shuffled map holds exactly the 3 x 3 x 256 values of the original window.",
-    procedure=_s2d_cost,
-    strength="general",
-    sizes_text="all O, D, C, K, S, P, H >= 1",
+    derive=derive_s2d_cost,
     check_source="""
 def test_space_to_depth_costs_equal():
     for cr, kk, ss, pp, h in [(16, 3, 1, 1, 8), (2, 3, 2, 0, 9), (3, 1, 1, 0, 4)]:
@@ -1601,56 +1485,47 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
     return top and bottom and (mode == "bias" or b1_zero)
 
 
-def _characterisation():
+def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+    """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
     from convsym.algebra import PolyTensor as PT
 
-    done, agree, exact_count = [], 0, 0
+    pool = VariablePool()
+    T = {nm: PT.variables(pool, nm, shp) for nm, shp in
+         {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
+    if b1_zero:
+        T["b1"] = T["b1"] * 0
+    h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
+    mid = h.shape[1]
+    pad = T["b1"] if mode == "bias" else T["b1"] * 0
+    hp = E.concat(*([pad] * p2), h.reshape((mid,)), *([pad] * p2)).reshape((1, mid + 2 * p2))
+    two = ops.conv1d(hp, T["w2"], T["b2"])
+    Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
+    one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
+    return two.equals(one)
+
+
+def _characterisation_cases() -> list[dict]:
+    out = []
     for k1_, s1, p1, k2_, n_, mode, b1_zero in itertools.product(
             (1, 2, 3), (1, 2), (0, 1), (2, 3), (4, 5), ("zeros", "bias"), (True, False)):
         if mode == "bias" and b1_zero:
             continue
         for p2 in range(1, k2_):
-            if (n_ + 2 * p1 - k1_) // s1 + 1 < 1:
-                continue
-            pool = VariablePool()
-            T = {nm: PT.variables(pool, nm, shp) for nm, shp in
-                 {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
-            if b1_zero:
-                T["b1"] = T["b1"] * 0
-            h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
-            mid = h.shape[1]
-            hp = E.concat(*([T["b1"] if mode == "bias" else T["b1"] * 0] * p2), h.reshape((mid,)),
-                          *([T["b1"] if mode == "bias" else T["b1"] * 0] * p2)).reshape((1, mid + 2 * p2))
-            two = ops.conv1d(hp, T["w2"], T["b2"])
-            Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
-            one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
-            holds = two.equals(one)
-            want = _predicted_exact(k1_, s1, p1, n_, b1_zero, mode)
-            if holds != want:
-                raise RuntimeError(f"characterisation wrong at k1={k1_}, s1={s1}, p1={p1}, k2={k2_}, p2={p2}, n={n_}, "
-                                   f"mode={mode}, b1=0: {b1_zero}: exact={holds}, predicted {want}")
-            agree += 1
-            exact_count += holds
-    done.append(f"{agree} configurations (k1 <= 3, s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, "
-                f"zero or bias padding, b1 = 0 or not): the prediction equals the exact polynomial check "
-                f"({exact_count} exact, {agree - exact_count} not)")
-    steps = (
-        StepRecord("ring error", "by equivalences.padded-ring-error the merge is exact iff every ring value the second "
-                   "layer reads is the padding value: v_j = 0 (zeros) or v_j = b_1 (bias)",
-                   r"v_j = b_1 + \sum_a w^{(1)}_a x_{s_1 j + a - p_1},\quad j \in \{-p_2..-1\} \cup \{H_m..H_m+p_2-1\}",
-                   (), ("exact identity, see equivalences.padded-ring-error",)),
-        StepRecord("top", "the window at j = -1 sees only padding (the farther ring positions then too)",
-                   r"k_1 - 1 \le p_1 + s_1 - 1", (), ("for generic weights this is also necessary",)),
-        StepRecord("bottom", "the window at j = H_m starts beyond the input",
-                   r"s_1 H_m \ge n + p_1,\quad H_m = \left\lfloor \frac{n + 2 p_1 - k_1}{s_1} \right\rfloor + 1", (),
-                   ("for all n this is k_1 - 1 <= p_1: the worst n has s_1 H_m = n + 2 p_1 - k_1 + 1",)),
-        StepRecord("bias", "zero padding needs the ring value b_1 + 0 to be 0", r"b_1 = 0", (),
-                   ("with bias padding (pad with b_1) this condition disappears",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": tuple(done)}
+            if (n_ + 2 * p1 - k1_) // s1 + 1 >= 1:
+                out.append(dict(k1_=k1_, s1=s1, p1=p1, k2_=k2_, p2=p2, n_=n_, mode=mode, b1_zero=b1_zero))
+    return out
 
 
-padded_characterisation = Procedure(
+def derive_characterisation(P: Proof) -> None:
+    P.family("the prediction (conditions (i)-(iii)) equals the exact polynomial check of the merge, for k1 <= 3, "
+             "s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, zero or bias padding, b1 = 0 or not",
+             _characterisation_cases(), _merge_is_exact,
+             lambda k1_, s1, p1, k2_, p2, n_, mode, b1_zero: _predicted_exact(k1_, s1, p1, n_, b1_zero, mode),
+             shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
+                   r"\wedge (b_1 = 0 \vee \text{bias padding})")
+
+
+padded_characterisation = Checked(
     "equivalences.padded-exact-characterisation",
     "Exactly when a merge with padding in the second layer is exact",
     "With stride 1 and 1 <= p2 <= k2 - 1 in the second layer (per axis): the merged layer padded by p1 + s1 p2 "
@@ -1659,9 +1534,11 @@ padded_characterisation = Procedure(
     "input; for every n this is k1 - 1 <= p1) and (iii) b1 = 0 when the intermediate is zero padded (no "
     "condition when it is padded with b1). k2 and p2 do not matter; s1 and, for s1 > 1, the input size n do: "
     "a 2x2 stride-2 first layer without padding merges exactly for even n and not for odd n.",
-    procedure=_characterisation,
-    strength="exact-family",
-    sizes_text="k1 <= 3, s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}",
+    derive=derive_characterisation,
+    remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the second layer "
+             "reads is the padding value (0, or b1 with bias padding); the window at ring position -1 sees only "
+             "padding iff k1 - 1 <= p1 + s1 - 1, the one at H_mid starts beyond the input iff s1 H_mid >= n + p1 "
+             "(for every n: k1 - 1 <= p1), and zero padding needs the ring value b1 + 0 to be 0.",),
     check_source="""
 def test_padded_stride_parity_numeric():
     rng = np.random.default_rng(71)
@@ -1809,7 +1686,7 @@ def _z3_splits(w, k1_):
                    == z3.RealVal(str(w[tt])))
     res = solver.check()
     if res == z3.unknown:
-        raise RuntimeError(f"z3 could not decide the split of {w}")
+        raise ProofError(f"z3 could not decide the split of {w}")
     return res == z3.sat
 
 
@@ -1823,43 +1700,30 @@ def _criterion(w, k1_):
     return poly.count_roots() > 0
 
 
-def _split_counterexample():
-    w = [1, 0, 1]
+def derive_split_counterexample(P: Proof) -> None:
     z = sympy.Symbol("z")
-    roots = sympy.Poly(z**2 + 1, z).count_roots()
-    splits = _z3_splits(w, 2)
-    steps = (
-        StepRecord("polynomial", "a split (2, 2) is a factorisation into real linear factors (split-polynomial)",
-                   r"1 + z^2 = (u_0 + u_1 z)(v_0 + v_1 z)", (), ("equivalences.split-polynomial",)),
-        StepRecord("no real root", "a real linear factor means a real root; z^2 + 1 has none",
-                   rf"\#\{{z \in \mathbb{{R}} : z^2 + 1 = 0\}} = {roots}", (),
-                   ("sympy count_roots (Sturm sequence, exact)",)),
-        StepRecord("decision", "independently: the coefficient equations have no real solution",
-                   r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1", (),
-                   ("z3 nonlinear real arithmetic: " + ("sat" if splits else "unsat"),)),
-        StepRecord("over the complex numbers", "the split exists with complex kernels",
-                   r"1 + z^2 = (1 + i z)(1 - i z)", (),
-                   ("sympy: expands to 1 + z^2",)),
-    )
-    if roots != 0 or splits or sympy.expand((1 + sympy.I * z) * (1 - sympy.I * z)) != 1 + z**2:
-        return {"verdict": "proved", "steps": steps}
-    return {"verdict": "refuted", "steps": steps, "witness": Witness(
-        "the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 kernels: "
-        "its polynomial has no real root; z3 finds the coefficient equations unsatisfiable over the reals.",
-        (("w", "[1, 0, 1]"),), r"w = u * v", "[1, 0, 1]", r"\text{no real } u, v",
-        {"w": [1, 0, 1], "k1": 2, "k2": 2, "lhs": "[1, 0, 1]", "rhs": "none"})}
+    u0, u1, v0, v1 = z3.Reals("u0 u1 v0 v1")
+    P.zero("over the complex numbers the split exists, so the obstruction is the reals",
+           sympy.expand((1 + sympy.I * z) * (1 - sympy.I * z)) - (1 + z**2), shown=r"1 + z^2 = (1 + i z)(1 - i z)")
+    P.no_solution(
+        "a split of [1, 0, 1] into two real length-2 kernels u, v solves the coefficient equations of "
+        "(u_0 + u_1 z)(v_0 + v_1 z) = 1 + z^2; over the reals they have no solution",
+        [u0 * v0 == 1, u0 * v1 + u1 * v0 == 0, u1 * v1 == 1],
+        r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1 \text{ has no real solution}",
+        witness=("the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 "
+                 "kernels: z3 finds the coefficient equations unsatisfiable over the reals (1 + z^2 has no real root)."),
+        assignment=(("w", "[1, 0, 1]"),), where=r"w = u * v", lhs="[1, 0, 1]", rhs=r"\text{no real } u, v",
+        data={"w": [1, 0, 1], "k1": 2, "k2": 2, "lhs": "[1, 0, 1]", "rhs": "none"})
 
 
-split_counterexample = Procedure(
+split_counterexample = Checked(
     "equivalences.split-counterexample",
     "Not every kernel splits: $[1, 0, 1]$ over the reals",
     "Claim (false): every length-3 kernel is the composition of two length-2 kernels (one channel, real weights). "
     "The seed's answers 'the converse also holds' are wrong for one channel; with two middle channels it is true "
     "(equivalences.split-channels).",
     expected="refuted",
-    procedure=_split_counterexample,
-    strength="exact-instance",
-    sizes_text="k = 3 = 2 + 2 - 1, one channel",
+    derive=derive_split_counterexample,
     witness_check="""
 w = witness["w"]
 # (u0 + u1 z)(v0 + v1 z) = 1 + z^2 forces u0 v0 = u1 v1 = 1 and u0 v1 = -u1 v0, so
@@ -1874,54 +1738,39 @@ assert np.allclose(np.convolve([1, 1j], [1, -1j]), w)  # the complex split exist
 )
 
 
-def _split_criterion():
-    checked, fails = 0, 0
-    cases = [(3, 2), (3, 1), (4, 2), (5, 2)]
-    for K, k1_ in cases:
+def _split_kernels() -> list[dict]:
+    cases = []
+    for K, k1_ in [(3, 2), (3, 1), (4, 2), (5, 2)]:
         # w and -w split alike, so the leading entry is 0 or 1; for K = 5, k1 = 2 a zero leading entry leaves
         # degree <= 3 = k2 - 1, which always splits (degree-0 first factor), so only 1 is tried there
         for w in itertools.product(*([(-1, 0, 1)] * (K - 1) + [(1,) if K == 5 else (0, 1)])):
-            crit, dec = _criterion(list(w), k1_), _z3_splits(list(w), k1_)
-            if crit != dec:
-                raise RuntimeError(f"criterion {crit} but z3 {dec} for w={w}, k1={k1_}")
-            checked += 1
-            fails += not dec
-    extra = [([1, 0, 2, 0, 1], 2), ([1, 0, 2, 0, 1], 3), ([2, -3, 1, 5], 2), ([1, 2, 3, 4, 5, 6], 2)]
-    for w, k1_ in extra:
-        if _criterion(w, k1_) != _z3_splits(w, k1_):
-            raise RuntimeError(f"criterion and z3 disagree on {w}, k1={k1_}")
-        checked += 1
-    steps = (
-        StepRecord("polynomials", "a split is a factorisation W = W_1 W_2 over the reals (split-polynomial)",
-                   r"\deg W_1 \le k_1 - 1,\quad \deg W_2 \le k_2 - 1", (), ("equivalences.split-polynomial",)),
-        StepRecord("real factorisation", "over the reals W is lc(W) times linear factors (its r real roots) and "
-                   "quadratic factors (its c pairs of complex roots); a real factor of degree d exists iff "
-                   "d = r' + 2 c' with r' <= r, c' <= c",
-                   r"W = \mathrm{lc}(W) \prod_{i \le r}(z - \rho_i) "
-                   r"\prod_{i \le c}(z^2 - 2\,\mathrm{Re}\,\zeta_i z + |\zeta_i|^2)", (),
-                   ("fundamental theorem of algebra; unique factorisation in R[z]",)),
-        StepRecord("criterion", "so w splits unless k1, k2 are both even, deg W = k1 + k2 - 2 and W has no real root",
-                   r"\neg\left(2 \mid k_1 \wedge 2 \mid k_2 \wedge w_{K-1} \ne 0 "
-                   r"\wedge \#\{\rho \in \mathbb{R}: W(\rho) = 0\} = 0\right)",
-                   (), ("real roots counted exactly by Sturm sequences (sympy count_roots)",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": (
-        f"{checked} kernels (all of {{-1, 0, 1}}^(K-1) x {{0, 1}} for (K, k1) in {cases[:3]}, "
-        f"{{-1, 0, 1}}^4 x {{1}} for (5, 2), and 4 more; -w splits iff w does): the criterion equals "
-        f"z3's exact decision over the reals ({fails} do not split)",)}
+            cases.append(dict(w=tuple(w), k1_=k1_))
+    for w, k1_ in [([1, 0, 2, 0, 1], 2), ([1, 0, 2, 0, 1], 3), ([2, -3, 1, 5], 2), ([1, 2, 3, 4, 5, 6], 2)]:
+        cases.append(dict(w=tuple(w), k1_=k1_))
+    return cases
 
 
-split_criterion = Procedure(
+def derive_split_criterion(P: Proof) -> None:
+    P.family("the criterion (real roots counted exactly by Sturm sequences) equals z3's exact decision over the "
+             "reals of the coefficient equations, for every kernel of {-1, 0, 1}^(K-1) x {0, 1} with (K, k1) in "
+             "(3, 2), (3, 1), (4, 2), {-1, 0, 1}^4 x {1} for (5, 2), and 4 more",
+             _split_kernels(), lambda w, k1_: _criterion(list(w), k1_), lambda w, k1_: _z3_splits(list(w), k1_),
+             shown=r"\text{splits} \iff \neg\left(2 \mid k_1 \wedge 2 \mid k_2 \wedge w_{K-1} \ne 0 "
+                   r"\wedge \#\{\rho \in \mathbb{R}: W(\rho) = 0\} = 0\right)")
+
+
+split_criterion = Checked(
     "equivalences.split-criterion",
     "The exact criterion for a one-channel split",
     "A real kernel w of length K = k1 + k2 - 1 is the true convolution of real kernels of lengths k1 and k2 iff its "
     "polynomial W(z) = sum w_t z^t has a real factor F with deg F <= k1 - 1 and deg W - deg F <= k2 - 1; equivalently "
     "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. convsym.equivalences.factor_kernel_1d "
     "constructs the factors with exact real algebraic entries.",
-    procedure=_split_criterion,
-    strength="exact-family",
-    sizes_text="every kernel of {-1, 0, 1}^K up to sign for (K, k1) in (3, 2), (3, 1), (4, 2); "
-               "leading entry 1 for (5, 2)",
+    derive=derive_split_criterion,
+    remarks=("Why: a split is a factorisation W = W_1 W_2 over the reals with deg W_1 <= k1 - 1, deg W_2 <= k2 - 1 "
+             "(equivalences.split-polynomial); over the reals W is lc(W) times linear factors (its real roots) "
+             "and quadratic factors (pairs of complex roots), so a real factor of degree d exists iff d = r' + 2c' "
+             "with r' <= r real roots and c' <= c complex pairs.",),
     check_source="""
 def test_split_criterion_examples():
     # 1 - 3z + 2z^2 = (1 - z)(1 - 2z): splits into [1, -1] and [1, -2]

@@ -18,7 +18,7 @@ import z3
 
 from .. import decide
 from ..errors import ProofError
-from .theorem import StepError, Theorem, mint, weakest
+from .theorem import StepError, Theorem, mint, mint_witness, weakest
 
 
 def _tex(e) -> str:
@@ -40,6 +40,7 @@ class Proof:
         self.steps: list = []
         self.instances: list[str] = []
         self.facts: list[sympy.Expr] = []  # expressions proved to be zero (lhs - rhs)
+        self.witness = None
 
     def _fail(self, rule: str, message: str) -> None:
         raise StepError(message, step=len(self.steps) + 1, rule=rule, steps=self.steps)
@@ -238,6 +239,40 @@ class Proof:
         self.instances.append(f"{description}: {len(cases)} instances, exact, from {_fmt_case(cases[0])} "
                               f"to {_fmt_case(cases[-1])}")
 
+    def exact_counterexample(self, description: str, lhs, rhs, expression: str, *, witness: str,
+                             assignment: Sequence[tuple[str, str]], where: str, data: Mapping) -> None:
+        """The claim's two sides at a concrete input, evaluated exactly (ints/Fractions): they differ.
+        The theorem is then refuted with this witness."""
+        from fractions import Fraction
+
+        for side in (lhs, rhs):
+            if not isinstance(side, int | Fraction | sympy.Rational) or isinstance(side, bool):
+                self._fail("exact evaluation", f"{description}: a side is {side!r}, not an exact number")
+        if lhs == rhs:
+            self._fail("exact evaluation", f"{description}: both sides are {lhs}; the witness separates nothing")
+        self._witness(description, expression, "exact rational arithmetic", witness, assignment, where,
+                      str(lhs), str(rhs), data)
+
+    def no_solution(self, description: str, constraints: Sequence, expression: str, *, witness: str,
+                    assignment: Sequence[tuple[str, str]], where: str, lhs: str, rhs: str, data: Mapping) -> None:
+        """The claim at the witness asks for values satisfying ``constraints`` (z3 formulas); z3 shows
+        there are none (unsat).  The theorem is then refuted with this witness."""
+        solver = z3.Solver()
+        solver.set("timeout", 20000)
+        solver.add(*constraints)
+        result = solver.check()
+        if result != z3.unsat:
+            self._fail("z3", f"{description}: z3 answers {result}, so the witness is not shown to refute the claim")
+        self._witness(description, expression, "z3: the claim's equations at the witness are unsat", witness,
+                      assignment, where, lhs, rhs, data)
+
+    def _witness(self, description, expression, how, text, assignment, where, lhs, rhs, data) -> None:
+        if self.witness is not None:
+            self._fail("witness", f"{description}: a proof refutes its claim once")
+        self.witness = mint_witness(description=text, assignment=tuple((str(a), str(b)) for a, b in assignment),
+                                    where=where, lhs=lhs, rhs=rhs, data=dict(data))
+        self.steps.append(mint("counterexample", description, expression, "exact-instance", checked_by=(how,)))
+
     def numeric(self, description: str, check: Callable[[], str], expression: str) -> None:
         """A floating-point observation: ``check()`` raises when it fails and returns what it saw.
         Evidence ``numeric``: a theorem that uses it is at best *observed*."""
@@ -318,6 +353,10 @@ class Checked(Theorem):
         proof = Proof()
         self.derive(proof)
         checked = [s for s in proof.steps if s.evidence != "definition"]
+        if proof.witness is not None:
+            return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
+                    "instances": tuple(proof.instances), "statement_latex": proof.steps[-1].expression,
+                    "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
         if self.claim is not None:
             target = sympy.expand(self.claim.lhs - self.claim.rhs)
             if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in proof.facts):
@@ -335,3 +374,9 @@ class Checked(Theorem):
         self._sizes = sizes
         return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
                 "statement_latex": latex, "statement_text": text, "sizes": sizes}
+
+    def check_source_for(self, verdict) -> str:
+        """``check_source``, plus the witness re-test for a refutation."""
+        from .identity import with_witness_test
+
+        return with_witness_test(self.name, self.check_source, verdict, self.witness_check)

@@ -130,7 +130,8 @@ class General(Theorem):
     def _instances(self) -> tuple[list[dict], list[dict]]:
         """(instances for the claim, instances for re-evaluating each step)."""
         sizes = self.size_symbols()
-        by_name = {str(s): s for s in sizes}
+        positions = self.position_symbols()
+        by_name = {str(s): s for s in sizes + positions}
         example = C.check_hypotheses(self.name, self.size_hypotheses, sizes)
         size_only = [h for h in self.size_hypotheses if h.free_symbols <= set(sizes)]
         user = []
@@ -139,16 +140,17 @@ class General(Theorem):
             for key, val in inst.items():
                 sym = by_name.get(str(key))
                 if sym is None:
-                    raise ProofError(f"instance {inst} names {key!r}, which is not a size of the statement "
-                                     f"({', '.join(sorted(by_name)) or 'none'})", rule="instances")
-                if not isinstance(val, int) or val < 1:
-                    raise ProofError(f"instance {inst}: {key}={val!r} must be a positive integer", rule="instances")
+                    raise ProofError(f"instance {inst} names {key!r}, which is not a size or position of the "
+                                     f"statement ({', '.join(sorted(by_name)) or 'none'})", rule="instances")
+                if not isinstance(val, int) or isinstance(val, bool) or (C.is_size(sym) and val < 1):
+                    raise ProofError(f"instance {inst}: {key}={val!r} must be a "
+                                     f"{'positive ' if C.is_size(sym) else ''}integer", rule="instances")
                 env[sym] = sympy.Integer(val)
             missing = set(sizes) - set(env)
             if missing:
                 raise ProofError(f"instance {inst} gives no value to {', '.join(sorted(map(str, missing)))}",
                                  rule="instances")
-            if not C._holds(size_only, env):
+            if not C._holds(size_only, {k: v for k, v in env.items() if k in set(sizes)}):
                 raise ProofError(f"instance {inst} violates the hypotheses "
                                  f"{', '.join(sympy.sstr(h) for h in size_only)}", rule="instances")
             user.append(env)
@@ -159,7 +161,14 @@ class General(Theorem):
             if key not in seen:
                 seen.add(key)
                 sized.append(env)
-        claim = C.full_instances(sized, self.position_symbols(), self.size_hypotheses)
+        claim = []
+        for env in sized:
+            fixed = [p for p in positions if p in env]
+            if fixed:
+                free = [p for p in positions if p not in env]
+                claim.extend(C.full_instances([env], free, self.size_hypotheses))
+            else:
+                claim.extend(C.full_instances([env], positions, self.size_hypotheses))
         if not claim:
             raise ProofError("no instance satisfies the hypotheses, so the claim cannot be cross-checked",
                              rule="instances")
