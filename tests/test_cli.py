@@ -155,12 +155,12 @@ def test_show(toy_dir):
     assert status == 0
     assert out.splitlines() == [
         "toy.sub-commutes: sub commutes",
-        "a op b = b op a",
-        "statement:",
-        "    a \\circ b = b \\circ a",
+        "in words (a gloss, not checked): a op b = b op a",
+        "statement (what the kernel checks):",
+        "    a ∘ b = b ∘ a",
         "derivation:",
         "  1. [commute] swap the terms",
-        "       = b \\circ a",
+        "       = b ∘ a",
         "verdict: refuted, strength exact-instance, sizes a, b <= 3",
         "counterexample: one point",
         "    a = 1",
