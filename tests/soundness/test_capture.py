@@ -190,3 +190,12 @@ def test_name_with_the_second_of_two_definitions_of_one_base_fails():
 def test_name_counterexample_at_position_2():
     xs, pos = Sig({4: 1}), 2
     differ(xs[pos * pos], xs[pos])  # W_2 = x_2 by the theorem's definition
+
+
+def test_fold_over_an_index_the_application_mentions_fails():
+    # folding sum_a w_a x_{a+a} into (x * w)_a would bind the position a of the application
+    v = general("fold-capture", lhs=sums(term(Z * w[a] * x[a + a], (a, 0, k - 1))), rhs=Z * D.conv1d(x, w, k, 1, 1, 0),
+                derivation=[Fold(D.conv1d(x, w, k, 1, 1, a), ("a",))]).prove()
+    assert_failed(v, step=1, rule="fold", match="capture")
+    ws, xs = Sig({1: 1}), Sig({2: 1})
+    differ(BLIND_AT_3 * sum(ws[q] * xs[2 * q] for q in range(3)), BLIND_AT_3 * _conv_py(xs, ws, 3, 1, 1, 0))
