@@ -10,7 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _support import (
-    BLIND_AT_3, Sig, assert_failed, assert_refuted, blind, differ, general, sums, term, witness_signals,
+    BLIND_AT_3,
+    Sig,
+    assert_failed,
+    assert_not_proved,
+    assert_refuted,
+    blind,
+    differ,
+    general,
+    sums,
+    term,
+    witness_signals,
 )
 from sympy import IndexedBase
 
@@ -176,7 +186,7 @@ W_fake = Let(W, lambda j: SumExpr.of(x[j * j]))
                                        "(W_j := x_j), false at i = 2")
 def test_name_with_a_definition_that_is_not_the_theorems_fails():
     v = general("name-foreign-let", lhs=x[i * i], rhs=W[i], lets=[W_real], derivation=[Name(W_fake, (i,))]).prove()
-    assert_failed(v, step=1, rule="definition")
+    assert_not_proved(v)
 
 
 @pytest.mark.xfail(strict=True, reason="kernel: with two Lets of one base, the instances and Unfold use the first, "
@@ -184,7 +194,7 @@ def test_name_with_a_definition_that_is_not_the_theorems_fails():
 def test_name_with_the_second_of_two_definitions_of_one_base_fails():
     v = general("name-second-let", lhs=x[i * i], rhs=W[i], lets=[W_real, W_fake],
                 derivation=[Name(W_fake, (i,))]).prove()
-    assert v.verdict == "failed", (v.verdict, v.error)
+    assert_not_proved(v)
 
 
 def test_name_counterexample_at_position_2():

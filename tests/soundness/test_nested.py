@@ -4,7 +4,16 @@ distributing a factor over it must not capture its indices."""
 from __future__ import annotations
 
 from _support import (
-    BLIND_AT_3, Sig, assert_failed, assert_refuted, blind, differ, general, sums, term, witness_signals,
+    BLIND_AT_3,
+    Sig,
+    assert_failed,
+    assert_refuted,
+    blind,
+    differ,
+    general,
+    sums,
+    term,
+    witness_signals,
 )
 from sympy import IndexedBase
 
