@@ -28,10 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from convsym.build import build_tree, check, compile_pdf, run_all, write_tree
+from convsym.build import build_pdf, build_tree, check, run_all, write_tree
 from convsym.cost import DTYPE_SIZES, cost_from_options
 from convsym.errors import ConvsymError
-from convsym.registry import ProofFileError, default_proof_dir, load_families, verdict_summary
+from convsym.registry import ProofFileError, default_out_dir, load_families, verdict_summary
 from convsym.render import render_text
 from convsym.render.export import formula_files
 from convsym.verdict import Verdict
@@ -41,11 +41,6 @@ EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """A command line that cannot be carried out as asked (exit status 2)."""
-
-
-def default_out_dir() -> Path:
-    """The repository's ``generated/`` folder."""
-    return default_proof_dir().parent / "generated"
 
 
 def _positive_int(text: str) -> int:
@@ -87,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument(
             "--path", action="append", type=Path, metavar="DIR",
-            help="folder of proof scripts (repeatable; default: the repository's proofs/)",
+            help="folder of proof scripts (repeatable; default: the proofs shipped with convsym)",
         )
         return p
 
@@ -101,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
                        ("check", "rebuild into a temporary folder and compare with generated/")):
         p = add(name, help)
         p.add_argument("--out", type=Path, metavar="DIR",
-                       help="output folder (default: the repository's generated/)")
+                       help="output folder (default: the repository's generated/ in a "
+                            "checkout, else ./generated)")
         p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                        help="prove in N processes")
     p = add("show", "prove theorems and print their derivations as text")
@@ -268,15 +264,15 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out_dir = _out_dir(args)
     results = run_all(args.path, jobs=args.jobs, progress=_Progress(err))
     tree = build_tree(results, extra=formula_files(results))
-    pdf = compile_pdf(tree)
+    pdf, pdf_note = build_pdf(tree, out_dir)
     removed = write_tree(tree, out_dir, pdf)
     verdicts = _all_verdicts(results)
     err.write(_summary(verdicts))
     written = len(tree) + (pdf is not None)
     err.write(f"wrote {written} files to {out_dir}")
     err.write(f", removed {len(removed)} stale\n" if removed else "\n")
-    if pdf is None:
-        err.write("note: latexmk is not installed, so convsym.pdf was not built\n")
+    if pdf_note:
+        err.write(f"note: {pdf_note}\n")
     return _status(verdicts)
 
 

@@ -38,9 +38,33 @@ class ProofFileError(ConvsymError):
         super().__init__(f"{where}: {message}")
 
 
+def source_checkout() -> Path | None:
+    """The repository the ``convsym`` package is run from, or None when it is installed.
+
+    A checkout (``pip install -e .``, or ``python -m convsym`` in the clone) has ``proofs/`` and
+    ``pyproject.toml`` next to the ``convsym`` package folder; an installed package has neither.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "proofs").is_dir() and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
 def default_proof_dir() -> Path:
-    """The repository's ``proofs/`` folder (next to the ``convsym`` package)."""
-    return Path(__file__).resolve().parent.parent / "proofs"
+    """The shipped proof scripts: the repository's ``proofs/`` in a checkout, else the copy
+    installed with the package as ``convsym.proofs`` (``pyproject.toml`` maps the one to the
+    other, so the folder stays at the top of the repository)."""
+    root = source_checkout()
+    if root is not None:
+        return root / "proofs"
+    return Path(__file__).resolve().parent / "proofs"
+
+
+def default_out_dir() -> Path:
+    """Where ``convsym build`` and ``convsym check`` write and compare without ``--out``: the
+    repository's ``generated/`` in a checkout, else ``generated/`` in the current folder."""
+    root = source_checkout()
+    return (root if root is not None else Path.cwd()) / "generated"
 
 
 def is_theorem(obj: Any) -> bool:
