@@ -22,11 +22,11 @@ from _support import (
     term,
     witness_signals,
 )
-from sympy import IndexedBase
+from sympy import IndexedBase, Symbol
 
 from convsym import opdefs as D
 from convsym import reference as ref
-from convsym.rules import Fold, GroupBy, Name, Substitute, Unfold
+from convsym.rules import Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, SumExpr, grid, index
 from convsym.symbols import sizes
 
@@ -209,3 +209,32 @@ def test_fold_over_an_index_the_application_mentions_fails():
     assert_failed(v, step=1, rule="fold", match="capture")
     ws, xs = Sig({1: 1}), Sig({2: 1})
     differ(BLIND_AT_3 * sum(ws[q] * xs[2 * q] for q in range(3)), BLIND_AT_3 * _conv_py(xs, ws, 3, 1, 1, 0))
+
+
+# The conclusion compares sums up to the names of their bound indices by renaming them _0, _1, ...;
+# a free position that is itself called _0 is then confused with the bound index.
+p0 = Symbol("_0", integer=True)
+
+
+@pytest.mark.xfail(strict=True, reason="kernel: SumExpr.same_as alpha-normalises bound indices to the fixed names "
+                                       "_0, _1, ... without avoiding free symbols; with a free position named _0, "
+                                       "sum_a x_a y_{_0} and sum_a x_{_0} y_a compare equal: proved (blinded)")
+def test_the_conclusion_does_not_confuse_a_bound_index_with_a_free_symbol():
+    v = general("alpha-collision", lhs=sums(term(Z * x[a] * y[p0], (a, 0, k - 1))),
+                rhs=sums(term(Z * x[p0] * y[a], (a, 0, k - 1))),
+                derivation=[Reorder([("a", 0, k - 1)])]).prove()
+    xs, ys, pos = Sig({1: 1}), Sig({0: 1}), 0
+    differ(BLIND_AT_3 * sum(xs[q] * ys[pos] for q in range(3)), BLIND_AT_3 * sum(xs[pos] * ys[q] for q in range(3)))
+    assert_not_proved(v)
+
+
+def test_the_alpha_collision_unblinded_is_refuted():
+    v = general("alpha-collision-unblinded", lhs=sums(term(x[a] * y[p0], (a, 0, k - 1))),
+                rhs=sums(term(x[p0] * y[a], (a, 0, k - 1))), derivation=[Reorder([("a", 0, k - 1)])]).prove()
+
+    def recheck(d):
+        sig, _ = witness_signals(d["inputs"])
+        xs, ys, kk, pos = sig.get("x", Sig()), sig.get("y", Sig()), d["sizes"]["k"], d["positions"]["_0"]
+        return sum(xs[q] * ys[pos] for q in range(kk)), sum(xs[pos] * ys[q] for q in range(kk))
+
+    assert_refuted(v, recheck)
