@@ -106,3 +106,11 @@ def test_an_empty_output_proves_nothing():
     assert_failed(v, match="empty")
     x, w = np.ones((1, 1, 3), dtype=object), np.ones((1, 1, 3), dtype=object)
     assert ref.conv1d(x, w)[0, 0, 0] != ref.conv1d(x, 2 * w)[0, 0, 0]  # false at n = 3
+
+
+def test_a_floating_point_coefficient_is_refused():
+    # 3 (x / 10) = 3x / 10 exactly; with floats 0.1 * 3 != 0.3, so floats cannot decide either way
+    v = Identity("soundness.float-coefficient", "float", inputs=lambda n: {"x": (n,)},
+                 lhs=lambda T, n: T["x"] * 0.1 * 3, rhs=lambda T, n: T["x"] * 0.3, family=[{"n": 1}]).prove()
+    assert_failed(v, match="float")
+    assert 0.1 * 3 != 0.3 and Fraction(1, 10) * 3 == Fraction(3, 10)

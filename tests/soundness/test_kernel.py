@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import z3
 from _support import Sig, assert_failed, assert_not_proved, general, sums, term
@@ -267,3 +268,32 @@ def test_a_checked_statement_is_not_free_text():
     v = checked("free-text-statement", lambda P: P.real_valid("true", z3.BoolVal(True), "1 = 2"))
     assert 1 != 2
     assert v.verdict != "proved" or "1 = 2" not in v.statement_latex
+
+
+# ---------------------------------------------------------------------------------------------
+# exact families must be exact: n + 1 = n "holds" in floating point at n = 10**16 (and 2**24 in float32)
+
+INEXACT_SIDES = {
+    "list-of-floats": (lambda m: [float(m) + 1], lambda m: [float(m)], 10**16),
+    "numpy-float32": (lambda m: np.float32(m) + np.float32(1), lambda m: np.float32(m), 2**24),
+    "tuple-of-numpy-floats": (lambda m: tuple(np.array([m], dtype=float) + 1),
+                              lambda m: tuple(np.array([m], dtype=float)), 10**16),
+}
+
+
+def test_an_exact_family_refuses_a_python_float():
+    v = checked("family-float", lambda P: P.family("n + 1 = n", [{"m": 10**16}], lambda m: float(m) + 1,
+                                                   lambda m: float(m)))
+    assert_failed(v, step=1, rule="exact family", match="float")
+    assert 10**16 + 1 != 10**16
+
+
+@pytest.mark.xfail(strict=True, reason="kernel: Proof.family rejects only a top-level Python float; floats inside a "
+                                       "list/tuple, or numpy.float32 scalars, compare equal after rounding and "
+                                       "'prove' n + 1 = n (exact-instance)")
+@pytest.mark.parametrize("kind", sorted(INEXACT_SIDES))
+def test_an_exact_family_refuses_hidden_floating_point(kind):
+    lhs, rhs, m = INEXACT_SIDES[kind]
+    v = checked(f"family-{kind}", lambda P: P.family("n + 1 = n", [{"m": m}], lhs, rhs))
+    assert m + 1 != m
+    assert_not_proved(v)
