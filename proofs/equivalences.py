@@ -340,12 +340,13 @@ def test_im2col_exact_family_integers():
                 for d in (1, 2):
                     for g in (1, 2):
                         x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
-                        w, b = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object), rng.integers(-9, 10, 2).astype(object)
+                        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+                        b = rng.integers(-9, 10, 2).astype(object)
                         want = ref.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g)
                         cols = ref.im2col(x, (kh, kw), stride=s, padding=p, dilation=d)[0]
                         rows, og = (2 // g) * kh * kw, 2 // g
-                        got = np.concatenate([w[gi * og:(gi + 1) * og].reshape(og, rows).dot(cols[gi * rows:(gi + 1) * rows])
-                                              for gi in range(g)])
+                        got = np.concatenate([w[gi * og:(gi + 1) * og].reshape(og, rows)
+                                              .dot(cols[gi * rows:(gi + 1) * rows]) for gi in range(g)])
                         assert (got.reshape(want.shape[1:]) + b[:, None, None] == want[0]).all()
 """,
 )

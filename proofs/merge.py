@@ -175,8 +175,8 @@ def test_merge_strided_grouped_exact_integers():
         ci, cm, co = 2, 4, 2
         K = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
         n = K + 2 * s1 * s2 + 1
-        x, w1, b1 = (rng.integers(-9, 10, size=s).astype(object) for s in ((1, ci, n, n + 1), (cm, ci // g1, k1, k1), cm))
-        w2, b2 = (rng.integers(-9, 10, size=s).astype(object) for s in ((co, cm // g2, k2, k2), co))
+        x, w1, b1, w2, b2 = (rng.integers(-9, 10, size=s).astype(object) for s in (
+            (1, ci, n, n + 1), (cm, ci // g1, k1, k1), cm, (co, cm // g2, k2, k2), co))
         lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1, groups=g1), w2, b2,
                          stride=s2, dilation=d2, groups=g2)
         dense1, dense2 = _dense_weight(w1, g1), _dense_weight(w2, g2)

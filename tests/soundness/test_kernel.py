@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import z3
 from _support import Sig, assert_failed, assert_not_proved, general, sums, term
-from sympy import Abs, Eq, IndexedBase, Min, Symbol, floor
+from sympy import Abs, Eq, Gt, IndexedBase, Lt, Min, Ne, Symbol, floor
 
 from convsym.proof import Checked, General, Identity, Refutation, StepRecord
 from convsym.registry import prove_one
@@ -296,4 +296,20 @@ def test_an_exact_family_refuses_hidden_floating_point(kind):
     lhs, rhs, m = INEXACT_SIDES[kind]
     v = checked(f"family-{kind}", lambda P: P.family("n + 1 = n", [{"m": m}], lhs, rhs))
     assert m + 1 != m
+    assert_not_proved(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# a Checked claim is an equation: the kernel must not match an inequality against an equality fact
+
+
+@pytest.mark.xfail(strict=True, reason="kernel: Checked matches claim.lhs - claim.rhs against the facts and ignores "
+                                       "the relation: the fact (X+1)^2 = X^2+2X+1 'proves' the claims "
+                                       "(X+1)^2 > X^2+2X+1, < and != (general)")
+@pytest.mark.parametrize("relation", [Gt, Lt, Ne], ids=["greater", "less", "unequal"])
+def test_an_inequality_claim_is_not_established_by_an_equation(relation):
+    claim = relation((X + 1) ** 2, X**2 + 2 * X + 1, evaluate=False)
+    v = checked(f"claim-{relation.__name__.lower()}",
+                lambda P: P.equal("square", (X + 1) ** 2, X**2 + 2 * X + 1), claim=claim)
+    assert not bool(claim.subs(X, 0))  # false at X = 0 (1 vs 1), and at every X
     assert_not_proved(v)
