@@ -389,7 +389,8 @@ def equalize(first: Conv2d, second: Conv2d, activation: str | None = "relu") -> 
     Afterwards both ranges are ``sqrt(r1_i * r2_i)``.  Exact for every ``s_i > 0`` iff ``f`` is
     positively homogeneous (``f(s z) = s f(z)``): ``relu``, ``leaky_relu``, ``prelu`` (slopes
     per channel), ``identity``/``None`` (names match without case, ``_`` or ``-``, so
-    ``'ReLU'``, ``'LeakyReLU'``, ``'PReLU'``, ``'Identity'`` are accepted); any kernel sizes, output channel counts, strides,
+    ``'ReLU'``, ``'LeakyReLU'``, ``'PReLU'``, ``'Identity'`` are accepted); any kernel sizes,
+    output channel counts, strides,
     padding and groups of the two layers.  Other activations raise ``ValueError`` saying why.
     Exact arrays need every ``r1_i * r2_i`` to be the square of a rational.
 

@@ -802,7 +802,8 @@ ERRORS = [
         r"batch_norm: var \+ eps must be positive; channel 1 has var = 0.0 and eps = 0.0",
     ),
     (
-        lambda: R.batch_norm(exact([[1, 1]]), exact([0, 0]), exact([Fraction(3, 4), Fraction(-1, 2)]), None, None, eps=0.25),
+        lambda: R.batch_norm(exact([[1, 1]]), exact([0, 0]), exact([Fraction(3, 4), Fraction(-1, 2)]), None, None,
+                             eps=0.25),
         ValueError,
         r"batch_norm: var \+ eps must be positive; channel 1 has var = -1/2 and eps = 0.25 \(var \+ eps = -1/4\)",
     ),

@@ -494,7 +494,8 @@ UNICODE_TABLE = [
     # the fragments the proofs produce
     (r"k_{1}, k_{2} \in \mathbb{Z}_{\ge 1}", "k₁, k₂ ∈ ℤ≥1"),
     (r"\{a \geq 0 \wedge a \leq k_{1} - 1\} = \{b \geq 0\}", "{a ≥ 0 ∧ a ≤ k₁ - 1} = {b ≥ 0}"),
-    (r"h_j := \left(x \star w^{(1)}\right)_j + b_1 \text{ (the first layer)}", "hⱼ := (x ⋆ w⁽¹⁾)ⱼ + b₁ (the first layer)"),
+    (r"h_j := \left(x \star w^{(1)}\right)_j + b_1 \text{ (the first layer)}",
+     "hⱼ := (x ⋆ w⁽¹⁾)ⱼ + b₁ (the first layer)"),
     (r"b = - a + t\colon\ \{a \geq 0\} \leftrightarrow \{t \geq a\}", "b = - a + t: {a ≥ 0} ↔ {t ≥ a}"),
     (r"\sum_{a=0}^{k-1} w_{a} x_{i+a}", "Σ(a=0..k-1) wₐ x[i+a]"),
     (r"\sum_{\substack{0 \leq c \leq C_{i} - 1\\0 \leq o \leq C_{o} - 1}} 1", "Σ(0 ≤ c ≤ Cᵢ - 1, 0 ≤ o ≤ Cₒ - 1) 1"),

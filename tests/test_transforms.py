@@ -651,8 +651,9 @@ def test_constant_pad_conv_repr():
     from convsym.transforms import ConstantPadConv2d
 
     layer = ConstantPadConv2d(Conv2d(np.ones((2, 3, 3, 3))), ((1, 1), (0, 2)), np.zeros(3))
-    assert repr(layer) == ("ConstantPadConv2d(padding=((1, 1), (0, 2)), value=(3,) float64, conv=Conv2d(weight="
-                           "(2, 3, 3, 3) float64, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1))")
+    assert repr(layer) == ("ConstantPadConv2d(padding=((1, 1), (0, 2)), value=(3,) float64, conv=Conv2d("
+                           "weight=(2, 3, 3, 3) float64, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), "
+                           "groups=1))")
 
 
 def _torch_like(module: str, name: str, *bases: type) -> object:
