@@ -31,7 +31,7 @@ def test_two_symbols_named_k_are_not_one_size():
 def test_a_position_and_a_size_with_one_name_are_not_one_symbol():
     i_size = Symbol("i", integer=True, positive=True)
     v = general("same-name-position", lhs=Z * x[i], rhs=Z * x[i_size], derivation=[Reorder([("a", 0, 0)])]).prove()
-    assert_failed(v, match="two different symbols are named i")
+    assert_failed(v, match=r"two different symbols are named (i|x\[i\]) ")
     xs = Sig({0: 1})
     differ(xs[0], xs[1])  # i = 0, the size i = 1
 
