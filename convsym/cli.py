@@ -238,6 +238,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for t in theorems
     ]
     if rows:
+        # the column is what each theorem file declares, not a verdict: `convsym prove` finds those
+        rows.insert(0, ("family", "theorem", "expects", "title"))
         out.write("\n".join(_table(rows)) + "\n")
     else:
         err.write("no theorems found\n")

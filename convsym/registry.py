@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from convsym.errors import ConvsymError
-from convsym.verdict import Family, Verdict
+from convsym.verdict import NO_STRENGTH, Family, Verdict
 
 
 class ProofFileError(ConvsymError):
@@ -333,7 +333,7 @@ def failed_verdict(theorem: Any, error: str, seconds: float = 0.0) -> Verdict:
         statement_latex="",
         expected=theorem.expected,
         verdict="failed",
-        strength="numeric",
+        strength=NO_STRENGTH,
         sizes="",
         seconds=seconds,
         error=error,
@@ -346,7 +346,14 @@ def prove_one(theorem: Any) -> Verdict:
     ``prove`` reports a failed proof itself; this guards the run of all theorems against a
     theorem whose machinery raises, so one broken theorem cannot hide the verdicts of the rest.
     """
+    from convsym.proof import Theorem
+
     start = time.perf_counter()
+    if not isinstance(theorem, Theorem) or type(theorem).prove is not Theorem.prove:
+        # only the kernel decides verdicts: an object that brings its own prove() proves nothing
+        return failed_verdict(
+            theorem, f"{type(theorem).__name__} is not one of the kernel's theorem kinds (or overrides prove); "
+            "build theorems with convsym.proof (General, Identity, Checked, Refutation)", 0.0)
     try:
         verdict = theorem.prove()
     except Exception as exc:

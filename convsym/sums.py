@@ -205,12 +205,11 @@ class Let:
     """``base[position] := body(position)`` for an intermediate signal (e.g. ``h = conv(x, w_1) + b_1``).
 
     The printed definition is generated from ``body`` (``latex_body``/``text_body``), never
-    typed in; ``gloss`` is an optional plain-language remark printed next to it.
+    typed in.
     """
 
     base: IndexedBase
     body: Callable[..., SumExpr]
-    gloss: str = ""
 
     def parameters(self) -> tuple[Symbol, ...]:
         """Integer symbols named after the body's parameters (``jj`` is printed ``j``)."""

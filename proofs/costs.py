@@ -14,12 +14,11 @@ re-counts with the NumPy reference (a convolution of ones counts its own taps).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import sympy
 from sympy import Integer, Symbol
 
-from convsym import decide
 from convsym.cost import (
     TOOLS,
     conv2d_cost,

@@ -81,7 +81,7 @@ pixel_linear = OpDef(
     doc=r"(A x_{:,i,j})_o = \sum_c A_{o,c} x_{c,i,j}: a fully connected layer applied at pixel (i, j).",
 )
 
-A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]), r"A_{o,c} := w_{o,c,0,0}")
+A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]))
 
 conv1x1_linear = General(
     "equivalences.conv1x1-linear",
@@ -166,8 +166,7 @@ fc_flat = OpDef(
         r"row-major flattening of a C x H x W map.",
 )
 K_ = IndexedBase("K")
-K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ + vv]),
-             r"K_{o,c,u,v} := A_{o, cHW + uW + v}")
+K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ + vv]))
 
 fc_full_map = General(
     "equivalences.fc-full-map",
@@ -264,8 +263,7 @@ colprod = OpDef(
     doc=r"(\mathrm{mat}\,w \cdot U)_{o,(i,j)} = \sum_{(c,u,v)} w_{o,(c,u,v)} U_{(c,u,v),(i,j)}: row o of the "
         r"flattened kernel times column (i, j) of the unfolded input.",
 )
-U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s_ * jj + d_ * vv]),
-            r"U_{(c,u,v),(i,j)} := x_{c, s i + d u, s j + d v} \text{ (im2col: one column per output position)}")
+U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s_ * jj + d_ * vv]))
 
 im2col_general = General(
     "equivalences.im2col",
@@ -505,7 +503,7 @@ true_conv1d = OpDef(
     lambda p, x, w, k_, i_: rf"\left({p._print(x)} * {p._print(w)}\right)_{{{p._print(i_)}}}",
     doc=r"(x * w)_i = \sum_{a=0}^{k-1} w_a x_{i-a}: true convolution (the kernel runs backwards).",
 )
-flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]), r"\bar{w}_b := w_{k-1-b} \text{ (the flipped kernel)}")
+flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]))
 
 
 
@@ -596,8 +594,8 @@ def test_true_conv_commutative_associative():
 )
 
 P_, Q_ = IndexedBase("P"), IndexedBase("Q")
-P_let = Let(P_, lambda ee: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, ee)), r"P := w^{(1)} * w^{(2)}")
-Q_let = Let(Q_, lambda ee: SumExpr.of(D.full_convolution(w2_, w3_, k2, k3, ee)), r"Q := w^{(2)} * w^{(3)}")
+P_let = Let(P_, lambda ee: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, ee)))
+Q_let = Let(Q_, lambda ee: SumExpr.of(D.full_convolution(w2_, w3_, k2, k3, ee)))
 
 true_conv_associative = General(
     "equivalences.true-conv-associative",
@@ -700,9 +698,8 @@ xcorr_not_associative = Identity(
 
 W_m = IndexedBase("W")
 h_m = IndexedBase("h")
-h_let = Let(h_m, lambda jj: SumExpr.of(D.conv1d(x1, w1_, k1, 1, 1, jj)), r"h_j := \left(x \star w\right)_j")
-Wm_let = Let(W_m, lambda tt: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, tt)),
-             r"W_t := \left(w * w^{(2)}\right)_t \text{ (true convolution)}")
+h_let = Let(h_m, lambda jj: SumExpr.of(D.conv1d(x1, w1_, k1, 1, 1, jj)))
+Wm_let = Let(W_m, lambda tt: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, tt)))
 
 xcorr_stack = General(
     "equivalences.xcorr-stack",
@@ -925,7 +922,7 @@ dwconv = OpDef(
         r"convolution; output channel c reads input channel c only.",
 )
 Kc_ = IndexedBase("K")
-Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2), r"K_{c,u,v} := 1/k^2")
+Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2))
 
 avgpool_depthwise = General(
     "equivalences.avgpool-depthwise",
@@ -1184,10 +1181,8 @@ conv_strided = OpDef(
     doc=r"(y \star_s w')_{o,i,j} = \sum_{t_h,t_w<k} w'_{o,t_h,t_w} y_{s i + t_h, s j + t_w}: one input channel.",
 )
 
-X_unsh = Let(Xb, lambda a1, b1, p1, q1: SumExpr.of(Yb[Cf * p1 + a1, Cf * q1 + b1]),
-             r"z_{(a,b),p,q} := y_{C p + a, C q + b} \text{ (pixel\_unshuffle: channel } aC + b)")
-Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q1)),
-             r"w'_{o,t_h,t_w} := \mathrm{PS}_C(w)_{o,t_h,t_w}")
+X_unsh = Let(Xb, lambda a1, b1, p1, q1: SumExpr.of(Yb[Cf * p1 + a1, Cf * q1 + b1]))
+Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q1)))
 
 
 

@@ -163,8 +163,7 @@ c, u, v = _c, _u, _v
 X, Wt, Hb = IndexedBase("x"), IndexedBase("w"), IndexedBase("h")
 B1 = IndexedBase("b^{(1)}")
 
-h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]),
-             r"h_{m,i,j} := x_{m,i,j} + b^{(1)}_m \text{ (a constant added per channel)}")
+h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]))
 
 CHECK_BIAS = """
 def test_folding_bias_through_conv_numeric():
@@ -256,8 +255,7 @@ bias_padded = Identity(
 C = sizes("C")[0]
 gam, rr, mu, bet, bb = (IndexedBase(n) for n in (r"\gamma", "r", r"\mu", r"\beta", "b"))
 Wf = IndexedBase("w'")
-W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]),
-              r"w'_{o,c,u,v} := \gamma_o r_o w_{o,c,u,v}")
+W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]))
 R_HYP = r"r_o = 1/\sqrt{\sigma^2_o + \epsilon} \text{ (the identity holds for every } r_o\text{)}"
 
 CHECK_BN_AFTER = """
@@ -367,11 +365,9 @@ bn_after_exact = Identity(
 # 3. BatchNorm before a convolution
 
 Zb, Wb, Mb = IndexedBase("z"), IndexedBase(r"\hat{w}"), IndexedBase("m")
-z_before = Let(Zb, lambda cc, ii, jj: SumExpr.of(gam[cc] * rr[cc] * X[cc, ii, jj], -gam[cc] * rr[cc] * mu[cc], bet[cc]),
-               r"z_{c,i,j} := \gamma_c r_c (x_{c,i,j} - \mu_c) + \beta_c \text{ (BatchNorm of the input)}")
-W_before = Let(Wb, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * gam[cc] * rr[cc]),
-               r"\hat{w}_{o,c,u,v} := w_{o,c,u,v} \gamma_c r_c")
-m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]), r"m_c := \gamma_c r_c \mu_c")
+z_before = Let(Zb, lambda cc, ii, jj: SumExpr.of(gam[cc] * rr[cc] * X[cc, ii, jj], -gam[cc] * rr[cc] * mu[cc], bet[cc]))
+W_before = Let(Wb, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * gam[cc] * rr[cc]))
+m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]))
 
 CHECK_BN_BEFORE = """
 def _bn_before_fold(w, b, mean, var, gamma, beta, eps, groups=1):
@@ -757,11 +753,9 @@ avgpool_is_conv = Identity(
 
 tt, ss = IndexedBase("t"), IndexedBase("s")
 U, V, Wt2 = IndexedBase("u"), IndexedBase("y"), IndexedBase(r"\tilde{w}")
-W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]),
-            r"\tilde{w}_{o,c,u,v} := t_o w_{o,c,u,v} \text{ (output channel } o \text{ scaled by } t_o = 1/s_o)")
-W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]),
-           r"\tilde{w}_{o,c,u,v} := w_{o,c,u,v} s_c \text{ (input channel } c \text{ scaled by } s_c)")
-y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]), r"y_{c,i,j} := s_c u_{c,i,j}")
+W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]))
+W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]))
+y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]))
 
 
 CHECK_SCALE_OUT = """

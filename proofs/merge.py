@@ -194,10 +194,8 @@ i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
 
-h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1),
-           r"h_j := \left(x \star w^{(1)}\right)_j + b_1 \text{ (the first layer)}")
-W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)),
-           r"W_t := \left(w^{(1)} * w^{(2)}\right)_t \text{ (the merged kernel, size } k_1+k_2-1)")
+h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 
 sequential_1d = General(
     "merge.sequential-1d",
@@ -239,11 +237,9 @@ a_h, a_w, b_h, b_w, t_h, t_w = index("a_h a_w b_h b_w t_h t_w")
 X, V1, V2, H, M = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 B1, B2 = IndexedBase("b^{(1)}"), IndexedBase("b^{(2)}")
 
-h_2d = Let(H, lambda mm, ii, jj: SumExpr.of(D.conv2d(X, V1, C_in, kh1, kw1, mm, ii, jj), B1[mm]),
-           r"h_{m,i,j} := \left(x \star w^{(1)}\right)_{m,i,j} + b^{(1)}_m")
+h_2d = Let(H, lambda mm, ii, jj: SumExpr.of(D.conv2d(X, V1, C_in, kh1, kw1, mm, ii, jj), B1[mm]))
 W_2d = Let(M, lambda oo, cc, th, tw: SumExpr.of(
-    D.merge_kernels2d(V1, V2, C_mid, kh1, kw1, kh2, kw2, oo, cc, th, tw)),
-    r"W_{o,c,t_h,t_w} := \left(w^{(2)} \circledast w^{(1)}\right)_{o,c,t_h,t_w}")
+    D.merge_kernels2d(V1, V2, C_mid, kh1, kw1, kh2, kw2, oo, cc, th, tw)))
 
 sequential_2d = General(
     "merge.sequential-2d",
@@ -291,11 +287,8 @@ sequential_2d = General(
 s1, d1, s2, d2 = sizes("s_1 d_1 s_2 d_2")
 K_sd = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
 
-h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, s1, d1, jj), b1),
-           r"h_j := \left(x \star_{s_1,d_1} w^{(1)}\right)_j + b_1")
-W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, tt)),
-           r"W_t := \left(w^{(1)} \circledast_{s_1,d_1,d_2} w^{(2)}\right)_t "
-           r"= \sum_{a,b:\ d_1 a + s_1 d_2 b = t} w^{(1)}_a w^{(2)}_b")
+h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, s1, d1, jj), b1))
+W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, tt)))
 
 strided_1d = General(
     "merge.strided-dilated",

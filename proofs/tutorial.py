@@ -32,7 +32,7 @@ i, a = index("i a")
 x, y, z, w = (IndexedBase(n) for n in ("x", "y", "z", "w"))
 
 # 2. An intermediate signal is a Let: z_j := x_j + y_j.
-z_def = Let(z, lambda j: SumExpr.of(x[j], y[j]), r"z_j := x_j + y_j")
+z_def = Let(z, lambda j: SumExpr.of(x[j], y[j]))
 
 # 3. The claim, its derivation (each step a rule that checks itself) and the instances on which
 #    every step is re-evaluated exactly.

@@ -17,7 +17,6 @@ import sympy
 import z3
 
 from .. import decide
-from ..errors import ProofError
 from .theorem import StepError, Theorem, mint, mint_witness, weakest
 
 

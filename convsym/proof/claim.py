@@ -16,7 +16,7 @@ positions ``0`` and ``1``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import sympy
 from sympy import Indexed, IndexedBase, Symbol
