@@ -122,6 +122,14 @@ def _size_assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) ->
             out.append(tr.var(s) >= 1)
         elif s.is_nonnegative:
             out.append(tr.var(s) >= 0)
+        if s.is_negative:
+            out.append(tr.var(s) <= -1)
+        elif s.is_nonpositive:
+            out.append(tr.var(s) <= 0)
+        if s.is_even:
+            out.append(tr.var(s) % 2 == 0)
+        elif s.is_odd:
+            out.append(tr.var(s) % 2 == 1)
     return out
 
 

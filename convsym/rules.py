@@ -510,6 +510,9 @@ class Name(Rule):
         return f"name it {self.let.base.label} (its definition)"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
+        if not any(let is self.let for let in ctx.lets):
+            raise ProofError(f"{self.let.base.label} is not defined by this theorem's lets; name only by the "
+                             "theorem's own definitions")
         body = self.let.at(*self.at)
         if len(body.terms) != 1 or body.terms[0].ranges or body.terms[0].inner is not None:
             raise ProofError(f"{self.let.base.label} is not defined by a single expression without sums")

@@ -96,8 +96,10 @@ class Term:
         return tuple(out)
 
     def key(self):
+        ops = sorted((a.op.name, id(a.op)) for a in sympy.sympify(self.summand).atoms(App))
         return (
             sympy.default_sort_key(self.summand),
+            tuple(ops),
             tuple((str(r.index), tuple(map(sympy.srepr, r.lower)), tuple(map(sympy.srepr, r.upper)))
                   for r in self.ranges),
             tuple(sympy.srepr(w) for w in self.where),
@@ -141,8 +143,14 @@ class SumExpr:
         deliberately syntactic: it never drops a condition, so it can only say *same* when the two
         expressions are the same sum.
         """
-        mine = sorted(alpha_normal(t).key() for t in self.sum_terms())
-        theirs = sorted(alpha_normal(t).key() for t in other.sum_terms())
+        taken = set()
+        for t in self.terms + other.terms:
+            taken |= {str(q) for q in term_symbols(t)}
+        prefix = "_"
+        while any(name.startswith(prefix) for name in taken):
+            prefix += "_"
+        mine = sorted(alpha_normal(t, prefix).key() for t in self.sum_terms())
+        theirs = sorted(alpha_normal(t, prefix).key() for t in other.sum_terms())
         if mine != theirs:
             return False
         return sympy.expand(self.plain_part() - other.plain_part()) == 0
@@ -369,14 +377,15 @@ def _xreplace_expr(expr: SumExpr, mapping: Mapping) -> SumExpr:
     return SumExpr(tuple(_rename_bound_term(t, mapping) for t in expr.terms))
 
 
-def alpha_normal(term: Term) -> Term:
-    """The term with its bound indices renamed ``_0, _1, ...`` in binding order (for comparison)."""
+def alpha_normal(term: Term, prefix: str = "_") -> Term:
+    """The term with its bound indices renamed ``<prefix>0, <prefix>1, ...`` in binding order (for
+    comparison; ``prefix`` must start no name of the compared terms)."""
     counter = [0]
 
     def norm(t: Term) -> Term:
         mapping = {}
         for r in t.ranges:
-            mapping[r.index] = Symbol(f"_{counter[0]}", integer=True)
+            mapping[r.index] = Symbol(f"{prefix}{counter[0]}", integer=True)
             counter[0] += 1
         t = _rename_bound_term(t, mapping) if mapping else t
         if t.inner is not None:

@@ -17,7 +17,7 @@ import sympy
 import z3
 
 from .. import decide
-from .theorem import StepError, Theorem, mint, mint_witness, weakest
+from .theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
 
 
 def _tex(e) -> str:
@@ -38,7 +38,6 @@ class Proof:
     def __init__(self) -> None:
         self.steps: list = []
         self.instances: list[str] = []
-        self.facts: list[sympy.Expr] = []  # expressions proved to be zero (lhs - rhs)
         self.witness = None
 
     def _fail(self, rule: str, message: str) -> None:
@@ -54,20 +53,20 @@ class Proof:
         diff = sympy.expand(lhs - rhs)
         if diff != 0 and sympy.simplify(diff) != 0:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
-        self.facts.append(lhs - rhs)
         self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
                                checked_by=("the difference reduces to 0 (SymPy)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}"))
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
 
     def identical(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
         """``lhs`` and ``rhs`` are the same SymPy expression (structurally, e.g. two Piecewise forms)."""
         lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
         if lhs != rhs:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
-        self.facts.append(lhs - rhs)
         self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
                                checked_by=("the same expression (SymPy, structurally)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}"))
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
 
     def induction(self, description: str, n: sympy.Symbol, closed: Mapping[str, Callable], base: Mapping[str, object],
                   step: Mapping[str, Callable], shown: str = "") -> None:
@@ -93,7 +92,9 @@ class Proof:
             f"{name}({_tex(n)})" for name in closed), "general",
             side_conditions=(rf"{_tex(n)} \ge 1",),
             checked_by=("base case evaluated; induction step by peeling the last term of each finite sum and "
-                        "product (SymPy)",)))
+                        "product (SymPy)",),
+            fact_latex=r",\quad ".join(f"{name}({_tex(n)}) = {_tex(form(n))}" for name, form in closed.items()),
+            text=", ".join(f"{name}({n}) = {sympy.sstr(form(n))}" for name, form in closed.items())))
 
     def zero(self, description: str, expr, rule: str = "algebra", shown: str | None = None) -> None:
         """``expr == 0`` identically (SymPy)."""
@@ -143,6 +144,8 @@ class Proof:
                                         f"{_fmt_case(env)}, enumeration gives {direct}")
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
+                               text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
+                               fact_latex=f"{_tex(shown)} = {_tex(value)}",
                                side_conditions=tuple(conditions), checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
         return value
 
@@ -153,7 +156,9 @@ class Proof:
             self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
         self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
                                side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
-                               checked_by=(d.how,)))
+                               checked_by=(d.how,), fact_latex=rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",
+                               text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
+                                    f"{' and '.join(map(sympy.sstr, goals))}"))
 
     def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
                  shown: str | None = None) -> None:
@@ -165,6 +170,9 @@ class Proof:
             "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}", "general",
             side_conditions=(rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
             checked_by=(d.how,),
+            fact_latex=rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",
+            text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
+                 f"{{{' and '.join(map(sympy.sstr, a))}}} = {{{' and '.join(map(sympy.sstr, b))}}}",
         ))
 
     def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
@@ -176,27 +184,40 @@ class Proof:
         if result != z3.unsat:
             model = solver.model() if result == z3.sat else solver.reason_unknown()
             self._fail("z3", f"{description}: z3 does not prove it ({result}: {model})")
+        shown = " ".join(str(formula).split())
         self.steps.append(mint("z3", description, expression, "general", side_conditions=tuple(conditions),
-                               checked_by=("z3: the negation is unsat",)))
+                               checked_by=("z3: the negation is unsat",), text=shown,
+                               fact_latex=r"\texttt{" + _escape_tt(shown) + "}"))
 
     def cases(self, description: str, expr, variable: sympy.Symbol, expression: str) -> None:
         """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
         expression with ``variable`` declared nonnegative and then negative."""
+        expr = sympy.sympify(expr)
+        if variable not in expr.free_symbols and sympy.simplify(expr) != 0:
+            self._fail("case analysis", f"{description}: {variable} (with its assumptions) does not occur in {expr}")
+        namesakes = [q for q in expr.free_symbols if str(q) == str(variable) and q != variable]
+        if namesakes:
+            self._fail("case analysis", f"{description}: {expr} has another symbol named {variable} "
+                                        f"({namesakes[0].assumptions0}); the cases would not cover it")
+        if variable.is_real is not True:
+            self._fail("case analysis", f"{description}: {variable} must be declared real")
         for assumption in ({"nonnegative": True}, {"negative": True}):
-            v = sympy.Symbol(str(variable), real=True, **assumption)
-            e = sympy.simplify(sympy.sympify(expr).xreplace({variable: v}))
+            v = sympy.Dummy(str(variable), real=True, **assumption)
+            e = sympy.simplify(expr.xreplace({variable: v}))
             if e != 0:
                 self._fail("case analysis", f"{description}: for {variable} {list(assumption)[0]} it reduces to {e}")
         self.steps.append(mint("case analysis", description, expression, "general",
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
-                               checked_by=("SymPy: zero on each sign",)))
+                               checked_by=("SymPy: zero on each sign",), fact=expr,
+                               fact_latex=f"{_tex(expr)} = 0", text=f"{sympy.sstr(expr)} = 0"))
 
     def positive(self, description: str, expr, expression: str) -> None:
         """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
         if sympy.sympify(expr).is_positive is not True:
             self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
         self.steps.append(mint("sign", description, expression, "general",
-                               checked_by=("SymPy: positive from the declared signs of its symbols",)))
+                               checked_by=("SymPy: positive from the declared signs of its symbols",),
+                               fact_latex=f"{_tex(expr)} > 0", text=f"{sympy.sstr(expr)} > 0"))
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
         """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
@@ -204,7 +225,8 @@ class Proof:
         if v.verdict != "proved":
             self._fail("lemma", f"{description}: the lemma {theorem.name} is {v.verdict}: {v.error or ''}".strip())
         self.steps.append(mint("lemma", description, expression, v.strength,
-                               checked_by=(f"lemma {theorem.name}: proved ({v.strength}, {v.sizes})",)))
+                               checked_by=(f"lemma {theorem.name}: proved ({v.strength}, {v.sizes})",),
+                               fact_latex=r"\text{" + theorem.name + "}", text=f"{theorem.name}: {v.statement_text}"))
         return v.strength
 
     def family(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable,
@@ -214,8 +236,10 @@ class Proof:
             self._fail("exact family", f"{description}: no case")
         for case in cases:
             left, right = lhs(**case), rhs(**case)
-            if isinstance(left, float) or isinstance(right, float):
-                self._fail("exact family", f"{description}: at {_fmt_case(case)} a side is a float")
+            bad = _inexact(left) or _inexact(right)
+            if bad:
+                self._fail("exact family", f"{description}: at {_fmt_case(case)} a side holds {bad}; an exact "
+                                           "family compares ints, Fractions or exact SymPy numbers only")
             if left != right:
                 self._fail("exact family", f"{description}: at {_fmt_case(case)} the left side is {left}, "
                                            f"the right side {right}")
@@ -223,8 +247,10 @@ class Proof:
         text = f"{description}: {len(cases)} instances, exact, from {first} to {last}"
         self.instances.append(text)
         evidence = "exact-family" if len(cases) > 1 else "exact-instance"
+        fns = f"{getattr(lhs, '__name__', 'lhs')} = {getattr(rhs, '__name__', 'rhs')}"
         self.steps.append(mint("exact family", description, shown or rf"\text{{{len(cases)} exact instances}}",
-                               evidence, checked_by=(text,)))
+                               evidence, checked_by=(text,), text=f"{fns} on {len(cases)} cases",
+                               fact_latex=r"\text{" + _escape_text(f"{fns} on {len(cases)} cases") + "}"))
 
     def cross_check(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
         """Like :meth:`family`, but as a cross-check of a derivation that is complete without it:
@@ -270,7 +296,9 @@ class Proof:
             self._fail("witness", f"{description}: a proof refutes its claim once")
         self.witness = mint_witness(description=text, assignment=tuple((str(a), str(b)) for a, b in assignment),
                                     where=where, lhs=lhs, rhs=rhs, data=dict(data))
-        self.steps.append(mint("counterexample", description, expression, "exact-instance", checked_by=(how,)))
+        self.steps.append(mint("counterexample", description, expression, "exact-instance", checked_by=(how,),
+                               text=f"{lhs} != {rhs}", fact_latex=rf"\text{{{_escape_text(lhs)}}} \ne "
+                                                                 rf"\text{{{_escape_text(rhs)}}}"))
 
     def numeric(self, description: str, check: Callable[[], str], expression: str) -> None:
         """A floating-point observation: ``check()`` raises when it fails and returns what it saw.
@@ -279,8 +307,48 @@ class Proof:
             seen = check()
         except (AssertionError, ArithmeticError, ValueError) as exc:
             self._fail("numeric", f"{description}: {exc}")
-        self.steps.append(mint("numeric", description, expression, "numeric", checked_by=(str(seen),)))
+        self.steps.append(mint("numeric", description, expression, "numeric", checked_by=(str(seen),),
+                               text=str(seen), fact_latex=r"\text{" + _escape_text(str(seen)) + "}"))
         self.instances.append(str(seen))
+
+
+def _escape_text(text: str) -> str:
+    """Plain text for ``\\text{...}``."""
+    out = str(text)
+    for a, b in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"),
+                 ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
+        out = out.replace(a, b)
+    return out
+
+
+def _escape_tt(text: str) -> str:
+    return _escape_text(text)
+
+
+def _inexact(v) -> str:
+    """A description of the first floating-point value inside ``v`` ('' when ``v`` is exact)."""
+    import numbers
+    from fractions import Fraction
+
+    import numpy as np
+
+    if isinstance(v, bool | int | Fraction | np.integer | np.bool_):
+        return ""
+    if isinstance(v, sympy.Basic):
+        return "" if (v.is_Rational or not v.atoms(sympy.Float)) and not v.has(sympy.Float) else f"the SymPy float {v}"
+    if isinstance(v, np.ndarray):
+        if v.dtype == object:
+            return next((r for r in (_inexact(e) for e in v.flat) if r), "")
+        return "" if np.issubdtype(v.dtype, np.integer) or v.dtype == bool else f"a {v.dtype} array"
+    if isinstance(v, tuple | list):
+        return next((r for r in (_inexact(e) for e in v) if r), "")
+    if isinstance(v, dict):
+        return next((r for r in (_inexact(e) for e in v.values()) if r), "")
+    if isinstance(v, str | type(None)):
+        return ""
+    if isinstance(v, numbers.Number):
+        return f"the {type(v).__name__} {v!r}"
+    return ""
 
 
 def _peel(expr, n):
@@ -340,6 +408,8 @@ class Checked(Theorem):
     def __init__(self, name: str, title: str, gloss: str = "", *, derive: Callable[[Proof], None],
                  claim=None, witness_check: str = "", **kw) -> None:
         super().__init__(name, title, gloss, **kw)
+        if claim is not None and not isinstance(claim, sympy.Equality):
+            raise TypeError(f"Theorem {name}: claim must be a SymPy Eq, got {type(claim).__name__} ({claim})")
         self.derive = derive
         self.claim = claim
         self.witness_check = witness_check
@@ -356,15 +426,21 @@ class Checked(Theorem):
             return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
                     "instances": tuple(proof.instances), "statement_latex": proof.steps[-1].expression,
                     "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
+        for n, step in enumerate(proof.steps, start=1):
+            if not minted(step):
+                raise StepError(f"step {n} ({step.rule}) was not made by the kernel; it checks nothing", step=n,
+                                rule=step.rule, steps=proof.steps[:n - 1])
+        records = [established(s) for s in checked]
         if self.claim is not None:
             target = sympy.expand(self.claim.lhs - self.claim.rhs)
-            if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in proof.facts):
+            facts = [f for f, _, _ in records if f is not None]
+            if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in facts):
                 raise StepError(f"the claim {sympy.sstr(self.claim)} is not one of the facts the steps established",
                                 step=len(proof.steps) + 1, rule="conclusion", steps=proof.steps)
             latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
         else:
-            latex = r" \\ ".join(s.expression for s in checked)
-            text = "; ".join(s.text or s.description for s in checked)
+            latex = r" \\ ".join(lx for _, lx, _ in records if lx)
+            text = "; ".join(tx for _, _, tx in records if tx)
         strength = weakest(s.evidence for s in checked)
         if strength == "general":
             sizes = "all sizes"

@@ -31,6 +31,20 @@ MAX_BOUNDARY = 16
 MAX_POSITIONS = 4
 
 
+def admissible(s: Symbol, value: int) -> bool:
+    """Whether ``value`` agrees with what ``s`` is declared to be (sign, parity)."""
+    v = sympy.Integer(value)
+    checks = {"positive": v > 0, "negative": v < 0, "nonnegative": v >= 0, "nonpositive": v <= 0,
+              "zero": v == 0, "nonzero": v != 0, "even": v % 2 == 0, "odd": v % 2 == 1}
+    for name, holds in checks.items():
+        declared = getattr(s, f"is_{name}")
+        if declared is True and not holds:
+            return False
+        if declared is False and holds:
+            return False
+    return True
+
+
 def is_size(s: Symbol) -> bool:
     return bool(s.is_integer) and bool(s.is_positive)
 
@@ -71,7 +85,7 @@ def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: M
     if not sizes:
         return [{}]
     size_conds = [h for h in hypotheses if sympy.sympify(h).free_symbols <= set(sizes)]
-    values = {s: [1, 2, 3] for s in sizes}
+    values = {s: [v for v in range(1, 9) if admissible(s, v)][:3] for s in sizes}
     candidates = []
     for combo in itertools.product(*(values[s] for s in sizes)):
         env = dict(zip(sizes, map(sympy.Integer, combo), strict=True))
@@ -96,12 +110,17 @@ def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: M
 
 
 def position_tuples(positions: Sequence[Symbol]) -> list[tuple[int, ...]]:
+    """Positions 0 and 1 (or the two admissible values nearest 0, for a position declared e.g.
+    negative or odd), in combination (all-first and all-second beyond a few positions)."""
     if not positions:
         return [()]
-    combos = list(itertools.product((0, 1), repeat=len(positions)))
+    choices = []
+    for p in positions:
+        near = sorted((v for v in range(-6, 7) if admissible(p, v)), key=lambda v: (abs(v - 0.5), v))
+        choices.append(sorted(near[:2]) or [0])
+    combos = list(itertools.product(*choices))
     if len(combos) > MAX_POSITIONS:
-        n = len(positions)
-        combos = [(0,) * n, (1,) * n]
+        combos = [tuple(c[0] for c in choices), tuple(c[-1] for c in choices)]
     return combos
 
 

@@ -68,6 +68,10 @@ class General(Theorem):
         self.cross_checks = tuple(cross_checks)
         if not self.derivation:
             raise ValueError(f"Theorem {name}: a general theorem needs a derivation")
+        bases = [let.base for let in self.lets]
+        if len(set(bases)) != len(bases):
+            raise ValueError(f"Theorem {name}: two lets define the same signal "
+                             f"{sorted({str(b) for b in bases if bases.count(b) > 1})}")
         for rule in self.derivation:
             if not isinstance(rule, Rule):
                 raise TypeError(f"Theorem {name}: derivation step {rule!r} is not a rule of convsym.rules")

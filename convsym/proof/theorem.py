@@ -27,11 +27,19 @@ from ..errors import ProofError
 from ..verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
 
 _MINTED: dict[int, weakref.ref] = {}
+#: what a minted step established, kept by the kernel (not on the record a proof can touch):
+#: ``id(step) -> (fact, latex, text)`` with ``fact`` a SymPy expression proved to be 0, or None
+_FACTS: dict[int, tuple] = {}
 
 
 def _remember(obj) -> None:
     key = id(obj)
-    _MINTED[key] = weakref.ref(obj, lambda _ref, key=key: _MINTED.pop(key, None))
+
+    def forget(_ref, key=key):
+        _MINTED.pop(key, None)
+        _FACTS.pop(key, None)
+
+    _MINTED[key] = weakref.ref(obj, forget)
 
 
 def minted(obj) -> bool:
@@ -41,13 +49,25 @@ def minted(obj) -> bool:
 
 
 def mint(rule: str, description: str, expression: str, evidence: str, *, side_conditions: Sequence[str] = (),
-         checked_by: Sequence[str] = (), text: str = "") -> StepRecord:
-    """A step record for a check the caller (kernel code) has just carried out."""
+         checked_by: Sequence[str] = (), text: str = "", fact=None, fact_latex: str = "") -> StepRecord:
+    """A step record for a check the caller (kernel code) has just carried out.
+
+    ``fact`` (a SymPy expression the check proved to be 0) and ``fact_latex``/``text`` (what the
+    check established, printed by the kernel from the checked objects) are kept by the kernel.
+    """
     if evidence not in EVIDENCE:
         raise ValueError(f"mint: evidence={evidence!r} must be one of {EVIDENCE}")
     record = StepRecord(rule, description, expression, tuple(side_conditions), tuple(checked_by), text, evidence)
     _remember(record)
+    _FACTS[id(record)] = (fact, fact_latex, text)
     return record
+
+
+def established(step: StepRecord) -> tuple:
+    """``(fact, latex, text)`` that the kernel recorded for a minted step."""
+    if not minted(step):
+        raise ProofError(f"step ({step.rule}) was not made by the kernel", rule="kernel")
+    return _FACTS.get(id(step), (None, "", ""))
 
 
 def mint_witness(**fields) -> Witness:
@@ -65,6 +85,20 @@ def weakest(evidence: Iterable[str]) -> str | None:
     if not levels:
         return None
     return min(levels, key=STRENGTHS.index)
+
+
+def _foreign_overrides(cls: type) -> list[str]:
+    """The kernel methods that a class outside ``convsym.proof`` redefines (``__init__`` and
+    ``check_source_for``, which decide nothing, are allowed)."""
+    kernel = [k for k in cls.__mro__ if k.__module__.startswith("convsym.proof")]
+    names = {n for k in kernel for n, v in vars(k).items() if callable(v) or isinstance(v, property)}
+    names -= {"__init__", "check_source_for", "__repr__"}
+    out = []
+    for k in cls.__mro__:
+        if k.__module__.startswith("convsym.proof") or k is object:
+            continue
+        out.extend(sorted(n for n in vars(k) if n in names))
+    return out
 
 
 class StepError(ProofError):
@@ -125,11 +159,11 @@ class Theorem:
     def prove(self) -> Verdict:
         start = time.perf_counter()
         try:
-            run = type(self)._run
-            if not getattr(run, "__module__", "").startswith("convsym.proof"):
+            foreign = _foreign_overrides(type(self))
+            if foreign:
                 raise ProofError(
-                    f"{type(self).__name__} overrides _run outside the kernel; a theorem must be one of the "
-                    "kernel's kinds (General, Identity, Checked, Refutation)",
+                    f"{type(self).__name__} overrides {', '.join(foreign)} outside the kernel; a theorem must be "
+                    "one of the kernel's kinds (General, Identity, Checked, Refutation), used as it is",
                     step=None, rule="kernel",
                 )
             fields = self._run()

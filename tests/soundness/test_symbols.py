@@ -84,10 +84,6 @@ def _short_total(v, kk):
 short_total = OpDef("total", _short_total, lambda p, v, kk: r"\Sigma' " + p._print(v))
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: SumExpr.same_as compares summands by sympy.default_sort_key, which "
-                                       "keys an App by its class *name*; an OpDef named like a shipped one "
-                                       "(total) with another body proves sum_c y_c total'(w) = sum_c y_c total(w), "
-                                       "false at k = 3")
 def test_an_operation_named_like_another_is_not_that_operation():
     v = general("same-name-op", lhs=sums(term(short_total(w, k) * y[c], (c, 0, k - 1))),
                 rhs=sums(term(D.total(w, k) * y[c], (c, 0, k - 1))),
@@ -106,16 +102,12 @@ i_neg = Symbol("i", integer=True, negative=True)
 k_even = Symbol("k", integer=True, positive=True, even=True)
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: the claim check evaluates a position declared negative at i = 0, 1 "
-                                       "(outside its domain) and refutes the true claim #{a : i <= a <= -1} = -i")
 def test_a_true_claim_about_a_negative_position_is_not_refuted():
     v = general("negative-position", lhs=sums(term(1, (a, i_neg, -1))), rhs=-i_neg,
                 derivation=[Reorder([("a", i_neg, -1)])]).prove()
     assert v.verdict != "refuted", v.witness and v.witness.data
 
 
-@pytest.mark.xfail(strict=True, reason="kernel: boundary instances give a size declared even the value k = 1 and "
-                                       "refute the true claim sum_{a<k} (-1)^a = 0 (k even)")
 def test_a_true_claim_about_an_even_size_is_not_refuted():
     v = general("even-size", lhs=sums(term((-1) ** a, (a, 0, k_even - 1))), rhs=0,
                 derivation=[Reorder([("a", 0, k_even - 1)])]).prove()
