@@ -193,12 +193,12 @@ class Proof:
         """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
         expression with ``variable`` declared nonnegative and then negative."""
         expr = sympy.sympify(expr)
-        if variable not in expr.free_symbols and sympy.simplify(expr) != 0:
-            self._fail("case analysis", f"{description}: {variable} (with its assumptions) does not occur in {expr}")
         namesakes = [q for q in expr.free_symbols if str(q) == str(variable) and q != variable]
         if namesakes:
             self._fail("case analysis", f"{description}: {expr} has another symbol named {variable} "
                                         f"({namesakes[0].assumptions0}); the cases would not cover it")
+        if variable not in expr.free_symbols and expr != 0:
+            self._fail("case analysis", f"{description}: {variable} (with its assumptions) does not occur in {expr}")
         if variable.is_real is not True:
             self._fail("case analysis", f"{description}: {variable} must be declared real")
         for assumption in ({"nonnegative": True}, {"negative": True}):
