@@ -924,15 +924,25 @@ def _cle_derivation(name: str):
     z, w = sympy.Symbol("z", real=True), sympy.Symbol("w", real=True)
 
     def derive(P: Proof) -> None:
-        P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", f(s_pos * z) - s_pos * f(z), z,
-                rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
+        homogeneity = f(s_pos * z) - s_pos * f(z)
+        if homogeneity == 0:  # a linear f: no cases needed
+            P.zero(f"f(z) = {name}: positive homogeneity", homogeneity,
+                   shown=rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
+        else:
+            P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", homogeneity, z,
+                    rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
         P.lemma("first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
                 scale_out, r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)")
         P.lemma("second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i",
                 scale_in, r"(w_2 \odot s) \star u = w_2 \star (s \odot u)")
-        P.cases("so each weight w of layer 2 that reads channel i, multiplied by s_i, undoes the scale through f: "
-                "(w s_i) f(h_i / s_i) = w f(h_i) for every pre-activation h_i",
-                w * s_pos * f(z / s_pos) - w * f(z), z, r"(w s_i)\, f\!\left(\tfrac{h_i}{s_i}\right) = w f(h_i)")
+        undo = w * s_pos * f(z / s_pos) - w * f(z)
+        text = ("so each weight w of layer 2 that reads channel i, multiplied by s_i, undoes the scale through f: "
+                "(w s_i) f(h_i / s_i) = w f(h_i) for every pre-activation h_i")
+        shown = r"(w s_i)\, f\!\left(\tfrac{h_i}{s_i}\right) = w f(h_i)"
+        if undo == 0:
+            P.zero(text, undo, shown=shown)
+        else:
+            P.cases(text, undo, z, shown)
 
     return derive
 

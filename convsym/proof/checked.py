@@ -197,7 +197,7 @@ class Proof:
         if namesakes:
             self._fail("case analysis", f"{description}: {expr} has another symbol named {variable} "
                                         f"({namesakes[0].assumptions0}); the cases would not cover it")
-        if variable not in expr.free_symbols and expr != 0:
+        if variable not in expr.free_symbols:
             self._fail("case analysis", f"{description}: {variable} (with its assumptions) does not occur in {expr}")
         if variable.is_real is not True:
             self._fail("case analysis", f"{description}: {variable} must be declared real")
