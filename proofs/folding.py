@@ -256,7 +256,7 @@ C = sizes("C")[0]
 gam, rr, mu, bet, bb = (IndexedBase(n) for n in (r"\gamma", "r", r"\mu", r"\beta", "b"))
 Wf = IndexedBase("w'")
 W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]))
-R_HYP = r"r_o = 1/\sqrt{\sigma^2_o + \epsilon} \text{ (the identity holds for every } r_o\text{)}"
+R_HYP = r"In BatchNorm $r_o = 1/\sqrt{\sigma^2_o + \epsilon}$; the identity holds for every $r_o$."
 
 CHECK_BN_AFTER = """
 def test_folding_bn_after_conv_numeric():
@@ -1210,7 +1210,7 @@ equalized_optimal = Checked(
     "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
     "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
     derive=derive_optimal,
-    remarks=(r"r_{1,i}, r_{2,i} > 0", r"s_i > 0"),
+    remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
     check_source="""
 def test_folding_cle_optimal_numeric():
     rng = np.random.default_rng(57)
