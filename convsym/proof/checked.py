@@ -186,8 +186,7 @@ class Proof:
             self._fail("z3", f"{description}: z3 does not prove it ({result}: {model})")
         shown = " ".join(str(formula).split())
         self.steps.append(mint("z3", description, expression, "general", side_conditions=tuple(conditions),
-                               checked_by=("z3: the negation is unsat",), text=shown,
-                               fact_latex=r"\texttt{" + _escape_tt(shown) + "}"))
+                               checked_by=(f"z3: the negation of this formula is unsat: {shown}",), text=shown))
 
     def cases(self, description: str, expr, variable: sympy.Symbol, expression: str) -> None:
         """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
@@ -312,6 +311,10 @@ class Proof:
         self.instances.append(str(seen))
 
 
+#: a generated statement longer than this (LaTeX characters) is referred to, not printed
+MAX_STATEMENT_LATEX = 600
+
+
 def _escape_text(text: str) -> str:
     """Plain text for ``\\text{...}``."""
     out = str(text)
@@ -319,10 +322,6 @@ def _escape_text(text: str) -> str:
                  ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
         out = out.replace(a, b)
     return out
-
-
-def _escape_tt(text: str) -> str:
-    return _escape_text(text)
 
 
 def _inexact(v) -> str:
@@ -439,7 +438,15 @@ class Checked(Theorem):
                                 step=len(proof.steps) + 1, rule="conclusion", steps=proof.steps)
             latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
         else:
-            latex = r" \\ ".join(lx for _, lx, _ in records if lx)
+            # the conclusion is the last checked fact; the plain text lists every fact
+            step_no = proof.steps.index(checked[-1]) + 1
+            last = records[-1]
+            if checked[-1].rule == "z3":
+                latex = rf"\text{{the formula z3 decided at step {step_no} (printed with it)}}"
+            elif len(last[1]) > MAX_STATEMENT_LATEX:
+                latex = rf"\text{{the identity checked at step {step_no} (too long to print here)}}"
+            else:
+                latex = last[1]
             text = "; ".join(tx for _, _, tx in records if tx)
         strength = weakest(s.evidence for s in checked)
         if strength == "general":
