@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "efficientnet_b0", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+__all__ = ["ARCHITECTURES", "mixed", "efficientnet_b0", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
            "regnet_y_400mf", "resnet18", "resnet50", "vgg11", "vit_tiny"]
 
 
@@ -563,6 +563,46 @@ class VisionTransformer(nn.Module):
 
 def vit_tiny(num_classes=1000, img_size=224):
     return VisionTransformer(img_size=img_size, num_classes=num_classes).eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# a small model made of everything that is not a leaf module
+
+
+class Mixed(nn.Module):
+    """Functional conv, BN and pooling, ``torch.cat``, nearest upsampling, a squeeze-excitation
+    multiply, ``torch.add``/``Tensor.mul``, layer norm, explicit attention (``q @ k^T``,
+    softmax, ``@ v``), ``F.scaled_dot_product_attention``, ``torch.bmm``, GELU and a mean:
+    the operators a leaf-module count misses.  Input ``(N, 3, H, W)``, H and W even."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 3, 3, 3) * 0.1)
+        self.bn = nn.BatchNorm2d(8)
+        self.se1 = nn.Conv2d(16, 4, 1)
+        self.se2 = nn.Conv2d(4, 16, 1)
+        self.qkv = nn.Linear(16, 48)
+        self.norm = nn.LayerNorm(16)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.head = nn.Linear(16, num_classes)
+        self.register_buffer("scale", torch.ones(1))
+
+    def forward(self, x):
+        y = F.relu(self.bn(F.conv2d(x, self.w, padding=1)))
+        y = torch.cat([y, F.max_pool2d(self.up(y), 2)], 1)
+        s = torch.sigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(y, 1)))))
+        y = y * s
+        y = torch.add(y, y.mul(self.scale))
+        t = self.norm(y.flatten(2).transpose(1, 2))
+        q, k, v = self.qkv(t).chunk(3, -1)
+        a = F.softmax(q @ k.transpose(1, 2) / 4.0, -1) @ v
+        b = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)).squeeze(1)
+        t = t + a + torch.bmm(b, torch.ones(b.shape[0], 16, 16, dtype=b.dtype, device=b.device))
+        return self.head(F.gelu(t).mean(1))
+
+
+def mixed(num_classes=10):
+    return Mixed(num_classes).eval()
 
 
 #: name -> (builder, parameter count of the torchvision/timm original at 1000 classes)

@@ -178,6 +178,27 @@ class ModelCost:
                         "macs": t.macs})
         return out
 
+    def summary(self, tools: Sequence[str] = TOOLS) -> str:
+        """Each tool's total next to convsym's dense MACs, in MACs (FLOP-counting tools, which
+        count a multiply-add as 2, are halved), with the difference and the tool's parameter
+        count next to convsym's."""
+        macs, params = self.total("macs"), self.total("params")
+        head = ["tool", "reports", "total", "as MACs", "vs convsym MACs", "params", "vs convsym params"]
+        body = [["convsym", "MACs", f"{macs:,}", f"{macs:,}", "", f"{params:,}", ""]]
+        for tool in tools:
+            t = self.tool(tool)
+            as_macs = t.value / _PER_MAC[tool]
+            diff = as_macs - macs
+            rel = f" ({diff / macs:+.2%})" if macs else ""
+            body.append([tool, t.quantity, _num(t.value), _num(as_macs),
+                         "=" if diff == 0 else f"{_num(diff) if diff < 0 else '+' + _num(diff)}{rel}",
+                         "-" if t.params is None else f"{t.params:,}",
+                         "" if t.params is None else "=" if t.params == params else f"{t.params - params:+,}"])
+        widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip()
+                 for r in [head, *body]]
+        return "\n".join(lines) + "\n"
+
     # -- output -------------------------------------------------------------------------------
 
     def table(self, by: str = "layer", depth: int = 2, tools: Sequence[str] = TOOLS) -> str:
@@ -231,8 +252,12 @@ class ModelCost:
         return buf.getvalue()
 
 
+#: How many of a tool's units one multiply-add is (FLOP counters count 2).
+_PER_MAC = {"fvcore": 1, "ptflops": 1, "thop": 1, "torchinfo": 1, "deepspeed": 2, "torch": 2}
+
+
 def _num(v) -> str:
-    return f"{v:,}" if isinstance(v, int) or float(v).is_integer() else f"{v:,.2f}"
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:,.2f}"
 
 
 def _shape(value) -> str:

@@ -360,6 +360,9 @@ def _thop_module(m: ModuleEvent) -> int | float:
         return int((kernel + 1) * y.numel)
     if kind == "Linear":
         return m.attr("in_features") * y.numel
+    if kind in ("Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"):
+        factor = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 224 + 35, "trilinear": 13 * 2 + 5}
+        return y.numel * factor.get(m.attr("mode"), 0) if m.attr("mode") != "trilinear" else 0
     raise ValueError(f"thop: module type {kind} is not modelled by convsym")
 
 

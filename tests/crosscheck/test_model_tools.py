@@ -1,0 +1,52 @@
+"""``ModelCost.total_reported_by(tool)`` and ``params_reported_by(tool)`` against the six real
+tools on whole models: the nine reference architectures of ``tests/zoo.py`` (32x32 inputs, the
+ViT built for 32x32; every tool's convention is independent of the size, the 224x224 table
+is ``benchmarks/model_totals.py``) and a model made of functional calls (batch 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from convsym.cost import TOOLS, count_module  # noqa: E402
+from tests.crosscheck.model_tools import run_tool  # noqa: E402
+from tests.zoo import ARCHITECTURES, mixed  # noqa: E402
+
+pytestmark = pytest.mark.crosscheck
+
+TOOL_MODULES = {"fvcore": "fvcore.nn", "ptflops": "ptflops", "thop": "thop", "torchinfo": "torchinfo",
+                "deepspeed": "deepspeed.profiling.flops_profiler", "torch": "torch.utils.flop_counter"}
+MODELS = [*ARCHITECTURES, "mixed"]
+
+
+def build(name):
+    torch.manual_seed(0)
+    if name == "mixed":
+        return mixed(), (2, 3, 8, 8)
+    if name == "vit_tiny":
+        return ARCHITECTURES[name][0](img_size=32), (1, 3, 32, 32)
+    return ARCHITECTURES[name][0](), (1, 3, 32, 32)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def counted(request):
+    torch.set_num_threads(1)
+    model, shape = build(request.param)
+    return request.param, model, shape, count_module(model, shape)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_total_and_params_equal_the_tools(counted, tool):
+    pytest.importorskip(TOOL_MODULES[tool], reason=f"{tool} is not installed (pip install -e '.[crosscheck]')")
+    name, model, shape, cost = counted
+    got, params = run_tool(tool, model, torch.zeros(shape))
+    mine = cost.tool(tool)
+    assert ((mine.value, mine.macs) if tool == "deepspeed" else mine.value) == got, (name, tool)
+    assert mine.params == params, (name, tool)
+    assert cost.total_reported_by(tool) == (got[0] if tool == "deepspeed" else got)
+    assert cost.params_reported_by(tool) == params
+
+
+def test_the_table_has_nine_architectures():
+    assert len(ARCHITECTURES) >= 8
