@@ -314,8 +314,11 @@ def _load_model(spec: str) -> Any:
         target = getattr(target, part)
     if not callable(target):
         raise UsageError(f"--model {spec!r}: {attr!r} is not callable")
-    with torch.device("meta"):
-        model = target() if not isinstance(target, torch.nn.Module) else target
+    try:
+        with torch.device("meta"):
+            model = target() if not isinstance(target, torch.nn.Module) else target
+    except TypeError as exc:
+        raise UsageError(f"--model {spec!r}: {attr}() cannot be called without arguments: {exc}") from None
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"--model {spec!r}: {attr}() returned {type(model).__name__}, not a torch.nn.Module")
     return model
