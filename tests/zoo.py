@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "mixed", "efficientnet_b0", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+__all__ = ["ARCHITECTURES", "mixed", "quirks", "efficientnet_b0", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
            "regnet_y_400mf", "resnet18", "resnet50", "vgg11", "vit_tiny"]
 
 
@@ -603,6 +603,20 @@ class Mixed(nn.Module):
 
 def mixed(num_classes=10):
     return Mixed(num_classes).eval()
+
+
+class Quirks(nn.Sequential):
+    """The layers whose counts differ between tools: 'same' padding with an even kernel, a
+    grouped conv, a transposed conv, average pooling in ceil mode and a Linear on a 3-D input."""
+
+    def __init__(self):
+        super().__init__(nn.Conv2d(3, 8, 4, padding="same"), nn.Conv2d(8, 8, 3, padding=1, groups=4),
+                         nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1), nn.AvgPool2d(3, 2, 1, ceil_mode=True),
+                         nn.Flatten(2), nn.Linear(81, 10))
+
+
+def quirks():
+    return Quirks().eval()
 
 
 #: name -> (builder, parameter count of the torchvision/timm original at 1000 classes)

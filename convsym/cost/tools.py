@@ -336,6 +336,7 @@ _THOP_MODULES = (_THOP_ZERO | _THOP_NORMS | _PTFLOPS_CONVS | _PTFLOPS_TCONVS
 
 
 def _thop_module(m: ModuleEvent) -> int | float:
+    """What thop's hook adds for one call of ``m`` (see the module docstring)."""
     kind = _nn(m)
     x, y = _first_tensor(m.inputs), _first_tensor(m.output)
     if kind in _THOP_ZERO:
@@ -377,7 +378,9 @@ def thop(trace: Trace) -> ToolCount:
     for m in trace.modules:
         if m.path in counted:
             ran.add(m.path)
-            out.append(Contribution(m.index, _nn(m), _thop_module(m)))
+            note = "thop: a transposed conv is counted with the forward-conv formula on its output" \
+                if _nn(m) in _PTFLOPS_TCONVS else ""
+            out.append(Contribution(m.index, _nn(m), _thop_module(m), note=note))
     params = sum(trace.params_under(p) for p in ran if p)
     lost = _params(trace) - params
     contributions = tuple(out)
@@ -434,6 +437,8 @@ def torchinfo(trace: Trace) -> ToolCount:
                 if name in ("weight", "bias"):
                     if "Conv" in m.type:
                         total += p.numel * y.shape[0] * prod(y.shape[2:])
+                        if "Transpose" in m.type:
+                            note = "torchinfo: a transposed conv counts its weights at every output position"
                     else:
                         total += y.shape[0] * p.numel
                         if len(y.shape) > 2 and m.type == "Linear":
@@ -494,7 +499,11 @@ def _deepspeed_call(c: CallEvent) -> tuple[int, int, str] | None:
         return 2 * macs, macs, ""
     if name in ("F.conv1d", "F.conv2d", "F.conv3d"):
         flops, macs = _deepspeed_conv(c)
-        return flops, macs, ""
+        odd = c.kwarg("padding", 4) == "same" and any(
+            d * (k - 1) % 2 for d, k in zip(_tuple(c.kwarg("dilation", 5, 1), len(c.args[1].shape) - 2),
+                                            c.args[1].shape[2:], strict=True))
+        return flops, macs, "deepspeed: padding='same' with an odd d(k-1) is counted one output row/column short" \
+            if odd else ""
     if name in ("F.conv_transpose1d", "F.conv_transpose2d", "F.conv_transpose3d"):
         flops, macs = _deepspeed_tconv(c)
         return flops, macs, ""
@@ -532,6 +541,10 @@ def _deepspeed_call(c: CallEvent) -> tuple[int, int, str] | None:
     if name == "torch.einsum":
         raise ValueError("deepspeed: torch.einsum is counted by numpy.einsum_path, which convsym does not model")
     return None
+
+
+def _tuple(value, n: int) -> tuple:
+    return value if isinstance(value, tuple) else (value,) * n
 
 
 def _broadcast_numel(a: TensorInfo, b: TensorInfo) -> int:
@@ -585,7 +598,9 @@ def torch(trace: Trace) -> ToolCount:
             out.append(Contribution(ev.module, ev.op, 0, note="torch: scaled_dot_product_attention on CPU "
                                     "has no FlopCounterMode formula, counted 0"))
             continue
-        out.append(Contribution(ev.module, ev.op, value))
+        grouped = ev.op.endswith("convolution") and ev.args[8] != 1
+        out.append(Contribution(ev.module, ev.op, value, note="torch: the backward weight gradient of a grouped "
+                                "conv is counted groups times" if grouped else ""))
     return ToolCount("torch", "flops", sum(x.value for x in out), None, None, tuple(out))
 
 

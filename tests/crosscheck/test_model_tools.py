@@ -1,7 +1,8 @@
 """``ModelCost.total_reported_by(tool)`` and ``params_reported_by(tool)`` against the six real
 tools on whole models: the nine reference architectures of ``tests/zoo.py`` (32x32 inputs, the
 ViT built for 32x32; every tool's convention is independent of the size, the 224x224 table
-is ``benchmarks/model_totals.py``) and a model made of functional calls (batch 2)."""
+is ``benchmarks/model_totals.py``), a model made of functional calls (batch 2) and one of the
+layers the tools disagree on."""
 
 from __future__ import annotations
 
@@ -11,19 +12,21 @@ torch = pytest.importorskip("torch")
 
 from convsym.cost import TOOLS, count_module  # noqa: E402
 from tests.crosscheck.model_tools import run_tool  # noqa: E402
-from tests.zoo import ARCHITECTURES, mixed  # noqa: E402
+from tests.zoo import ARCHITECTURES, mixed, quirks  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
 
 TOOL_MODULES = {"fvcore": "fvcore.nn", "ptflops": "ptflops", "thop": "thop", "torchinfo": "torchinfo",
                 "deepspeed": "deepspeed.profiling.flops_profiler", "torch": "torch.utils.flop_counter"}
-MODELS = [*ARCHITECTURES, "mixed"]
+MODELS = [*ARCHITECTURES, "mixed", "quirks"]
 
 
 def build(name):
     torch.manual_seed(0)
     if name == "mixed":
         return mixed(), (2, 3, 8, 8)
+    if name == "quirks":
+        return quirks(), (1, 3, 8, 8)
     if name == "vit_tiny":
         return ARCHITECTURES[name][0](img_size=32), (1, 3, 32, 32)
     return ARCHITECTURES[name][0](), (1, 3, 32, 32)

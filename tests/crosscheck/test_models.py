@@ -17,7 +17,7 @@ F = torch.nn.functional
 from convsym.cost import ModelCost, conv2d_cost, count_module, linear_cost, pool2d_cost  # noqa: E402
 from convsym.cost.models import FIGURES  # noqa: E402
 from convsym.cost.operators import op_cost  # noqa: E402
-from tests.zoo import ARCHITECTURES, mixed  # noqa: E402
+from tests.zoo import ARCHITECTURES, mixed, quirks  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,18 @@ def test_known_tool_deviations_are_flagged_per_row(counted_mixed, counted_resnet
                      "ptflops: LayerNorm's affine map is not counted",
                      "thop: 216 parameters of unregistered modules"):
         assert any(n.startswith(expected) for n in mixed_notes), expected
+
+
+def test_the_known_per_layer_deviations_are_flagged():
+    rows = count_module(quirks(), (1, 3, 8, 8)).rows()
+    notes = {r["name"]: r["notes"] for r in rows}
+    assert notes["0"] == ["fvcore: padding given as a string traces to aten::_convolution_mode, not counted",
+                          "deepspeed: padding='same' with an odd d(k-1) is counted one output row/column short"]
+    assert notes["1"] == ["torch: the backward weight gradient of a grouped conv is counted groups times"]
+    assert notes["2"] == ["thop: a transposed conv is counted with the forward-conv formula on its output",
+                          "torchinfo: a transposed conv counts its weights at every output position"]
+    assert notes["3"] == ["ptflops: counted by the module hook and again by the patched functional"]
+    assert notes["5"] == ["torchinfo: a Linear on a >2-D input counts only output_shape[0] rows"]
 
 
 def test_float64_model_counts_like_float32_with_twice_the_bytes():
