@@ -3,6 +3,8 @@ macs))``, read from the tools' source (see :meth:`convsym.cost.Cost.as_reported_
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..shapes import _symbolic
 from .record import Cost, Size, _numel
 

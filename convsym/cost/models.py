@@ -80,7 +80,7 @@ class ModelCost:
             return sum(getattr(r, figure) for r in self.ops)
         if figure in ("params", "buffers"):
             if self.trace is None:
-                return sum(int(getattr(c, "params")) for _, c in self.layers) if figure == "params" else 0
+                return sum(int(c.params) for _, c in self.layers) if figure == "params" else 0
             return sum(p.numel for p in self.trace.parameters if p.buffer == (figure == "buffers"))
         if figure == "saved_bytes":
             return self.trace.saved_bytes if self.trace is not None else 0

@@ -467,7 +467,8 @@ def _deepspeed_conv(c: CallEvent) -> tuple[int, int]:
     dilations = dilation if isinstance(dilation, tuple) else (dilation,) * n
     kernel = w.shape[2:]
     if isinstance(padding, str):
-        pads = (0,) * n if padding == "valid" else tuple(d * (k - 1) // 2 for d, k in zip(dilations, kernel, strict=True))
+        pads = (0,) * n if padding == "valid" else tuple(d * (k - 1) // 2
+                                                         for d, k in zip(dilations, kernel, strict=True))
     else:
         pads = padding if isinstance(padding, tuple) else (padding,) * n
     out = [(size + 2 * p - (d * (k - 1) + 1)) // s + 1
