@@ -6,6 +6,10 @@ how each counting tool counts them.
 * :mod:`convsym.cost.record`: the :class:`Cost` record and ``Cost.as_reported_by(tool)``;
 * :mod:`convsym.cost.conventions`: each tool's convention for one layer;
 * :mod:`convsym.cost.formulas`: the formulas ``convsym build`` exports;
+* :mod:`convsym.cost.trace`: one forward pass of a torch model on the meta device, recorded
+  at the module, function and ATen-operator levels;
+* :mod:`convsym.cost.operators`: convsym's own figures for each ATen operator;
+* :mod:`convsym.cost.tools`: each tool's convention on whole models;
 * :mod:`convsym.cost.models`: whole models (``count_module``, :class:`ModelCost`).
 """
 
@@ -21,8 +25,9 @@ from .layers import (
     real_taps,
     resnet18_convs,
 )
-from .models import ModelCost, count_module
+from .models import ModelCost, OpRecord, count_module
 from .record import DTYPE_SIZES, TOOL_VERSIONS, TOOLS, Cost, LayerSpec, Reported
+from .tools import ToolCount
 
 __all__ = [
     "DTYPE_SIZES",
@@ -32,7 +37,9 @@ __all__ = [
     "Formula",
     "LayerSpec",
     "ModelCost",
+    "OpRecord",
     "Reported",
+    "ToolCount",
     "conv2d_cost",
     "conv_transpose2d_cost",
     "cost_from_options",

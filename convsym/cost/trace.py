@@ -13,6 +13,12 @@ Each call and op remembers the innermost module running it and the innermost pro
 around it.  Nothing is computed: parameters, buffers and the input live on the ``meta``
 device, so any dtype works and a large model costs only its Python overhead.  The model given
 is not modified (a copy whose tensors are ``meta`` tensors is traced; no data is copied).
+
+Like ptflops and DeepSpeed, the probes replace the public functions in ``torch``,
+``torch.nn.functional`` and ``torch.Tensor`` while the model runs (restored afterwards): do
+not trace in two threads at once.  Calls made by PyTorch's own Python meta kernels (the meta
+device's implementation of an operator) are not recorded, since they do not happen on a real
+device.
 """
 
 from __future__ import annotations
