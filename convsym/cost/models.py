@@ -125,8 +125,9 @@ class ModelCost:
     def rows(self, by: str = "layer", depth: int = 2, tools: Sequence[str] = TOOLS) -> list[dict[str, Any]]:
         """One dict per layer (module call, operators run directly in it) or per block (module
         path cut to ``depth`` components), in call order: ``name``, ``type``, ``output_shape``,
-        each figure of :data:`FIGURES`, ``params`` (parameters of the modules in the row), each
-        tool's figure and ``notes`` (each tool's known deviations in the row)."""
+        each figure of :data:`FIGURES`, ``saved_bytes`` (what autograd keeps for the backward
+        pass, attributed to the module that saved it), ``params`` (parameters of the modules in
+        the row), each tool's figure and ``notes`` (each tool's known deviations in the row)."""
         key = self._group(by, depth)
         events = {m.index: m for m in self.trace.modules}
         rows: dict[str, dict[str, Any]] = {}
@@ -138,7 +139,8 @@ class ModelCost:
                 name = k.split("#")[0]
                 rows[k] = {"name": name, "type": m.type if m is not None and by == "layer" else "",
                            "output_shape": _shape(m.output) if m is not None and by == "layer" else "",
-                           **{f: 0 for f in FIGURES}, "params": 0, **{t: 0 for t in tools}, "notes": [],
+                           **{f: 0 for f in FIGURES}, "saved_bytes": 0, "params": 0, **{t: 0 for t in tools},
+                           "notes": [],
                            "_paths": set()}
             return rows[k]
 
@@ -149,6 +151,8 @@ class ModelCost:
             target = row(r.module)
             for f in FIGURES:
                 target[f] += getattr(r, f)
+        for index, size in self.trace.saved_by_module:
+            row(None if index < 0 else index)["saved_bytes"] += size
         for tool in tools:
             for c in self.tool(tool).contributions:
                 target = row(c.module)
@@ -164,7 +168,8 @@ class ModelCost:
             r["params"] = sum(owners.get(path, 0) for path in r.pop("_paths"))
             for tool in tools:
                 r[tool] = int(r[tool]) if float(r[tool]).is_integer() else r[tool]
-            if any(r[f] for f in FIGURES) or any(r[t] for t in tools) or r["params"] or r["notes"]:
+            if any(r[f] for f in FIGURES) or any(r[t] for t in tools) or r["params"] or r["notes"] \
+                    or r["saved_bytes"]:
                 out.append(r)
         return out
 
@@ -205,21 +210,22 @@ class ModelCost:
         """A text table: one row per layer or block, the figures, each tool's figure, totals,
         the tools' parameter counts and the uncounted operators."""
         rows = self.rows(by, depth, tools)
-        head = ["name", "type", "output", "MACs", "no-pad MACs", "FLOPs", "params", "act. bytes", *tools, "notes"]
-        body = [[r["name"], r["type"], r["output_shape"], *(f"{r[k]:,}" for k in
-                 ("macs", "macs_without_padding", "flops", "params", "activation_bytes")),
+        figures = ("macs", "macs_without_padding", "flops", "backward_macs", "params", "activation_bytes",
+                   "saved_bytes")
+        head = ["name", "type", "output", "MACs", "no-pad MACs", "FLOPs", "bwd MACs", "params", "act. bytes",
+                "bwd bytes", *tools, "notes"]
+        body = [[r["name"], r["type"], r["output_shape"], *(f"{r[k]:,}" for k in figures),
                  *(_num(r[t]) for t in tools), "; ".join(r["notes"])] for r in rows]
-        body.append(["total", "", "", *(f"{self.total(k):,}" for k in
-                     ("macs", "macs_without_padding", "flops", "params", "activation_bytes")),
+        body.append(["total", "", "", *(f"{self.total(k):,}" for k in figures),
                      *(_num(self.total_reported_by(t)) for t in tools), ""])
-        body.append(["params", "", "", "", "", "", "", "",
+        body.append(["params", "", "", "", "", "", "", "", "", "",
                      *("-" if self.params_reported_by(t) is None else f"{self.params_reported_by(t):,}"
                        for t in tools), ""])
         widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
         lines = ["  ".join(c.ljust(widths[i]) if i < 3 or i == len(head) - 1 else c.rjust(widths[i])
                            for i, c in enumerate(r)).rstrip() for r in [head, *body]]
-        lines.append(f"buffers {self.total('buffers'):,}; kept for backward {self.total('saved_bytes'):,} bytes; "
-                     f"backward MACs {self.total('backward_macs'):,}")
+        lines.append(f"buffers {self.total('buffers'):,}; act. bytes: tensors the forward pass creates; "
+                     "bwd bytes: what autograd keeps for the backward pass")
         lines.append("uncounted operators: " + (", ".join(f"{op} x{n}" for op, n in self.uncounted) or "none"))
         return "\n".join(lines) + "\n"
 
@@ -242,12 +248,13 @@ class ModelCost:
     def to_csv(self, by: str = "layer", depth: int = 2, tools: Sequence[str] = TOOLS) -> str:
         """The rows as CSV (notes joined by '; '), then a ``total`` row."""
         buf = io.StringIO()
-        cols = ["name", "type", "output_shape", *FIGURES, "params", *tools, "notes"]
+        cols = ["name", "type", "output_shape", *FIGURES, "saved_bytes", "params", *tools, "notes"]
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(cols)
         for r in self.rows(by, depth, tools):
             writer.writerow([("; ".join(r[c]) if c == "notes" else r[c]) for c in cols])
-        writer.writerow(["total", "", "", *(self.total(f) for f in FIGURES), self.total("params"),
+        writer.writerow(["total", "", "", *(self.total(f) for f in FIGURES), self.total("saved_bytes"),
+                         self.total("params"),
                          *(self.total_reported_by(t) for t in tools), ""])
         return buf.getvalue()
 

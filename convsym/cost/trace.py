@@ -135,6 +135,7 @@ class Trace:
     saved_bytes: int
     model_type: str
     structure: tuple[tuple[str, str], ...] = ()
+    saved_by_module: tuple[tuple[int, int], ...] = ()
 
     def module_qualname(self, path: str) -> str | None:
         """The qualified class name of the module at ``path`` (called or not)."""
@@ -321,15 +322,34 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
     saved = {"elements": 0, "bytes": 0, "storages": set()}
     param_ids = {id(p) for p in model.parameters()} | {id(b) for b in model.buffers()}
 
+    # a saved view of a weight (addmm saves weight.t()) shares the weight's storage
+    param_storages = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+
     def pack(t):
         if id(t) not in param_ids and not isinstance(t, torch.nn.Parameter):
             storage = t.untyped_storage()
             key = storage._cdata
-            if key not in saved["storages"]:
+            if key not in saved["storages"] and key not in param_storages:
                 saved["storages"].add(key)
                 saved["bytes"] += storage.nbytes()
                 saved["elements"] += storage.nbytes() // max(t.element_size(), 1)
+                where = again[-1] if again else None
+                by_module[where] = by_module.get(where, 0) + storage.nbytes()
         return t
+
+    # the second pass numbers module calls as the first did (same pre-order), so what autograd
+    # saves is attributed to the module event that was running
+    again: list[int] = []
+    counter = [0]
+    by_module: dict[int | None, int] = {}
+
+    def pre_again(mod, args, kwargs=None):
+        again.append(counter[0])
+        counter[0] += 1
+
+    def post_again(mod, args, output):
+        if again:
+            again.pop()
 
     x = torch.zeros(shape, dtype=dtype, device="meta")
     handles = [torch.nn.modules.module.register_module_forward_pre_hook(pre_hook),
@@ -350,8 +370,16 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
     if saved_for_backward:
         # a second pass with autograd on: every tensor autograd saves for the backward pass,
         # once per storage, parameters and buffers excluded
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(x)
+        handles = [torch.nn.modules.module.register_module_forward_pre_hook(pre_again),
+                   torch.nn.modules.module.register_module_forward_hook(post_again)]
+        try:
+            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                model(x)
+        finally:
+            for h in handles:
+                h.remove()
     return Trace(_summary(x, torch), tuple(sorted(modules, key=lambda m: m.index)), tuple(calls),
                  tuple(ops), tuple(parameters), saved["elements"], saved["bytes"],
-                 type(module).__name__, structure)
+                 type(module).__name__, structure,
+                 tuple(sorted(((k, v) for k, v in by_module.items() if k is not None)))
+                 + (((-1, by_module[None]),) if None in by_module else ()))

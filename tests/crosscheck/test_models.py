@@ -109,6 +109,14 @@ def test_rows_add_up_to_the_totals(counted_resnet18, by):
         assert [r["name"] for r in rows][:6] == ["conv1", "bn1", "relu", "maxpool", "layer1.0", "layer1.1"]
 
 
+def test_what_autograd_keeps_is_attributed_to_rows(counted_resnet18):
+    c = counted_resnet18
+    rows = {r["name"]: r for r in c.rows("block", 1)}
+    assert sum(r["saved_bytes"] for r in rows.values()) == c.total("saved_bytes") > 0
+    assert rows["fc"]["saved_bytes"] == 512 * 4  # the flattened input; weight.t() is the weight
+    assert rows["conv1"]["saved_bytes"] == 3 * 64 * 64 * 4  # the image the first conv saves
+
+
 def test_known_tool_deviations_are_flagged_per_row(counted_mixed, counted_resnet18):
     notes = {r["name"]: r["notes"] for r in counted_resnet18.rows()}
     assert any("ptflops: counted by the module hook and again" in n for n in notes["relu"])
