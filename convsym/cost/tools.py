@@ -124,10 +124,6 @@ def _numel(t) -> int:
     return t.numel if isinstance(t, TensorInfo) else 0
 
 
-def _path(trace: Trace) -> dict[int, str]:
-    return {m.index: m.path for m in trace.modules}
-
-
 def _params(trace: Trace, grad_only: bool = False) -> int:
     return sum(p.numel for p in trace.parameters if not p.buffer and (p.requires_grad or not grad_only))
 
@@ -293,11 +289,9 @@ def _ptflops_call(c: CallEvent) -> int | None:
 
 def _supported_roots(trace: Trace, supported: Callable[[str | None], bool]) -> set[str]:
     """Paths of supported modules with no supported ancestor (the tools stop descending there)."""
-    roots = set()
-    for path, qualname in trace.structure:
-        if supported(qualname) and not any(supported(trace.module_qualname(a)) for a in _ancestors(path)):
-            roots.add(path)
-    return roots
+    qualnames = dict(trace.structure)
+    return {path for path, qualname in trace.structure
+            if supported(qualname) and not any(supported(qualnames.get(a)) for a in _ancestors(path))}
 
 
 def ptflops(trace: Trace) -> ToolCount:
@@ -305,7 +299,7 @@ def ptflops(trace: Trace) -> ToolCount:
     batch = len(trace.input.shape) and trace.input.shape[0]
     modules = []
     for m in trace.modules:
-        if m.path in counted and m.path in dict(trace.structure):
+        if m.path in counted:
             value, note = _ptflops_module(m)
             modules.append(Contribution(m.index, _nn(m), value, note=note))
     calls = []
@@ -372,7 +366,7 @@ def thop(trace: Trace) -> ToolCount:
     # stops there, unless it is a Sequential (registered with zero ops), which it descends
     stops = {p for p, q in trace.structure if p and _nn(q) in _THOP_MODULES and _nn(q) != "Sequential"}
     counted = {p for p in stops if not any(a in stops for a in _ancestors(p))}
-    if _nn(trace.module_qualname("")) in _THOP_MODULES:
+    if _nn(dict(trace.structure).get("")) in _THOP_MODULES:
         counted.add("")
     out, ran = [], set()
     for m in trace.modules:
