@@ -53,3 +53,9 @@ def test_total_and_params_equal_the_tools(counted, tool):
 
 def test_the_table_has_nine_architectures():
     assert len(ARCHITECTURES) >= 8
+
+
+def test_every_operator_has_a_formula(counted):
+    name, _, _, cost = counted
+    assert cost.uncounted == (), name
+    assert len(cost.ops) == len(cost.trace.ops)
