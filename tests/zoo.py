@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "mixed", "quirks", "efficientnet_b0", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
-           "regnet_y_400mf", "resnet18", "resnet50", "vgg11", "vit_tiny"]
+__all__ = ["ARCHITECTURES", "densenet121", "efficientnet_b0", "mixed", "mobilenet_v2", "mobilenet_v3_small",
+           "quirks", "regnet_y_400mf", "resnet18", "resnet50", "self_attention", "vgg11", "vit_tiny"]
 
 
 def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
@@ -617,6 +617,22 @@ class Quirks(nn.Sequential):
 
 def quirks():
     return Quirks().eval()
+
+
+class SelfAttention(nn.Module):
+    """``nn.MultiheadAttention`` (batch first) and a Linear: input ``(N, T, 16)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.out(self.mha(x, x, x, need_weights=False)[0])
+
+
+def self_attention():
+    return SelfAttention().eval()
 
 
 #: name -> (builder, parameter count of the torchvision/timm original at 1000 classes)

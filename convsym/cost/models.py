@@ -95,6 +95,20 @@ class ModelCost:
             self._tools[tool] = count_tool(self.trace, tool)
         return self._tools[tool]
 
+    def modelled(self, tools: Sequence[str] = TOOLS) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """``(tools convsym models on this model, ((tool, why not), ...))``."""
+        ok, missing = [], []
+        for tool in tools:
+            try:
+                self.tool(tool)
+            except ValueError as exc:
+                if "unknown tool" in str(exc):
+                    raise
+                missing.append((tool, str(exc)))
+            else:
+                ok.append(tool)
+        return tuple(ok), tuple(missing)
+
     def total_reported_by(self, tool: str) -> int:
         """The total ``tool`` reports for the model (DeepSpeed: FLOPs; its MACs are
         ``tool('deepspeed').macs``)."""
@@ -177,10 +191,14 @@ class ModelCost:
         """Per tool: its quantity, total, parameter count, and convsym's figure in the same
         unit (MACs for MAC-counting tools, FLOPs for FLOP-counting ones)."""
         out = []
+        tools, missing = self.modelled(tools)
         for tool in tools:
             t = self.tool(tool)
             out.append({"tool": tool, "quantity": t.quantity, "total": t.value, "params": t.params,
-                        "macs": t.macs})
+                        "macs": t.macs, "not_modelled": None})
+        for tool, why in missing:
+            out.append({"tool": tool, "quantity": None, "total": None, "params": None, "macs": None,
+                        "not_modelled": why})
         return out
 
     def summary(self, tools: Sequence[str] = TOOLS) -> str:
@@ -188,6 +206,7 @@ class ModelCost:
         count a multiply-add as 2, are halved), with the difference and the tool's parameter
         count next to convsym's."""
         macs, params = self.total("macs"), self.total("params")
+        tools, missing = self.modelled(tools)
         head = ["tool", "reports", "total", "as MACs", "vs convsym MACs", "params", "vs convsym params"]
         body = [["convsym", "MACs", f"{macs:,}", f"{macs:,}", "", f"{params:,}", ""]]
         for tool in tools:
@@ -202,6 +221,7 @@ class ModelCost:
         widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
         lines = ["  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip()
                  for r in [head, *body]]
+        lines += [f"{tool}: not modelled: {why}" for tool, why in missing]
         return "\n".join(lines) + "\n"
 
     # -- output -------------------------------------------------------------------------------
@@ -209,6 +229,7 @@ class ModelCost:
     def table(self, by: str = "layer", depth: int = 2, tools: Sequence[str] = TOOLS) -> str:
         """A text table: one row per layer or block, the figures, each tool's figure, totals,
         the tools' parameter counts and the uncounted operators."""
+        tools, _ = self.modelled(tools)
         rows = self.rows(by, depth, tools)
         figures = ("macs", "macs_without_padding", "flops", "backward_macs", "params", "activation_bytes",
                    "saved_bytes")
@@ -247,6 +268,7 @@ class ModelCost:
 
     def to_csv(self, by: str = "layer", depth: int = 2, tools: Sequence[str] = TOOLS) -> str:
         """The rows as CSV (notes joined by '; '), then a ``total`` row."""
+        tools, _ = self.modelled(tools)
         buf = io.StringIO()
         cols = ["name", "type", "output_shape", *FIGURES, "saved_bytes", "params", *tools, "notes"]
         writer = csv.writer(buf, lineterminator="\n")

@@ -240,7 +240,26 @@ def _ptflops_module(m: ModuleEvent) -> tuple[int, str]:
         return (x.shape[-1] * y.shape[-1] + bias) * prod(x.shape[:-1]), ""
     if kind == "Upsample":
         return prod(y.shape[1:]), "ptflops: nn.Upsample counts the elements of output[0], one sample"
+    if kind == "MultiheadAttention":
+        return _ptflops_attention(m), ""
     raise ValueError(f"ptflops: module type {kind} is not modelled by convsym")
+
+
+def _ptflops_attention(m: ModuleEvent) -> int:
+    # multihead_attention_counter_hook: projections, scaling, QK^T, softmax, AV, output
+    # projection, for the (query, key, value) given positionally
+    q, k, v = m.inputs[:3]
+    batch_first = bool(m.attr("batch_first", False))
+    batch, at = (q.shape[0], 1) if batch_first else (q.shape[1], 0)
+    qdim, kdim, vdim = q.shape[2], k.shape[2], v.shape[2]
+    qlen, klen, vlen = q.shape[at], k.shape[at], v.shape[at]
+    heads = m.attr("num_heads")
+    flops = qlen * qdim + qlen * qdim * qdim + klen * kdim * kdim + vlen * vdim * vdim
+    if m.attr("has_in_proj_bias"):
+        flops += (qlen + klen + vlen) * qdim
+    flops += heads * (qlen * klen * (qdim // heads) + qlen * klen + qlen * klen * (vdim // heads))
+    flops += qlen * vdim * (vdim + 1)
+    return flops * batch
 
 
 def _elementwise(a, b) -> int:
@@ -606,7 +625,17 @@ TOOL_COUNTERS: dict[str, Callable[[Trace], ToolCount]] = {
 
 
 def count_tool(trace: Trace, tool: str) -> ToolCount:
-    """``tool``'s figures for the traced model (ValueError for an unknown tool)."""
+    """``tool``'s figures for the traced model.
+
+    ValueError for an unknown tool, or for a model this module cannot model the tool on: an
+    ``nn.MultiheadAttention`` for fvcore, DeepSpeed and FlopCounterMode (on CPU, in eval mode
+    without grad, PyTorch may run it as one ``_native_multi_head_attention`` operator, its fast
+    path, which the meta device never takes), a module or function whose rule is not modelled.
+    """
     if tool not in TOOL_COUNTERS:
         raise ValueError(f"total_reported_by: unknown tool {tool!r}; valid tools: {', '.join(TOOL_COUNTERS)}")
+    if tool in ("fvcore", "deepspeed", "torch") and any(_nn(m) == "MultiheadAttention" for m in trace.modules):
+        raise ValueError(f"{tool}: nn.MultiheadAttention is not modelled (on CPU, in eval mode without grad, "
+                         "PyTorch may run it as one _native_multi_head_attention operator, which the meta "
+                         "device never takes)")
     return TOOL_COUNTERS[tool](trace)

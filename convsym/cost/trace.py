@@ -270,7 +270,8 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
         frame = pending.pop()
         path = names.get(id(mod), f"<{type(mod).__name__} not in the model>")
         attributes = tuple((a, _summary(getattr(mod, a), torch)) for a in _MODULE_ATTRIBUTES if hasattr(mod, a))
-        attributes += (("has_bias", getattr(mod, "bias", None) is not None),)
+        attributes += (("has_bias", getattr(mod, "bias", None) is not None),
+                       ("has_in_proj_bias", getattr(mod, "in_proj_bias", None) is not None))
         modules.append(ModuleEvent(frame["index"], path, type(mod).__name__,
                                    f"{type(mod).__module__}.{type(mod).__qualname__}", frame["inputs"],
                                    _summary(output, torch), not any(True for _ in mod.children()),
