@@ -58,6 +58,12 @@ How each tool sees a model (and where it is order- or mode-dependent):
     (bias ignored), convolutions ``2 macs``; on CPU ``scaled_dot_product_attention`` runs
     ``_scaled_dot_product_flash_attention_for_cpu``, which has no formula: 0.  No params.
 
+``nn.MultiheadAttention``: on CPU, in eval mode without grad, PyTorch runs it as one
+``_native_multi_head_attention`` operator (its fast path; the meta device takes the slow path),
+which fvcore, DeepSpeed and FlopCounterMode count as 0: :func:`count_tool` raises ValueError
+for those three on such a model rather than give the slow path's figure; ptflops' module hook
+(``multihead_attention_counter_hook``), thop and torchinfo are modelled.
+
 Order and mode: every tool counts one forward pass of the model in eval mode (ptflops,
 DeepSpeed and thop switch to eval themselves; fvcore, torchinfo and FlopCounterMode count
 the mode they are given: BatchNorm in train mode costs fvcore and DeepSpeed ``5 numel``).
