@@ -11,6 +11,8 @@
     convsym cost  LAYER --input N,C,H,W [--out-channels C] [--kernel K] [--stride S] [--padding P]
                   [--dilation D] [--groups G] [--no-bias] [--output-padding O] [--ceil-mode]
                   [--exclude-pad] [--dtype DTYPE] [--json]
+    convsym cost  --model PACKAGE.MODULE:CALLABLE --input N,C,H,W [--by layer|block] [--depth D]
+                  [--tool NAME ...] [--json | --csv]
 
 A NAME is a theorem (``merge.sequential-1d``) or a family (``merge``).  Exit status: 0 when
 every verdict is the one its theorem declares (``check``: when ``generated/`` is fresh), 1
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from convsym.build import build_pdf, build_tree, check, run_all, write_tree
-from convsym.cost import DTYPE_SIZES, cost_from_options
+from convsym.cost import DTYPE_SIZES, TOOLS, cost_from_options
 from convsym.errors import ConvsymError
 from convsym.registry import ProofFileError, default_out_dir, load_families, verdict_summary
 from convsym.render import render_text
@@ -102,9 +104,20 @@ def parser() -> argparse.ArgumentParser:
                        help="prove in N processes")
     p = add("show", "prove theorems and print their derivations as text")
     p.add_argument("names", nargs="+", metavar="NAME", help="theorem or family")
-    help = "the cost of one layer: MACs, parameters, FLOPs, memory, backward, each tool's figure"
+    help = ("the cost of one layer or a whole model: MACs, parameters, FLOPs, memory, backward, "
+            "each tool's figure")
     p = sub.add_parser("cost", help=help, description=help)
-    p.add_argument("layer", choices=LAYERS, metavar="LAYER", help="one of " + ", ".join(LAYERS))
+    p.add_argument("layer", nargs="?", choices=LAYERS, metavar="LAYER", help="one of " + ", ".join(LAYERS))
+    p.add_argument("--model", metavar="PACKAGE.MODULE:CALLABLE",
+                   help="count a whole torch model: CALLABLE() returns the nn.Module (built on the meta "
+                        "device; the current folder is importable)")
+    p.add_argument("--by", choices=("layer", "block"), default="layer",
+                   help="--model: one row per module call (layer) or per block (default layer)")
+    p.add_argument("--depth", type=_positive_int, default=2, metavar="D",
+                   help="--model --by block: a block is a module path cut to D components (default 2)")
+    p.add_argument("--tool", action="append", choices=TOOLS, metavar="NAME",
+                   help="--model: compare with this tool only (repeatable; default all: " + ", ".join(TOOLS) + ")")
+    p.add_argument("--csv", action="store_true", help="--model: print the rows as CSV")
     p.add_argument("--input", type=_sizes, required=True, metavar="N,C,H,W",
                    help="input shape (linear: any shape ending in in_features)")
     p.add_argument("--out-channels", type=int, metavar="C",
@@ -295,7 +308,85 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_NOT_AS_EXPECTED
 
 
+def _load_model(spec: str) -> Any:
+    """``PACKAGE.MODULE:CALLABLE`` -> the module CALLABLE() returns, built on the meta device.
+    The module is imported by name (never evaluated as code)."""
+    import importlib
+
+    import torch
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr or not all(part.isidentifier() for part in
+                                                         (*module_name.split("."), *attr.split("."))):
+        raise UsageError(f"--model {spec!r} must be PACKAGE.MODULE:CALLABLE (dotted names)")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--model {spec!r}: cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise UsageError(f"--model {spec!r}: {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise UsageError(f"--model {spec!r}: {attr!r} is not callable")
+    try:
+        with torch.device("meta"):
+            model = target() if not isinstance(target, torch.nn.Module) else target
+    except TypeError as exc:
+        raise UsageError(f"--model {spec!r}: {attr}() cannot be called without arguments: {exc}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"--model {spec!r}: {attr}() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def cmd_cost_model(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import time
+
+    from convsym.cost import count_module
+
+    if args.json and args.csv:
+        raise UsageError("--json and --csv exclude each other")
+    start = time.perf_counter()
+    model = _load_model(args.model)
+    children = max(1, sum(1 for _ in model.children()))
+    done = [0]
+    tty = hasattr(err, "isatty") and err.isatty()
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if tty:
+            err.write(f"\rcounting {args.model}: {done[0]}/{children} top-level modules")
+            err.flush()
+
+    try:
+        counted = count_module(model, args.input, progress=progress)
+    except RuntimeError as exc:
+        raise UsageError(f"--model {args.model!r} does not run on an input {args.input}: {exc}") from None
+    tools = tuple(args.tool) if args.tool else TOOLS
+    if tty:
+        err.write("\n")
+    if args.json:
+        out.write(counted.to_json(args.by, args.depth, tools))
+    elif args.csv:
+        out.write(counted.to_csv(args.by, args.depth, tools))
+    else:
+        out.write(counted.table(args.by, args.depth, tools))
+        out.write(counted.summary(tools))
+    err.write(f"counted {len(counted.ops)} operators of {args.model} in {time.perf_counter() - start:.2f} s\n")
+    return EXIT_OK
+
+
 def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.model is not None:
+        if args.layer is not None:
+            raise UsageError("give a LAYER or --model, not both")
+        return cmd_cost_model(args, out, err)
+    if args.layer is None:
+        raise UsageError("give a LAYER (" + ", ".join(LAYERS) + ") or --model PACKAGE.MODULE:CALLABLE")
+    if args.csv or args.tool or args.by != "layer":
+        raise UsageError("--csv, --tool and --by apply to --model only")
     if args.layer in ("conv2d", "conv_transpose2d", "linear") and args.out_channels is None:
         raise UsageError(f"{args.layer} needs --out-channels")
     options = {

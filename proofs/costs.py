@@ -46,7 +46,10 @@ FAMILY = Family(
         "SymPy, and both are checked against brute-force enumeration. The closed formulas proved "
         "here are the ones exported to generated/formulas (Python, C, LaTeX, JSON). The chapter "
         "ends with ResNet-18 at 224 x 224, layer by layer: dense MACs, MACs without the taps on "
-        "zero padding, and the figure each counting tool reports."
+        "zero padding, and the figure each counting tool reports. Whole models are counted "
+        "operator by operator on PyTorch's meta device (convsym cost --model); the README lists "
+        "what fvcore, ptflops, thop, torchinfo, DeepSpeed and FlopCounterMode report on nine "
+        "architectures, each total modelled by convsym and equal to the tool's own."
     ),
     order=40,
 )

@@ -166,7 +166,7 @@ def test_show(toy_dir):
         "  1. [exact evaluation] both sides evaluated exactly at the witness input",
         "       = 1 ≠ -1",
         "       checked: exact rational arithmetic",
-        "verdict: refuted, strength exact-instance, sizes one exact input",
+        "verdict: refuted, strength exact-instance, sizes one exact input: a = 1, b = 0",
         "counterexample: one point",
         "    a = 1",
         "    b = 0",

@@ -84,8 +84,9 @@ def test_python_function():
 # the files
 
 
-def test_four_files_with_the_header(files):
+def test_five_files_with_the_header(files):
     assert sorted(files) == sorted(FILES)
+    assert json.loads(files["formulas/formulas.schema.json"])["generated"] == HEADER
     assert files["formulas/formulas.py"].startswith(f"# {HEADER}\n")
     assert files["formulas/formulas.h"].startswith(f"// {HEADER}\n")
     assert files["formulas/formulas.tex"].startswith(f"% {HEADER}\n")
@@ -94,16 +95,57 @@ def test_four_files_with_the_header(files):
         assert text.endswith("\n") and not text.endswith("\n\n")
 
 
+def test_json_follows_its_json_schema(files):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(files["formulas/formulas.schema.json"])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = json.loads(files["formulas/formulas.json"])
+    jsonschema.Draft202012Validator(schema).validate(data)
+    broken = json.loads(files["formulas/formulas.json"])
+    broken["formulas"][0]["requires"][0].pop("sympy")
+    with pytest.raises(jsonschema.ValidationError, match="'sympy' is a required property"):
+        jsonschema.Draft202012Validator(schema).validate(broken)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_requirements_are_machine_readable(files, seed):
+    # each requirement parses back with SymPy and holds exactly where the cost functions accept
+    # the arguments
+    data = {f["name"]: f for f in json.loads(files["formulas/formulas.json"])["formulas"]}
+    rng = np.random.default_rng(300 + seed)
+    v = _conv_args(rng)
+    for name in ("conv2d_macs", "conv2d_flops", "conv2d_params", "conv2d_im2col_elements"):
+        symbols = {str(sym): sym for sym, _ in FORMULAS[name].arguments}
+        for g in (v["g"], v["g"] + 1):
+            for H in (v["H"], 1):
+                point = {symbols[k]: sympy.Integer(val) for k, val in dict(v, g=g, H=H).items() if k in symbols}
+                holds = all(bool(sympy.sympify(r["sympy"]).xreplace(point)) for r in data[name]["requires"])
+                try:
+                    conv2d_cost((v["N"], v["C_in"], H, v["W"]), v["C_out"], (v["k_h"], v["k_w"]),
+                                (v["s_h"], v["s_w"]), (v["p_h"], v["p_w"]), (v["d_h"], v["d_w"]), g)
+                    accepted = True
+                except ValueError:
+                    accepted = False
+                if name == "conv2d_params":  # no spatial requirement: groups only
+                    accepted = v["C_in"] % g == 0 and v["C_out"] % g == 0
+                elif name == "conv2d_im2col_elements":  # no groups requirement: the kernel only
+                    accepted = all(d * (k - 1) + 1 <= n + 2 * p for n, k, p, d in
+                                   ((H, v["k_h"], v["p_h"], v["d_h"]), (v["W"], v["k_w"], v["p_w"], v["d_w"])))
+                assert holds == accepted, (name, g, H)
+
+
 def test_json_schema(files, costs_results):
     text = files["formulas/formulas.json"]
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
-    assert data["schema"] == 1
+    assert data["schema"] == 2 and data["$schema"] == "formulas.schema.json"
     assert [f["name"] for f in data["formulas"]] == list(FORMULAS)
     theorems = {v.name for _, entries in costs_results for v, _ in entries}
     for entry in data["formulas"]:
-        assert set(entry) == {"name", "description", "arguments", "conditions", "theorem", "verdict",
+        assert set(entry) == {"name", "description", "arguments", "conditions", "requires", "theorem", "verdict",
                               "strength", "sympy", "python", "c", "latex"}
+        assert entry["conditions"] == [r["prose"] for r in entry["requires"]]
+        assert all(set(r) == {"prose", "sympy", "python", "c", "latex"} for r in entry["requires"])
         assert entry["theorem"] in theorems
         assert (entry["verdict"], entry["strength"]) == ("not run", "")
         formula = FORMULAS[entry["name"]]
@@ -113,7 +155,8 @@ def test_json_schema(files, costs_results):
             point = {sym: sympy.Integer(int(rng.integers(1, 9))) for sym, _ in formula.arguments}
             assert parsed.xreplace(point) == formula.expression.xreplace(point)
         assert [arg["name"] for arg in entry["arguments"]] == [str(s) for s, _ in formula.arguments]
-        assert all(arg["domain"] in ("integer >= 1", "integer >= 0", "integer") for arg in entry["arguments"])
+        assert all({"integer >= 1": 1, "integer >= 0": 0, "integer": None}[arg["domain"]] == arg["minimum"]
+                   for arg in entry["arguments"])
         assert entry["latex"] == sympy.latex(formula.expression)
 
 
@@ -304,3 +347,96 @@ def test_cli_build_writes_formulas(tmp_path, monkeypatch, costs_results):
     assert main(["build", "--out", str(out), "--path", str(COSTS)], io.StringIO(), err) == 0
     assert sorted(p.name for p in (out / "formulas").iterdir()) == sorted(Path(f).name for f in FILES)
     assert main(["check", "--out", str(out), "--path", str(COSTS)], io.StringIO(), io.StringIO()) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# guards: the exported functions refuse impossible input
+
+
+CONV = dict(N=1, C_in=3, H=4, W=4, C_out=64, k_h=7, k_w=7, s_h=1, s_w=1, p_h=0, p_w=0, d_h=1, d_w=1, g=1)
+
+
+def _args(name, **changes):
+    values = dict(CONV, R=1, **changes)
+    return [values[str(sym)] for sym, _ in FORMULAS[name].arguments]
+
+
+@pytest.mark.parametrize("name, changes, error, message", [
+    ("conv2d_macs", {}, ValueError,
+     r"^conv2d_macs: condition failed: the dilated kernel fits the padded input \(height\): "
+     r"d_h\*\(k_h - 1\) \+ 1 <= H \+ 2\*p_h; got d_h=1, H=4, k_h=7, p_h=0$"),
+    ("conv2d_macs", {"k_h": 3, "k_w": 3, "C_in": 8, "g": 3}, ValueError,
+     r"^conv2d_macs: condition failed: groups divide the input channels: C_in mod g = 0; got C_in=8, g=3$"),
+    ("conv2d_params", {"C_out": 6, "g": 4, "C_in": 4}, ValueError,
+     r"^conv2d_params: condition failed: groups divide the output channels: C_out mod g = 0; got C_out=6, g=4$"),
+    ("conv2d_macs_without_padding", {"k_w": 3, "k_h": 3, "W": 2}, ValueError,
+     r"^conv2d_macs_without_padding: condition failed: the kernel fits the padded input \(width\): "
+     r"k_w <= W \+ 2\*p_w; got k_w=3, p_w=0, W=2$"),
+    ("conv2d_macs", {"N": 0, "k_h": 3, "k_w": 3}, ValueError, r"^conv2d_macs: N=0 must be >= 1$"),
+    ("conv2d_flops", {"p_h": -1}, ValueError, r"^conv2d_flops: p_h=-1 must be >= 0$"),
+    ("conv2d_macs", {"H": 4.0}, TypeError, r"^conv2d_macs: H must be an int, got float 4.0$"),
+    ("linear_macs", {"C_in": True}, TypeError, r"^linear_macs: C_in must be an int, got bool True$"),
+    ("avg_pool2d_flops", {"k_h": 2, "k_w": 2, "p_h": 2}, ValueError,
+     r"^avg_pool2d_flops: condition failed: PyTorch's pooling rule \(height\): padding at most half the kernel, "
+     r"2\*p_h <= k_h; got k_h=2, p_h=2$"),
+])
+def test_python_guards(module, name, changes, error, message):
+    with pytest.raises(error, match=message):
+        module[name](*_args(name, **changes))
+
+
+@pytest.mark.parametrize("args, message", [
+    ((4, 3, 2, 0, 2, 1), r"output_padding is smaller than the stride or the dilation: o_p < max\(s, d\); "
+                         r"got d=1, o_p=2, s=2$"),
+    ((1, 1, 1, 3, 0, 1), r"the output is not empty: d\*\(k - 1\) \+ o_p - 2\*p \+ s\*\(n - 1\) \+ 1 >= 1; "
+                         r"got d=1, k=1, n=1, o_p=0, p=3, s=1$"),
+])
+def test_python_guards_of_shape_rules(module, args, message):
+    with pytest.raises(ValueError, match=r"^conv_transpose_output_size: condition failed: " + message):
+        module["conv_transpose_output_size"](*args)
+    with pytest.raises(ValueError, match=r"^pool_output_size_ceil: condition failed: PyTorch's pooling rule"):
+        module["pool_output_size_ceil"](8, 2, 2, 2, 1)
+
+
+CC = shutil.which("cc") or GCC
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler (cc) is installed")
+def test_c_guards_return_the_documented_error_codes(files, module, tmp_path):
+    header = files["formulas/formulas.h"]
+    for line in ("#define CONVSYM_EDOMAIN (-1LL)", "#define CONVSYM_ECONDITION (-2LL)",
+                 "#define CONVSYM_EOVERFLOW (-3LL)", "Every valid result is >= 0"):
+        assert line in header
+    (tmp_path / "formulas.h").write_text(header)
+    big = 2**40
+    cases = [
+        ("conv2d_macs", _args("conv2d_macs"), "CONVSYM_ECONDITION"),                          # 7x7 on 4x4
+        ("conv2d_macs", _args("conv2d_macs", k_h=3, k_w=3, C_in=8, g=3), "CONVSYM_ECONDITION"),
+        ("conv2d_params", _args("conv2d_params", C_in=6, C_out=8, g=3), "CONVSYM_ECONDITION"),
+        ("conv2d_macs", _args("conv2d_macs", N=0, k_h=3, k_w=3), "CONVSYM_EDOMAIN"),
+        ("conv2d_flops", _args("conv2d_flops", p_w=-2), "CONVSYM_EDOMAIN"),
+        ("linear_macs", [2**31, 2**31, 2**31], "CONVSYM_EOVERFLOW"),
+        ("conv2d_macs", _args("conv2d_macs", N=big, C_in=big, C_out=8, k_h=1, k_w=1), "CONVSYM_EOVERFLOW"),
+        ("conv_output_size", [2**62, 1, 1, 2**62, 2**62, 1], "CONVSYM_EOVERFLOW"),
+        ("conv_transpose_output_size", [4, 3, 2, 0, 2, 1], "CONVSYM_ECONDITION"),
+    ]
+    valid = [("linear_macs", [2**20, 2**20, 2**20]), ("conv2d_macs", _args("conv2d_macs", k_h=3, k_w=3)),
+             ("conv_output_size", [2**60, 1, 1, 0, 0, 1])]
+    lines = [f'    printf("%lld %lld\\n", convsym_{name}({", ".join(f"{a}LL" for a in args)}), {code});'
+             for name, args, code in cases]
+    lines += [f'    printf("%lld\\n", convsym_{name}({", ".join(f"{a}LL" for a in args)}));' for name, args in valid]
+    source = '#include <stdio.h>\n#include "formulas.h"\nint main(void) {\n' + "\n".join(lines) + "\n    return 0;\n}\n"
+    (tmp_path / "guards.c").write_text(source)
+    subprocess.run([CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(tmp_path / "guards"),
+                    str(tmp_path / "guards.c")], check=True, cwd=tmp_path, capture_output=True)
+    out = subprocess.run([str(tmp_path / "guards")], capture_output=True, text=True, check=True).stdout.splitlines()
+    for (name, _, code), line in zip(cases, out, strict=False):
+        got, want = line.split()
+        assert got == want, (name, code)
+    assert [int(v) for v in out[len(cases):]] == [module[name](*args) for name, args in valid]
+    for name, args, code in cases:  # Python refuses the same input, and has no int64 to overflow
+        if code == "CONVSYM_EOVERFLOW":
+            assert module[name](*args) > 2**63 - 1
+        else:
+            with pytest.raises(ValueError):
+                module[name](*args)

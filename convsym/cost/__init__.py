@@ -1,0 +1,54 @@
+r"""What a layer or a whole model costs: MACs, parameters, FLOPs, memory, backward work, and
+how each counting tool counts them.
+
+* :mod:`convsym.cost.layers`: the closed formulas of one layer (``conv2d_cost``...), exact for
+  ints and SymPy expressions for symbols;
+* :mod:`convsym.cost.record`: the :class:`Cost` record and ``Cost.as_reported_by(tool)``;
+* :mod:`convsym.cost.conventions`: each tool's convention for one layer;
+* :mod:`convsym.cost.formulas`: the formulas ``convsym build`` exports;
+* :mod:`convsym.cost.trace`: one forward pass of a torch model on the meta device, recorded
+  at the module, function and ATen-operator levels;
+* :mod:`convsym.cost.operators`: convsym's own figures for each ATen operator;
+* :mod:`convsym.cost.tools`: each tool's convention on whole models;
+* :mod:`convsym.cost.models`: whole models (``count_module``, :class:`ModelCost`).
+"""
+
+from .formulas import Formula, exported_formulas
+from .layers import (
+    conv2d_cost,
+    conv_transpose2d_cost,
+    cost_from_options,
+    evaluate_sums,
+    linear_cost,
+    padding_taps,
+    pool2d_cost,
+    real_taps,
+    resnet18_convs,
+)
+from .models import ModelCost, OpRecord, count_module
+from .record import DTYPE_SIZES, TOOL_VERSIONS, TOOLS, Cost, LayerSpec, Reported
+from .tools import ToolCount
+
+__all__ = [
+    "DTYPE_SIZES",
+    "TOOLS",
+    "TOOL_VERSIONS",
+    "Cost",
+    "Formula",
+    "LayerSpec",
+    "ModelCost",
+    "OpRecord",
+    "Reported",
+    "ToolCount",
+    "conv2d_cost",
+    "conv_transpose2d_cost",
+    "cost_from_options",
+    "count_module",
+    "evaluate_sums",
+    "exported_formulas",
+    "linear_cost",
+    "padding_taps",
+    "pool2d_cost",
+    "real_taps",
+    "resnet18_convs",
+]
