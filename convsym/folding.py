@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convsym.layers import BatchNorm2d, Conv2d, _input, _is_exact, _pads, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _input, _is_exact, _pads, _unify
 
 __all__ = [
     "ConstantPadConv2d",
@@ -163,17 +163,21 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
 # batch normalisation
 
 
-def fold_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
+def fold_batchnorm(conv: Conv2d | ConvTranspose2d, bn: BatchNorm2d) -> Conv2d | ConvTranspose2d:
     """One convolution equal to ``bn(conv(x))`` for every ``x`` (any padding, stride, groups).
 
     With ``a[o] = gamma[o] / sqrt(var[o] + eps)``:
     ``W'[o] = W[o] * a[o]`` and ``b'[o] = (b[o] - mean[o]) * a[o] + beta[o]`` (``b = 0`` when the
-    conv has no bias).  Exact arrays need every ``var[o] + eps`` to be the square of a rational
-    (``ValueError`` otherwise); ``eps > 0`` and ``var >= 0`` are checked by ``BatchNorm2d``.
+    conv has no bias).  For a :class:`ConvTranspose2d` (weight ``(C_in, C_out/g, kh, kw)``) the
+    output channel is the weight's axis 1 within each group: ``W'[i, j] = W[i, j] * a[(i //
+    (C_in/g)) * (C_out/g) + j]``, the same bias formula, and a ``ConvTranspose2d`` is returned.
+    Exact arrays need every ``var[o] + eps`` to be the square of a rational (``ValueError``
+    otherwise); ``eps > 0`` and ``var >= 0`` are checked by ``BatchNorm2d``.
     """
     op = "fold_batchnorm"
-    _check_type(op, "conv", conv, Conv2d)
     _check_type(op, "bn", bn, BatchNorm2d)
+    if not isinstance(conv, (Conv2d, ConvTranspose2d)):
+        raise TypeError(f"{op}: conv must be a Conv2d, got {type(conv).__name__} (a ConvTranspose2d is accepted too)")
     if bn.num_features != conv.out_channels:
         raise ValueError(
             f"{op}: bn.num_features={bn.num_features} must equal conv.out_channels={conv.out_channels}"
@@ -186,8 +190,16 @@ def fold_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
         bias = None if bias is None else bias.astype(np.float64)
     if bias is None:
         bias = _zeros((conv.out_channels,), exact)
-    return Conv2d(weight * a[:, None, None, None], (bias - mean) * a + beta, stride=conv.stride,
-                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    new_bias = (bias - mean) * a + beta
+    if isinstance(conv, Conv2d):
+        return Conv2d(weight * a[:, None, None, None], new_bias, stride=conv.stride,
+                      padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    group_in, group_out = conv.in_channels // conv.groups, weight.shape[1]
+    i = np.arange(conv.in_channels)[:, None]
+    out_index = (i // group_in) * group_out + np.arange(group_out)[None, :]  # (C_in, C_out/g)
+    return ConvTranspose2d(weight * a[out_index][:, :, None, None], new_bias, stride=conv.stride,
+                           padding=conv.padding, output_padding=conv.output_padding,
+                           dilation=conv.dilation, groups=conv.groups)
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,6 +24,7 @@ __all__ = [
     "BatchNorm2d",
     "ConstantPadConv2d",
     "Conv2d",
+    "ConvTranspose2d",
     "equalize",
     "fold_batchnorm",
     "fold_batchnorm_before",
@@ -38,7 +39,7 @@ __all__ = [
     "split_kernel",
 ]
 
-from convsym.layers import BatchNorm2d, Conv2d, _dense, _int, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _dense, _int, _unify
 
 # ---------------------------------------------------------------------------------------------
 # Rewrites
@@ -193,3 +194,17 @@ from .folding import (  # noqa: E402  (folding imports the layers, not this modu
     fold_batchnorm_before,
     merge_parallel,
 )
+
+
+# Every transform also accepts the matching torch modules and then returns torch modules
+# (convsym.torch.adapt); torch is imported only when a module is actually passed.
+def _adapt_all() -> None:
+    from convsym.torch import adapt
+
+    for name in ("merge_sequential", "merge_parallel", "fold_batchnorm", "fold_batchnorm_before", "equalize",
+                 "conv1x1_to_linear", "linear_to_conv1x1", "linear_to_full_map_conv", "full_map_conv_to_linear",
+                 "unshuffled_conv_to_conv", "split_kernel"):
+        globals()[name] = adapt(globals()[name])
+
+
+_adapt_all()
