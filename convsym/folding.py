@@ -29,6 +29,8 @@ __all__ = [
     "fold_batchnorm",
     "fold_batchnorm_before",
     "merge_parallel",
+    "regroup",
+    "undilate",
 ]
 
 
@@ -99,6 +101,13 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
     and the merged dilation ``d'``.  So a ``1x1`` branch with padding 0 next to a ``3x3`` with
     padding 1 is centred, and the merge is exact for any zero padding.
 
+    Branches with different dilations are first rewritten with :func:`undilate` (a kernel of
+    size ``k`` and dilation ``d`` is the dilation-1 kernel of size ``d(k-1)+1`` holding its taps
+    every ``d`` positions and zeros between: the dilated-kernel-as-sparse-kernel identity, as in
+    UniRepLKNet's dilated re-parameterisation); branches with different groups are first
+    rewritten with :func:`regroup` to ``gcd`` of their groups (a block-diagonal weight with ``g``
+    blocks is block-diagonal with any divisor of ``g`` blocks).
+
     ``W = sum_j embed(W_j)``, ``b = sum_j b_j`` (``None`` when no branch has a bias).
     ``identity_conv(C)`` is the identity branch; ``avg_pool2d(k, count_include_pad=True)`` is the
     depthwise branch with constant kernel ``1/k^2``.  ``ValueError`` when the branches differ in
@@ -109,6 +118,11 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
         raise ValueError(f"{op}: needs at least one Conv2d branch")
     for j, conv in enumerate(convs):
         _check_type(op, f"convs[{j}]", conv, Conv2d)
+    if len({c.dilation for c in convs}) > 1:
+        convs = tuple(undilate(c) for c in convs)
+    if len({c.groups for c in convs}) > 1 and len({(c.in_channels, c.out_channels) for c in convs}) == 1:
+        groups = math.gcd(*(c.groups for c in convs))
+        convs = tuple(regroup(c, groups) for c in convs)
     ref = convs[0]
     for j, conv in enumerate(convs[1:], start=1):
         for attr in ("in_channels", "out_channels", "groups", "stride", "dilation"):
@@ -157,6 +171,42 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
                 bias = bias + b
     return Conv2d(weight, bias, stride=ref.stride, padding=tuple(padding), dilation=tuple(dilation),
                   groups=ref.groups)
+
+
+def undilate(conv: Conv2d) -> Conv2d:
+    """The same convolution with dilation 1: ``W'[o, c, d_h*u, d_w*v] = W[o, c, u, v]``, zeros
+    elsewhere, kernel ``(d_h(k_h-1)+1, d_w(k_w-1)+1)``; stride, padding, groups and bias kept.
+
+    Exact for every input: the dilated conv reads ``x[i*s - p + d*u]`` with weight ``W[u]``, the
+    sparse kernel reads ``x[i*s - p + t]`` with weight ``W'[t]``, which is ``W[u]`` at ``t = d*u``
+    and 0 elsewhere, so both sums have the same nonzero terms.
+    """
+    _check_type("undilate", "conv", conv, Conv2d)
+    (dh, dw), (kh, kw) = conv.dilation, conv.kernel_size
+    exact = _is_exact(conv.weight)
+    weight = _zeros((*conv.weight.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1), exact)
+    weight[:, :, ::dh, ::dw] = conv.weight
+    return Conv2d(weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=1, groups=conv.groups)
+
+
+def regroup(conv: Conv2d, groups: int) -> Conv2d:
+    """The same convolution with ``groups`` groups, a divisor of ``conv.groups`` (1 gives the
+    dense weight): the weight of new group ``J`` is the block-diagonal of the old groups it holds.
+    ``ValueError`` when ``groups`` does not divide ``conv.groups``."""
+    op = "regroup"
+    _check_type(op, "conv", conv, Conv2d)
+    if groups < 1 or conv.groups % groups:
+        raise ValueError(f"{op}: groups={groups} must divide conv.groups={conv.groups}")
+    exact = _is_exact(conv.weight)
+    old_in, old_out = conv.weight.shape[1], conv.out_channels // conv.groups
+    new_in = conv.in_channels // groups
+    weight = _zeros((conv.out_channels, new_in, *conv.kernel_size), exact)
+    for g in range(conv.groups):
+        rows = slice(g * old_out, (g + 1) * old_out)
+        start = (g * old_in) % new_in
+        weight[rows, start : start + old_in] = conv.weight[rows]
+    return Conv2d(weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+                  groups=groups)
 
 
 # ---------------------------------------------------------------------------------------------
