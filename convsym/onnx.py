@@ -560,7 +560,12 @@ class _Validator:
 
     def run(self) -> list[NodeResult]:
         for node in self.b.nodes:
-            self.results.append(self.node(node))
+            try:
+                self.results.append(self.node(node))
+            except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as exc:
+                # a node this validator cannot analyse is reported, never passed silently
+                self.results.append(NodeResult(node.name, node.op_type, "unmatched", "",
+                                               reason=f"not analysed: {type(exc).__name__}: {exc}"))
         for i, out in enumerate(self.b.outputs):
             mapped = self.map.get(self.b.resolve(out))
             want = self.a.resolve(self.a.outputs[i]) if i < len(self.a.outputs) else None
@@ -672,6 +677,8 @@ class _Validator:
         best = None
         for pad, conv, tail in self._chains(start, transposed):
             w = self.a.const[conv.input[1]]
+            if w.shape != w_opt.shape:
+                continue  # another layer reading the same tensor (a sibling branch), not this one
             attrs = _conv_attrs(self.a, conv, w)
             for length in range(len(tail), -1, -1):
                 verdict, witness = self._compare(node, w_opt, bias_opt, attrs_opt, pad, conv, attrs, tail[:length],
@@ -937,13 +944,13 @@ def validate_models(original, optimized) -> Report:
         if isinstance(m, (str, Path)):
             path = Path(m)
             if not path.is_file():
-                raise ValueError(f"validate: {label} {str(path)!r} is not a file")
+                raise ValueError(f"validate_models: {label} {str(path)!r} is not a file")
             try:
                 m = onnx.load(str(path))
             except Exception as exc:  # protobuf raises DecodeError and friends
-                raise ValueError(f"validate: {label} {str(path)!r} is not an ONNX model: {exc}") from exc
+                raise ValueError(f"validate_models: {label} {str(path)!r} is not an ONNX model: {exc}") from exc
         if not isinstance(m, onnx.ModelProto):
-            raise TypeError(f"validate: {label} must be an onnx.ModelProto or a path, got {type(m).__name__}")
+            raise TypeError(f"validate_models: {label} must be an onnx.ModelProto or a path, got {type(m).__name__}")
         models.append(m)
     results = _Validator(*models).run()
     return Report(results, time.perf_counter() - start)
