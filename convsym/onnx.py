@@ -687,12 +687,24 @@ class _Validator:
                     return verdict
                 # the closest wrong candidate: structure kept first, then the longest chain
                 rank = (verdict.max_error_ratio is not None, len(verdict.original))
+                end = (tail[length - 1] if length else conv).output[0]
                 if best is None or rank > best[0]:
-                    best = (rank, verdict, witness)
+                    best = (rank, verdict, witness, end)
+        for pad, conv, _ in self._chains(start, transposed):
+            w = self.a.const[conv.input[1]]
+            if pad is None and not transposed and w.shape == w_opt.shape and _cle_scales(w, w_opt) is not None \
+                    and _conv_attrs(self.a, conv, w) == attrs_opt:
+                # no fold explains the weights: the first conv of an equalized pair?
+                u = float(np.finfo(w_opt.dtype).eps) / 2
+                verdict = self._cle_first(node, conv, w, w_opt, [conv.name], [], u)
+                if verdict.status == "verified":
+                    return verdict
         if best is not None:
-            _, verdict, witness = best
+            _, verdict, witness, end = best
             if verdict.status == "wrong" and witness is not None:
                 verdict.witness = witness()
+            # the node claims to compute that tensor: its consumers are checked against it
+            self.map[node.output[0]] = self.a.resolve(end)
             return verdict
         return NodeResult(node.name, node.op_type, "unmatched", "conv-chain",
                           reason=f"no {node.op_type} of the original graph reads the matched input {start!r}")
@@ -727,7 +739,7 @@ class _Validator:
         tiny = SUBNORMAL.get(dtype, 0.0)
         chain = self._chain(conv, bias, channels, tuple(tail))
         theorem = "folding.bn-after-conv-exact" if tail else None
-        rule = "conv-chain" if tail or pad is not None else "conv-chain (parameters rounded)"
+        rule = "conv-chain" if tail else ("pad-into-conv" if pad is not None else "conv (parameters re-rounded)")
         ratio = None
         if structural:
             idx = _out_index(w.shape, attrs["group"], transposed)
@@ -740,8 +752,6 @@ class _Validator:
             if ok_w and ok_b:
                 self.map[node.output[0]] = a.resolve(chain_nodes[-1].output[0])
                 return NodeResult(node.name, node.op_type, "verified", rule, names, theorem, conditions, ratio), None
-            if not tail and pad is None and ok_b and _cle_scales(w, w_opt) is not None:
-                return self._cle_first(node, conv, w, w_opt, names, conditions, u), None
         else:
             allowed_w, allowed_b = None, None
         broken = next(c["name"] for c in conditions if not c["holds"])
@@ -749,8 +759,8 @@ class _Validator:
         def witness():
             return self._witness(chain_nodes, w_opt, bias_opt, attrs_opt, transposed, allowed_w, allowed_b, w)
 
-        return NodeResult(node.name, node.op_type, "wrong", rule, names, theorem or "folding.bn-after-conv-exact",
-                          conditions, ratio, None, reason=f"condition broken: {broken}"), witness
+        return NodeResult(node.name, node.op_type, "wrong", rule, names, theorem, conditions, ratio, None,
+                          reason=f"condition broken: {broken}"), witness
 
     def _chain(self, conv, bias, channels: int, tail: tuple) -> _Affine:
         """The exact per-channel affine map of ``tail`` after ``conv``'s bias (memoised)."""
