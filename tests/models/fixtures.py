@@ -229,7 +229,8 @@ class RepVGGBlock(nn.Module):
         k1, b1 = self._fuse_bn_tensor(self.rbr_1x1)
         kid, bid = self._fuse_bn_tensor(self.rbr_identity)
         conv = self.rbr_dense.conv
-        self.rbr_reparam = nn.Conv2d(conv.in_channels, conv.out_channels, 3, conv.stride, 1, groups=conv.groups)
+        self.rbr_reparam = nn.Conv2d(conv.in_channels, conv.out_channels, 3, conv.stride, 1, groups=conv.groups,
+                                     dtype=conv.weight.dtype)
         with torch.no_grad():
             self.rbr_reparam.weight.copy_(k3 + nn.functional.pad(k1, [1, 1, 1, 1]) + kid)
             self.rbr_reparam.bias.copy_(b3 + b1 + bid)
