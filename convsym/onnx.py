@@ -156,7 +156,7 @@ class _Graph:
     """An ONNX graph with its constants folded and its tensors indexed."""
 
     def __init__(self, model):
-        onnx = _onnx()
+        _onnx()
         from onnx import numpy_helper
 
         graph = model.graph
@@ -571,7 +571,8 @@ class _Validator:
             want = self.a.resolve(self.a.outputs[i]) if i < len(self.a.outputs) else None
             if mapped != want:
                 self.results.append(NodeResult(f"output:{out}", "Output", "unmatched", "output",
-                                               reason=f"graph output {i} maps to {mapped!r}, the original's is {want!r}"))
+                                               reason=f"graph output {i} maps to {mapped!r}, "
+                                                      f"the original's is {want!r}"))
         return self.results
 
     # -- rules
@@ -834,7 +835,8 @@ class _Validator:
                                  f"layer by s changes the network ({theorem})")
             self.scaled[node.output[0]] = {
                 "orig": self.a.resolve(cand.output[0]), "s": entry["s"], "orig_nodes": entry["orig_nodes"] + [cand],
-                "opt_nodes": entry["opt_nodes"] + [node], "broken": entry["broken"] or (None if homogeneous else theorem),
+                "opt_nodes": entry["opt_nodes"] + [node],
+                "broken": entry["broken"] or (None if homogeneous else theorem),
                 "results": entry["results"] + [result]}
             return result
         if op == "Conv" and node.input[1] in self.b.const:

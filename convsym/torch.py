@@ -99,7 +99,8 @@ def to_convsym(module: Any):
         left, right, top, bottom = module[0].padding
         conv = to_convsym(module[1])
         (t, b), (l, r) = _pads(conv.padding)
-        return Conv2d(conv.weight, conv.bias, stride=conv.stride, padding=((t + top, b + bottom), (l + left, r + right)),
+        padding = ((t + top, b + bottom), (l + left, r + right))
+        return Conv2d(conv.weight, conv.bias, stride=conv.stride, padding=padding,
                       dilation=conv.dilation, groups=conv.groups)
     if _is_channel_pad(module):
         conv = to_convsym(module.conv)

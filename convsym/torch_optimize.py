@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,6 +239,18 @@ def _accumulation(module) -> int:
         elif isinstance(mod, torch.nn.Linear):
             n = max(n, mod.in_features + 1)
     return n
+
+
+class _Chain:
+    """Layers applied one after the other (callables), for the deviation measurements."""
+
+    def __init__(self, *layers):
+        self.layers = layers
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
 
 
 def _refusal(rule, nodes, theorem, conditions, reason) -> Rewrite:
@@ -497,13 +508,8 @@ def _equalize(gm, m: _Measure, cert: Certificate, opts) -> bool:
             slope = act.weight.abs().max() if isinstance(act, nn.PReLU) else abs(act.negative_slope)
             gain = max(1.0, float(slope))
 
-        def before(x, a=_float64(first), b=_float64(second)):
-            return b(f(a(x)))
-
-        def after(x, a=_float64(new1), b=_float64(new2)):
-            return b(f(a(x)))
-
-        dev = m.deviation(first_node.args[0].name, before, after, [new1, new2], gain)
+        dev = m.deviation(first_node.args[0].name, _Chain(_float64(first), f, _float64(second)),
+                          _Chain(_float64(new1), f, _float64(new2)), [new1, new2], gain)
         _set_module(gm, first_node.target, new1)
         _set_module(gm, second_node.target, new2)
         cert.rewrites.append(Rewrite("equalize", "applied", [n.name for n in nodes], CLE_THEOREMS[name],
