@@ -223,3 +223,47 @@ def test_unknown_ops_are_unmatched_not_crashes(small):
     report = validate_models(small["relu"], model)
     statuses = {n.node: n.status for n in report.nodes}
     assert statuses["custom"] == "unmatched" and not report.ok
+
+
+def add_bias_model(group: int):
+    """Conv (no bias, ``group`` groups) -> Add of a per-channel constant, written in ONNX."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(group)
+    w = rng.standard_normal((6, 6 // group, 3, 3)).astype(np.float32)
+    c = rng.standard_normal((1, 6, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[1, 1, 1, 1], group=group),
+             helper.make_node("Add", ["y", "c"], ["z"], name="add")]
+    graph = helper.make_graph(
+        nodes, "addbias", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 7, 7])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(c, "c")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("group", [1, 2, 6])
+@pytest.mark.parametrize("optimizer", ["onnxoptimizer", "onnxruntime"])
+def test_fuse_add_bias_into_grouped_conv_is_verified(tmp_path, group, optimizer):
+    model = add_bias_model(group)
+    opt = H.optimized(model, optimizer, tmp_path)
+    assert "Add" not in [n.op_type for n in opt.graph.node]  # onnxoptimizer leaves a Squeeze of the constant
+    report = validate_models(model, opt)
+    assert report.ok and [n.original for n in report.nodes] == [["conv", "add"]], report.table()
+
+
+def test_add_bias_with_group_channels_permuted_is_wrong(tmp_path):
+    """The reported Conv+Add-with-group bug: the bias of one group lands on another's channels."""
+    from onnx import numpy_helper
+
+    model = add_bias_model(2)
+    opt = H.optimized(model, "onnxruntime", tmp_path)
+    (conv,) = opt.graph.node
+    const = {i.name: numpy_helper.to_array(i) for i in opt.graph.initializer}
+    bias = const[conv.input[2]]
+    swapped = np.concatenate([bias[3:], bias[:3]])
+    for i, init in enumerate(opt.graph.initializer):
+        if init.name == conv.input[2]:
+            opt.graph.initializer[i].CopyFrom(numpy_helper.from_array(swapped, init.name))
+    report = validate_models(model, opt)
+    (node,) = report.nodes
+    assert node.status == "wrong" and node.witness["difference"] > node.witness["bound"]
