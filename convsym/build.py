@@ -9,10 +9,18 @@ gives the same bytes.  Layout (paths relative to ``generated/``)::
     checks/test_<family>.py   the emitted numeric checks of the family
     formulas/...              exported formulas (passed in as ``extra``)
     convsym.pdf               the compiled document, when LaTeX is installed
-    MANIFEST.json             {file, sha256, theorems} of every other file, sorted by file
+    MANIFEST.json             {file, sha256, theorems} of every other file, sorted by file;
+                              for convsym.pdf {file, source_sha256, theorems} instead
 
 :func:`write_tree` owns only ``latex/``, ``checks/``, ``formulas/``, ``MANIFEST.json`` and
 ``convsym.pdf`` under the output folder; other files there are never touched.
+
+The PDF is the one file whose bytes depend on the TeX installation (its version, its fonts), so
+it is identified by what it was built from, never by its bytes: :func:`source_hash` of the
+``latex/`` files.  ``main.tex`` carries that hash in the PDF's Keywords
+(``convsym-source-sha256:<hex>``) and the manifest records it as the PDF's ``source_sha256``.
+:func:`check` compares every other file byte for byte and the PDF by the hash it records, so a
+different TeX gives a different but valid PDF; it never runs LaTeX.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,6 +53,40 @@ PDF = "convsym.pdf"
 IGNORED_DIRS = ("__pycache__", ".pytest_cache")
 LATEX_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
+#: How main.tex names the hash of the LaTeX sources in the PDF's Keywords: this prefix, 64 hex.
+SOURCE_KEY = "convsym-source-sha256:"
+_SOURCE_FIELD = re.compile(re.escape(SOURCE_KEY) + "[0-9a-f]{64}")
+#: The Keywords entry of a PDF's document information: a literal or a hexadecimal string.
+_PDF_KEYWORDS = re.compile(rb"/Keywords\s*(\((?:\\.|[^\\()])*\)|<[0-9A-Fa-f\s]*>)", re.DOTALL)
+_PDF_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|.)", re.DOTALL)
+_PDF_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f",
+                b"\r\n": b"", b"\n": b"", b"\r": b""}
+_UNSET_SOURCE = SOURCE_KEY + "0" * 64
+
+#: Every file the document needs from TeX, checked with kpsewhich before latexmk runs:
+#: (file, Debian package, TeX Live package).  The fonts are Latin Modern (Type 1, vector) in the
+#: T1 encoding; nothing falls back to other fonts when a package is missing.
+LATEX_FILES = (
+    ("book.cls", "texlive-latex-base", "latex"),
+    ("fontenc.sty", "texlive-latex-base", "latex"),
+    ("lmodern.sty", "lmodern", "lm"),
+    ("t1lmr.fd", "lmodern", "lm"),
+    ("lmr10.pfb", "lmodern", "lm"),
+    ("amsmath.sty", "texlive-latex-base", "amsmath"),
+    ("amssymb.sty", "texlive-base", "amsfonts"),
+    ("amsthm.sty", "texlive-latex-base", "amscls"),
+    ("booktabs.sty", "texlive-latex-recommended", "booktabs"),
+    ("longtable.sty", "texlive-latex-base", "tools"),
+    ("tabularx.sty", "texlive-latex-base", "tools"),
+    ("graphicx.sty", "texlive-latex-base", "graphics"),
+    ("xcolor.sty", "texlive-latex-recommended", "xcolor"),
+    ("tikz.sty", "texlive-pictures", "pgf"),
+    ("geometry.sty", "texlive-latex-base", "geometry"),
+    ("microtype.sty", "texlive-latex-recommended", "microtype"),
+    ("enumitem.sty", "texlive-latex-extra", "enumitem"),
+    ("needspace.sty", "texlive-latex-extra", "needspace"),
+    ("hyperref.sty", "texlive-latex-base", "hyperref"),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,14 +97,68 @@ def _sha256(data: str | bytes) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
+def source_hash(files: Mapping[str, str | bytes]) -> str:
+    """The sha256 of what the PDF is built from: every ``latex/`` file of ``files``.
+
+    Path, size and bytes of each file, by path; in ``latex/main.tex`` the hash field itself
+    (``convsym-source-sha256:<hex>``) counts as 64 zeros, so the hash can be written into the
+    document it describes.  The templates and figures are in it through the LaTeX they render.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        if not path.startswith("latex/"):
+            continue
+        content = files[path]
+        if path == "latex/main.tex" and isinstance(content, str):
+            content = _SOURCE_FIELD.sub(_UNSET_SOURCE, content)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        digest.update(f"{path}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _pdf_string(token: bytes) -> str:
+    """The text of a PDF string token, ``(literal)`` or ``<hex>``, in PDFDoc or UTF-16."""
+    if token.startswith(b"<"):
+        data = bytes.fromhex(re.sub(rb"\s", b"", token[1:-1]).decode("ascii"))
+    else:
+        def unescape(match: re.Match[bytes]) -> bytes:
+            code = match.group(1)
+            if code[:1].isdigit():
+                return bytes([int(code, 8) & 0xFF])
+            return _PDF_ESCAPES.get(code, code)
+
+        data = _PDF_ESCAPE.sub(unescape, token[1:-1])
+    if data.startswith(b"\xfe\xff"):
+        return data[2:].decode("utf-16-be", errors="replace")
+    return data.decode("latin-1")
+
+
+def recorded_source_hash(pdf: bytes) -> str | None:
+    """The source hash a PDF built by convsym records in its Keywords, or None.
+
+    hyperref writes the Keywords as a UTF-16 string with octal escapes, so the string is
+    decoded rather than searched for as bytes.
+    """
+    for match in _PDF_KEYWORDS.finditer(pdf):
+        found = _SOURCE_FIELD.search(_pdf_string(match.group(1)))
+        if found:
+            return found.group(0)[len(SOURCE_KEY):]
+    return None
+
+
 def manifest_text(files: Mapping[str, str | bytes], theorems: Mapping[str, Sequence[str]]) -> str:
     """``MANIFEST.json``: ``{"files": [{file, sha256, theorems}, ...], "generated": HEADER}``.
 
     Every file of ``files`` except the manifest itself, sorted by path; ``theorems`` lists, per
-    file, the names of the theorems the file is about (empty for files about none).
+    file, the names of the theorems the file is about (empty for files about none).  The PDF's
+    bytes depend on the TeX installation, so its entry has ``source_sha256`` (the
+    :func:`source_hash` of the LaTeX sources it is built from) instead of ``sha256``.
     """
     entries = [
-        {"file": path, "sha256": _sha256(files[path]), "theorems": list(theorems.get(path, ()))}
+        {"file": path,
+         **({"source_sha256": source_hash(files)} if path == PDF else {"sha256": _sha256(files[path])}),
+         "theorems": list(theorems.get(path, ()))}
         for path in sorted(files)
         if path != MANIFEST
     ]
@@ -95,18 +192,25 @@ def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict
         theorems[f"checks/test_{family.name}.py"] = [
             t.name for v, t in entries if check_source_of((v, t)).strip()
         ]
-    tree["latex/main.tex"] = render_main([family for family, _ in results])
+    main = render_main([family for family, _ in results])
+    if main.count(_UNSET_SOURCE) != 1:
+        raise RenderError(f"build_tree: main.tex must hold the field {_UNSET_SOURCE!r} once")
+    tree["latex/main.tex"] = main
     theorems["latex/main.tex"] = [v.name for _, entries in results for v, _ in entries]
     for path, text in sorted((extra or {}).items()):
         if not path.startswith("formulas/") or path in tree:
             raise ValueError(f"build_tree: extra file {path!r} must be a new file under formulas/")
         tree[path] = text
+    tree["latex/main.tex"] = main.replace(_UNSET_SOURCE, SOURCE_KEY + source_hash(tree))
     tree[MANIFEST] = manifest_text(tree, theorems)
     return dict(sorted(tree.items()))
 
 
 def with_pdf(tree: Mapping[str, str], pdf: bytes | None) -> dict[str, str | bytes]:
-    """The tree plus ``convsym.pdf`` (about every theorem), with the manifest updated."""
+    """The tree plus ``convsym.pdf`` (about every theorem), with the manifest updated.
+
+    The manifest does not depend on the PDF's bytes, only on its being there.
+    """
     files: dict[str, str | bytes] = dict(tree)
     if pdf is None:
         return files
@@ -123,7 +227,40 @@ def with_pdf(tree: Mapping[str, str], pdf: bytes | None) -> dict[str, str | byte
 
 
 def latex_available() -> bool:
-    return shutil.which("latexmk") is not None
+    """latexmk is installed and so is every file of :data:`LATEX_FILES`."""
+    return latex_problem() is None
+
+
+def missing_latex_files() -> list[tuple[str, str, str]]:
+    """The entries of :data:`LATEX_FILES` that ``kpsewhich`` does not find (empty when
+    kpsewhich itself is not installed: then latexmk will tell)."""
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich is None:
+        return []
+    try:
+        proc = subprocess.run(
+            [kpsewhich, *(name for name, _, _ in LATEX_FILES)], stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, errors="replace", timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = {Path(line.strip()).name for line in proc.stdout.splitlines() if line.strip()}
+    return [entry for entry in LATEX_FILES if entry[0] not in found]
+
+
+def latex_problem() -> str | None:
+    """Why the PDF cannot be built on this machine, naming what to install; None when it can."""
+    if shutil.which("latexmk") is None:
+        return "latexmk is not installed"
+    missing = missing_latex_files()
+    if not missing:
+        return None
+    files = ", ".join(name for name, _, _ in missing)
+    debian = " ".join(dict.fromkeys(deb for _, deb, _ in missing))
+    texlive = " ".join(dict.fromkeys(tl for _, _, tl in missing))
+    return (f"LaTeX cannot find {files}: install the Debian package(s) {debian} "
+            f"(apt-get install {debian}) or the TeX Live package(s) {texlive} "
+            f"(tlmgr install {texlive})")
 
 
 def _latex_required() -> bool:
@@ -145,13 +282,19 @@ def compile_latex(tree: Mapping[str, str]) -> LatexRun | None:
     with ``SOURCE_DATE_EPOCH=0 FORCE_SOURCE_DATE=1 TZ=UTC`` (with the ``\\pdfinfoomitdate``/
     ``\\pdftrailerid`` settings of ``main.tex`` this makes the bytes reproducible) and
     ``max_print_line`` large, so that no message of the log is wrapped.  Returns None when
-    latexmk is not installed, unless ``CONVSYM_REQUIRE_LATEX=1``; a LaTeX error raises
-    RenderError with the tail of the log.
+    latexmk or a file of :data:`LATEX_FILES` is missing (see :func:`latex_problem`), unless
+    ``CONVSYM_REQUIRE_LATEX=1``: then that raises RenderError naming what to install.  A LaTeX
+    error raises RenderError with the tail of the log.
     """
     latexmk = shutil.which("latexmk")
     if latexmk is None:
         if _latex_required():
             raise RenderError("compile_pdf: latexmk not found and CONVSYM_REQUIRE_LATEX=1")
+        return None
+    problem = latex_problem()
+    if problem is not None:
+        if _latex_required():
+            raise RenderError(f"compile_pdf: {problem} (CONVSYM_REQUIRE_LATEX=1)")
         return None
     if "latex/main.tex" not in tree:
         raise RenderError("compile_pdf: the tree has no latex/main.tex")
@@ -188,9 +331,33 @@ def compile_latex(tree: Mapping[str, str]) -> LatexRun | None:
 
 
 def compile_pdf(tree: Mapping[str, str]) -> bytes | None:
-    """The PDF bytes of :func:`compile_latex` (None when latexmk is not installed)."""
+    """The PDF bytes of :func:`compile_latex` (None when LaTeX cannot run here)."""
     run = compile_latex(tree)
     return None if run is None else run.pdf
+
+
+def pdf_built_from(pdf: bytes | None, tree: Mapping[str, str]) -> bool:
+    """``pdf`` records the :func:`source_hash` of the LaTeX sources of ``tree``."""
+    return pdf is not None and recorded_source_hash(pdf) == source_hash(tree)
+
+
+def build_pdf(tree: Mapping[str, str], out_dir: Path | str) -> tuple[bytes | None, str | None]:
+    """The PDF ``convsym build`` writes into ``out_dir`` for ``tree``, and a note for the user.
+
+    A ``convsym.pdf`` already in ``out_dir`` that was built from exactly these LaTeX sources is
+    kept as it is (on another TeX it would compile to other bytes: the committed one stays
+    unchanged); delete it to compile anew.  Otherwise the PDF is compiled; None (and a note
+    naming what to install) when LaTeX cannot run here.
+    """
+    committed = Path(out_dir) / PDF
+    if committed.is_file():
+        data = committed.read_bytes()
+        if pdf_built_from(data, tree):
+            return data, f"{PDF} is up to date (built from these LaTeX sources): not recompiled"
+    pdf = compile_pdf(tree)
+    if pdf is None:
+        return None, f"{latex_problem() or 'LaTeX cannot run'}, so {PDF} was not built"
+    return pdf, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,10 +496,11 @@ def build(
     progress: Callable[[Any, Verdict | None], None] | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> tuple[Results, dict[str, str], bytes | None]:
-    """Prove everything, render, compile the PDF (when possible) and write ``out_dir``."""
+    """Prove everything, render, compile the PDF (when possible, see :func:`build_pdf`) and
+    write ``out_dir``."""
     results = run_all(proof_dirs, jobs=jobs, progress=progress)
     tree = build_tree(results, extra)
-    pdf = compile_pdf(tree)
+    pdf, _ = build_pdf(tree, out_dir)
     write_tree(tree, out_dir, pdf)
     return results, tree, pdf
 
@@ -362,21 +530,44 @@ def check(
 ) -> list[str]:
     """Rebuild into a temporary folder and list what differs from ``out_dir`` (empty = fresh).
 
-    Each entry is ``stale: <path>``, ``missing: <path>`` or ``extra: <path>``.  Without latexmk
-    the PDF cannot be rebuilt: the committed ``convsym.pdf`` is then taken as it is (so the
-    manifest can still be compared) and a note saying so is appended to ``notes``.
+    Each entry is ``stale: <path>``, ``missing: <path>`` or ``extra: <path>``, by path.  Every
+    file but the PDF is compared byte for byte.  The PDF is not rebuilt (its bytes depend on the
+    TeX installation): it is fresh when the source hash it records is that of the rebuilt LaTeX
+    sources.  A missing PDF is reported only where it could be built (latexmk and the packages
+    of :data:`LATEX_FILES` installed).  What was done about the PDF is appended to ``notes``.
     """
     out = Path(out_dir)
+    notes = notes if notes is not None else []
     if results is None:
         results = run_all(proof_dirs, jobs=jobs)
     tree = build_tree(results, extra)
-    pdf = compile_pdf(tree)
-    if pdf is None:
-        committed = out / PDF
-        if committed.is_file():
-            pdf = committed.read_bytes()
-        if notes is not None:
-            notes.append("latexmk is not installed: convsym.pdf was not rebuilt nor compared")
+    current = source_hash(tree)
+    committed = out / PDF
+    pdf: bytes | None = None
+    pdf_problems: list[str] = []
+    if committed.is_file():
+        pdf = committed.read_bytes()
+        recorded = recorded_source_hash(pdf)
+        if recorded == current:
+            notes.append(f"{PDF} was not rebuilt: it was built from the current LaTeX sources "
+                         f"(source sha256 {current[:16]}... recorded in the PDF)")
+        else:
+            pdf_problems.append(f"stale: {PDF}")
+            notes.append(
+                f"{PDF} was built from other LaTeX sources: it records source sha256 "
+                f"{recorded[:16] + '...' if recorded else '(none)'}, the current sources hash to "
+                f"{current[:16]}..."
+            )
+    else:
+        problem = latex_problem()
+        if problem is None:
+            pdf = b""  # the manifest the build would write lists the PDF
+            pdf_problems.append(f"missing: {PDF}")
+        elif problem == "latexmk is not installed":
+            notes.append(f"latexmk is not installed: {PDF} was not rebuilt nor compared")
+        else:
+            notes.append(f"{PDF} was not rebuilt nor compared: {problem}")
     with tempfile.TemporaryDirectory(prefix="convsym-check-") as tmp:
         write_tree(tree, tmp, pdf)
-        return diff_dirs(Path(tmp), out)
+        problems = diff_dirs(Path(tmp), out, skip=[PDF]) + pdf_problems
+    return sorted(problems, key=lambda p: p.split(": ", 1)[1])

@@ -2,6 +2,7 @@
 
 ::
 
+    convsym --version
     convsym list  [--path DIR ...]
     convsym prove [NAME ...] [--json] [--jobs N] [--path DIR ...]
     convsym build [--out DIR] [--jobs N] [--path DIR ...]
@@ -28,10 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from convsym.build import build_tree, check, compile_pdf, run_all, write_tree
+from convsym.build import build_pdf, build_tree, check, run_all, write_tree
 from convsym.cost import DTYPE_SIZES, cost_from_options
 from convsym.errors import ConvsymError
-from convsym.registry import ProofFileError, default_proof_dir, load_families, verdict_summary
+from convsym.registry import ProofFileError, default_out_dir, load_families, verdict_summary
 from convsym.render import render_text
 from convsym.render.export import formula_files
 from convsym.verdict import Verdict
@@ -41,11 +42,6 @@ EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """A command line that cannot be carried out as asked (exit status 2)."""
-
-
-def default_out_dir() -> Path:
-    """The repository's ``generated/`` folder."""
-    return default_proof_dir().parent / "generated"
 
 
 def _positive_int(text: str) -> int:
@@ -58,18 +54,36 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def version_text() -> str:
+    """``convsym 0.1.0 (Python 3.11.7, numpy 2.1.0, sympy 1.13.3, z3-solver 4.13.0.0)``: the
+    package and the versions that decide its results, for bug reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from convsym import __version__
+
+    parts = [f"Python {sys.version.split()[0]}"]
+    for dist in ("numpy", "sympy", "z3-solver"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    return f"convsym {__version__} ({', '.join(parts)})"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="convsym",
         description="Exact, checked facts about convolution layers.",
     )
+    top.add_argument("--version", action="version", version=version_text(),
+                     help="print convsym's version and those of its backends, then exit")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument(
             "--path", action="append", type=Path, metavar="DIR",
-            help="folder of proof scripts (repeatable; default: the repository's proofs/)",
+            help="folder of proof scripts (repeatable; default: the proofs shipped with convsym)",
         )
         return p
 
@@ -83,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
                        ("check", "rebuild into a temporary folder and compare with generated/")):
         p = add(name, help)
         p.add_argument("--out", type=Path, metavar="DIR",
-                       help="output folder (default: the repository's generated/)")
+                       help="output folder (default: the repository's generated/ in a "
+                            "checkout, else ./generated)")
         p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                        help="prove in N processes")
     p = add("show", "prove theorems and print their derivations as text")
@@ -229,6 +244,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for t in theorems
     ]
     if rows:
+        # the column is what each theorem file declares, not a verdict: `convsym prove` finds those
+        rows.insert(0, ("family", "theorem", "expects", "title"))
         out.write("\n".join(_table(rows)) + "\n")
     else:
         err.write("no theorems found\n")
@@ -255,15 +272,15 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out_dir = _out_dir(args)
     results = run_all(args.path, jobs=args.jobs, progress=_Progress(err))
     tree = build_tree(results, extra=formula_files(results))
-    pdf = compile_pdf(tree)
+    pdf, pdf_note = build_pdf(tree, out_dir)
     removed = write_tree(tree, out_dir, pdf)
     verdicts = _all_verdicts(results)
     err.write(_summary(verdicts))
     written = len(tree) + (pdf is not None)
     err.write(f"wrote {written} files to {out_dir}")
     err.write(f", removed {len(removed)} stale\n" if removed else "\n")
-    if pdf is None:
-        err.write("note: latexmk is not installed, so convsym.pdf was not built\n")
+    if pdf_note:
+        err.write(f"note: {pdf_note}\n")
     return _status(verdicts)
 
 

@@ -36,6 +36,15 @@ class _Translator:
 
     def var(self, s: sympy.Symbol) -> z3.ArithRef:
         if s not in self.vars:
+            for other in self.vars:
+                if str(other) == str(s):
+                    # z3 names its variables by string: two SymPy symbols with one name would merge
+                    raise ValueError(
+                        f"decide: two different symbols are named {s} ({other.assumptions0} and "
+                        f"{s.assumptions0}); rename one of them"
+                    )
+            if s.is_integer is False or (s.is_integer is None and not isinstance(s, sympy.Dummy)):
+                raise ValueError(f"decide: {s} is not declared integer; index conditions are over the integers")
             self.vars[s] = z3.Int(str(s))
         return self.vars[s]
 
@@ -97,17 +106,30 @@ class _Translator:
         raise ValueError(f"decide: cannot translate {e!r} ({type(e).__name__}) to integer arithmetic")
 
 
-def _size_assumptions(tr: _Translator, exprs: Iterable) -> list:
-    """Positive-integer symbols (sizes, strides) get ``>= 1``; nonnegative ones ``>= 0``."""
+def _size_assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) -> list:
+    """Positive-integer symbols (sizes, strides) get ``>= 1``; nonnegative ones ``>= 0``.
+
+    Summation indices (``bound``) get nothing: a bound index ranges over what its range says,
+    whatever assumptions its symbol was created with.
+    """
     out = []
     syms: set[sympy.Symbol] = set()
     for e in exprs:
         syms |= sympy.sympify(e).free_symbols
+    syms -= set(bound)
     for s in sorted(syms, key=sympy.default_sort_key):
         if s.is_positive:
             out.append(tr.var(s) >= 1)
         elif s.is_nonnegative:
             out.append(tr.var(s) >= 0)
+        if s.is_negative:
+            out.append(tr.var(s) <= -1)
+        elif s.is_nonpositive:
+            out.append(tr.var(s) <= 0)
+        if s.is_even:
+            out.append(tr.var(s) % 2 == 0)
+        elif s.is_odd:
+            out.append(tr.var(s) % 2 == 1)
     return out
 
 
@@ -130,21 +152,56 @@ def _solve(goal_negation, hypotheses, tr: _Translator) -> Decision:
     return Decision(False, f"z3: undecided ({solver.reason_unknown()})")
 
 
-def equivalent(a: Iterable, b: Iterable, hypotheses: Iterable = ()) -> Decision:
-    """Decide ``hypotheses => (AND a <=> AND b)`` for all integer values of every symbol."""
+def equivalent(a: Iterable, b: Iterable, hypotheses: Iterable = (), bound: Iterable = ()) -> Decision:
+    """Decide ``hypotheses => (AND a <=> AND b)`` for all integer values of every symbol.
+
+    ``bound`` lists summation indices, which get no size assumption (see ``_size_assumptions``).
+    """
     a, b, hypotheses = list(a), list(b), list(hypotheses)
     tr = _Translator()
-    za = z3.And([tr(c) for c in a]) if a else z3.BoolVal(True)
-    zb = z3.And([tr(c) for c in b]) if b else z3.BoolVal(True)
-    hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, a + b + hypotheses)
+    try:
+        za = z3.And([tr(c) for c in a]) if a else z3.BoolVal(True)
+        zb = z3.And([tr(c) for c in b]) if b else z3.BoolVal(True)
+        hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, a + b + hypotheses, bound)
+    except ValueError as exc:
+        return Decision(False, f"not decided: {exc}")
     return _solve(za != zb, hyps, tr)
 
 
-def implies(hypotheses: Iterable, goal: Iterable) -> Decision:
-    """Decide ``AND hypotheses => AND goal`` for all integer values of every symbol."""
+def implies(hypotheses: Iterable, goal: Iterable, bound: Iterable = ()) -> Decision:
+    """Decide ``AND hypotheses => AND goal`` for all integer values of every symbol.
+
+    ``bound`` lists summation indices, which get no size assumption.
+    """
     hypotheses, goal = list(hypotheses), list(goal)
     tr = _Translator()
-    zg = z3.And([tr(c) for c in goal]) if goal else z3.BoolVal(True)
-    hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, hypotheses + goal)
+    try:
+        zg = z3.And([tr(c) for c in goal]) if goal else z3.BoolVal(True)
+        hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, hypotheses + goal, bound)
+    except ValueError as exc:
+        return Decision(False, f"not decided: {exc}")
     return _solve(z3.Not(zg), hyps, tr)
+
+
+def satisfiable(conditions: Iterable) -> Decision:
+    """Decide whether some integer values (sizes positive as declared) satisfy every condition;
+    ``holds`` with a model in ``counterexample`` (here: an example), or not."""
+    conditions = list(conditions)
+    tr = _Translator()
+    try:
+        zc = [tr(c) for c in conditions] + _size_assumptions(tr, conditions)
+    except ValueError as exc:
+        return Decision(False, f"not decided: {exc}")
+    solver = z3.Solver()
+    solver.set("timeout", TIMEOUT_MS)
+    solver.add(*zc)
+    res = solver.check()
+    if res == z3.sat:
+        m = solver.model()
+        return Decision(True, "z3: satisfiable", {
+            str(s): m.eval(v, model_completion=True).as_long()
+            for s, v in sorted(tr.vars.items(), key=lambda kv: str(kv[0]))})
+    if res == z3.unsat:
+        return Decision(False, "z3: unsatisfiable")
+    return Decision(False, f"z3: undecided ({solver.reason_unknown()})")
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convsym.layers import Conv2d, _dense
+from convsym.layers import Conv2d, _check_type, _dense
 
 __all__ = [
     "conv1x1_to_linear",
@@ -55,8 +55,7 @@ def _merge(first: Conv2d, second: Conv2d) -> Conv2d:
 
 
 def _conv(op: str, name: str, layer: object) -> Conv2d:
-    if not isinstance(layer, Conv2d):
-        raise TypeError(f"{op}: {name} must be a Conv2d, got {type(layer).__name__}")
+    _check_type(op, name, layer, Conv2d)
     return layer
 
 
@@ -79,12 +78,11 @@ def _regroup(dense: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _matrix(op: str, w: object, b: object) -> tuple[np.ndarray, np.ndarray | None]:
-    if not isinstance(w, np.ndarray):
-        raise TypeError(f"{op}: w must be a numpy.ndarray, got {type(w).__name__}")
+    _check_type(op, "w", w, np.ndarray)
     if w.ndim != 2:
         raise ValueError(f"{op}: w must be 2-D (out_features, in_features), got shape {w.shape}")
-    if b is not None and not isinstance(b, np.ndarray):
-        raise TypeError(f"{op}: b must be a numpy.ndarray or None, got {type(b).__name__}")
+    if b is not None:
+        _check_type(op, "b", b, np.ndarray)
     return w, b
 
 
@@ -259,8 +257,7 @@ def split_kernel(w: np.ndarray, k1: int | Pair, bias: np.ndarray | None = None) 
     Rule (``ValueError`` otherwise): ``1 <= k1 <= K`` on each axis.
     """
     op = "split_kernel"
-    if not isinstance(w, np.ndarray):
-        raise TypeError(f"{op}: w must be a numpy.ndarray, got {type(w).__name__}")
+    _check_type(op, "w", w, np.ndarray)
     if w.ndim != 4:
         raise ValueError(f"{op}: w must be 4-D (O, C, K_h, K_w), got shape {w.shape}")
     probe = Conv2d(w, bias)  # validates and normalises the number kind

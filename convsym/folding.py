@@ -16,12 +16,13 @@ when the rewrite would not be exact.  The theorems behind them are in ``proofs/f
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _input, _is_exact, _pads, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _input, _is_exact, _pads, _unify
 
 __all__ = [
     "ConstantPadConv2d",
@@ -32,11 +33,6 @@ __all__ = [
     "regroup",
     "undilate",
 ]
-
-
-def _check_type(op: str, name: str, value: object, kind: type) -> None:
-    if not isinstance(value, kind):
-        raise TypeError(f"{op}: {name} must be a {kind.__name__}, got {type(value).__name__}")
 
 
 def _sqrt(op: str, value, what: str):
@@ -282,6 +278,12 @@ class ConstantPadConv2d:
         if min(top, bottom, left, right) < 0:
             raise ValueError(f"{op}: padding={self.padding} must be >= 0")
 
+    def __repr__(self) -> str:
+        """One line: the padding, the shape of the padding values and the convolution's repr."""
+        value = np.asarray(self.value)
+        kind = "exact" if value.dtype == object else str(value.dtype)
+        return f"ConstantPadConv2d(padding={self.padding}, value={value.shape} {kind}, conv={self.conv!r})"
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = _input("ConstantPadConv2d", x, self.conv.in_channels)
         x, value = _unify(x, self.value)
@@ -378,11 +380,25 @@ NOT_HOMOGENEOUS = {
 }
 
 
+def _activation_key(name: str) -> str:
+    """``'LeakyReLU'``, ``'leaky_relu'`` and ``'Leaky-ReLU'`` all read ``'leakyrelu'``: names are
+    matched without case, ``_`` or ``-``, so PyTorch's class names are accepted like its
+    functional names."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+_HOMOGENEOUS_KEYS = {_activation_key(a) for a in HOMOGENEOUS if a is not None}
+_NOT_HOMOGENEOUS_KEYS = {_activation_key(a): a for a in NOT_HOMOGENEOUS}
+
+
 def _check_activation(op: str, activation: object) -> None:
-    if activation in HOMOGENEOUS:
+    if activation is None:
         return
-    if isinstance(activation, str) and activation.lower() in NOT_HOMOGENEOUS:
-        reason = NOT_HOMOGENEOUS[activation.lower()]
+    key = _activation_key(activation) if isinstance(activation, str) else None
+    if key in _HOMOGENEOUS_KEYS:
+        return
+    if key in _NOT_HOMOGENEOUS_KEYS:
+        reason = NOT_HOMOGENEOUS[_NOT_HOMOGENEOUS_KEYS[key]]
         raise ValueError(
             f"{op}: activation={activation!r} is not positively homogeneous ({reason}), so dividing "
             "channel i by s_i before it and multiplying by s_i after it changes the network; "
@@ -390,12 +406,29 @@ def _check_activation(op: str, activation: object) -> None:
         )
     raise ValueError(
         f"{op}: activation={activation!r} is not known; supported (positively homogeneous): "
-        "'relu', 'leaky_relu', 'prelu', 'identity' or None"
+        "'relu', 'leaky_relu', 'prelu', 'identity' or None; refused (not homogeneous): "
+        + ", ".join(repr(a) for a in NOT_HOMOGENEOUS)
+        + " (names match without case, '_' or '-': 'ReLU' and 'LeakyReLU' are accepted)"
     )
 
 
 def _abs_max(block: np.ndarray):
     return max(abs(v) for v in block.reshape(-1).tolist())
+
+
+def _float_scale(op: str, i: int, r1: float, r2: float) -> float:
+    """``s = sqrt(r1 r2) / r2`` computed as ``sqrt(r1) / sqrt(r2)``: the product ``r1 r2``
+    underflows to 0 or overflows to inf for weights near 1e-170 or 1e160, the square roots do
+    not.  Refuses non-finite ranges and a scale outside the normal float range (precision lost)."""
+    if not (math.isfinite(r1) and math.isfinite(r2)):
+        raise ValueError(f"{op}: channel {i} has a non-finite weight range: r1_{i}={r1!r}, r2_{i}={r2!r}")
+    s = math.sqrt(r1) / math.sqrt(r2)
+    if not sys.float_info.min <= s <= sys.float_info.max:
+        raise ValueError(
+            f"{op}: the scale of channel {i}, sqrt(r1_{i}) / sqrt(r2_{i}) = sqrt({r1!r}) / sqrt({r2!r}) = {s!r}, "
+            "is outside the normal float64 range, so the equalized weights would lose their precision"
+        )
+    return s
 
 
 def equalize(first: Conv2d, second: Conv2d, activation: str | None = "relu") -> tuple[Conv2d, Conv2d, np.ndarray]:
@@ -409,13 +442,17 @@ def equalize(first: Conv2d, second: Conv2d, activation: str | None = "relu") -> 
       ``i`` as their weight column ``k`` (``W2[:, i]`` when ``groups = 1``; for a depthwise
       ``second`` only ``W2[i, 0]``);
     * ``s_i = sqrt(r1_i * r2_i) / r2_i`` (``s_i = 1`` when ``r1_i = 0`` or ``r2_i = 0``: a dead
-      channel has nothing to balance and any ``s_i > 0`` is exact);
+      channel has nothing to balance and any ``s_i > 0`` is exact); float arrays compute it as
+      ``sqrt(r1_i) / sqrt(r2_i)``, which neither underflows nor overflows where ``r1_i * r2_i``
+      would, and refuse (``ValueError``) non-finite ranges or a scale outside the normal float range;
     * ``first``'s output channel ``i`` (weights and bias) is divided by ``s_i``, ``second``'s
       weights reading channel ``i`` are multiplied by ``s_i``.
 
     Afterwards both ranges are ``sqrt(r1_i * r2_i)``.  Exact for every ``s_i > 0`` iff ``f`` is
     positively homogeneous (``f(s z) = s f(z)``): ``relu``, ``leaky_relu``, ``prelu`` (slopes
-    per channel), ``identity``/``None``; any kernel sizes, output channel counts, strides,
+    per channel), ``identity``/``None`` (names match without case, ``_`` or ``-``, so
+    ``'ReLU'``, ``'LeakyReLU'``, ``'PReLU'``, ``'Identity'`` are accepted); any kernel sizes,
+    output channel counts, strides,
     padding and groups of the two layers.  Other activations raise ``ValueError`` saying why.
     Exact arrays need every ``r1_i * r2_i`` to be the square of a rational.
 
@@ -441,8 +478,10 @@ def equalize(first: Conv2d, second: Conv2d, activation: str | None = "relu") -> 
         r1, r2 = _abs_max(w1[i]), _abs_max(w2[rows, k])
         if r1 == 0 or r2 == 0:
             s = Fraction(1) if exact else 1.0
-        else:
+        elif exact:
             s = _sqrt(op, r1 * r2, f"sqrt(r1_{i} * r2_{i}) for channel {i}") / r2
+        else:
+            s = _float_scale(op, i, r1, r2)
         scales[i] = s
         new_w2[rows, k] = w2[rows, k] * s
     new_w1 = w1 / scales[:, None, None, None]

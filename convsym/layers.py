@@ -26,6 +26,60 @@ Padding = Pair | tuple[Pair, Pair]
 # Validation helpers: every public entry point normalises its arguments through these once.
 
 
+# How to turn a torch object into what convsym expects, by the name of the expected kind.
+_TORCH_CONVERSIONS = {
+    "Conv2d": "convsym.transforms.Conv2d(m.weight.detach().numpy(), None if m.bias is None else "
+    "m.bias.detach().numpy(), m.stride, m.padding, m.dilation, m.groups)",
+    "BatchNorm2d": "convsym.transforms.BatchNorm2d(m.running_mean.numpy(), m.running_var.numpy(), "
+    "m.weight.detach().numpy(), m.bias.detach().numpy(), m.eps)",
+    "ndarray": "t.detach().numpy()",
+}
+
+
+def kind_name(kind: type) -> str:
+    """The fully qualified name of the class ``kind`` as users import it.
+
+    Builtins keep their short name (``str``, ``NoneType``); torch modules drop the private
+    submodule (``torch.nn.modules.conv.Conv2d`` -> ``torch.nn.Conv2d``); convsym's layers are
+    named where they are exported (``convsym.transforms.Conv2d``); ``numpy.ndarray``.
+    """
+    module, name = kind.__module__, kind.__qualname__
+    if module == "builtins":
+        return name
+    if module.startswith("torch.nn.modules."):
+        return f"torch.nn.{name}"
+    if module in ("convsym.layers", "convsym.folding"):
+        return f"convsym.transforms.{name}"
+    return f"{module}.{name}"
+
+
+def _torch_hint(value: object, expected: type) -> str:
+    """``; convert it with ...`` for a torch object (PyTorch's classes or subclasses of them)."""
+    torch_bases = [base.__name__ for base in type(value).__mro__ if base.__module__.split(".")[0] == "torch"]
+    if not torch_bases:
+        return ""
+    # torch.nn.Conv2d for a Conv2d, torch.Tensor (or Parameter) for an ndarray
+    wanted = "Tensor" if expected is np.ndarray else expected.__name__
+    if expected.__name__ in _TORCH_CONVERSIONS and wanted in torch_bases:
+        return f"; convert it with {_TORCH_CONVERSIONS[expected.__name__]}"
+    return (
+        f"; convsym works on NumPy arrays, not torch objects: build a {kind_name(expected)} "
+        "from the module's tensors (t.detach().numpy())"
+    )
+
+
+def _check_type(op: str, name: str, value: object, kind: type) -> None:
+    """``TypeError`` unless ``value`` is a ``kind``, naming both types in full and, for a torch
+    object, how to convert it: ``merge_sequential: first must be a convsym.transforms.Conv2d,
+    got torch.nn.Conv2d; convert it with convsym.transforms.Conv2d(m.weight.detach().numpy(), ...)``.
+    """
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{op}: {name} must be a {kind_name(kind)}, got {kind_name(type(value))}"
+            f"{_torch_hint(value, kind)}"
+        )
+
+
 def _int(op: str, name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}")
@@ -62,8 +116,7 @@ def _exact_entry(op: str, name: str, index: tuple[int, ...], value: object) -> i
 
 def _array(op: str, name: str, value: object) -> np.ndarray:
     """A fresh array of one of the two kinds: exact (object) or float64."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(value).__name__}")
+    _check_type(op, name, value, np.ndarray)
     kind = value.dtype.kind
     if kind == "f":
         return value.astype(np.float64)
@@ -82,6 +135,11 @@ def _array(op: str, name: str, value: object) -> np.ndarray:
 
 def _is_exact(array: np.ndarray) -> bool:
     return array.dtype == object
+
+
+def _kind(array: np.ndarray) -> str:
+    """``exact`` or ``float64``: the number kind of a layer array, for reprs."""
+    return "exact" if _is_exact(array) else str(array.dtype)
 
 
 def _unify(*arrays: np.ndarray | None) -> list[np.ndarray | None]:
@@ -223,6 +281,14 @@ class Conv2d:
             ("groups", groups),
         ):
             object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        """One line: the shapes and hyper-parameters, never the weights."""
+        bias = "None" if self.bias is None else str(self.bias.shape)
+        return (
+            f"Conv2d(weight={self.weight.shape} {_kind(self.weight)}, bias={bias}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}, groups={self.groups})"
+        )
 
     @property
     def out_channels(self) -> int:
@@ -406,6 +472,10 @@ class BatchNorm2d:
         for name, value in zip(names, arrays, strict=True):
             object.__setattr__(self, name, _frozen(value))
         object.__setattr__(self, "eps", eps)
+
+    def __repr__(self) -> str:
+        """One line: the channel count, eps and the number kind, never the statistics."""
+        return f"BatchNorm2d(channels={self.num_features}, eps={self.eps}, {_kind(self.mean)})"
 
     @property
     def num_features(self) -> int:

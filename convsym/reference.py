@@ -586,9 +586,14 @@ def linear(x, w, b=None) -> np.ndarray:
     return out if b is None else out + b
 
 
+def _not_positive(op: str, channel: int, var, eps, total) -> ValueError:
+    return ValueError(
+        f"{op}: var + eps must be positive; channel {channel} has var = {var} and eps = {eps} "
+        f"(var + eps = {total})"
+    )
+
+
 def _exact_sqrt(op: str, value: Fraction, channel: int) -> Fraction:
-    if value <= 0:
-        raise ValueError(f"{op}: var + eps must be positive, got {value} for channel {channel}")
     num, den = value.numerator, value.denominator
     root_num, root_den = math.isqrt(num), math.isqrt(den)
     if root_num * root_num != num or root_den * root_den != den:
@@ -607,8 +612,12 @@ def batch_norm(x, mean, var, gamma, beta, eps=1e-5) -> np.ndarray:
 
         out[n, c, ...] = (x[n, c, ...] - mean[c]) / sqrt(var[c] + eps) * gamma[c] + beta[c]
 
-    Exact object inputs: a float ``eps`` is read as the decimal it prints as (``1e-05`` is
-    ``Fraction(1, 100000)``), and ``var[c] + eps`` must be the square of a fraction (a
+    ``var[c] + eps`` must be positive (a ``ValueError`` names the first channel where it is not,
+    NaN included), instead of the NaN or infinity a square root of it would give.
+
+    Exact object inputs: a float ``eps`` is read as the shortest decimal that prints as it
+    (``1e-05`` is ``Fraction(1, 100000)``, not the binary double ``5764607523034235/2**59``), as a
+    user who types ``1e-5`` means; ``var[c] + eps`` must then be the square of a fraction (a
     ``ValueError`` says which channel is not), so no square root is ever rounded.
     """
     op = "batch_norm"
@@ -629,12 +638,24 @@ def batch_norm(x, mean, var, gamma, beta, eps=1e-5) -> np.ndarray:
     x, mean, var, gamma, beta = _unify(x, params["mean"], params["var"], params["gamma"], params["beta"])
     shape = (1, channels) + (1,) * (x.ndim - 2)
     if x.dtype == object:
+        if isinstance(eps, float) and not math.isfinite(eps):
+            raise ValueError(f"{op}: eps must be finite for exact (object) arrays, got {eps!r}")
         exact_eps = Fraction(repr(eps)) if isinstance(eps, float) else Fraction(eps)
-        roots = [_exact_sqrt(op, Fraction(v) + exact_eps, c) for c, v in enumerate(var)]
+        roots = []
+        for c, v in enumerate(var):
+            total = Fraction(v) + exact_eps
+            if total <= 0:
+                raise _not_positive(op, c, v, eps, total)
+            roots.append(_exact_sqrt(op, total, c))
         std = np.empty(channels, dtype=object)
         std[:] = roots
     else:
-        std = np.sqrt(var + float(eps))
+        total = var + float(eps)
+        bad = np.flatnonzero(~(total > 0))
+        if bad.size:
+            c = int(bad[0])
+            raise _not_positive(op, c, var[c], eps, total[c])
+        std = np.sqrt(total)
     out = (x - mean.reshape(shape)) / std.reshape(shape)
     if gamma is not None:
         out = out * gamma.reshape(shape)

@@ -13,6 +13,7 @@ message starts with ``<file>:<line>:``.
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import importlib.util
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from convsym.errors import ConvsymError
-from convsym.verdict import Family, Verdict
+from convsym.verdict import NO_STRENGTH, Family, Verdict
 
 
 class ProofFileError(ConvsymError):
@@ -37,9 +38,33 @@ class ProofFileError(ConvsymError):
         super().__init__(f"{where}: {message}")
 
 
+def source_checkout() -> Path | None:
+    """The repository the ``convsym`` package is run from, or None when it is installed.
+
+    A checkout (``pip install -e .``, or ``python -m convsym`` in the clone) has ``proofs/`` and
+    ``pyproject.toml`` next to the ``convsym`` package folder; an installed package has neither.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if (root / "proofs").is_dir() and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
 def default_proof_dir() -> Path:
-    """The repository's ``proofs/`` folder (next to the ``convsym`` package)."""
-    return Path(__file__).resolve().parent.parent / "proofs"
+    """The shipped proof scripts: the repository's ``proofs/`` in a checkout, else the copy
+    installed with the package as ``convsym.proofs`` (``pyproject.toml`` maps the one to the
+    other, so the folder stays at the top of the repository)."""
+    root = source_checkout()
+    if root is not None:
+        return root / "proofs"
+    return Path(__file__).resolve().parent / "proofs"
+
+
+def default_out_dir() -> Path:
+    """Where ``convsym build`` and ``convsym check`` write and compare without ``--out``: the
+    repository's ``generated/`` in a checkout, else ``generated/`` in the current folder."""
+    root = source_checkout()
+    return (root if root is not None else Path.cwd()) / "generated"
 
 
 def is_theorem(obj: Any) -> bool:
@@ -226,13 +251,44 @@ def theorem_names(families: Sequence[tuple[Family, Sequence[Any]]]) -> list[str]
     return out
 
 
+#: Below this many valid names an unknown name lists them all; from it on, the closest ones.
+LIST_ALL_BELOW = 12
+
+
+def closest_names(name: str, valid: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` names of ``valid`` that ``name`` was probably meant to be, best first.
+
+    A name given without its family (``sequential-1d``) or as a prefix (``merge.seq``) matches
+    the theorems it ends or starts; otherwise the names most similar to it (``difflib`` ratio at
+    least 0.6, on the full name or, family dropped, on the short name), the best and those
+    within 0.05 of it.
+    """
+    short = {v: v.split(".", 1)[1] for v in valid if "." in v}
+    exact_short = [v for v, tail in short.items() if tail == name]
+    prefix = [v for v in valid if v.startswith(name)] if len(name) >= 3 else []
+    found = exact_short + [v for v in prefix if v not in exact_short]
+    if found:
+        return found[:n]
+    bare = name.split(".", 1)[-1]
+    ratio: dict[str, float] = {}
+    for v in valid:
+        full = difflib.SequenceMatcher(None, name, v).ratio()
+        tail = difflib.SequenceMatcher(None, bare, short[v]).ratio() if v in short else 0.0
+        ratio[v] = max(full, tail)
+    best = max(ratio.values(), default=0.0)
+    # the best match and those nearly as good: a typo has one answer, a stem several
+    close = [v for v in valid if ratio[v] >= max(0.6, best - 0.05)]
+    return sorted(close, key=lambda v: -ratio[v])[:n]
+
+
 def select(families: Sequence[tuple[Family, Sequence[Any]]],
            names: Iterable[str] | None) -> list[Any]:
     """The theorems named in ``names``, in definition order, each once.
 
     A name is a theorem's full name (``merge.sequential-1d``) or a family name (``merge``,
     selecting all of ``merge.*``).  No names selects everything.  An unknown name raises
-    ValueError listing the valid names.
+    ValueError: with fewer than ``LIST_ALL_BELOW`` valid names it lists them all, otherwise it
+    suggests the closest ones (see :func:`closest_names`).
     """
     every = [t for _, theorems in families for t in theorems]
     names = list(names or ())
@@ -242,10 +298,21 @@ def select(families: Sequence[tuple[Family, Sequence[Any]]],
     theorem_set = {t.name for t in every}
     unknown = [n for n in names if n not in family_names and n not in theorem_set]
     if unknown:
-        valid = ", ".join(theorem_names(families)) or "(none: no theorems were found)"
+        valid = theorem_names(families)
+        if len(valid) < LIST_ALL_BELOW:
+            listed = ", ".join(valid) or "(none: no theorems were found)"
+            raise ValueError(
+                f"select: unknown theorem or family {', '.join(map(repr, unknown))}; "
+                f"valid names: {listed}"
+            )
+        guesses = []
+        for name in unknown:
+            close = closest_names(name, valid)
+            hint = f"did you mean {' or '.join(map(repr, close))}?" if close else "no similar name"
+            guesses.append(f"{name!r} ({hint})")
         raise ValueError(
-            f"select: unknown theorem or family {', '.join(map(repr, unknown))}; "
-            f"valid names: {valid}"
+            f"select: unknown theorem or family {', '.join(guesses)}; "
+            f"`convsym list` shows all {len(valid)} names"
         )
     wanted = set(names)
     return [t for t in every if t.name in wanted or t.name.split(".", 1)[0] in wanted]
@@ -266,7 +333,7 @@ def failed_verdict(theorem: Any, error: str, seconds: float = 0.0) -> Verdict:
         statement_latex="",
         expected=theorem.expected,
         verdict="failed",
-        strength="numeric",
+        strength=NO_STRENGTH,
         sizes="",
         seconds=seconds,
         error=error,
@@ -279,7 +346,14 @@ def prove_one(theorem: Any) -> Verdict:
     ``prove`` reports a failed proof itself; this guards the run of all theorems against a
     theorem whose machinery raises, so one broken theorem cannot hide the verdicts of the rest.
     """
+    from convsym.proof import Theorem
+
     start = time.perf_counter()
+    if not isinstance(theorem, Theorem) or type(theorem).prove is not Theorem.prove:
+        # only the kernel decides verdicts: an object that brings its own prove() proves nothing
+        return failed_verdict(
+            theorem, f"{type(theorem).__name__} is not one of the kernel's theorem kinds (or overrides prove); "
+            "build theorems with convsym.proof (General, Identity, Checked, Refutation)", 0.0)
     try:
         verdict = theorem.prove()
     except Exception as exc:

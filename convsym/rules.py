@@ -27,7 +27,7 @@ from sympy import Expr, Indexed, Symbol
 
 from . import decide
 from .errors import ProofError
-from .sums import App, Let, Range, SumExpr, Term
+from .sums import App, Let, Range, SumExpr, Term, instantiate, labels, term_symbols
 
 
 @dataclass
@@ -49,18 +49,7 @@ def _latex_conds(conds) -> str:
     return r" \wedge ".join(sympy.latex(c) for c in conds) if conds else r"\mathrm{true}"
 
 
-def _term_symbols(term: Term) -> set[Symbol]:
-    syms = set(sympy.sympify(term.summand).free_symbols)
-    for r in term.ranges:
-        syms.add(r.index)
-        for e in r.lower + r.upper:
-            syms |= sympy.sympify(e).free_symbols
-    for w in term.where:
-        syms |= sympy.sympify(w).free_symbols
-    if term.inner is not None:
-        for t in term.inner.terms:
-            syms |= _term_symbols(t)
-    return syms
+_term_symbols = term_symbols
 
 
 def _linear_coefficient(summand: Expr, atom) -> Expr:
@@ -124,14 +113,15 @@ class Unfold(Rule):
             )
         return False
 
-    def _body(self, atom, ctx: Context) -> SumExpr:
+    def _body(self, atom, ctx: Context, avoid: set[Symbol]) -> SumExpr:
         if isinstance(atom, App):
-            return atom.unfold()
+            return atom.unfold(avoid)
         let = next(let for let in ctx.lets if let.base == atom.base)
-        return let.body(*atom.indices)
+        return instantiate(let.body, atom.indices, avoid)
 
-    def _rename(self, body: SumExpr) -> SumExpr:
-        """Give the definition's bound indices the names in ``indices`` (in range order)."""
+    def _rename(self, body: SumExpr, avoid: set[Symbol]) -> SumExpr:
+        """Give the definition's bound indices the names in ``indices`` (in range order); each
+        name must be fresh: not a symbol of the host term or of the application."""
         if not self.indices:
             return body
         bound = []
@@ -142,6 +132,15 @@ class Unfold(Rule):
                 f"{self.target} binds {len(bound)} indices ({', '.join(map(str, bound))}), "
                 f"but {len(self.indices)} names were given"
             )
+        taken = {str(s) for s in avoid}
+        if len(set(self.indices)) != len(self.indices):
+            raise ProofError(f"the index names {self.indices} for {self.target} are not distinct")
+        for new in self.indices:
+            if new in taken:
+                raise ProofError(
+                    f"index name {new!r} for {self.target} is not fresh: it already occurs in the term or in "
+                    "the arguments of the application"
+                )
         mapping = {old: Symbol(new, integer=True) for old, new in zip(bound, self.indices, strict=False)}
         return SumExpr(tuple(_rename_term(t, mapping) for t in body.terms))
 
@@ -167,8 +166,8 @@ class Unfold(Rule):
                 hit, rest = _split_additive(rest, lambda p, a=atom: p.has(a))
                 for part in hit:
                     coeff = _linear_coefficient(part, atom)
-                    body = self._rename(self._body(atom, ctx))
-                    host_syms = _term_symbols(Term(coeff, term.ranges, term.where))
+                    host_syms = _term_symbols(Term(coeff, term.ranges, term.where)) | (atom.free_symbols - labels(atom))
+                    body = self._rename(self._body(atom, ctx, host_syms), host_syms)
                     for bt in body.terms:
                         clash = {r.index for r in bt.ranges} & host_syms
                         if clash:
@@ -206,10 +205,19 @@ class Distribute(Rule):
                 continue
             found = True
             outer = {r.index for r in term.ranges}
+            factor_syms = sympy.sympify(term.summand).free_symbols - labels(term.summand)
+            for w in term.where:
+                factor_syms |= sympy.sympify(w).free_symbols
             for it in term.inner.terms:
                 clash = {r.index for r in it.ranges} & outer
                 if clash:
                     raise ProofError(f"inner index {sorted(map(str, clash))} is also an outer index")
+                captured = {str(r.index) for r in it.ranges} & {str(s) for s in factor_syms}
+                if captured:
+                    raise ProofError(
+                        f"inner index {sorted(captured)} occurs in the factor outside the parentheses; "
+                        "distributing would capture it"
+                    )
                 out.append(Term(sympy.expand(term.summand * it.summand), term.ranges + it.ranges,
                                 term.where + it.where, it.inner))
         if not found:
@@ -257,7 +265,7 @@ class Reorder(Rule):
             known = {str(i): i for i in term.indices}
             new_ranges = _parse_ranges(self.ranges, known)
             new = Term(term.summand, new_ranges, term.where, term.inner)
-            d = decide.equivalent(term.domain(), new.domain(), ctx.hypotheses)
+            d = decide.equivalent(term.domain(), new.domain(), ctx.hypotheses, bound=term.indices)
             cond = rf"\{{{_latex_conds(term.domain())}\}} = \{{{_latex_conds(new.domain())}\}}"
             if not d.holds:
                 raise ProofError(f"the reordered ranges are not the same set of points: {d.how} {d.counterexample}")
@@ -303,6 +311,10 @@ class Substitute(Rule):
             if len(new_syms) != 1:
                 raise ProofError(f"value {value} must mention the new index {self.new}")
             new_sym = new_syms[0]
+            if str(new_sym) in {str(q) for q in _term_symbols(term)} - {self.old}:
+                raise ProofError(
+                    f"the new index {self.new} is not fresh: it already occurs in the sum it would be bound in"
+                )
             coeff = sympy.expand(value).coeff(new_sym, 1)
             shift = sympy.expand(value - coeff * new_sym)
             if coeff not in (1, -1) or shift.has(new_sym) or shift.has(old_sym):
@@ -319,10 +331,12 @@ class Substitute(Rule):
                 sympy.expand(sympy.sympify(term.summand).subs(old_sym, value)),
                 new_ranges,
                 tuple(sympy.sympify(w).subs(old_sym, value) for w in term.where),
-                term.inner,
+                None if term.inner is None else SumExpr(
+                    tuple(_rename_term(t, {old_sym: value}) for t in term.inner.terms)),
             )
             old_domain_in_new = [sympy.sympify(c).subs(old_sym, value) for c in term.domain()]
-            d = decide.equivalent(old_domain_in_new, new_term.domain(), ctx.hypotheses)
+            d = decide.equivalent(old_domain_in_new, new_term.domain(), ctx.hypotheses,
+                                  bound=(old_sym, *new_term.indices))
             if not d.holds:
                 raise ProofError(
                     f"the new ranges are not the image of the old domain under {self.old} = {value}: "
@@ -371,9 +385,11 @@ class GroupBy(Rule):
                 continue
             hit = True
             t = Symbol(self.new, integer=True)
+            if self.new in {str(q) for q in _term_symbols(term)}:
+                raise ProofError(f"the new index {self.new} is not fresh: it already occurs in the sum")
             value = sympy.sympify(self.value)
             bound = [sympy.Ge(value, self.lower), sympy.Le(value, self.upper)]
-            d = decide.implies(list(term.domain()) + list(ctx.hypotheses), bound)
+            d = decide.implies(list(term.domain()) + list(ctx.hypotheses), bound, bound=term.indices)
             if not d.holds:
                 raise ProofError(
                     f"{self.value} leaves [{self.lower}, {self.upper}] on the domain: {d.how} {d.counterexample}"
@@ -424,6 +440,13 @@ class Fold(Rule):
         return f"fold the sum over {', '.join(self.over)} into {sympy.sstr(self.app)}"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
+        arg_names = {str(q) for q in self.app.free_symbols - labels(self.app)}
+        captured = set(self.over) & arg_names
+        if captured:
+            raise ProofError(
+                f"cannot fold over {sorted(captured)}: the folded application {sympy.sstr(self.app)} mentions "
+                "it as a free symbol, so naming the bound index so would capture it"
+            )
         body = self.app.unfold()
         if len(body.terms) != 1 or body.terms[0].inner is not None:
             raise ProofError(f"{self.app.op.name} is not a single sum; it cannot be folded")
@@ -453,7 +476,7 @@ class Fold(Rule):
             outer_where = tuple(w for w in term.where if not any(sympy.sympify(w).has(s) for s in over_syms))
             outer_conds = [c for r in outer_ranges for c in r.conditions()] + list(outer_where)
             def_conds = [sympy.sympify(c).xreplace(rename) for c in dterm.domain()]
-            d = decide.equivalent(inner_conds, def_conds, list(ctx.hypotheses) + outer_conds)
+            d = decide.equivalent(inner_conds, def_conds, list(ctx.hypotheses) + outer_conds, bound=term.indices)
             if not d.holds:
                 raise ProofError(
                     f"the range of {', '.join(self.over)} is not that of {sympy.sstr(self.app)}: "
@@ -487,7 +510,10 @@ class Name(Rule):
         return f"name it {self.let.base.label} (its definition)"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
-        body = self.let.body(*self.at)
+        if not any(let is self.let for let in ctx.lets):
+            raise ProofError(f"{self.let.base.label} is not defined by this theorem's lets; name only by the "
+                             "theorem's own definitions")
+        body = self.let.at(*self.at)
         if len(body.terms) != 1 or body.terms[0].ranges or body.terms[0].inner is not None:
             raise ProofError(f"{self.let.base.label} is not defined by a single expression without sums")
         pattern = sympy.sympify(body.terms[0].summand)
@@ -547,7 +573,7 @@ class Collapse(Rule):
             if value.has(s):
                 raise ProofError(f"the value {value} of {self.index} must not mention {self.index}")
             domain = list(term.domain())
-            d = decide.implies(domain + list(ctx.hypotheses), [sympy.Eq(s, value)])
+            d = decide.implies(domain + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
             if not d.holds:
                 raise ProofError(
                     f"the domain does not force {self.index} = {value}: {d.how} {d.counterexample}"

@@ -82,6 +82,11 @@ class Term:
     def indices(self) -> tuple[Symbol, ...]:
         return tuple(r.index for r in self.ranges)
 
+    @property
+    def is_plain(self) -> bool:
+        """No ranges, no conditions, no parentheses: just a SymPy expression."""
+        return not self.ranges and not self.where and self.inner is None
+
     def domain(self) -> tuple[sympy.Basic, ...]:
         """The conditions whose conjunction is this term's domain (as a set)."""
         out: list[sympy.Basic] = []
@@ -91,8 +96,10 @@ class Term:
         return tuple(out)
 
     def key(self):
+        ops = sorted((a.op.name, id(a.op)) for a in sympy.sympify(self.summand).atoms(App))
         return (
             sympy.default_sort_key(self.summand),
+            tuple(ops),
             tuple((str(r.index), tuple(map(sympy.srepr, r.lower)), tuple(map(sympy.srepr, r.upper)))
                   for r in self.ranges),
             tuple(sympy.srepr(w) for w in self.where),
@@ -120,16 +127,30 @@ class SumExpr:
         return SumExpr(self.terms + other.terms)
 
     def plain_part(self) -> Expr:
-        """The sum of the terms without ranges, as one SymPy expression."""
-        return sympy.Add(*[t.summand for t in self.terms if not t.ranges and t.inner is None])
+        """The sum of the plain terms (no ranges, no conditions, no parentheses), as one expression."""
+        return sympy.Add(*[t.summand for t in self.terms if t.is_plain])
 
     def sum_terms(self) -> tuple[Term, ...]:
-        return tuple(t for t in self.terms if t.ranges or t.inner is not None)
+        """The terms that are not plain: sums, conditioned terms, parenthesised sums."""
+        return tuple(t for t in self.terms if not t.is_plain)
 
     def same_as(self, other: SumExpr) -> bool:
-        """Structural equality up to term order, plain terms compared after expansion."""
-        mine = sorted(t.key() for t in self.sum_terms())
-        theirs = sorted(t.key() for t in other.sum_terms())
+        """Structural equality up to term order and the names of bound indices.
+
+        Plain terms are compared after expansion; every other term (a sum, a term with
+        conditions, a parenthesised sum) must occur on both sides with the same summand, the same
+        ranges and the same conditions, after renaming its bound indices canonically.  This is
+        deliberately syntactic: it never drops a condition, so it can only say *same* when the two
+        expressions are the same sum.
+        """
+        taken = set()
+        for t in self.terms + other.terms:
+            taken |= {str(q) for q in term_symbols(t)}
+        prefix = "_"
+        while any(name.startswith(prefix) for name in taken):
+            prefix += "_"
+        mine = sorted(alpha_normal(t, prefix).key() for t in self.sum_terms())
+        theirs = sorted(alpha_normal(t, prefix).key() for t in other.sum_terms())
         if mine != theirs:
             return False
         return sympy.expand(self.plain_part() - other.plain_part()) == 0
@@ -152,8 +173,10 @@ class App(sympy.Function):
     def eval(cls, *args):  # keep applications unevaluated
         return None
 
-    def unfold(self) -> SumExpr:
-        return self.op.body(*self.args)
+    def unfold(self, avoid: Iterable[Symbol] = ()) -> SumExpr:
+        """The definition at these arguments, capture-avoiding: bound indices of the body are
+        renamed away from every symbol of the arguments and of ``avoid``."""
+        return instantiate(self.op.body, self.args, avoid)
 
     def _latex(self, printer) -> str:
         return self.op.latex(printer, *self.args)
@@ -166,8 +189,9 @@ class App(sympy.Function):
 class OpDef:
     """A defined operation: its name, how to print it, and its body as a SumExpr.
 
-    ``body(*args)`` returns the definition with *fresh* bound indices (the names in
-    ``bound``), so folding can rename them.
+    ``body(*args)`` returns the definition as a SumExpr.  It is only ever called through
+    :func:`instantiate`, with fresh placeholders for the arguments, so the body may use any names
+    for its bound indices: they are renamed away from the actual arguments afterwards.
     """
 
     name: str
@@ -186,11 +210,233 @@ class OpDef:
 
 @dataclass(frozen=True)
 class Let:
-    """``base[position] := body(position)`` for an intermediate signal (e.g. ``h = conv(x, w_1) + b_1``)."""
+    """``base[position] := body(position)`` for an intermediate signal (e.g. ``h = conv(x, w_1) + b_1``).
+
+    The printed definition is generated from ``body`` (``latex_body``/``text_body``), never
+    typed in.
+    """
 
     base: IndexedBase
     body: Callable[..., SumExpr]
-    latex_body: str = ""
+
+    def parameters(self) -> tuple[Symbol, ...]:
+        """Integer symbols named after the body's parameters (``jj`` is printed ``j``)."""
+        import inspect
+
+        names = []
+        for p in inspect.signature(self.body).parameters:
+            short = p[0] if len(p) == 2 and p[0] == p[1] else p
+            names.append(short if short not in names else p)
+        return tuple(Symbol(n, integer=True) for n in names)
+
+    def at(self, *args) -> SumExpr:
+        """The definition at ``args`` (capture-avoiding)."""
+        return instantiate(self.body, args)
+
+    def head(self, args=None):
+        args = self.parameters() if args is None else args
+        return self.base[tuple(args)] if len(args) != 1 else self.base[args[0]]
+
+    @property
+    def latex_body(self) -> str:
+        params = self.parameters()
+        return f"{sympy.latex(self.head(params))} := {latex_sumexpr(self.at(*params))}"
+
+    @property
+    def text_body(self) -> str:
+        params = self.parameters()
+        return f"{sympy.sstr(self.head(params))} := {text_sumexpr(self.at(*params))}"
+
+
+# --------------------------------------------------------------------------------------------
+# Bound indices: capture-avoiding instantiation and well-formedness
+
+
+def bound_indices(expr: SumExpr) -> list[Symbol]:
+    """Every summation index of ``expr``, at every depth, outermost first (with repeats)."""
+    out: list[Symbol] = []
+    for t in expr.terms:
+        out.extend(r.index for r in t.ranges)
+        if t.inner is not None:
+            out.extend(bound_indices(t.inner))
+    return out
+
+
+def labels(e) -> set[Symbol]:
+    """The labels of the signals (``IndexedBase``) in ``e``: names of arrays, not numbers."""
+    e = sympy.sympify(e)
+    return {a.base.label for a in e.atoms(Indexed)} | {b.label for b in e.atoms(IndexedBase)}
+
+
+def term_symbols(term: Term) -> set[Symbol]:
+    """Every symbol of a term: free ones and its bound indices (at every depth); signal labels
+    (the ``x`` of ``x[i]``) are not symbols here."""
+    syms = set(sympy.sympify(term.summand).free_symbols) - labels(term.summand)
+    for r in term.ranges:
+        syms.add(r.index)
+        for e in r.lower + r.upper:
+            syms |= sympy.sympify(e).free_symbols
+    for w in term.where:
+        syms |= sympy.sympify(w).free_symbols
+    if term.inner is not None:
+        for t in term.inner.terms:
+            syms |= term_symbols(t)
+    return syms
+
+
+def free_symbols(expr: SumExpr) -> set[Symbol]:
+    """The free symbols of ``expr``: every symbol that is not bound by an enclosing range (signal
+    labels excluded)."""
+    out: set[Symbol] = set()
+
+    def visit(term: Term, bound: frozenset) -> None:
+        inner_bound = bound | {r.index for r in term.ranges}
+        for r in term.ranges:
+            for e in r.lower + r.upper:
+                out.update(sympy.sympify(e).free_symbols - inner_bound)
+        out.update(sympy.sympify(term.summand).free_symbols - labels(term.summand) - inner_bound)
+        for w in term.where:
+            out.update(sympy.sympify(w).free_symbols - inner_bound)
+        if term.inner is not None:
+            for t in term.inner.terms:
+                visit(t, inner_bound)
+
+    for t in expr.terms:
+        visit(t, frozenset())
+    return out
+
+
+def fresh_symbol(name: str, taken: Iterable[str]) -> Symbol:
+    """An integer index named ``name``, ``name'``, ``name''``... whichever is not ``taken``."""
+    taken = set(taken)
+    candidate = name
+    while candidate in taken:
+        candidate += "'"
+    return Symbol(candidate, integer=True)
+
+
+def rename_bound(expr: SumExpr, avoid: Iterable[str]) -> SumExpr:
+    """Rename the bound indices of ``expr`` whose names are in ``avoid`` (or repeat an enclosing
+    index's name) to fresh names; the result binds every index once, away from ``avoid``."""
+    avoid = set(avoid)
+
+    def term(t: Term, taken: set[str]) -> Term:
+        mapping = {}
+        for r in t.ranges:
+            if str(r.index) in taken or str(r.index) in mapping.values():
+                new = fresh_symbol(str(r.index), taken | {str(v) for v in mapping.values()}
+                                   | {str(s) for s in term_symbols(t)})
+                mapping[r.index] = new
+            taken = taken | {str(mapping.get(r.index, r.index))}
+        t = _rename_bound_term(t, mapping) if mapping else t
+        if t.inner is not None:
+            t = Term(t.summand, t.ranges, t.where, SumExpr(tuple(term(it, set(taken)) for it in t.inner.terms)))
+        return t
+
+    return SumExpr(tuple(term(t, set(avoid)) for t in expr.terms))
+
+
+def _rename_bound_term(term: Term, mapping: Mapping) -> Term:
+    return Term(
+        sympy.sympify(term.summand).xreplace(mapping),
+        tuple(Range(mapping.get(r.index, r.index),
+                    tuple(sympy.sympify(e).xreplace(mapping) for e in r.lower),
+                    tuple(sympy.sympify(e).xreplace(mapping) for e in r.upper)) for r in term.ranges),
+        tuple(sympy.sympify(w).xreplace(mapping) for w in term.where),
+        None if term.inner is None else SumExpr(tuple(_rename_bound_term(t, mapping) for t in term.inner.terms)),
+    )
+
+
+def _placeholder(arg, k: int):
+    arg = sympy.sympify(arg)
+    if isinstance(arg, IndexedBase):
+        return arg
+    return sympy.Dummy(f"arg{k}", integer=True)
+
+
+def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Symbol] = ()) -> SumExpr:
+    """``body(*args)`` without variable capture.
+
+    The body is built at fresh placeholders (so it cannot confuse an argument with one of its
+    own bound indices), its bound indices are renamed away from every symbol of ``args`` and
+    ``avoid``, and only then are the placeholders replaced by the arguments.
+    """
+    args = [sympy.sympify(a) for a in args]
+    holders = [_placeholder(a, k) for k, a in enumerate(args)]
+    expr = body(*holders)
+    if not isinstance(expr, SumExpr):
+        raise ProofError(f"a definition body must return a SumExpr, got {type(expr).__name__}")
+    taken = {str(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
+    taken |= {str(s) for s in avoid}
+    expr = rename_bound(expr, taken)
+    mapping = {h: a for h, a in zip(holders, args, strict=True) if h is not a}
+    return _xreplace_expr(expr, mapping) if mapping else expr
+
+
+def _xreplace_expr(expr: SumExpr, mapping: Mapping) -> SumExpr:
+    return SumExpr(tuple(_rename_bound_term(t, mapping) for t in expr.terms))
+
+
+def alpha_normal(term: Term, prefix: str = "_") -> Term:
+    """The term with its bound indices renamed ``<prefix>0, <prefix>1, ...`` in binding order (for
+    comparison; ``prefix`` must start no name of the compared terms)."""
+    counter = [0]
+
+    def norm(t: Term) -> Term:
+        mapping = {}
+        for r in t.ranges:
+            mapping[r.index] = Symbol(f"{prefix}{counter[0]}", integer=True)
+            counter[0] += 1
+        t = _rename_bound_term(t, mapping) if mapping else t
+        if t.inner is not None:
+            t = Term(t.summand, t.ranges, t.where, SumExpr(tuple(norm(it) for it in t.inner.terms)))
+        return t
+
+    return norm(term)
+
+
+def check_well_formed(expr: SumExpr, free: Iterable[Symbol] = ()) -> None:
+    """Raise :class:`ProofError` unless ``expr`` binds every index once, every range's bounds
+    mention only enclosing indices and free symbols, and no two different symbols share a name.
+
+    ``free`` are the symbols of the statement (sizes, positions): a bound index must not be
+    named like one of them.
+    """
+    free_names = {str(s) for s in free}
+
+    def visit(term: Term, outer: tuple[Symbol, ...]) -> None:
+        seen = list(outer)
+        for r in term.ranges:
+            if r.index in seen or str(r.index) in {str(s) for s in seen}:
+                raise ProofError(f"index {r.index} is bound twice")
+            if str(r.index) in free_names:
+                raise ProofError(f"bound index {r.index} has the name of a free symbol of the statement")
+            later = {q.index for q in term.ranges[term.ranges.index(r):]}
+            for e in r.lower + r.upper:
+                bad = sympy.sympify(e).free_symbols & later
+                if bad:
+                    raise ProofError(
+                        f"the range of {r.index} mentions {', '.join(sorted(map(str, bad)))}, which is not an "
+                        "enclosing index (ranges are iterated outermost first)"
+                    )
+            seen.append(r.index)
+        if term.inner is not None:
+            for t in term.inner.terms:
+                visit(t, tuple(seen))
+
+    for t in expr.terms:
+        visit(t, ())
+    by_name: dict[str, Symbol] = {}
+    for t in expr.terms:
+        for sym in term_symbols(t):
+            if isinstance(sym, sympy.Dummy):
+                continue
+            other = by_name.setdefault(str(sym), sym)
+            if other != sym:
+                raise ProofError(
+                    f"two different symbols are named {sym} (assumptions {other.assumptions0} and "
+                    f"{sym.assumptions0}); give them different names"
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +505,7 @@ def _resolve(e: Expr, env: Mapping, lets: tuple[Let, ...]) -> Expr:
             mapping[a] = evaluate(a.subs(env).unfold(), env, lets)
         for a in let_hits:
             let = next(let for let in lets if let.base == a.base)
-            mapping[a] = evaluate(let.body(*a.indices), env, lets)
+            mapping[a] = evaluate(let.at(*a.indices), env, lets)
         e = e.xreplace(mapping)
 
 

@@ -39,7 +39,7 @@ __all__ = [
     "split_kernel",
 ]
 
-from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _dense, _int, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _dense, _int, _unify
 
 # ---------------------------------------------------------------------------------------------
 # Rewrites
@@ -85,9 +85,8 @@ def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = N
         from convsym.equivalences import merge_sequential_padded
 
         return merge_sequential_padded(first, second, padding_mode)
-    for name, layer in (("first", first), ("second", second)):
-        if not isinstance(layer, Conv2d):
-            raise TypeError(f"{op}: {name} must be a Conv2d, got {type(layer).__name__}")
+    _check_type(op, "first", first, Conv2d)
+    _check_type(op, "second", second, Conv2d)
     if second.in_channels != first.out_channels:
         raise ValueError(
             f"{op}: second.in_channels={second.in_channels} must equal "

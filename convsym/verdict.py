@@ -13,7 +13,11 @@ Strength, weakest to strongest (stated on every verdict):
 
 A *refuted* verdict carries a :class:`Witness`: concrete exact numbers on which the two sides
 differ.  A *failed* verdict means the check did not go through (a step did not check, or an
-error); it is never a proof and never a refutation.
+error); it is never a proof and never a refutation, and its strength is ``none``.  An
+*observed* verdict rests on numeric evidence only: it is never called proved.
+
+The strength is computed by the kernel from the weakest evidence of the steps
+(``StepRecord.evidence``), never declared by a theorem.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STRENGTHS = ("numeric", "exact-instance", "exact-family", "general")
-VERDICTS = ("proved", "refuted", "failed")
+#: what a step's check established, weakest first; ``definition`` introduces notation and checks
+#: nothing, so it never raises (or lowers) a verdict's strength
+EVIDENCE = ("numeric", "exact-instance", "exact-family", "general", "definition")
+VERDICTS = ("proved", "refuted", "failed", "observed")
+#: a failed verdict established nothing
+NO_STRENGTH = "none"
+#: what a theorem file may declare
+EXPECTED = ("proved", "refuted", "observed")
 
 
 @dataclass(frozen=True)
@@ -41,10 +52,12 @@ class StepRecord:
     side_conditions: tuple[str, ...] = ()
     checked_by: tuple[str, ...] = ()
     text: str = ""
+    evidence: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "evidence": self.evidence,
             "description": self.description,
             "expression": self.expression,
             "side_conditions": list(self.side_conditions),
@@ -110,14 +123,22 @@ class Verdict:
     notes: tuple[str, ...] = ()
     figure: str = ""
     figure_caption: str = ""
+    statement_text: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"Verdict: verdict={self.verdict!r} must be one of {VERDICTS}")
-        if self.expected not in ("proved", "refuted"):
-            raise ValueError(f"Verdict: expected={self.expected!r} must be 'proved' or 'refuted'")
-        if self.strength not in STRENGTHS:
+        if self.expected not in EXPECTED:
+            raise ValueError(f"Verdict: expected={self.expected!r} must be one of {EXPECTED}")
+        if self.verdict == "failed":
+            if self.strength != NO_STRENGTH:
+                raise ValueError(f"Verdict {self.name}: a failed verdict has strength {NO_STRENGTH!r}")
+        elif self.strength not in STRENGTHS:
             raise ValueError(f"Verdict: strength={self.strength!r} must be one of {STRENGTHS}")
+        if self.verdict == "proved" and self.strength == "numeric":
+            raise ValueError(f"Verdict {self.name}: numeric evidence is 'observed', never 'proved'")
+        if self.verdict == "observed" and self.strength != "numeric":
+            raise ValueError(f"Verdict {self.name}: 'observed' is the verdict of numeric evidence only")
         if self.verdict == "refuted" and self.witness is None:
             raise ValueError(f"Verdict {self.name}: a refutation must carry a witness")
         if self.verdict == "failed" and not self.error:
@@ -136,6 +157,7 @@ class Verdict:
             "title": self.title,
             "statement": self.statement,
             "statement_latex": self.statement_latex,
+            "statement_text": self.statement_text,
             "expected": self.expected,
             "verdict": self.verdict,
             "strength": self.strength,

@@ -14,12 +14,11 @@ re-counts with the NumPy reference (a convolution of ones counts its own taps).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import sympy
 from sympy import Integer, Symbol
 
-from convsym import decide
 from convsym.cost import (
     TOOLS,
     conv2d_cost,
@@ -32,10 +31,10 @@ from convsym.cost import (
     resnet18_convs,
 )
 from convsym.errors import ProofError
-from convsym.proof import Theorem
+from convsym.proof import Checked, Proof
 from convsym.render.export import python_function
 from convsym.shapes import conv_output_size, pool_output_size, receptive_field
-from convsym.verdict import Family, StepRecord
+from convsym.verdict import Family
 
 FAMILY = Family(
     "costs",
@@ -73,98 +72,6 @@ def _tex(e) -> str:
 
 def _conj(conds: Iterable) -> str:
     return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
-
-
-# ---------------------------------------------------------------------------------------------
-# a theorem proved by a list of checked steps
-
-
-class Derivation:
-    """Collects the checked steps of one proof; every check raises ProofError when it fails."""
-
-    def __init__(self) -> None:
-        self.steps: list[StepRecord] = []
-        self.instances: list[str] = []
-
-    def _fail(self, rule: str, message: str) -> None:
-        err = ProofError(message, step=len(self.steps) + 1, rule=rule)
-        err.steps_so_far = tuple(self.steps)
-        raise err
-
-    def define(self, description: str, expression: str) -> None:
-        self.steps.append(StepRecord("definition", description, expression, (), ("by definition",)))
-
-    def summation(self, description: str, summand, limits: Sequence[tuple]) -> sympy.Expr:
-        """``sympy.summation`` of ``summand`` over ``limits`` (innermost first)."""
-        value = sympy.factor_terms(sympy.summation(summand, *limits))
-        shown = sympy.Sum(summand, *limits)
-        self.steps.append(StepRecord(
-            "summation", description, f"{sympy.latex(shown)} = {sympy.latex(value)}", (),
-            (f"sympy.summation (SymPy {sympy.__version__}) over the loop ranges",),
-        ))
-        return value
-
-    def equal(self, description: str, lhs, rhs, rule: str = "algebra",
-              shown: str | None = None) -> None:
-        diff = sympy.expand(sympy.sympify(lhs) - sympy.sympify(rhs))
-        if diff != 0 and sympy.simplify(diff) != 0:
-            self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
-        text = shown or f"{_tex(lhs)} = {_tex(rhs)}"
-        self.steps.append(StepRecord(rule, description, text, (),
-                                     ("the difference expands to 0 (SymPy)",)))
-
-    def implies(self, description: str, hypotheses: Sequence, goals: Sequence,
-                shown: str | None = None) -> None:
-        d = decide.implies(hypotheses, goals)
-        if not d.holds:
-            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
-        self.steps.append(StepRecord(
-            "integer arithmetic", description, shown or _conj(goals),
-            (rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",), (d.how,),
-        ))
-
-    def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
-                 shown: str | None = None) -> None:
-        d = decide.equivalent(a, b, hypotheses)
-        if not d.holds:
-            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
-        self.steps.append(StepRecord(
-            "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}",
-            (rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
-            (d.how,),
-        ))
-
-    def family(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
-        """``lhs(**case) == rhs(**case)`` exactly for every case (brute force against formula)."""
-        for case in cases:
-            left, right = lhs(**case), rhs(**case)
-            if left != right:
-                self._fail("exact family", f"{description}: at {dict(case)} the count is {left}, "
-                                           f"the formula gives {right}")
-        first = ", ".join(f"{k}={v}" for k, v in cases[0].items())
-        last = ", ".join(f"{k}={v}" for k, v in cases[-1].items())
-        self.instances.append(f"{description}: {len(cases)} instances, exact, from {first} to {last}")
-
-
-class Counted(Theorem):
-    """A theorem proved by ``derive(Derivation)``: checked steps and exact brute-force families."""
-
-    def __init__(self, name: str, title: str, statement: str, *, derive: Callable[[Derivation], None],
-                 statement_latex: str, sizes: str = "all sizes", strength: str = "general",
-                 **kw) -> None:
-        super().__init__(name, title, statement, statement_latex=statement_latex, **kw)
-        self.derive = derive
-        self._sizes = sizes
-        self.strength = strength
-
-    def sizes(self) -> str:
-        return self._sizes
-
-    def _run(self) -> dict:
-        proof = Derivation()
-        self.derive(proof)
-        return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
-                "strength": self.strength}
 
 
 def grid(**ranges: Iterable[int]) -> list[dict[str, int]]:
@@ -261,7 +168,7 @@ def test_costs_conv_output_size_is_the_references():
 """
 
 
-def derive_output_size(P: Derivation) -> None:
+def derive_output_size(P: Proof) -> None:
     f = FORMULA["conv_output_size"]
     P.define(
         "window $i$ reads the padded positions $s i + d a$, $a = 0, \\dots, k-1$; it fits when its "
@@ -276,29 +183,26 @@ def derive_output_size(P: Derivation) -> None:
         [i_ >= 0, s_ * i_ + d_ * (k_ - 1) <= n_ + p_l_ + p_r_ - 1], [i_ >= 0, i_ <= q_],
         [p_l_ >= 0, p_r_ >= 0, *fits, *q_def],
     )
-    count = P.summation("count them", 1, [(i_, 0, q_)])
+    count = P.summation("count them", 1, [(i_, 0, q_)], hypotheses=[p_l_ >= 0, p_r_ >= 0, *fits, *q_def])
     P.equal("the closed formula (exported as conv_output_size)",
             count.subs(q_, sympy.floor(X_conv / s_)), f.expression)
     cases = [dict(n=n, k=k, s=s, p_l=a, p_r=b, d=d)
              for n, k, s, a, b, d in itertools.product(range(1, 9), range(1, 4), range(1, 4), range(3),
                                                        range(3), range(1, 3))
              if d * (k - 1) + 1 <= n + a + b]
-    P.family("windows enumerated one by one", cases,
+    P.cross_check("windows enumerated one by one", cases,
              lambda **c: len(windows_that_fit(**c)),
              lambda **c: ev(f.expression, {n_: c["n"], k_: c["k"], s_: c["s"], p_l_: c["p_l"],
                                            p_r_: c["p_r"], d_: c["d"]}))
 
 
-output_size = Counted(
+output_size = Checked(
     "costs.conv-output-size",
     "Output size: the number of windows that fit",
     "For all sizes n, k, strides s, dilations d and paddings p_l, p_r with d(k-1)+1 <= n + p_l + p_r: "
     "the number of window positions i >= 0 whose last tap s i + d(k-1) lies in the padded input is "
     "floor((n + p_l + p_r - d(k-1) - 1)/s) + 1.",
     derive=derive_output_size,
-    statement_latex=(r"\#\{i \ge 0 : s i + d(k-1) \le n + p_l + p_r - 1\} = "
-                     + sympy.latex(FORMULA["conv_output_size"].expression)),
-    sizes="all n, k, s, d >= 1, p_l, p_r >= 0 with d(k-1)+1 <= n+p_l+p_r",
     check_source=CHECK_OUTPUT_SIZE,
 )
 
@@ -323,7 +227,7 @@ def test_costs_ceil_mode_is_the_references():
 """
 
 
-def derive_ceil(P: Derivation) -> None:
+def derive_ceil(P: Proof) -> None:
     f = FORMULA["pool_output_size_ceil"]
     P.define(
         "in ceil mode windows are added until one reaches the end of the padded input (window "
@@ -342,35 +246,28 @@ def derive_ceil(P: Derivation) -> None:
         needed, [i_ >= 0, i_ <= c_ - 1], [*hyps, c_ * s2 >= n2 + p2])
     P.same_set("otherwise they are $0, \\dots, c$", needed, [i_ >= 0, i_ <= c_],
                [*hyps, c_ * s2 < n2 + p2])
-    dropped = P.summation("count the first case", 1, [(i_, 0, c_ - 1)])
-    kept = P.summation("count the second case", 1, [(i_, 0, c_)])
+    dropped = P.summation("count the first case", 1, [(i_, 0, c_ - 1)], hypotheses=hyps)
+    kept = P.summation("count the second case", 1, [(i_, 0, c_)], hypotheses=hyps)
     expected = sympy.Piecewise((dropped, n2 + p2 <= s2 * c_), (kept, True))
-    got = f.expression.xreplace({sympy.ceiling(X_pool / s2): c_})
-    if got != expected:
-        P._fail("algebra", f"the exported formula {got} is not {expected}")
-    P.steps.append(StepRecord(
-        "algebra", "the closed formula (exported as pool_output_size_ceil), $c$ written out",
-        sympy.latex(f.expression), (), ("the same expression as the two cases (SymPy, structurally)",)))
+    P.identical("the closed formula (exported as pool_output_size_ceil), $c$ written out",
+                f.expression.xreplace({sympy.ceiling(X_pool / s2): c_}), expected)
     cases = [dict(n=n, k=k, s=s, p=p, d=d)
              for n, k, s, d in itertools.product(range(1, 11), range(1, 5), range(1, 4), range(1, 3))
              for p in range(k // 2 + 1) if d * (k - 1) + 1 <= n + 2 * p]
-    P.family("windows enumerated one by one", cases, lambda **c: len(ceil_windows(**c)),
+    P.cross_check("windows enumerated one by one", cases, lambda **c: len(ceil_windows(**c)),
              lambda **c: ev(f.expression, {n2: c["n"], k2: c["k"], s2: c["s"], p2: c["p"], d2: c["d"]}))
-    P.family("PyTorch's rule as implemented by convsym.shapes.pool_output_size", cases,
+    P.cross_check("PyTorch's rule as implemented by convsym.shapes.pool_output_size", cases,
              lambda **c: len(ceil_windows(**c)),
              lambda **c: pool_output_size(c["n"], c["k"], c["s"], c["p"], c["d"], ceil_mode=True))
 
 
-ceil_mode = Counted(
+ceil_mode = Checked(
     "costs.ceil-mode",
     "Ceil mode: PyTorch's drop rule counts the windows that start inside",
     "For all sizes with PyTorch's pooling rule 2p <= k: PyTorch's ceil-mode output size "
     "ceil(X/s) + 1, minus one when window ceil(X/s) would start at or beyond n + p, is the number of "
     "windows needed to reach the end of the padded input that start inside the input or its left padding.",
     derive=derive_ceil,
-    statement_latex=r"\#\{i \ge 0 : s(i-1) < X,\ s i < n + p\} = "
-                    + sympy.latex(FORMULA["pool_output_size_ceil"].expression),
-    sizes="all n, k, s, d >= 1, p >= 0 with 2p <= k and d(k-1)+1 <= n+2p",
     check_source=CHECK_CEIL,
 )
 
@@ -400,7 +297,7 @@ def test_costs_same_padding_puts_the_extra_row_last():
 )
 
 
-def derive_same(P: Derivation) -> None:
+def derive_same(P: Proof) -> None:
     left, right = FORMULA["same_padding_left"].expression, FORMULA["same_padding_right"].expression
     n3 = Symbol("n", integer=True, positive=True)
     P.equal("the two sides add up to the dilated kernel's extent", left + right, d3 * (k3 - 1))
@@ -418,22 +315,19 @@ def derive_same(P: Derivation) -> None:
               [*[v.subs(d3, 1) for v in l_def], sympy.Eq(k3, 2 * jj + 1)], [sympy.Eq(k3 - 1 - 2 * l3, 0)],
               shown=r"k = 2j + 1 \Rightarrow \mathrm{right} = \mathrm{left}")
     cases = [dict(n=n, k=k, d=d) for n in range(1, 8) for k in range(1, 9) for d in range(1, 4)]
-    P.family("output size counted with the exported paddings", cases,
+    P.cross_check("output size counted with the exported paddings", cases,
              lambda n, k, d: len(windows_that_fit(n, k, 1, ev(left, {k3: k, d3: d}),
                                                   ev(right, {k3: k, d3: d}), d)),
              lambda n, k, d: n)
 
 
-same_padding = Counted(
+same_padding = Checked(
     "costs.same-padding",
     "'same' padding with even kernels",
     "For all kernel sizes and dilations, padding='same' pads floor(d(k-1)/2) on the left (top) and "
     "the rest, d(k-1) - floor(d(k-1)/2), on the right (bottom); the output has the input's size at "
     "stride 1, and an even kernel (dilation 1) puts its extra row/column at the bottom/right.",
     derive=derive_same,
-    statement_latex=(r"p_{\mathrm{left}} = " + sympy.latex(FORMULA["same_padding_left"].expression)
-                     + r",\quad p_{\mathrm{right}} = " + sympy.latex(FORMULA["same_padding_right"].expression)),
-    sizes="all k, d >= 1",
     check_source=CHECK_SAME,
 )
 
@@ -459,7 +353,7 @@ def test_costs_transposed_size_is_the_references():
 """
 
 
-def derive_transposed(P: Derivation) -> None:
+def derive_transposed(P: Proof) -> None:
     f = FORMULA["conv_transpose_output_size"]
     P.define("input element $i$ is scattered to positions $s i + d a$, $a = 0, \\dots, k-1$, of "
              "the full output; $p$ positions are cropped on each side and $o_p$ added at the end",
@@ -483,20 +377,18 @@ def derive_transposed(P: Derivation) -> None:
              for n, k, s, d in itertools.product(range(1, 6), range(1, 5), range(1, 4), range(1, 3))
              for o in range(max(s, d)) for p in range(3)
              if (n - 1) * s + d * (k - 1) + 1 + o - 2 * p >= 1]
-    P.family("scattered positions enumerated", cases,
+    P.cross_check("scattered positions enumerated", cases,
              lambda n, k, s, p, o, d: max(scatter_positions(n, k, s, d)) + 1 - 2 * p + o,
              lambda n, k, s, p, o, d: ev(f.expression, {n4: n, k4: k, s4: s, p4: p, o4: o, d4: d}))
 
 
-transposed_size = Counted(
+transposed_size = Checked(
     "costs.transposed-output-size",
     "Transposed convolution: output size and the inverse of the forward rule",
     "For all sizes: a transposed convolution's output has (n-1)s - 2p + d(k-1) + output_padding + 1 "
     "positions (the scatter extent, cropped by p on each side, plus output_padding), and the forward "
     "rule maps it back to n exactly when output_padding < s.",
     derive=derive_transposed,
-    statement_latex=r"n_{out} = " + sympy.latex(FORMULA["conv_transpose_output_size"].expression),
-    sizes="all n, k, s, d >= 1, p, o_p >= 0",
     check_source=CHECK_TRANSPOSED,
 )
 
@@ -545,7 +437,7 @@ def trace(kernels: Sequence[int], strides: Sequence[int], dilations: Sequence[in
     return max(zero) - min(zero) + 1, min(one) - min(zero)
 
 
-def derive_receptive(P: Derivation) -> None:
+def derive_receptive(P: Proof) -> None:
     P.define(
         "output $0$ of a stack of $L$ layers reads the input positions $S_L$; output $y$ of the first "
         "$L-1$ layers reads $y J_{L-1} + S_{L-1}$ with the jump $J_{L-1} = \\prod_{l<L} s_l$, so "
@@ -557,17 +449,28 @@ def derive_receptive(P: Derivation) -> None:
     P.implies("induction step: if $S_{L-1} \\subseteq [0, r-1]$ then every new position lies in "
               "$[0, r - 1 + d(k-1) J]$", hyps,
               [d5 * a_ * J_ + x_ >= 0, d5 * a_ * J_ + x_ <= r_ - 1 + d5 * (k5 - 1) * J_])
-    P.implies("and if $0, r-1 \\in S_{L-1}$ both ends are reached ($a = 0, x = 0$; $a = k-1$, "
-              "$x = r-1$)", [J_ >= 1, r_ >= 1],
-              [sympy.Eq(d5 * (k5 - 1) * J_ + (r_ - 1), r_ - 1 + d5 * (k5 - 1) * J_)])
-    P.equal("so $r_L = r_{L-1} + d_L(k_L-1)J_{L-1}$ and $J_L = J_{L-1}s_L$ from $r_0 = J_0 = 1$: the "
-            "closed form of convsym.shapes.receptive_field, checked here for stacks of 1 to 5 layers "
-            "with every size symbolic",
-            sum((_rf_closed(L) - receptive_field(*_rf_symbols(L))[0]) ** 2 for L in range(1, 6)), 0,
-            shown=r"r_L = 1 + \sum_{l=1}^{L} d_l (k_l - 1) \prod_{i<l} s_i,\quad J_L = \prod_{l=1}^{L} s_l")
+    P.implies("and if $0, r-1 \\in S_{L-1}$ both ends are reached: $a = 0, x = 0$ gives $0$",
+              [J_ >= 1, r_ >= 1, sympy.Eq(a_, 0), sympy.Eq(x_, 0)], [sympy.Eq(d5 * a_ * J_ + x_, 0)])
+    P.implies("and $a = k-1$, $x = r-1$ gives $r - 1 + d(k-1)J$, so $r_L = r_{L-1} + d_L(k_L-1)J_{L-1}$",
+              [J_ >= 1, r_ >= 1, sympy.Eq(a_, k5 - 1), sympy.Eq(x_, r_ - 1)],
+              [sympy.Eq(d5 * a_ * J_ + x_, r_ - 1 + d5 * (k5 - 1) * J_)])
+    Ls, l_, i_rf = Symbol("L", integer=True, nonnegative=True), Symbol("l", integer=True), Symbol("i", integer=True)
+    kk, ss, dd = sympy.IndexedBase("k"), sympy.IndexedBase("s"), sympy.IndexedBase("d")
+    P.induction("by induction on the number of layers $L$, from $r_0 = J_0 = 1$ and the recurrences above",
+                Ls,
+                closed={"r": lambda n: 1 + sympy.Sum(dd[l_] * (kk[l_] - 1) * sympy.Product(ss[i_rf], (i_rf, 1, l_ - 1)),
+                                                     (l_, 1, n)),
+                        "J": lambda n: sympy.Product(ss[i_rf], (i_rf, 1, n))},
+                base={"r": 1, "J": 1},
+                step={"r": lambda prev, n: prev["r"] + dd[n] * (kk[n] - 1) * prev["J"],
+                      "J": lambda prev, n: prev["J"] * ss[n]},
+                shown=r"r_L = 1 + \sum_{l=1}^{L} d_l (k_l - 1) \prod_{i<l} s_i,\quad J_L = \prod_{l=1}^{L} s_l")
+    P.cross_check("the closed form is what convsym.shapes.receptive_field computes, for stacks of 1 to 5 "
+                  "layers with every size symbolic", [dict(L=L) for L in range(1, 6)],
+                  lambda L: sympy.expand(_rf_closed(L)), lambda L: sympy.expand(receptive_field(*_rf_symbols(L))[0]))
     cases = [dict(layers=layers) for L in (1, 2, 3)
              for layers in itertools.product(itertools.product((1, 2, 3), (1, 2), (1, 2)), repeat=L)]
-    P.family("every stack of up to 3 layers with k <= 3, s, d <= 2, traced position by position",
+    P.cross_check("every stack of up to 3 layers with k <= 3, s, d <= 2, traced position by position",
              cases, lambda layers: trace(*zip(*layers, strict=True)),
              lambda layers: receptive_field(*zip(*layers, strict=True)))
 
@@ -584,15 +487,13 @@ def _rf_closed(L: int) -> sympy.Expr:
     return 1 + sum(ds[l] * (ks[l] - 1) * sympy.Mul(*ss[:l]) for l in range(L))
 
 
-receptive = Counted(
+receptive = Checked(
     "costs.receptive-field",
     "Receptive field and jump of a stack",
     "For every stack of layers (k_l, s_l, d_l), by induction on the number of layers: the receptive "
     "field is 1 + sum_l d_l (k_l - 1) prod_{i<l} s_i and the jump between neighbouring outputs is "
     "prod_l s_l.",
     derive=derive_receptive,
-    statement_latex=r"r = 1 + \sum_{l=1}^{L} d_l (k_l - 1) \prod_{i<l} s_i,\qquad J = \prod_{l=1}^{L} s_l",
-    sizes="all stacks (induction on L)",
     check_source=CHECK_RECEPTIVE,
 )
 
@@ -645,7 +546,7 @@ def _conv_values(case: Mapping[str, int]) -> dict[Symbol, int]:
     return {syms[k]: v for k, v in case.items() if k in syms}
 
 
-def derive_macs(P: Derivation) -> None:
+def derive_macs(P: Proof) -> None:
     f = FORMULA["conv2d_macs"]
     P.define(
         "output channel $o$ of group $\\gamma$ sums $C_{in}/g$ input channels times $k_h k_w$ taps "
@@ -666,7 +567,7 @@ def derive_macs(P: Derivation) -> None:
             f.expression.subs({C_out: m * C_in}).subs(g, 1),
             shown=r"\mathrm{MACs}_{g=C_{in}} = N m C_{in} H_{out} W_{out} k_h k_w "
                   r"= \mathrm{MACs}_{g=1} / C_{in}")
-    P.family("direct conv loops run on counting numbers (multiplications)", conv_cases(),
+    P.cross_check("direct conv loops run on counting numbers (multiplications)", conv_cases(),
              lambda **c: direct_conv_ops(**_direct_args(c), bias=False)[0],
              lambda **c: ev(f.expression, _conv_values(c)))
 
@@ -676,15 +577,13 @@ def _direct_args(c: Mapping[str, int]) -> dict[str, int]:
                 s_h=c["s_h"], s_w=c["s_w"], p_h=c["p_h"], p_w=c["p_w"], d_h=c["d_h"], d_w=c["d_w"], g=c["g"])
 
 
-conv2d_macs = Counted(
+conv2d_macs = Checked(
     "costs.conv2d-macs",
     "Convolution MACs: the loop nest summed",
     "For all sizes, strides, paddings, dilations and groups g dividing C_in and C_out: a conv2d makes "
     "N C_out H_out W_out (C_in/g) k_h k_w multiply-accumulates (every tap, padding included, bias "
     "excluded, whole batch); a depthwise conv (g = C_in) makes C_in times fewer than the dense one.",
     derive=derive_macs,
-    statement_latex=r"\mathrm{MACs} = " + sympy.latex(sympy.Mul(N, C_out, H_out, W_out, C_in / g, k_h, k_w)),
-    sizes="all sizes; g divides C_in and C_out",
     check_source=CHECK_MACS,
 )
 
@@ -716,7 +615,7 @@ def test_costs_flops_count_the_products_and_sums():
 )
 
 
-def derive_params(P: Derivation) -> None:
+def derive_params(P: Proof) -> None:
     params, no_bias, flops = (FORMULA[name].expression for name in
                               ("conv2d_params", "conv2d_params_no_bias", "conv2d_flops"))
     weights = P.summation("the weight tensor $(C_{out}, C_{in}/g, k_h, k_w)$: sum 1 over its indices", 1,
@@ -738,26 +637,23 @@ def derive_params(P: Derivation) -> None:
             shown=sympy.latex(total) + " = " + sympy.latex(flops))
     P.equal("with a bias the FLOPs are exactly twice the MACs", flops, 2 * FORMULA["conv2d_macs"].expression,
             shown=r"\mathrm{FLOPs} = 2\,\mathrm{MACs}")
-    P.family("direct conv loops on counting numbers: multiplications + additions, with a bias",
+    P.cross_check("direct conv loops on counting numbers: multiplications + additions, with a bias",
              conv_cases(24), lambda **c: sum(direct_conv_ops(**_direct_args(c), bias=True)),
              lambda **c: ev(flops, _conv_values(c)))
-    P.family("and without a bias: one addition fewer per output",
+    P.cross_check("and without a bias: one addition fewer per output",
              conv_cases(24), lambda **c: sum(direct_conv_ops(**_direct_args(c), bias=False)),
              lambda **c: conv2d_cost((c["N"], c["C_in"], c["H"], c["W"]), c["C_out"], (c["k_h"], c["k_w"]),
                                      (c["s_h"], c["s_w"]), (c["p_h"], c["p_w"]), (c["d_h"], c["d_w"]), c["g"],
                                      bias=False).flops)
 
 
-conv2d_params = Counted(
+conv2d_params = Checked(
     "costs.conv2d-params-flops",
     "Parameters, bias additions and FLOPs",
     "For all sizes: a conv2d has C_out (C_in/g) k_h k_w weights plus C_out biases; each output takes "
     "K = (C_in/g) k_h k_w multiplications, K - 1 additions and one bias addition, so with a bias the "
     "FLOPs (multiplications + additions) are exactly 2 MACs.",
     derive=derive_params,
-    statement_latex=(r"\mathrm{params} = " + sympy.latex(FORMULA["conv2d_params"].expression)
-                     + r",\quad \mathrm{FLOPs} = 2 N C_{out} H_{out} W_{out} \frac{C_{in}}{g} k_h k_w"),
-    sizes="all sizes; g divides C_in and C_out",
     check_source=CHECK_PARAMS,
 )
 
@@ -777,7 +673,7 @@ def test_costs_transposed_macs_counted_by_ones():
 """
 
 
-def derive_transposed_macs(P: Derivation) -> None:
+def derive_transposed_macs(P: Proof) -> None:
     f = FORMULA["conv_transpose2d_macs"]
     Nt, Ci, Ht, Wt, Co, kh, kw, gt = args_of("conv_transpose2d_macs")
     P.define("every input element is multiplied by every weight of its group, $w$ of shape "
@@ -799,7 +695,7 @@ def derive_transposed_macs(P: Derivation) -> None:
     cases = [dict(n=n, c_in=ci, h=h, w=w, c_out=co, k=k, s=s, g=gg)
              for n, ci, co, gg in ((1, 2, 2, 1), (2, 4, 2, 2), (1, 3, 6, 3)) for h, w in ((2, 3), (4, 4))
              for k in (1, 2, 3) for s in (1, 2)]
-    P.family("scatter loops run on counting numbers", cases,
+    P.cross_check("scatter loops run on counting numbers", cases,
              lambda n, c_in, h, w, c_out, k, s, g: _scatter_products(n, c_in, h, w, c_out, k, s, g),
              lambda n, c_in, h, w, c_out, k, s, g: ev(f.expression, {Nt: n, Ci: c_in, Ht: h, Wt: w, Co: c_out,
                                                                       kh: k, kw: k, gt: g}))
@@ -813,14 +709,12 @@ def _scatter_products(n, c_in, h, w, c_out, k, s, g) -> int:
     return ops[0]
 
 
-transposed_macs = Counted(
+transposed_macs = Checked(
     "costs.conv-transpose-macs",
     "Transposed convolution MACs",
     "For all sizes: a transposed convolution makes N C_in H W (C_out/g) k_h k_w MACs (every input "
     "element times every weight of its group), the MACs of the convolution it transposes.",
     derive=derive_transposed_macs,
-    statement_latex=r"\mathrm{MACs} = " + sympy.latex(FORMULA["conv_transpose2d_macs"].expression),
-    sizes="all sizes; g divides C_in and C_out",
     check_source=CHECK_TRANSPOSED_MACS,
 )
 
@@ -843,7 +737,7 @@ def test_costs_avg_pooling_is_a_depthwise_conv():
 """
 
 
-def derive_pooling(P: Derivation) -> None:
+def derive_pooling(P: Proof) -> None:
     f = FORMULA["avg_pool2d_flops"]
     Np, Cp, Hp, Wp, khp, kwp, shp, swp, php, pwp = args_of("avg_pool2d_flops")
     P.define("pooling works per channel: output $(n, c, i, j)$ reduces its own window of "
@@ -866,21 +760,19 @@ def derive_pooling(P: Derivation) -> None:
             shown=r"\mathrm{ops}_{\max} = N C H_{out} W_{out} (k_h k_w - 1)")
     cases = [dict(c=c, h=h, k=k, s=s, p=p, ceil=ceil) for c in (1, 3) for h in (4, 7) for k in (1, 2, 3)
              for s in (1, 2) for p in range(k // 2 + 1) for ceil in (False, True) if k <= h + 2 * p]
-    P.family("max pooling: comparisons counted window by window (ceil mode too)", cases,
+    P.cross_check("max pooling: comparisons counted window by window (ceil mode too)", cases,
              lambda c, h, k, s, p, ceil: c * len(ceil_windows(h, k, s, p, 1) if ceil else
                                                   windows_that_fit(h, k, s, p, p, 1)) ** 2 * (k * k - 1),
              lambda c, h, k, s, p, ceil: pool2d_cost((1, c, h, h), k, s, p, ceil_mode=ceil).flops)
 
 
-pooling = Counted(
+pooling = Checked(
     "costs.pooling",
     "Pooling costs; average pooling is a depthwise convolution",
     "For all sizes (PyTorch's rule 2p <= k): average pooling makes N C H_out W_out k_h k_w additions "
     "and divisions, the MACs of the depthwise convolution with weights 1/(k_h k_w) that it equals; "
     "max pooling makes N C H_out W_out (k_h k_w - 1) comparisons.",
     derive=derive_pooling,
-    statement_latex=r"\mathrm{ops}_{\mathrm{avg}} = " + sympy.latex(FORMULA["avg_pool2d_flops"].expression),
-    sizes="all sizes with 2p <= k",
     check_source=CHECK_POOL,
 )
 
@@ -902,7 +794,7 @@ def test_costs_conv1x1_is_a_linear_layer_per_pixel():
 """
 
 
-def derive_linear(P: Derivation) -> None:
+def derive_linear(P: Proof) -> None:
     f = FORMULA["linear_macs"]
     R, Ci, Co = args_of("linear_macs")
     P.define("row $r$ of the output is $y_{r,o} = \\sum_c w_{o,c} x_{r,c} + b_o$",
@@ -919,15 +811,13 @@ def derive_linear(P: Derivation) -> None:
     P.equal("and its parameters are the linear layer's", one.params, linear_cost((N, C_in), C_out, False).params)
 
 
-linear_1x1 = Counted(
+linear_1x1 = Checked(
     "costs.linear-and-1x1",
     "Linear layers; the 1x1 convolution costs c_o c_i h w",
     "For all sizes: a linear layer on R rows makes R C_in C_out MACs; a 1x1 convolution (stride 1, no "
     "padding) is that layer applied at each of its N H W pixels, so for one c_i x h x w image it costs "
     "c_o c_i h w.",
     derive=derive_linear,
-    statement_latex=r"\mathrm{MACs}_{1\times 1} = c_o c_i h w",
-    sizes="all sizes",
     check_source=CHECK_LINEAR,
 )
 
@@ -948,7 +838,7 @@ def test_costs_doubling_channels_quadruples_the_macs():
 """
 
 
-def derive_double_channels(P: Derivation) -> None:
+def derive_double_channels(P: Proof) -> None:
     macs = FORMULA["conv2d_macs"].expression
     doubled = macs.subs({C_in: 2 * C_in, C_out: 2 * C_out}, simultaneous=True)
     P.equal("doubling $C_{in}$ and $C_{out}$ (groups fixed) multiplies the MACs by 4",
@@ -964,15 +854,13 @@ def derive_double_channels(P: Derivation) -> None:
             shown=r"\mathrm{MACs}_{\mathrm{dw}}(2C) = 2\,\mathrm{MACs}_{\mathrm{dw}}(C)")
 
 
-double_channels = Counted(
+double_channels = Checked(
     "costs.doubling-channels",
     "Doubling input and output channels multiplies the MACs by 4",
     "For all sizes: doubling C_in and C_out (groups fixed) multiplies the MACs and the weights by 4; "
     "doubling one of them doubles the MACs; a depthwise conv, whose groups double with its channels, "
     "only doubles.",
     derive=derive_double_channels,
-    statement_latex=r"\mathrm{MACs}(2C_{in}, 2C_{out}) = 4\,\mathrm{MACs}(C_{in}, C_{out})",
-    sizes="all sizes",
     check_source=CHECK_DOUBLE_CHANNELS,
 )
 
@@ -996,7 +884,7 @@ def test_costs_doubling_the_padding_adds_the_exact_ring():
 """
 
 
-def derive_double_padding(P: Derivation) -> None:
+def derive_double_padding(P: Proof) -> None:
     macs = FORMULA["conv2d_macs"].expression
     at_p = macs.subs({s_h: 1, s_w: 1})
     at_2p = at_p.subs({p_h: 2 * p_h, p_w: 2 * p_w}, simultaneous=True)
@@ -1018,7 +906,7 @@ def derive_double_padding(P: Derivation) -> None:
               [*char, p_h >= 0, t * s_h <= 2 * p_h, 2 * p_h < (t + 1) * s_h], [q2 - q1 >= t, q2 - q1 <= t + 1])
 
 
-double_padding = Counted(
+double_padding = Checked(
     "costs.doubling-padding",
     "Doubling the padding: the exact change in MACs",
     "For all sizes at stride 1: doubling the padding adds N C_out (C_in/g) k_h k_w (2 p_h W_out + "
@@ -1026,9 +914,6 @@ double_padding = Counted(
     "border windows; at stride s each axis gains floor(2p/s) or ceil(2p/s) outputs, exactly 2p/s when "
     "s divides 2p.",
     derive=derive_double_padding,
-    statement_latex=(r"\mathrm{MACs}(2p) - \mathrm{MACs}(p) = N C_{out} \frac{C_{in}}{g} k_h k_w "
-                     r"\left(2 p_h W_{out} + 2 p_w H_{out} + 4 p_h p_w\right)"),
-    sizes="all sizes (stride 1 for the exact expression)",
     check_source=CHECK_DOUBLE_PADDING,
 )
 
@@ -1052,7 +937,7 @@ def test_costs_padding_taps_counted_by_a_convolution_of_ones():
 """
 
 
-def derive_padding_taps(P: Derivation) -> None:
+def derive_padding_taps(P: Proof) -> None:
     f = FORMULA["padding_taps"]
     P.define("the (window, tap) pairs of the first $m$ windows that fall in the first $e$ positions "
              "(dilation 1); only $E = \\max(e, 0)$ matters",
@@ -1070,8 +955,11 @@ def derive_padding_taps(P: Derivation) -> None:
                taps, [a_ >= 0, a_ <= E13 - s13 * i_ - 1], [*defs, i_ >= r13, i_ <= q13 - 1])
     P.same_set("windows $q \\le i < m$ have none", taps, [a_ >= 0, a_ <= -1],
                [*defs, i_ >= q13, i_ <= m13 - 1])
-    full = P.summation("sum the first group", k13, [(i_, 0, r13 - 1)])
-    part = P.summation("sum the second group", E13 - s13 * i_, [(i_, r13, q13 - 1)])
+    P.implies("the three groups partition the windows $0, \\dots, m-1$: $0 \\le r \\le q \\le m$",
+              [*defs, m13 >= 0, E13 >= 0, s13 >= 1, k13 >= 1], [r13 >= 0, r13 <= q13, q13 <= m13])
+    groups = [*defs, m13 >= 0, E13 >= 0, s13 >= 1, k13 >= 1]
+    full = P.summation("sum the first group", k13, [(i_, 0, r13 - 1)], hypotheses=groups)
+    part = P.summation("sum the second group", E13 - s13 * i_, [(i_, r13, q13 - 1)], hypotheses=groups)
     # the sub-expressions q and r of the exported formula, built as convsym.cost builds them
     q_node = sympy.Min(m13, sympy.ceiling(E13 / s13), evaluate=False)
     r_node = sympy.Min(q_node, sympy.Max(0, sympy.floor((E13 - k13) / s13) + 1, evaluate=False),
@@ -1084,23 +972,19 @@ def derive_padding_taps(P: Derivation) -> None:
     cases = [dict(e=e, k=k, s=s, d=d, m=m) for e in range(-1, 8) for k in range(1, 6) for s in range(1, 4)
              for d in range(1, 4) for m in range(0, 5)]
     brute = lambda e, k, s, d, m: sum(1 for i in range(m) for a in range(k) if s * i + d * a < e)  # noqa: E731
-    P.family("the exported closed form (dilation 1) against enumeration", [c for c in cases if c["d"] == 1],
+    P.cross_check("the exported closed form (dilation 1) against enumeration", [c for c in cases if c["d"] == 1],
              brute, lambda e, k, s, d, m: ev(f.expression, {e13: e, k13: k, s13: s, m13: m}) if m else 0)
-    P.family("convsym.cost.padding_taps with dilation (a finite sum of ceilings) against enumeration",
+    P.cross_check("convsym.cost.padding_taps with dilation (a finite sum of ceilings) against enumeration",
              cases, brute, lambda e, k, s, d, m: padding_taps(e, k, s, d, m))
 
 
-padding_taps_thm = Counted(
+padding_taps_thm = Checked(
     "costs.padding-taps",
     "Taps on the zero padding: a closed form",
     "For all e, kernels k, strides s and window counts m (dilation 1): the number of (window, tap) "
     "pairs of the first m windows that fall in the first e positions is r k + (q - r) E - s (q(q-1) - "
     "r(r-1))/2 with E = max(e, 0), q = min(m, ceil(E/s)), r = min(q, max(0, floor((E-k)/s) + 1)).",
     derive=derive_padding_taps,
-    statement_latex=(r"Z(e) = r k + (q - r) E - \frac{s}{2}\left(q(q-1) - r(r-1)\right),\ "
-                     r"E = \max(e, 0),\ q = \min\left(m, \left\lceil \tfrac{E}{s} \right\rceil\right),\ "
-                     r"r = \min\left(q, \max\left(0, \left\lfloor \tfrac{E-k}{s} \right\rfloor + 1\right)\right)"),
-    sizes="all e, k, s, m (dilation 1); dilation by exact family",
     check_source=CHECK_PADDING_TAPS,
 )
 # =============================================================================================
@@ -1148,7 +1032,7 @@ def brute_real_products(c: Mapping[str, int]) -> int:
     return real * c["N"] * c["C_out"] * (c["C_in"] // c["g"])
 
 
-def derive_no_padding(P: Derivation) -> None:
+def derive_no_padding(P: Proof) -> None:
     f = FORMULA["conv2d_macs_without_padding"]
     P.define("per axis, the (window, tap) pairs of $m$ windows whose tap $s i + d a - p_l$ is a real "
              "input position of $0, \\dots, n-1$",
@@ -1184,25 +1068,25 @@ def derive_no_padding(P: Derivation) -> None:
     for case in conv_cases(30):
         for p_b in (case["p_h"], case["p_h"] + 1):
             cases.append({**case, "p_t": case["p_h"], "p_b": p_b})
-    P.family("products of two real numbers enumerated (asymmetric padding, dilation, groups)", cases,
+    P.cross_check("products of two real numbers enumerated (asymmetric padding, dilation, groups)", cases,
              lambda **c: brute_real_products(c),
              lambda **c: conv2d_cost((c["N"], c["C_in"], c["H"], c["W"]), c["C_out"], (c["k_h"], c["k_w"]),
                                      (c["s_h"], c["s_w"]), ((c["p_t"], c["p_b"]), (c["p_w"], c["p_w"])),
                                      (c["d_h"], c["d_w"]), c["g"]).macs_without_padding)
     sym = dict(zip(CONV_ARGS, args_of("conv2d_macs"), strict=True))
-    P.family("the exported formula (dilation 1) against the same enumeration",
+    P.cross_check("the exported formula (dilation 1) against the same enumeration",
              [c for c in cases if c["d_h"] == 1 and c["p_t"] == c["p_b"]], lambda **c: brute_real_products(c),
              lambda **c: ev(f.expression, {sym[k]: c[k] for k in ("N", "C_in", "H", "W", "C_out", "k_h", "k_w",
                                                                   "s_h", "s_w", "p_h", "p_w", "g")}))
     tcases = [dict(n=n, k=k, s=s, p=p, o=o) for n in (1, 3, 4) for k in (1, 2, 3, 4) for s in (1, 2, 3)
               for o in range(s) for p in range(3) if (n - 1) * s + k + o - 2 * p >= 1]
-    P.family("transposed convolutions: scattered products landing in the kept output", tcases,
+    P.cross_check("transposed convolutions: scattered products landing in the kept output", tcases,
              lambda n, k, s, p, o: sum(1 for i in range(n) for a in range(k)
                                        if 0 <= s * i + a - p <= (n - 1) * s + k - 1 + o - 2 * p) ** 2,
              lambda n, k, s, p, o: conv_transpose2d_cost((1, 1, n, n), 1, k, s, p, o).macs_without_padding)
 
 
-no_padding = Counted(
+no_padding = Checked(
     "costs.macs-without-padding",
     "MACs without the taps on zero padding",
     "For all sizes: the products of a conv2d whose input tap is a real input element number "
@@ -1210,9 +1094,6 @@ no_padding = Counted(
     "e_r = s(m-1) + d(k-1) + 1 - n - p_l the overhang of the last window); for ResNet-18's stem "
     "(224, 7x7, stride 2, padding 3) T = 112*7 - 4 - 2 = 778.",
     derive=derive_no_padding,
-    statement_latex=r"\mathrm{MACs}_{\neg\mathrm{pad}} = N C_{out} \frac{C_{in}}{g} T_h T_w,\quad "
-                    r"T = m k - Z(p_l) - Z\left(s(m-1) + d(k-1) + 1 - n - p_l\right)",
-    sizes="all sizes; closed form exported for dilation 1",
     check_source=CHECK_NO_PADDING,
 )
 
@@ -1237,7 +1118,7 @@ def test_costs_im2col_matrix_multiplies_to_the_conv():
 """
 
 
-def derive_memory(P: Derivation) -> None:
+def derive_memory(P: Proof) -> None:
     im2col = P.summation("the im2col matrix: a row per output position $(n, i, j)$, a column per "
                          "$(c, u, v)$", 1, [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in - 1),
                                             (j2, 0, W_out - 1), (i2, 0, H_out - 1), (b_, 0, N - 1)])
@@ -1252,22 +1133,20 @@ def derive_memory(P: Derivation) -> None:
             "are elements times the size of the dtype)", cost.forward_memory,
             N * C_in * H * W + out.xreplace(OUT_SIZES) + FORMULA["conv2d_params"].expression
             + im2col.xreplace(OUT_SIZES))
-    P.family("im2col matrices built by enumeration", conv_cases(20),
+    P.cross_check("im2col matrices built by enumeration", conv_cases(20),
              lambda **c: c["N"] * len(windows_that_fit(c["H"], c["k_h"], c["s_h"], c["p_h"], c["p_h"], c["d_h"]))
              * len(windows_that_fit(c["W"], c["k_w"], c["s_w"], c["p_w"], c["p_w"], c["d_w"]))
              * c["C_in"] * c["k_h"] * c["k_w"],
              lambda **c: ev(FORMULA["conv2d_im2col_elements"].expression, _conv_values(c)))
 
 
-memory = Counted(
+memory = Checked(
     "costs.memory",
     "Forward memory: input, output, weights, im2col buffer",
     "For all sizes: the output has N C_out H_out W_out elements and the im2col matrix "
     "N H_out W_out x C_in k_h k_w; with the input N C_in H W and the parameters this is the forward "
     "memory in elements (times the dtype's size in bytes).",
     derive=derive_memory,
-    statement_latex=r"\mathrm{im2col} = N H_{out} W_{out} \times C_{in} k_h k_w",
-    sizes="all sizes",
     check_source=CHECK_MEMORY,
 )
 
@@ -1308,7 +1187,7 @@ def test_costs_grad_weight_makes_the_forward_products():
 """
 
 
-def derive_backward(P: Derivation) -> None:
+def derive_backward(P: Proof) -> None:
     f = FORMULA["conv2d_backward_macs"]
     nest = [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in / g - 1), (j2, 0, W_out - 1),
             (i2, 0, H_out - 1), (o_, 0, C_out / g - 1), (gamma_, 0, g - 1), (b_, 0, N - 1)]
@@ -1329,16 +1208,13 @@ def derive_backward(P: Derivation) -> None:
             shown=r"\mathrm{bias\ adds} = N C_{out} H_{out} W_{out},\quad \mathrm{kept} = N C_{in} H W")
 
 
-backward = Counted(
+backward = Checked(
     "costs.backward",
     "Backward pass: twice the forward MACs",
     "For all sizes: the gradient wrt the input (a transposed convolution) and the gradient wrt the "
     "weights each make the forward number of MACs, so backward costs 2 N C_out H_out W_out (C_in/g) "
     "k_h k_w MACs plus N C_out H_out W_out bias-gradient additions, and must keep the input.",
     derive=derive_backward,
-    statement_latex=r"\mathrm{MACs}_{\mathrm{backward}} = 2\,\mathrm{MACs} = "
-                    + sympy.latex(2 * sympy.Mul(N, C_out, H_out, W_out, C_in / g, k_h, k_w)),
-    sizes="all sizes",
     check_source=CHECK_BACKWARD,
 )
 
@@ -1385,73 +1261,65 @@ def _num(v: int) -> str:
     return f"{v:,}".replace(",", r"\,")
 
 
-class ResNetTable(Theorem):
-    """Every layer of ResNet-18 at 224: dense MACs and MACs without padding taps, each checked by
-    enumerating the windows and taps of both axes, and each tool's figure from its convention."""
-
-    strength = "exact-instance"
-
-    def sizes(self) -> str:
-        return "ResNet-18, 224 x 224, batch 1"
-
-    def _run(self) -> dict:
-        steps, rows = [], []
-        for name, cost in resnet18_table():
-            spec = cost.layer
-            if spec.op == "conv2d":
-                n, k, s, p = cost.input_shape[2], spec.kernel_size[0], spec.stride[0], spec.padding[0][0]
-                m = len(windows_that_fit(n, k, s, p, p, 1))
-                per_filter = spec.in_channels * spec.out_channels
-                dense, real = per_filter * (m * k) ** 2, per_filter * real_pairs(n, k, s, p, 1, m) ** 2
-                if (m, dense, real) != (cost.output_shape[2], cost.macs, cost.macs_without_padding):
-                    raise ProofError(f"{name}: enumeration gives {m} windows, {dense} and {real} MACs; "
-                                     f"the formulas {cost.output_shape[2]}, {cost.macs}, {cost.macs_without_padding}",
-                                     step=1, rule="enumeration")
-            tools = []
-            for tool in TOOLS:
-                try:
-                    tools.append(_num(int(cost.as_reported_by(tool).value)))
-                except ValueError:
-                    tools.append(r"\text{--}")
-            label = name.replace("layer", "L").replace(".downsample.0", ".ds").replace("_", r"\_")
-            rows.append(r"\text{" + label + "} & " + " & ".join(
-                [_num(int(cost.macs)), _num(int(cost.macs_without_padding)), *tools]) + r" \\")
-        total = [sum(int(c.macs) for _, c in resnet18_table()), sum(int(c.macs_without_padding)
-                                                                    for _, c in resnet18_table())]
-        tool_totals = []
-        for tool in TOOLS:
-            acc = 0
-            for _, cost in resnet18_table():
-                try:
-                    acc += int(cost.as_reported_by(tool).value)
-                except ValueError:
-                    pass
-            tool_totals.append(_num(acc))
-        head = (r"\text{layer} & \text{MACs} & \text{no-pad MACs} & "
-                + " & ".join(r"\text{" + t + "}" for t in TOOLS) + r" \\ \hline")
-        body = "\n".join(rows)
-        foot = (r"\hline \text{total} & " + " & ".join([_num(total[0]), _num(total[1]), *tool_totals]) + r" \\")
-        # narrow column gaps: the nine columns of numbers then need less scaling to fit the line
-        table = (r"\resizebox{\linewidth}{!}{\setlength{\arraycolsep}{2.5pt}$\begin{array}{l"
-                 + "r" * (2 + len(TOOLS)) + "}\n" + head + "\n"
-                 + body + "\n" + foot + r"\end{array}$}")
-        steps.append(StepRecord("enumeration", "for every convolution: the windows and the taps of both axes "
-                                "enumerated, dense and without padding, equal to the closed formulas",
-                                r"\mathrm{MACs} = C_{in} C_{out} (m k)^2,\quad \mathrm{MACs}_{\neg\mathrm{pad}} "
-                                r"= C_{in} C_{out} T^2", (), ("exact enumeration of every layer",)))
-        return {"verdict": "proved", "steps": tuple(steps),
-                "instances": (f"{len(rows)} layers; dense total {total[0]:,} MACs, of which "
-                              f"{total[0] - total[1]:,} on zero padding",),
-                "statement_latex": table}
+def _layer_counts(name: str, cost) -> tuple[int, int, int]:
+    """(windows, dense MACs, MACs without padding) of one ResNet-18 convolution, by enumeration."""
+    spec = cost.layer
+    n, k, s, p = cost.input_shape[2], spec.kernel_size[0], spec.stride[0], spec.padding[0][0]
+    m = len(windows_that_fit(n, k, s, p, p, 1))
+    per_filter = spec.in_channels * spec.out_channels
+    return m, per_filter * (m * k) ** 2, per_filter * real_pairs(n, k, s, p, 1, m) ** 2
 
 
-resnet18 = ResNetTable(
+def derive_resnet18(P: Proof) -> None:
+    convs = [(name, cost) for name, cost in resnet18_table() if cost.layer.op == "conv2d"]
+    P.family("every convolution of ResNet-18 at 224: windows and taps of both axes enumerated, against the "
+             "closed formulas of convsym.cost (windows, dense MACs, MACs without padding)",
+             [dict(name=name) for name, _ in convs],
+             lambda name: _layer_counts(name, dict(convs)[name]),
+             lambda name: (int(dict(convs)[name].output_shape[2]), int(dict(convs)[name].macs),
+                           int(dict(convs)[name].macs_without_padding)),
+             shown=r"\mathrm{MACs} = C_{in} C_{out} (m k)^2,\quad \mathrm{MACs}_{\neg\mathrm{pad}} = C_{in} C_{out} T^2")
+
+
+def _tool_figure(cost, tool: str) -> int | None:
+    try:
+        return int(cost.as_reported_by(tool).value)
+    except ValueError:
+        return None
+
+
+def _resnet_table(fields) -> tuple[str, str]:
+    """The table, computed from convsym.cost (every conv row checked by the theorem's family)."""
+    rows, table = [], resnet18_table()
+    for name, cost in table:
+        tools = [_tool_figure(cost, tool) for tool in TOOLS]
+        label = name.replace("layer", "L").replace(".downsample.0", ".ds").replace("_", r"\_")
+        rows.append(r"\text{" + label + "} & " + " & ".join(
+            [_num(int(cost.macs)), _num(int(cost.macs_without_padding))]
+            + [r"\text{--}" if t is None else _num(t) for t in tools]) + r" \\")
+    totals = [sum(int(c.macs) for _, c in table), sum(int(c.macs_without_padding) for _, c in table)]
+    tool_totals = [sum(t for t in (_tool_figure(c, tool) for _, c in table) if t is not None) for tool in TOOLS]
+    head = (r"\text{layer} & \text{MACs} & \text{no-pad MACs} & "
+            + " & ".join(r"\text{" + t + "}" for t in TOOLS) + r" \\ \hline")
+    foot = r"\hline \text{total} & " + " & ".join(_num(v) for v in totals + tool_totals) + r" \\"
+    # narrow column gaps: the nine columns of numbers then need less scaling to fit the line
+    latex = (r"\resizebox{\linewidth}{!}{\setlength{\arraycolsep}{2.5pt}$\begin{array}{l"
+             + "r" * (2 + len(TOOLS)) + "}\n" + head + "\n" + "\n".join(rows) + "\n" + foot + r"\end{array}$}")
+    caption = (f"ResNet-18 at $224 \\times 224$, batch 1: {len(rows)} layers; dense total {totals[0]:,} MACs, "
+               f"of which {totals[0] - totals[1]:,} on zero padding; the tool columns are convsym's model of "
+               "each tool's convention (convsym.cost), compared with the real tools by the crosscheck tests.")
+    return latex, caption
+
+
+resnet18 = Checked(
     "costs.resnet18",
     "ResNet-18 at 224 x 224, layer by layer",
     "Per layer of ResNet-18 (batch 1, 224 x 224): dense MACs, MACs without the taps on zero padding, "
     "and the figure each tool reports (fvcore and thop: MACs; ptflops and torchinfo: MACs plus bias "
     "additions (none here) and, for ptflops, pooling counted twice; deepspeed and torch: FLOPs = 2 MACs; "
     "'--': the tool does not count the layer), all from convsym.cost; the crosscheck tests run the tools.",
+    derive=derive_resnet18,
+    figure=_resnet_table,
     check_source=_resnet_check_source(),
 )
 

@@ -35,12 +35,13 @@ from convsym import opdefs as D
 from convsym import ops
 from convsym import ops_equivalences as E
 from convsym.algebra import PolyTensor
-from convsym.proof import General, Identity, Theorem
+from convsym.errors import ProofError
+from convsym.proof import Checked, General, Identity, Proof, Theorem
 from convsym.render import figures
 from convsym.rules import Collapse, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, evaluate, index
 from convsym.symbols import VariablePool, sizes
-from convsym.verdict import Family, StepRecord, Witness
+from convsym.verdict import Family
 
 FAMILY = Family(
     "equivalences",
@@ -56,57 +57,6 @@ FAMILY = Family(
     ),
     order=20,
 )
-
-
-# =============================================================================================
-# theorems with their own exact procedure
-
-
-class Procedure(Theorem):
-    """A theorem decided by its own exact procedure (sympy, z3 over the reals or integers, exact
-    evaluation of :mod:`convsym.reference`), for claims that are not polynomial identities.
-
-    ``procedure()`` returns the fields of the verdict: ``verdict`` (``proved``/``refuted``),
-    ``steps`` (:class:`StepRecord`), ``instances`` and, for a refutation, ``witness``.  A
-    refutation's ``witness_check`` (body of a test receiving ``witness``) is emitted like
-    :class:`~convsym.proof.Identity` does.
-    """
-
-    def __init__(self, name, title, statement, *, procedure, strength, sizes_text="", witness_check="", **kw):
-        super().__init__(name, title, statement, **kw)
-        self.procedure = procedure
-        self.strength = strength
-        self.sizes_text = sizes_text
-        self.witness_check = witness_check
-
-    def sizes(self) -> str:
-        return self.sizes_text
-
-    def _run(self) -> dict:
-        out = dict(self.procedure())
-        out.setdefault("strength", self.strength)
-        return out
-
-    def check_source_for(self, verdict) -> str:
-        src = self.check_source
-        if verdict.witness is not None and self.witness_check:
-            import textwrap
-
-            fn = "test_witness_" + self.name.split(".", 1)[1].replace("-", "_")
-            body = textwrap.indent(textwrap.dedent(self.witness_check).strip("\n"), "    ")
-            src += f"\n\ndef {fn}():\n    witness = {verdict.witness.data!r}\n{body}\n"
-        return src
-
-
-class MaxPoolNotAffine(Procedure):
-    """Refutes "max pooling is an affine map": every convolution (any weights, bias, stride,
-    padding, dilation, groups), and every stack of them, is affine, and an affine map ``A``
-    satisfies ``A(x) + A(y) = A(x + y) + A(0)``; max pooling violates it on exact inputs."""
-
-
-class CostClaim(Procedure):
-    """A cost formula proved for all sizes by summing the definition's index domain with SymPy
-    (closed form), cross-checked by counting the monomials of exact instances."""
 
 
 # =============================================================================================
@@ -131,7 +81,7 @@ pixel_linear = OpDef(
     doc=r"(A x_{:,i,j})_o = \sum_c A_{o,c} x_{c,i,j}: a fully connected layer applied at pixel (i, j).",
 )
 
-A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]), r"A_{o,c} := w_{o,c,0,0}")
+A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]))
 
 conv1x1_linear = General(
     "equivalences.conv1x1-linear",
@@ -166,32 +116,13 @@ def test_conv1x1_is_linear_numeric():
 )
 
 
-def _macs_procedure(name_sizes, count_expr, claimed, instance_builder, instances):
-    """Closed-form count of the definitional sum, compared with ``claimed``; instances count the
-    monomials of exact PolyTensor results (one monomial w*x per multiply-accumulate)."""
-
-    def run():
-        steps = [StepRecord(
-            "count", "sum 1 over the output positions and the terms of the definition",
-            f"\\#\\mathrm{{MAC}} = {sympy.latex(count_expr)}",
-            (), ("sympy summation in closed form",))]
-        closed = sympy.simplify(count_expr.doit())
-        if sympy.simplify(closed - claimed) != 0:
-            return {"verdict": "refuted", "strength": "general", "steps": tuple(steps),
-                    "witness": Witness(f"closed form {closed} differs from {claimed}", (), "", str(closed),
-                                       str(claimed), {})}
-        steps.append(StepRecord("closed form", "evaluate the sums", f"\\#\\mathrm{{MAC}} = {sympy.latex(claimed)}",
-                                (), ("sympy: difference simplifies to 0",)))
-        done = []
-        for sz in instances:
-            got = instance_builder(**sz)
-            want = int(claimed.subs({s: sz[str(s)] for s in claimed.free_symbols}))
-            if got != want:
-                raise RuntimeError(f"at {sz} the exact instance has {got} multiply-accumulates, the formula {want}")
-            done.append(", ".join(f"{k}={val}" for k, val in sz.items()) + f": {got} MACs counted in the exact result")
-        return {"verdict": "proved", "steps": tuple(steps), "instances": tuple(done)}
-
-    return run
+def derive_conv1x1_cost(P: Proof) -> None:
+    macs = P.summation("sum 1 over the output positions and the terms of the definition", 1,
+                       [(c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1)])
+    P.equal("the closed form", macs, C_o * C_i * H * W_)
+    P.cross_check("multiply-accumulates counted as the monomials w x of exact results",
+                  [dict(C_o=1, C_i=1, H=1, W=1), dict(C_o=2, C_i=3, H=4, W=5), dict(C_o=4, C_i=2, H=3, W=3)],
+                  lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W), lambda C_o, C_i, H, W: C_o * C_i * H * W)
 
 
 def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
@@ -201,20 +132,13 @@ def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
     return ops.conv2d(x, k_, stride=s, padding=p).nnz
 
 
-_cost_1x1 = sympy.Sum(1, (c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1))
-
-conv1x1_cost = CostClaim(
+conv1x1_cost = Checked(
     "equivalences.conv1x1-cost",
     "A $1\\times 1$ convolution costs $C_o C_i H W$ multiply-accumulates",
     "For all sizes: a 1x1 convolution (stride 1, no padding) of a C_i x H x W input to C_o channels does "
     "C_o * C_i * H * W multiply-accumulates (one C_o x C_i matrix-vector product per pixel); without bias "
     "that is C_o (2 C_i - 1) H W floating point operations (the seed's answer to exercise 4).",
-    procedure=_macs_procedure("", _cost_1x1, C_o * C_i * H * W_,
-                              lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W),
-                              [dict(C_o=1, C_i=1, H=1, W=1), dict(C_o=2, C_i=3, H=4, W=5),
-                               dict(C_o=4, C_i=2, H=3, W=3)]),
-    strength="general",
-    sizes_text="all C_o, C_i, H, W >= 1",
+    derive=derive_conv1x1_cost,
     check_source="""
 def test_conv1x1_cost_counts():
     rng = np.random.default_rng(11)
@@ -242,8 +166,7 @@ fc_flat = OpDef(
         r"row-major flattening of a C x H x W map.",
 )
 K_ = IndexedBase("K")
-K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ + vv]),
-             r"K_{o,c,u,v} := A_{o, cHW + uW + v}")
+K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ + vv]))
 
 fc_full_map = General(
     "equivalences.fc-full-map",
@@ -287,7 +210,21 @@ fc_full_map_exact = Identity(
     lhs=lambda T, o, c, h, w: ops.matmul(T["A"], T["x"].reshape((c * h * w,))) + T["b"],
     rhs=lambda T, o, c, h, w: ops.conv2d(T["x"], T["A"].reshape((o, c, h, w)), T["b"]).reshape((o,)),
     family=[dict(o=oo, c=cc, h=hh, w=ww) for oo in (1, 3) for cc in (1, 2) for hh in (1, 3) for ww in (1, 2)],
-    bound="O in {1, 3}, C in {1, 2}, H in {1, 3}, W in {1, 2}",
+    check_source="""
+def test_fc_full_map_exact_fractions():
+    rng = np.random.default_rng(13)
+    for o, c, h, w in [(1, 1, 1, 1), (3, 2, 3, 2), (2, 3, 2, 4)]:
+        x = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, c * h * w)], dtype=object).reshape(1, c, h, w)
+        a, b = rng.integers(-9, 10, (o, c * h * w)).astype(object), rng.integers(-9, 10, o).astype(object)
+        # row-major flattening by hand: feature c*H*W + u*W + v is x[c, u, v]
+        flat = [x[0, cc, u, v] for cc in range(c) for u in range(h) for v in range(w)]
+        fc = [sum((a[oo, f] * flat[f] for f in range(c * h * w)), Fraction(0)) + b[oo] for oo in range(o)]
+        conv = ref.conv2d(x, a.reshape(o, c, h, w), b)
+        assert conv.shape == (1, o, 1, 1) and list(conv[0, :, 0, 0]) == fc
+        one_by_one = ref.conv2d(x.reshape(1, c * h * w, 1, 1), a.reshape(o, c * h * w, 1, 1), b)
+        assert list(one_by_one[0, :, 0, 0]) == fc
+        assert list(ref.linear(x.reshape(1, -1), a, b)[0]) == fc
+""",
 )
 
 # =============================================================================================
@@ -326,8 +263,7 @@ colprod = OpDef(
     doc=r"(\mathrm{mat}\,w \cdot U)_{o,(i,j)} = \sum_{(c,u,v)} w_{o,(c,u,v)} U_{(c,u,v),(i,j)}: row o of the "
         r"flattened kernel times column (i, j) of the unfolded input.",
 )
-U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s_ * jj + d_ * vv]),
-            r"U_{(c,u,v),(i,j)} := x_{c, s i + d u, s j + d v} \text{ (im2col: one column per output position)}")
+U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s_ * jj + d_ * vv]))
 
 im2col_general = General(
     "equivalences.im2col",
@@ -392,7 +328,25 @@ im2col_exact = Identity(
     rhs=lambda T, s=1, p=0, d=1, g=1, **_: E.conv2d_im2col(T["x"], T["w"], T["b"], s, p, d, g),
     family=[dict(ci=2, co=2, k=kk, s=ss, p=pp, d=dd, g=gg)
             for kk in (1, (3, 2)) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2) for gg in (1, 2)],
-    bound="k in {1x1, 3x2}; s, d in {1, 2}; p in {0, 1}; groups in {1, 2}; 2 channels; input 5 x 6",
+    check_source="""
+def test_im2col_exact_family_integers():
+    # every size of the exact family, integers: per group, flattened kernel times columns, equality
+    rng = np.random.default_rng(24)
+    for (kh, kw) in ((1, 1), (3, 2)):
+        for s in (1, 2):
+            for p in (0, 1):
+                for d in (1, 2):
+                    for g in (1, 2):
+                        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+                        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+                        b = rng.integers(-9, 10, 2).astype(object)
+                        want = ref.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+                        cols = ref.im2col(x, (kh, kw), stride=s, padding=p, dilation=d)[0]
+                        rows, og = (2 // g) * kh * kw, 2 // g
+                        got = np.concatenate([w[gi * og:(gi + 1) * og].reshape(og, rows)
+                                              .dot(cols[gi * rows:(gi + 1) * rows]) for gi in range(g)])
+                        assert (got.reshape(want.shape[1:]) + b[:, None, None] == want[0]).all()
+""",
 )
 
 band = OpDef(
@@ -471,7 +425,35 @@ toeplitz_exact = Identity(
         E.toeplitz_matrix(T["w"], T["x"].shape[1:], s, p, d, g), T["x"].reshape((T["x"].size,))),
     family=[dict(ci=2, co=2, k=kk, s=ss, p=pp, d=dd, g=gg)
             for kk in (2, (1, 3)) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2) for gg in (1, 2)],
-    bound="k in {2x2, 1x3}; s, d in {1, 2}; p in {0, 1}; groups in {1, 2}; input 5 x 6",
+    check_source="""
+def _toeplitz_general(w, h, wd, s, p, d, g):
+    # T[(o,i,j), (c, s i + d u - p, s j + d v - p)] = w[o, c mod C/g, u, v], taps in the padding dropped
+    o_, cg, kh, kw = w.shape
+    ho, wo = (h + 2 * p - d * (kh - 1) - 1) // s + 1, (wd + 2 * p - d * (kw - 1) - 1) // s + 1
+    T = np.zeros((o_ * ho * wo, cg * g * h * wd), dtype=object)
+    T[...] = 0
+    for oo in range(o_):
+        first = (oo // (o_ // g)) * cg
+        for i in range(ho):
+            for j in range(wo):
+                for col in range(cg):
+                    for uu in range(kh):
+                        for vv in range(kw):
+                            r, q = s * i + d * uu - p, s * j + d * vv - p
+                            if 0 <= r < h and 0 <= q < wd:
+                                T[(oo * ho + i) * wo + j, ((first + col) * h + r) * wd + q] += w[oo, col, uu, vv]
+    return T
+
+
+def test_toeplitz_exact_strided_dilated_grouped():
+    rng = np.random.default_rng(25)
+    for (kh, kw), s, p, d, g in [((2, 2), 1, 0, 1, 1), ((2, 2), 2, 1, 2, 2), ((1, 3), 2, 1, 1, 1), ((1, 3), 1, 0, 2, 2),
+                                 ((2, 2), 1, 1, 2, 1)]:
+        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+        want = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g).reshape(-1)
+        assert (_toeplitz_general(w, 5, 6, s, p, d, g).dot(x.reshape(-1)) == want).all()
+""",
 )
 
 
@@ -491,6 +473,21 @@ toeplitz_blocks = Identity(
     lhs=lambda T: _toeplitz_shift(T, True),
     rhs=lambda T: _toeplitz_shift(T, False),
     family=[{}],
+    check_source="""
+def test_toeplitz_blocks_read_off_the_reference():
+    # the matrix of x -> conv2d(x, w), column n read off the reference as the image of the n-th unit map
+    rng = np.random.default_rng(26)
+    w = rng.integers(-9, 10, (1, 1, 2, 3)).astype(object)
+    T = np.zeros((4, 4, 5, 6), dtype=object)
+    for r in range(5):
+        for q in range(6):
+            e = np.zeros((1, 1, 5, 6), dtype=object)
+            e[...] = 0
+            e[0, 0, r, q] = 1
+            T[:, :, r, q] = ref.conv2d(e, w)[0, 0]
+    assert (T[1:, 1:, 1:, 1:] == T[:3, :3, :4, :5]).all()   # block Toeplitz with Toeplitz blocks
+    assert T[0, 0, 1, 2] == w[0, 0, 1, 2] and T[0, 0, 2, 0] == 0
+""",
 )
 
 # =============================================================================================
@@ -506,7 +503,7 @@ true_conv1d = OpDef(
     lambda p, x, w, k_, i_: rf"\left({p._print(x)} * {p._print(w)}\right)_{{{p._print(i_)}}}",
     doc=r"(x * w)_i = \sum_{a=0}^{k-1} w_a x_{i-a}: true convolution (the kernel runs backwards).",
 )
-flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]), r"\bar{w}_b := w_{k-1-b} \text{ (the flipped kernel)}")
+flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]))
 
 
 
@@ -597,8 +594,8 @@ def test_true_conv_commutative_associative():
 )
 
 P_, Q_ = IndexedBase("P"), IndexedBase("Q")
-P_let = Let(P_, lambda ee: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, ee)), r"P := w^{(1)} * w^{(2)}")
-Q_let = Let(Q_, lambda ee: SumExpr.of(D.full_convolution(w2_, w3_, k2, k3, ee)), r"Q := w^{(2)} * w^{(3)}")
+P_let = Let(P_, lambda ee: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, ee)))
+Q_let = Let(Q_, lambda ee: SumExpr.of(D.full_convolution(w2_, w3_, k2, k3, ee)))
 
 true_conv_associative = General(
     "equivalences.true-conv-associative",
@@ -620,6 +617,25 @@ true_conv_associative = General(
         Fold(D.full_convolution(w1_, Q_, k1, k2 + k3 - 1, t), ("p",)),
     ],
     instances=[{"k_1": 2, "k_2": 1, "k_3": 2, "t": 1}, {"k_1": 2, "k_2": 2, "k_3": 2, "t": 2}],
+    check_source="""
+def _true_conv_by_reference(p, q):
+    # full true convolution: cross-correlate p, zero padded by len(q) - 1, with the flipped q
+    out = ref.conv1d(np.array(p, dtype=object).reshape(1, 1, -1), np.array(q[::-1], dtype=object).reshape(1, 1, -1),
+                     padding=len(q) - 1)
+    return list(out[0, 0])
+
+
+def test_true_conv_associative_by_reference():
+    rng = np.random.default_rng(32)
+    for k1, k2, k3 in [(1, 1, 1), (2, 1, 2), (3, 4, 2), (5, 2, 3)]:
+        f, g, h = ([Fraction(int(v), 3) for v in rng.integers(-9, 10, n)] for n in (k1, k2, k3))
+        left = _true_conv_by_reference(_true_conv_by_reference(f, g), h)
+        right = _true_conv_by_reference(f, _true_conv_by_reference(g, h))
+        assert len(left) == k1 + k2 + k3 - 2 and left == right
+        # entry t by hand: the sum over a + b + c = t of f_a g_b h_c
+        assert left == [sum((f[a] * g[b] * h[t - a - b] for a in range(k1) for b in range(k2) if 0 <= t - a - b < k3),
+                            Fraction(0)) for t in range(k1 + k2 + k3 - 2)]
+""",
 )
 
 XCORR_WITNESS = """
@@ -682,9 +698,8 @@ xcorr_not_associative = Identity(
 
 W_m = IndexedBase("W")
 h_m = IndexedBase("h")
-h_let = Let(h_m, lambda jj: SumExpr.of(D.conv1d(x1, w1_, k1, 1, 1, jj)), r"h_j := \left(x \star w\right)_j")
-Wm_let = Let(W_m, lambda tt: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, tt)),
-             r"W_t := \left(w * w^{(2)}\right)_t \text{ (true convolution)}")
+h_let = Let(h_m, lambda jj: SumExpr.of(D.conv1d(x1, w1_, k1, 1, 1, jj)))
+Wm_let = Let(W_m, lambda tt: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, tt)))
 
 xcorr_stack = General(
     "equivalences.xcorr-stack",
@@ -795,7 +810,6 @@ order_single_channel = Identity(
     lhs=lambda T, **s: _stack(T, "w1", "w2", **s),
     rhs=lambda T, **s: _stack(T, "w2", "w1", **s),
     family=[dict(c=1, k1=p, k2=q, n=p + q + 1) for p in (1, 2, 3) for q in (1, 2, 3)],
-    bound="C = 1, no bias, k1, k2 <= 3",
     check_source="""
 def test_order_single_channel_numeric():
     rng = np.random.default_rng(40)
@@ -859,7 +873,6 @@ merge_associative = Identity(
     family=[dict(k1=p, k2=q, k3=r_, s1=s1, s2=s2, d1=d1, d2=d2, d3=d3)
             for (p, q, r_) in ((1, 2, 2), (2, 1, 2), (2, 2, 2))
             for s1 in (1, 2) for s2 in (1, 2) for (d1, d2, d3) in ((1, 1, 1), (2, 1, 2), (1, 2, 1))],
-    bound="k in {1, 2}; s1, s2 in {1, 2}; dilations (1,1,1), (2,1,2), (1,2,1); 2 channels",
     check_source="""
 def test_merge_associative_layers():
     rng = np.random.default_rng(41)
@@ -909,7 +922,7 @@ dwconv = OpDef(
         r"convolution; output channel c reads input channel c only.",
 )
 Kc_ = IndexedBase("K")
-Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2), r"K_{c,u,v} := 1/k^2")
+Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2))
 
 avgpool_depthwise = General(
     "equivalences.avgpool-depthwise",
@@ -971,7 +984,19 @@ avgpool_padded = Identity(
     rhs=_depthwise_const,
     family=[dict(c=2, n=nn, k=kk, s=ss, p=pp) for kk in (1, 2, 3) for ss in (1, 2)
             for pp in range(0, kk // 2 + 1) for nn in (kk + 1, kk + 2)],
-    bound="k <= 3, s <= 2, p <= k/2, input k+1 and k+2, 2 channels",
+    check_source="""
+def test_avgpool_padded_is_depthwise_exact():
+    rng = np.random.default_rng(45)
+    for k in (1, 2, 3):
+        for s in (1, 2):
+            for p in range(k // 2 + 1):
+                for n in (k + 1, k + 2, 7):
+                    x = np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, 2 * 2 * n * n)],
+                                 dtype=object).reshape(2, 2, n, n)
+                    kern = np.full((2, 1, k, k), Fraction(1, k * k), dtype=object)
+                    pool = ref.avg_pool2d(x, k, s, p)
+                    assert (pool == ref.conv2d(x, kern, stride=s, padding=p, groups=2)).all()
+""",
 )
 
 POOL_WITNESS_HELPER = """
@@ -1023,47 +1048,39 @@ avgpool_ceil = Identity(
 )
 
 
-def _maxpool_not_affine():
+def derive_maxpool_not_affine(P: Proof) -> None:
+    from convsym import reference as ref
+
+    M, cc = sympy.MatrixSymbol("M", 2, 2), sympy.MatrixSymbol("c", 2, 1)
+    xs, ys = sympy.MatrixSymbol("x", 2, 1), sympy.MatrixSymbol("y", 2, 1)
+    aff = (M * xs + cc) + (M * ys + cc) - ((M * (xs + ys) + cc) + (M * sympy.ZeroMatrix(2, 1) + cc))
+    for entry in sympy.Matrix(aff.as_explicit()):
+        P.zero("every convolution, and every stack of convolutions, is x -> Mx + c; such a map satisfies "
+               "A(x) + A(y) = A(x + y) + A(0) (entrywise, symbolic M, c)", entry,
+               shown=r"A(x) + A(y) - A(x+y) - A(0) = (Mx + c) + (My + c) - (M(x+y) + c) - c = 0")
     x = np.array([[[[1, 0]]]], dtype=object)
     y = np.array([[[[0, 1]]]], dtype=object)
     zero = np.zeros((1, 1, 1, 2), dtype=object)
     zero[...] = 0
-    from convsym import reference as ref
-
     fx, fy, fxy, f0 = (ref.max_pool2d(t, (1, 2))[0, 0, 0, 0] for t in (x, y, x + y, zero))
     lhs, rhs = fx + fy, fxy + f0
-    M, cc, xs, ys = sympy.MatrixSymbol("M", 2, 2), sympy.MatrixSymbol("c", 2, 1), sympy.MatrixSymbol("x", 2, 1), \
-        sympy.MatrixSymbol("y", 2, 1)
-    aff = (M * xs + cc) + (M * ys + cc) - ((M * (xs + ys) + cc) + (M * sympy.ZeroMatrix(2, 1) + cc))
-    if sympy.simplify(sympy.Matrix(aff.as_explicit()).applyfunc(sympy.expand)) != sympy.zeros(2, 1):
-        raise RuntimeError("the affine identity did not check")
-    steps = (
-        StepRecord("affine maps", "every convolution, and every stack of convolutions, is x -> Mx + c; for such maps",
-                   r"A(x) + A(y) - A(x+y) - A(0) = (Mx + c) + (My + c) - (M(x+y) + c) - c = 0", (),
-                   ("sympy: expanded entrywise to 0 for a symbolic M, c",)),
-        StepRecord("evaluate", "max pooling with a 1x2 window on x = (1, 0), y = (0, 1), exactly",
-                   rf"f(x) + f(y) = {lhs} \ne {rhs} = f(x+y) + f(0)", (),
-                   ("convsym.reference.max_pool2d on exact object arrays",)),
-    )
-    if lhs == rhs:
-        return {"verdict": "proved", "steps": steps}
-    data = {"x": [[0, 0, 0, 0], 1], "y": [[0, 0, 0, 1], 1], "lhs": str(lhs), "rhs": str(rhs)}
-    return {"verdict": "refuted", "steps": steps, "witness": Witness(
-        "f = max pooling with a 1 x 2 window on a 1 x 1 x 1 x 2 input; x = (1, 0), y = (0, 1): "
-        "f(x) + f(y) = 2 but f(x + y) + f(0) = 1, so f is not affine, and no convolution (any weights, "
-        "bias, stride, padding, dilation, groups) and no stack of convolutions equals max pooling.",
-        (("x", "(1, 0)"), ("y", "(0, 1)")), r"f(x) + f(y) \text{ vs } f(x + y) + f(0)", str(lhs), str(rhs), data)}
+    P.exact_counterexample(
+        "max pooling with a 1x2 window on x = (1, 0), y = (0, 1), evaluated exactly", lhs, rhs,
+        rf"f(x) + f(y) = {lhs} \ne {rhs} = f(x+y) + f(0)",
+        witness=("f = max pooling with a 1 x 2 window on a 1 x 1 x 1 x 2 input; x = (1, 0), y = (0, 1): "
+                 f"f(x) + f(y) = {lhs} but f(x + y) + f(0) = {rhs}, so f is not affine, and no convolution (any "
+                 "weights, bias, stride, padding, dilation, groups) and no stack of convolutions equals max pooling."),
+        assignment=(("x", "(1, 0)"), ("y", "(0, 1)")), where=r"f(x) + f(y) \text{ vs } f(x + y) + f(0)",
+        data={"x": [[0, 0, 0, 0], 1], "y": [[0, 0, 0, 1], 1], "lhs": str(lhs), "rhs": str(rhs)})
 
 
-maxpool_not_affine = MaxPoolNotAffine(
+maxpool_not_affine = Checked(
     "equivalences.maxpool-not-affine",
     "Max pooling is not affine, so it never merges into a convolution",
     "Claim (false): max pooling is an affine map x -> Mx + c (which it would be if some convolution, or stack "
     "of convolutions, computed it).",
     expected="refuted",
-    procedure=_maxpool_not_affine,
-    strength="exact-instance",
-    sizes_text="window 1 x 2, input 1 x 1 x 1 x 2",
+    derive=derive_maxpool_not_affine,
     witness_check="""
 x = np.zeros((1, 1, 1, 2), dtype=object); x[...] = 0; x[0, 0, 0, 0] = 1
 y = np.zeros((1, 1, 1, 2), dtype=object); y[...] = 0; y[0, 0, 0, 1] = 1
@@ -1078,41 +1095,25 @@ assert np.isclose(g(x) + g(y), g(x + y) + g(0 * x))   # any convolution is affin
 )
 
 
-def _maxpool_homogeneous():
-    a_, b_, s = z3.Reals("a b s")
+def derive_maxpool_homogeneous(P: Proof) -> None:
+    a_, b_, s, m, ms, v = z3.Reals("a b s m ms v")
     mx = lambda p, q: z3.If(p >= q, p, q)  # noqa: E731
-    solver = z3.Solver()
-    solver.add(s > 0, mx(s * a_, s * b_) != s * mx(a_, b_))
-    res = solver.check()
-    # a fixed witness for s = -1 (a solver's model is not canonical), confirmed by z3 as a point
-    wa, wb = 0, 1
-    solver2 = z3.Solver()
-    solver2.add(a_ == wa, b_ == wb, mx(-a_, -b_) != -mx(a_, b_))
-    res2 = solver2.check()
-    if res != z3.unsat or res2 != z3.sat:
-        raise RuntimeError(f"z3 answered {res} and {res2}")
-    steps = (
-        StepRecord("lemma", "for real a, b and s > 0", r"\max(s a, s b) = s \max(a, b)", (r"s > 0",),
-                   ("z3 over the reals: no counterexample (unsat)",)),
-        StepRecord("induction", "a window of n + 1 values: max(v_1..v_{n+1}) = max(max(v_1..v_n), v_{n+1})",
-                   r"\max_{w \in W}(s x_w) = s \max_{w \in W} x_w", (),
-                   ("the lemma applied to the last value; max pooling takes such a max per output",)),
-        StepRecord("negative scalars", "the lemma fails for s = -1",
-                   rf"\max(-a, -b) = {max(-wa, -wb)} \ne {-max(wa, wb)} = -\max(a, b)"
-                   rf" \text{{ at }} a = {wa}, b = {wb}", (),
-                   ("z3: counterexample (sat)",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": ()}
+    P.real_valid("for real a, b and s > 0", z3.ForAll([a_, b_, s], z3.Implies(s > 0, mx(s * a_, s * b_) == s * mx(a_, b_))),
+                 r"\max(s a, s b) = s \max(a, b)", (r"s > 0",))
+    P.real_valid("induction on the window size n (the max of n + 1 values is max(max of the first n, the last)): "
+                 "a window of one value gives s v = s v, and if the scaled max of n values is s times their max, "
+                 "so it is for n + 1", z3.ForAll([m, ms, v, s], z3.Implies(z3.And(s > 0, ms == s * m),
+                                                                              mx(ms, s * v) == s * mx(m, v))),
+                 r"M'_n = s M_n \implies \max(M'_n, s v_{n+1}) = s \max(M_n, v_{n+1})", (r"s > 0",))
 
 
-maxpool_homogeneous = Procedure(
+maxpool_homogeneous = Checked(
     "equivalences.maxpool-positively-homogeneous",
     "Max pooling is positively homogeneous (only)",
     "For every window and every real s > 0: maxpool(s x) = s maxpool(x). This is why max pooling commutes with "
     "positive per-channel scales (equalization through ReLU), while it is not linear: s = -1 fails.",
-    procedure=_maxpool_homogeneous,
-    strength="general",
-    sizes_text="all windows; s > 0 real",
+    derive=derive_maxpool_homogeneous,
+    remarks=("It is not linear: for s = -1, max(-0, -1) = 0 but -max(0, 1) = -1 (the emitted check tests it).",),
     check_source="""
 def test_maxpool_positively_homogeneous():
     rng = np.random.default_rng(52)
@@ -1180,10 +1181,8 @@ conv_strided = OpDef(
     doc=r"(y \star_s w')_{o,i,j} = \sum_{t_h,t_w<k} w'_{o,t_h,t_w} y_{s i + t_h, s j + t_w}: one input channel.",
 )
 
-X_unsh = Let(Xb, lambda a1, b1, p1, q1: SumExpr.of(Yb[Cf * p1 + a1, Cf * q1 + b1]),
-             r"z_{(a,b),p,q} := y_{C p + a, C q + b} \text{ (pixel\_unshuffle: channel } aC + b)")
-Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q1)),
-             r"w'_{o,t_h,t_w} := \mathrm{PS}_C(w)_{o,t_h,t_w}")
+X_unsh = Let(Xb, lambda a1, b1, p1, q1: SumExpr.of(Yb[Cf * p1 + a1, Cf * q1 + b1]))
+Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q1)))
 
 
 
@@ -1244,6 +1243,25 @@ space_to_depth = General(
     ],
     instances=[{"C": 2, "K": 1, "S": 2}, {"C": 1, "K": 2, "S": 1}],
     figure=_s2d_figure,
+    check_source="""
+def test_space_to_depth_one_channel_exact():
+    # w'[o, 0, C u + a, C v + b] = w[o, a C + b, u, v], built by hand (not with pixel_shuffle)
+    rng = np.random.default_rng(61)
+    for cr, kk, ss in [(1, 2, 1), (2, 1, 2), (2, 3, 1), (3, 2, 2)]:
+        y = rng.integers(-9, 10, (1, 1, cr * 6, cr * 7)).astype(object)
+        w = rng.integers(-9, 10, (2, cr * cr, kk, kk)).astype(object)
+        z = ref.pixel_unshuffle(y, cr)                       # z[(a, b), p, q] = y[C p + a, C q + b]
+        assert all((z[0, a * cr + b] == y[0, 0, a::cr, b::cr]).all() for a in range(cr) for b in range(cr))
+        wp = np.zeros((2, 1, cr * kk, cr * kk), dtype=object)
+        for a in range(cr):
+            for b in range(cr):
+                for u in range(kk):
+                    for v in range(kk):
+                        wp[:, 0, cr * u + a, cr * v + b] = w[:, a * cr + b, u, v]
+        lhs = ref.conv2d(z, w, stride=ss)
+        rhs = ref.conv2d(y, wp, stride=cr * ss)
+        assert lhs.shape == rhs.shape and (lhs == rhs).all()
+""",
 )
 
 
@@ -1271,7 +1289,6 @@ space_to_depth_exact = Identity(
     family=[dict(cr=cr, dd=dd, kk=kk, ss=ss, pp=pp, n=kk + ss)
             for cr in (2, 3) for kk in (1, 2, 3) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2)
             if not (cr == 3 and dd == 2 and kk == 3)],
-    bound="C in {2, 3}, K <= 3, S <= 2, P <= 1, D in {1, 2} (D = 2 with K <= 2 when C = 3); map (K+S) x (K+S)",
     check_source="""
 def test_space_to_depth_numeric():
     rng = np.random.default_rng(60)
@@ -1292,32 +1309,18 @@ def test_space_to_depth_numeric():
 Hh, Ww, Pp, Oo, Dd = sizes("H W P O D")
 
 
-def _s2d_cost():
+def derive_s2d_cost(P: Proof) -> None:
     out_small = sympy.floor((Hh + 2 * Pp - K_s) / S_s) + 1
     out_big = sympy.floor((Cf * Hh + 2 * Cf * Pp - Cf * K_s) / (Cf * S_s)) + 1
-    lhs_macs = Oo * Dd * Cf**2 * K_s**2 * out_small**2
-    rhs_macs = Oo * Dd * (Cf * K_s) ** 2 * out_big**2
-    same_size = sympy.simplify(out_small - out_big) == 0
-    same_macs = sympy.simplify(lhs_macs - rhs_macs) == 0
-    same_params = sympy.expand(Oo * Dd * Cf**2 * K_s**2 - Oo * Dd * (Cf * K_s) ** 2) == 0
-    if not (same_size and same_macs and same_params):
-        raise RuntimeError("the cost identity did not simplify")
-    seed = {Cf: 16, K_s: 3}
-    steps = (
-        StepRecord("output size", "H_out of both convolutions (the argument of the floor cancels C)",
-                   rf"\left\lfloor \frac{{C H + 2 C P - C K}}{{C S}} \right\rfloor + 1 = {sympy.latex(out_small)}", (),
-                   ("sympy: the difference simplifies to 0",)),
-        StepRecord("MACs", "multiply-accumulates of both sides",
-                   r"O D C^2 K^2 H_{out} W_{out} = O D (C K)^2 H_{out} W_{out}", (),
-                   ("sympy: the difference simplifies to 0",)),
-        StepRecord("the seed's example", "256 = 16^2 channels, a 3 x 3 kernel: a 48 x 48 kernel at stride 16",
-                   rf"C^2 K^2 = {int((Cf**2 * K_s**2).subs(seed))} = (C K)^2 = 48^2", (),
-                   ("exact integer arithmetic",)),
-    )
-    return {"verdict": "proved", "steps": steps}
+    P.equal("H_out of both convolutions (the argument of the floor cancels C)", out_big, out_small)
+    P.equal("weights of both sides", Oo * Dd * Cf**2 * K_s**2, Oo * Dd * (Cf * K_s) ** 2)
+    P.equal("multiply-accumulates of both sides", Oo * Dd * Cf**2 * K_s**2 * out_small**2,
+            Oo * Dd * (Cf * K_s) ** 2 * out_big**2)
+    P.cross_check("256 = 16^2 channels and a 3 x 3 kernel are a 48 x 48 kernel at stride 16",
+                  [dict(C=16, K=3)], lambda C, K: C * C * K * K, lambda C, K: 48 * 48)
 
 
-space_to_depth_cost = CostClaim(
+space_to_depth_cost = Checked(
     "equivalences.space-to-depth-cost",
     "Both sides of space-to-depth cost the same",
     "For all sizes: the two convolutions of equivalences.space-to-depth have the same output size, the same "
@@ -1325,9 +1328,7 @@ space_to_depth_cost = CostClaim(
     "1 x 16H x 16W map is the ordinary 256-channel 3x3 conv rewritten: 48^2 = 256 * 9 MACs per output in both, "
     "and it runs at stride 16, so its output is H x W. The big kernel is not a larger receptive field: a 48 x 48 "
     "window of the shuffled map holds exactly the 3 x 3 x 256 values of the original window.",
-    procedure=_s2d_cost,
-    strength="general",
-    sizes_text="all O, D, C, K, S, P, H >= 1",
+    derive=derive_s2d_cost,
     check_source="""
 def test_space_to_depth_costs_equal():
     for cr, kk, ss, pp, h in [(16, 3, 1, 1, 8), (2, 3, 2, 0, 9), (3, 1, 1, 0, 4)]:
@@ -1451,7 +1452,6 @@ padded_ring_error = Identity(
     family=[dict(k1=p, k2=q, n=nn, s1=s1, s2=s2, p1=p1, p2=p2)
             for p in (1, 3) for q in (3,) for s1 in (1, 2) for s2 in (1, 2) for p1 in (0, 1) for p2 in (1, 2)
             for nn in (5,)],
-    bound="k1 in {1, 3}, k2 = 3, s1, s2, p2 in {1, 2}, p1 in {0, 1}, input 5 x 5, 2 channels",
     check_source="""
 def test_padded_ring_error_numeric():
     rng = np.random.default_rng(70)
@@ -1481,56 +1481,47 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
     return top and bottom and (mode == "bias" or b1_zero)
 
 
-def _characterisation():
+def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+    """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
     from convsym.algebra import PolyTensor as PT
 
-    done, agree, exact_count = [], 0, 0
+    pool = VariablePool()
+    T = {nm: PT.variables(pool, nm, shp) for nm, shp in
+         {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
+    if b1_zero:
+        T["b1"] = T["b1"] * 0
+    h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
+    mid = h.shape[1]
+    pad = T["b1"] if mode == "bias" else T["b1"] * 0
+    hp = E.concat(*([pad] * p2), h.reshape((mid,)), *([pad] * p2)).reshape((1, mid + 2 * p2))
+    two = ops.conv1d(hp, T["w2"], T["b2"])
+    Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
+    one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
+    return two.equals(one)
+
+
+def _characterisation_cases() -> list[dict]:
+    out = []
     for k1_, s1, p1, k2_, n_, mode, b1_zero in itertools.product(
             (1, 2, 3), (1, 2), (0, 1), (2, 3), (4, 5), ("zeros", "bias"), (True, False)):
         if mode == "bias" and b1_zero:
             continue
         for p2 in range(1, k2_):
-            if (n_ + 2 * p1 - k1_) // s1 + 1 < 1:
-                continue
-            pool = VariablePool()
-            T = {nm: PT.variables(pool, nm, shp) for nm, shp in
-                 {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
-            if b1_zero:
-                T["b1"] = T["b1"] * 0
-            h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
-            mid = h.shape[1]
-            hp = E.concat(*([T["b1"] if mode == "bias" else T["b1"] * 0] * p2), h.reshape((mid,)),
-                          *([T["b1"] if mode == "bias" else T["b1"] * 0] * p2)).reshape((1, mid + 2 * p2))
-            two = ops.conv1d(hp, T["w2"], T["b2"])
-            Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
-            one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
-            holds = two.equals(one)
-            want = _predicted_exact(k1_, s1, p1, n_, b1_zero, mode)
-            if holds != want:
-                raise RuntimeError(f"characterisation wrong at k1={k1_}, s1={s1}, p1={p1}, k2={k2_}, p2={p2}, n={n_}, "
-                                   f"mode={mode}, b1=0: {b1_zero}: exact={holds}, predicted {want}")
-            agree += 1
-            exact_count += holds
-    done.append(f"{agree} configurations (k1 <= 3, s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, "
-                f"zero or bias padding, b1 = 0 or not): the prediction equals the exact polynomial check "
-                f"({exact_count} exact, {agree - exact_count} not)")
-    steps = (
-        StepRecord("ring error", "by equivalences.padded-ring-error the merge is exact iff every ring value the second "
-                   "layer reads is the padding value: v_j = 0 (zeros) or v_j = b_1 (bias)",
-                   r"v_j = b_1 + \sum_a w^{(1)}_a x_{s_1 j + a - p_1},\quad j \in \{-p_2..-1\} \cup \{H_m..H_m+p_2-1\}",
-                   (), ("exact identity, see equivalences.padded-ring-error",)),
-        StepRecord("top", "the window at j = -1 sees only padding (the farther ring positions then too)",
-                   r"k_1 - 1 \le p_1 + s_1 - 1", (), ("for generic weights this is also necessary",)),
-        StepRecord("bottom", "the window at j = H_m starts beyond the input",
-                   r"s_1 H_m \ge n + p_1,\quad H_m = \left\lfloor \frac{n + 2 p_1 - k_1}{s_1} \right\rfloor + 1", (),
-                   ("for all n this is k_1 - 1 <= p_1: the worst n has s_1 H_m = n + 2 p_1 - k_1 + 1",)),
-        StepRecord("bias", "zero padding needs the ring value b_1 + 0 to be 0", r"b_1 = 0", (),
-                   ("with bias padding (pad with b_1) this condition disappears",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": tuple(done)}
+            if (n_ + 2 * p1 - k1_) // s1 + 1 >= 1:
+                out.append(dict(k1_=k1_, s1=s1, p1=p1, k2_=k2_, p2=p2, n_=n_, mode=mode, b1_zero=b1_zero))
+    return out
 
 
-padded_characterisation = Procedure(
+def derive_characterisation(P: Proof) -> None:
+    P.family("the prediction (conditions (i)-(iii)) equals the exact polynomial check of the merge, for k1 <= 3, "
+             "s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, zero or bias padding, b1 = 0 or not",
+             _characterisation_cases(), _merge_is_exact,
+             lambda k1_, s1, p1, k2_, p2, n_, mode, b1_zero: _predicted_exact(k1_, s1, p1, n_, b1_zero, mode),
+             shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
+                   r"\wedge (b_1 = 0 \vee \text{bias padding})")
+
+
+padded_characterisation = Checked(
     "equivalences.padded-exact-characterisation",
     "Exactly when a merge with padding in the second layer is exact",
     "With stride 1 and 1 <= p2 <= k2 - 1 in the second layer (per axis): the merged layer padded by p1 + s1 p2 "
@@ -1539,9 +1530,11 @@ padded_characterisation = Procedure(
     "input; for every n this is k1 - 1 <= p1) and (iii) b1 = 0 when the intermediate is zero padded (no "
     "condition when it is padded with b1). k2 and p2 do not matter; s1 and, for s1 > 1, the input size n do: "
     "a 2x2 stride-2 first layer without padding merges exactly for even n and not for odd n.",
-    procedure=_characterisation,
-    strength="exact-family",
-    sizes_text="k1 <= 3, s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}",
+    derive=derive_characterisation,
+    remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the second layer "
+             "reads is the padding value (0, or b1 with bias padding); the window at ring position -1 sees only "
+             "padding iff k1 - 1 <= p1 + s1 - 1, the one at H_mid starts beyond the input iff s1 H_mid >= n + p1 "
+             "(for every n: k1 - 1 <= p1), and zero padding needs the ring value b1 + 0 to be 0.",),
     check_source="""
 def test_padded_stride_parity_numeric():
     rng = np.random.default_rng(71)
@@ -1571,7 +1564,6 @@ padded_bias_repair = Identity(
     family=[dict(k1=p, k2=q, n=nn, s1=s1, s2=s2, p1=p1, p2=p2)
             for p1 in (0, 1) for p in range(1, p1 + 2) for q in (3,) for s1 in (1, 2) for s2 in (1, 2)
             for p2 in (1, 2) for nn in (4, 5)],
-    bound="d1(k1-1) <= p1 <= 1, k2 = 3, s1, s2, p2 in {1, 2}, input 4 x 4 and 5 x 5",
     check_source="""
 def test_padded_bias_repair_numeric():
     rng = np.random.default_rng(72)
@@ -1653,6 +1645,30 @@ split_polynomial = General(
         Fold(D.full_convolution(w1_, w2_, k1, k2, t), ("a",)),
     ],
     instances=[{"k_1": 2, "k_2": 2, "t": 1}, {"k_1": 1, "k_2": 3, "t": 2}, {"k_1": 3, "k_2": 2, "t": 0}],
+    check_source="""
+def test_split_polynomial_product_is_the_stacked_kernel():
+    # the merged kernel of two stacked layers, read off the reference with unit inputs, is the
+    # coefficient list of W1(z) W2(z)
+    rng = np.random.default_rng(80)
+    for k1, k2 in [(1, 1), (2, 2), (1, 3), (3, 2), (4, 3)]:
+        w1, w2 = rng.integers(-9, 10, k1).astype(object), rng.integers(-9, 10, k2).astype(object)
+        K = k1 + k2 - 1
+        stacked = []
+        for t in range(K):
+            e = np.zeros((1, 1, K), dtype=object)
+            e[...] = 0
+            e[0, 0, t] = 1
+            out = ref.conv1d(ref.conv1d(e, w1.reshape(1, 1, -1)), w2.reshape(1, 1, -1))
+            assert out.shape == (1, 1, 1)
+            stacked.append(out[0, 0, 0])
+        product = [0] * K
+        for a in range(k1):
+            for b in range(k2):
+                product[a + b] += w1[a] * w2[b]
+        assert stacked == product
+    # 1 + z^2 has no real root, so [1, 0, 1] is no product of two real kernels of length 2
+    assert all(abs(z.imag) > 0.5 for z in np.roots([1, 0, 1]))
+""",
 )
 
 
@@ -1666,7 +1682,7 @@ def _z3_splits(w, k1_):
                    == z3.RealVal(str(w[tt])))
     res = solver.check()
     if res == z3.unknown:
-        raise RuntimeError(f"z3 could not decide the split of {w}")
+        raise ProofError(f"z3 could not decide the split of {w}")
     return res == z3.sat
 
 
@@ -1680,43 +1696,30 @@ def _criterion(w, k1_):
     return poly.count_roots() > 0
 
 
-def _split_counterexample():
-    w = [1, 0, 1]
+def derive_split_counterexample(P: Proof) -> None:
     z = sympy.Symbol("z")
-    roots = sympy.Poly(z**2 + 1, z).count_roots()
-    splits = _z3_splits(w, 2)
-    steps = (
-        StepRecord("polynomial", "a split (2, 2) is a factorisation into real linear factors (split-polynomial)",
-                   r"1 + z^2 = (u_0 + u_1 z)(v_0 + v_1 z)", (), ("equivalences.split-polynomial",)),
-        StepRecord("no real root", "a real linear factor means a real root; z^2 + 1 has none",
-                   rf"\#\{{z \in \mathbb{{R}} : z^2 + 1 = 0\}} = {roots}", (),
-                   ("sympy count_roots (Sturm sequence, exact)",)),
-        StepRecord("decision", "independently: the coefficient equations have no real solution",
-                   r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1", (),
-                   ("z3 nonlinear real arithmetic: " + ("sat" if splits else "unsat"),)),
-        StepRecord("over the complex numbers", "the split exists with complex kernels",
-                   r"1 + z^2 = (1 + i z)(1 - i z)", (),
-                   ("sympy: expands to 1 + z^2",)),
-    )
-    if roots != 0 or splits or sympy.expand((1 + sympy.I * z) * (1 - sympy.I * z)) != 1 + z**2:
-        return {"verdict": "proved", "steps": steps}
-    return {"verdict": "refuted", "steps": steps, "witness": Witness(
-        "the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 kernels: "
-        "its polynomial has no real root; z3 finds the coefficient equations unsatisfiable over the reals.",
-        (("w", "[1, 0, 1]"),), r"w = u * v", "[1, 0, 1]", r"\text{no real } u, v",
-        {"w": [1, 0, 1], "k1": 2, "k2": 2, "lhs": "[1, 0, 1]", "rhs": "none"})}
+    u0, u1, v0, v1 = z3.Reals("u0 u1 v0 v1")
+    P.zero("over the complex numbers the split exists, so the obstruction is the reals",
+           sympy.expand((1 + sympy.I * z) * (1 - sympy.I * z)) - (1 + z**2), shown=r"1 + z^2 = (1 + i z)(1 - i z)")
+    P.no_solution(
+        "a split of [1, 0, 1] into two real length-2 kernels u, v solves the coefficient equations of "
+        "(u_0 + u_1 z)(v_0 + v_1 z) = 1 + z^2; over the reals they have no solution",
+        [u0 * v0 == 1, u0 * v1 + u1 * v0 == 0, u1 * v1 == 1],
+        r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1 \text{ has no real solution}",
+        witness=("the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 "
+                 "kernels: z3 finds the coefficient equations unsatisfiable over the reals (1 + z^2 has no real root)."),
+        assignment=(("w", "[1, 0, 1]"),), where=r"w = u * v", lhs="[1, 0, 1]", rhs=r"\text{no real } u, v",
+        data={"w": [1, 0, 1], "k1": 2, "k2": 2, "lhs": "[1, 0, 1]", "rhs": "none"})
 
 
-split_counterexample = Procedure(
+split_counterexample = Checked(
     "equivalences.split-counterexample",
     "Not every kernel splits: $[1, 0, 1]$ over the reals",
     "Claim (false): every length-3 kernel is the composition of two length-2 kernels (one channel, real weights). "
     "The seed's answers 'the converse also holds' are wrong for one channel; with two middle channels it is true "
     "(equivalences.split-channels).",
     expected="refuted",
-    procedure=_split_counterexample,
-    strength="exact-instance",
-    sizes_text="k = 3 = 2 + 2 - 1, one channel",
+    derive=derive_split_counterexample,
     witness_check="""
 w = witness["w"]
 # (u0 + u1 z)(v0 + v1 z) = 1 + z^2 forces u0 v0 = u1 v1 = 1 and u0 v1 = -u1 v0, so
@@ -1731,54 +1734,39 @@ assert np.allclose(np.convolve([1, 1j], [1, -1j]), w)  # the complex split exist
 )
 
 
-def _split_criterion():
-    checked, fails = 0, 0
-    cases = [(3, 2), (3, 1), (4, 2), (5, 2)]
-    for K, k1_ in cases:
+def _split_kernels() -> list[dict]:
+    cases = []
+    for K, k1_ in [(3, 2), (3, 1), (4, 2), (5, 2)]:
         # w and -w split alike, so the leading entry is 0 or 1; for K = 5, k1 = 2 a zero leading entry leaves
         # degree <= 3 = k2 - 1, which always splits (degree-0 first factor), so only 1 is tried there
         for w in itertools.product(*([(-1, 0, 1)] * (K - 1) + [(1,) if K == 5 else (0, 1)])):
-            crit, dec = _criterion(list(w), k1_), _z3_splits(list(w), k1_)
-            if crit != dec:
-                raise RuntimeError(f"criterion {crit} but z3 {dec} for w={w}, k1={k1_}")
-            checked += 1
-            fails += not dec
-    extra = [([1, 0, 2, 0, 1], 2), ([1, 0, 2, 0, 1], 3), ([2, -3, 1, 5], 2), ([1, 2, 3, 4, 5, 6], 2)]
-    for w, k1_ in extra:
-        if _criterion(w, k1_) != _z3_splits(w, k1_):
-            raise RuntimeError(f"criterion and z3 disagree on {w}, k1={k1_}")
-        checked += 1
-    steps = (
-        StepRecord("polynomials", "a split is a factorisation W = W_1 W_2 over the reals (split-polynomial)",
-                   r"\deg W_1 \le k_1 - 1,\quad \deg W_2 \le k_2 - 1", (), ("equivalences.split-polynomial",)),
-        StepRecord("real factorisation", "over the reals W is lc(W) times linear factors (its r real roots) and "
-                   "quadratic factors (its c pairs of complex roots); a real factor of degree d exists iff "
-                   "d = r' + 2 c' with r' <= r, c' <= c",
-                   r"W = \mathrm{lc}(W) \prod_{i \le r}(z - \rho_i) "
-                   r"\prod_{i \le c}(z^2 - 2\,\mathrm{Re}\,\zeta_i z + |\zeta_i|^2)", (),
-                   ("fundamental theorem of algebra; unique factorisation in R[z]",)),
-        StepRecord("criterion", "so w splits unless k1, k2 are both even, deg W = k1 + k2 - 2 and W has no real root",
-                   r"\neg\left(2 \mid k_1 \wedge 2 \mid k_2 \wedge w_{K-1} \ne 0 "
-                   r"\wedge \#\{\rho \in \mathbb{R}: W(\rho) = 0\} = 0\right)",
-                   (), ("real roots counted exactly by Sturm sequences (sympy count_roots)",)),
-    )
-    return {"verdict": "proved", "steps": steps, "instances": (
-        f"{checked} kernels (all of {{-1, 0, 1}}^(K-1) x {{0, 1}} for (K, k1) in {cases[:3]}, "
-        f"{{-1, 0, 1}}^4 x {{1}} for (5, 2), and 4 more; -w splits iff w does): the criterion equals "
-        f"z3's exact decision over the reals ({fails} do not split)",)}
+            cases.append(dict(w=tuple(w), k1_=k1_))
+    for w, k1_ in [([1, 0, 2, 0, 1], 2), ([1, 0, 2, 0, 1], 3), ([2, -3, 1, 5], 2), ([1, 2, 3, 4, 5, 6], 2)]:
+        cases.append(dict(w=tuple(w), k1_=k1_))
+    return cases
 
 
-split_criterion = Procedure(
+def derive_split_criterion(P: Proof) -> None:
+    P.family("the criterion (real roots counted exactly by Sturm sequences) equals z3's exact decision over the "
+             "reals of the coefficient equations, for every kernel of {-1, 0, 1}^(K-1) x {0, 1} with (K, k1) in "
+             "(3, 2), (3, 1), (4, 2), {-1, 0, 1}^4 x {1} for (5, 2), and 4 more",
+             _split_kernels(), lambda w, k1_: _criterion(list(w), k1_), lambda w, k1_: _z3_splits(list(w), k1_),
+             shown=r"\text{splits} \iff \neg\left(2 \mid k_1 \wedge 2 \mid k_2 \wedge w_{K-1} \ne 0 "
+                   r"\wedge \#\{\rho \in \mathbb{R}: W(\rho) = 0\} = 0\right)")
+
+
+split_criterion = Checked(
     "equivalences.split-criterion",
     "The exact criterion for a one-channel split",
     "A real kernel w of length K = k1 + k2 - 1 is the true convolution of real kernels of lengths k1 and k2 iff its "
     "polynomial W(z) = sum w_t z^t has a real factor F with deg F <= k1 - 1 and deg W - deg F <= k2 - 1; equivalently "
     "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. convsym.equivalences.factor_kernel_1d "
     "constructs the factors with exact real algebraic entries.",
-    procedure=_split_criterion,
-    strength="exact-family",
-    sizes_text="every kernel of {-1, 0, 1}^K up to sign for (K, k1) in (3, 2), (3, 1), (4, 2); "
-               "leading entry 1 for (5, 2)",
+    derive=derive_split_criterion,
+    remarks=("Why: a split is a factorisation W = W_1 W_2 over the reals with deg W_1 <= k1 - 1, deg W_2 <= k2 - 1 "
+             "(equivalences.split-polynomial); over the reals W is lc(W) times linear factors (its real roots) "
+             "and quadratic factors (pairs of complex roots), so a real factor of degree d exists iff d = r' + 2c' "
+             "with r' <= r real roots and c' <= c complex pairs.",),
     check_source="""
 def test_split_criterion_examples():
     # 1 - 3z + 2z^2 = (1 - z)(1 - 2z): splits into [1, -1] and [1, -2]
@@ -1813,7 +1801,6 @@ split_channels = Identity(
     rhs=_split_channels_rhs,
     family=[dict(o=oo, c=cc, K=KK, k1=kk1) for (oo, cc) in ((1, 1), (2, 1), (1, 2))
             for KK in (1, 2, 3, 4, 5) for kk1 in range(1, KK + 1)],
-    bound="O, C <= 2, K <= 5, every 1 <= k1 <= K",
     check_source="""
 def test_split_channels_kernel_101():
     # two middle channels: [1, 0, 1] = e_0 * [1, 0] + e_1 * [0, 1] (impulse, then the chunk it owns)

@@ -22,12 +22,12 @@ from convsym import ops
 from convsym import reference as ref
 from convsym.algebra import contract
 from convsym.errors import ProofError
-from convsym.proof import General, Identity, Theorem
+from convsym.proof import Checked, General, Identity, Proof, Refutation
 from convsym.render import figures
 from convsym.rules import Distribute, Fold, Name, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbols import sizes
-from convsym.verdict import Family, StepRecord, Witness
+from convsym.verdict import Family
 
 FAMILY = Family(
     "folding",
@@ -163,8 +163,7 @@ c, u, v = _c, _u, _v
 X, Wt, Hb = IndexedBase("x"), IndexedBase("w"), IndexedBase("h")
 B1 = IndexedBase("b^{(1)}")
 
-h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]),
-             r"h_{m,i,j} := x_{m,i,j} + b^{(1)}_m \text{ (a constant added per channel)}")
+h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]))
 
 CHECK_BIAS = """
 def test_folding_bias_through_conv_numeric():
@@ -256,8 +255,7 @@ bias_padded = Identity(
 C = sizes("C")[0]
 gam, rr, mu, bet, bb = (IndexedBase(n) for n in (r"\gamma", "r", r"\mu", r"\beta", "b"))
 Wf = IndexedBase("w'")
-W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]),
-              r"w'_{o,c,u,v} := \gamma_o r_o w_{o,c,u,v}")
+W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]))
 R_HYP = r"r_o = 1/\sqrt{\sigma^2_o + \epsilon} \text{ (the identity holds for every } r_o\text{)}"
 
 CHECK_BN_AFTER = """
@@ -303,10 +301,29 @@ bn_after = General(
         Name(W_after, (o, c, u, v)),
         Fold(D.conv2d(X, Wf, C, kh, kw, o, i, j), ("c", "u", "v")),
     ],
-    hypotheses=(R_HYP,),
+    remarks=(R_HYP,),
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     check_source=CHECK_BN_AFTER,
 )
+
+
+CHECK_BN_AFTER_EXACT = """
+def test_folding_bn_after_conv_exact_strided_grouped():
+    # var + eps is a square of a fraction for every channel, so the fold is checked with equality
+    rng = np.random.default_rng(22)
+    roots = np.array([Fraction(1, 2), Fraction(2), Fraction(5, 3), Fraction(1)], dtype=object)
+    eps = Fraction(1, 100000)
+    var = roots * roots - eps
+    for k, s, p, d, groups in [(1, 2, 2, 1, 2), (3, 1, 2, 2, 1), (2, 2, 0, 2, 2), (3, 2, 2, 1, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 5, 5)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        mean = np.array([Fraction(int(v), 3) for v in rng.integers(-6, 7, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.batch_norm(ref.conv2d(x, w, b, s, p, d, groups), mean, var, gamma, beta, eps)
+        a = gamma / roots
+        rhs = ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, s, p, d, groups)
+        assert (lhs == rhs).all()
+"""
 
 
 def _conv_bn_inputs(C, O, k, n, groups=1, **_):
@@ -341,18 +358,16 @@ bn_after_exact = Identity(
     family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, d=d, groups=gr)
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for p in (0, 2) for gr in (1, 2)
             if d * (k - 1) + 1 <= 4 + 2 * p],
-    bound="k <= 3; s, d in {1, 2}; p in {0, 2}; groups in {1, 2}; C = O = 2",
+    check_source=CHECK_BN_AFTER_EXACT,
 )
 
 # =============================================================================================
 # 3. BatchNorm before a convolution
 
 Zb, Wb, Mb = IndexedBase("z"), IndexedBase(r"\hat{w}"), IndexedBase("m")
-z_before = Let(Zb, lambda cc, ii, jj: SumExpr.of(gam[cc] * rr[cc] * X[cc, ii, jj], -gam[cc] * rr[cc] * mu[cc], bet[cc]),
-               r"z_{c,i,j} := \gamma_c r_c (x_{c,i,j} - \mu_c) + \beta_c \text{ (BatchNorm of the input)}")
-W_before = Let(Wb, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * gam[cc] * rr[cc]),
-               r"\hat{w}_{o,c,u,v} := w_{o,c,u,v} \gamma_c r_c")
-m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]), r"m_c := \gamma_c r_c \mu_c")
+z_before = Let(Zb, lambda cc, ii, jj: SumExpr.of(gam[cc] * rr[cc] * X[cc, ii, jj], -gam[cc] * rr[cc] * mu[cc], bet[cc]))
+W_before = Let(Wb, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * gam[cc] * rr[cc]))
+m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]))
 
 CHECK_BN_BEFORE = """
 def _bn_before_fold(w, b, mean, var, gamma, beta, eps, groups=1):
@@ -396,10 +411,33 @@ bn_before = General(
         Fold(D.bias_through(Wt, bet, C, kh, kw, o), ("c", "u", "v")),
         Fold(D.bias_through(Wt, Mb, C, kh, kw, o), ("c", "u", "v")),
     ],
-    hypotheses=(R_HYP.replace("_o", "_c"),),
+    remarks=(R_HYP.replace("_o", "_c"),),
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     check_source=CHECK_BN_BEFORE,
 )
+
+
+CHECK_BN_BEFORE_EXACT = """
+def test_folding_bn_before_conv_exact_strided_grouped():
+    # no padding; the folded weight scales input channel c (the column a weight reads) by gamma_c / root_c
+    rng = np.random.default_rng(31)
+    roots = np.array([Fraction(1, 2), Fraction(3), Fraction(7, 4), Fraction(1)], dtype=object)
+    var, eps = roots * roots - Fraction(1, 1000), Fraction(1, 1000)
+    for k, s, d, groups, O in [(1, 2, 1, 2, 2), (3, 1, 2, 1, 3), (2, 2, 2, 2, 4), (3, 2, 1, 4, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 7, 7)).astype(object)
+        w, b = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, O).astype(object)
+        mean = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta, eps), w, b, s, 0, d, groups)
+        a, shift = gamma / roots, beta - gamma / roots * mean
+        wf, bf = w.copy(), b.copy()
+        for o in range(O):
+            first = (o // (O // groups)) * (4 // groups)     # the first input channel output o reads
+            for col in range(4 // groups):
+                wf[o, col] = w[o, col] * a[first + col]
+                bf[o] += w[o, col].sum() * shift[first + col]
+        assert (lhs == ref.conv2d(x, wf, bf, s, 0, d, groups)).all()
+"""
 
 
 def _bn_conv_inputs(C, O, k, n, groups=1, **_):
@@ -436,7 +474,7 @@ bn_before_exact = Identity(
     rhs=_folded_before,
     family=[dict(C=2, O=2, k=k, n=5, s=s, d=d, groups=gr)
             for k in (1, 2, 3) for s in (1, 2) for d in (1, 2) for gr in (1, 2)],
-    bound="k <= 3; s, d in {1, 2}; groups in {1, 2}; C = O = 2; no padding",
+    check_source=CHECK_BN_BEFORE_EXACT,
 )
 
 BN_PAD_WITNESS = """
@@ -535,7 +573,6 @@ bn_before_repair = Identity(
     rhs=_repair_rhs,
     family=[dict(C=2, O=2, k=k, n=3, p=p, s=s, groups=gr)
             for k in (1, 2, 3) for p in (1, 2) for s in (1, 2) for gr in (1, 2)],
-    bound="k <= 3; p in {1, 2}; s in {1, 2}; groups in {1, 2}; C = O = 2",
     notes=("With q = 0 (beta = gamma r mu, e.g. mu = beta = 0) bn maps 0 to 0 and the zero-padded fold is exact: "
            "fold_batchnorm_before then returns a padded Conv2d.",),
     check_source=CHECK_REPAIR,
@@ -609,7 +646,6 @@ repvgg = Identity(
     rhs=_repvgg_merged,
     family=[dict(C=1, k=3, n=3), dict(C=2, k=3, n=3), dict(C=2, k=3, n=3, groups=2), dict(C=2, k=5, n=3),
             dict(C=3, k=3, n=4, groups=3)],
-    bound="k in {3, 5}; C <= 3; groups in {1, 2, 3} (depthwise included); n <= 4",
     check_source=CHECK_REPVGG,
 )
 
@@ -656,7 +692,6 @@ dbb_1x1_kxk = Identity(
     lhs=_dbb_branch,
     rhs=_dbb_merged,
     family=[dict(C=c_, M=m_, O=2, k=k, n=2, p=p) for k in (1, 3) for p in (1, 2) for c_ in (1, 2) for m_ in (1, 2)],
-    bound="k in {1, 3}; p in {1, 2}; C, M in {1, 2}; O = 2",
     check_source=CHECK_DBB,
 )
 
@@ -709,7 +744,6 @@ avgpool_is_conv = Identity(
     lhs=_avg_pool,
     rhs=_avg_as_conv,
     family=[dict(C=2, n=5, k=k, s=s, p=p) for k in (2, 3) for s in (1, 2) for p in range(k // 2 + 1)],
-    bound="k in {2, 3}; s in {1, 2}; p <= k/2; C = 2; n = 5",
     check_source=CHECK_AVG,
 )
 
@@ -719,11 +753,22 @@ avgpool_is_conv = Identity(
 
 tt, ss = IndexedBase("t"), IndexedBase("s")
 U, V, Wt2 = IndexedBase("u"), IndexedBase("y"), IndexedBase(r"\tilde{w}")
-W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]),
-            r"\tilde{w}_{o,c,u,v} := t_o w_{o,c,u,v} \text{ (output channel } o \text{ scaled by } t_o = 1/s_o)")
-W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]),
-           r"\tilde{w}_{o,c,u,v} := w_{o,c,u,v} s_c \text{ (input channel } c \text{ scaled by } s_c)")
-y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]), r"y_{c,i,j} := s_c u_{c,i,j}")
+W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]))
+W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]))
+y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]))
+
+
+CHECK_SCALE_OUT = """
+def test_cle_scale_out_exact():
+    # t w, t b per output channel scales that output channel by t, border and groups included
+    rng = np.random.default_rng(40)
+    for k, s, p, d, groups in [(1, 1, 0, 1, 1), (3, 2, 1, 1, 2), (3, 1, 2, 2, 4), (2, 2, 1, 2, 1)]:
+        x = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        t = np.array([Fraction(int(v), 3) for v in rng.integers(1, 9, 4)], dtype=object)
+        lhs = ref.conv2d(x, w * t[:, None, None, None], b * t, s, p, d, groups)
+        assert (lhs == ref.conv2d(x, w, b, s, p, d, groups) * t[None, :, None, None]).all()
+"""
 
 
 def _scale_out_inputs(C, O, k, n, groups=1, **_):
@@ -741,7 +786,6 @@ _SCALE_OUT_EXACT = [Identity(
     rhs=lambda T, **sz: ops.conv2d(T["x"], T["w"], T["b"], **_hyper(**sz)) * _per_channel(T["t"]),
     family=[dict(C=2, O=2, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
             for gr in (1, 2)],
-    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}",
 )]
 
 scale_out = General(
@@ -759,7 +803,25 @@ scale_out = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_OUT_EXACT,
+    check_source=CHECK_SCALE_OUT,
 )
+
+
+CHECK_SCALE_IN = """
+def test_cle_scale_in_exact():
+    # weight column col of output o reads input channel (o // (O / groups)) * (C / groups) + col
+    rng = np.random.default_rng(41)
+    for k, s, p, d, groups, O in [(1, 1, 0, 1, 1, 2), (3, 2, 1, 1, 2, 4), (3, 1, 2, 2, 4, 4), (2, 2, 1, 2, 2, 6)]:
+        u = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object)
+        sc = np.array([Fraction(int(v), 4) for v in rng.integers(1, 9, 4)], dtype=object)
+        ws = w.copy()
+        for o in range(O):
+            for col in range(4 // groups):
+                ws[o, col] = w[o, col] * sc[(o // (O // groups)) * (4 // groups) + col]
+        lhs = ref.conv2d(u, ws, None, s, p, d, groups)
+        assert (lhs == ref.conv2d(u * sc[None, :, None, None], w, None, s, p, d, groups)).all()
+"""
 
 
 def _scale_in_inputs(C, O, k, n, groups=1, **_):
@@ -777,7 +839,6 @@ _SCALE_IN_EXACT = [Identity(
     rhs=lambda T, **sz: ops.conv2d(T["u"] * _per_channel(T["s"]), T["w"], **_hyper(**sz)),
     family=[dict(C=2, O=o_, k=k, n=4, s=s, p=p, groups=gr) for k in (1, 3) for s in (1, 2) for p in (0, 1)
             for gr in (1, 2) for o_ in (2, 4)],
-    bound="k in {1, 3}; s in {1, 2}; p in {0, 1}; groups in {1, 2}; C = 2; O in {2, 4}",
 )]
 
 scale_in = General(
@@ -796,108 +857,19 @@ scale_in = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_IN_EXACT,
+    check_source=CHECK_SCALE_IN,
 )
 
 # ---------------------------------------------------------------------------------------------
 # 5b. exact arguments that are not polynomial identities
 
-_CACHE: dict[str, object] = {}
-
-
-def _proved(theorem) -> str:
-    """Prove a lemma once per run; ProofError unless it is proved."""
-    if theorem.name not in _CACHE:
-        _CACHE[theorem.name] = theorem.prove()
-    verdict = _CACHE[theorem.name]
-    if verdict.verdict != "proved":
-        raise ProofError(f"the lemma {theorem.name} did not prove: {verdict.error}")
-    return f"lemma {theorem.name}: proved ({verdict.strength}, {verdict.sizes})"
-
-
-def _z3_valid(formula, what: str) -> str:
-    solver = z3.Solver()
-    solver.set("timeout", 10000)
-    solver.add(z3.Not(formula))
-    result = solver.check()
-    if result != z3.unsat:
-        model = solver.model() if result == z3.sat else ""
-        raise ProofError(f"z3 does not prove {what}: {result} {model}")
-    return f"z3 over the reals: the negation of {what} is unsat"
-
-
-def _sympy_zero(expr, what: str) -> str:
-    if sympy.simplify(expr) != 0:
-        raise ProofError(f"SymPy does not reduce {what} to 0: {sympy.simplify(expr)}")
-    return f"SymPy: {what} simplifies to 0"
-
-
-class Step:
-    """One step of an :class:`Argument`: ``check()`` returns how it was checked or raises ProofError."""
-
-    def __init__(self, rule, description, expression, check, conditions=()):
-        self.rule, self.description, self.expression = rule, description, expression
-        self.check, self.conditions = check, tuple(conditions)
-
-
-class Argument(Theorem):
-    """A proof by a list of exactly checked steps (SymPy case analysis, z3 over the reals, lemmas)."""
-
-    def __init__(self, name, title, statement, *, steps, strength="general", size_text="", **kw):
-        super().__init__(name, title, statement, **kw)
-        self.step_list, self.strength, self.size_text = tuple(steps), strength, size_text
-
-    def sizes(self) -> str:
-        return self.size_text
-
-    def _run(self) -> dict:
-        done: list[StepRecord] = []
-        for n, step in enumerate(self.step_list, start=1):
-            try:
-                how = step.check()
-            except ProofError as exc:
-                err = ProofError(str(exc), step=n, rule=step.rule)
-                err.steps_so_far = tuple(done)
-                raise err from exc
-            how = (how,) if isinstance(how, str) else tuple(how)
-            done.append(StepRecord(step.rule, step.description, step.expression, step.conditions, how))
-        return {"verdict": "proved", "steps": tuple(done), "strength": self.strength}
-
-
-class Witnessed(Theorem):
-    """A claim refuted by one exact witness: ``build()`` returns the two sides and the data."""
-
-    strength = "exact-instance"
-
-    def __init__(self, name, title, statement, *, build, witness_check, size_text="", **kw):
-        super().__init__(name, title, statement, expected="refuted", **kw)
-        self.build, self.witness_check, self.size_text = build, witness_check, size_text
-
-    def sizes(self) -> str:
-        return self.size_text
-
-    def _run(self) -> dict:
-        w = self.build()
-        if w["lhs"] == w["rhs"]:
-            raise ProofError(f"the witness does not separate the two sides: both are {w['lhs']}")
-        witness = Witness(
-            description=w["description"],
-            assignment=tuple((k, str(val)) for k, val in w["assignment"]),
-            where=w["where"], lhs=str(w["lhs"]), rhs=str(w["rhs"]), data=w["data"],
-        )
-        lhs_tex, rhs_tex = (sympy.latex(sympy.Rational(str(w[k]))) for k in ("lhs", "rhs"))
-        steps = (StepRecord("exact evaluation", "both sides evaluated with Fraction arithmetic by convsym.reference",
-                            rf"{lhs_tex} \ne {rhs_tex}", (), ("exact rational arithmetic",)),)
-        return {"verdict": "refuted", "witness": witness, "steps": steps}
-
-    def check_source_for(self, verdict) -> str:
-        src = self.check_source
-        if verdict.witness is not None:
-            import textwrap
-
-            fn = "test_witness_" + self.name.split(".", 1)[1].replace("-", "_")
-            body = textwrap.indent(textwrap.dedent(self.witness_check).strip("\n"), "    ")
-            src += f"\n\ndef {fn}():\n    witness = {verdict.witness.data!r}\n{body}\n"
-        return src
+def _witnessed(name, title, gloss, build, **kw) -> Refutation:
+    """A refutation at the exact witness ``build()`` describes: the kernel evaluates the two sides
+    (``build()["lhs"]`` and ``["rhs"]``, exact Fractions computed with convsym.reference) itself."""
+    w = build()
+    return Refutation(name, title, gloss, lhs=lambda **_: build()["lhs"], rhs=lambda **_: build()["rhs"],
+                      witness=dict(w["assignment"]), where=w["where"], describe=w["description"], data=w["data"],
+                      **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -947,35 +919,37 @@ ACT_NUMPY = {
 }
 
 
-def _homogeneity_step(name: str) -> Step:
+def _cle_derivation(name: str):
     f, tex = ACTIVATIONS[name]
+    z, w = sympy.Symbol("z", real=True), sympy.Symbol("w", real=True)
 
-    def check():
-        out = []
-        for z, case in ((z_nonneg, "z >= 0"), (z_neg, "z < 0")):
-            out.append(_sympy_zero(f(s_pos * z) - s_pos * f(z), f"f(s z) - s f(z) for s > 0, {case}"))
-        return out
+    def derive(P: Proof) -> None:
+        homogeneity = f(s_pos * z) - s_pos * f(z)
+        if homogeneity == 0:  # a linear f: no cases needed
+            P.zero(f"f(z) = {name}: positive homogeneity", homogeneity,
+                   shown=rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
+        else:
+            P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", homogeneity, z,
+                    rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
+        P.lemma("first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
+                scale_out, r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)")
+        P.lemma("second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i",
+                scale_in, r"(w_2 \odot s) \star u = w_2 \star (s \odot u)")
+        undo = w * s_pos * f(z / s_pos) - w * f(z)
+        text = ("so each weight w of layer 2 that reads channel i, multiplied by s_i, undoes the scale through f: "
+                "(w s_i) f(h_i / s_i) = w f(h_i) for every pre-activation h_i")
+        shown = r"(w s_i)\, f\!\left(\tfrac{h_i}{s_i}\right) = w f(h_i)"
+        if undo == 0:
+            P.zero(text, undo, shown=shown)
+        else:
+            P.cases(text, undo, z, shown)
 
-    return Step("case analysis", f"f(z) = {name}: positive homogeneity on each sign of z",
-                rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}", check,
-                (r"s > 0", r"z \ge 0 \text{ or } z < 0"))
+    return derive
 
 
-def _cle_theorem(name: str, seed: int) -> Argument:
+def _cle_theorem(name: str, seed: int) -> Checked:
     fn = name.replace("_", "-")
-    steps = [
-        _homogeneity_step(name),
-        Step("lemma", "first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
-             r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)",
-             lambda: _proved(scale_out)),
-        Step("homogeneity", "f applied per channel with 1/s_i > 0 (step 1 with s = 1/s_i)",
-             r"f\!\left(\tfrac{1}{s_i} h_i\right) = \tfrac{1}{s_i} f(h_i)",
-             lambda: "step 1 with s := 1/s_i > 0", (r"s_i > 0",)),
-        Step("lemma", "second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i, "
-             "and s_i (1/s_i) f(h_i) = f(h_i)",
-             CLE_CHAIN, lambda: _proved(scale_in)),
-    ]
-    return Argument(
+    return Checked(
         f"folding.cle-{fn}",
         f"Cross-layer equalization is exact through {name}",
         f"For every s_i > 0: dividing output channel i of layer 1 (weights and bias) by s_i and multiplying the "
@@ -984,11 +958,9 @@ def _cle_theorem(name: str, seed: int) -> Argument:
         + (" (PReLU: the slope alpha_i belongs to channel i, as s_i does)." if name == "prelu" else ".")
         + " It holds per intermediate channel i, whatever the kernel sizes, paddings, strides and output channel "
         "counts of the two layers: only layer 1's output channel i and layer 2's input channel i are touched "
-        "(seed 000: layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
+        "(layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
         "between them, r1_i over the kernel i of layer 1 and r2_i over slice [:, i] of layer 2).",
-        steps=steps,
-        size_text="all channel counts and kernel sizes; padding, stride, groups by the lemmas' exact families",
-        hypotheses=(r"s_i > 0 \text{ for every intermediate channel } i",),
+        derive=_cle_derivation(name),
         check_source=CHECK_CLE_TEMPLATE.format(fn=name, seed=seed, act=ACT_NUMPY[name]),
     )
 
@@ -1081,42 +1053,42 @@ def test_folding_cle_not_homogeneous_numeric():
         assert np.abs(lhs - rhs).max() > 1e-3
 """
 
-cle_relu6 = Witnessed(
+cle_relu6 = _witnessed(
     "folding.cle-relu6",
     "Equalization is not exact through ReLU6",
     "Claim (false): equalization with the DFQ scales leaves layer2(relu6(layer1(x))) unchanged. relu6 clips "
     "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
     build=_scaling_witness("relu6", 4, 1, 2),
     witness_check=SCALING_WITNESS_CHECK,
-    size_text="one channel, 1x1 kernels, one pixel",
+    sizes_text="one channel, 1x1 kernels, one pixel",
     check_source=CHECK_NOT_HOMOGENEOUS + "\n" + SCALING_WITNESS_HELPER,
 )
-cle_hardswish = Witnessed(
+cle_hardswish = _witnessed(
     "folding.cle-hardswish",
     "Equalization is not exact through hard-swish",
     "Claim (false): equalization leaves layer2(hardswish(layer1(x))) unchanged; hardswish(z) = z relu6(z+3)/6 "
     "is quadratic on [-3, 3].",
     build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
     witness_check=SCALING_WITNESS_CHECK,
-    size_text="one channel, 1x1 kernels, one pixel",
+    sizes_text="one channel, 1x1 kernels, one pixel",
 )
-cle_sigmoid = Witnessed(
+cle_sigmoid = _witnessed(
     "folding.cle-sigmoid",
     "Equalization is not exact through the sigmoid",
     "Claim (false): equalization leaves layer2(sigmoid(layer1(x))) unchanged. At a zero pre-activation the "
     "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
     build=_scaling_witness("sigmoid", 4, 1, 0),
     witness_check=SCALING_WITNESS_CHECK,
-    size_text="one channel, 1x1 kernels, one pixel",
+    sizes_text="one channel, 1x1 kernels, one pixel",
 )
-cle_negative = Witnessed(
+cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
     "Equalization through ReLU needs s_i > 0",
     "Claim (false): the rescaling is exact through ReLU for every nonzero s_i. For s_i < 0 the sign flips "
     "before the ReLU: relu(-z) (-1) != relu(z).",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
     witness_check=SCALING_WITNESS_CHECK,
-    size_text="one channel, 1x1 kernels, one pixel",
+    sizes_text="one channel, 1x1 kernels, one pixel",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -1126,13 +1098,7 @@ r1s, r2s = sympy.symbols("r_1 r_2", positive=True)
 S_DFQ = sympy.sqrt(r1s * r2s) / r2s
 
 
-def _dfq_scale_positive() -> str:
-    if S_DFQ.is_positive is not True:
-        raise ProofError(f"SymPy cannot show that s = {S_DFQ} is positive")
-    return "SymPy: s = sqrt(r1 r2)/r2 is positive for positive r1, r2 (assumptions)"
-
-
-def _max_scales_step() -> Step:
+def _max_scales_formula():
     a_, x_, y_ = z3.Reals("a x y")
 
     def zabs(e):
@@ -1142,13 +1108,19 @@ def _max_scales_step() -> Step:
         return z3.If(p >= q, p, q)
 
     scaled = zmax(zabs(a_ * x_), zabs(a_ * y_))
-    formula = z3.ForAll([a_, x_, y_], z3.Implies(a_ > 0, scaled == a_ * zmax(zabs(x_), zabs(y_))))
-    return Step("lemma", "a positive factor leaves the arg-max in place: max_j |a w_j| = a max_j |w_j| "
-                "(two entries by z3; any number since max is associative)",
-                r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)",
-                lambda: _z3_valid(formula, "max(|a x|, |a y|) = a max(|x|, |y|) for a > 0"), (r"a > 0",))
+    return z3.ForAll([a_, x_, y_], z3.Implies(a_ > 0, scaled == a_ * zmax(zabs(x_), zabs(y_))))
 
 
+def derive_equalized_ranges(P: Proof) -> None:
+    P.positive("s is positive for positive ranges (so equalization is exact through ReLU)", S_DFQ,
+               r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0")
+    P.real_valid("a positive factor leaves the arg-max in place: max(|a x|, |a y|) = a max(|x|, |y|) for a > 0, "
+                 "so max_j |a w_j| = a max_j |w_j| (max over more entries is iterated max)",
+                 _max_scales_formula(), r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)", (r"a > 0",))
+    P.zero("range of layer 1: r1' = max |w1[i] / s| = r1 / s = sqrt(r1 r2)", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
+           shown=r"\frac{r_1}{s} = \sqrt{r_1 r_2}")
+    P.zero("range of layer 2: r2' = max |w2[:, i] s| = r2 s = sqrt(r1 r2)", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
+           shown=r"r_2 s = \sqrt{r_1 r_2}")
 
 
 def _ranges(w1, w2) -> tuple[list, list]:
@@ -1186,24 +1158,14 @@ def _equalization_figure(fields):
     return tikz, caption
 
 
-equalized_ranges = Argument(
+equalized_ranges = Checked(
     "folding.cle-equalized-ranges",
     "The DFQ scale makes both ranges $\\sqrt{r_1 r_2}$",
     "With r1_i = max |first.weight[i]| > 0 and r2_i = max |second.weight[:, i]| > 0 (per intermediate channel i; "
     "the two layers may have any kernel sizes and output channel counts), s_i = sqrt(r1_i r2_i)/r2_i is positive "
     "and after equalization the ranges are r1_i/s_i = r2_i s_i = sqrt(r1_i r2_i). Channels with r1_i = 0 or "
     "r2_i = 0 keep s_i = 1 (any positive s_i is exact there; nothing is balanced).",
-    steps=[
-        Step("sign", "s is positive (so equalization is exact through ReLU)", r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0",
-             _dfq_scale_positive, (r"r_1, r_2 > 0",)),
-        _max_scales_step(),
-        Step("range of layer 1", "r1' = max |w1[i] / s| = r1 / s = sqrt(r1 r2)", r"\frac{r_1}{s} = \sqrt{r_1 r_2}",
-             lambda: _sympy_zero(r1s / S_DFQ - sympy.sqrt(r1s * r2s), "r1/s - sqrt(r1 r2)")),
-        Step("range of layer 2", "r2' = max |w2[:, i] s| = r2 s = sqrt(r1 r2)", r"r_2 s = \sqrt{r_1 r_2}",
-             lambda: _sympy_zero(r2s * S_DFQ - sympy.sqrt(r1s * r2s), "r2 s - sqrt(r1 r2)")),
-    ],
-    size_text="all positive r1, r2 (symbolic)",
-    hypotheses=(r"r_1, r_2 > 0",),
+    derive=derive_equalized_ranges,
     figure=_equalization_figure,
     check_source="""
 def test_folding_cle_equalized_ranges_numeric():
@@ -1217,34 +1179,29 @@ def test_folding_cle_equalized_ranges_numeric():
 )
 
 
-def _optimality_steps() -> list[Step]:
-    s_, c1, c2 = sympy.symbols("s c_1 c_2", positive=True)
+def derive_optimal(P: Proof) -> None:
+    s_, c1 = sympy.symbols("s c_1", positive=True)
+    a1, b1, R1s, R2s = sympy.symbols("a b R_1 R_2", positive=True)
     R1, R2, p1, p2, q1, q2 = z3.Reals("R1 R2 p1 p2 q1 q2")
     lower = z3.ForAll([R1, R2, p1, p2], z3.Implies(z3.And(p1 > 0, p2 > 0, R1 >= p1, R2 >= p2), R1 * R2 >= p1 * p2))
     zmax = z3.If(q1 >= q2, q1, q2)
     zmax_sq = z3.If(q1 * q1 >= q2 * q2, q1 * q1, q2 * q2)
     monotone = z3.ForAll([q1, q2], z3.Implies(z3.And(q1 > 0, q2 > 0), zmax * zmax == zmax_sq))
-    return [
-        Step("invariant", "the product of the two ranges of a channel does not depend on s_i",
-             r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i",
-             lambda: _sympy_zero(r1s / s_ * (r2s * s_) - r1s * r2s, "(r1/s)(r2 s) - r1 r2")),
-        Step("objective", "DFQ's objective sum_i p1_i p2_i with precisions p_i = r_i'/R' (R' = max_i r_i') is "
-             "sum_i c_i / (R1' R2'): maximising it is minimising R1' R2'",
-             r"\sum_i \frac{r'_{1,i}}{R'_1}\frac{r'_{2,i}}{R'_2} = \frac{\sum_i c_i}{R'_1 R'_2}",
-             lambda: "the numerator is the invariant of the previous step; the sum is over channels"),
-        Step("lower bound", "for every choice of s > 0 and every channel i: R1' R2' >= r1_i' r2_i' = c_i, so "
-             "R1' R2' >= max_i c_i",
-             r"R'_1 R'_2 \ge \max_i c_i",
-             lambda: _z3_valid(lower, "R1 >= p1 > 0, R2 >= p2 > 0 => R1 R2 >= p1 p2"), (r"R'_k \ge r'_{k,i} > 0",)),
-        Step("attained", "the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i) and "
-             "R1' R2' = (max_i sqrt c_i)^2 = max_i c_i: the lower bound",
-             r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i",
-             lambda: [_z3_valid(monotone, "max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0 (q_i = sqrt(c_i))"),
-                      _sympy_zero(sympy.sqrt(c1) ** 2 - c1, "sqrt(c)^2 - c")]),
-    ]
+    P.zero("the product of the two ranges of a channel does not depend on s_i", r1s / s_ * (r2s * s_) - r1s * r2s,
+           shown=r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i")
+    P.zero("each term of DFQ's objective sum_i p1_i p2_i, with precisions p_k,i = r_k,i'/R_k', is the channel's "
+           "invariant over R1' R2', so maximising the (finite) sum is minimising R1' R2'",
+           (a1 / R1s) * (b1 / R2s) - (a1 * b1) / (R1s * R2s),
+           shown=r"\frac{r'_{1,i}}{R'_1}\frac{r'_{2,i}}{R'_2} = \frac{c_i}{R'_1 R'_2}")
+    P.real_valid("for every choice of s > 0 and every channel i: R1' R2' >= r1_i' r2_i' = c_i, so R1' R2' >= "
+                 "max_i c_i", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
+    P.real_valid("the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i), and "
+                 "(max_i sqrt c_i)^2 = max_i c_i: max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0", monotone,
+                 r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i")
+    P.zero("with q_i = sqrt(c_i)", sympy.sqrt(c1) ** 2 - c1, shown=r"\sqrt{c_i}^{\,2} = c_i")
 
 
-equalized_optimal = Argument(
+equalized_optimal = Checked(
     "folding.cle-optimal",
     "The equalized scales maximise DFQ's precision objective",
     "Let r1_i' = r1_i/s_i and r2_i' = r2_i s_i be the ranges after scaling, R_k' = max_i r_k,i' and p_k,i = "
@@ -1252,9 +1209,8 @@ equalized_optimal = Argument(
     "sum_i p1_i p2_i is at most sum_i c_i / max_i c_i with c_i = r1_i r2_i, and s_i = sqrt(r1_i r2_i)/r2_i attains "
     "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
     "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
-    steps=_optimality_steps(),
-    size_text="any number of channels, all positive ranges",
-    hypotheses=(r"r_{1,i}, r_{2,i} > 0", r"s_i > 0"),
+    derive=derive_optimal,
+    remarks=(r"r_{1,i}, r_{2,i} > 0", r"s_i > 0"),
     check_source="""
 def test_folding_cle_optimal_numeric():
     rng = np.random.default_rng(57)
@@ -1313,32 +1269,26 @@ def _iterate_chain():
     return sweeps, largest, error  # error <= 1e-10 was checked above
 
 
-class IteratedEqualization(Theorem):
-    strength = "numeric"
+def derive_iterated(P: Proof) -> None:
+    def observe() -> str:
+        sweeps, _, error = _iterate_chain()
+        return (f"fixed point after {sweeps} sweeps (every |log s_i| < 1e-12); the output is unchanged to "
+                f"{error:.1e} relative (float64)")
 
-    def sizes(self) -> str:
-        return "conv 3->6 (3x3), depthwise 6 (3x3), conv 6->4 (1x1), ReLU; seed 58"
-
-    def _run(self) -> dict:
-        sweeps, largest, error = _iterate_chain()
-        return {
-            "verdict": "proved",
-            "strength": "numeric",
-            "steps": (StepRecord("numeric iteration", "equalize layer pairs (1, 2), (2, 3) in sweeps until every "
-                                 "scale is 1 to 1e-12", r"\max_i |\log s_i| < 10^{-12}", (),
-                                 ("float64; not a proof",)),),
-            "instances": (f"fixed point after {sweeps} sweeps (every |log s_i| < 1e-12); the output is "
-                          "unchanged to 1e-10 relative throughout (float64)",),
-        }
+    P.lemma("each equalization of a pair is exact through ReLU", cle_relu, r"\text{folding.cle-relu}")
+    P.numeric("equalize layer pairs (1, 2), (2, 3) in sweeps until every scale is 1 to 1e-12 (float64, a fixed "
+              "seed): convergence is observed, not proved", observe, r"\max_i |\log s_i| < 10^{-12}")
 
 
-iterated = IteratedEqualization(
+iterated = Checked(
     "folding.cle-iterated",
     "Chains of layers: iterated equalization reaches a fixed point (numeric)",
     "For a conv - depthwise conv - conv chain with ReLUs, repeatedly equalizing adjacent pairs converges: the "
     "scales tend to 1, at which point the middle layer's input and output ranges are balanced with both "
     "neighbours, and the network output is unchanged throughout (each step is exact, by folding.cle-relu). "
     "The convergence is observed in float64, not proved.",
+    expected="observed",
+    derive=derive_iterated,
     check_source="""
 def test_folding_cle_iterated_fixed_point_numeric():
     rng = np.random.default_rng(59)
@@ -1361,17 +1311,20 @@ def test_folding_cle_iterated_fixed_point_numeric():
 # 6. bias absorption (DFQ)
 
 
-def _absorb_condition_check():
+def derive_absorb_condition(P: Proof) -> None:
     zz, cc = z3.Reals("z c")
 
     def relu(e):
         return z3.If(e >= 0, e, 0)
 
     formula = z3.ForAll([zz, cc], (relu(zz - cc) + cc == relu(zz)) == z3.Or(cc == 0, zz >= z3.If(cc >= 0, cc, 0)))
-    return _z3_valid(formula, "relu(z - c) + c = relu(z) <=> (c = 0 or z >= max(c, 0))")
+    P.real_valid("relu(z - c) + c = relu(z) as a statement over all real z, c", formula,
+                 r"\mathrm{relu}(z - c) + c = \mathrm{relu}(z) \iff c = 0 \lor z \ge \max(c, 0)")
+    P.lemma("the constant -c through layer 2 (no padding) is the bias -sum(w2) c", bias_through_conv,
+            r"w_2 \star (\mathrm{relu}(z) - c) = w_2 \star \mathrm{relu}(z) - (\Sigma w_2)\, c")
 
 
-absorb_condition = Argument(
+absorb_condition = Checked(
     "folding.absorb-condition",
     "Bias absorption across ReLU: exactly when the pre-activation stays above c",
     "Moving c_i from layer 1's bias into layer 2 (b1' = b1 - c, b2' = b2 + sum(w2[:, i]) c_i, no padding in "
@@ -1379,15 +1332,7 @@ absorb_condition = Argument(
     "iff c = 0 or z >= max(c, 0); for DFQ's c >= 0: iff z >= c. If every pre-activation of channel i (at every "
     "position layer 2 reads) meets it, the network is unchanged: layer 2 then sees relu(z) - c, and a constant "
     "through a convolution without padding is the bias sum(w2) c (folding.bias-through-conv).",
-    steps=[
-        Step("case analysis", "relu(z - c) + c = relu(z) as a statement over all real z, c",
-             r"\mathrm{relu}(z - c) + c = \mathrm{relu}(z) \iff c = 0 \lor z \ge \max(c, 0)",
-             _absorb_condition_check),
-        Step("lemma", "the constant -c through layer 2 (no padding) is the bias -sum(w2) c",
-             r"w_2 \star (\mathrm{relu}(z) - c) = w_2 \star \mathrm{relu}(z) - (\Sigma w_2)\, c",
-             lambda: _proved(bias_through_conv)),
-    ],
-    size_text="all real z, c; all sizes of layer 2",
+    derive=derive_absorb_condition,
     check_source="""
 def test_folding_absorb_condition_numeric():
     rng = np.random.default_rng(60)
@@ -1442,7 +1387,7 @@ def _confirm_absorb_witness(witness):
 
 ABSORB_WITNESS_CHECK = "_confirm_absorb_witness(witness)"
 
-absorb_below = Witnessed(
+absorb_below = _witnessed(
     "folding.absorb-below-threshold",
     "Bias absorption is wrong where the pre-activation is below c",
     "Claim (false): absorbing c > 0 across the ReLU is exact for every input. Where 0 < z < c (or z <= 0) the "
@@ -1450,16 +1395,16 @@ absorb_below = Witnessed(
     build=_absorb_witness(1, 1, 2, 1, 0),
     witness_check=ABSORB_WITNESS_CHECK,
     check_source=ABSORB_WITNESS_HELPER,
-    size_text="one channel, 1x1 kernels, one pixel",
+    sizes_text="one channel, 1x1 kernels, one pixel",
 )
-absorb_padded = Witnessed(
+absorb_padded = _witnessed(
     "folding.absorb-padded",
     "Bias absorption is wrong on the border when layer 2 pads",
     "Claim (false): if every pre-activation is >= c, absorption is exact even when layer 2 zero-pads. The "
     "zero ring is not relu(z) - c = -c shifted, so windows over it receive sum(w2) c but lose less.",
     build=_absorb_witness(3, 1, 1, 3, 1),
     witness_check=ABSORB_WITNESS_CHECK,
-    size_text="one channel, one pixel, layer 2 3x3 with padding 1",
+    sizes_text="one channel, one pixel, layer 2 3x3 with padding 1",
 )
 
 __all__ = [

@@ -32,7 +32,7 @@ i, a = index("i a")
 x, y, z, w = (IndexedBase(n) for n in ("x", "y", "z", "w"))
 
 # 2. An intermediate signal is a Let: z_j := x_j + y_j.
-z_def = Let(z, lambda j: SumExpr.of(x[j], y[j]), r"z_j := x_j + y_j")
+z_def = Let(z, lambda j: SumExpr.of(x[j], y[j]))
 
 # 3. The claim, its derivation (each step a rule that checks itself) and the instances on which
 #    every step is re-evaluated exactly.
@@ -86,6 +86,18 @@ linear_exact = Identity(
     rhs=sum_of_convs,
     family=[dict(c=c, o=2, k=k, n=5, s=s, p=p, g=g)
             for c in (2, 4) for k in (1, 2, 3) for s in (1, 2) for p in (1, 2) for g in (1, 2)],
+    check_source='''
+def test_tutorial_linear_exact_fractions():
+    # exact rationals: the two sides must be equal, not close
+    rng = np.random.default_rng(1)
+    for c, k, s, p, g in [(2, 1, 1, 1, 1), (2, 3, 2, 1, 2), (4, 2, 1, 2, 2), (4, 3, 2, 2, 1), (4, 3, 1, 2, 4)]:
+        x, y = (np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, c * 25)], dtype=object).reshape(1, c, 5, 5)
+                for _ in range(2))
+        w = rng.integers(-5, 6, (2 * g, c // g, k, k)).astype(object)
+        lhs = ref.conv2d(x + y, w, stride=s, padding=p, groups=g)
+        rhs = ref.conv2d(x, w, stride=s, padding=p, groups=g) + ref.conv2d(y, w, stride=s, padding=p, groups=g)
+        assert (lhs == rhs).all()
+''',
 )
 
 if __name__ == "__main__":

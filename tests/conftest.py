@@ -1,6 +1,7 @@
 """Shared fixtures: fake theorems and verdicts, proof-script folders, and the LaTeX skip rule.
 
-Tests marked ``latex`` need latexmk.  They are skipped when it is not installed, unless
+Tests marked ``latex`` need latexmk and the LaTeX packages of the book.  They are skipped when
+one is missing (the reason names the package to install), unless
 ``CONVSYM_REQUIRE_LATEX=1``: then they run, and fail, so a machine that must build the PDF
 cannot pass silently without it.
 """
@@ -8,7 +9,6 @@ cannot pass silently without it.
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,14 @@ from convsym.verdict import Family, StepRecord, Verdict, Witness
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if shutil.which("latexmk") is not None or os.environ.get("CONVSYM_REQUIRE_LATEX") == "1":
+    if os.environ.get("CONVSYM_REQUIRE_LATEX") == "1" or not any("latex" in i.keywords for i in items):
         return
-    skip = pytest.mark.skip(
-        reason="latexmk is not installed (CONVSYM_REQUIRE_LATEX=1 makes this fail instead)"
-    )
+    from convsym.build import latex_problem
+
+    problem = latex_problem()  # names the Debian / TeX Live package to install
+    if problem is None:
+        return
+    skip = pytest.mark.skip(reason=f"{problem} (CONVSYM_REQUIRE_LATEX=1 makes this fail instead)")
     for item in items:
         if "latex" in item.keywords:
             item.add_marker(skip)

@@ -13,21 +13,30 @@ import pytest
 
 import convsym.build as build
 from convsym.build import (
+    PDF,
+    SOURCE_KEY,
+    build_pdf,
     build_tree,
     check,
     compile_latex,
     compile_pdf,
+    latex_problem,
+    missing_latex_files,
+    recorded_source_hash,
     run_all,
+    source_hash,
     with_pdf,
     write_tree,
 )
 from convsym.errors import ConvsymError, RenderError
 from convsym.registry import (
     ProofFileError,
+    default_out_dir,
     default_proof_dir,
     load_families,
     run_script,
     select,
+    source_checkout,
     verdict_summary,
 )
 from convsym.verdict import Family
@@ -42,6 +51,27 @@ def test_default_proof_dir():
     import convsym.registry
 
     assert default_proof_dir() == Path(convsym.registry.__file__).resolve().parents[1] / "proofs"
+
+
+def test_in_the_repository_the_defaults_are_its_folders(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    assert source_checkout() == root
+    monkeypatch.chdir(tmp_path)
+    assert default_out_dir() == root / "generated"
+
+
+def test_installed_the_defaults_are_the_package_and_the_current_folder(tmp_path, monkeypatch):
+    """Installed (no pyproject.toml and proofs/ next to the package): the proofs shipped as
+    convsym.proofs, and ./generated."""
+    import convsym.registry
+
+    package = tmp_path / "site-packages" / "convsym"
+    (package / "proofs").mkdir(parents=True)
+    monkeypatch.setattr(convsym.registry, "__file__", str(package / "registry.py"))
+    monkeypatch.chdir(tmp_path)
+    assert source_checkout() is None
+    assert default_proof_dir() == package / "proofs"
+    assert default_out_dir() == tmp_path / "generated"
 
 
 def test_load_families_order(write_script, script_source):
@@ -274,6 +304,41 @@ def test_manifest(toy_results):
         assert entry["theorems"] == both
 
 
+def test_main_tex_records_the_hash_of_the_latex_sources(toy_results):
+    tree = build_tree(toy_results)
+    digest = source_hash(tree)
+    assert tree["latex/main.tex"].count(SOURCE_KEY) == 1
+    assert f"pdfkeywords={{{SOURCE_KEY}{digest}}}" in tree["latex/main.tex"]
+    # the hash covers every latex/ file (the field itself counts as zeros), nothing else
+    assert source_hash({**tree, "checks/test_toy.py": "# other\n"}) == digest
+    assert source_hash({**tree, "latex/toy.tex": tree["latex/toy.tex"] + "%\n"}) != digest
+    blank = tree["latex/main.tex"].replace(digest, "0" * 64)
+    assert source_hash({**tree, "latex/main.tex": blank}) == digest
+    assert source_hash({**tree, "latex/main.tex": blank + "%\n"}) != digest
+
+
+def test_source_hash_changes_with_any_chapter(toy_results, verdict_factory, fake_theorem, toy_family):
+    other = verdict_factory(title="Addition commutes, again")
+    changed = build_tree([(toy_family, [(other, fake_theorem(other.name, other))])])
+    assert source_hash(changed) != source_hash(build_tree(toy_results))
+    assert SOURCE_KEY + source_hash(changed) in changed["latex/main.tex"]
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    [
+        b"(convsym-source-sha256:" + b"ab" * 32 + b")",
+        # hyperref: UTF-16 with octal escapes
+        b"(\\376\\377" + b"".join(b"\\000" + bytes([c]) for c in b"convsym-source-sha256:" + b"ab" * 32) + b")",
+        b"<FEFF" + b"".join(b"00%02X" % c for c in b"convsym-source-sha256:" + b"ab" * 32) + b">",
+    ],
+)
+def test_recorded_source_hash(keywords):
+    pdf = b"%PDF-1.5\n1 0 obj\n<< /Title (t) /Keywords" + keywords + b" >>\nendobj\n"
+    assert recorded_source_hash(pdf) == "ab" * 32
+    assert recorded_source_hash(b"%PDF-1.5 /Keywords (other)") is None
+
+
 def test_manifest_lists_only_theorems_with_checks(toy_results):
     _, entries = toy_results[0]
     entries[1][1].check_source = ""
@@ -283,12 +348,15 @@ def test_manifest_lists_only_theorems_with_checks(toy_results):
 
 
 def test_with_pdf_adds_it_to_the_manifest(toy_results):
+    """The PDF's entry is the hash of its LaTeX sources, never of its bytes (which depend on
+    the TeX installation)."""
     tree = build_tree(toy_results)
     files = with_pdf(tree, b"%PDF-fake")
     manifest = json.loads(files["MANIFEST.json"])
     entry = next(e for e in manifest["files"] if e["file"] == "convsym.pdf")
-    assert entry["sha256"] == hashlib.sha256(b"%PDF-fake").hexdigest()
-    assert entry["theorems"] == ["toy.add-commutes", "toy.sub-commutes"]
+    assert entry == {"file": "convsym.pdf", "source_sha256": source_hash(tree),
+                     "theorems": ["toy.add-commutes", "toy.sub-commutes"]}
+    assert with_pdf(tree, b"%PDF-other TeX")["MANIFEST.json"] == files["MANIFEST.json"]
     assert with_pdf(tree, None) == tree
 
 
@@ -390,13 +458,117 @@ def test_check_names_what_changed(toy_dir, tmp_path, no_latex):
     ]
 
 
-def test_check_keeps_committed_pdf_without_latex(toy_dir, tmp_path, no_latex):
+def fake_pdf(tree, body: bytes = b"") -> bytes:
+    """A stand-in for a PDF built from ``tree`` on some TeX: only its Keywords matter."""
+    return b"%PDF-1.5\n" + body + b"\n<< /Keywords (" + (SOURCE_KEY + source_hash(tree)).encode() + b") >>\n"
+
+
+@pytest.mark.parametrize("latex", ["missing", "installed"])
+def test_check_compares_the_pdf_by_its_sources_not_its_bytes(toy_dir, tmp_path, monkeypatch, latex):
+    """Whatever TeX built the PDF (other fonts, other bytes) it is fresh when it records the
+    hash of the current LaTeX sources; check never runs LaTeX, with or without latexmk."""
+    if latex == "missing":
+        monkeypatch.setattr(build.shutil, "which", lambda name: None)
+
+    def no_compiling(tree):
+        raise AssertionError("check must not run LaTeX")
+
+    monkeypatch.setattr(build, "compile_latex", no_compiling)
     results = run_all([toy_dir])
     tree = build_tree(results)
-    write_tree(tree, tmp_path, pdf=b"%PDF-committed")
+    write_tree(tree, tmp_path, pdf=fake_pdf(tree, b"TeX Live 2022"))
+    notes: list[str] = []
+    assert check(tmp_path, results=results, notes=notes) == []
+    assert notes == [f"convsym.pdf was not rebuilt: it was built from the current LaTeX sources "
+                     f"(source sha256 {source_hash(tree)[:16]}... recorded in the PDF)"]
+    (tmp_path / PDF).write_bytes(fake_pdf(tree, b"MacTeX 2024, other fonts"))
     assert check(tmp_path, results=results) == []
-    (tmp_path / "convsym.pdf").write_bytes(b"%PDF-other")
+    # a PDF of other sources, or of unknown ones, is stale; so is the manifest of a PDF-less build
+    (tmp_path / PDF).write_bytes(b"%PDF-1.5 /Keywords (" + SOURCE_KEY.encode() + b"0" * 64 + b")")
+    notes = []
+    assert check(tmp_path, results=results, notes=notes) == ["stale: convsym.pdf"]
+    assert notes == [f"convsym.pdf was built from other LaTeX sources: it records source sha256 "
+                     f"{'0' * 16}..., the current sources hash to {source_hash(tree)[:16]}..."]
+    (tmp_path / PDF).write_bytes(b"%PDF-committed")
+    assert check(tmp_path, results=results) == ["stale: convsym.pdf"]
+    write_tree(tree, tmp_path)
+    (tmp_path / PDF).write_bytes(fake_pdf(tree))
     assert check(tmp_path, results=results) == ["stale: MANIFEST.json"]
+
+
+def test_check_a_missing_pdf_where_it_can_be_built(toy_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "latex_problem", lambda: None)
+    results = run_all([toy_dir])
+    write_tree(build_tree(results), tmp_path)
+    # the build would add the PDF, and list it in the manifest
+    assert check(tmp_path, results=results) == ["stale: MANIFEST.json", "missing: convsym.pdf"]
+
+
+def test_check_a_missing_pdf_without_a_latex_package(toy_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "latex_problem", lambda: "LaTeX cannot find lmodern.sty: ...")
+    results = run_all([toy_dir])
+    write_tree(build_tree(results), tmp_path)
+    notes: list[str] = []
+    assert check(tmp_path, results=results, notes=notes) == []
+    assert notes == ["convsym.pdf was not rebuilt nor compared: LaTeX cannot find lmodern.sty: ..."]
+
+
+def test_build_keeps_a_pdf_built_from_the_same_sources(toy_results, tmp_path, monkeypatch):
+    """A PDF built elsewhere from the same sources is not recompiled (which would change its
+    bytes on another TeX); one built from other sources is."""
+    tree = build_tree(toy_results)
+    calls = []
+    monkeypatch.setattr(build, "compile_pdf", lambda t: calls.append(t) or b"%PDF-new")
+    kept = fake_pdf(tree, b"elsewhere")
+    (tmp_path / PDF).write_bytes(kept)
+    assert build_pdf(tree, tmp_path) == (
+        kept, "convsym.pdf is up to date (built from these LaTeX sources): not recompiled")
+    assert calls == []
+    (tmp_path / PDF).write_bytes(b"%PDF-1.5 /Keywords (" + SOURCE_KEY.encode() + b"0" * 64 + b")")
+    assert build_pdf(tree, tmp_path) == (b"%PDF-new", None)
+    assert build_pdf(tree, tmp_path / "empty") == (b"%PDF-new", None)
+    assert len(calls) == 2
+
+
+def test_build_without_latex_says_what_to_install(toy_results, tmp_path, monkeypatch):
+    monkeypatch.delenv("CONVSYM_REQUIRE_LATEX", raising=False)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    assert build_pdf(build_tree(toy_results), tmp_path) == (
+        None, "latexmk is not installed, so convsym.pdf was not built")
+
+
+@pytest.fixture
+def kpsewhich_without_lmodern(tmp_path, monkeypatch):
+    """A PATH whose latexmk exists and whose kpsewhich finds every file but Latin Modern's."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "latexmk").write_text("#!/bin/sh\nexit 99\n")
+    (bin_dir / "kpsewhich").write_text(
+        "#!/bin/sh\nfor f in \"$@\"; do case $f in lmodern.sty|t1lmr.fd|lmr10.pfb) ;; "
+        "*) echo /texmf/$f ;; esac; done\n"
+    )
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("CONVSYM_REQUIRE_LATEX", raising=False)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="shell scripts stand in for kpsewhich")
+def test_a_missing_latex_package_is_named(toy_results, tmp_path, kpsewhich_without_lmodern, monkeypatch):
+    assert [name for name, _, _ in missing_latex_files()] == ["lmodern.sty", "t1lmr.fd", "lmr10.pfb"]
+    problem = latex_problem()
+    assert problem == (
+        "LaTeX cannot find lmodern.sty, t1lmr.fd, lmr10.pfb: install the Debian package(s) lmodern "
+        "(apt-get install lmodern) or the TeX Live package(s) lm (tlmgr install lm)"
+    )
+    tree = build_tree(toy_results)
+    # no latexmk run (it would exit 99), no silent fallback to other fonts
+    assert compile_pdf(tree) is None
+    assert build_pdf(tree, tmp_path) == (None, f"{problem}, so convsym.pdf was not built")
+    monkeypatch.setenv("CONVSYM_REQUIRE_LATEX", "1")
+    with pytest.raises(RenderError, match=r"compile_pdf: LaTeX cannot find lmodern\.sty.*"
+                                          r"apt-get install lmodern.*CONVSYM_REQUIRE_LATEX=1"):
+        compile_pdf(tree)
 
 
 def test_compile_pdf_without_latexmk(toy_results, no_latex):
@@ -417,6 +589,7 @@ def test_compile_pdf_is_reproducible(toy_results):
     second = compile_pdf(tree)
     assert first is not None and first.startswith(b"%PDF")
     assert first == second
+    assert recorded_source_hash(first) == source_hash(tree)
 
 
 @pytest.mark.latex

@@ -155,12 +155,12 @@ def test_show(toy_dir):
     assert status == 0
     assert out.splitlines() == [
         "toy.sub-commutes: sub commutes",
-        "a op b = b op a",
-        "statement:",
-        "    a \\circ b = b \\circ a",
+        "in words (a gloss, not checked): a op b = b op a",
+        "statement (what the kernel checks):",
+        "    a ∘ b = b ∘ a",
         "derivation:",
         "  1. [commute] swap the terms",
-        "       = b \\circ a",
+        "       = b ∘ a",
         "verdict: refuted, strength exact-instance, sizes a, b <= 3",
         "counterexample: one point",
         "    a = 1",
@@ -203,3 +203,53 @@ def test_default_out_dir():
     from convsym.registry import default_proof_dir
 
     assert default_out_dir() == default_proof_dir().parent / "generated"
+
+
+# ---------------------------------------------------------------------------------------------
+# --version and the names suggested for an unknown theorem
+
+
+def test_version_names_the_package_and_its_backends():
+    import numpy
+    import sympy
+
+    from convsym import __version__
+
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stderr == ""
+    line = proc.stdout.strip()
+    assert line.startswith(f"convsym {__version__} (Python {sys.version.split()[0]}, numpy {numpy.__version__}, "
+                           f"sympy {sympy.__version__}, z3-solver ")
+    assert "\n" not in line
+
+
+def _many_families():
+    from types import SimpleNamespace
+
+    from convsym.verdict import Family
+
+    merge = ["sequential-1d", "sequential-2d", "strided-dilated", "exact-family-2d", "exact-strided-grouped"]
+    folding = ["bn-after-conv", "bn-before-conv", "cle-relu", "cle-relu6", "cle-scale-in", "cle-scale-out"]
+    return [(Family(family, family.title()), [SimpleNamespace(name=f"{family}.{n}") for n in names])
+            for family, names in (("merge", merge), ("folding", folding))]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("merge.sequentail-1d", "'merge.sequentail-1d' (did you mean 'merge.sequential-1d'?)"),
+        ("sequential-1d", "'sequential-1d' (did you mean 'merge.sequential-1d'?)"),
+        ("folding.cle-scale", "'folding.cle-scale' (did you mean 'folding.cle-scale-in' or 'folding.cle-scale-out'?)"),
+        ("folding.bn-before", "(did you mean 'folding.bn-before-conv'?)"),
+        ("quantize", "'quantize' (no similar name)"),
+    ],
+)
+def test_unknown_name_suggests_the_closest_names(name, message):
+    from convsym.registry import select
+
+    with pytest.raises(ValueError) as info:
+        select(_many_families(), [name])
+    text = str(info.value)
+    assert text.startswith("select: unknown theorem or family ") and message in text
+    assert text.endswith("; `convsym list` shows all 13 names")
+    assert "merge.exact-family-2d" not in text  # the names are suggested, not all listed

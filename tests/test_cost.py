@@ -351,6 +351,37 @@ def test_transposed_conv_quirks():
     assert cost.as_reported_by("ptflops").value == (cost.macs + outputs) // 2
 
 
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_thop_avg_pool_with_ceil_mode_and_padding_counts_output_elements(count_include_pad):
+    # 10 + 2*1 - 3 = 9 over stride 2: ceil(4.5) + 1 = 6 windows per axis (the last starts at 9 < 10 + 1);
+    # thop counts one op per output element whatever the window or the divisor
+    cost = pool2d_cost((1, 4, 10, 10), 3, 2, 1, ceil_mode=True, kind="avg", count_include_pad=count_include_pad)
+    assert cost.output_shape == (1, 4, 6, 6)
+    reported = cost.as_reported_by("thop")
+    assert (reported.quantity, reported.value, reported.params) == ("total_ops", 1 * 4 * 6 * 6, 0)
+
+
+def test_thop_grouped_transposed_conv_uses_the_forward_formula_on_the_output():
+    # 4 -> 6 channels, groups 2, 5x5 input, stride 2, padding 1, output_padding 1: (5-1)*2 - 2 + 3 + 1 = 10
+    cost = conv_transpose2d_cost((2, 4, 5, 5), 6, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False)
+    assert cost.output_shape == (2, 6, 10, 10)
+    # dense: every input entry meets C_out/g = 3 kernels of 3x3
+    assert cost.macs == 2 * 4 * 5 * 5 * 3 * 9 == 5400
+    # thop: N C_out H_out W_out (C_in/g) k_h k_w, as if it were a forward conv from the output
+    reported = cost.as_reported_by("thop")
+    assert (reported.value, reported.params) == (2 * 6 * 10 * 10 * 2 * 9, 4 * 3 * 3 * 3) == (21600, 108)
+
+
+def test_torch_counts_a_transposed_conv_with_bias_as_twice_its_macs():
+    # 8 -> 4 channels, 7x7 input, 3x3, stride 2: torch's FlopCounterMode counts 2 N C_in (C_out/g) k_h k_w H_in W_in
+    # and ignores the bias (4 * 14 * 14 additions)
+    cost = conv_transpose2d_cost((1, 8, 7, 7), 4, 3, stride=2, padding=1, output_padding=1, bias=True)
+    assert cost.output_shape == (1, 4, 14, 14)
+    assert cost.macs == 8 * 4 * 9 * 7 * 7 == 14112
+    reported = cost.as_reported_by("torch")
+    assert (reported.quantity, reported.value, reported.params) == ("flops", 2 * 14112, None)
+
+
 def test_torchinfo_linear_counts_only_the_first_dimension():
     cost = linear_cost((2, 3, 9), 5)
     assert cost.as_reported_by("torchinfo").value == 2 * cost.params

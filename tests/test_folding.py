@@ -95,7 +95,7 @@ def test_fold_batchnorm_exact():
         (lambda: fold_batchnorm(Conv2d(np.ones((1, 1, 1, 1), dtype=int)), BatchNorm2d(*[exact(1)] * 4, eps=1)),
          r"fold_batchnorm: sqrt\(var\[0\] \+ eps\) = sqrt\(2\) is irrational"),
         (lambda: fold_batchnorm(np.ones((1, 1, 1, 1)), BatchNorm2d(*[np.ones(1)] * 4)),
-         r"fold_batchnorm: conv must be a Conv2d, got ndarray"),
+         r"^fold_batchnorm: conv must be a convsym\.transforms\.Conv2d, got numpy\.ndarray$"),
         (lambda: BatchNorm2d(np.zeros(2), np.array([1.0, -0.5]), np.ones(2), np.zeros(2)),
          r"BatchNorm2d: var must be >= 0, got var\[1\]=-0.5"),
         (lambda: BatchNorm2d(np.zeros(2), np.ones(2), np.ones(2), np.zeros(2), eps=0.0),
@@ -379,13 +379,88 @@ def test_equalize_rejects_activations(activation, match):
         equalize(conv, conv, activation)
 
 
+@pytest.mark.parametrize(
+    "scale1, scale2",
+    [(1e-170, 1e-170), (1e160, 1e160), (1e-170, 1e160), (1e160, 1e-170), (1e-300, 1e-10)],
+)
+def test_equalize_does_not_form_the_product_of_the_ranges(scale1, scale2):
+    # r1 * r2 underflows to 0 (1e-340) or overflows to inf (1e320): s would be 0 or inf and the layers NaN
+    rng = np.random.default_rng(5)
+    w1, w2 = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((4, 3, 1, 1))
+    # inputs and bias of a size that keeps the network's output (about scale1 * scale2 * x) finite
+    x_scale = 1 / (np.sqrt(scale1) * np.sqrt(scale2))
+    first = Conv2d(w1 * scale1, rng.standard_normal(3) * scale1 * x_scale, padding=1)
+    second = Conv2d(w2 * scale2)
+    f1, f2, s = equalize(first, second)
+    assert np.isfinite(s).all() and (s > 0).all()
+    r1, r2 = np.abs(f1.weight).max(axis=(1, 2, 3)), np.abs(f2.weight).max(axis=(0, 2, 3))
+    np.testing.assert_allclose(r1, r2, rtol=1e-12)
+    np.testing.assert_allclose(r1, np.sqrt(np.abs(w1).max(axis=(1, 2, 3)) * scale1)
+                               * np.sqrt(np.abs(w2).max(axis=(0, 2, 3)) * scale2), rtol=1e-12)
+    x = rng.standard_normal((1, 2, 5, 5)) * x_scale
+    relu = ACTS["relu"]
+    want = run_pair(first, second, x, relu)
+    assert np.isfinite(want).all() and np.abs(want).max() > 0
+    np.testing.assert_allclose(run_pair(f1, f2, x, relu), want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("kind", ["float", "exact"])
+def test_equalize_keeps_s_1_for_a_zero_column_of_second(kind):
+    w1 = np.array([[[[4]]], [[[-1]]]])
+    w2 = np.array([[[[0]], [[9]]], [[[0]], [[2]]]])                       # channel 0 is never read
+    if kind == "exact":
+        w1, w2 = w1.astype(object), w2.astype(object)
+    else:
+        w1, w2 = w1.astype(float), w2.astype(float)
+    first, second = Conv2d(w1, w1[:, 0, 0, 0] + 1), Conv2d(w2)
+    f1, f2, s = equalize(first, second)
+    assert list(s) == pytest.approx([1, Fraction(1, 3)], rel=1e-15)      # sqrt(1 * 9) / 9 for channel 1
+    assert list(s) == [1, Fraction(1, 3)] or kind == "float"
+    assert (f1.weight[0] == w1[0]).all() and (f2.weight[:, 0] == 0).all()
+    x = np.array([[[[2, -3, 5]]]]).astype(w1.dtype)
+    before, after = run_pair(first, second, x, ACTS["relu"]), run_pair(f1, f2, x, ACTS["relu"])
+    assert np.allclose(after.astype(float), before.astype(float))
+
+
+def test_equalize_refuses_ranges_it_cannot_scale():
+    tiny = Conv2d(np.full((1, 1, 1, 1), 5e-324))                       # sqrt(5e-324) / sqrt(1e300) is subnormal
+    with pytest.raises(ValueError, match=r"^equalize: the scale of channel 0, sqrt\(r1_0\) / sqrt\(r2_0\) = "
+                                         r"sqrt\(5e-324\) / sqrt\(1e\+300\) = .* is outside the normal float64 range"):
+        equalize(tiny, Conv2d(np.full((1, 1, 1, 1), 1e300)))
+    with pytest.raises(ValueError, match=r"^equalize: channel 0 has a non-finite weight range: r1_0=inf, r2_0=1.0$"):
+        equalize(Conv2d(np.full((1, 1, 1, 1), np.inf)), Conv2d(np.ones((1, 1, 1, 1))))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "RELU", "LeakyReLU", "leaky-relu", "Leaky_ReLU", "PReLU", "Identity", "relu"])
+def test_equalize_matches_activation_names_without_case(name):
+    conv = Conv2d(np.array([[[[4.0]]]]))
+    _, _, s = equalize(conv, Conv2d(np.array([[[[1.0]]]])), name)
+    assert s.tolist() == [2.0]
+
+
+@pytest.mark.parametrize("name", ["ReLU6", "Hardswish", "SiLU", "GELU", "Tanh"])
+def test_equalize_refuses_torch_class_names_of_non_homogeneous_activations(name):
+    conv = Conv2d(np.ones((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match=rf"^equalize: activation='{name}' is not positively homogeneous \("):
+        equalize(conv, conv, name)
+
+
+def test_equalize_unknown_activation_lists_the_known_ones():
+    conv = Conv2d(np.ones((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match=r"^equalize: activation='Softmax' is not known; supported \(positively "
+                                         r"homogeneous\): 'relu', 'leaky_relu', 'prelu', 'identity' or None; refused "
+                                         r"\(not homogeneous\): 'relu6', 'hardswish', .*'mish' \(names match without "
+                                         r"case"):
+        equalize(conv, conv, "Softmax")
+
+
 def test_equalize_errors():
     with pytest.raises(ValueError, match=r"equalize: second.in_channels=3 must equal first.out_channels=2"):
         equalize(Conv2d(np.ones((2, 2, 1, 1))), Conv2d(np.ones((1, 3, 1, 1))))
     exact_first = Conv2d(np.array([[[[2]]]], dtype=object))
     with pytest.raises(ValueError, match=r"equalize: sqrt\(r1_0 \* r2_0\) for channel 0 = sqrt\(2\) is irrational"):
         equalize(exact_first, Conv2d(np.array([[[[1]]]], dtype=object)))
-    with pytest.raises(TypeError, match=r"equalize: second must be a Conv2d, got str"):
+    with pytest.raises(TypeError, match=r"^equalize: second must be a convsym\.transforms\.Conv2d, got str$"):
         equalize(exact_first, "conv")
 
 

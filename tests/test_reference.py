@@ -467,6 +467,102 @@ def test_empty_batch():
 
 
 # --------------------------------------------------------------------------------------------
+# cases a wrong reference could pass the tables above with (issue 10): values computed by hand
+
+
+def test_grouped_transposed_conv_with_several_channels_per_group_by_hand():
+    # x = [1, 2, 3, 4] (1x1 maps), w[c, j, 0, v] = 4c + 2j + v, groups 2: group g sums its two
+    # input channels c into its outputs o = 2g + j.
+    # group 0: 1*(2j + v) + 2*(4 + 2j + v) = 8 + 6j + 3v;  group 1: 3*(8 + 2j + v) + 4*(12 + 2j + v) = 72 + 14j + 7v
+    x = exact([1, 2, 3, 4]).reshape(1, 4, 1, 1)
+    w = exact(np.arange(16).reshape(4, 2, 1, 2))
+    out = R.conv_transpose2d(x, w, groups=2)
+    assert_exact_equal(out[0, :, 0], [[8, 11], [14, 17], [72, 79], [86, 93]])
+
+
+def test_grouped_transposed_conv_with_strides_padding_dilation_equals_a_scatter_loop():
+    # C_in = 4, C_out = 6, groups 2: two input and three output channels per group, distinct weights
+    rng = np.random.default_rng(11)
+    x, w, b = ints(rng, (2, 4, 3, 2)), ints(rng, (4, 3, 2, 3), -9, 10), ints(rng, (6,))
+    (sh, sw), (ph, pw), (qh, qw), (dh, dw) = (2, 1), (1, 0), (1, 0), (1, 2)
+    out = R.conv_transpose2d(x, w, b, stride=(sh, sw), padding=(ph, pw), output_padding=(qh, qw),
+                             dilation=(dh, dw), groups=2)
+    out_h, out_w = (3 - 1) * sh - 2 * ph + dh * (2 - 1) + qh + 1, (2 - 1) * sw - 2 * pw + dw * (3 - 1) + qw + 1
+    want = np.zeros((2, 6, out_h, out_w), dtype=object)
+    want += b.reshape(1, 6, 1, 1)
+    for n in range(2):
+        for c in range(4):
+            for o in range(3):
+                for i in range(3):
+                    for j in range(2):
+                        for u in range(2):
+                            for v in range(3):
+                                y, z = i * sh - ph + u * dh, j * sw - pw + v * dw
+                                if 0 <= y < out_h and 0 <= z < out_w:
+                                    want[n, (c // 2) * 3 + o, y, z] += x[n, c, i, j] * w[c, o, u, v]
+    assert_exact_equal(out, want)
+
+
+def test_max_pool_padding_on_negative_data_by_hand():
+    # windows of 3 at stride 2 from -1: rows/cols {0, 1} and {1, 2}; padding never wins
+    x = -exact(np.arange(1, 10).reshape(1, 1, 3, 3))
+    assert_exact_equal(R.max_pool2d(x, 3, stride=2, padding=1)[0, 0], [[-1, -2], [-4, -5]])
+    floats = R.max_pool2d(x.astype(float), 3, stride=2, padding=1)[0, 0]
+    assert floats.tolist() == [[-1.0, -2.0], [-4.0, -5.0]]
+
+
+DILATED = [[3, -1, 4, 1], [-5, 9, -2, 6], [5, -3, 5, -8], [9, 7, -9, 3]]
+
+
+@pytest.mark.parametrize(
+    "image, kwargs, expected",
+    [
+        # out[i, j] = max(x[i, j], x[i, j+2], x[i+2, j], x[i+2, j+2])
+        (DILATED, dict(kernel_size=2, stride=1, dilation=2), [[5, 1], [9, 9]]),
+        # windows from -1 at stride 2, taps 2 apart: rows/cols {1} and {1, 3}; on -x padding would win
+        (-np.array(DILATED), dict(kernel_size=2, stride=2, padding=1, dilation=2), [[-9, -6], [-7, -3]]),
+    ],
+    ids=["dilated", "dilated padded negative"],
+)
+def test_dilated_max_pool_values_by_hand(image, kwargs, expected):
+    x = exact(np.asarray(image, dtype=object)[None, None])
+    assert_exact_equal(R.max_pool2d(x, **kwargs)[0, 0], expected)
+    assert R.max_pool2d(x.astype(float), **kwargs)[0, 0].tolist() == expected
+
+
+# x[r, c] = 4r + c on 4x4, kernel 3, stride 2, padding 1, ceil mode: windows from -1, 1, 3 per axis cover
+# the rows {0, 1}, {1, 2, 3}, {3}; the last is cut at n + p = 5, so it counts 2 positions, not 3.
+AVG_CEIL_PAD = {
+    True: [[Fraction(10, 9), Fraction(8, 3), Fraction(5, 3)], [Fraction(17, 3), 10, Fraction(11, 2)],
+           [Fraction(25, 6), 7, Fraction(15, 4)]],
+    False: [[Fraction(5, 2), 4, 5], [Fraction(17, 2), 10, 11], [Fraction(25, 2), 14, 15]],
+}
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool_ceil_mode_with_padding_by_hand(count_include_pad):
+    x = exact(np.arange(16).reshape(1, 1, 4, 4))
+    out = R.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=count_include_pad)
+    assert_exact_equal(out[0, 0], AVG_CEIL_PAD[count_include_pad])
+
+
+def test_exact_batch_norm_with_float_eps_1e_5_by_hand():
+    # eps=1e-5 is read as 1/100000, so var + eps = 4 and 9/4: std 2 and 3/2
+    x = exact([[[[6, -2]], [[3, 0]]]])
+    mean, gamma, beta = exact([2, 0]), exact([1, 3]), exact([0, Fraction(1, 2)])
+    var = exact([4 - Fraction(1, 100000), Fraction(9, 4) - Fraction(1, 100000)])
+    # channel 0: (6 - 2)/2, (-2 - 2)/2;  channel 1: 3 (3 - 0)/(3/2) + 1/2, 3 (0 - 0)/(3/2) + 1/2
+    want = [[[[2, -2]], [[Fraction(13, 2), Fraction(1, 2)]]]]
+    assert_exact_equal(R.batch_norm(x, mean, var, gamma, beta, eps=1e-5), want)
+    assert_exact_equal(R.batch_norm(x, mean, var, gamma, beta, eps=Fraction(1, 100000)), want)
+    floats = R.batch_norm(x.astype(float), mean.astype(float), var.astype(float), gamma.astype(float),
+                          beta.astype(float), eps=1e-5)
+    np.testing.assert_allclose(floats, np.array(want, dtype=float), rtol=1e-12)
+    # the binary double nearest 1e-5 is not 1/100000: read exactly, var + eps would be no square
+    assert Fraction(1e-5) != Fraction(1, 100000)
+
+
+# --------------------------------------------------------------------------------------------
 # error messages
 
 ONE = np.ones((1, 1, 4, 4))
@@ -687,7 +783,34 @@ ERRORS = [
     (
         lambda: R.batch_norm(exact([[1]]), exact([0]), exact([-1]), None, None, eps=1),
         ValueError,
-        r"batch_norm: var \+ eps must be positive, got 0 for channel 0",
+        r"batch_norm: var \+ eps must be positive; channel 0 has var = -1 and eps = 1 \(var \+ eps = 0\)",
+    ),
+    (
+        lambda: R.batch_norm(np.ones((1, 3)), np.zeros(3), np.array([1.0, -2.0, 1.0]), None, None, eps=1e-5),
+        ValueError,
+        r"batch_norm: var \+ eps must be positive; channel 1 has var = -2.0 and eps = 1e-05 "
+        r"\(var \+ eps = -1.99999\)",
+    ),
+    (
+        lambda: R.batch_norm(np.ones((1, 2)), np.zeros(2), np.array([np.nan, 1.0]), None, None),
+        ValueError,
+        r"batch_norm: var \+ eps must be positive; channel 0 has var = nan and eps = 1e-05",
+    ),
+    (
+        lambda: R.batch_norm(np.ones((1, 2)), np.zeros(2), np.array([1.0, 0.0]), None, None, eps=0.0),
+        ValueError,
+        r"batch_norm: var \+ eps must be positive; channel 1 has var = 0.0 and eps = 0.0",
+    ),
+    (
+        lambda: R.batch_norm(exact([[1, 1]]), exact([0, 0]), exact([Fraction(3, 4), Fraction(-1, 2)]), None, None,
+                             eps=0.25),
+        ValueError,
+        r"batch_norm: var \+ eps must be positive; channel 1 has var = -1/2 and eps = 0.25 \(var \+ eps = -1/4\)",
+    ),
+    (
+        lambda: R.batch_norm(exact([[1]]), exact([0]), exact([1]), None, None, eps=float("inf")),
+        ValueError,
+        r"batch_norm: eps must be finite for exact \(object\) arrays, got inf",
     ),
     (
         lambda: R.batch_norm(np.ones((2, 3)), np.ones(2), np.ones(3), None, None),

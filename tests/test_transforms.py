@@ -529,8 +529,8 @@ C1 = Conv2d(np.zeros((4, 3, 3, 3)))
 @pytest.mark.parametrize(
     "first, second, error, match",
     [
-        (W, C1, TypeError, r"^merge_sequential: first must be a Conv2d, got ndarray$"),
-        (C1, None, TypeError, r"^merge_sequential: second must be a Conv2d, got NoneType$"),
+        (W, C1, TypeError, r"^merge_sequential: first must be a convsym\.transforms\.Conv2d, got numpy\.ndarray$"),
+        (C1, None, TypeError, r"^merge_sequential: second must be a convsym\.transforms\.Conv2d, got NoneType$"),
         (C1, Conv2d(np.zeros((2, 3, 1, 1))), ValueError,
          r"^merge_sequential: second.in_channels=3 must equal first.out_channels=4$"),
         (C1, Conv2d(np.zeros((2, 1, 1, 1)), groups=2), ValueError,
@@ -628,3 +628,68 @@ def test_merge_sequential_padding_mode_is_validated():
         merge_sequential(first, second, padding_mode="zeros")
     with pytest.raises(ValueError, match="padding_mode='ring' must be one of"):
         merge_sequential(first, second, padding_mode="ring")
+
+
+# ---------------------------------------------------------------------------------------------
+# one-line reprs and the words for a torch object where a convsym layer is expected
+
+
+def test_reprs_are_one_line_without_weights():
+    conv = Conv2d(np.ones((8, 4, 3, 3)), np.zeros(8), stride=2, padding=1, dilation=1, groups=2)
+    assert repr(conv) == ("Conv2d(weight=(8, 4, 3, 3) float64, bias=(8,), stride=(2, 2), padding=(1, 1), "
+                          "dilation=(1, 1), groups=2)")
+    exact = Conv2d(np.ones((2, 2, 2, 1), dtype=int), padding="same")
+    assert repr(exact) == ("Conv2d(weight=(2, 2, 2, 1) exact, bias=None, stride=(1, 1), padding=((0, 1), (0, 0)), "
+                           "dilation=(1, 1), groups=1)")
+    assert repr(BatchNorm2d(*[np.ones(3)] * 4)) == "BatchNorm2d(channels=3, eps=1e-05, float64)"
+    assert repr(BatchNorm2d(*[np.ones(3, dtype=int)] * 4)) == "BatchNorm2d(channels=3, eps=1/100000, exact)"
+    big = Conv2d(np.ones((64, 64, 7, 7)))
+    assert "\n" not in repr(big) and len(repr(big)) < 120
+
+
+def test_constant_pad_conv_repr():
+    from convsym.transforms import ConstantPadConv2d
+
+    layer = ConstantPadConv2d(Conv2d(np.ones((2, 3, 3, 3))), ((1, 1), (0, 2)), np.zeros(3))
+    assert repr(layer) == ("ConstantPadConv2d(padding=((1, 1), (0, 2)), value=(3,) float64, conv=Conv2d("
+                           "weight=(2, 3, 3, 3) float64, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), "
+                           "groups=1))")
+
+
+def _torch_like(module: str, name: str, *bases: type) -> object:
+    """An instance of a class that says it is torch's ``module.name`` (torch need not be installed)."""
+    return type(name, bases or (object,), {"__module__": module})()
+
+
+def test_a_torch_conv_where_a_conv2d_is_expected_says_how_to_convert_it():
+    torch_conv = _torch_like("torch.nn.modules.conv", "Conv2d")
+    with pytest.raises(TypeError, match=r"^merge_sequential: first must be a convsym\.transforms\.Conv2d, got "
+                                        r"torch\.nn\.Conv2d; convert it with convsym\.transforms\.Conv2d\("
+                                        r"m\.weight\.detach\(\)\.numpy\(\), None if m\.bias is None else "
+                                        r"m\.bias\.detach\(\)\.numpy\(\), m\.stride, m\.padding, m\.dilation, "
+                                        r"m\.groups\)$"):
+        merge_sequential(torch_conv, Conv2d(np.ones((1, 1, 1, 1))))
+
+
+def test_a_subclass_of_a_torch_conv_gets_the_same_advice():
+    base = type("Conv2d", (), {"__module__": "torch.nn.modules.conv"})
+    mine = type("MyConv", (base,), {"__module__": "mymodel"})()
+    with pytest.raises(TypeError, match=r"got mymodel\.MyConv; convert it with convsym\.transforms\.Conv2d\("):
+        merge_sequential(Conv2d(np.ones((1, 1, 1, 1))), mine)
+
+
+def test_torch_batchnorm_tensor_and_other_modules():
+    from convsym.transforms import fold_batchnorm
+
+    conv = Conv2d(np.ones((1, 1, 1, 1)))
+    with pytest.raises(TypeError, match=r"^fold_batchnorm: bn must be a convsym\.transforms\.BatchNorm2d, got "
+                                        r"torch\.nn\.BatchNorm2d; convert it with convsym\.transforms\.BatchNorm2d\("
+                                        r"m\.running_mean\.numpy\(\), m\.running_var\.numpy\(\)"):
+        fold_batchnorm(conv, _torch_like("torch.nn.modules.batchnorm", "BatchNorm2d"))
+    with pytest.raises(TypeError, match=r"^Conv2d: weight must be a numpy\.ndarray, got torch\.Tensor; "
+                                        r"convert it with t\.detach\(\)\.numpy\(\)$"):
+        Conv2d(_torch_like("torch", "Tensor"))
+    with pytest.raises(TypeError, match=r"^fold_batchnorm: conv must be a convsym\.transforms\.Conv2d, got "
+                                        r"torch\.nn\.Linear; convsym works on NumPy arrays, not torch objects: build "
+                                        r"a convsym\.transforms\.Conv2d from the module's tensors"):
+        fold_batchnorm(_torch_like("torch.nn.modules.linear", "Linear"), BatchNorm2d(*[np.ones(1)] * 4))

@@ -2,6 +2,7 @@
 
 ``latex``   the LaTeX chapters and ``main.tex`` (one Jinja2 environment, ``tex``/``escape`` filters)
 ``checks``  the emitted pytest files that re-test each claim with ``convsym.reference``
+``unicode`` LaTeX fragments read back as Unicode text for the terminal
 
 :func:`render_text` is the plain-text form ``convsym show`` prints.
 """
@@ -19,6 +20,7 @@ from convsym.render.latex import (
     render_template,
     tex,
 )
+from convsym.render.unicode import latex_to_unicode, text_to_unicode
 from convsym.verdict import Verdict
 
 __all__ = [
@@ -36,47 +38,62 @@ __all__ = [
 
 
 def _indent(lines: list[str], prefix: str = "    ") -> list[str]:
-    return [prefix + line for line in lines]
+    """Each line prefixed; an entry holding several lines (a table) gives each its prefix, the
+    continuation lines aligned under the first."""
+    out = []
+    for entry in lines:
+        first, *rest = entry.split("\n")
+        out.append(prefix + first)
+        out += [" " * len(prefix) + line for line in rest]
+    return out
 
 
 def render_text(v: Verdict) -> str:
-    """One theorem's derivation as plain text, for a terminal.
+    """One theorem's derivation as plain text with Unicode mathematics, for a terminal.
 
-    Each step shows its plain-text form (``StepRecord.text``) when the proof gave one, its LaTeX
-    otherwise; hypotheses, statement and conditions are shown as the verdict holds them.
+    The LaTeX the verdict holds (hypotheses, statement, expressions, conditions) is read back by
+    :func:`convsym.render.unicode.latex_to_unicode` (``k_{1} \\in \\mathbb{Z}_{\\ge 1}`` prints
+    ``k₁ ∈ ℤ≥1``); prose by :func:`~convsym.render.unicode.text_to_unicode`, which keeps its
+    words and braces and converts its ``$...$`` parts and LaTeX-style names (``k_1``,
+    ``w^{(1)}``).  Each step shows its plain-text form (``StepRecord.text``) when the proof gave
+    one, its LaTeX otherwise.
     """
-    out = [f"{v.name}: {v.title}"]
+    math, plain = latex_to_unicode, text_to_unicode
+    out = [f"{v.name}: {plain(v.title)}"]
     if v.statement:
-        out.append(v.statement)
+        out.append("in words (a gloss, not checked): " + plain(v.statement))
     if v.hypotheses:
         out.append("hypotheses:")
-        out += _indent(list(v.hypotheses))
-    if v.statement_latex:
-        out += ["statement:", *_indent([v.statement_latex])]
+        out += _indent([math(h) for h in v.hypotheses])
+    if v.statement_text:
+        out += ["statement (what the kernel checks):", *_indent([plain(v.statement_text)])]
+    elif v.statement_latex:
+        out += ["statement (what the kernel checks):", *_indent([math(v.statement_latex)])]
     if v.steps:
         out.append("derivation:")
         for number, step in enumerate(v.steps, start=1):
-            out.append(f"  {number}. [{step.rule}] {step.description}")
-            out += _indent([step.text or step.expression], "       = ")
+            out.append(f"  {number}. [{step.rule}] {plain(step.description)}")
+            shown = plain(step.text) if step.text else math(step.expression)
+            out += _indent([shown], "       = ")
             for i, cond in enumerate(step.side_conditions):
-                how = step.checked_by[i] if i < len(step.checked_by) else "not stated"
-                out.append(f"       if {cond}   (checked: {how})")
+                how = plain(step.checked_by[i]) if i < len(step.checked_by) else "not stated"
+                out.append(f"       if {math(cond)}   (checked: {how})")
             for how in step.checked_by[len(step.side_conditions):]:
-                out.append(f"       checked: {how}")
+                out.append(f"       checked: {plain(how)}")
     if v.instances:
         out.append("exact-instance checks:")
-        out += _indent(list(v.instances))
+        out += _indent([plain(i) for i in v.instances])
     mark = "" if v.ok else f" (expected {v.expected})"
-    out.append(f"verdict: {v.verdict}{mark}, strength {v.strength}, sizes {v.sizes or '-'}")
+    out.append(f"verdict: {v.verdict}{mark}, strength {v.strength}, sizes {plain(v.sizes) or '-'}")
     if v.witness is not None:
         w = v.witness
-        out.append(f"counterexample: {w.description}")
-        out += _indent([f"{name} = {value}" for name, value in w.assignment])
-        out.append(f"    left side = {w.lhs}, right side = {w.rhs} at {w.where}")
+        out.append(f"counterexample: {plain(w.description)}")
+        out += _indent([f"{math(name)} = {value}" for name, value in w.assignment])
+        out.append(f"    left side = {plain(str(w.lhs))}, right side = {plain(str(w.rhs))} at {math(w.where)}")
     if v.verdict == "failed":
         where = f" at step {v.failed_step} ({v.failed_rule or '?'})" if v.failed_step else ""
         out.append(f"failed{where}: {v.error}")
     if v.notes:
         out.append("notes:")
-        out += _indent(list(v.notes))
+        out += _indent([plain(n) for n in v.notes])
     return "\n".join(out) + "\n"

@@ -368,3 +368,37 @@ def test_macs_without_padding_counts_real_products(case):
             module.bias.zero_()
         out = module(torch.ones(cost.input_shape, dtype=torch.float32))
     assert int(out.double().sum().item()) == cost.macs_without_padding
+
+
+# ---------------------------------------------------------------------------------------------
+# the hand-derived figures of tests/test_cost.py (issue 10), from the real tools
+
+
+def _run(tool, module, shape):
+    pytest.importorskip(TOOL_MODULES[tool], reason=f"{tool} is not installed (pip install -e '.[crosscheck]')")
+    torch.manual_seed(0)
+    module.eval()
+    with torch.no_grad():
+        return RUNNERS[tool](module, torch.zeros(shape))
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_thop_avg_pool_with_ceil_mode_and_padding(count_include_pad):
+    module = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=count_include_pad)
+    assert _run("thop", module, (1, 4, 10, 10)) == (1 * 4 * 6 * 6, 0)
+    cost = pool2d_cost((1, 4, 10, 10), 3, 2, 1, ceil_mode=True, kind="avg", count_include_pad=count_include_pad)
+    assert cost.as_reported_by("thop").value == 144
+
+
+def test_thop_grouped_transposed_conv():
+    module = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False)
+    assert _run("thop", module, (2, 4, 5, 5)) == (21600, 108)
+    cost = conv_transpose2d_cost((2, 4, 5, 5), 6, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False)
+    assert (cost.as_reported_by("thop").value, cost.as_reported_by("thop").params) == (21600, 108)
+
+
+def test_torch_transposed_conv_with_bias():
+    module = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1, bias=True)
+    assert _run("torch", module, (1, 8, 7, 7)) == (2 * 14112, None)
+    cost = conv_transpose2d_cost((1, 8, 7, 7), 4, 3, stride=2, padding=1, output_padding=1, bias=True)
+    assert cost.as_reported_by("torch").value == 2 * 14112

@@ -125,3 +125,24 @@ def test_equalization_through_relu6_changes_torch_output():
     lhs = torch_conv(second)(F.relu6(torch_conv(first)(x)))
     rhs = torch_conv(f2)(F.relu6(torch_conv(f1)(x)))
     assert float((lhs - rhs).abs().max().detach()) > 1e-3
+
+
+def test_torch_modules_where_convsym_layers_are_expected_say_how_to_convert_them():
+    m = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1, groups=1).double()
+    bn = torch.nn.BatchNorm2d(4).double().eval()
+    with pytest.raises(TypeError, match=r"^fold_batchnorm: conv must be a convsym\.transforms\.Conv2d, got "
+                                        r"torch\.nn\.Conv2d; convert it with convsym\.transforms\.Conv2d\("):
+        fold_batchnorm(m, bn)
+    with pytest.raises(TypeError, match=r"^Conv2d: weight must be a numpy\.ndarray, got torch\.nn\.parameter\."
+                                        r"Parameter; convert it with t\.detach\(\)\.numpy\(\)$"):
+        Conv2d(m.weight)
+    # and the advice works: the converted layers compute what torch computes
+    conv = Conv2d(m.weight.detach().numpy(), None if m.bias is None else m.bias.detach().numpy(), m.stride,
+                  m.padding, m.dilation, m.groups)
+    with pytest.raises(TypeError, match=r"got torch\.nn\.BatchNorm2d; convert it with "
+                                        r"convsym\.transforms\.BatchNorm2d\(m\.running_mean\.numpy\(\)"):
+        fold_batchnorm(conv, bn)
+    norm = BatchNorm2d(bn.running_mean.numpy(), bn.running_var.numpy(), bn.weight.detach().numpy(),
+                       bn.bias.detach().numpy(), bn.eps)
+    x = np.random.default_rng(0).standard_normal((1, 3, 7, 7))
+    close(fold_batchnorm(conv, norm)(x), bn(m(torch.from_numpy(x))))

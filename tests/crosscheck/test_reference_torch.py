@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -267,3 +269,54 @@ def test_batch_norm(channels, spatial_dims, seed, eps):
     ours = R.batch_norm(x, mean, var, gamma, beta, eps=eps)
     theirs = F.batch_norm(tensor(x), tensor(mean), tensor(var), tensor(gamma), tensor(beta), training=False, eps=eps)
     close(ours, theirs)
+
+
+# the hand-computed cases of tests/test_reference.py (issue 10), against torch
+
+
+def test_grouped_transposed_conv_with_several_channels_per_group():
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((2, 4, 3, 2)), rng.standard_normal((4, 3, 2, 3)), rng.standard_normal(6)
+    kwargs = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=2)
+    close(R.conv_transpose2d(x, w, b, **kwargs), F.conv_transpose2d(tensor(x), tensor(w), tensor(b), **kwargs))
+    ramp = np.arange(16.0).reshape(4, 2, 1, 2)
+    ones = np.arange(1.0, 5.0).reshape(1, 4, 1, 1)
+    theirs = F.conv_transpose2d(tensor(ones), tensor(ramp), groups=2)
+    assert theirs[0, :, 0].tolist() == [[8, 11], [14, 17], [72, 79], [86, 93]]
+
+
+def test_max_pool_with_padding_on_negative_data():
+    x = -np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    close(R.max_pool2d(x, 3, stride=2, padding=1), F.max_pool2d(tensor(x), 3, stride=2, padding=1))
+    assert F.max_pool2d(tensor(x), 3, stride=2, padding=1)[0, 0].tolist() == [[-1, -2], [-4, -5]]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(kernel_size=2, stride=1, dilation=2), dict(kernel_size=2, stride=2, padding=1, dilation=2),
+     dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)],
+)
+def test_dilated_max_pool_values(kwargs):
+    image = np.array([[3, -1, 4, 1, 0], [-5, 9, -2, 6, 2], [5, -3, 5, -8, 1], [9, 7, -9, 3, -4], [0, 2, -6, 8, -1]])
+    for x in (image[None, None].astype(float), -image[None, None].astype(float)):
+        close(R.max_pool2d(x, **kwargs), F.max_pool2d(tensor(x), **kwargs))
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool_ceil_mode_with_padding(count_include_pad):
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    kwargs = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=count_include_pad)
+    theirs = F.avg_pool2d(tensor(x), **kwargs)
+    close(R.avg_pool2d(x, **kwargs), theirs)
+    exact = R.avg_pool2d(x.astype(int).astype(object), **kwargs)
+    np.testing.assert_allclose(exact.astype(float), theirs.numpy(), rtol=1e-12)
+
+
+def test_exact_batch_norm_with_float_eps_matches_torch():
+    var = np.array([4 - Fraction(1, 100000), Fraction(9, 4) - Fraction(1, 100000)], dtype=object)
+    x = np.array([[[[6, -2]], [[3, 0]]]], dtype=object)
+    mean, gamma, beta = (np.array(v, dtype=object) for v in ([2, 0], [1, 3], [0, Fraction(1, 2)]))
+    ours = R.batch_norm(x, mean, var, gamma, beta, eps=1e-5)
+    theirs = F.batch_norm(*(torch.tensor(a.astype(float)) for a in (x, mean, var, gamma, beta)), training=False,
+                          eps=1e-5)
+    np.testing.assert_allclose(ours.astype(float), theirs.numpy(), rtol=1e-12)

@@ -1,0 +1,457 @@
+"""Theorems proved by a list of kernel-checked steps (algebra, z3, summation, exact families).
+
+``Checked(name, title, gloss, derive=fn)`` runs ``fn(P)`` with a :class:`Proof`; every method of
+``P`` carries out its check *before* it records the step, and records what the check
+established (its evidence).  There is no way to add a step that checks nothing: prose goes into
+``P.define`` (evidence ``definition``, which proves nothing on its own) or into the theorem's
+gloss and remarks.  The printed statement is generated from what the steps checked: the
+``claim`` when one is given (it must be one of the facts a step established), otherwise the
+facts themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import sympy
+import z3
+
+from .. import decide
+from .theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
+
+
+def _tex(e) -> str:
+    return sympy.latex(e)
+
+
+def _conj(conds: Iterable) -> str:
+    return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
+
+
+def _fmt_case(case: Mapping) -> str:
+    return ", ".join(f"{k}={v}" for k, v in case.items())
+
+
+class Proof:
+    """Collects the checked steps of one proof; every check raises :class:`ProofError` when it fails."""
+
+    def __init__(self) -> None:
+        self.steps: list = []
+        self.instances: list[str] = []
+        self.witness = None
+
+    def _fail(self, rule: str, message: str) -> None:
+        raise StepError(message, step=len(self.steps) + 1, rule=rule, steps=self.steps)
+
+    def define(self, description: str, expression: str) -> None:
+        """Introduce notation (checks nothing, so it neither proves nor weakens anything)."""
+        self.steps.append(mint("definition", description, expression, "definition", checked_by=("by definition",)))
+
+    def equal(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
+        """``lhs == rhs`` as an identity of SymPy expressions (the difference expands or simplifies to 0)."""
+        lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
+        diff = sympy.expand(lhs - rhs)
+        if diff != 0 and sympy.simplify(diff) != 0:
+            self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
+        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+                               checked_by=("the difference reduces to 0 (SymPy)",),
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
+
+    def identical(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
+        """``lhs`` and ``rhs`` are the same SymPy expression (structurally, e.g. two Piecewise forms)."""
+        lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
+        if lhs != rhs:
+            self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
+        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+                               checked_by=("the same expression (SymPy, structurally)",),
+                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
+
+    def induction(self, description: str, n: sympy.Symbol, closed: Mapping[str, Callable], base: Mapping[str, object],
+                  step: Mapping[str, Callable], shown: str = "") -> None:
+        """Induction on ``n >= 0`` for closed forms built from finite sums and products over ``1..n``.
+
+        ``closed[name](n)`` is the closed form; ``base[name]`` its value at ``n = 0``;
+        ``step[name](prev, n)`` the recurrence, where ``prev`` maps every name to its closed form
+        at ``n - 1``.  Checked: ``closed(0) == base`` and, for ``n >= 1``, ``closed(n)`` with the
+        last term of each sum and product up to ``n`` peeled off (``sum_{l=a}^{n} f = sum_{l=a}^{n-1} f
+        + f(n)``, likewise products) equals ``step(prev, n)``.
+        """
+        for name, form in closed.items():
+            at0 = sympy.sympify(form(sympy.Integer(0))).doit()
+            if sympy.simplify(at0 - sympy.sympify(base[name])) != 0:
+                self._fail("induction", f"{description}: base case {name}(0) = {at0}, not {base[name]}")
+        prev = {name: form(n - 1) for name, form in closed.items()}
+        for name, form in closed.items():
+            peeled = _peel(sympy.sympify(form(n)), n)
+            target = sympy.sympify(step[name](prev, n))
+            if sympy.expand(peeled - target) != 0 and sympy.simplify(peeled - target) != 0:
+                self._fail("induction", f"{description}: the step for {name} leaves {sympy.simplify(peeled - target)}")
+        self.steps.append(mint("induction", description, shown or ", ".join(
+            f"{name}({_tex(n)})" for name in closed), "general",
+            side_conditions=(rf"{_tex(n)} \ge 1",),
+            checked_by=("base case evaluated; induction step by peeling the last term of each finite sum and "
+                        "product (SymPy)",),
+            fact_latex=r",\quad ".join(f"{name}({_tex(n)}) = {_tex(form(n))}" for name, form in closed.items()),
+            text=", ".join(f"{name}({n}) = {sympy.sstr(form(n))}" for name, form in closed.items())))
+
+    def zero(self, description: str, expr, rule: str = "algebra", shown: str | None = None) -> None:
+        """``expr == 0`` identically (SymPy)."""
+        self.equal(description, expr, 0, rule=rule, shown=shown)
+
+    def summation(self, description: str, summand, limits: Sequence[tuple], hypotheses: Sequence = ()) -> sympy.Expr:
+        """``sum summand`` over ``limits`` (innermost first), for a summand polynomial in the indices.
+
+        SymPy sums polynomials over symbolic integer ranges in closed form (Faulhaber); summands
+        with floors, ceilings, minima or maxima of the summation indices are refused (SymPy's ``Sum.doit`` is not reliable
+        on them).  SymPy's closed forms follow Karr's convention, which agrees with "an empty
+        range sums to 0" only when ``lower <= upper + 1``: that side condition is checked for every
+        range (from the symbols' signs, or by z3 under ``hypotheses``).  The closed form is
+        re-checked against direct enumeration at small bounds.
+        """
+        summand = sympy.sympify(summand)
+        indices = [lim[0] for lim in limits]
+        for e in [summand] + [sympy.sympify(b) for lim in limits for b in lim[1:]]:
+            parts = e.atoms(sympy.floor, sympy.ceiling, sympy.Min, sympy.Max, sympy.Piecewise)
+            if any(part.has(*indices) for part in parts):
+                self._fail("summation", f"{description}: {e} has a floor, ceiling, min, max or piecewise part "
+                                        "that depends on a summation index; sum it by cases instead")
+        if not summand.is_polynomial(*indices):
+            self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
+        conditions = []
+        for k, (idx, lo, hi) in enumerate(limits):
+            width = sympy.sympify(hi) - sympy.sympify(lo) + 1
+            conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
+            if width.is_nonnegative:
+                continue
+            outer = [lim[0] for lim in limits[k + 1:]]
+            ranges = [c for (j, a, b) in limits[k + 1:] for c in (j >= a, j <= b)]
+            d = decide.implies(list(hypotheses) + ranges, [width >= 0], bound=outer)
+            if not d.holds:
+                self._fail("summation", f"{description}: the range of {idx} may run backwards ({_tex(lo)} > "
+                                        f"{_tex(hi)} + 1), where the closed form is not the sum: {d.how} "
+                                        f"{d.counterexample or ''}".strip())
+        value = sympy.factor_terms(sympy.summation(summand, *limits))
+        bounds = sorted({s for lim in limits for b in lim[1:] for s in sympy.sympify(b).free_symbols}
+                        - set(indices), key=sympy.default_sort_key)
+        for trial in range(3):
+            env = {s: sympy.Integer(2 + (trial * 3 + k) % 4) for k, s in enumerate(bounds)}
+            direct = _enumerate(summand, limits, env)
+            closed = sympy.sympify(value).xreplace(env)
+            if direct is not None and sympy.simplify(closed - direct) != 0:
+                self._fail("summation", f"{description}: the closed form {value} gives {closed} at "
+                                        f"{_fmt_case(env)}, enumeration gives {direct}")
+        shown = sympy.Sum(summand, *limits)
+        self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
+                               text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
+                               fact_latex=f"{_tex(shown)} = {_tex(value)}",
+                               side_conditions=tuple(conditions), checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
+        return value
+
+    def implies(self, description: str, hypotheses: Sequence, goals: Sequence, shown: str | None = None) -> None:
+        """``AND hypotheses => AND goals`` for all integers (z3)."""
+        d = decide.implies(hypotheses, goals)
+        if not d.holds:
+            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
+        self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
+                               side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
+                               checked_by=(d.how,), fact_latex=rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",
+                               text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
+                                    f"{' and '.join(map(sympy.sstr, goals))}"))
+
+    def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
+                 shown: str | None = None) -> None:
+        """``{AND a} = {AND b}`` under the hypotheses, for all integers (z3)."""
+        d = decide.equivalent(a, b, hypotheses)
+        if not d.holds:
+            self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
+        self.steps.append(mint(
+            "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}", "general",
+            side_conditions=(rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
+            checked_by=(d.how,),
+            fact_latex=rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",
+            text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
+                 f"{{{' and '.join(map(sympy.sstr, a))}}} = {{{' and '.join(map(sympy.sstr, b))}}}",
+        ))
+
+    def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
+        """A z3 formula over the reals (and integers) that must hold for all values: its negation is unsat."""
+        solver = z3.Solver()
+        solver.set("timeout", 20000)
+        solver.add(z3.Not(formula))
+        result = solver.check()
+        if result != z3.unsat:
+            model = solver.model() if result == z3.sat else solver.reason_unknown()
+            self._fail("z3", f"{description}: z3 does not prove it ({result}: {model})")
+        shown = " ".join(str(formula).split())
+        self.steps.append(mint("z3", description, expression, "general", side_conditions=tuple(conditions),
+                               checked_by=("z3: the negation is unsat",), text=shown,
+                               fact_latex=r"\texttt{" + _escape_tt(shown) + "}"))
+
+    def cases(self, description: str, expr, variable: sympy.Symbol, expression: str) -> None:
+        """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
+        expression with ``variable`` declared nonnegative and then negative."""
+        expr = sympy.sympify(expr)
+        namesakes = [q for q in expr.free_symbols if str(q) == str(variable) and q != variable]
+        if namesakes:
+            self._fail("case analysis", f"{description}: {expr} has another symbol named {variable} "
+                                        f"({namesakes[0].assumptions0}); the cases would not cover it")
+        if variable not in expr.free_symbols:
+            self._fail("case analysis", f"{description}: {variable} (with its assumptions) does not occur in {expr}")
+        if variable.is_real is not True:
+            self._fail("case analysis", f"{description}: {variable} must be declared real")
+        for assumption in ({"nonnegative": True}, {"negative": True}):
+            v = sympy.Dummy(str(variable), real=True, **assumption)
+            e = sympy.simplify(expr.xreplace({variable: v}))
+            if e != 0:
+                self._fail("case analysis", f"{description}: for {variable} {list(assumption)[0]} it reduces to {e}")
+        self.steps.append(mint("case analysis", description, expression, "general",
+                               side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
+                               checked_by=("SymPy: zero on each sign",), fact=expr,
+                               fact_latex=f"{_tex(expr)} = 0", text=f"{sympy.sstr(expr)} = 0"))
+
+    def positive(self, description: str, expr, expression: str) -> None:
+        """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
+        if sympy.sympify(expr).is_positive is not True:
+            self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
+        self.steps.append(mint("sign", description, expression, "general",
+                               checked_by=("SymPy: positive from the declared signs of its symbols",),
+                               fact_latex=f"{_tex(expr)} > 0", text=f"{sympy.sstr(expr)} > 0"))
+
+    def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
+        """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
+        v = _proved_once(theorem)
+        if v.verdict != "proved":
+            self._fail("lemma", f"{description}: the lemma {theorem.name} is {v.verdict}: {v.error or ''}".strip())
+        self.steps.append(mint("lemma", description, expression, v.strength,
+                               checked_by=(f"lemma {theorem.name}: proved ({v.strength}, {v.sizes})",),
+                               fact_latex=r"\text{" + theorem.name + "}", text=f"{theorem.name}: {v.statement_text}"))
+        return v.strength
+
+    def family(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable,
+               shown: str = "") -> None:
+        """``lhs(**case) == rhs(**case)`` exactly (ints or Fractions) for every case."""
+        if not cases:
+            self._fail("exact family", f"{description}: no case")
+        for case in cases:
+            left, right = lhs(**case), rhs(**case)
+            bad = _inexact(left) or _inexact(right)
+            if bad:
+                self._fail("exact family", f"{description}: at {_fmt_case(case)} a side holds {bad}; an exact "
+                                           "family compares ints, Fractions or exact SymPy numbers only")
+            if left != right:
+                self._fail("exact family", f"{description}: at {_fmt_case(case)} the left side is {left}, "
+                                           f"the right side {right}")
+        first, last = _fmt_case(cases[0]), _fmt_case(cases[-1])
+        text = f"{description}: {len(cases)} instances, exact, from {first} to {last}"
+        self.instances.append(text)
+        evidence = "exact-family" if len(cases) > 1 else "exact-instance"
+        fns = f"{getattr(lhs, '__name__', 'lhs')} = {getattr(rhs, '__name__', 'rhs')}"
+        self.steps.append(mint("exact family", description, shown or rf"\text{{{len(cases)} exact instances}}",
+                               evidence, checked_by=(text,), text=f"{fns} on {len(cases)} cases",
+                               fact_latex=r"\text{" + _escape_text(f"{fns} on {len(cases)} cases") + "}"))
+
+    def cross_check(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
+        """Like :meth:`family`, but as a cross-check of a derivation that is complete without it:
+        it is run and reported with the instances, and it is not a step (it neither raises nor
+        lowers the strength)."""
+        for case in cases:
+            left, right = lhs(**case), rhs(**case)
+            if left != right:
+                self._fail("cross-check", f"{description}: at {_fmt_case(case)} the left side is {left}, "
+                                          f"the right side {right}")
+        self.instances.append(f"{description}: {len(cases)} instances, exact, from {_fmt_case(cases[0])} "
+                              f"to {_fmt_case(cases[-1])}")
+
+    def exact_counterexample(self, description: str, lhs, rhs, expression: str, *, witness: str,
+                             assignment: Sequence[tuple[str, str]], where: str, data: Mapping) -> None:
+        """The claim's two sides at a concrete input, evaluated exactly (ints/Fractions): they differ.
+        The theorem is then refuted with this witness."""
+        from fractions import Fraction
+
+        for side in (lhs, rhs):
+            if not isinstance(side, int | Fraction | sympy.Rational) or isinstance(side, bool):
+                self._fail("exact evaluation", f"{description}: a side is {side!r}, not an exact number")
+        if lhs == rhs:
+            self._fail("exact evaluation", f"{description}: both sides are {lhs}; the witness separates nothing")
+        self._witness(description, expression, "exact rational arithmetic", witness, assignment, where,
+                      str(lhs), str(rhs), data)
+
+    def no_solution(self, description: str, constraints: Sequence, expression: str, *, witness: str,
+                    assignment: Sequence[tuple[str, str]], where: str, lhs: str, rhs: str, data: Mapping) -> None:
+        """The claim at the witness asks for values satisfying ``constraints`` (z3 formulas); z3 shows
+        there are none (unsat).  The theorem is then refuted with this witness."""
+        solver = z3.Solver()
+        solver.set("timeout", 20000)
+        solver.add(*constraints)
+        result = solver.check()
+        if result != z3.unsat:
+            self._fail("z3", f"{description}: z3 answers {result}, so the witness is not shown to refute the claim")
+        self._witness(description, expression, "z3: the claim's equations at the witness are unsat", witness,
+                      assignment, where, lhs, rhs, data)
+
+    def _witness(self, description, expression, how, text, assignment, where, lhs, rhs, data) -> None:
+        if self.witness is not None:
+            self._fail("witness", f"{description}: a proof refutes its claim once")
+        self.witness = mint_witness(description=text, assignment=tuple((str(a), str(b)) for a, b in assignment),
+                                    where=where, lhs=lhs, rhs=rhs, data=dict(data))
+        self.steps.append(mint("counterexample", description, expression, "exact-instance", checked_by=(how,),
+                               text=f"{lhs} != {rhs}", fact_latex=rf"\text{{{_escape_text(lhs)}}} \ne "
+                                                                 rf"\text{{{_escape_text(rhs)}}}"))
+
+    def numeric(self, description: str, check: Callable[[], str], expression: str) -> None:
+        """A floating-point observation: ``check()`` raises when it fails and returns what it saw.
+        Evidence ``numeric``: a theorem that uses it is at best *observed*."""
+        try:
+            seen = check()
+        except (AssertionError, ArithmeticError, ValueError) as exc:
+            self._fail("numeric", f"{description}: {exc}")
+        self.steps.append(mint("numeric", description, expression, "numeric", checked_by=(str(seen),),
+                               text=str(seen), fact_latex=r"\text{" + _escape_text(str(seen)) + "}"))
+        self.instances.append(str(seen))
+
+
+def _escape_text(text: str) -> str:
+    """Plain text for ``\\text{...}``."""
+    out = str(text)
+    for a, b in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("%", r"\%"),
+                 ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
+        out = out.replace(a, b)
+    return out
+
+
+def _escape_tt(text: str) -> str:
+    return _escape_text(text)
+
+
+def _inexact(v) -> str:
+    """A description of the first floating-point value inside ``v`` ('' when ``v`` is exact)."""
+    import numbers
+    from fractions import Fraction
+
+    import numpy as np
+
+    if isinstance(v, bool | int | Fraction | np.integer | np.bool_):
+        return ""
+    if isinstance(v, sympy.Basic):
+        return "" if (v.is_Rational or not v.atoms(sympy.Float)) and not v.has(sympy.Float) else f"the SymPy float {v}"
+    if isinstance(v, np.ndarray):
+        if v.dtype == object:
+            return next((r for r in (_inexact(e) for e in v.flat) if r), "")
+        return "" if np.issubdtype(v.dtype, np.integer) or v.dtype == bool else f"a {v.dtype} array"
+    if isinstance(v, tuple | list):
+        return next((r for r in (_inexact(e) for e in v) if r), "")
+    if isinstance(v, dict):
+        return next((r for r in (_inexact(e) for e in v.values()) if r), "")
+    if isinstance(v, str | type(None)):
+        return ""
+    if isinstance(v, numbers.Number):
+        return f"the {type(v).__name__} {v!r}"
+    return ""
+
+
+def _peel(expr, n):
+    """Split off the last term of every sum and product whose upper limit is ``n``."""
+    def peel_one(e):
+        if isinstance(e, sympy.Sum | sympy.Product) and len(e.limits) == 1 and e.limits[0][2] == n:
+            var, lo, _ = e.limits[0]
+            head = type(e)(e.function, (var, lo, n - 1))
+            last = e.function.xreplace({var: n})
+            return head + last if isinstance(e, sympy.Sum) else head * last
+        return e
+    return expr.replace(lambda e: isinstance(e, sympy.Sum | sympy.Product), peel_one)
+
+
+_VERDICTS: dict[int, object] = {}
+
+
+def _proved_once(theorem: Theorem):
+    key = id(theorem)
+    if key not in _VERDICTS:
+        _VERDICTS[key] = (theorem, theorem.prove())
+    return _VERDICTS[key][1]
+
+
+def _enumerate(summand, limits, env):
+    """Direct sum at small concrete bounds (None if a bound is not a small integer)."""
+    def rec(k, sub):
+        if k < 0:
+            return sympy.sympify(summand).xreplace(sub)
+        idx, lo, hi = limits[k]
+        lo_v, hi_v = sympy.sympify(lo).xreplace(sub), sympy.sympify(hi).xreplace(sub)
+        if not (lo_v.is_Integer and hi_v.is_Integer) or hi_v - lo_v > 50 or lo_v > hi_v + 1:
+            raise _NotSmall
+        total = sympy.Integer(0)
+        for val in range(int(lo_v), int(hi_v) + 1):
+            total += rec(k - 1, {**sub, idx: sympy.Integer(val)})
+        return total
+
+    try:
+        return rec(len(limits) - 1, dict(env))
+    except _NotSmall:
+        return None
+
+
+class _NotSmall(Exception):
+    pass
+
+
+class Checked(Theorem):
+    """A theorem proved by ``derive(P)``: a list of kernel-checked steps (:class:`Proof`).
+
+    ``claim`` (optional) is a SymPy equation the steps must establish (``P.equal`` of the same two
+    sides, up to expansion); the printed statement is the claim, or else the facts the steps
+    checked.  The strength is the weakest evidence of the steps.
+    """
+
+    def __init__(self, name: str, title: str, gloss: str = "", *, derive: Callable[[Proof], None],
+                 claim=None, witness_check: str = "", **kw) -> None:
+        super().__init__(name, title, gloss, **kw)
+        if claim is not None and not isinstance(claim, sympy.Equality):
+            raise TypeError(f"Theorem {name}: claim must be a SymPy Eq, got {type(claim).__name__} ({claim})")
+        self.derive = derive
+        self.claim = claim
+        self.witness_check = witness_check
+        self._sizes = ""
+
+    def sizes(self) -> str:
+        return self._sizes
+
+    def _run(self) -> dict:
+        proof = Proof()
+        self.derive(proof)
+        checked = [s for s in proof.steps if s.evidence != "definition"]
+        if proof.witness is not None:
+            return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
+                    "instances": tuple(proof.instances), "statement_latex": proof.steps[-1].expression,
+                    "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
+        for n, step in enumerate(proof.steps, start=1):
+            if not minted(step):
+                raise StepError(f"step {n} ({step.rule}) was not made by the kernel; it checks nothing", step=n,
+                                rule=step.rule, steps=proof.steps[:n - 1])
+        records = [established(s) for s in checked]
+        if self.claim is not None:
+            target = sympy.expand(self.claim.lhs - self.claim.rhs)
+            facts = [f for f, _, _ in records if f is not None]
+            if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in facts):
+                raise StepError(f"the claim {sympy.sstr(self.claim)} is not one of the facts the steps established",
+                                step=len(proof.steps) + 1, rule="conclusion", steps=proof.steps)
+            latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
+        else:
+            latex = r" \\ ".join(lx for _, lx, _ in records if lx)
+            text = "; ".join(tx for _, _, tx in records if tx)
+        strength = weakest(s.evidence for s in checked)
+        if strength == "general":
+            sizes = "all sizes"
+        else:
+            sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
+        self._sizes = sizes
+        return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
+                "statement_latex": latex, "statement_text": text, "sizes": sizes}
+
+    def check_source_for(self, verdict) -> str:
+        """``check_source``, plus the witness re-test for a refutation."""
+        from .identity import with_witness_test
+
+        return with_witness_test(self.name, self.check_source, verdict, self.witness_check)

@@ -1,0 +1,277 @@
+"""The claim itself, evaluated on instances independently of the rewrite rules.
+
+A general theorem says ``lhs = rhs`` for every size satisfying its hypotheses and every position.
+Before any derivation step is looked at, the kernel evaluates both sides exactly on a grid of
+instances: every size and every free position is set to an integer, every operation is
+instantiated at those integers (so no bound index can be captured: there is nothing symbolic left
+to capture but the signal entries) and every sum is enumerated point by point.  The two sides
+are then compared as polynomials in the signal entries (``x[3]``, ``w[1, 0]``...) and scalars.
+A difference is a refutation, with a witness that assigns small integers to the entries.
+
+The instances are the user's plus the kernel's own *boundary* instances: every size at its least
+value allowed by the hypotheses and at the next one, in combination, each combined with
+positions ``0`` and ``1``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import sympy
+from sympy import Indexed, IndexedBase, Symbol
+
+from .. import decide
+from ..errors import ProofError
+from ..sums import App, Let, SumExpr, Term, instantiate
+
+#: at most this many boundary size combinations (beyond it: least, next, and one size at a time)
+MAX_BOUNDARY = 16
+#: at most this many position tuples per size instance
+MAX_POSITIONS = 4
+
+
+def admissible(s: Symbol, value: int) -> bool:
+    """Whether ``value`` agrees with what ``s`` is declared to be (sign, parity)."""
+    v = sympy.Integer(value)
+    checks = {"positive": v > 0, "negative": v < 0, "nonnegative": v >= 0, "nonpositive": v <= 0,
+              "zero": v == 0, "nonzero": v != 0, "even": v % 2 == 0, "odd": v % 2 == 1}
+    for name, holds in checks.items():
+        declared = getattr(s, f"is_{name}")
+        if declared is True and not holds:
+            return False
+        if declared is False and holds:
+            return False
+    return True
+
+
+def is_size(s: Symbol) -> bool:
+    return bool(s.is_integer) and bool(s.is_positive)
+
+
+def is_position(s: Symbol) -> bool:
+    return bool(s.is_integer) and not s.is_positive
+
+
+# ---------------------------------------------------------------------------------------------
+# instances
+
+
+def _holds(conditions: Sequence, env: Mapping) -> bool:
+    for c in conditions:
+        v = sympy.sympify(c).xreplace(env)
+        if v is sympy.true:
+            continue
+        if v is sympy.false:
+            return False
+        v = sympy.simplify(v)
+        if v is not sympy.true:
+            return False
+    return True
+
+
+def check_hypotheses(name: str, hypotheses: Sequence, sizes: Sequence[Symbol]) -> dict[str, int]:
+    """ProofError unless some sizes satisfy the hypotheses; returns such an example (z3)."""
+    d = decide.satisfiable(list(hypotheses) + [s >= 1 for s in sizes])
+    if not d.holds:
+        raise ProofError(f"the hypotheses of {name} cannot all hold ({d.how}): the claim would be vacuous",
+                         rule="hypotheses")
+    return d.counterexample or {}
+
+
+def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: Mapping[str, int]) -> list[dict]:
+    """Every size at its least value and the next, in combination (capped), filtered by the hypotheses."""
+    sizes = list(sizes)
+    if not sizes:
+        return [{}]
+    size_conds = [h for h in hypotheses if sympy.sympify(h).free_symbols <= set(sizes)]
+    values = {s: [v for v in range(1, 9) if admissible(s, v)][:3] for s in sizes}
+    candidates = []
+    for combo in itertools.product(*(values[s] for s in sizes)):
+        env = dict(zip(sizes, map(sympy.Integer, combo), strict=True))
+        if _holds(size_conds, env):
+            candidates.append(combo)
+    if not candidates and example:
+        candidates = [tuple(example.get(str(s), 1) for s in sizes)]
+    if not candidates:
+        return []
+    least = [min(c[k] for c in candidates) for k in range(len(sizes))]
+    chosen = [c for c in candidates if all(c[k] in (least[k], least[k] + 1) for k in range(len(sizes)))]
+    if not chosen:
+        chosen = [min(candidates)]
+    if len(chosen) > MAX_BOUNDARY:
+        keep = {tuple(least), tuple(v + 1 for v in least)}
+        for k in range(len(sizes)):
+            one = list(least)
+            one[k] += 1
+            keep.add(tuple(one))
+        chosen = [c for c in chosen if c in keep] or chosen[:MAX_BOUNDARY]
+    return [dict(zip(sizes, map(sympy.Integer, c), strict=True)) for c in chosen]
+
+
+def position_tuples(positions: Sequence[Symbol]) -> list[tuple[int, ...]]:
+    """Positions 0 and 1 (or the two admissible values nearest 0, for a position declared e.g.
+    negative or odd), in combination (all-first and all-second beyond a few positions)."""
+    if not positions:
+        return [()]
+    choices = []
+    for p in positions:
+        near = sorted((v for v in range(-6, 7) if admissible(p, v)), key=lambda v: (abs(v - 0.5), v))
+        choices.append(sorted(near[:2]) or [0])
+    combos = list(itertools.product(*choices))
+    if len(combos) > MAX_POSITIONS:
+        combos = [tuple(c[0] for c in choices), tuple(c[-1] for c in choices)]
+    return combos
+
+
+def full_instances(size_envs: Sequence[Mapping], positions: Sequence[Symbol], hypotheses: Sequence,
+                   ) -> list[dict]:
+    """Each size instance with each position tuple that satisfies the hypotheses."""
+    out = []
+    for env in size_envs:
+        found = False
+        for combo in position_tuples(positions):
+            full = dict(env)
+            full.update(zip(positions, map(sympy.Integer, combo), strict=True))
+            if _holds(hypotheses, full):
+                out.append(full)
+                found = True
+        if not found and positions:
+            fixed = [sympy.Eq(s, v) for s, v in env.items()]
+            d = decide.satisfiable(list(hypotheses) + fixed)
+            if d.holds:
+                full = dict(env)
+                full.update({p: sympy.Integer(d.counterexample.get(str(p), 0)) for p in positions})
+                out.append(full)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the denotation: exact values on an instance
+
+
+def _int(e, env: Mapping, what: str) -> int:
+    v = sympy.sympify(e).xreplace(env)
+    if not v.is_Integer:
+        v = sympy.simplify(v)
+    if not v.is_Integer:
+        raise ProofError(f"{what} {e} is not an integer at {format_env(env)} (got {v})", rule="instance")
+    return int(v)
+
+
+def _cond(c, env: Mapping) -> bool:
+    v = sympy.sympify(c).xreplace(env)
+    if v in (sympy.true, sympy.false):
+        return bool(v)
+    v = sympy.simplify(v)
+    if v in (sympy.true, sympy.false):
+        return bool(v)
+    raise ProofError(f"condition {c} is not decided at {format_env(env)} (got {v})", rule="instance")
+
+
+def denote(expr: SumExpr, env: Mapping, lets: Sequence[Let] = (), memo: dict | None = None) -> sympy.Expr:
+    """The exact value of ``expr`` with every integer symbol in ``env`` (sizes and positions).
+
+    Sums are enumerated point by point from their ranges and conditions; applications and
+    intermediate signals are instantiated at integer arguments and evaluated the same way.  The
+    result is a polynomial in the signal entries and scalars (not expanded).
+    """
+    memo = {} if memo is None else memo
+    total = sympy.Integer(0)
+    for term in expr.terms:
+        total += _denote_term(term, dict(env), lets, memo)
+    return total
+
+
+def _denote_term(term: Term, env: dict, lets: Sequence[Let], memo: dict) -> sympy.Expr:
+    out = sympy.Integer(0)
+
+    def rec(k: int) -> None:
+        nonlocal out
+        if k == len(term.ranges):
+            if all(_cond(w, env) for w in term.where):
+                value = _value(sympy.sympify(term.summand), env, lets, memo)
+                if term.inner is not None:
+                    value = value * denote(term.inner, env, lets, memo)
+                out += value
+            return
+        r = term.ranges[k]
+        lo = max(_int(v, env, "lower bound") for v in r.lower)
+        hi = min(_int(v, env, "upper bound") for v in r.upper)
+        for val in range(lo, hi + 1):
+            env[r.index] = sympy.Integer(val)
+            rec(k + 1)
+        env.pop(r.index, None)
+
+    rec(0)
+    return out
+
+
+def _value(e: sympy.Expr, env: Mapping, lets: Sequence[Let], memo: dict) -> sympy.Expr:
+    env = dict(env)
+    e = e.xreplace(env)
+    apps = e.atoms(App)
+    hits = [a for a in e.atoms(Indexed) if any(a.base == let.base for let in lets)]
+    if not apps and not hits:
+        return e
+    mapping = {}
+    for a in list(apps) + hits:
+        if a in memo:
+            mapping[a] = memo[a]
+    apps = sorted((a for a in apps if a not in mapping), key=sympy.default_sort_key)
+    hits = [a for a in hits if a not in mapping]
+    for a in apps:
+        args = [sympy.sympify(x) for x in a.args]
+        for x in args:
+            if not isinstance(x, IndexedBase) and not x.is_number:
+                bad = {s for s in x.free_symbols if s.is_integer}
+                if bad:
+                    raise ProofError(f"argument {x} of {a.op.name} is not an integer at {format_env(env)}",
+                                     rule="instance")
+        mapping[a] = memo[a] = denote(instantiate(a.op.body, args, env), env, lets, memo)
+    for a in hits:
+        let = next(let for let in lets if let.base == a.base)
+        mapping[a] = memo[a] = denote(instantiate(let.body, a.indices, env), env, lets, memo)
+    return _value(e.xreplace(mapping), env, lets, memo)
+
+
+def format_env(env: Mapping) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(env.items(), key=lambda kv: str(kv[0])))
+
+
+# ---------------------------------------------------------------------------------------------
+# witnesses
+
+
+def unknowns(e: sympy.Expr) -> list:
+    """The signal entries and scalar symbols of a polynomial, in a deterministic order."""
+    atoms = set(e.atoms(Indexed))
+    atoms |= {s for s in e.free_symbols if not s.is_integer and not isinstance(s, IndexedBase)}
+    inside = set()
+    for a in e.atoms(Indexed):
+        inside |= a.free_symbols
+    atoms = {a for a in atoms if isinstance(a, Indexed) or a not in inside or a in e.free_symbols}
+    return sorted(atoms, key=sympy.default_sort_key)
+
+
+def find_assignment(lhs: sympy.Expr, rhs: sympy.Expr) -> tuple[dict, sympy.Expr, sympy.Expr] | None:
+    """Small integers for the unknowns on which ``lhs`` and ``rhs`` differ (None if they agree)."""
+    diff = sympy.expand(lhs - rhs)
+    if diff == 0:
+        return None
+    names = unknowns(lhs + rhs)
+    poly = sympy.Poly(diff, *names) if names else None
+    if poly is None:
+        return {}, lhs, rhs
+    monomial = sorted(poly.monoms())[0]
+    for value in (1, 2, 3, -1, 5, 7, 11):
+        assign = {n: (sympy.Integer(value) if p else sympy.Integer(0)) for n, p in zip(names, monomial, strict=True)}
+        lv, rv = sympy.expand(lhs.xreplace(assign)), sympy.expand(rhs.xreplace(assign))
+        if lv != rv:
+            return assign, lv, rv
+    for seed in range(50):  # a nonzero polynomial cannot vanish on every point of a grid this large
+        assign = {n: sympy.Integer((7 * seed + 3 * k) % 13 - 6) for k, n in enumerate(names)}
+        lv, rv = sympy.expand(lhs.xreplace(assign)), sympy.expand(rhs.xreplace(assign))
+        if lv != rv:
+            return assign, lv, rv
+    raise ProofError("the two sides differ as polynomials but no small witness was found", rule="claim")

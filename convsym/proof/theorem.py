@@ -1,0 +1,227 @@
+"""The base of every theorem kind, and the one place where evidence is minted.
+
+The trusted core of convsym is this package (with :mod:`convsym.rules`, :mod:`convsym.sums` and
+:mod:`convsym.decide`).  Three rules keep it honest:
+
+* **Only the kernel's theorem kinds prove.**  :meth:`Theorem.prove` refuses a theorem whose class
+  overrides ``_run`` outside ``convsym.proof``: a proof script builds on :class:`General`,
+  :class:`Identity`, :class:`Checked` and :class:`Refutation`, never on a ``_run`` of its own.
+* **Steps are minted, not written.**  A :class:`~convsym.verdict.StepRecord` counts only if the
+  kernel made it, right after the check it records (:func:`mint`); a record built anywhere else
+  fails the proof.  Each minted step carries its *evidence*: ``general`` (a rule whose side
+  conditions were decided for all sizes, an algebraic identity, a definition), ``exact-family``,
+  ``exact-instance`` or ``numeric``.
+* **Strength is computed.**  The verdict's strength is the weakest evidence among its steps; a
+  proof with numeric evidence only is ``observed``, never ``proved``; a failed proof has strength
+  ``none``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from ..errors import ProofError
+from ..verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
+
+_MINTED: dict[int, weakref.ref] = {}
+#: what a minted step established, kept by the kernel (not on the record a proof can touch):
+#: ``id(step) -> (fact, latex, text)`` with ``fact`` a SymPy expression proved to be 0, or None
+_FACTS: dict[int, tuple] = {}
+
+
+def _remember(obj) -> None:
+    key = id(obj)
+
+    def forget(_ref, key=key):
+        _MINTED.pop(key, None)
+        _FACTS.pop(key, None)
+
+    _MINTED[key] = weakref.ref(obj, forget)
+
+
+def minted(obj) -> bool:
+    """True when ``obj`` (a step or a witness) was made by the kernel."""
+    ref = _MINTED.get(id(obj))
+    return ref is not None and ref() is obj
+
+
+def mint(rule: str, description: str, expression: str, evidence: str, *, side_conditions: Sequence[str] = (),
+         checked_by: Sequence[str] = (), text: str = "", fact=None, fact_latex: str = "") -> StepRecord:
+    """A step record for a check the caller (kernel code) has just carried out.
+
+    ``fact`` (a SymPy expression the check proved to be 0) and ``fact_latex``/``text`` (what the
+    check established, printed by the kernel from the checked objects) are kept by the kernel.
+    """
+    if evidence not in EVIDENCE:
+        raise ValueError(f"mint: evidence={evidence!r} must be one of {EVIDENCE}")
+    record = StepRecord(rule, description, expression, tuple(side_conditions), tuple(checked_by), text, evidence)
+    _remember(record)
+    _FACTS[id(record)] = (fact, fact_latex, text)
+    return record
+
+
+def established(step: StepRecord) -> tuple:
+    """``(fact, latex, text)`` that the kernel recorded for a minted step."""
+    if not minted(step):
+        raise ProofError(f"step ({step.rule}) was not made by the kernel", rule="kernel")
+    return _FACTS.get(id(step), (None, "", ""))
+
+
+def mint_witness(**fields) -> Witness:
+    """A witness whose two sides the caller (kernel code) has just evaluated exactly and found different."""
+    if fields.get("lhs") == fields.get("rhs"):
+        raise ProofError(f"a witness must separate the two sides; both are {fields.get('lhs')}")
+    w = Witness(**fields)
+    _remember(w)
+    return w
+
+
+def weakest(evidence: Iterable[str]) -> str | None:
+    """The weakest strength among ``evidence`` (definitions do not count); None if there is none."""
+    levels = [e for e in evidence if e != "definition"]
+    if not levels:
+        return None
+    return min(levels, key=STRENGTHS.index)
+
+
+def _foreign_overrides(cls: type) -> list[str]:
+    """The kernel methods that a class outside ``convsym.proof`` redefines (``__init__`` and
+    ``check_source_for``, which decide nothing, are allowed)."""
+    kernel = [k for k in cls.__mro__ if k.__module__.startswith("convsym.proof")]
+    names = {n for k in kernel for n, v in vars(k).items() if callable(v) or isinstance(v, property)}
+    names -= {"__init__", "check_source_for", "__repr__"}
+    out = []
+    for k in cls.__mro__:
+        if k.__module__.startswith("convsym.proof") or k is object:
+            continue
+        out.extend(sorted(n for n in vars(k) if n in names))
+    return out
+
+
+class StepError(ProofError):
+    """A :class:`ProofError` that carries the steps checked before it (as data)."""
+
+    def __init__(self, message: str, *, step: int | None, rule: str | None, steps: Sequence[StepRecord] = ()):
+        super().__init__(message, step=step, rule=rule)
+        self.steps_so_far = tuple(steps)
+
+
+class Theorem:
+    """A named claim, its expected verdict and its emitted numeric check.
+
+    ``title`` is a short name; ``gloss`` says in words what the claim means (it is printed as a
+    gloss, never as the statement: the statement is generated from the objects the kernel
+    checks).  ``expected`` is ``proved`` for a law, ``refuted`` for a documented non-law and
+    ``observed`` for a numeric observation.  ``check_source`` is Python source of ``def test_...``
+    functions that re-test the claim with NumPy and :mod:`convsym.reference`; ``remarks`` are
+    plain-language notes (never checked, printed as remarks).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        gloss: str = "",
+        *,
+        expected: str = "proved",
+        check_source: str = "",
+        notes: Sequence[str] = (),
+        remarks: Sequence[str] = (),
+        figure: Callable[[Mapping], tuple[str, str]] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or "." not in name:
+            raise ValueError(f"Theorem: name={name!r} must be 'family.theorem'")
+        if expected not in EXPECTED:
+            raise ValueError(f"Theorem {name}: expected={expected!r} must be one of {EXPECTED}")
+        self.name = name
+        self.family = name.split(".", 1)[0]
+        self.title = title
+        self.statement = gloss
+        self.gloss = gloss
+        self.expected = expected
+        self.check_source = check_source
+        self.notes = tuple(notes) + tuple(remarks)
+        if figure is not None and not callable(figure):
+            raise TypeError(f"Theorem {name}: figure must be a callable returning (tikz, caption)")
+        self.figure = figure
+
+    # -- what a kind provides --------------------------------------------------------------------
+    def _run(self) -> dict:  # pragma: no cover - every kind overrides
+        raise NotImplementedError
+
+    def sizes(self) -> str:
+        return ""
+
+    # -- the kernel's verdict --------------------------------------------------------------------
+    def prove(self) -> Verdict:
+        start = time.perf_counter()
+        try:
+            foreign = _foreign_overrides(type(self))
+            if foreign:
+                raise ProofError(
+                    f"{type(self).__name__} overrides {', '.join(foreign)} outside the kernel; a theorem must be "
+                    "one of the kernel's kinds (General, Identity, Checked, Refutation), used as it is",
+                    step=None, rule="kernel",
+                )
+            fields = self._run()
+            fields = self._settle(fields)
+        except ProofError as exc:
+            fields = {"verdict": "failed", "strength": NO_STRENGTH, "error": str(exc),
+                      "failed_step": exc.step, "failed_rule": exc.rule,
+                      "steps": tuple(getattr(exc, "steps_so_far", ()))}
+        except Exception as exc:  # a bug or a bad theorem file: report, never crash the run
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+            fields = {"verdict": "failed", "strength": NO_STRENGTH, "error": f"{type(exc).__name__}: {exc}{where}"}
+        if self.figure is not None and fields["verdict"] != "failed":
+            # drawn from the proof's own data (sizes, witness), so the picture cannot drift from it
+            fields["figure"], fields["figure_caption"] = self.figure(fields)
+        return Verdict(
+            name=self.name,
+            family=self.family,
+            title=self.title,
+            statement=self.gloss,
+            statement_latex=fields.pop("statement_latex", ""),
+            statement_text=fields.pop("statement_text", ""),
+            expected=self.expected,
+            sizes=fields.pop("sizes", self.sizes()),
+            seconds=time.perf_counter() - start,
+            hypotheses=tuple(fields.pop("hypotheses", ())),
+            notes=self.notes,
+            **fields,
+        )
+
+    def _settle(self, fields: dict) -> dict:
+        """Check what ``_run`` produced and compute the verdict's strength from its evidence."""
+        steps = tuple(fields.get("steps", ()))
+        for n, step in enumerate(steps, start=1):
+            if not minted(step):
+                raise StepError(f"step {n} ({step.rule}) was not made by the kernel; it checks nothing",
+                                step=n, rule=step.rule)
+        verdict = fields.get("verdict")
+        if verdict == "refuted":
+            witness = fields.get("witness")
+            if witness is None or not minted(witness):
+                raise ProofError("a refutation needs a witness evaluated by the kernel", step=None, rule="witness")
+            fields["strength"] = "exact-instance"
+            return fields
+        if verdict != "proved":
+            raise ProofError(f"the kernel produced verdict {verdict!r}", step=None, rule="kernel")
+        strength = weakest([s.evidence for s in steps] + list(fields.pop("evidence", ())))
+        if strength is None:
+            raise StepError("no step checks anything (only definitions)", step=len(steps) + 1, rule="conclusion",
+                            steps=steps)
+        fields["strength"] = strength
+        if strength == "numeric":
+            fields["verdict"] = "observed"
+        return fields
+
+    def check_source_for(self, verdict: Verdict) -> str:
+        """The emitted numeric check for this theorem given its verdict."""
+        return self.check_source
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
