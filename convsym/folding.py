@@ -221,9 +221,9 @@ def fold_batchnorm(conv: Conv2d | ConvTranspose2d, bn: BatchNorm2d) -> Conv2d | 
     otherwise); ``eps > 0`` and ``var >= 0`` are checked by ``BatchNorm2d``.
     """
     op = "fold_batchnorm"
+    if not isinstance(conv, ConvTranspose2d):  # a ConvTranspose2d is accepted too
+        _check_type(op, "conv", conv, Conv2d)
     _check_type(op, "bn", bn, BatchNorm2d)
-    if not isinstance(conv, (Conv2d, ConvTranspose2d)):
-        raise TypeError(f"{op}: conv must be a Conv2d, got {type(conv).__name__} (a ConvTranspose2d is accepted too)")
     if bn.num_features != conv.out_channels:
         raise ValueError(
             f"{op}: bn.num_features={bn.num_features} must equal conv.out_channels={conv.out_channels}"
