@@ -30,6 +30,7 @@ __all__ = [
     "fold_batchnorm",
     "fold_batchnorm_before",
     "merge_parallel",
+    "merge_parallel_dense",
     "regroup",
     "undilate",
 ]
@@ -97,12 +98,7 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
     and the merged dilation ``d'``.  So a ``1x1`` branch with padding 0 next to a ``3x3`` with
     padding 1 is centred, and the merge is exact for any zero padding.
 
-    Branches with different dilations are first rewritten with :func:`undilate` (a kernel of
-    size ``k`` and dilation ``d`` is the dilation-1 kernel of size ``d(k-1)+1`` holding its taps
-    every ``d`` positions and zeros between: the dilated-kernel-as-sparse-kernel identity, as in
-    UniRepLKNet's dilated re-parameterisation); branches with different groups are first
-    rewritten with :func:`regroup` to ``gcd`` of their groups (a block-diagonal weight with ``g``
-    blocks is block-diagonal with any divisor of ``g`` blocks).
+    Branches with different dilations or groups: :func:`merge_parallel_dense`.
 
     ``W = sum_j embed(W_j)``, ``b = sum_j b_j`` (``None`` when no branch has a bias).
     ``identity_conv(C)`` is the identity branch; ``avg_pool2d(k, count_include_pad=True)`` is the
@@ -114,11 +110,6 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
         raise ValueError(f"{op}: needs at least one Conv2d branch")
     for j, conv in enumerate(convs):
         _check_type(op, f"convs[{j}]", conv, Conv2d)
-    if len({c.dilation for c in convs}) > 1:
-        convs = tuple(undilate(c) for c in convs)
-    if len({c.groups for c in convs}) > 1 and len({(c.in_channels, c.out_channels) for c in convs}) == 1:
-        groups = math.gcd(*(c.groups for c in convs))
-        convs = tuple(regroup(c, groups) for c in convs)
     ref = convs[0]
     for j, conv in enumerate(convs[1:], start=1):
         for attr in ("in_channels", "out_channels", "groups", "stride", "dilation"):
@@ -167,6 +158,31 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
                 bias = bias + b
     return Conv2d(weight, bias, stride=ref.stride, padding=tuple(padding), dilation=tuple(dilation),
                   groups=ref.groups)
+
+
+def merge_parallel_dense(*convs: Conv2d) -> Conv2d:
+    """:func:`merge_parallel` for branches that may differ in dilation and groups (UniRepLKNet's
+    dilated re-parameterisation, DBB branches of other group counts).
+
+    Branches with different dilations are first rewritten with :func:`undilate` (a kernel of
+    size ``k`` and dilation ``d`` is the dilation-1 kernel of size ``d(k-1)+1`` holding its taps
+    every ``d`` positions and zeros between: the dilated-kernel-as-sparse-kernel identity);
+    branches with different groups are rewritten with :func:`regroup` to the ``gcd`` of their
+    groups (a block-diagonal weight with ``g`` blocks is block-diagonal with any divisor of
+    ``g`` blocks).  Then :func:`merge_parallel`, whose conditions (same channels and stride,
+    aligned outputs) still apply.  Exact: both rewrites compute the same map for every input.
+    """
+    op = "merge_parallel_dense"
+    if not convs:
+        raise ValueError(f"{op}: needs at least one Conv2d branch")
+    for j, conv in enumerate(convs):
+        _check_type(op, f"convs[{j}]", conv, Conv2d)
+    if len({c.dilation for c in convs}) > 1:
+        convs = tuple(undilate(c) for c in convs)
+    if len({c.groups for c in convs}) > 1 and len({(c.in_channels, c.out_channels) for c in convs}) == 1:
+        groups = math.gcd(*(c.groups for c in convs))
+        convs = tuple(regroup(c, groups) for c in convs)
+    return merge_parallel(*convs)
 
 
 def undilate(conv: Conv2d) -> Conv2d:

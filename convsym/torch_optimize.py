@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from convsym import transforms as T
-from convsym.folding import merge_parallel
+from convsym.folding import merge_parallel_dense
 from convsym.layers import _pads
 from convsym.torch import ACTIVATIONS, _torch, from_convsym, to_convsym
 
@@ -394,7 +394,7 @@ def _merge_branches(gm, m: _Measure, cert: Certificate, opts) -> bool:
                                                    to_convsym(_module(gm, n))))
             names = [n.name for _, n in branches] + [a.name for a in _add_nodes(add)]
             try:
-                merged = merge_parallel(*layers)
+                merged = merge_parallel_dense(*layers)
             except ValueError as exc:
                 if (add.name, "merge_parallel") not in opts["refused"]:
                     opts["refused"].add((add.name, "merge_parallel"))

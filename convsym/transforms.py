@@ -30,6 +30,7 @@ __all__ = [
     "fold_batchnorm_before",
     "identity_conv",
     "merge_parallel",
+    "merge_parallel_dense",
     "merge_sequential",
     "conv1x1_to_linear",
     "linear_to_conv1x1",
@@ -192,6 +193,7 @@ from .folding import (  # noqa: E402  (folding imports the layers, not this modu
     fold_batchnorm,
     fold_batchnorm_before,
     merge_parallel,
+    merge_parallel_dense,
 )
 
 
@@ -200,8 +202,8 @@ from .folding import (  # noqa: E402  (folding imports the layers, not this modu
 def _adapt_all() -> None:
     from convsym.torch import adapt
 
-    for name in ("merge_sequential", "merge_parallel", "fold_batchnorm", "fold_batchnorm_before", "equalize",
-                 "conv1x1_to_linear", "linear_to_conv1x1", "linear_to_full_map_conv", "full_map_conv_to_linear",
+    for name in ("merge_sequential", "merge_parallel", "merge_parallel_dense", "fold_batchnorm",
+                 "fold_batchnorm_before", "equalize", "conv1x1_to_linear", "linear_to_conv1x1", "linear_to_full_map_conv", "full_map_conv_to_linear",
                  "unshuffled_conv_to_conv", "split_kernel"):
         globals()[name] = adapt(globals()[name])
 

@@ -10,7 +10,7 @@ import pytest
 
 from convsym import reference
 from convsym.folding import regroup, undilate
-from convsym.transforms import BatchNorm2d, Conv2d, ConvTranspose2d, fold_batchnorm, merge_parallel
+from convsym.transforms import BatchNorm2d, Conv2d, ConvTranspose2d, fold_batchnorm, merge_parallel_dense
 
 
 def ints(rng, shape, lo=-3, hi=4):
@@ -104,7 +104,7 @@ def test_regroup_refuses_a_count_that_does_not_divide():
         regroup(conv, 3)
 
 
-def test_merge_parallel_merges_dilated_and_grouped_branches_exactly():
+def test_merge_parallel_dense_merges_dilated_and_grouped_branches_exactly():
     rng = np.random.default_rng(2)
     branches = [
         Conv2d(ints(rng, (8, 1, 7, 7)), ints(rng, (8,)), padding=3, groups=8),
@@ -112,7 +112,7 @@ def test_merge_parallel_merges_dilated_and_grouped_branches_exactly():
         Conv2d(ints(rng, (8, 4, 5, 5)), padding=2, groups=2),
         Conv2d(ints(rng, (8, 2, 3, 3)), padding=2, dilation=2, groups=4),
     ]
-    merged = merge_parallel(*branches)
+    merged = merge_parallel_dense(*branches)
     assert merged.kernel_size == (7, 7) and merged.groups == 2 and merged.dilation == (1, 1)
     x = ints(rng, (1, 8, 9, 10))
     assert np.array_equal(merged(x), sum(b(x) for b in branches))

@@ -132,7 +132,7 @@ def test_transforms_take_torch_modules_and_activation_modules():
     merged = T.merge_sequential(a, b)
     close(merged(x), b(a(x)))
     branches = [nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 3, padding=2, dilation=2)]
-    merged = T.merge_parallel(*branches)
+    merged = T.merge_parallel_dense(*branches)
     close(merged(x), sum(m(x) for m in branches))
     for act in (nn.ReLU(), nn.LeakyReLU(0.1), nn.PReLU()):
         p, q, s = T.equalize(a, b, act)
