@@ -23,6 +23,7 @@ class ProofError(ConvsymError):
     def __init__(self, message: str, *, step: int | None = None, rule: str | None = None):
         self.step = step
         self.rule = rule
+        self.message = message
         prefix = ""
         if step is not None or rule is not None:
             prefix = f"step {step if step is not None else '?'} ({rule or '?'}): "

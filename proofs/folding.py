@@ -256,7 +256,7 @@ C = sizes("C")[0]
 gam, rr, mu, bet, bb = (IndexedBase(n) for n in (r"\gamma", "r", r"\mu", r"\beta", "b"))
 Wf = IndexedBase("w'")
 W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc, uu, vv]))
-R_HYP = r"r_o = 1/\sqrt{\sigma^2_o + \epsilon} \text{ (the identity holds for every } r_o\text{)}"
+R_HYP = r"In BatchNorm $r_o = 1/\sqrt{\sigma^2_o + \epsilon}$; the identity holds for every $r_o$."
 
 CHECK_BN_AFTER = """
 def test_folding_bn_after_conv_numeric():
@@ -1060,7 +1060,6 @@ cle_relu6 = _witnessed(
     "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
     build=_scaling_witness("relu6", 4, 1, 2),
     witness_check=SCALING_WITNESS_CHECK,
-    sizes_text="one channel, 1x1 kernels, one pixel",
     check_source=CHECK_NOT_HOMOGENEOUS + "\n" + SCALING_WITNESS_HELPER,
 )
 cle_hardswish = _witnessed(
@@ -1070,7 +1069,6 @@ cle_hardswish = _witnessed(
     "is quadratic on [-3, 3].",
     build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
     witness_check=SCALING_WITNESS_CHECK,
-    sizes_text="one channel, 1x1 kernels, one pixel",
 )
 cle_sigmoid = _witnessed(
     "folding.cle-sigmoid",
@@ -1079,7 +1077,6 @@ cle_sigmoid = _witnessed(
     "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
     build=_scaling_witness("sigmoid", 4, 1, 0),
     witness_check=SCALING_WITNESS_CHECK,
-    sizes_text="one channel, 1x1 kernels, one pixel",
 )
 cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
@@ -1088,7 +1085,6 @@ cle_negative = _witnessed(
     "before the ReLU: relu(-z) (-1) != relu(z).",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
     witness_check=SCALING_WITNESS_CHECK,
-    sizes_text="one channel, 1x1 kernels, one pixel",
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -1210,7 +1206,7 @@ equalized_optimal = Checked(
     "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
     "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
     derive=derive_optimal,
-    remarks=(r"r_{1,i}, r_{2,i} > 0", r"s_i > 0"),
+    remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
     check_source="""
 def test_folding_cle_optimal_numeric():
     rng = np.random.default_rng(57)
@@ -1395,7 +1391,6 @@ absorb_below = _witnessed(
     build=_absorb_witness(1, 1, 2, 1, 0),
     witness_check=ABSORB_WITNESS_CHECK,
     check_source=ABSORB_WITNESS_HELPER,
-    sizes_text="one channel, 1x1 kernels, one pixel",
 )
 absorb_padded = _witnessed(
     "folding.absorb-padded",
@@ -1404,7 +1399,6 @@ absorb_padded = _witnessed(
     "zero ring is not relu(z) - c = -c shifted, so windows over it receive sum(w2) c but lose less.",
     build=_absorb_witness(3, 1, 1, 3, 1),
     witness_check=ABSORB_WITNESS_CHECK,
-    sizes_text="one channel, one pixel, layer 2 3x3 with padding 1",
 )
 
 __all__ = [

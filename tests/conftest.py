@@ -68,7 +68,7 @@ def make_verdict(name: str = "toy.add-commutes", verdict: str = "proved", **fiel
             data={"a": 1, "b": 0},
         )
     if verdict == "failed":
-        base.update(error="step 2 did not check: {b} & 50%", failed_step=2, failed_rule="commute")
+        base.update(error="step 2 did not check: {b} & 50%", failed_step=2, failed_rule="commute", strength="none")
     base.update(fields)
     return Verdict(**base)
 
@@ -121,43 +121,47 @@ def toy_results() -> list[tuple[Family, list[tuple[Verdict, FakeTheorem]]]]:
 # proof scripts on disk
 
 TOY_SCRIPT = '''\
-"""A toy proof script: a theorem-like class defined right here."""
+"""A toy proof script: two small theorems of the kernel's kinds."""
 
+import sympy
+
+from convsym.proof import Checked, Refutation
 from convsym.registry import run_script
-from convsym.verdict import Family, StepRecord, Verdict, Witness
+from convsym.verdict import Family
 
 FAMILY = Family("toy", "Toy facts", intro="Facts about $a + b$.", order=5)
+a, b = sympy.symbols("a b", integer=True)
+OUTCOME = "{add}"
 
 
-class Toy:
-    def __init__(self, name, expected, outcome, check_source=""):
-        self.name = name
-        self.family = name.split(".")[0]
-        self.title = name.split(".")[1].replace("-", " ")
-        self.expected = expected
-        self.outcome = outcome
-        self.check_source = check_source
-
-    def prove(self):
-        witness = None
-        if self.outcome == "refuted":
-            witness = Witness("one point", (("a", "1"), ("b", "0")), "a - b", "1", "-1")
-        return Verdict(
-            name=self.name, family=self.family, title=self.title,
-            statement="a op b = b op a", statement_latex="a \\\\circ b = b \\\\circ a",
-            expected=self.expected, verdict=self.outcome, strength="exact-instance",
-            sizes="a, b <= 3", seconds=0.0,
-            steps=(StepRecord("commute", "swap the terms", "b \\\\circ a"),),
-            witness=witness, error="did not check" if self.outcome == "failed" else None,
-        )
+def derive_add(P):
+    if OUTCOME == "refuted":
+        P.exact_counterexample("a + b against b + a + 1 at a = 1, b = 0", 1 + 0, 0 + 1 + 1, "1 \\\\ne 2",
+                               witness="a = 1, b = 0", assignment=(("a", "1"), ("b", "0")), where="a + b",
+                               data={"a": 1, "b": 0})
+        return
+    P.equal("swap the terms", a + b, b + a + (1 if OUTCOME == "failed" else 0), rule="commute")
 
 
-add_commutes = Toy("toy.add-commutes", "proved", "{add}", check_source="""
+add_commutes = Checked("toy.add-commutes", "add commutes", "a + b = b + a", derive=derive_add, check_source="""
 def test_add_commutes():
     x = np.arange(3)
     assert (x + 1 == 1 + x).all()
 """)
-sub_commutes = Toy("toy.sub-commutes", "refuted", "refuted", check_source="""
+
+
+def a_minus_b(a, b):
+    \"\"\"a - b\"\"\"
+    return a - b
+
+
+def b_minus_a(a, b):
+    \"\"\"b - a\"\"\"
+    return b - a
+
+
+sub_commutes = Refutation("toy.sub-commutes", "sub commutes", "a - b = b - a", lhs=a_minus_b, rhs=b_minus_a,
+                          witness={"a": 1, "b": 0}, where="a - b", describe="one point", check_source="""
 def test_sub_does_not_commute():
     assert Fraction(1) - 0 != Fraction(0) - 1
 """)

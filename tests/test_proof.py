@@ -25,13 +25,13 @@ k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
-H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1), "h")
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
 
 
 def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
     """The 1-D merge with a claimed kernel size (the true one is k1 + k2 - 1)."""
     fold_size = kernel_size if fold_size is None else fold_size
-    Wd = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)), "W")
+    Wd = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
     return General(
         "test.merge-1d",
         "t",
@@ -60,26 +60,32 @@ def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
 def test_true_merge_is_proved_in_general_with_every_step_checked():
     v = merge_1d(k1 + k2 - 1).prove()
     assert (v.verdict, v.strength, v.ok) == ("proved", "general", True)
-    assert len(v.steps) == 11
-    assert all(s.checked_by for s in v.steps)
+    assert len(v.steps) == 12 and v.steps[-1].rule == "conclusion"  # 11 rules, then the conclusion
+    assert all(s.checked_by and s.evidence == "general" for s in v.steps)
     z3_steps = [s for s in v.steps if any(c.startswith("z3") or "z3" in c for c in s.checked_by)]
     assert len(z3_steps) >= 5  # reorders, substitution, folds: side conditions decided, not assumed
-    assert all(s.checked_by[-1] == "re-evaluated exactly on the 4 instances" for s in v.steps)
+    assert all(s.checked_by[-1] == "re-evaluated exactly on 4 instance(s)" for s in v.steps[:-1])
+    assert "the claim itself" in v.instances[0]
 
 
-def test_wrong_kernel_size_fails_at_the_fold_with_a_counterexample():
+def test_a_longer_kernel_fails_at_the_fold_with_a_counterexample():
+    # with kernel size k1 + k2 the claim itself holds (W is 0 at t = k1 + k2 - 1, so the instances agree),
+    # but the derivation cannot fold a sum of k1 + k2 - 1 terms into one of k1 + k2: failed, not proved
     v = merge_1d(k1 + k2).prove()
-    assert v.verdict == "failed" and not v.ok
+    assert (v.verdict, v.strength, v.ok) == ("failed", "none", False)
     assert (v.failed_step, v.failed_rule) == (10, "fold")
     assert "range of t is not that of conv1d" in v.error
     assert "counterexample" in v.error
     assert len(v.steps) == 9  # the steps that did check are kept for the report
 
 
-def test_derivation_that_ends_elsewhere_fails_at_the_conclusion():
-    v = merge_1d(k1 + k2, fold_size=k1 + k2 - 1).prove()
+def test_a_derivation_that_ends_elsewhere_fails_at_the_conclusion():
+    # a true claim whose derivation stops one fold short
+    th = merge_1d(k1 + k2 - 1)
+    th.derivation = th.derivation[:-1]
+    v = th.prove()
     assert v.verdict == "failed"
-    assert (v.failed_step, v.failed_rule) == (12, "conclusion")
+    assert (v.failed_step, v.failed_rule) == (11, "conclusion")
     assert "is not the claimed right side" in v.error
 
 
@@ -100,7 +106,7 @@ class DropFirstTerm(Rule):
 def test_a_rule_that_changes_the_value_is_caught_on_instances():
     th = General(
         "test.bad-rule", "t", "s",
-        lhs=D.total(w2, k2) + b2, rhs=b2,
+        lhs=D.total(w2, k2) + b2, rhs=D.total(w2, k2) + b2,
         derivation=[DropFirstTerm()],
         instances=grid(k_2=range(1, 3)),
     )
@@ -148,8 +154,8 @@ def test_decide_equivalence_and_counterexample():
 
 def test_decide_rejects_non_integer_constants():
     (j,) = index("j")
-    with pytest.raises(ValueError, match="non-integer constant 1/2"):
-        decide.implies([j >= 0], [j >= sympy.Rational(1, 2)])
+    d = decide.implies([j >= 0], [j >= sympy.Rational(1, 2)])
+    assert not d.holds and "non-integer constant 1/2" in d.how  # not decided is never proved
 
 
 # --- exact identities and refutations
@@ -209,9 +215,12 @@ def test_true_identity_is_proved_with_its_strength():
     "kwargs, message",
     [
         (dict(verdict="refuted"), "a refutation must carry a witness"),
-        (dict(verdict="failed"), "a failed verdict must say why"),
+        (dict(verdict="failed", strength="none"), "a failed verdict must say why"),
+        (dict(verdict="failed", error="e"), "a failed verdict has strength 'none'"),
+        (dict(strength="numeric"), "numeric evidence is 'observed', never 'proved'"),
+        (dict(verdict="observed"), "'observed' is the verdict of numeric evidence only"),
         (dict(strength="strong"), "strength='strong' must be one of"),
-        (dict(expected="maybe"), "expected='maybe' must be 'proved' or 'refuted'"),
+        (dict(expected="maybe"), r"expected='maybe' must be one of \('proved', 'refuted', 'observed'\)"),
     ],
 )
 def test_verdict_validates_itself(kwargs, message):
@@ -226,7 +235,7 @@ def test_verdict_validates_itself(kwargs, message):
     "name, kwargs, message",
     [
         ("nodot", {}, "must be 'family.theorem'"),
-        ("f.x", {"expected": "true"}, "expected='true' must be 'proved' or 'refuted'"),
+        ("f.x", {"expected": "true"}, r"expected='true' must be one of \('proved', 'refuted', 'observed'\)"),
     ],
 )
 def test_theorem_arguments_are_validated(name, kwargs, message):
@@ -255,8 +264,8 @@ k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w1", "w2", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
-H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1), "h")
-WD = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)), "W")
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+WD = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 claim = General(
     "wrong.kernel-size", "The merged kernel has size k1 + k2 (it does not)", "wrong",
     lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
@@ -277,7 +286,7 @@ claim = General(
 '''
 
 
-def test_cli_reports_a_wrong_claim_as_failed_with_the_breaking_step(tmp_path):
+def test_cli_reports_an_unproved_claim_as_failed_with_the_breaking_step(tmp_path):
     import json
     import subprocess
     import sys

@@ -560,7 +560,7 @@ def test_step_text_is_in_the_json():
 
 def test_render_text_failed(verdict_factory):
     lines = _lines(render_text(verdict_factory("toy.x", "failed")))
-    assert "verdict: failed (expected proved), strength exact-instance, sizes a, b <= 3" in lines
+    assert "verdict: failed (expected proved), strength none, sizes a, b <= 3" in lines
     assert "failed at step 2 (commute): step 2 did not check: {b} & 50%" in lines
 
 

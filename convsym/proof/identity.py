@@ -203,17 +203,16 @@ class Refutation(Theorem):
 
     def __init__(self, name: str, title: str, gloss: str = "", *, lhs: Callable[..., object],
                  rhs: Callable[..., object], witness: Mapping[str, object], where: str = "",
-                 describe: str = "", witness_check: str = "", sizes_text: str = "", data: Mapping | None = None,
-                 **kw) -> None:
+                 describe: str = "", witness_check: str = "", data: Mapping | None = None, **kw) -> None:
         kw.setdefault("expected", "refuted")
         super().__init__(name, title, gloss, **kw)
         self.lhs_fn, self.rhs_fn, self.witness_inputs = lhs, rhs, dict(witness)
         self.where, self.describe, self.witness_check = where, describe, witness_check
-        self.sizes_text = sizes_text
         self.data = dict(data or {})
 
     def sizes(self) -> str:
-        return self.sizes_text or "one exact input"
+        shown = ", ".join(f"{k} = {_show(_exact_or_raw(v))}" for k, v in self.witness_inputs.items())
+        return f"one exact input: {shown}" if shown else "one exact input"
 
     def _run(self) -> dict:
         lv, rv = _exact_value(self.lhs_fn(**self.witness_inputs)), _exact_value(self.rhs_fn(**self.witness_inputs))
@@ -234,6 +233,13 @@ class Refutation(Theorem):
 
     def check_source_for(self, verdict: Verdict) -> str:
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)
+
+
+def _exact_or_raw(v):
+    try:
+        return _exact_value(v)
+    except ProofError:
+        return v
 
 
 def _exact_value(v):

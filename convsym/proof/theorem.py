@@ -169,7 +169,7 @@ class Theorem:
             fields = self._run()
             fields = self._settle(fields)
         except ProofError as exc:
-            fields = {"verdict": "failed", "strength": NO_STRENGTH, "error": str(exc),
+            fields = {"verdict": "failed", "strength": NO_STRENGTH, "error": exc.message,
                       "failed_step": exc.step, "failed_rule": exc.rule,
                       "steps": tuple(getattr(exc, "steps_so_far", ()))}
         except Exception as exc:  # a bug or a bad theorem file: report, never crash the run

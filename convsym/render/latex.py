@@ -296,7 +296,8 @@ def display_view(expression: str) -> dict[str, Any]:
 
 
 #: The environment a theorem is set in: a law is a theorem, a documented non-law a claim.
-ENVIRONMENTS = {"proved": ("theorem", "Theorem"), "refuted": ("claim", "Claim")}
+ENVIRONMENTS = {"proved": ("theorem", "Theorem"), "refuted": ("claim", "Claim"),
+                "observed": ("observation", "Observation")}
 
 
 def _step_view(number: int, step: StepRecord) -> dict[str, Any]:

@@ -55,7 +55,20 @@ def test_fc_full_map_numeric():
         np.testing.assert_allclose(conv[:, :, 0, 0], fc, rtol=1e-12, atol=1e-12)
 
 
-# equivalences.fc-full-map-exact: no numeric check
+# equivalences.fc-full-map-exact
+def test_fc_full_map_exact_fractions():
+    rng = np.random.default_rng(13)
+    for o, c, h, w in [(1, 1, 1, 1), (3, 2, 3, 2), (2, 3, 2, 4)]:
+        x = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, c * h * w)], dtype=object).reshape(1, c, h, w)
+        a, b = rng.integers(-9, 10, (o, c * h * w)).astype(object), rng.integers(-9, 10, o).astype(object)
+        # row-major flattening by hand: feature c*H*W + u*W + v is x[c, u, v]
+        flat = [x[0, cc, u, v] for cc in range(c) for u in range(h) for v in range(w)]
+        fc = [sum((a[oo, f] * flat[f] for f in range(c * h * w)), Fraction(0)) + b[oo] for oo in range(o)]
+        conv = ref.conv2d(x, a.reshape(o, c, h, w), b)
+        assert conv.shape == (1, o, 1, 1) and list(conv[0, :, 0, 0]) == fc
+        one_by_one = ref.conv2d(x.reshape(1, c * h * w, 1, 1), a.reshape(o, c * h * w, 1, 1), b)
+        assert list(one_by_one[0, :, 0, 0]) == fc
+        assert list(ref.linear(x.reshape(1, -1), a, b)[0]) == fc
 
 
 # equivalences.im2col
@@ -85,7 +98,24 @@ def test_im2col_seed_corr2d_matmul():
     assert (got == ref.conv2d(X[None], K)[0]).all()
 
 
-# equivalences.im2col-exact: no numeric check
+# equivalences.im2col-exact
+def test_im2col_exact_family_integers():
+    # every size of the exact family, integers: per group, flattened kernel times columns, equality
+    rng = np.random.default_rng(24)
+    for (kh, kw) in ((1, 1), (3, 2)):
+        for s in (1, 2):
+            for p in (0, 1):
+                for d in (1, 2):
+                    for g in (1, 2):
+                        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+                        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+                        b = rng.integers(-9, 10, 2).astype(object)
+                        want = ref.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+                        cols = ref.im2col(x, (kh, kw), stride=s, padding=p, dilation=d)[0]
+                        rows, og = (2 // g) * kh * kw, 2 // g
+                        got = np.concatenate([w[gi * og:(gi + 1) * og].reshape(og, rows)
+                                              .dot(cols[gi * rows:(gi + 1) * rows]) for gi in range(g)])
+                        assert (got.reshape(want.shape[1:]) + b[:, None, None] == want[0]).all()
 
 
 # equivalences.toeplitz
@@ -124,10 +154,50 @@ def test_toeplitz_doubly_blocked():
                     assert T[i + 1, j + 1, ii + 1, jj + 1] == T[i, j, ii, jj]
 
 
-# equivalences.toeplitz-exact: no numeric check
+# equivalences.toeplitz-exact
+def _toeplitz_general(w, h, wd, s, p, d, g):
+    # T[(o,i,j), (c, s i + d u - p, s j + d v - p)] = w[o, c mod C/g, u, v], taps in the padding dropped
+    o_, cg, kh, kw = w.shape
+    ho, wo = (h + 2 * p - d * (kh - 1) - 1) // s + 1, (wd + 2 * p - d * (kw - 1) - 1) // s + 1
+    T = np.zeros((o_ * ho * wo, cg * g * h * wd), dtype=object)
+    T[...] = 0
+    for oo in range(o_):
+        first = (oo // (o_ // g)) * cg
+        for i in range(ho):
+            for j in range(wo):
+                for col in range(cg):
+                    for uu in range(kh):
+                        for vv in range(kw):
+                            r, q = s * i + d * uu - p, s * j + d * vv - p
+                            if 0 <= r < h and 0 <= q < wd:
+                                T[(oo * ho + i) * wo + j, ((first + col) * h + r) * wd + q] += w[oo, col, uu, vv]
+    return T
 
 
-# equivalences.toeplitz-doubly-blocked: no numeric check
+def test_toeplitz_exact_strided_dilated_grouped():
+    rng = np.random.default_rng(25)
+    for (kh, kw), s, p, d, g in [((2, 2), 1, 0, 1, 1), ((2, 2), 2, 1, 2, 2), ((1, 3), 2, 1, 1, 1), ((1, 3), 1, 0, 2, 2),
+                                 ((2, 2), 1, 1, 2, 1)]:
+        x = rng.integers(-9, 10, (1, 2, 5, 6)).astype(object)
+        w = rng.integers(-9, 10, (2, 2 // g, kh, kw)).astype(object)
+        want = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g).reshape(-1)
+        assert (_toeplitz_general(w, 5, 6, s, p, d, g).dot(x.reshape(-1)) == want).all()
+
+
+# equivalences.toeplitz-doubly-blocked
+def test_toeplitz_blocks_read_off_the_reference():
+    # the matrix of x -> conv2d(x, w), column n read off the reference as the image of the n-th unit map
+    rng = np.random.default_rng(26)
+    w = rng.integers(-9, 10, (1, 1, 2, 3)).astype(object)
+    T = np.zeros((4, 4, 5, 6), dtype=object)
+    for r in range(5):
+        for q in range(6):
+            e = np.zeros((1, 1, 5, 6), dtype=object)
+            e[...] = 0
+            e[0, 0, r, q] = 1
+            T[:, :, r, q] = ref.conv2d(e, w)[0, 0]
+    assert (T[1:, 1:, 1:, 1:] == T[:3, :3, :4, :5]).all()   # block Toeplitz with Toeplitz blocks
+    assert T[0, 0, 1, 2] == w[0, 0, 1, 2] and T[0, 0, 2, 0] == 0
 
 
 # equivalences.true-conv-flip
@@ -152,7 +222,24 @@ def test_true_conv_commutative_associative():
     assert (np.convolve(np.convolve(f, g), h) == np.convolve(f, np.convolve(g, h))).all()
 
 
-# equivalences.true-conv-associative: no numeric check
+# equivalences.true-conv-associative
+def _true_conv_by_reference(p, q):
+    # full true convolution: cross-correlate p, zero padded by len(q) - 1, with the flipped q
+    out = ref.conv1d(np.array(p, dtype=object).reshape(1, 1, -1), np.array(q[::-1], dtype=object).reshape(1, 1, -1),
+                     padding=len(q) - 1)
+    return list(out[0, 0])
+
+
+def test_true_conv_associative_by_reference():
+    rng = np.random.default_rng(32)
+    for k1, k2, k3 in [(1, 1, 1), (2, 1, 2), (3, 4, 2), (5, 2, 3)]:
+        f, g, h = ([Fraction(int(v), 3) for v in rng.integers(-9, 10, n)] for n in (k1, k2, k3))
+        left = _true_conv_by_reference(_true_conv_by_reference(f, g), h)
+        right = _true_conv_by_reference(f, _true_conv_by_reference(g, h))
+        assert len(left) == k1 + k2 + k3 - 2 and left == right
+        # entry t by hand: the sum over a + b + c = t of f_a g_b h_c
+        assert left == [sum((f[a] * g[b] * h[t - a - b] for a in range(k1) for b in range(k2) if 0 <= t - a - b < k3),
+                            Fraction(0)) for t in range(k1 + k2 + k3 - 2)]
 
 
 # equivalences.xcorr-not-commutative
@@ -284,7 +371,18 @@ def test_pooling_per_channel_and_depthwise():
             assert (ref.avg_pool2d(x[:, ch:ch + 1], k, s)[:, 0] == avg[:, ch]).all()
 
 
-# equivalences.avgpool-depthwise-padded: no numeric check
+# equivalences.avgpool-depthwise-padded
+def test_avgpool_padded_is_depthwise_exact():
+    rng = np.random.default_rng(45)
+    for k in (1, 2, 3):
+        for s in (1, 2):
+            for p in range(k // 2 + 1):
+                for n in (k + 1, k + 2, 7):
+                    x = np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, 2 * 2 * n * n)],
+                                 dtype=object).reshape(2, 2, n, n)
+                    kern = np.full((2, 1, k, k), Fraction(1, k * k), dtype=object)
+                    pool = ref.avg_pool2d(x, k, s, p)
+                    assert (pool == ref.conv2d(x, kern, stride=s, padding=p, groups=2)).all()
 
 
 # equivalences.avgpool-exclude-pad
@@ -338,7 +436,24 @@ def test_maxpool_positively_homogeneous():
     assert not (ref.max_pool2d(-x, 2) == -ref.max_pool2d(x, 2)).all()
 
 
-# equivalences.space-to-depth: no numeric check
+# equivalences.space-to-depth
+def test_space_to_depth_one_channel_exact():
+    # w'[o, 0, C u + a, C v + b] = w[o, a C + b, u, v], built by hand (not with pixel_shuffle)
+    rng = np.random.default_rng(61)
+    for cr, kk, ss in [(1, 2, 1), (2, 1, 2), (2, 3, 1), (3, 2, 2)]:
+        y = rng.integers(-9, 10, (1, 1, cr * 6, cr * 7)).astype(object)
+        w = rng.integers(-9, 10, (2, cr * cr, kk, kk)).astype(object)
+        z = ref.pixel_unshuffle(y, cr)                       # z[(a, b), p, q] = y[C p + a, C q + b]
+        assert all((z[0, a * cr + b] == y[0, 0, a::cr, b::cr]).all() for a in range(cr) for b in range(cr))
+        wp = np.zeros((2, 1, cr * kk, cr * kk), dtype=object)
+        for a in range(cr):
+            for b in range(cr):
+                for u in range(kk):
+                    for v in range(kk):
+                        wp[:, 0, cr * u + a, cr * v + b] = w[:, a * cr + b, u, v]
+        lhs = ref.conv2d(z, w, stride=ss)
+        rhs = ref.conv2d(y, wp, stride=cr * ss)
+        assert lhs.shape == rhs.shape and (lhs == rhs).all()
 
 
 # equivalences.space-to-depth-exact
@@ -477,7 +592,29 @@ def test_witness_padded_bias_repair_wide():
     assert two[entry] == Fraction(witness["lhs"]) and one[entry] == Fraction(witness["rhs"]) and two[entry] != one[entry]
 
 
-# equivalences.split-polynomial: no numeric check
+# equivalences.split-polynomial
+def test_split_polynomial_product_is_the_stacked_kernel():
+    # the merged kernel of two stacked layers, read off the reference with unit inputs, is the
+    # coefficient list of W1(z) W2(z)
+    rng = np.random.default_rng(80)
+    for k1, k2 in [(1, 1), (2, 2), (1, 3), (3, 2), (4, 3)]:
+        w1, w2 = rng.integers(-9, 10, k1).astype(object), rng.integers(-9, 10, k2).astype(object)
+        K = k1 + k2 - 1
+        stacked = []
+        for t in range(K):
+            e = np.zeros((1, 1, K), dtype=object)
+            e[...] = 0
+            e[0, 0, t] = 1
+            out = ref.conv1d(ref.conv1d(e, w1.reshape(1, 1, -1)), w2.reshape(1, 1, -1))
+            assert out.shape == (1, 1, 1)
+            stacked.append(out[0, 0, 0])
+        product = [0] * K
+        for a in range(k1):
+            for b in range(k2):
+                product[a + b] += w1[a] * w2[b]
+        assert stacked == product
+    # 1 + z^2 has no real root, so [1, 0, 1] is no product of two real kernels of length 2
+    assert all(abs(z.imag) > 0.5 for z in np.roots([1, 0, 1]))
 
 
 # equivalences.split-counterexample

@@ -91,7 +91,22 @@ def test_folding_bn_after_conv_exact():
     assert (lhs == ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, padding=1)).all()
 
 
-# folding.bn-after-conv-exact: no numeric check
+# folding.bn-after-conv-exact
+def test_folding_bn_after_conv_exact_strided_grouped():
+    # var + eps is a square of a fraction for every channel, so the fold is checked with equality
+    rng = np.random.default_rng(22)
+    roots = np.array([Fraction(1, 2), Fraction(2), Fraction(5, 3), Fraction(1)], dtype=object)
+    eps = Fraction(1, 100000)
+    var = roots * roots - eps
+    for k, s, p, d, groups in [(1, 2, 2, 1, 2), (3, 1, 2, 2, 1), (2, 2, 0, 2, 2), (3, 2, 2, 1, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 5, 5)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        mean = np.array([Fraction(int(v), 3) for v in rng.integers(-6, 7, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.batch_norm(ref.conv2d(x, w, b, s, p, d, groups), mean, var, gamma, beta, eps)
+        a = gamma / roots
+        rhs = ref.conv2d(x, w * a[:, None, None, None], (b - mean) * a + beta, s, p, d, groups)
+        assert (lhs == rhs).all()
 
 
 # folding.bn-before-conv
@@ -115,7 +130,26 @@ def test_folding_bn_before_conv_numeric():
         np.testing.assert_allclose(lhs, ref.conv2d(x, w2, b2, stride, 0, dil, groups), rtol=1e-10, atol=1e-10)
 
 
-# folding.bn-before-conv-exact: no numeric check
+# folding.bn-before-conv-exact
+def test_folding_bn_before_conv_exact_strided_grouped():
+    # no padding; the folded weight scales input channel c (the column a weight reads) by gamma_c / root_c
+    rng = np.random.default_rng(31)
+    roots = np.array([Fraction(1, 2), Fraction(3), Fraction(7, 4), Fraction(1)], dtype=object)
+    var, eps = roots * roots - Fraction(1, 1000), Fraction(1, 1000)
+    for k, s, d, groups, O in [(1, 2, 1, 2, 2), (3, 1, 2, 1, 3), (2, 2, 2, 2, 4), (3, 2, 1, 4, 4)]:
+        x = rng.integers(-5, 6, (1, 4, 7, 7)).astype(object)
+        w, b = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, O).astype(object)
+        mean = np.array([Fraction(int(v), 5) for v in rng.integers(-9, 10, 4)], dtype=object)
+        gamma, beta = rng.integers(-4, 5, 4).astype(object), rng.integers(-4, 5, 4).astype(object)
+        lhs = ref.conv2d(ref.batch_norm(x, mean, var, gamma, beta, eps), w, b, s, 0, d, groups)
+        a, shift = gamma / roots, beta - gamma / roots * mean
+        wf, bf = w.copy(), b.copy()
+        for o in range(O):
+            first = (o // (O // groups)) * (4 // groups)     # the first input channel output o reads
+            for col in range(4 // groups):
+                wf[o, col] = w[o, col] * a[first + col]
+                bf[o] += w[o, col].sum() * shift[first + col]
+        assert (lhs == ref.conv2d(x, wf, bf, s, 0, d, groups)).all()
 
 
 # folding.bn-before-padded
@@ -219,10 +253,32 @@ def test_folding_avgpool_is_conv_exact():
     assert (ref.avg_pool2d(x, 3, 1, 1) == ref.conv2d(x, kernel, padding=1, groups=2)).all()
 
 
-# folding.cle-scale-out: no numeric check
+# folding.cle-scale-out
+def test_cle_scale_out_exact():
+    # t w, t b per output channel scales that output channel by t, border and groups included
+    rng = np.random.default_rng(40)
+    for k, s, p, d, groups in [(1, 1, 0, 1, 1), (3, 2, 1, 1, 2), (3, 1, 2, 2, 4), (2, 2, 1, 2, 1)]:
+        x = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
+        t = np.array([Fraction(int(v), 3) for v in rng.integers(1, 9, 4)], dtype=object)
+        lhs = ref.conv2d(x, w * t[:, None, None, None], b * t, s, p, d, groups)
+        assert (lhs == ref.conv2d(x, w, b, s, p, d, groups) * t[None, :, None, None]).all()
 
 
-# folding.cle-scale-in: no numeric check
+# folding.cle-scale-in
+def test_cle_scale_in_exact():
+    # weight column col of output o reads input channel (o // (O / groups)) * (C / groups) + col
+    rng = np.random.default_rng(41)
+    for k, s, p, d, groups, O in [(1, 1, 0, 1, 1, 2), (3, 2, 1, 1, 2, 4), (3, 1, 2, 2, 4, 4), (2, 2, 1, 2, 2, 6)]:
+        u = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
+        w = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object)
+        sc = np.array([Fraction(int(v), 4) for v in rng.integers(1, 9, 4)], dtype=object)
+        ws = w.copy()
+        for o in range(O):
+            for col in range(4 // groups):
+                ws[o, col] = w[o, col] * sc[(o // (O // groups)) * (4 // groups) + col]
+        lhs = ref.conv2d(u, ws, None, s, p, d, groups)
+        assert (lhs == ref.conv2d(u * sc[None, :, None, None], w, None, s, p, d, groups)).all()
 
 
 # folding.cle-relu
@@ -322,25 +378,25 @@ def _confirm_scaling_witness(witness):
 
 
 def test_witness_cle_relu6():
-    witness = {'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2', 'lhs': '6', 'rhs': '8'}
+    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': 2, 's': 2}, 'lhs': '6', 'rhs': '8', 'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-hardswish
 def test_witness_cle_hardswish():
-    witness = {'activation': 'hardswish', 'w1': '4', 'w2': '1', 'x': '1/2', 's': '2', 'lhs': '5/3', 'rhs': '4/3'}
+    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': '1/2', 's': 2}, 'lhs': '5/3', 'rhs': '4/3', 'activation': 'hardswish', 'w1': '4', 'w2': '1', 'x': '1/2', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-sigmoid
 def test_witness_cle_sigmoid():
-    witness = {'activation': 'sigmoid', 'w1': '4', 'w2': '1', 'x': '0', 's': '2', 'lhs': '1/2', 'rhs': '1'}
+    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': 0, 's': 2}, 'lhs': '1/2', 'rhs': '1', 'activation': 'sigmoid', 'w1': '4', 'w2': '1', 'x': '0', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-relu-negative-scale
 def test_witness_cle_relu_negative_scale():
-    witness = {'activation': 'relu', 'w1': '1', 'w2': '1', 'x': '1', 's': '-1', 'lhs': '1', 'rhs': '0'}
+    witness = {'inputs': {'w^{(1)}': 1, 'w^{(2)}': 1, 'x': 1, 's': -1}, 'lhs': '1', 'rhs': '0', 'activation': 'relu', 'w1': '1', 'w2': '1', 'x': '1', 's': '-1'}
     _confirm_scaling_witness(witness)
 
 
@@ -413,11 +469,11 @@ def _confirm_absorb_witness(witness):
 
 
 def test_witness_absorb_below_threshold():
-    witness = {'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0, 'lhs': '1', 'rhs': '2'}
+    witness = {'inputs': {'x': 1, 'w^{(1)}': 1, 'c': 2, 'w^{(2)} \\text{ (every entry, 1x1)}': 1}, 'lhs': '1', 'rhs': '2', 'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0}
     _confirm_absorb_witness(witness)
 
 
 # folding.absorb-padded
 def test_witness_absorb_padded():
-    witness = {'x': '3', 'w1': '1', 'c': '1', 'k2': 3, 'p2': 1, 'lhs': '3', 'rhs': '11'}
+    witness = {'inputs': {'x': 3, 'w^{(1)}': 1, 'c': 1, 'w^{(2)} \\text{ (every entry, 3x3)}': 1}, 'lhs': '3', 'rhs': '11', 'x': '3', 'w1': '1', 'c': '1', 'k2': 3, 'p2': 1}
     _confirm_absorb_witness(witness)

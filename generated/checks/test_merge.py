@@ -104,7 +104,35 @@ def test_merge_7x7_c8_numeric():
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
 
 
-# merge.exact-strided-grouped: no numeric check
+# merge.exact-strided-grouped
+def _dense_weight(w, groups):
+    # the groups=1 weight of a grouped convolution: output o reads only its group's channels
+    O, Cg = w.shape[:2]
+    dense = np.zeros((O, Cg * groups) + w.shape[2:], dtype=object)
+    dense[...] = 0
+    for o in range(O):
+        g = o // (O // groups)
+        dense[o, g * Cg:(g + 1) * Cg] = w[o]
+    return dense
+
+
+def test_merge_strided_grouped_exact_integers():
+    rng = np.random.default_rng(8)
+    cases = [(3, 2, 2, 1, 1, 2, 2, 2), (2, 3, 1, 2, 2, 1, 1, 2), (1, 2, 2, 2, 2, 2, 2, 1), (2, 1, 1, 1, 2, 2, 2, 2),
+             (3, 3, 2, 2, 1, 1, 1, 1)]
+    for k1, k2, s1, d1, s2, d2, g1, g2 in cases:
+        ci, cm, co = 2, 4, 2
+        K = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
+        n = K + 2 * s1 * s2 + 1
+        x, w1, b1, w2, b2 = (rng.integers(-9, 10, size=s).astype(object) for s in (
+            (1, ci, n, n + 1), (cm, ci // g1, k1, k1), cm, (co, cm // g2, k2, k2), co))
+        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1, groups=g1), w2, b2,
+                         stride=s2, dilation=d2, groups=g2)
+        dense1, dense2 = _dense_weight(w1, g1), _dense_weight(w2, g2)
+        W = _merged_kernel(dense1, dense2, s1, d1, d2)
+        assert W.shape == (co, ci, K, K)
+        rhs = ref.conv2d(x, W, _merged_bias(dense2, b1, b2), stride=s1 * s2)
+        assert lhs.shape == rhs.shape and (lhs == rhs).all()
 
 
 # merge.padded-second

@@ -17,4 +17,14 @@ def test_tutorial_linear_in_input():
     np.testing.assert_allclose(lhs, ref.conv2d(x, w, stride=2, padding=1) + ref.conv2d(y, w, stride=2, padding=1))
 
 
-# tutorial.linear-exact: no numeric check
+# tutorial.linear-exact
+def test_tutorial_linear_exact_fractions():
+    # exact rationals: the two sides must be equal, not close
+    rng = np.random.default_rng(1)
+    for c, k, s, p, g in [(2, 1, 1, 1, 1), (2, 3, 2, 1, 2), (4, 2, 1, 2, 2), (4, 3, 2, 2, 1), (4, 3, 1, 2, 4)]:
+        x, y = (np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, c * 25)], dtype=object).reshape(1, c, 5, 5)
+                for _ in range(2))
+        w = rng.integers(-5, 6, (2 * g, c // g, k, k)).astype(object)
+        lhs = ref.conv2d(x + y, w, stride=s, padding=p, groups=g)
+        rhs = ref.conv2d(x, w, stride=s, padding=p, groups=g) + ref.conv2d(y, w, stride=s, padding=p, groups=g)
+        assert (lhs == rhs).all()
