@@ -908,9 +908,10 @@ class _Validator:
         a = self.a
         head = chain_nodes[0]
         shape = a.shapes.get(a.resolve(head.input[0]))
-        if shape is None:
-            shape = (1, w.shape[1] * _conv_attrs(a, chain_nodes[-len(chain_nodes)], w)["group"] if not transposed
-                     else w.shape[0], 16, 16)
+        if shape is None:  # no static shape: a 16 x 16 map of the conv's input channels
+            conv = next(n for n in chain_nodes if n.op_type in ("Conv", "ConvTranspose"))
+            channels = w.shape[0] if transposed else w.shape[1] * int(a.attrs(conv).get("group", 1))
+            shape = (1, channels, 16, 16)
         shape = (1, *shape[1:])
         w64 = w_opt.astype(np.float64)
         b64 = None if bias_opt is None else bias_opt.astype(np.float64)

@@ -240,7 +240,7 @@ def from_convsym(layer: Any, like: Any = None, dtype=None):
         if isinstance(like, nn.Conv1d):
             if kh != 1 or layer.stride[0] != 1 or top or bottom:
                 raise ValueError(f"{op}: a Conv2d with kernel {layer.kernel_size}, padding {layer.padding} "
-                                 "and stride {layer.stride} is not a Conv1d")
+                                 f"and stride {layer.stride} is not a Conv1d")
             padding: Any = left if left == right else "same"
             if padding == "same":
                 from convsym.shapes import same_padding
