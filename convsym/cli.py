@@ -13,6 +13,7 @@
                   [--exclude-pad] [--dtype DTYPE] [--json]
     convsym cost  --model PACKAGE.MODULE:CALLABLE --input N,C,H,W [--by layer|block] [--depth D]
                   [--tool NAME ...] [--json | --csv]
+    convsym validate ORIGINAL OPTIMIZED [--json]   (ONNX files; needs the models extra)
 
 A NAME is a theorem (``merge.sequential-1d``) or a family (``merge``).  Exit status: 0 when
 every verdict is the one its theorem declares (``check``: when ``generated/`` is fresh), 1
@@ -139,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPE_SIZES), metavar="DTYPE",
                    help="element type for the memory in bytes (default float32)")
     p.add_argument("--json", action="store_true", help="print the cost as JSON on stdout")
+    help = "check each node of an optimized ONNX model against the original, exactly (exit 0 iff all verified)"
+    p = sub.add_parser("validate", help=help, description=help)
+    p.add_argument("original", type=Path, metavar="ORIGINAL", help="the ONNX model before optimization")
+    p.add_argument("optimized", type=Path, metavar="OPTIMIZED", help="the ONNX model the optimizer wrote")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     return top
 
 
@@ -412,6 +418,22 @@ def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        from convsym.onnx import validate_models
+    except ImportError as exc:
+        raise UsageError(f"{exc} (pip install 'convsym[models]')") from None
+    report = validate_models(args.original, args.optimized)
+    if args.json:
+        out.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(report.table())
+    counts = report.counts()
+    err.write(f"{counts['verified']} verified, {counts['wrong']} wrong, {counts['unmatched']} unmatched "
+              f"({report.seconds:.2f} s)\n")
+    return EXIT_OK if report.ok else EXIT_NOT_AS_EXPECTED
+
+
 COMMANDS = {
     "list": cmd_list,
     "prove": cmd_prove,
@@ -419,6 +441,7 @@ COMMANDS = {
     "build": cmd_build,
     "check": cmd_check,
     "cost": cmd_cost,
+    "validate": cmd_validate,
 }
 
 

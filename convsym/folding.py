@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convsym.layers import BatchNorm2d, Conv2d, _check_type, _input, _is_exact, _pads, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _input, _is_exact, _pads, _unify
 
 __all__ = [
     "ConstantPadConv2d",
@@ -30,6 +30,9 @@ __all__ = [
     "fold_batchnorm",
     "fold_batchnorm_before",
     "merge_parallel",
+    "merge_parallel_dense",
+    "regroup",
+    "undilate",
 ]
 
 
@@ -95,6 +98,8 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
     and the merged dilation ``d'``.  So a ``1x1`` branch with padding 0 next to a ``3x3`` with
     padding 1 is centred, and the merge is exact for any zero padding.
 
+    Branches with different dilations or groups: :func:`merge_parallel_dense`.
+
     ``W = sum_j embed(W_j)``, ``b = sum_j b_j`` (``None`` when no branch has a bias).
     ``identity_conv(C)`` is the identity branch; ``avg_pool2d(k, count_include_pad=True)`` is the
     depthwise branch with constant kernel ``1/k^2``.  ``ValueError`` when the branches differ in
@@ -155,20 +160,85 @@ def merge_parallel(*convs: Conv2d) -> Conv2d:
                   groups=ref.groups)
 
 
+def merge_parallel_dense(*convs: Conv2d) -> Conv2d:
+    """:func:`merge_parallel` for branches that may differ in dilation and groups (UniRepLKNet's
+    dilated re-parameterisation, DBB branches of other group counts).
+
+    Branches with different dilations are first rewritten with :func:`undilate` (a kernel of
+    size ``k`` and dilation ``d`` is the dilation-1 kernel of size ``d(k-1)+1`` holding its taps
+    every ``d`` positions and zeros between: the dilated-kernel-as-sparse-kernel identity);
+    branches with different groups are rewritten with :func:`regroup` to the ``gcd`` of their
+    groups (a block-diagonal weight with ``g`` blocks is block-diagonal with any divisor of
+    ``g`` blocks).  Then :func:`merge_parallel`, whose conditions (same channels and stride,
+    aligned outputs) still apply.  Exact: both rewrites compute the same map for every input.
+    """
+    op = "merge_parallel_dense"
+    if not convs:
+        raise ValueError(f"{op}: needs at least one Conv2d branch")
+    for j, conv in enumerate(convs):
+        _check_type(op, f"convs[{j}]", conv, Conv2d)
+    if len({c.dilation for c in convs}) > 1:
+        convs = tuple(undilate(c) for c in convs)
+    if len({c.groups for c in convs}) > 1 and len({(c.in_channels, c.out_channels) for c in convs}) == 1:
+        groups = math.gcd(*(c.groups for c in convs))
+        convs = tuple(regroup(c, groups) for c in convs)
+    return merge_parallel(*convs)
+
+
+def undilate(conv: Conv2d) -> Conv2d:
+    """The same convolution with dilation 1: ``W'[o, c, d_h*u, d_w*v] = W[o, c, u, v]``, zeros
+    elsewhere, kernel ``(d_h(k_h-1)+1, d_w(k_w-1)+1)``; stride, padding, groups and bias kept.
+
+    Exact for every input: the dilated conv reads ``x[i*s - p + d*u]`` with weight ``W[u]``, the
+    sparse kernel reads ``x[i*s - p + t]`` with weight ``W'[t]``, which is ``W[u]`` at ``t = d*u``
+    and 0 elsewhere, so both sums have the same nonzero terms.
+    """
+    _check_type("undilate", "conv", conv, Conv2d)
+    (dh, dw), (kh, kw) = conv.dilation, conv.kernel_size
+    exact = _is_exact(conv.weight)
+    weight = _zeros((*conv.weight.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1), exact)
+    weight[:, :, ::dh, ::dw] = conv.weight
+    return Conv2d(weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=1, groups=conv.groups)
+
+
+def regroup(conv: Conv2d, groups: int) -> Conv2d:
+    """The same convolution with ``groups`` groups, a divisor of ``conv.groups`` (1 gives the
+    dense weight): the weight of new group ``J`` is the block-diagonal of the old groups it holds.
+    ``ValueError`` when ``groups`` does not divide ``conv.groups``."""
+    op = "regroup"
+    _check_type(op, "conv", conv, Conv2d)
+    if groups < 1 or conv.groups % groups:
+        raise ValueError(f"{op}: groups={groups} must divide conv.groups={conv.groups}")
+    exact = _is_exact(conv.weight)
+    old_in, old_out = conv.weight.shape[1], conv.out_channels // conv.groups
+    new_in = conv.in_channels // groups
+    weight = _zeros((conv.out_channels, new_in, *conv.kernel_size), exact)
+    for g in range(conv.groups):
+        rows = slice(g * old_out, (g + 1) * old_out)
+        start = (g * old_in) % new_in
+        weight[rows, start : start + old_in] = conv.weight[rows]
+    return Conv2d(weight, conv.bias, stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+                  groups=groups)
+
+
 # ---------------------------------------------------------------------------------------------
 # batch normalisation
 
 
-def fold_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
+def fold_batchnorm(conv: Conv2d | ConvTranspose2d, bn: BatchNorm2d) -> Conv2d | ConvTranspose2d:
     """One convolution equal to ``bn(conv(x))`` for every ``x`` (any padding, stride, groups).
 
     With ``a[o] = gamma[o] / sqrt(var[o] + eps)``:
     ``W'[o] = W[o] * a[o]`` and ``b'[o] = (b[o] - mean[o]) * a[o] + beta[o]`` (``b = 0`` when the
-    conv has no bias).  Exact arrays need every ``var[o] + eps`` to be the square of a rational
-    (``ValueError`` otherwise); ``eps > 0`` and ``var >= 0`` are checked by ``BatchNorm2d``.
+    conv has no bias).  For a :class:`ConvTranspose2d` (weight ``(C_in, C_out/g, kh, kw)``) the
+    output channel is the weight's axis 1 within each group: ``W'[i, j] = W[i, j] * a[(i //
+    (C_in/g)) * (C_out/g) + j]``, the same bias formula, and a ``ConvTranspose2d`` is returned.
+    Exact arrays need every ``var[o] + eps`` to be the square of a rational (``ValueError``
+    otherwise); ``eps > 0`` and ``var >= 0`` are checked by ``BatchNorm2d``.
     """
     op = "fold_batchnorm"
-    _check_type(op, "conv", conv, Conv2d)
+    if not isinstance(conv, ConvTranspose2d):  # a ConvTranspose2d is accepted too
+        _check_type(op, "conv", conv, Conv2d)
     _check_type(op, "bn", bn, BatchNorm2d)
     if bn.num_features != conv.out_channels:
         raise ValueError(
@@ -182,8 +252,16 @@ def fold_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
         bias = None if bias is None else bias.astype(np.float64)
     if bias is None:
         bias = _zeros((conv.out_channels,), exact)
-    return Conv2d(weight * a[:, None, None, None], (bias - mean) * a + beta, stride=conv.stride,
-                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    new_bias = (bias - mean) * a + beta
+    if isinstance(conv, Conv2d):
+        return Conv2d(weight * a[:, None, None, None], new_bias, stride=conv.stride,
+                      padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    group_in, group_out = conv.in_channels // conv.groups, weight.shape[1]
+    i = np.arange(conv.in_channels)[:, None]
+    out_index = (i // group_in) * group_out + np.arange(group_out)[None, :]  # (C_in, C_out/g)
+    return ConvTranspose2d(weight * a[out_index][:, :, None, None], new_bias, stride=conv.stride,
+                           padding=conv.padding, output_padding=conv.output_padding,
+                           dilation=conv.dilation, groups=conv.groups)
 
 
 @dataclass(frozen=True, eq=False)

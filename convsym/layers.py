@@ -16,7 +16,7 @@ import numpy as np
 
 from convsym.shapes import same_padding
 
-__all__ = ["BatchNorm2d", "Conv2d"]
+__all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d"]
 
 Pair = tuple[int, int]
 Padding = Pair | tuple[Pair, Pair]
@@ -325,6 +325,94 @@ class Conv2d:
             padding=padding,
             dilation=self.dilation,
             groups=self.groups,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ConvTranspose2d:
+    """A 2-D transposed convolution layer (PyTorch semantics), validated and normalised once.
+
+    ``weight`` has shape ``(C_in, C_out/g, kh, kw)`` (in and out swapped with respect to
+    :class:`Conv2d`), ``bias`` shape ``(C_out,)`` or ``None``; ``groups = g`` divides ``C_in``.
+    ``stride``, ``padding``, ``output_padding`` and ``dilation`` become pairs (padding is
+    symmetric, as in PyTorch); ``output_padding`` must be smaller than ``stride`` or
+    ``dilation`` on each axis.  Output size per axis: ``(n-1)*s - 2p + d(k-1) + output_padding + 1``.
+    Input channel ``i`` of group ``i // (C_in/g)`` writes output channel
+    ``(i // (C_in/g)) * (C_out/g) + j`` through ``weight[i, j]``.  ``eq=False`` as for
+    :class:`Conv2d`.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    stride: int | Pair = 1
+    padding: int | Pair = 0
+    output_padding: int | Pair = 0
+    dilation: int | Pair = 1
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        op = "ConvTranspose2d"
+        weight = _array(op, "weight", self.weight)
+        if weight.ndim != 4:
+            raise ValueError(
+                f"{op}: weight must be 4-D (in_channels, out_channels/groups, kh, kw), got shape {weight.shape}"
+            )
+        if 0 in weight.shape:
+            raise ValueError(f"{op}: weight shape {weight.shape} has a zero dimension")
+        groups = _int(op, "groups", self.groups)
+        if groups < 1:
+            raise ValueError(f"{op}: groups={groups} must be >= 1")
+        if weight.shape[0] % groups:
+            raise ValueError(f"{op}: groups={groups} must divide in_channels={weight.shape[0]}")
+        out_channels = weight.shape[1] * groups
+        bias = None if self.bias is None else _array(op, "bias", self.bias)
+        if bias is not None and bias.shape != (out_channels,):
+            raise ValueError(f"{op}: bias must have shape (out_channels,)=({out_channels},), got {bias.shape}")
+        weight, bias = _unify(weight, bias)
+        if isinstance(self.padding, str):
+            raise TypeError(f"{op}: padding must be an int or a pair of ints, got {self.padding!r}")
+        stride = _pair(op, "stride", self.stride, 1)
+        padding = _pair(op, "padding", self.padding, 0)
+        output_padding = _pair(op, "output_padding", self.output_padding, 0)
+        dilation = _pair(op, "dilation", self.dilation, 1)
+        for axis in range(2):
+            q, s, d = output_padding[axis], stride[axis], dilation[axis]
+            if q >= s and q >= d:
+                raise ValueError(
+                    f"{op}: output_padding={q} must be smaller than stride={s} or dilation={d} on axis {'HW'[axis]}"
+                )
+        for name, value in (
+            ("weight", _frozen(weight)),
+            ("bias", _frozen(bias)),
+            ("stride", stride),
+            ("padding", padding),
+            ("output_padding", output_padding),
+            ("dilation", dilation),
+            ("groups", groups),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def in_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[1] * self.groups
+
+    @property
+    def kernel_size(self) -> Pair:
+        return (self.weight.shape[2], self.weight.shape[3])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``conv_transpose2d(x)`` by ``convsym.reference.conv_transpose2d``."""
+        x = _input("ConvTranspose2d", x, self.in_channels)
+        from convsym import reference
+
+        x, weight, bias = _unify(x, self.weight, self.bias)
+        return reference.conv_transpose2d(
+            x, weight, bias, stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+            dilation=self.dilation, groups=self.groups,
         )
 
 

@@ -24,11 +24,13 @@ __all__ = [
     "BatchNorm2d",
     "ConstantPadConv2d",
     "Conv2d",
+    "ConvTranspose2d",
     "equalize",
     "fold_batchnorm",
     "fold_batchnorm_before",
     "identity_conv",
     "merge_parallel",
+    "merge_parallel_dense",
     "merge_sequential",
     "conv1x1_to_linear",
     "linear_to_conv1x1",
@@ -38,7 +40,7 @@ __all__ = [
     "split_kernel",
 ]
 
-from convsym.layers import BatchNorm2d, Conv2d, _check_type, _dense, _int, _unify
+from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _dense, _int, _unify
 
 # ---------------------------------------------------------------------------------------------
 # Rewrites
@@ -191,4 +193,19 @@ from .folding import (  # noqa: E402  (folding imports the layers, not this modu
     fold_batchnorm,
     fold_batchnorm_before,
     merge_parallel,
+    merge_parallel_dense,
 )
+
+
+# Every transform also accepts the matching torch modules and then returns torch modules
+# (convsym.torch.adapt); torch is imported only when a module is actually passed.
+def _adapt_all() -> None:
+    from convsym.torch import adapt
+
+    for name in ("merge_sequential", "merge_parallel", "merge_parallel_dense", "fold_batchnorm",
+                 "fold_batchnorm_before", "equalize", "conv1x1_to_linear", "linear_to_conv1x1", "linear_to_full_map_conv", "full_map_conv_to_linear",
+                 "unshuffled_conv_to_conv", "split_kernel"):
+        globals()[name] = adapt(globals()[name])
+
+
+_adapt_all()
