@@ -1006,3 +1006,55 @@ def test_batch_norm_inverts_exactly(channels, seed):
     view = (1, channels, 1)
     recovered = (out - beta.reshape(view)) / gamma.reshape(view) * std.reshape(view) + mean.reshape(view)
     assert_exact_equal(recovered, x)
+
+
+# --------------------------------------------------------------------------------------------
+# the depthwise path (groups == in_channels) against the generic grouped im2col path
+
+DEPTHWISE_CASES = [
+    # (x shape, weight shape, stride, padding, dilation)
+    ((2, 3, 6, 7), (3, 1, 3, 3), 1, 1, 1),
+    ((1, 4, 7, 6), (8, 1, 2, 3), (2, 1), ((1, 0), (2, 1)), (1, 2)),  # depth multiplier 2
+    ((3, 2, 5, 5), (2, 1, 1, 1), 2, 0, 1),
+    ((1, 5, 9, 4), (5, 1, 3, 2), (1, 2), "valid", (2, 1)),
+    ((2, 3, 11), (3, 1, 4), 3, 2, 2),  # conv1d
+]
+
+
+def generic_conv(x, w, stride, padding, dilation):
+    """The grouped im2col core of the module, called directly so the depthwise path is bypassed."""
+    nd = w.ndim - 2
+    stride = (stride,) * nd if isinstance(stride, int) else stride
+    dilation = (dilation,) * nd if isinstance(dilation, int) else dilation
+    pads = R._conv_padding("conv", padding, nd, w.shape[2:], stride, dilation)
+    return R._conv_core(R._pad(x, pads), w, stride, dilation, x.shape[1])
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DEPTHWISE_CASES)
+def test_depthwise_path_equals_generic_path_exactly(x_shape, w_shape, stride, padding, dilation):
+    rng = np.random.default_rng(sum(x_shape))
+    x, w, b = fractions(rng, x_shape), ints(rng, w_shape), fractions(rng, (w_shape[0],))
+    conv = R.conv1d if len(x_shape) == 3 else R.conv2d
+    out = conv(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=x_shape[1])
+    expected = generic_conv(x, w, stride, padding, dilation) + b.reshape((1, -1) + (1,) * (len(x_shape) - 2))
+    assert_exact_equal(out, expected)
+    if len(x_shape) == 4:
+        nd_stride = (stride,) * 2 if isinstance(stride, int) else stride
+        nd_dilation = (dilation,) * 2 if isinstance(dilation, int) else dilation
+        pads = R._conv_padding("conv2d", padding, 2, w_shape[2:], nd_stride, nd_dilation)
+        naive = naive_conv2d(x, w, b, nd_stride, pads, nd_dilation, x_shape[1])
+        assert_exact_equal(out, naive)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DEPTHWISE_CASES)
+def test_depthwise_path_equals_generic_path_in_floats(dtype, x_shape, w_shape, stride, padding, dilation):
+    rng = np.random.default_rng(len(w_shape) + sum(w_shape))
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    conv = R.conv1d if len(x_shape) == 3 else R.conv2d
+    out = conv(x, w, stride=stride, padding=padding, dilation=dilation, groups=x_shape[1])
+    expected = generic_conv(x, w, stride, padding, dilation)
+    assert out.dtype == dtype and out.shape == expected.shape
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
