@@ -44,6 +44,7 @@ from typing import Any
 
 import sympy
 
+from .dtypes import DTYPE_SIZES
 from .errors import ConvsymError
 from .shapes import (
     _floor_div,
@@ -78,17 +79,6 @@ __all__ = [
 
 Size = int | sympy.Expr
 
-#: Bytes per element of the dtypes ``Cost.memory_bytes`` knows.
-DTYPE_SIZES = {
-    "float64": 8,
-    "float32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "int64": 8,
-    "int32": 4,
-    "int8": 1,
-    "uint8": 1,
-}
 
 #: The counting tools ``Cost.as_reported_by`` knows, and the versions whose source was read and
 #: whose figures the crosscheck tests compare against on this project's layer table.
