@@ -900,16 +900,22 @@ class PolyTensor(TensorAlgebra):
         total = int(pairs.sum())
         if total == 0:
             return None
+        if int(pairs.min()) == 0:  # triples with an empty factor make no term
+            keep = pairs > 0
+            oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
         # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
         first = np.cumsum(pairs) - pairs  # where the terms of triple k start
+        # With one term per entry on a side (a tensor of variables, say), that side's term of
+        # each product is a plain repeat of its term per triple: no index array, no gather.
+        ia = ib = None
         if int(nb.max()) == 1:
             ia = np.repeat(a_ptr[ai] - first, pairs)
             ia += np.arange(total, dtype=np.int64)
-            ib = np.repeat(b_ptr[bi], pairs)
+            single_b = b_ptr[bi]
         elif int(na.max()) == 1:
-            ia = np.repeat(a_ptr[ai], pairs)
             ib = np.repeat(b_ptr[bi] - first, pairs)
             ib += np.arange(total, dtype=np.int64)
+            single_a = a_ptr[ai]
         else:
             local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
             q, r = np.divmod(local, np.repeat(nb, pairs))
@@ -917,21 +923,32 @@ class PolyTensor(TensorAlgebra):
             ia = np.repeat(a_ptr[ai], pairs) + q
             ib = np.repeat(b_ptr[bi], pairs) + r
         entry = np.repeat(oi, pairs)
-        cols_a = [c[ia] for c in _columns(self.mono)]
-        cols_b = [c[ib] for c in _columns(other.mono)]
+
+        def side(columns: list[np.ndarray], index, single) -> list[np.ndarray]:
+            if index is None:
+                return [np.repeat(c[single], pairs) for c in columns]
+            return [c[index] for c in columns]
+
+        def side_coef(coef: np.ndarray, index, single) -> np.ndarray:
+            return np.repeat(coef[single], pairs) if index is None else coef[index]
+
+        cols_a = side(_columns(self.mono), ia, single_a if ia is None else None)
+        cols_b = side(_columns(other.mono), ib, single_b if ib is None else None)
         if self.degree and other.degree:
             cols = _merge_sorted_columns(cols_a, cols_b)
         else:
             cols = cols_a + cols_b
         ca, cb = self.coef, other.coef
+        sel_a = single_a if ia is None else None
+        sel_b = single_b if ib is None else None
         if ca.dtype == object or cb.dtype == object or _max_abs(ca) * _max_abs(cb) >= _LIMIT:
-            coef = _to_object(ca)[ia] * _to_object(cb)[ib]
+            coef = side_coef(_to_object(ca), ia, sel_a) * side_coef(_to_object(cb), ib, sel_b)
         elif ca.min() == ca.max() and cb.min() == cb.max():
             # constant coefficients (e.g. all variables): skip two gathers of the product size
             value = np.int64(int(ca[0]) * int(cb[0]))
             coef = np.broadcast_to(value, (total,)) if constant_view else np.full(total, value)
         else:
-            coef = ca[ia] * cb[ib]
+            coef = side_coef(ca, ia, sel_a) * side_coef(cb, ib, sel_b)
         del ia, ib
         return entry, cols, coef
 

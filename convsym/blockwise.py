@@ -58,8 +58,10 @@ from convsym.symbols import VariablePool
 
 __all__ = ["BlockwiseCheck", "TraceTensor", "compare_blockwise"]
 
-#: Default largest number of terms (upper bound, both sides together) evaluated at once.
-DEFAULT_BUDGET = 1 << 23
+#: Default largest number of terms (upper bound, both sides together) in one block.
+DEFAULT_BUDGET = 1 << 25
+#: Product terms made at once inside a block (their temporaries are ~60 bytes a term).
+CHUNK_TERMS = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ class _Engine:
         self.degrees = self._degrees()
         self.cacheable = [int(b.sum()) <= cache_terms for b in self.bounds]
         self.cache: dict[int, PolyTensor] = {}
+        self.spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _bounds(self) -> list[np.ndarray]:
         """Per node, an upper bound on the number of terms of each entry (int64)."""
@@ -229,9 +232,10 @@ class _Engine:
                 want(args[0], np.flatnonzero(mask))
             elif kind == "contract":
                 a, b, oi, ai, bi = args
-                sel = mask[oi]
-                want(a, ai[sel])
-                want(b, bi[sel])
+                lo, hi = self._triple_range(node, np.flatnonzero(mask))
+                sel = mask[oi[lo:hi]]
+                want(a, ai[lo:hi][sel])
+                want(b, bi[lo:hi][sel])
         out: dict[int, np.ndarray | None] = {
             n: np.flatnonzero(m) for n, m in masks.items() if n not in whole
         }
@@ -277,42 +281,51 @@ class _Engine:
             return tensor  # the root was computed on exactly `entries`, in order
         return tensor.gather(local)
 
-    def raw_terms(self, root: int, entries: np.ndarray) -> list[tuple]:
+    def raw_terms(self, root: int, entries: np.ndarray) -> list[tuple[int, Callable]]:
         """The terms of ``root[entries]`` (entry = position in ``entries``), not yet sorted or
-        merged, in parts ``(entry, columns, coef)``, every row of the columns sorted."""
+        merged, as parts ``(count, chunks)``: ``chunks()`` yields ``(entry, columns, coef)``
+        pieces (every row of the columns sorted) of ``count`` terms in all, a piece of at most
+        about ``CHUNK_TERMS`` terms at a time for a contraction."""
         need = self.needs(root, entries)
         top = self._top(root, need)
         view = self._forward(need, top)
         return self._raw(root, entries, top, view)
 
-    def _raw(self, node: int, idx: np.ndarray, top: set[int], view):
+    def _raw(self, node: int, idx: np.ndarray, top: set[int], view) -> list[tuple[int, Callable]]:
         g = self.graph
         kind, args = g.kinds[node], g.args[node]
         n = idx.size
         if node not in top:
             tensor, local = view(node, idx)
             part = tensor if _is_identity(local, tensor.size) else tensor.gather(local)
-            return [(part.entry, _columns(part.mono), part.coef)] if part.nnz else []
+            if not part.nnz:
+                return []
+            return [(part.nnz, lambda: iter([(part.entry, _columns(part.mono), part.coef)]))]
         if kind == "scale":
-            scalar, scaled = args[1], []
-            for entry, cols, coef in self._raw(args[0], idx, top, view) if scalar != 0 else ():
-                if type(scalar) is int and coef.dtype != object and _max_abs(coef) * abs(scalar) < _LIMIT:
-                    scaled.append((entry, cols, coef * scalar))
-                else:
-                    scaled.append((entry, cols, _to_object(coef) * scalar))
-            return scaled
+            scalar = args[1]
+            if scalar == 0:
+                return []
+            return [(count, _scaled(chunks, scalar)) for count, chunks in self._raw(args[0], idx, top, view)]
         if kind == "add":
             return self._raw(args[0], idx, top, view) + self._raw(args[1], idx, top, view)
-        # a contraction
-        a, b, oi, ai, bi = args
-        pos = np.full(g.sizes[node], -1, dtype=np.int64)
-        pos[idx] = np.arange(n, dtype=np.int64)
-        mapped = pos[oi]
-        sel = np.flatnonzero(mapped >= 0)
-        ta, la = view(a, ai[sel])
-        tb, lb = view(b, bi[sel])
-        terms = ta._product_terms(tb, mapped[sel], la, lb, constant_view=True)
-        return [] if terms is None else [terms]
+        # a contraction, produced in pieces so that its temporaries stay small
+        out_local, la, lb, ta, tb = self._select(node, idx, view)
+        a_ptr, b_ptr = ta.offsets(), tb.offsets()
+        pairs = (a_ptr[la + 1] - a_ptr[la]) * (b_ptr[lb + 1] - b_ptr[lb])
+        ends = np.cumsum(pairs)
+        total = int(ends[-1]) if ends.size else 0
+        if total == 0:
+            return []
+        cuts = np.searchsorted(ends, np.arange(CHUNK_TERMS, total, CHUNK_TERMS), side="left") + 1
+        bounds = [0, *sorted(set(cuts.tolist()) - {0, ends.size}), ends.size]
+
+        def chunks():
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                terms = ta._product_terms(tb, out_local[lo:hi], la[lo:hi], lb[lo:hi], constant_view=True)
+                if terms is not None:
+                    yield terms
+
+        return [(total, chunks)]
 
     def _forward(self, need: dict[int, np.ndarray | None], skip: set[int]):
         """Compute every needed node but those in ``skip``; return ``view(node, idx)``."""
@@ -362,18 +375,43 @@ class _Engine:
             tensor, local = view(args[1], idx)
             second = tensor if _is_identity(local, tensor.size) else tensor.gather(local)
             return first._add(second)
-        a, b, oi, ai, bi = args
         if wanted is None:
-            out_local, sel = oi, slice(None)
-        else:
-            pos = np.full(g.sizes[node], -1, dtype=np.int64)
-            pos[wanted] = np.arange(n, dtype=np.int64)
-            mapped = pos[oi]
-            sel = np.flatnonzero(mapped >= 0)
-            out_local = mapped[sel]
-        ta, la = view(a, ai[sel])
-        tb, lb = view(b, bi[sel])
+            a, b, oi, ai, bi = args
+            ta, la = view(a, ai)
+            tb, lb = view(b, bi)
+            return ta.contract(tb, oi, la, lb, (n,))
+        out_local, la, lb, ta, tb = self._select(node, wanted, view)
         return ta.contract(tb, out_local, la, lb, (n,))
+
+    def _triple_range(self, node: int, entries: np.ndarray) -> tuple[int, int]:
+        """The slice of the triples of contraction ``node`` holding every triple whose output
+        is one of ``entries`` (the ops emit triples grouped by output, so this is tight)."""
+        span = self.spans.get(node)
+        if span is None:
+            oi = self.graph.args[node][2]
+            order = np.arange(oi.size, dtype=np.int64)
+            first = np.full(self.graph.sizes[node], oi.size, dtype=np.int64)
+            np.minimum.at(first, oi, order)
+            last = np.full(self.graph.sizes[node], -1, dtype=np.int64)
+            np.maximum.at(last, oi, order)
+            span = self.spans[node] = (first, last)
+        if entries.size == 0:
+            return 0, 0
+        lo, hi = int(span[0][entries].min()), int(span[1][entries].max()) + 1
+        return (lo, hi) if lo < hi else (0, 0)
+
+    def _select(self, node: int, wanted: np.ndarray, view):
+        """The triples of contraction ``node`` whose output is in ``wanted``, in local indices:
+        ``(out, a, b, tensor a, tensor b)``."""
+        a, b, oi, ai, bi = self.graph.args[node]
+        lo, hi = self._triple_range(node, wanted)
+        pos = np.full(self.graph.sizes[node], -1, dtype=np.int64)
+        pos[wanted] = np.arange(wanted.size, dtype=np.int64)
+        mapped = pos[oi[lo:hi]]
+        sel = np.flatnonzero(mapped >= 0)
+        ta, la = view(a, ai[lo:hi][sel])
+        tb, lb = view(b, bi[lo:hi][sel])
+        return mapped[sel], la, lb, ta, tb
 
 
 def _is_identity(local: np.ndarray, size: int) -> bool:
@@ -452,28 +490,49 @@ class BlockwiseCheck:
         return entry.evaluate(values)[0]
 
 
+def _scaled(chunks: Callable, scalar: Any) -> Callable:
+    def scaled():
+        for entry, cols, coef in chunks():
+            if type(scalar) is int and coef.dtype != object and _max_abs(coef) * abs(scalar) < _LIMIT:
+                yield entry, cols, coef * scalar
+            else:
+                yield entry, cols, _to_object(coef) * scalar
+    return scaled
+
+
 def _block_keys(engine: _Engine, root: int, entries: np.ndarray, plan: _KeyPlan):
-    """Sorted packed keys (``plan``) and coefficients of ``root[entries]``, zero terms dropped."""
-    parts = [p for p in engine.raw_terms(root, entries) if p[0].size]
-    total = sum(p[0].size for p in parts)
+    """Sorted packed keys (``plan``) and coefficients of ``root[entries]``, zero terms dropped.
+
+    Only the keys (8 bytes a term) and, when the terms do not all share one coefficient, the
+    coefficients are held for the whole block; the product terms come a piece at a time.
+    """
+    parts = engine.raw_terms(root, entries)
+    total = sum(count for count, _ in parts)
     if total == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     key = np.empty(total, dtype=np.int64)
-    constants = {_constant_of(p[2]) for p in parts}
-    if len(constants) == 1 and None not in constants:
-        # every term has the same coefficient: no coefficient array at all
-        coef = np.broadcast_to(np.int64(constants.pop()), (total,))
-    else:
-        exact = any(p[2].dtype == object for p in parts)
-        coef = np.empty(total, dtype=object if exact else np.int64)
+    coef: np.ndarray | None = None  # allocated at the first piece with another coefficient
+    constant: int | None = None
     start = 0
-    while parts:  # each part is packed into its slice, then let go
-        entry, cols, part_coef = parts.pop(0)
-        stop = start + entry.size
-        plan.encode(entry, cols, out=key[start:stop])
-        if coef.flags.writeable:
-            coef[start:stop] = part_coef
-        start = stop
+    for _, chunks in parts:
+        for entry, cols, piece in chunks():
+            stop = start + entry.size
+            plan.encode(entry, cols, out=key[start:stop])
+            value = _constant_of(piece)
+            if coef is None and value is not None and constant in (None, value):
+                constant = value
+            else:
+                if coef is None:
+                    coef = np.empty(total, dtype=np.int64)
+                    coef[:start] = constant if constant is not None else 0
+                if piece.dtype == object and coef.dtype != object:
+                    coef = _to_object(coef)
+                coef[start:stop] = piece
+            start = stop
+    if start != total:  # pragma: no cover - the counts are exact
+        raise AssertionError(f"_block_keys: {start} terms produced, {total} counted")
+    if coef is None:
+        coef = np.broadcast_to(np.int64(constant), (total,))
     return _sort_packed(plan.total_bits, key, coef)
 
 

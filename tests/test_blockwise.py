@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from convsym.algebra import PolyTensor, exact_check
+from convsym import blockwise
 from convsym.blockwise import TraceTensor, compare_blockwise
 from convsym.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
 from convsym.symbols import VariablePool
@@ -80,6 +81,17 @@ def test_blockwise_finds_what_the_whole_tensor_check_finds(name, lhs, rhs, shape
     ]
     if budget == 1:
         assert blocks.blocks == int(np.prod(blocks.shape))  # one entry per block
+
+
+@pytest.mark.parametrize(("name", "lhs", "rhs", "shapes"), CASES, ids=[c[0] for c in CASES])
+def test_products_made_in_small_pieces_give_the_same_answer(name, lhs, rhs, shapes, monkeypatch):
+    monkeypatch.setattr(blockwise, "CHUNK_TERMS", 3)
+    whole = exact_check(lhs, rhs, shapes)
+    for budget in (5, 1 << 23):
+        pieces = compare_blockwise(lhs, rhs, shapes, budget=budget, precheck=False)
+        assert (pieces.equal, pieces.difference, pieces.terms_per_entry, pieces.nnz) == (
+            whole.equal, whole.difference, whole.terms_per_entry, whole.nnz
+        )
 
 
 def test_the_cases_cover_refutations_of_several_kinds():
