@@ -500,17 +500,21 @@ def _scaled(chunks: Callable, scalar: Any) -> Callable:
     return scaled
 
 
-def _block_keys(engine: _Engine, root: int, entries: np.ndarray, plan: _KeyPlan):
+def _block_keys(engine: _Engine, root: int, entries: np.ndarray, plan: _KeyPlan, buffers: dict):
     """Sorted packed keys (``plan``) and coefficients of ``root[entries]``, zero terms dropped.
 
     Only the keys (8 bytes a term) and, when the terms do not all share one coefficient, the
-    coefficients are held for the whole block; the product terms come a piece at a time.
+    coefficients are held for the whole block; the product terms come a piece at a time.  The
+    keys live in ``buffers[root]``, reused from block to block (fresh memory costs page faults).
     """
     parts = engine.raw_terms(root, entries)
     total = sum(count for count, _ in parts)
     if total == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    key = np.empty(total, dtype=np.int64)
+    if buffers.get(root) is None or buffers[root].size < total:
+        buffers[root] = None  # let the old one go first
+        buffers[root] = np.empty(total, dtype=np.int64)
+    key = buffers[root][:total]
     coef: np.ndarray | None = None  # allocated at the first piece with another coefficient
     constant: int | None = None
     start = 0
@@ -619,18 +623,19 @@ def compare_blockwise(
     width = max(engine.degrees[lhs._node], engine.degrees[rhs._node])
     best: TermDifference | None = None
     nnz, most = 0, 0
+    buffers: dict[int, np.ndarray | None] = {}
     for entries in blocks:
         n = entries.size
         plan = _KeyPlan(width, len(pool).bit_length(), max(n - 1, 0).bit_length() + width * len(pool).bit_length())
         if plan.total_bits <= 62:
             # the fast path: both sides as sorted packed keys, compared without unpacking
-            kl, cl = _block_keys(engine, lhs._node, entries, plan)
+            kl, cl = _block_keys(engine, lhs._node, entries, plan, buffers)
             counts = np.bincount(kl >> (width * plan.bits), minlength=n) if kl.size else np.zeros(n, np.int64)
             nnz += int(kl.size)
             most = max(most, int(counts.max()) if n else 0)
             if best is not None and best.degree == 0:
                 continue
-            kr, cr = _block_keys(engine, rhs._node, entries, plan)
+            kr, cr = _block_keys(engine, rhs._node, entries, plan, buffers)
             if kl.size == kr.size and np.array_equal(kl, kr) and _same_coefficients(cl, cr):
                 continue
             left, right = _unpack(plan, n, kl, cl, pool), _unpack(plan, n, kr, cr, pool)
