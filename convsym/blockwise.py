@@ -60,6 +60,8 @@ __all__ = ["BlockwiseCheck", "TraceTensor", "compare_blockwise"]
 
 #: Default largest number of terms (upper bound, both sides together) in one block.
 DEFAULT_BUDGET = 1 << 25
+#: Blocks of at most this many terms are compared as PolyTensors (fewer NumPy calls).
+SMALL_BLOCK = 1 << 14
 #: Product terms made at once inside a block (their temporaries are ~60 bytes a term).
 CHUNK_TERMS = 1 << 20
 
@@ -627,7 +629,7 @@ def compare_blockwise(
     for entries in blocks:
         n = entries.size
         plan = _KeyPlan(width, len(pool).bit_length(), max(n - 1, 0).bit_length() + width * len(pool).bit_length())
-        if plan.total_bits <= 62:
+        if plan.total_bits <= 62 and int(cost[entries].sum()) > SMALL_BLOCK:
             # the fast path: both sides as sorted packed keys, compared without unpacking
             kl, cl = _block_keys(engine, lhs._node, entries, plan, buffers)
             counts = np.bincount(kl >> (width * plan.bits), minlength=n) if kl.size else np.zeros(n, np.int64)

@@ -67,9 +67,17 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["packed-keys", "polytensors"])
+def block_path(request, monkeypatch):
+    """Blocks compared as packed keys (the path of large blocks) or as PolyTensors (small ones)."""
+    if request.param == "packed-keys":
+        monkeypatch.setattr(blockwise, "SMALL_BLOCK", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("budget", [1, 7, 60, 1 << 23])
 @pytest.mark.parametrize(("name", "lhs", "rhs", "shapes"), CASES, ids=[c[0] for c in CASES])
-def test_blockwise_finds_what_the_whole_tensor_check_finds(name, lhs, rhs, shapes, budget):
+def test_blockwise_finds_what_the_whole_tensor_check_finds(name, lhs, rhs, shapes, budget, block_path):
     whole = exact_check(lhs, rhs, shapes)
     blocks = compare_blockwise(lhs, rhs, shapes, budget=budget, precheck=False)
     assert blocks.equal is whole.equal
@@ -86,6 +94,7 @@ def test_blockwise_finds_what_the_whole_tensor_check_finds(name, lhs, rhs, shape
 @pytest.mark.parametrize(("name", "lhs", "rhs", "shapes"), CASES, ids=[c[0] for c in CASES])
 def test_products_made_in_small_pieces_give_the_same_answer(name, lhs, rhs, shapes, monkeypatch):
     monkeypatch.setattr(blockwise, "CHUNK_TERMS", 3)
+    monkeypatch.setattr(blockwise, "SMALL_BLOCK", 0)
     whole = exact_check(lhs, rhs, shapes)
     for budget in (5, 1 << 23):
         pieces = compare_blockwise(lhs, rhs, shapes, budget=budget, precheck=False)
@@ -112,7 +121,7 @@ def test_blocks_follow_the_leading_axis_and_respect_the_budget():
     assert check.equal and check.blocks == 3 and check.largest_block <= one_channel
 
 
-def test_evaluate_one_entry_equals_the_whole_tensor_evaluation():
+def test_evaluate_one_entry_equals_the_whole_tensor_evaluation(block_path):
     lhs, rhs, shapes = merge_statement(2, 2, 2, wrong_bias=True)
     check = compare_blockwise(lhs, rhs, shapes, budget=5, precheck=False)
     ids = [check.pool.id(name) for name in check.difference.monomial]
