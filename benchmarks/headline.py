@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         "-" if old_big is None else f"{old_big['cpu']:.1f} s cpu {old_big['rss'] / 2**30:.1f} GB",
         fmt_ratio(big["cpu"], old_big and old_big["cpu"]),
         "-" if torch99 is None else f"{torch99 * 1e3:.1f} ms", fmt_ratio(big["cpu"], torch99), "under 30 s")
-    row("  peak memory (RSS)", f"{big['rss'] / 2**30:.2f} GB", "-" if old_big is None else f"{old_big['rss'] / 2**30:.1f} GB",
+    old_rss = "-" if old_big is None else f"{old_big['rss'] / 2**30:.1f} GB"
+    row("  peak memory (RSS)", f"{big['rss'] / 2**30:.2f} GB", old_rss,
         fmt_ratio(big["rss"], old_big and old_big["rss"]), "-", "-", "under 4 GB")
     if args.large:
         torch11 = torch_merge_check(11, 16)

@@ -434,7 +434,7 @@ class _KeyPlan:
             key += sum(1 << sh for sh in shifts)
             if shifts:
                 code = np.empty(key.size, dtype=np.int64)
-                for col, sh in zip(cols, shifts):
+                for col, sh in zip(cols[: len(shifts)], shifts, strict=True):
                     np.left_shift(col, sh, dtype=np.int64, out=code)
                     key += code
             return key

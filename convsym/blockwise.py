@@ -262,7 +262,10 @@ class _Engine:
         consumers: dict[int, set[int]] = {}
         for node in need:
             kind, args = g.kinds[node], g.args[node]
-            inputs = (args[0], args[1]) if kind in ("add", "contract") else (args[0],) if kind in ("gather", "scale") else ()
+            if kind in ("add", "contract"):
+                inputs = (args[0], args[1])
+            else:
+                inputs = (args[0],) if kind in ("gather", "scale") else ()
             for arg in inputs:
                 consumers.setdefault(arg, set()).add(node)
         changed = True
@@ -296,7 +299,6 @@ class _Engine:
     def _raw(self, node: int, idx: np.ndarray, top: set[int], view) -> list[tuple[int, Callable]]:
         g = self.graph
         kind, args = g.kinds[node], g.args[node]
-        n = idx.size
         if node not in top:
             tensor, local = view(node, idx)
             part = tensor if _is_identity(local, tensor.size) else tensor.gather(local)

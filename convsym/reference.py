@@ -271,7 +271,6 @@ def _depthwise_core(x: np.ndarray, w: np.ndarray, pads, stride, dilation) -> np.
     channel.  Works unchanged on object arrays (Python ints, Fractions): only ``*`` and ``+``.
     The result is a channels-last array seen through an NCHW view (``np.moveaxis``).
     """
-    nd = w.ndim - 2
     batch, channels = x.shape[:2]
     out_channels, kernel = w.shape[0], w.shape[2:]
     multiplier = out_channels // channels

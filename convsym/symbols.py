@@ -103,7 +103,7 @@ class VariablePool:
         for n in names:
             if not isinstance(n, str) or not n:
                 raise TypeError(f"VariablePool: a variable name must be a non-empty string, got {n!r}")
-        self._ids.update(zip(names, range(start, start + len(names))))
+        self._ids.update(zip(names, range(start, start + len(names)), strict=True))
         self._names.extend(names)
         return np.arange(start, start + len(names), dtype=np.int64)
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from convsym.algebra import PolyTensor, exact_check
 from convsym import blockwise
+from convsym.algebra import PolyTensor, exact_check
 from convsym.blockwise import TraceTensor, compare_blockwise
 from convsym.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
 from convsym.symbols import VariablePool
@@ -53,8 +53,8 @@ CASES = [
      lambda v: v["x"] * (2 * BIG + 1) + v["y"] * BIG, {"x": (2, 3), "y": (2, 3)}),
     ("big-products", lambda v: _entrywise(v) * BIG * BIG, lambda v: _entrywise(v) * (BIG * BIG - 1),
      {"x": (3,), "y": (3,)}),
-    ("fractions", lambda v: v["x"] / 3 + v["y"] * Fraction(2, 7), lambda v: v["y"] * Fraction(2, 7) + v["x"] * Fraction(1, 3),
-     {"x": (2, 2), "y": (2, 2)}),
+    ("fractions", lambda v: v["x"] / 3 + v["y"] * Fraction(2, 7),
+     lambda v: v["y"] * Fraction(2, 7) + v["x"] * Fraction(1, 3), {"x": (2, 2), "y": (2, 2)}),
     ("fractions-wrong", lambda v: v["x"] / 3 - v["y"] * Fraction(2, 7),
      lambda v: v["x"] * Fraction(1, 3) + v["y"] * Fraction(2, 7), {"x": (2, 2), "y": (2, 2)}),
     # gathers, transposes, sums and a node read twice (y feeds the root twice, once inside a product)
