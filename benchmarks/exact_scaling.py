@@ -9,9 +9,9 @@ in its own process, so its peak is its own:
 
   terms    terms of one side (lhs), the figure the issue's "107.6M terms" counts
   wall s   wall-clock seconds of the check (the machine may be shared: see cpu s)
-  cpu s    CPU seconds of the process during the check (user + system)
+  cpu s    CPU seconds of the process during the check (user + system), untraced run
   RSS MB   peak resident set of the whole process (ru_maxrss), interpreter and trace included
-  traced   peak of the memory NumPy and Python allocate during the check (tracemalloc)
+  traced   peak of the memory NumPy and Python allocate during a second, traced run (tracemalloc)
   B/term   traced / terms: bytes per polynomial term of one side
   x prev   the same for the previous method (exact_check: both sides whole), when it ran
 
@@ -70,17 +70,24 @@ def worker(method: str, k: int, c: int, trace: bool) -> dict:
     from convsym.blockwise import compare_blockwise
 
     lhs, rhs, shapes = merge_statement(k, k, c)
-    if trace:
-        tracemalloc.start()
+
+    def check():
+        if method == "blockwise":
+            return compare_blockwise(lhs, rhs, shapes, precheck=False)
+        return exact_check(lhs, rhs, shapes)
+
+    # timed without tracemalloc (it slows Python-level allocations), then traced for the peak
     cpu, wall = time.process_time(), time.perf_counter()
-    if method == "blockwise":
-        result = compare_blockwise(lhs, rhs, shapes, precheck=False)
-        blocks = result.blocks
-    else:
-        result = exact_check(lhs, rhs, shapes)
-        blocks = 1
+    result = check()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = tracemalloc.get_traced_memory()[1] if trace else 0
+    blocks = getattr(result, "blocks", 1)
+    peak = 0
+    if trace:
+        del result
+        tracemalloc.start()
+        result = check()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     if not result.equal:
         raise AssertionError(f"the merge identity failed at k={k}, C={c}")
     return {

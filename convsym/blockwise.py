@@ -186,6 +186,20 @@ class _Engine:
             out.append(bound)
         return out
 
+    def keep_out_of_cache(self, root: int) -> None:
+        """Never cache ``root`` nor the sums, scalings and contractions right under it: they are
+        made block by block as raw terms (each block needs its own entries of them only)."""
+        g, stack = self.graph, [root]
+        while stack:
+            node = stack.pop()
+            if g.kinds[node] not in ("add", "scale", "contract") or not self.cacheable[node]:
+                continue
+            self.cacheable[node] = False
+            if g.kinds[node] in ("add", "scale"):
+                stack.append(g.args[node][0])
+                if g.kinds[node] == "add":
+                    stack.append(g.args[node][1])
+
     def _degrees(self) -> list[int]:
         """Per node, an upper bound on the degree of its terms."""
         out: list[int] = []
@@ -619,6 +633,8 @@ def compare_blockwise(
     if lhs.shape != rhs.shape:
         raise ValueError(f"compare_blockwise: lhs has shape {lhs.shape} but rhs has shape {rhs.shape}")
     engine = _Engine(graph, pool, cache_terms=budget // 4)
+    engine.keep_out_of_cache(lhs._node)
+    engine.keep_out_of_cache(rhs._node)
     zippel = None
     if precheck is True or (precheck == "auto" and _precheck_pays(engine, trials)):
         zippel = schwartz_zippel(lhs_fn, rhs_fn, shapes, trials=trials, seed=seed, p=p)
