@@ -63,7 +63,7 @@ DEFAULT_BUDGET = 1 << 25
 #: Blocks of at most this many terms are compared as PolyTensors (fewer NumPy calls).
 SMALL_BLOCK = 1 << 14
 #: Product terms made at once inside a block (their temporaries are ~60 bytes a term).
-CHUNK_TERMS = 1 << 20
+CHUNK_TERMS = 1 << 18
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +615,10 @@ def compare_blockwise(
     entries at a time, each block holding at most about ``budget`` terms (an entry larger than
     that is a block of its own), so peak memory is that of one block plus the shared small
     intermediates.  ``precheck``: ``True`` runs ``trials`` Schwartz-Zippel points first, ``False``
-    none, ``"auto"`` only when they are estimated to cost less than the exact check.
+    none, ``"auto"`` only when they are estimated to cost at most a quarter of the exact check.
+
+    For a refutation, ``check.evaluate("lhs", {var_id: value}, check.difference.index)``
+    re-evaluates one entry exactly (a witness), without building either side whole.
     """
     if budget < 1:
         raise ValueError(f"compare_blockwise: budget={budget} must be positive")
