@@ -32,7 +32,6 @@ import sys
 import time
 import tracemalloc
 from functools import partial
-
 from pathlib import Path
 
 import numpy as np

@@ -259,55 +259,6 @@ def _conv_core(xp: np.ndarray, w: np.ndarray, stride, dilation, groups: int) -> 
     return out.reshape(batch, out_channels, *out_sizes)
 
 
-def _depthwise_core(x: np.ndarray, w: np.ndarray, pads, stride, dilation) -> np.ndarray:
-    """Depthwise cross-correlation (``groups == C``, ``w`` of shape ``(C*m, 1, *k)``), tap by tap.
-
-    ``out[n, o, *i] = sum_u w[o, 0, *u] * xpad[n, o // m, *(i*s + u*d)]``, accumulated one kernel
-    tap ``u`` at a time over a channels-last copy of the padded input: for each sample,
-    ``out[*i, :] += xpad[*(i*s + u*d), :] * w[:, u]`` with the channel axis innermost, so every
-    product runs over long contiguous rows (the weights are tiled along the last spatial axis to
-    match) and one sample's buffers stay in cache.  ``K`` taps cost ``2*K`` vectorised passes per
-    sample instead of an im2col copy ``K`` times the input and one tiny matrix product per
-    channel.  Works unchanged on object arrays (Python ints, Fractions): only ``*`` and ``+``.
-    The result is a channels-last array seen through an NCHW view (``np.moveaxis``).
-    """
-    batch, channels = x.shape[:2]
-    out_channels, kernel = w.shape[0], w.shape[2:]
-    multiplier = out_channels // channels
-    sizes = x.shape[2:]
-    padded = tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads, strict=True))
-    out_sizes = tuple(
-        (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True)
-    )
-    dtype = np.result_type(x, w)
-    # zeros of dtype object are Python ints, so the padding stays exact
-    xl = np.zeros((batch, *padded, out_channels), dtype=dtype)
-    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads, strict=True))
-    moved = np.moveaxis(x, 1, -1)
-    if multiplier > 1:
-        moved = np.repeat(moved, multiplier, axis=-1)
-    xl[(slice(None), *inner, slice(None))] = moved
-    taps = list(np.ndindex(*kernel))
-    # weights per tap, tiled along the last output axis: (taps, out_last, C*m), contiguous
-    per_tap = w.reshape(out_channels, len(taps)).T
-    tiled = np.ascontiguousarray(np.broadcast_to(per_tap[:, None, :], (len(taps), out_sizes[-1], out_channels)))
-    out = np.empty((batch, *out_sizes, out_channels), dtype=dtype)
-    scratch = np.empty(out.shape[1:], dtype=dtype)
-    for n in range(batch):
-        acc = out[n]
-        for t, u in enumerate(taps):
-            window = xl[(n, *(
-                slice(d * a, d * a + s * (o - 1) + 1, s)
-                for a, s, d, o in zip(u, stride, dilation, out_sizes, strict=True)
-            ))]
-            if t == 0:
-                np.multiply(window, tiled[0], out=acc)
-            else:
-                np.multiply(window, tiled[t], out=scratch)
-                np.add(acc, scratch, out=acc)
-    return np.moveaxis(out, -1, 1)
-
-
 def _add_bias(out: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     if b is None:
         return out
@@ -342,10 +293,7 @@ def _conv(op, x, w, b, stride, padding, dilation, groups, nd):
     _bias(op, b, out_channels)
     _check_kernel_fits(op, x.shape[2:], kernel, dilation, pads)
     x, w, b = _unify(x, w, b)
-    if groups == channels > 1:
-        out = _depthwise_core(x, w, pads, stride, dilation)
-    else:
-        out = _conv_core(_pad(x, pads), w, stride, dilation, groups)
+    out = _conv_core(_pad(x, pads), w, stride, dilation, groups)
     return _add_bias(out, b)
 
 
