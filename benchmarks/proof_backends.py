@@ -9,14 +9,17 @@ The input is C x n x n with n = k1 + k2, so the output is C x 2 x 2.  Columns:
 
   zippel   Schwartz-Zippel pre-check, 3 random points mod 2**31-1 (ModPTensor), best of --repeat
   exact    PolyTensor: build both sides and compare them, best of --repeat
+  blocks   convsym.blockwise.compare_blockwise: the same check a block of output entries at a time
   naive    sympy.expand(lhs - rhs) == 0 per entry over nested SymPy expressions of the same
            statement, in a subprocess limited to --naive-limit seconds ("> 60 s" when it does not
            finish; "skipped" when a size no larger in every parameter already did not finish)
   ratio    naive / exact
   mono     monomials per output entry (exact result)
   peak MB  peak memory traced by tracemalloc during one exact check (NumPy buffers included)
+  blk MB   the same for compare_blockwise
 
-Usage: python benchmarks/proof_backends.py [--quick] [--repeat R] [--naive-limit S]
+Usage: python -m benchmarks.proof_backends [--quick] [--repeat R] [--naive-limit S]
+(run from the repository root, so that this checkout's convsym is imported)
 (--quick runs only the first two rows: k=(3,3) with C=1 and C=2.)
 """
 
@@ -28,11 +31,18 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 
-from convsym.algebra import exact_check, schwartz_zippel
-from convsym.ops import conv2d, merge_bias, merge_kernels
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from convsym.algebra import exact_check, schwartz_zippel  # noqa: E402
+from convsym.blockwise import compare_blockwise  # noqa: E402
+from convsym.ops import conv2d, merge_bias, merge_kernels  # noqa: E402
 
 KERNELS = ((3, 3), (3, 5), (5, 5), (7, 7))
 CHANNELS = (1, 2, 4, 8)
@@ -120,9 +130,9 @@ def run_naive(k1: int, k2: int, c: int, limit: float) -> float | None:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def peak_memory_mb(lhs, rhs, shapes) -> float:
+def peak_memory_mb(lhs, rhs, shapes, check=exact_check) -> float:
     tracemalloc.start()
-    exact_check(lhs, rhs, shapes)
+    check(lhs, rhs, shapes)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak / 2**20
@@ -144,8 +154,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = rows[:2]
     limit = args.naive_limit
     timed_out: list[tuple[int, int, int]] = []
-    header = (f"{'k1,k2':>6} {'C':>2} {'zippel s':>9} {'exact s':>8} {'naive s':>9} {'ratio':>8} "
-              f"{'mono':>7} {'peak MB':>8}")
+    header = (f"{'k1,k2':>6} {'C':>2} {'zippel s':>9} {'exact s':>8} {'blocks s':>8} {'naive s':>9} {'ratio':>8} "
+              f"{'mono':>7} {'peak MB':>8} {'blk MB':>7}")
     print("2-D merge identity, all entries symbolic with biases; input C x (k1+k2) x (k1+k2), output C x 2 x 2")
     print(header)
     print("-" * len(header))
@@ -153,9 +163,11 @@ def main(argv: list[str] | None = None) -> None:
         lhs, rhs, shapes = statement(k1, k2, c)
         t_zippel, zippel = best_time(args.repeat, schwartz_zippel, lhs, rhs, shapes, trials=3)
         t_exact, exact = best_time(args.repeat, exact_check, lhs, rhs, shapes)
-        if not (zippel.equal and exact.equal):
+        t_blocks, blocks = best_time(args.repeat, compare_blockwise, lhs, rhs, shapes, precheck=False)
+        if not (zippel.equal and exact.equal and blocks.equal):
             raise AssertionError(f"the merge identity failed at k=({k1},{k2}), C={c}")
         peak = peak_memory_mb(lhs, rhs, shapes)
+        peak_blocks = peak_memory_mb(lhs, rhs, shapes, partial(compare_blockwise, precheck=False))
         if any(a <= k1 and b <= k2 and d <= c for a, b, d in timed_out):
             naive_text, ratio_text = "skipped", "-"
         else:
@@ -165,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
                 naive_text, ratio_text = f"> {limit:.0f}", f"> {limit / t_exact:.0f}x"
             else:
                 naive_text, ratio_text = f"{t_naive:.3f}", f"{t_naive / t_exact:.0f}x"
-        print(f"{f'{k1},{k2}':>6} {c:>2} {t_zippel:>9.4f} {t_exact:>8.4f} {naive_text:>9} {ratio_text:>8} "
-              f"{exact.terms_per_entry.max:>7} {peak:>8.1f}", flush=True)
+        print(f"{f'{k1},{k2}':>6} {c:>2} {t_zippel:>9.4f} {t_exact:>8.4f} {t_blocks:>8.4f} {naive_text:>9} "
+              f"{ratio_text:>8} {exact.terms_per_entry.max:>7} {peak:>8.1f} {peak_blocks:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

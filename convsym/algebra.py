@@ -394,6 +394,22 @@ def _sort_columns(cols: list[np.ndarray]) -> list[np.ndarray]:
     return [c.view(np.int32) for c in u]
 
 
+def _merge_sorted_columns(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    """Rows of ``a`` and of ``b`` each sorted (``-1`` padding last) -> rows of ``a + b`` sorted.
+
+    With one column in ``b`` (a product by a variable) the new id is bubbled into place, ``len(a)``
+    compare-exchanges instead of the ``len(a) + 1`` rounds of the general network.
+    """
+    if len(b) != 1:
+        return _sort_columns(a + b)
+    u = [np.ascontiguousarray(c, dtype=np.int32).view(np.uint32) for c in a + b]
+    for i in range(len(u) - 1, 0, -1):
+        low = np.minimum(u[i - 1], u[i])
+        np.maximum(u[i - 1], u[i], out=u[i])
+        u[i - 1] = low
+    return [c.view(np.int32) for c in u]
+
+
 @dataclass(frozen=True)
 class _KeyPlan:
     """How ``(entry, monomial)`` is packed into one int64 key.
@@ -409,8 +425,24 @@ class _KeyPlan:
     total_bits: int
     present: np.ndarray | None = None
 
-    def encode(self, entry: np.ndarray, cols: list[np.ndarray]) -> np.ndarray:
-        key = entry.astype(np.int64, copy=True)
+    def encode(self, entry: np.ndarray, cols: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+        """The keys of the terms (written into ``out`` when given)."""
+        if self.present is None:
+            # key = entry << (width*bits) + sum_j (id_j + 1) << shift_j; a padding id -1 adds 0
+            key = np.left_shift(entry, self.width * self.bits, dtype=np.int64, out=out)
+            shifts = [(self.width - 1 - j) * self.bits for j in range(min(self.width, len(cols)))]
+            key += sum(1 << sh for sh in shifts)
+            if shifts:
+                code = np.empty(key.size, dtype=np.int64)
+                for col, sh in zip(cols[: len(shifts)], shifts, strict=True):
+                    np.left_shift(col, sh, dtype=np.int64, out=code)
+                    key += code
+            return key
+        if out is None:
+            key = entry.astype(np.int64, copy=True)
+        else:
+            key = out
+            key[:] = entry
         code = np.empty(key.size, dtype=np.int64)
         for j in range(self.width):
             key <<= self.bits
@@ -466,6 +498,16 @@ def _reduce_runs(coef: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
 def _merge_sorted_keys(key: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge equal adjacent keys, drop zero coefficients."""
     n = key.size
+    if n and not (key[1:] == key[:-1]).any():
+        # no two terms share a key: nothing to merge
+        if coef.dtype != object and coef.strides == (0,) and int(coef[0]) != 0:
+            return key, coef  # a broadcast nonzero constant
+        if coef.dtype != object and (int(coef.min()) > 0 or int(coef.max()) < 0):
+            return key, coef
+        keep = coef != 0
+        if not keep.all():
+            key, coef = key[keep], coef[keep]
+        return key, _normalize_coef(coef)
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     coef = _reduce_runs(coef, starts, n)
     if starts.size != n:
@@ -495,10 +537,32 @@ def _canonicalize(size: int, entry: np.ndarray, cols: list[np.ndarray], coef: np
     plan = _plan_key(size, width, [cols])
     if plan is None:
         return _canonicalize_lexsort(size, entry.astype(np.int64), cols, coef)
-    key = plan.encode(entry, cols)
-    span = int(coef.max()) - int(coef.min()) if coef.dtype != object else None
+    key, coef = _sorted_keys(plan, entry, cols, coef)
+    entry, cols = plan.decode(key)
+    return _trim(entry, cols, coef)
+
+
+def _sorted_keys(plan: _KeyPlan, entry: np.ndarray, cols: list[np.ndarray], coef: np.ndarray):
+    """Packed keys of the terms, sorted, equal ones merged, zeros dropped; with their coefficients."""
+    return _sort_packed(plan.total_bits, plan.encode(entry, cols), coef)
+
+
+def _sort_packed(total_bits: int, key: np.ndarray, coef: np.ndarray):
+    """Sort packed keys of ``total_bits`` bits (in place) with their coefficients, merge equal
+    keys, drop zeros."""
+    n = key.size
+    if coef.dtype == object:
+        span = None
+    elif coef.strides == (0,):  # a broadcast constant
+        span = 0
+    else:
+        span = int(coef.max()) - int(coef.min())
     index_bits = max(n - 1, 1).bit_length()
-    if span is not None and plan.total_bits + span.bit_length() <= _KEY_BITS:
+    if span == 0:
+        # one coefficient for every term (products of variables): only the keys need sorting
+        key.sort()
+        return _merge_sorted_keys(key, coef)
+    if span is not None and total_bits + span.bit_length() <= _KEY_BITS:
         # the coefficient rides in the low bits: one SIMD sort orders everything
         shift, low = span.bit_length(), int(coef.min())
         key <<= shift
@@ -506,7 +570,7 @@ def _canonicalize(size: int, entry: np.ndarray, cols: list[np.ndarray], coef: np
         key.sort()
         coef = (key & ((1 << shift) - 1)) + low
         key >>= shift
-    elif plan.total_bits + index_bits <= _KEY_BITS:
+    elif total_bits + index_bits <= _KEY_BITS:
         key <<= index_bits
         key |= np.arange(n, dtype=np.int64)
         key.sort()
@@ -515,9 +579,7 @@ def _canonicalize(size: int, entry: np.ndarray, cols: list[np.ndarray], coef: np
     else:
         order = np.argsort(key, kind="stable")
         key, coef = key[order], coef[order]
-    key, coef = _merge_sorted_keys(key, coef)
-    entry, cols = plan.decode(key)
-    return _trim(entry, cols, coef)
+    return _merge_sorted_keys(key, coef)
 
 
 def _canonicalize_lexsort(size: int, entry: np.ndarray, cols: list[np.ndarray], coef: np.ndarray):
@@ -818,40 +880,77 @@ class PolyTensor(TensorAlgebra):
             "contract", out_index, a_index, b_index, out_size, self.size, other.size
         )
         pool = _common_pool("contract", self.pool, other.pool)
+        terms = self._product_terms(other, oi, ai, bi)
+        if terms is None:
+            return PolyTensor.zeros(out_shape, pool)
+        return PolyTensor(out_shape, *_canonicalize(out_size, *terms), pool, canonical=True)
+
+    def _product_terms(self, other: PolyTensor, oi: np.ndarray, ai: np.ndarray, bi: np.ndarray,
+                       constant_view: bool = False):
+        """The raw terms ``(entry, columns, coef)`` of a contraction, before sorting and merging.
+
+        Each row of the columns is sorted; ``None`` when there is no term.  With
+        ``constant_view``, coefficients that are all equal come back as a read-only broadcast
+        view (no memory) instead of a filled array.
+        """
         a_ptr, b_ptr = self.offsets(), other.offsets()
         na = a_ptr[ai + 1] - a_ptr[ai]
         nb = b_ptr[bi + 1] - b_ptr[bi]
         pairs = na * nb
         total = int(pairs.sum())
         if total == 0:
-            return PolyTensor.zeros(out_shape, pool)
+            return None
+        if int(pairs.min()) == 0:  # triples with an empty factor make no term
+            keep = pairs > 0
+            oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
         # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
-        local = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+        first = np.cumsum(pairs) - pairs  # where the terms of triple k start
+        # With one term per entry on a side (a tensor of variables, say), that side's term of
+        # each product is a plain repeat of its term per triple: no index array, no gather.
+        ia = ib = None
         if int(nb.max()) == 1:
-            ia = np.repeat(a_ptr[ai], pairs) + local
-            ib = np.repeat(b_ptr[bi], pairs)
+            ia = np.repeat(a_ptr[ai] - first, pairs)
+            ia += np.arange(total, dtype=np.int64)
+            single_b = b_ptr[bi]
         elif int(na.max()) == 1:
-            ia = np.repeat(a_ptr[ai], pairs)
-            ib = np.repeat(b_ptr[bi], pairs) + local
+            ib = np.repeat(b_ptr[bi] - first, pairs)
+            ib += np.arange(total, dtype=np.int64)
+            single_a = a_ptr[ai]
         else:
+            local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
             q, r = np.divmod(local, np.repeat(nb, pairs))
+            del local
             ia = np.repeat(a_ptr[ai], pairs) + q
             ib = np.repeat(b_ptr[bi], pairs) + r
-        del local
         entry = np.repeat(oi, pairs)
-        cols = [c[ia] for c in _columns(self.mono)] + [c[ib] for c in _columns(other.mono)]
+
+        def side(columns: list[np.ndarray], index, single) -> list[np.ndarray]:
+            if index is None:
+                return [np.repeat(c[single], pairs) for c in columns]
+            return [c[index] for c in columns]
+
+        def side_coef(coef: np.ndarray, index, single) -> np.ndarray:
+            return np.repeat(coef[single], pairs) if index is None else coef[index]
+
+        cols_a = side(_columns(self.mono), ia, single_a if ia is None else None)
+        cols_b = side(_columns(other.mono), ib, single_b if ib is None else None)
         if self.degree and other.degree:
-            cols = _sort_columns(cols)
+            cols = _merge_sorted_columns(cols_a, cols_b)
+        else:
+            cols = cols_a + cols_b
         ca, cb = self.coef, other.coef
+        sel_a = single_a if ia is None else None
+        sel_b = single_b if ib is None else None
         if ca.dtype == object or cb.dtype == object or _max_abs(ca) * _max_abs(cb) >= _LIMIT:
-            coef = _to_object(ca)[ia] * _to_object(cb)[ib]
+            coef = side_coef(_to_object(ca), ia, sel_a) * side_coef(_to_object(cb), ib, sel_b)
         elif ca.min() == ca.max() and cb.min() == cb.max():
             # constant coefficients (e.g. all variables): skip two gathers of the product size
-            coef = np.full(total, int(ca[0]) * int(cb[0]), dtype=np.int64)
+            value = np.int64(int(ca[0]) * int(cb[0]))
+            coef = np.broadcast_to(value, (total,)) if constant_view else np.full(total, value)
         else:
-            coef = ca[ia] * cb[ib]
+            coef = side_coef(ca, ia, sel_a) * side_coef(cb, ib, sel_b)
         del ia, ib
-        return PolyTensor(out_shape, *_canonicalize(out_size, entry, cols, coef), pool, canonical=True)
+        return entry, cols, coef
 
     # -- comparison
     def equals(self, other: PolyTensor) -> bool:

@@ -440,8 +440,8 @@ def run_all(
     """Prove the selected theorems; ``[(Family, [(Verdict, Theorem), ...]), ...]``.
 
     Families by ``(order, name)``, theorems in definition order whatever ``jobs`` is; families
-    with no selected theorem are left out.  ``jobs > 1`` proves in that many processes, each
-    re-loading the scripts.  ``progress(theorem, verdict)`` is called as each proof finishes,
+    with no selected theorem are left out.  ``jobs > 1`` proves in that many processes (forked
+    workers reuse the scripts loaded here).  ``progress(theorem, verdict)`` is called as each proof finishes,
     and, when proving in this process, ``progress(theorem, None)`` just before it starts.
     Unknown names raise ValueError (see :func:`convsym.registry.select`).
     """
@@ -459,6 +459,9 @@ def run_all(
             if progress is not None:
                 progress(theorem, verdict)
     else:
+        # Workers forked from here inherit the scripts already loaded above, so they do not
+        # re-run them (under the "spawn" start method they still load each script once).
+        _WORKER_CACHE.update((str(pf.path), pf) for pf in files)
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
             futures = {
                 pool.submit(_prove_in_worker, str(pf.path), t.name): t for pf, t in work

@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from convsym.build import build_pdf, build_tree, check, run_all, write_tree
-from convsym.cost import DTYPE_SIZES, TOOLS, cost_from_options
+from convsym.dtypes import DTYPE_SIZES, TOOLS
 from convsym.errors import ConvsymError
 from convsym.registry import ProofFileError, default_out_dir, load_families, verdict_summary
-from convsym.render import render_text
-from convsym.render.export import formula_files
 from convsym.verdict import Verdict
+
+# convsym.build, convsym.cost and convsym.render import SymPy and Jinja2: each command imports
+# what it needs inside its function, so `import convsym.cli` and `convsym list` start fast.
 
 EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_USAGE = 0, 1, 2
 
@@ -266,6 +266,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from convsym.build import run_all
+
     results = run_all(args.path, args.names, jobs=args.jobs, progress=_Progress(err))
     verdicts = _all_verdicts(results)
     if args.json:
@@ -275,6 +277,9 @@ def cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from convsym.build import run_all
+    from convsym.render import render_text
+
     results = run_all(args.path, args.names)
     verdicts = _all_verdicts(results)
     out.write("\n".join(render_text(v) for v in verdicts))
@@ -282,6 +287,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from convsym.build import build_pdf, build_tree, run_all, write_tree
+    from convsym.render.export import formula_files
+
     out_dir = _out_dir(args)
     results = run_all(args.path, jobs=args.jobs, progress=_Progress(err))
     tree = build_tree(results, extra=formula_files(results))
@@ -298,6 +306,9 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from convsym.build import check, run_all
+    from convsym.render.export import formula_files
+
     out_dir = _out_dir(args)
     notes: list[str] = []
     results = run_all(args.path, jobs=args.jobs)
@@ -393,6 +404,8 @@ def cmd_cost(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("give a LAYER (" + ", ".join(LAYERS) + ") or --model PACKAGE.MODULE:CALLABLE")
     if args.csv or args.tool or args.by != "layer":
         raise UsageError("--csv, --tool and --by apply to --model only")
+    from convsym.cost import cost_from_options
+
     if args.layer in ("conv2d", "conv_transpose2d", "linear") and args.out_channels is None:
         raise UsageError(f"{args.layer} needs --out-channels")
     options = {

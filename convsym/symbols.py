@@ -14,6 +14,7 @@ Two kinds of unknowns live here:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -99,10 +100,10 @@ class VariablePool:
         if len(self._names) + len(names) > MAX_VARIABLES:
             raise ValueError(f"VariablePool: at most {MAX_VARIABLES} variables, asked for more")
         start = len(self._names)
-        for offset, n in enumerate(names):
+        for n in names:
             if not isinstance(n, str) or not n:
                 raise TypeError(f"VariablePool: a variable name must be a non-empty string, got {n!r}")
-            self._ids[n] = start + offset
+        self._ids.update(zip(names, range(start, start + len(names)), strict=True))
         self._names.extend(names)
         return np.arange(start, start + len(names), dtype=np.int64)
 
@@ -114,7 +115,12 @@ class VariablePool:
         shape = tuple(int(s) for s in shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"VariablePool.tensor: shape {shape} has a negative size")
-        names = [variable_name(name, idx) for idx in np.ndindex(*shape)]
+        if shape:
+            # the same names as variable_name(name, idx), built from per-axis strings at once
+            axes = [[str(i) for i in range(n)] for n in shape]
+            names = [f"{name}_{{{','.join(idx)}}}" for idx in itertools.product(*axes)]
+        else:
+            names = [name]
         return self.create(names).reshape(shape)
 
     def tensor(self, name: str, shape: Sequence[int]) -> PolyTensor:

@@ -338,8 +338,9 @@ def test_prove_json_lists_the_costs_theorems():
 def test_cli_build_writes_formulas(tmp_path, monkeypatch, costs_results):
     import convsym.build as build
 
-    # the proofs ran once in the fixture: build and check reuse those verdicts
-    monkeypatch.setattr("convsym.cli.run_all", lambda *args, **kwargs: costs_results)
+    # the proofs ran once in the fixture: build and check reuse those verdicts (the cli imports
+    # run_all from convsym.build when a command runs)
+    monkeypatch.setattr("convsym.build.run_all", lambda *args, **kwargs: costs_results)
     monkeypatch.setattr(build.shutil, "which", lambda name: None)
     monkeypatch.delenv("CONVSYM_REQUIRE_LATEX", raising=False)
     out = tmp_path / "gen"

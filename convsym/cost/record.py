@@ -9,33 +9,10 @@ from typing import Any
 
 import sympy
 
+from ..dtypes import DTYPE_SIZES, TOOL_VERSIONS, TOOLS  # noqa: F401  (re-exported)
 from ..shapes import _symbolic
 
 Size = int | sympy.Expr
-
-#: Bytes per element of the dtypes ``Cost.memory_bytes`` knows.
-DTYPE_SIZES = {
-    "float64": 8,
-    "float32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "int64": 8,
-    "int32": 4,
-    "int8": 1,
-    "uint8": 1,
-}
-
-#: The counting tools ``Cost.as_reported_by`` knows, and the versions whose source was read and
-#: whose figures the crosscheck tests compare against on this project's layer table.
-TOOL_VERSIONS = {
-    "fvcore": "0.1.5.post20221221",
-    "ptflops": "0.7.5",
-    "thop": "0.1.1.post2209072238",
-    "torchinfo": "1.8.0",
-    "deepspeed": "0.19.8",
-    "torch": "2.13.0",
-}
-TOOLS = tuple(TOOL_VERSIONS)
 
 
 def _clean(value: Size) -> Size:
