@@ -94,30 +94,6 @@ class Identity(Theorem):
         return (f"for {family_text(self.cases)}: {_describe_fn(self.lhs_fn)} = {_describe_fn(self.rhs_fn)}, "
                 "as exact polynomials in every input entry")
 
-    def _exact(self, sz: Mapping) -> tuple:
-        from ..algebra import PolyTensor
-        from ..symbols import VariablePool
-
-        pool = VariablePool()
-        shapes = {k: tuple(v) for k, v in self.inputs(**sz).items()}
-        for nm, shape in shapes.items():
-            if any(int(d) < 1 for d in shape):
-                raise ProofError(f"at {_fmt_sizes(sz)} the input {nm} has shape {shape}: an empty instance proves "
-                                 "nothing", rule="instance")
-        tensors, owners = {}, {}
-        for nm, shape in shapes.items():
-            start = len(pool)
-            tensors[nm] = PolyTensor.variables(pool, nm, shape)
-            owners[nm] = (start, shape)
-        lhs = self.lhs_fn(dict(tensors), **sz)
-        rhs = self.rhs_fn(dict(tensors), **sz)
-        if lhs.shape != rhs.shape:
-            raise ProofError(f"at {_fmt_sizes(sz)} the two sides have shapes {lhs.shape} and {rhs.shape}")
-        if int(np.prod(lhs.shape)) == 0:
-            raise ProofError(f"at {_fmt_sizes(sz)} both sides are empty (shape {lhs.shape}): an empty instance "
-                             "proves nothing", rule="instance")
-        return pool, owners, lhs, rhs
-
     def _witness(self, sz, pool, owners, lhs, rhs, diff):
         ids = [pool.id(n) for n in diff.monomial]
         where = tuple(diff.index)
@@ -148,26 +124,42 @@ class Identity(Theorem):
         )
 
     def _run(self) -> dict:
-        from ..algebra import schwartz_zippel
+        from ..blockwise import compare_blockwise
 
         done = []
         statement = {"statement_text": self.statement_text(),
                      "statement_latex": r"\text{" + self.statement_text().replace("_", r"\_") + "}"}
         for sz in self.cases:
-            pool, owners, lhs, rhs = self._exact(sz)
-            shapes = {k: tuple(v) for k, v in self.inputs(**sz).items()}
-            zr = schwartz_zippel(lambda T, sz=sz: self.lhs_fn(T, **sz),
-                                 lambda T, sz=sz: self.rhs_fn(T, **sz), shapes, trials=2)
-            diff = lhs.first_difference(rhs)
-            if diff is None and not zr.equal:
+            shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**sz).items()}
+            for nm, shape in shapes.items():
+                if any(d < 1 for d in shape):
+                    raise ProofError(f"at {_fmt_sizes(sz)} the input {nm} has shape {shape}: an empty instance "
+                                     "proves nothing", rule="instance")
+            try:
+                # block by block (memory bounded by a block), the same first difference as the whole tensors
+                check = compare_blockwise(lambda T, sz=sz: self.lhs_fn(T, **sz),
+                                          lambda T, sz=sz: self.rhs_fn(T, **sz), shapes, precheck="auto", trials=2)
+            except ValueError as exc:
+                if "compare_blockwise: lhs has shape" in str(exc):
+                    raise ProofError(f"at {_fmt_sizes(sz)} {str(exc).split(': ', 1)[1]}") from None
+                raise
+            if int(np.prod(check.shape)) == 0:
+                raise ProofError(f"at {_fmt_sizes(sz)} both sides are empty: an empty instance proves nothing",
+                                 rule="instance")
+            if check.equal and check.zippel is not None and not check.zippel.equal:
                 raise ProofError(f"at {_fmt_sizes(sz)} the random pre-check saw a difference the exact check did not")
-            if diff is not None:
-                witness = self._witness(sz, pool, owners, lhs, rhs, diff)
+            if not check.equal:
+                owners, start = {}, 0
+                for nm, shape in shapes.items():
+                    owners[nm] = (start, shape)
+                    start += int(np.prod(shape))
+                witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
+                                        check.difference)
                 step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ", rf"{witness.lhs} \ne "
                             rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
                 return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
                         "steps": (step,), "sizes": _fmt_sizes(sz)}
-            stats = lhs.terms_per_entry()
+            stats = check.terms_per_entry
             done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} monomials per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
@@ -180,6 +172,22 @@ class Identity(Theorem):
     def check_source_for(self, verdict: Verdict) -> str:
         """The emitted numeric check: ``check_source``, plus the witness re-test for a refutation."""
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)
+
+
+class _Side:
+    """One side of a blockwise comparison, evaluated at an assignment and an output entry."""
+
+    def __init__(self, check, side: str) -> None:
+        self.check, self.side = check, side
+
+    def evaluate(self, values):
+        check, side = self.check, self.side
+
+        class _At:
+            def __getitem__(self, where):
+                return check.evaluate(side, values, where)
+
+        return _At()
 
 
 def with_witness_test(name: str, source: str, verdict: Verdict, witness_check: str) -> str:
