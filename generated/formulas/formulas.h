@@ -5,9 +5,61 @@
  * Each function is printed from the SymPy expression that the named convsym theorem proves,
  * in long long arithmetic: floors and ceilings of quotients use the helpers below (C's '/'
  * truncates towards zero), a quotient inside a product is exact.
+ *
+ * Errors.  Every valid result is >= 0.  Each function first checks its arguments and returns
+ * a negative error code instead of a result:
+ *   CONVSYM_EDOMAIN     an argument is outside its domain (a size < 1, a padding < 0);
+ *   CONVSYM_ECONDITION  a condition listed above the function fails (the kernel does not fit
+ *                       the padded input, groups do not divide the channels, ...);
+ *   CONVSYM_EOVERFLOW   the result or an intermediate value does not fit in long long
+ *                       (int64): every +, * is checked (__builtin_*_overflow with GCC/Clang,
+ *                       explicit bounds otherwise).
  */
 #ifndef CONVSYM_FORMULAS_H
 #define CONVSYM_FORMULAS_H
+
+#include <limits.h>
+
+#define CONVSYM_EDOMAIN (-1LL)
+#define CONVSYM_ECONDITION (-2LL)
+#define CONVSYM_EOVERFLOW (-3LL)
+
+/* a + b; sets *e and returns 0 when the sum overflows long long */
+static inline long long convsym_add(long long a, long long b, int *e) {
+#if defined(__GNUC__) || defined(__clang__)
+    long long r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        *e = 1;
+        return 0;
+    }
+    return r;
+#else
+    if ((b > 0 && a > LLONG_MAX - b) || (b < 0 && a < LLONG_MIN - b)) {
+        *e = 1;
+        return 0;
+    }
+    return a + b;
+#endif
+}
+
+/* a * b; sets *e and returns 0 when the product overflows long long */
+static inline long long convsym_mul(long long a, long long b, int *e) {
+#if defined(__GNUC__) || defined(__clang__)
+    long long r;
+    if (__builtin_mul_overflow(a, b, &r)) {
+        *e = 1;
+        return 0;
+    }
+    return r;
+#else
+    if (a > 0 ? (b > 0 ? a > LLONG_MAX / b : b < LLONG_MIN / a)
+              : (b > 0 ? a < LLONG_MIN / b : (a != 0 && b < LLONG_MAX / a))) {
+        *e = 1;
+        return 0;
+    }
+    return a * b;
+#endif
+}
 
 /* floor(a / b) for b > 0 */
 static inline long long convsym_floor_div(long long a, long long b) {
@@ -27,20 +79,40 @@ static inline long long convsym_max(long long a, long long b) { return a > b ? a
 /*
  * conv_output_size: Output size of a convolution along one axis (floor mode).
  * Proved by the theorem costs.conv-output-size (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + p_l + p_r
  */
 static inline long long convsym_conv_output_size(long long n, long long k, long long s, long long p_l, long long p_r, long long d) {
-    return convsym_floor_div(-d*(k - 1) + n + p_l + p_r - 1, s) + 1;
+    int convsym_of = 0;
+    long long r;
+    if (n < 1) return CONVSYM_EDOMAIN;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (s < 1) return CONVSYM_EDOMAIN;
+    if (p_l < 0) return CONVSYM_EDOMAIN;
+    if (p_r < 0) return CONVSYM_EDOMAIN;
+    if (d < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(convsym_add(n, p_l, &convsym_of), p_r, &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(-1, d, &convsym_of), convsym_add(k, -1, &convsym_of), &convsym_of), n, &convsym_of), p_l, &convsym_of), p_r, &convsym_of), -1, &convsym_of), s), 1, &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * pool_output_size_ceil: Output size of ceil-mode pooling along one axis (PyTorch drops a last window starting in the right padding).
  * Proved by the theorem costs.ceil-mode (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
- * Condition: 2p <= k (PyTorch's pooling rule)
+ * Condition: the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + 2*p
+ * Condition: PyTorch's pooling rule: padding at most half the kernel, 2*p <= k
  */
 static inline long long convsym_pool_output_size_ceil(long long n, long long k, long long s, long long p, long long d) {
-    return ((n + p <= s*convsym_ceil_div(-d*(k - 1) + n + 2*p - 1, s)) ? ( convsym_ceil_div(-d*(k - 1) + n + 2*p - 1, s) ) : ( convsym_ceil_div(-d*(k - 1) + n + 2*p - 1, s) + 1 ));
+    int convsym_of = 0;
+    long long r;
+    if (n < 1) return CONVSYM_EDOMAIN;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (s < 1) return CONVSYM_EDOMAIN;
+    if (p < 0) return CONVSYM_EDOMAIN;
+    if (d < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(n, convsym_mul(2, p, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_mul(2, p, &convsym_of) <= k)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_add(n, p, &convsym_of) <= convsym_mul(s, convsym_ceil_div(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(-1, d, &convsym_of), convsym_add(k, -1, &convsym_of), &convsym_of), n, &convsym_of), convsym_mul(2, p, &convsym_of), &convsym_of), -1, &convsym_of), s), &convsym_of)) ? ( convsym_ceil_div(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(-1, d, &convsym_of), convsym_add(k, -1, &convsym_of), &convsym_of), n, &convsym_of), convsym_mul(2, p, &convsym_of), &convsym_of), -1, &convsym_of), s) ) : ( convsym_add(convsym_ceil_div(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(-1, d, &convsym_of), convsym_add(k, -1, &convsym_of), &convsym_of), n, &convsym_of), convsym_mul(2, p, &convsym_of), &convsym_of), -1, &convsym_of), s), 1, &convsym_of) ));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
@@ -48,7 +120,12 @@ static inline long long convsym_pool_output_size_ceil(long long n, long long k, 
  * Proved by the theorem costs.same-padding (proved, general).
  */
 static inline long long convsym_same_padding_left(long long k, long long d) {
-    return convsym_floor_div(d*(k - 1), 2);
+    int convsym_of = 0;
+    long long r;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (d < 1) return CONVSYM_EDOMAIN;
+    r = convsym_floor_div(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), 2);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
@@ -56,16 +133,33 @@ static inline long long convsym_same_padding_left(long long k, long long d) {
  * Proved by the theorem costs.same-padding (proved, general).
  */
 static inline long long convsym_same_padding_right(long long k, long long d) {
-    return d*(k - 1) - convsym_floor_div(d*(k - 1), 2);
+    int convsym_of = 0;
+    long long r;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (d < 1) return CONVSYM_EDOMAIN;
+    r = convsym_add(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), convsym_mul(-1, convsym_floor_div(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), 2), &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv_transpose_output_size: Output size of a transposed convolution along one axis.
  * Proved by the theorem costs.transposed-output-size (proved, general).
- * Condition: o_p < max(s, d)
+ * Condition: output_padding is smaller than the stride or the dilation: o_p < max(s, d)
+ * Condition: the output is not empty: d*(k - 1) + o_p - 2*p + s*(n - 1) + 1 >= 1
  */
 static inline long long convsym_conv_transpose_output_size(long long n, long long k, long long s, long long p, long long o_p, long long d) {
-    return d*(k - 1) + o_p - 2*p + s*(n - 1) + 1;
+    int convsym_of = 0;
+    long long r;
+    if (n < 1) return CONVSYM_EDOMAIN;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (s < 1) return CONVSYM_EDOMAIN;
+    if (p < 0) return CONVSYM_EDOMAIN;
+    if (o_p < 0) return CONVSYM_EDOMAIN;
+    if (d < 1) return CONVSYM_EDOMAIN;
+    if (!(o_p < d || o_p < s)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_add(convsym_add(convsym_add(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), o_p, &convsym_of), convsym_mul(-2, p, &convsym_of), &convsym_of), convsym_mul(s, convsym_add(n, -1, &convsym_of), &convsym_of), &convsym_of), 1, &convsym_of) >= 1)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_add(convsym_add(convsym_add(convsym_add(convsym_mul(d, convsym_add(k, -1, &convsym_of), &convsym_of), o_p, &convsym_of), convsym_mul(-2, p, &convsym_of), &convsym_of), convsym_mul(s, convsym_add(n, -1, &convsym_of), &convsym_of), &convsym_of), 1, &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
@@ -73,94 +167,289 @@ static inline long long convsym_conv_transpose_output_size(long long n, long lon
  * Proved by the theorem costs.padding-taps (proved, general).
  */
 static inline long long convsym_padding_taps(long long e, long long k, long long s, long long m) {
-    return k*convsym_min(convsym_max(0, convsym_floor_div(-k + convsym_max(0, e), s) + 1), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))) + ((-s*((convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)) - 1)*convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)) - (convsym_min(convsym_max(0, convsym_floor_div(-k + convsym_max(0, e), s) + 1), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))) - 1)*convsym_min(convsym_max(0, convsym_floor_div(-k + convsym_max(0, e), s) + 1), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))))) / (2)) + (convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)) - convsym_min(convsym_max(0, convsym_floor_div(-k + convsym_max(0, e), s) + 1), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))))*convsym_max(0, e);
+    int convsym_of = 0;
+    long long r;
+    if (k < 1) return CONVSYM_EDOMAIN;
+    if (s < 1) return CONVSYM_EDOMAIN;
+    if (m < 1) return CONVSYM_EDOMAIN;
+    r = convsym_add(convsym_add(convsym_mul(k, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k, &convsym_of), convsym_max(0, e), &convsym_of), s), 1, &convsym_of)), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))), &convsym_of), ((convsym_mul(convsym_mul(-1, s, &convsym_of), convsym_add(convsym_mul(convsym_add(convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)), -1, &convsym_of), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)), &convsym_of), convsym_mul(convsym_mul(-1, convsym_add(convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k, &convsym_of), convsym_max(0, e), &convsym_of), s), 1, &convsym_of)), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))), -1, &convsym_of), &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k, &convsym_of), convsym_max(0, e), &convsym_of), s), 1, &convsym_of)), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))), &convsym_of), &convsym_of), &convsym_of)) / (2)), &convsym_of), convsym_mul(convsym_add(convsym_min(m, convsym_ceil_div(convsym_max(0, e), s)), convsym_mul(-1, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k, &convsym_of), convsym_max(0, e), &convsym_of), s), 1, &convsym_of)), convsym_min(m, convsym_ceil_div(convsym_max(0, e), s))), &convsym_of), &convsym_of), convsym_max(0, e), &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_macs: Conv2d MACs: every tap, bias excluded, whole batch.
  * Proved by the theorem costs.conv2d-macs (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+ * Condition: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_macs(long long N, long long C_in, long long H, long long W, long long C_out, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long d_h, long long d_w, long long g) {
-    return ((C_in*C_out*N*k_h*k_w*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1)) / (g));
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (d_h < 1) return CONVSYM_EDOMAIN;
+    if (d_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d_h, convsym_add(k_h, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_mul(d_w, convsym_add(k_w, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_in, C_out, &convsym_of), N, &convsym_of), k_h, &convsym_of), k_w, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of)) / (g));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_params: Conv2d parameters with a bias.
  * Proved by the theorem costs.conv2d-params-flops (proved, general).
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_params(long long C_in, long long C_out, long long k_h, long long k_w, long long g) {
-    return ((C_in*C_out*k_h*k_w) / (g)) + C_out;
+    int convsym_of = 0;
+    long long r;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_add(((convsym_mul(convsym_mul(convsym_mul(C_in, C_out, &convsym_of), k_h, &convsym_of), k_w, &convsym_of)) / (g)), C_out, &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_params_no_bias: Conv2d parameters without a bias.
  * Proved by the theorem costs.conv2d-params-flops (proved, general).
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_params_no_bias(long long C_in, long long C_out, long long k_h, long long k_w, long long g) {
-    return ((C_in*C_out*k_h*k_w) / (g));
+    int convsym_of = 0;
+    long long r;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_mul(convsym_mul(convsym_mul(C_in, C_out, &convsym_of), k_h, &convsym_of), k_w, &convsym_of)) / (g));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_flops: Conv2d multiplications + additions with a bias (= 2 MACs).
  * Proved by the theorem costs.conv2d-params-flops (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+ * Condition: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_flops(long long N, long long C_in, long long H, long long W, long long C_out, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long d_h, long long d_w, long long g) {
-    return ((C_out*N*(2*C_in*k_h*k_w - g)*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1)) / (g)) + C_out*N*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1);
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (d_h < 1) return CONVSYM_EDOMAIN;
+    if (d_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d_h, convsym_add(k_h, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_mul(d_w, convsym_add(k_w, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_add(((convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_out, N, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of), convsym_add(convsym_mul(convsym_mul(convsym_mul(2, C_in, &convsym_of), k_h, &convsym_of), k_w, &convsym_of), convsym_mul(-1, g, &convsym_of), &convsym_of), &convsym_of)) / (g)), convsym_mul(convsym_mul(convsym_mul(C_out, N, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_macs_without_padding: Conv2d MACs whose input tap is not zero padding (dilation 1).
  * Proved by the theorem costs.macs-without-padding (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the kernel fits the padded input (height): k_h <= H + 2*p_h
+ * Condition: the kernel fits the padded input (width): k_w <= W + 2*p_w
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_macs_without_padding(long long N, long long C_in, long long H, long long W, long long C_out, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long g) {
-    return ((C_in*C_out*N*(2*k_h*(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1) - 2*k_h*convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, p_h), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h))) - 2*k_h*convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h))) + s_h*((convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h)) - 1)*convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h)) - (convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h))) - 1)*convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h)))) + s_h*((convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h)) - 1)*convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h)) - (convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, p_h), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h))) - 1)*convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, p_h), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h)))) - 2*(convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h)) - convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)), s_h))))*convsym_max(0, -H + k_h - p_h + s_h*convsym_floor_div(H - k_h + 2*p_h, s_h)) - 2*(convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h)) - convsym_min(convsym_max(0, convsym_floor_div(-k_h + convsym_max(0, p_h), s_h) + 1), convsym_min(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1, convsym_ceil_div(convsym_max(0, p_h), s_h))))*convsym_max(0, p_h))*(2*k_w*(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1) - 2*k_w*convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, p_w), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w))) - 2*k_w*convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w))) + s_w*((convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w)) - 1)*convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w)) - (convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w))) - 1)*convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w)))) + s_w*((convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w)) - 1)*convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w)) - (convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, p_w), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w))) - 1)*convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, p_w), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w)))) - 2*(convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w)) - convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)), s_w))))*convsym_max(0, -W + k_w - p_w + s_w*convsym_floor_div(W - k_w + 2*p_w, s_w)) - 2*(convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w)) - convsym_min(convsym_max(0, convsym_floor_div(-k_w + convsym_max(0, p_w), s_w) + 1), convsym_min(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1, convsym_ceil_div(convsym_max(0, p_w), s_w))))*convsym_max(0, p_w))) / (4*g));
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(k_h <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(k_w <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_in, C_out, &convsym_of), N, &convsym_of), convsym_add(convsym_add(convsym_add(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(2, k_h, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, k_h, &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, p_h), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h))), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, k_h, &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h))), &convsym_of), &convsym_of), convsym_mul(s_h, convsym_add(convsym_mul(convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h)), -1, &convsym_of), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h)), &convsym_of), convsym_mul(convsym_mul(-1, convsym_add(convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h))), -1, &convsym_of), &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h))), &convsym_of), &convsym_of), &convsym_of), &convsym_of), convsym_mul(s_h, convsym_add(convsym_mul(convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h)), -1, &convsym_of), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h)), &convsym_of), convsym_mul(convsym_mul(-1, convsym_add(convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, p_h), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h))), -1, &convsym_of), &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, p_h), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h))), &convsym_of), &convsym_of), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h)), convsym_mul(-1, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), s_h))), &convsym_of), &convsym_of), &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, H, &convsym_of), k_h, &convsym_of), convsym_mul(-1, p_h, &convsym_of), &convsym_of), convsym_mul(s_h, convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), &convsym_of), &convsym_of)), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h)), convsym_mul(-1, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_h, &convsym_of), convsym_max(0, p_h), &convsym_of), s_h), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_h), s_h))), &convsym_of), &convsym_of), &convsym_of), convsym_max(0, p_h), &convsym_of), &convsym_of), &convsym_of), convsym_add(convsym_add(convsym_add(convsym_add(convsym_add(convsym_add(convsym_mul(convsym_mul(2, k_w, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, k_w, &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, p_w), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w))), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, k_w, &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w))), &convsym_of), &convsym_of), convsym_mul(s_w, convsym_add(convsym_mul(convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w)), -1, &convsym_of), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w)), &convsym_of), convsym_mul(convsym_mul(-1, convsym_add(convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w))), -1, &convsym_of), &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w))), &convsym_of), &convsym_of), &convsym_of), &convsym_of), convsym_mul(s_w, convsym_add(convsym_mul(convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w)), -1, &convsym_of), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w)), &convsym_of), convsym_mul(convsym_mul(-1, convsym_add(convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, p_w), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w))), -1, &convsym_of), &convsym_of), convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, p_w), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w))), &convsym_of), &convsym_of), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w)), convsym_mul(-1, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), s_w))), &convsym_of), &convsym_of), &convsym_of), convsym_max(0, convsym_add(convsym_add(convsym_add(convsym_mul(-1, W, &convsym_of), k_w, &convsym_of), convsym_mul(-1, p_w, &convsym_of), &convsym_of), convsym_mul(s_w, convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), &convsym_of), &convsym_of)), &convsym_of), &convsym_of), convsym_mul(convsym_mul(-2, convsym_add(convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w)), convsym_mul(-1, convsym_min(convsym_max(0, convsym_add(convsym_floor_div(convsym_add(convsym_mul(-1, k_w, &convsym_of), convsym_max(0, p_w), &convsym_of), s_w), 1, &convsym_of)), convsym_min(convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), convsym_ceil_div(convsym_max(0, p_w), s_w))), &convsym_of), &convsym_of), &convsym_of), convsym_max(0, p_w), &convsym_of), &convsym_of), &convsym_of)) / (convsym_mul(4, g, &convsym_of)));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_im2col_elements: Elements of the im2col matrix N H_out W_out x C_in k_h k_w.
  * Proved by the theorem costs.memory (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+ * Condition: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
  */
 static inline long long convsym_conv2d_im2col_elements(long long N, long long C_in, long long H, long long W, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long d_h, long long d_w) {
-    return C_in*N*k_h*k_w*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1);
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (d_h < 1) return CONVSYM_EDOMAIN;
+    if (d_w < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d_h, convsym_add(k_h, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_mul(d_w, convsym_add(k_w, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_in, N, &convsym_of), k_h, &convsym_of), k_w, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_output_elements: Elements of the conv2d output.
  * Proved by the theorem costs.memory (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+ * Condition: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
  */
 static inline long long convsym_conv2d_output_elements(long long N, long long H, long long W, long long C_out, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long d_h, long long d_w) {
-    return C_out*N*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1);
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (d_h < 1) return CONVSYM_EDOMAIN;
+    if (d_w < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d_h, convsym_add(k_h, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_mul(d_w, convsym_add(k_w, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_mul(convsym_mul(convsym_mul(C_out, N, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv2d_backward_macs: Conv2d backward MACs: grad wrt input + grad wrt weights.
  * Proved by the theorem costs.backward (proved, general).
- * Condition: the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+ * Condition: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+ * Condition: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv2d_backward_macs(long long N, long long C_in, long long H, long long W, long long C_out, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w, long long d_h, long long d_w, long long g) {
-    return ((2*C_in*C_out*N*k_h*k_w*(convsym_floor_div(H - d_h*(k_h - 1) + 2*p_h - 1, s_h) + 1)*(convsym_floor_div(W - d_w*(k_w - 1) + 2*p_w - 1, s_w) + 1)) / (g));
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (d_h < 1) return CONVSYM_EDOMAIN;
+    if (d_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(convsym_add(convsym_mul(d_h, convsym_add(k_h, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_add(convsym_mul(d_w, convsym_add(k_w, -1, &convsym_of), &convsym_of), 1, &convsym_of) <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(2, C_in, &convsym_of), C_out, &convsym_of), N, &convsym_of), k_h, &convsym_of), k_w, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(H, convsym_mul(convsym_mul(-1, d_h, &convsym_of), convsym_add(k_h, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), -1, &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(convsym_add(W, convsym_mul(convsym_mul(-1, d_w, &convsym_of), convsym_add(k_w, -1, &convsym_of), &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), -1, &convsym_of), s_w), 1, &convsym_of), &convsym_of)) / (g));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * conv_transpose2d_macs: Transposed conv MACs (every input times every weight of its group).
  * Proved by the theorem costs.conv-transpose-macs (proved, general).
+ * Condition: groups divide the input channels: C_in mod g = 0
+ * Condition: groups divide the output channels: C_out mod g = 0
  */
 static inline long long convsym_conv_transpose2d_macs(long long N, long long C_in, long long H, long long W, long long C_out, long long k_h, long long k_w, long long g) {
-    return ((C_in*C_out*H*N*W*k_h*k_w) / (g));
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (g < 1) return CONVSYM_EDOMAIN;
+    if (!(C_in % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(C_out % g == 0)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = ((convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_in, C_out, &convsym_of), H, &convsym_of), N, &convsym_of), W, &convsym_of), k_h, &convsym_of), k_w, &convsym_of)) / (g));
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
  * avg_pool2d_flops: Average pooling additions and divisions (floor mode), equal to the MACs of the depthwise conv it is.
  * Proved by the theorem costs.pooling (proved, general).
- * Condition: 2p <= k (PyTorch's pooling rule)
+ * Condition: the kernel fits the padded input (height): k_h <= H + 2*p_h
+ * Condition: the kernel fits the padded input (width): k_w <= W + 2*p_w
+ * Condition: PyTorch's pooling rule (height): padding at most half the kernel, 2*p_h <= k_h
+ * Condition: PyTorch's pooling rule (width): padding at most half the kernel, 2*p_w <= k_w
  */
 static inline long long convsym_avg_pool2d_flops(long long N, long long C_in, long long H, long long W, long long k_h, long long k_w, long long s_h, long long s_w, long long p_h, long long p_w) {
-    return C_in*N*k_h*k_w*(convsym_floor_div(H - k_h + 2*p_h, s_h) + 1)*(convsym_floor_div(W - k_w + 2*p_w, s_w) + 1);
+    int convsym_of = 0;
+    long long r;
+    if (N < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (H < 1) return CONVSYM_EDOMAIN;
+    if (W < 1) return CONVSYM_EDOMAIN;
+    if (k_h < 1) return CONVSYM_EDOMAIN;
+    if (k_w < 1) return CONVSYM_EDOMAIN;
+    if (s_h < 1) return CONVSYM_EDOMAIN;
+    if (s_w < 1) return CONVSYM_EDOMAIN;
+    if (p_h < 0) return CONVSYM_EDOMAIN;
+    if (p_w < 0) return CONVSYM_EDOMAIN;
+    if (!(k_h <= convsym_add(H, convsym_mul(2, p_h, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(k_w <= convsym_add(W, convsym_mul(2, p_w, &convsym_of), &convsym_of))) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_mul(2, p_h, &convsym_of) <= k_h)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    if (!(convsym_mul(2, p_w, &convsym_of) <= k_w)) return convsym_of ? CONVSYM_EOVERFLOW : CONVSYM_ECONDITION;
+    r = convsym_mul(convsym_mul(convsym_mul(convsym_mul(convsym_mul(C_in, N, &convsym_of), k_h, &convsym_of), k_w, &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(H, convsym_mul(-1, k_h, &convsym_of), &convsym_of), convsym_mul(2, p_h, &convsym_of), &convsym_of), s_h), 1, &convsym_of), &convsym_of), convsym_add(convsym_floor_div(convsym_add(convsym_add(W, convsym_mul(-1, k_w, &convsym_of), &convsym_of), convsym_mul(2, p_w, &convsym_of), &convsym_of), s_w), 1, &convsym_of), &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 
 /*
@@ -168,6 +457,12 @@ static inline long long convsym_avg_pool2d_flops(long long N, long long C_in, lo
  * Proved by the theorem costs.linear-and-1x1 (proved, general).
  */
 static inline long long convsym_linear_macs(long long R, long long C_in, long long C_out) {
-    return C_in*C_out*R;
+    int convsym_of = 0;
+    long long r;
+    if (R < 1) return CONVSYM_EDOMAIN;
+    if (C_in < 1) return CONVSYM_EDOMAIN;
+    if (C_out < 1) return CONVSYM_EDOMAIN;
+    r = convsym_mul(convsym_mul(C_in, C_out, &convsym_of), R, &convsym_of);
+    return convsym_of ? CONVSYM_EOVERFLOW : r;
 }
 #endif /* CONVSYM_FORMULAS_H */

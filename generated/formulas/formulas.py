@@ -3,7 +3,9 @@
 
 Each function is printed from the SymPy expression that the named convsym theorem proves.
 Integer arithmetic only (a floor or an exact quotient is ``//``); standard library only.
-Arguments are ints; the conditions listed in each docstring must hold.
+Arguments are ints.  Each function checks its arguments first: a non-int raises TypeError, an
+argument outside its domain or a broken condition (listed in the docstring) raises ValueError
+naming the function, the condition and the values.
 """
 
 __all__ = [
@@ -27,6 +29,13 @@ __all__ = [
 ]
 
 
+def _int(op, name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{op}: {name}={value} must be >= {minimum}")
+
+
 def conv_output_size(n, k, s, p_l, p_r, d):
     """Output size of a convolution along one axis (floor mode).
 
@@ -40,8 +49,16 @@ def conv_output_size(n, k, s, p_l, p_r, d):
         p_r: right (bottom) padding (integer >= 0)
         d: dilation (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + p_l + p_r
     """
+    _int("conv_output_size", "n", n, 1)
+    _int("conv_output_size", "k", k, 1)
+    _int("conv_output_size", "s", s, 1)
+    _int("conv_output_size", "p_l", p_l, 0)
+    _int("conv_output_size", "p_r", p_r, 0)
+    _int("conv_output_size", "d", d, 1)
+    if not ((d*(k - 1) + 1 <= n + p_l + p_r)):
+        raise ValueError('conv_output_size: condition failed: the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + p_l + p_r; got ' + f"d={d}, k={k}, n={n}, p_l={p_l}, p_r={p_r}")
     return ((-d*(k - 1) + n + p_l + p_r - 1) // (s)) + 1
 
 
@@ -57,9 +74,18 @@ def pool_output_size_ceil(n, k, s, p, d):
         p: padding on each side (integer >= 0)
         d: dilation (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
-        2p <= k (PyTorch's pooling rule)
+        the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + 2*p
+        PyTorch's pooling rule: padding at most half the kernel, 2*p <= k
     """
+    _int("pool_output_size_ceil", "n", n, 1)
+    _int("pool_output_size_ceil", "k", k, 1)
+    _int("pool_output_size_ceil", "s", s, 1)
+    _int("pool_output_size_ceil", "p", p, 0)
+    _int("pool_output_size_ceil", "d", d, 1)
+    if not ((d*(k - 1) + 1 <= n + 2*p)):
+        raise ValueError('pool_output_size_ceil: condition failed: the dilated kernel fits the padded input: d*(k - 1) + 1 <= n + 2*p; got ' + f"d={d}, k={k}, n={n}, p={p}")
+    if not ((2*p <= k)):
+        raise ValueError("pool_output_size_ceil: condition failed: PyTorch's pooling rule: padding at most half the kernel, 2*p <= k; got " + f"k={k}, p={p}")
     return (((-((-(-d*(k - 1) + n + 2*p - 1)) // (s)))) if (n + p <= s*(-((-(-d*(k - 1) + n + 2*p - 1)) // (s)))) else ((-((-(-d*(k - 1) + n + 2*p - 1)) // (s))) + 1))
 
 
@@ -72,6 +98,8 @@ def same_padding_left(k, d):
         k: kernel size (integer >= 1)
         d: dilation (integer >= 1)
     """
+    _int("same_padding_left", "k", k, 1)
+    _int("same_padding_left", "d", d, 1)
     return ((d*(k - 1)) // (2))
 
 
@@ -84,6 +112,8 @@ def same_padding_right(k, d):
         k: kernel size (integer >= 1)
         d: dilation (integer >= 1)
     """
+    _int("same_padding_right", "k", k, 1)
+    _int("same_padding_right", "d", d, 1)
     return d*(k - 1) - ((d*(k - 1)) // (2))
 
 
@@ -100,8 +130,19 @@ def conv_transpose_output_size(n, k, s, p, o_p, d):
         o_p: output_padding (integer >= 0)
         d: dilation (integer >= 1)
     Conditions:
-        o_p < max(s, d)
+        output_padding is smaller than the stride or the dilation: o_p < max(s, d)
+        the output is not empty: d*(k - 1) + o_p - 2*p + s*(n - 1) + 1 >= 1
     """
+    _int("conv_transpose_output_size", "n", n, 1)
+    _int("conv_transpose_output_size", "k", k, 1)
+    _int("conv_transpose_output_size", "s", s, 1)
+    _int("conv_transpose_output_size", "p", p, 0)
+    _int("conv_transpose_output_size", "o_p", o_p, 0)
+    _int("conv_transpose_output_size", "d", d, 1)
+    if not ((o_p < d) or (o_p < s)):
+        raise ValueError('conv_transpose_output_size: condition failed: output_padding is smaller than the stride or the dilation: o_p < max(s, d); got ' + f"d={d}, o_p={o_p}, s={s}")
+    if not ((d*(k - 1) + o_p - 2*p + s*(n - 1) + 1 >= 1)):
+        raise ValueError('conv_transpose_output_size: condition failed: the output is not empty: d*(k - 1) + o_p - 2*p + s*(n - 1) + 1 >= 1; got ' + f"d={d}, k={k}, n={n}, o_p={o_p}, p={p}, s={s}")
     return d*(k - 1) + o_p - 2*p + s*(n - 1) + 1
 
 
@@ -116,6 +157,10 @@ def padding_taps(e, k, s, m):
         s: stride (integer >= 1)
         m: number of windows (integer >= 1)
     """
+    _int("padding_taps", "e", e, None)
+    _int("padding_taps", "k", k, 1)
+    _int("padding_taps", "s", s, 1)
+    _int("padding_taps", "m", m, 1)
     return k*min(min(m, (-((-(max(0, e))) // (s)))), max(0, ((-k + max(0, e)) // (s)) + 1)) + ((-s*((min(m, (-((-(max(0, e))) // (s)))) - 1)*min(m, (-((-(max(0, e))) // (s)))) - (min(min(m, (-((-(max(0, e))) // (s)))), max(0, ((-k + max(0, e)) // (s)) + 1)) - 1)*min(min(m, (-((-(max(0, e))) // (s)))), max(0, ((-k + max(0, e)) // (s)) + 1)))) // (2)) + (min(m, (-((-(max(0, e))) // (s)))) - min(min(m, (-((-(max(0, e))) // (s)))), max(0, ((-k + max(0, e)) // (s)) + 1)))*max(0, e)
 
 
@@ -140,8 +185,33 @@ def conv2d_macs(N, C_in, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_w, g)
         d_w: horizontal dilation (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+        the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_macs", "N", N, 1)
+    _int("conv2d_macs", "C_in", C_in, 1)
+    _int("conv2d_macs", "H", H, 1)
+    _int("conv2d_macs", "W", W, 1)
+    _int("conv2d_macs", "C_out", C_out, 1)
+    _int("conv2d_macs", "k_h", k_h, 1)
+    _int("conv2d_macs", "k_w", k_w, 1)
+    _int("conv2d_macs", "s_h", s_h, 1)
+    _int("conv2d_macs", "s_w", s_w, 1)
+    _int("conv2d_macs", "p_h", p_h, 0)
+    _int("conv2d_macs", "p_w", p_w, 0)
+    _int("conv2d_macs", "d_h", d_h, 1)
+    _int("conv2d_macs", "d_w", d_w, 1)
+    _int("conv2d_macs", "g", g, 1)
+    if not ((d_h*(k_h - 1) + 1 <= H + 2*p_h)):
+        raise ValueError('conv2d_macs: condition failed: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h; got ' + f"d_h={d_h}, H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((d_w*(k_w - 1) + 1 <= W + 2*p_w)):
+        raise ValueError('conv2d_macs: condition failed: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w; got ' + f"d_w={d_w}, k_w={k_w}, p_w={p_w}, W={W}")
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_macs: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_macs: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_in*C_out*N*k_h*k_w*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)) // (g))
 
 
@@ -156,7 +226,19 @@ def conv2d_params(C_in, C_out, k_h, k_w, g):
         k_h: kernel height (integer >= 1)
         k_w: kernel width (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
+    Conditions:
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_params", "C_in", C_in, 1)
+    _int("conv2d_params", "C_out", C_out, 1)
+    _int("conv2d_params", "k_h", k_h, 1)
+    _int("conv2d_params", "k_w", k_w, 1)
+    _int("conv2d_params", "g", g, 1)
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_params: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_params: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_in*C_out*k_h*k_w) // (g)) + C_out
 
 
@@ -171,7 +253,19 @@ def conv2d_params_no_bias(C_in, C_out, k_h, k_w, g):
         k_h: kernel height (integer >= 1)
         k_w: kernel width (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
+    Conditions:
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_params_no_bias", "C_in", C_in, 1)
+    _int("conv2d_params_no_bias", "C_out", C_out, 1)
+    _int("conv2d_params_no_bias", "k_h", k_h, 1)
+    _int("conv2d_params_no_bias", "k_w", k_w, 1)
+    _int("conv2d_params_no_bias", "g", g, 1)
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_params_no_bias: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_params_no_bias: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_in*C_out*k_h*k_w) // (g))
 
 
@@ -196,8 +290,33 @@ def conv2d_flops(N, C_in, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_w, g
         d_w: horizontal dilation (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+        the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_flops", "N", N, 1)
+    _int("conv2d_flops", "C_in", C_in, 1)
+    _int("conv2d_flops", "H", H, 1)
+    _int("conv2d_flops", "W", W, 1)
+    _int("conv2d_flops", "C_out", C_out, 1)
+    _int("conv2d_flops", "k_h", k_h, 1)
+    _int("conv2d_flops", "k_w", k_w, 1)
+    _int("conv2d_flops", "s_h", s_h, 1)
+    _int("conv2d_flops", "s_w", s_w, 1)
+    _int("conv2d_flops", "p_h", p_h, 0)
+    _int("conv2d_flops", "p_w", p_w, 0)
+    _int("conv2d_flops", "d_h", d_h, 1)
+    _int("conv2d_flops", "d_w", d_w, 1)
+    _int("conv2d_flops", "g", g, 1)
+    if not ((d_h*(k_h - 1) + 1 <= H + 2*p_h)):
+        raise ValueError('conv2d_flops: condition failed: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h; got ' + f"d_h={d_h}, H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((d_w*(k_w - 1) + 1 <= W + 2*p_w)):
+        raise ValueError('conv2d_flops: condition failed: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w; got ' + f"d_w={d_w}, k_w={k_w}, p_w={p_w}, W={W}")
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_flops: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_flops: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_out*N*(2*C_in*k_h*k_w - g)*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)) // (g)) + C_out*N*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)
 
 
@@ -220,8 +339,31 @@ def conv2d_macs_without_padding(N, C_in, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p
         p_w: horizontal padding (each side) (integer >= 0)
         g: groups (divides C_in and C_out) (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the kernel fits the padded input (height): k_h <= H + 2*p_h
+        the kernel fits the padded input (width): k_w <= W + 2*p_w
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_macs_without_padding", "N", N, 1)
+    _int("conv2d_macs_without_padding", "C_in", C_in, 1)
+    _int("conv2d_macs_without_padding", "H", H, 1)
+    _int("conv2d_macs_without_padding", "W", W, 1)
+    _int("conv2d_macs_without_padding", "C_out", C_out, 1)
+    _int("conv2d_macs_without_padding", "k_h", k_h, 1)
+    _int("conv2d_macs_without_padding", "k_w", k_w, 1)
+    _int("conv2d_macs_without_padding", "s_h", s_h, 1)
+    _int("conv2d_macs_without_padding", "s_w", s_w, 1)
+    _int("conv2d_macs_without_padding", "p_h", p_h, 0)
+    _int("conv2d_macs_without_padding", "p_w", p_w, 0)
+    _int("conv2d_macs_without_padding", "g", g, 1)
+    if not ((k_h <= H + 2*p_h)):
+        raise ValueError('conv2d_macs_without_padding: condition failed: the kernel fits the padded input (height): k_h <= H + 2*p_h; got ' + f"H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((k_w <= W + 2*p_w)):
+        raise ValueError('conv2d_macs_without_padding: condition failed: the kernel fits the padded input (width): k_w <= W + 2*p_w; got ' + f"k_w={k_w}, p_w={p_w}, W={W}")
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_macs_without_padding: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_macs_without_padding: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_in*C_out*N*(2*k_h*(((H - k_h + 2*p_h) // (s_h)) + 1) - 2*k_h*min(max(0, ((-k_h + max(0, p_h)) // (s_h)) + 1), min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1)) - 2*k_h*min(max(0, ((-k_h + max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h)))) // (s_h)) + 1), min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h))))) + s_h*((min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h)))) - 1)*min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h)))) - (min(max(0, ((-k_h + max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h)))) // (s_h)) + 1), min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h))))) - 1)*min(max(0, ((-k_h + max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h)))) // (s_h)) + 1), min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h)))))) + s_h*((min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1) - 1)*min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1) - (min(max(0, ((-k_h + max(0, p_h)) // (s_h)) + 1), min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1)) - 1)*min(max(0, ((-k_h + max(0, p_h)) // (s_h)) + 1), min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1))) - 2*(min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h)))) - min(max(0, ((-k_h + max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h)))) // (s_h)) + 1), min(((H - k_h + 2*p_h) // (s_h)) + 1, (-((-(max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))))) // (s_h))))))*max(0, -H + k_h - p_h + s_h*((H - k_h + 2*p_h) // (s_h))) - 2*(min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1) - min(max(0, ((-k_h + max(0, p_h)) // (s_h)) + 1), min((-((-(max(0, p_h))) // (s_h))), ((H - k_h + 2*p_h) // (s_h)) + 1)))*max(0, p_h))*(2*k_w*(((W - k_w + 2*p_w) // (s_w)) + 1) - 2*k_w*min(max(0, ((-k_w + max(0, p_w)) // (s_w)) + 1), min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1)) - 2*k_w*min(max(0, ((-k_w + max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w)))) // (s_w)) + 1), min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w))))) + s_w*((min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w)))) - 1)*min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w)))) - (min(max(0, ((-k_w + max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w)))) // (s_w)) + 1), min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w))))) - 1)*min(max(0, ((-k_w + max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w)))) // (s_w)) + 1), min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w)))))) + s_w*((min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1) - 1)*min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1) - (min(max(0, ((-k_w + max(0, p_w)) // (s_w)) + 1), min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1)) - 1)*min(max(0, ((-k_w + max(0, p_w)) // (s_w)) + 1), min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1))) - 2*(min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w)))) - min(max(0, ((-k_w + max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w)))) // (s_w)) + 1), min(((W - k_w + 2*p_w) // (s_w)) + 1, (-((-(max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))))) // (s_w))))))*max(0, -W + k_w - p_w + s_w*((W - k_w + 2*p_w) // (s_w))) - 2*(min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1) - min(max(0, ((-k_w + max(0, p_w)) // (s_w)) + 1), min((-((-(max(0, p_w))) // (s_w))), ((W - k_w + 2*p_w) // (s_w)) + 1)))*max(0, p_w))) // (4*g))
 
 
@@ -244,8 +386,25 @@ def conv2d_im2col_elements(N, C_in, H, W, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_w
         d_h: vertical dilation (integer >= 1)
         d_w: horizontal dilation (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+        the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
     """
+    _int("conv2d_im2col_elements", "N", N, 1)
+    _int("conv2d_im2col_elements", "C_in", C_in, 1)
+    _int("conv2d_im2col_elements", "H", H, 1)
+    _int("conv2d_im2col_elements", "W", W, 1)
+    _int("conv2d_im2col_elements", "k_h", k_h, 1)
+    _int("conv2d_im2col_elements", "k_w", k_w, 1)
+    _int("conv2d_im2col_elements", "s_h", s_h, 1)
+    _int("conv2d_im2col_elements", "s_w", s_w, 1)
+    _int("conv2d_im2col_elements", "p_h", p_h, 0)
+    _int("conv2d_im2col_elements", "p_w", p_w, 0)
+    _int("conv2d_im2col_elements", "d_h", d_h, 1)
+    _int("conv2d_im2col_elements", "d_w", d_w, 1)
+    if not ((d_h*(k_h - 1) + 1 <= H + 2*p_h)):
+        raise ValueError('conv2d_im2col_elements: condition failed: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h; got ' + f"d_h={d_h}, H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((d_w*(k_w - 1) + 1 <= W + 2*p_w)):
+        raise ValueError('conv2d_im2col_elements: condition failed: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w; got ' + f"d_w={d_w}, k_w={k_w}, p_w={p_w}, W={W}")
     return C_in*N*k_h*k_w*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)
 
 
@@ -268,8 +427,25 @@ def conv2d_output_elements(N, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_
         d_h: vertical dilation (integer >= 1)
         d_w: horizontal dilation (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+        the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
     """
+    _int("conv2d_output_elements", "N", N, 1)
+    _int("conv2d_output_elements", "H", H, 1)
+    _int("conv2d_output_elements", "W", W, 1)
+    _int("conv2d_output_elements", "C_out", C_out, 1)
+    _int("conv2d_output_elements", "k_h", k_h, 1)
+    _int("conv2d_output_elements", "k_w", k_w, 1)
+    _int("conv2d_output_elements", "s_h", s_h, 1)
+    _int("conv2d_output_elements", "s_w", s_w, 1)
+    _int("conv2d_output_elements", "p_h", p_h, 0)
+    _int("conv2d_output_elements", "p_w", p_w, 0)
+    _int("conv2d_output_elements", "d_h", d_h, 1)
+    _int("conv2d_output_elements", "d_w", d_w, 1)
+    if not ((d_h*(k_h - 1) + 1 <= H + 2*p_h)):
+        raise ValueError('conv2d_output_elements: condition failed: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h; got ' + f"d_h={d_h}, H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((d_w*(k_w - 1) + 1 <= W + 2*p_w)):
+        raise ValueError('conv2d_output_elements: condition failed: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w; got ' + f"d_w={d_w}, k_w={k_w}, p_w={p_w}, W={W}")
     return C_out*N*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)
 
 
@@ -294,8 +470,33 @@ def conv2d_backward_macs(N, C_in, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h
         d_w: horizontal dilation (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
     Conditions:
-        the dilated kernel fits the padded input: d(k-1)+1 <= n + padding
+        the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h
+        the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv2d_backward_macs", "N", N, 1)
+    _int("conv2d_backward_macs", "C_in", C_in, 1)
+    _int("conv2d_backward_macs", "H", H, 1)
+    _int("conv2d_backward_macs", "W", W, 1)
+    _int("conv2d_backward_macs", "C_out", C_out, 1)
+    _int("conv2d_backward_macs", "k_h", k_h, 1)
+    _int("conv2d_backward_macs", "k_w", k_w, 1)
+    _int("conv2d_backward_macs", "s_h", s_h, 1)
+    _int("conv2d_backward_macs", "s_w", s_w, 1)
+    _int("conv2d_backward_macs", "p_h", p_h, 0)
+    _int("conv2d_backward_macs", "p_w", p_w, 0)
+    _int("conv2d_backward_macs", "d_h", d_h, 1)
+    _int("conv2d_backward_macs", "d_w", d_w, 1)
+    _int("conv2d_backward_macs", "g", g, 1)
+    if not ((d_h*(k_h - 1) + 1 <= H + 2*p_h)):
+        raise ValueError('conv2d_backward_macs: condition failed: the dilated kernel fits the padded input (height): d_h*(k_h - 1) + 1 <= H + 2*p_h; got ' + f"d_h={d_h}, H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((d_w*(k_w - 1) + 1 <= W + 2*p_w)):
+        raise ValueError('conv2d_backward_macs: condition failed: the dilated kernel fits the padded input (width): d_w*(k_w - 1) + 1 <= W + 2*p_w; got ' + f"d_w={d_w}, k_w={k_w}, p_w={p_w}, W={W}")
+    if not ((C_in % g == 0)):
+        raise ValueError('conv2d_backward_macs: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv2d_backward_macs: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((2*C_in*C_out*N*k_h*k_w*(((H - d_h*(k_h - 1) + 2*p_h - 1) // (s_h)) + 1)*(((W - d_w*(k_w - 1) + 2*p_w - 1) // (s_w)) + 1)) // (g))
 
 
@@ -313,7 +514,22 @@ def conv_transpose2d_macs(N, C_in, H, W, C_out, k_h, k_w, g):
         k_h: kernel height (integer >= 1)
         k_w: kernel width (integer >= 1)
         g: groups (divides C_in and C_out) (integer >= 1)
+    Conditions:
+        groups divide the input channels: C_in mod g = 0
+        groups divide the output channels: C_out mod g = 0
     """
+    _int("conv_transpose2d_macs", "N", N, 1)
+    _int("conv_transpose2d_macs", "C_in", C_in, 1)
+    _int("conv_transpose2d_macs", "H", H, 1)
+    _int("conv_transpose2d_macs", "W", W, 1)
+    _int("conv_transpose2d_macs", "C_out", C_out, 1)
+    _int("conv_transpose2d_macs", "k_h", k_h, 1)
+    _int("conv_transpose2d_macs", "k_w", k_w, 1)
+    _int("conv_transpose2d_macs", "g", g, 1)
+    if not ((C_in % g == 0)):
+        raise ValueError('conv_transpose2d_macs: condition failed: groups divide the input channels: C_in mod g = 0; got ' + f"C_in={C_in}, g={g}")
+    if not ((C_out % g == 0)):
+        raise ValueError('conv_transpose2d_macs: condition failed: groups divide the output channels: C_out mod g = 0; got ' + f"C_out={C_out}, g={g}")
     return ((C_in*C_out*H*N*W*k_h*k_w) // (g))
 
 
@@ -334,8 +550,29 @@ def avg_pool2d_flops(N, C_in, H, W, k_h, k_w, s_h, s_w, p_h, p_w):
         p_h: vertical padding (each side) (integer >= 0)
         p_w: horizontal padding (each side) (integer >= 0)
     Conditions:
-        2p <= k (PyTorch's pooling rule)
+        the kernel fits the padded input (height): k_h <= H + 2*p_h
+        the kernel fits the padded input (width): k_w <= W + 2*p_w
+        PyTorch's pooling rule (height): padding at most half the kernel, 2*p_h <= k_h
+        PyTorch's pooling rule (width): padding at most half the kernel, 2*p_w <= k_w
     """
+    _int("avg_pool2d_flops", "N", N, 1)
+    _int("avg_pool2d_flops", "C_in", C_in, 1)
+    _int("avg_pool2d_flops", "H", H, 1)
+    _int("avg_pool2d_flops", "W", W, 1)
+    _int("avg_pool2d_flops", "k_h", k_h, 1)
+    _int("avg_pool2d_flops", "k_w", k_w, 1)
+    _int("avg_pool2d_flops", "s_h", s_h, 1)
+    _int("avg_pool2d_flops", "s_w", s_w, 1)
+    _int("avg_pool2d_flops", "p_h", p_h, 0)
+    _int("avg_pool2d_flops", "p_w", p_w, 0)
+    if not ((k_h <= H + 2*p_h)):
+        raise ValueError('avg_pool2d_flops: condition failed: the kernel fits the padded input (height): k_h <= H + 2*p_h; got ' + f"H={H}, k_h={k_h}, p_h={p_h}")
+    if not ((k_w <= W + 2*p_w)):
+        raise ValueError('avg_pool2d_flops: condition failed: the kernel fits the padded input (width): k_w <= W + 2*p_w; got ' + f"k_w={k_w}, p_w={p_w}, W={W}")
+    if not ((2*p_h <= k_h)):
+        raise ValueError("avg_pool2d_flops: condition failed: PyTorch's pooling rule (height): padding at most half the kernel, 2*p_h <= k_h; got " + f"k_h={k_h}, p_h={p_h}")
+    if not ((2*p_w <= k_w)):
+        raise ValueError("avg_pool2d_flops: condition failed: PyTorch's pooling rule (width): padding at most half the kernel, 2*p_w <= k_w; got " + f"k_w={k_w}, p_w={p_w}")
     return C_in*N*k_h*k_w*(((H - k_h + 2*p_h) // (s_h)) + 1)*(((W - k_w + 2*p_w) // (s_w)) + 1)
 
 
@@ -349,4 +586,7 @@ def linear_macs(R, C_in, C_out):
         C_in: input channels (integer >= 1)
         C_out: output channels (integer >= 1)
     """
+    _int("linear_macs", "R", R, 1)
+    _int("linear_macs", "C_in", C_in, 1)
+    _int("linear_macs", "C_out", C_out, 1)
     return C_in*C_out*R

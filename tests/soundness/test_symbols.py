@@ -3,7 +3,6 @@ with one name, and instances that ignore a symbol's declared assumptions."""
 
 from __future__ import annotations
 
-import pytest
 from _support import BLIND_AT_3, Sig, assert_failed, blind, differ, general, sums, term
 from sympy import IndexedBase, Symbol
 
