@@ -27,7 +27,7 @@ from sympy import Expr, Indexed, Symbol
 
 from . import decide
 from .errors import ProofError
-from .sums import App, Let, Range, SumExpr, Term, instantiate, labels, term_symbols
+from .sums import App, Let, Range, SumExpr, Term, instantiate, labels, rename_term, term_symbols
 
 
 @dataclass
@@ -68,17 +68,6 @@ def _split_additive(summand: Expr, pred) -> tuple[list[Expr], Expr]:
     hit = [p for p in parts if pred(p)]
     rest = sympy.Add(*[p for p in parts if not pred(p)])
     return hit, rest
-
-
-def _rename_term(term: Term, mapping) -> Term:
-    return Term(
-        sympy.sympify(term.summand).xreplace(mapping),
-        tuple(Range(mapping.get(r.index, r.index),
-                    tuple(sympy.sympify(e).xreplace(mapping) for e in r.lower),
-                    tuple(sympy.sympify(e).xreplace(mapping) for e in r.upper)) for r in term.ranges),
-        tuple(sympy.sympify(w).xreplace(mapping) for w in term.where),
-        None if term.inner is None else SumExpr(tuple(_rename_term(t, mapping) for t in term.inner.terms)),
-    )
 
 
 class Rule:
@@ -142,7 +131,7 @@ class Unfold(Rule):
                     "the arguments of the application"
                 )
         mapping = {old: Symbol(new, integer=True) for old, new in zip(bound, self.indices, strict=False)}
-        return SumExpr(tuple(_rename_term(t, mapping) for t in body.terms))
+        return SumExpr(tuple(rename_term(t, mapping) for t in body.terms))
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         out: list[Term] = []
@@ -332,7 +321,7 @@ class Substitute(Rule):
                 new_ranges,
                 tuple(sympy.sympify(w).subs(old_sym, value) for w in term.where),
                 None if term.inner is None else SumExpr(
-                    tuple(_rename_term(t, {old_sym: value}) for t in term.inner.terms)),
+                    tuple(rename_term(t, {old_sym: value}) for t in term.inner.terms)),
             )
             old_domain_in_new = [sympy.sympify(c).subs(old_sym, value) for c in term.domain()]
             d = decide.equivalent(old_domain_in_new, new_term.domain(), ctx.hypotheses,

@@ -328,7 +328,7 @@ def rename_bound(expr: SumExpr, avoid: Iterable[str]) -> SumExpr:
                                    | {str(s) for s in term_symbols(t)})
                 mapping[r.index] = new
             taken = taken | {str(mapping.get(r.index, r.index))}
-        t = _rename_bound_term(t, mapping) if mapping else t
+        t = rename_term(t, mapping) if mapping else t
         if t.inner is not None:
             t = Term(t.summand, t.ranges, t.where, SumExpr(tuple(term(it, set(taken)) for it in t.inner.terms)))
         return t
@@ -336,14 +336,16 @@ def rename_bound(expr: SumExpr, avoid: Iterable[str]) -> SumExpr:
     return SumExpr(tuple(term(t, set(avoid)) for t in expr.terms))
 
 
-def _rename_bound_term(term: Term, mapping: Mapping) -> Term:
+def rename_term(term: Term, mapping: Mapping) -> Term:
+    """``term`` with ``mapping`` applied everywhere: summand, ranges (index and bounds), conditions,
+    inner sums (simultaneous ``xreplace``; the caller keeps it capture-free)."""
     return Term(
         sympy.sympify(term.summand).xreplace(mapping),
         tuple(Range(mapping.get(r.index, r.index),
                     tuple(sympy.sympify(e).xreplace(mapping) for e in r.lower),
                     tuple(sympy.sympify(e).xreplace(mapping) for e in r.upper)) for r in term.ranges),
         tuple(sympy.sympify(w).xreplace(mapping) for w in term.where),
-        None if term.inner is None else SumExpr(tuple(_rename_bound_term(t, mapping) for t in term.inner.terms)),
+        None if term.inner is None else SumExpr(tuple(rename_term(t, mapping) for t in term.inner.terms)),
     )
 
 
@@ -374,7 +376,7 @@ def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Sy
 
 
 def _xreplace_expr(expr: SumExpr, mapping: Mapping) -> SumExpr:
-    return SumExpr(tuple(_rename_bound_term(t, mapping) for t in expr.terms))
+    return SumExpr(tuple(rename_term(t, mapping) for t in expr.terms))
 
 
 def alpha_normal(term: Term, prefix: str = "_") -> Term:
@@ -387,7 +389,7 @@ def alpha_normal(term: Term, prefix: str = "_") -> Term:
         for r in t.ranges:
             mapping[r.index] = Symbol(f"{prefix}{counter[0]}", integer=True)
             counter[0] += 1
-        t = _rename_bound_term(t, mapping) if mapping else t
+        t = rename_term(t, mapping) if mapping else t
         if t.inner is not None:
             t = Term(t.summand, t.ranges, t.where, SumExpr(tuple(norm(it) for it in t.inner.terms)))
         return t
