@@ -1,9 +1,8 @@
 """Plain-torch fixture networks, faithful to the published definitions (torchvision is a CUDA
 build here and cannot be imported next to the CPU torch wheel).
 
-* :func:`resnet18` -- He et al. 2016, torchvision's ``resnet18`` (BasicBlock, [2, 2, 2, 2]);
-* :func:`mobilenet_v2` -- Sandler et al. 2018, torchvision's ``mobilenet_v2`` (inverted
-  residuals, ReLU6, width 1.0);
+* :func:`resnet18`, :func:`mobilenet_v2` -- the architectures of ``tests/zoo.py`` (He et al. 2016,
+  Sandler et al. 2018, as torchvision defines them) with non-trivial BatchNorm statistics;
 * :class:`RepVGGBlock` -- Ding et al. 2021: 3x3 conv-BN + 1x1 conv-BN + identity BN, then ReLU,
   with the authors' ``get_equivalent_kernel_bias`` re-parameterisation;
 * :class:`DilatedReparamBlock` -- UniRepLKNet (Ding et al. 2024): a large depthwise kernel and
@@ -17,6 +16,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from tests import zoo
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -35,147 +36,16 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
 # --------------------------------------------------------------------------------------------- resnet18
 
 
-def conv3x3(in_planes, out_planes, stride=1):
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-class BasicBlock(nn.Module):
-    expansion = 1
-
-    def __init__(self, inplanes, planes, stride=1, downsample=None):
-        super().__init__()
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = downsample
-
-    def forward(self, x):
-        identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        return self.relu(out)
-
-
-class ResNet(nn.Module):
-    def __init__(self, layers=(2, 2, 2, 2), num_classes=1000):
-        super().__init__()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(64, layers[0])
-        self.layer2 = self._make_layer(128, layers[1], stride=2)
-        self.layer3 = self._make_layer(256, layers[2], stride=2)
-        self.layer4 = self._make_layer(512, layers[3], stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def _make_layer(self, planes, blocks, stride=1):
-        downsample = None
-        if stride != 1 or self.inplanes != planes:
-            downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes, kernel_size=1, stride=stride, bias=False), nn.BatchNorm2d(planes)
-            )
-        layers = [BasicBlock(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes
-        layers += [BasicBlock(self.inplanes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def resnet18(seed: int = 0) -> ResNet:
+def resnet18(seed: int = 0) -> nn.Module:
+    """torchvision's resnet18 (tests/zoo.py), random weights and BN statistics from ``seed``."""
     torch.manual_seed(seed)
-    return randomize_bn(ResNet(), seed)
+    return randomize_bn(zoo.resnet18(), seed)
 
 
-# --------------------------------------------------------------------------------------------- mobilenet_v2
-
-
-def _make_divisible(v, divisor=8, min_value=None):
-    min_value = min_value or divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
-class ConvBNReLU(nn.Sequential):
-    def __init__(self, in_planes, out_planes, kernel_size=3, stride=1, groups=1):
-        padding = (kernel_size - 1) // 2
-        super().__init__(
-            nn.Conv2d(in_planes, out_planes, kernel_size, stride, padding, groups=groups, bias=False),
-            nn.BatchNorm2d(out_planes),
-            nn.ReLU6(inplace=True),
-        )
-
-
-class InvertedResidual(nn.Module):
-    def __init__(self, inp, oup, stride, expand_ratio):
-        super().__init__()
-        hidden_dim = int(round(inp * expand_ratio))
-        self.use_res_connect = stride == 1 and inp == oup
-        layers = []
-        if expand_ratio != 1:
-            layers.append(ConvBNReLU(inp, hidden_dim, kernel_size=1))
-        layers += [
-            ConvBNReLU(hidden_dim, hidden_dim, stride=stride, groups=hidden_dim),
-            nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False),
-            nn.BatchNorm2d(oup),
-        ]
-        self.conv = nn.Sequential(*layers)
-
-    def forward(self, x):
-        if self.use_res_connect:
-            return x + self.conv(x)
-        return self.conv(x)
-
-
-class MobileNetV2(nn.Module):
-    def __init__(self, num_classes=1000, width_mult=1.0):
-        super().__init__()
-        input_channel, last_channel = 32, 1280
-        settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
-                    [6, 320, 1, 1]]
-        input_channel = _make_divisible(input_channel * width_mult)
-        self.last_channel = _make_divisible(last_channel * max(1.0, width_mult))
-        features = [ConvBNReLU(3, input_channel, stride=2)]
-        for t, c, n, s in settings:
-            output_channel = _make_divisible(c * width_mult)
-            for i in range(n):
-                features.append(InvertedResidual(input_channel, output_channel, s if i == 0 else 1, t))
-                input_channel = output_channel
-        features.append(ConvBNReLU(input_channel, self.last_channel, kernel_size=1))
-        self.features = nn.Sequential(*features)
-        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.last_channel, num_classes))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x):
-        x = self.features(x)
-        x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
-        return self.classifier(torch.flatten(x, 1))
-
-
-def mobilenet_v2(seed: int = 0) -> MobileNetV2:
+def mobilenet_v2(seed: int = 0) -> nn.Module:
+    """torchvision's mobilenet_v2 (tests/zoo.py), random weights and BN statistics from ``seed``."""
     torch.manual_seed(seed)
-    return randomize_bn(MobileNetV2(), seed)
+    return randomize_bn(zoo.mobilenet_v2(), seed)
 
 
 # --------------------------------------------------------------------------------------------- RepVGG
