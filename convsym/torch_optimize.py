@@ -11,8 +11,9 @@ rewrite                      pattern                      theorem (``convsym lis
                                                           padded: refused
                                                           (``folding.bn-before-padded``) unless
                                                           ``repair_padding`` (``folding.bn-before-repair``)
-``merge_parallel``           sum of conv(x), bn(x), x     ``folding.repvgg`` (dilations and groups
-                                                          mixed: sparse kernel / regroup first)
+``merge_parallel``           sum of conv(x), bn(x), x     ``folding.repvgg``; with dilations
+                                                          ``folding.dilated-kernel-sparse`` (sparse
+                                                          kernel first; groups: regroup first)
 ``merge_sequential``         conv -> conv, nothing between ``merge.exact-strided-grouped``; a
                                                           padded second conv: refused
                                                           (``merge.padded-second``)
@@ -422,7 +423,10 @@ def _merge_branches(gm, m: _Measure, cert: Certificate, opts) -> bool:
             for _, n in branches:
                 if n is not source:
                     gm.graph.erase_node(n)
-            cert.rewrites.append(Rewrite("merge_parallel", "applied", names, "folding.repvgg", conditions, **dev))
+            # branches with a dilation merge through their sparse (undilated) kernels
+            theorem = ("folding.dilated-kernel-sparse" if any(c.dilation != (1, 1) for c in layers)
+                       else "folding.repvgg")
+            cert.rewrites.append(Rewrite("merge_parallel", "applied", names, theorem, conditions, **dev))
             return True
     return False
 

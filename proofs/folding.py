@@ -24,7 +24,7 @@ from convsym.algebra import contract
 from convsym.errors import ProofError
 from convsym.proof import Checked, General, Identity, Proof, Refutation
 from convsym.render import figures
-from convsym.rules import Distribute, Fold, Name, Unfold
+from convsym.rules import Distribute, Fold, GroupBy, Name, Unfold
 from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbols import sizes
 from convsym.verdict import Family
@@ -747,6 +747,61 @@ avgpool_is_conv = Identity(
     check_source=CHECK_AVG,
 )
 
+# ---------------------------------------------------------------------------------------------
+# 4b. a dilated kernel is a sparse dense kernel (what dilated re-parameterisation rests on)
+
+dk_k, dk_s, dk_d = sizes("k s d")
+dk_i, dk_a, dk_t, dk_u = index("i a t u")
+dk_x, dk_w, dk_W = IndexedBase("x"), IndexedBase("w"), IndexedBase("W")
+
+
+def _sparse_body(w, k, d, t):
+    return SumExpr.of(Term(w[dk_u], (Range.of(dk_u, 0, k - 1),), (sympy.Eq(d * dk_u, t),)))
+
+
+sparse_kernel = OpDef(
+    "sparse_kernel",
+    _sparse_body,
+    lambda p, w, k, d, t: rf"\left({_l(p, w)}^{{\uparrow {_l(p, d)}}}\right)_{{{_l(p, t)}}}",
+    doc=r"(w^{\uparrow d})_t = \sum_{u=0,\ d u = t}^{k-1} w_u: the kernel with d - 1 zeros between taps.",
+)
+W_sparse = Let(dk_W, lambda tt: SumExpr.of(sparse_kernel(dk_w, dk_k, dk_d, tt)))
+
+CHECK_DILATED_SPARSE = """
+def test_folding_dilated_kernel_is_a_sparse_kernel_numeric():
+    rng = np.random.default_rng(61)
+    for C, O, k, d, s, p, g in [(2, 4, 3, 2, 1, 2, 1), (4, 4, 3, 3, 2, 3, 4), (3, 6, 2, 2, 1, 0, 3), (2, 2, 1, 4, 1, 0, 1)]:
+        x = rng.integers(-5, 6, (1, C, 11, 12)).astype(object)
+        w = rng.integers(-5, 6, (O, C // g, k, k)).astype(object)
+        sparse = np.zeros((O, C // g, d * (k - 1) + 1, d * (k - 1) + 1), dtype=object)
+        sparse[...] = 0
+        sparse[:, :, ::d, ::d] = w
+        lhs = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)
+        rhs = ref.conv2d(x, sparse, stride=s, padding=p, groups=g)
+        assert (lhs == rhs).all()
+"""
+
+dilated_sparse = General(
+    "folding.dilated-kernel-sparse",
+    "A dilated kernel is a sparse kernel",
+    "For all kernel sizes k, strides s and dilations d: a convolution with dilation d equals the convolution "
+    "with dilation 1 whose kernel of size d(k-1)+1 holds w_u at tap d u and zeros in between. Per axis, so it "
+    "holds for 2-D kernels, with any padding and groups; it is what lets parallel branches with different "
+    "dilations merge into one large kernel (dilated re-parameterisation).",
+    lhs=D.conv1d(dk_x, dk_w, dk_k, dk_s, dk_d, dk_i),
+    rhs=D.conv1d(dk_x, dk_W, dk_d * (dk_k - 1) + 1, dk_s, 1, dk_i),
+    lets=[W_sparse],
+    derivation=[
+        Unfold("conv1d", ("a",)),
+        GroupBy("t", dk_d * dk_a, 0, dk_d * (dk_k - 1), dk_w[dk_a] * dk_x[dk_s * dk_i + dk_t], ("a",)),
+        Fold(sparse_kernel(dk_w, dk_k, dk_d, dk_t), ("a",)),
+        Name(W_sparse, (dk_t,)),
+        Fold(D.conv1d(dk_x, dk_W, dk_d * (dk_k - 1) + 1, dk_s, 1, dk_i), ("t",)),
+    ],
+    instances=[{"k": 3, "s": 1, "d": 2}, {"k": 2, "s": 2, "d": 3}, {"k": 1, "s": 1, "d": 4}],
+    check_source=CHECK_DILATED_SPARSE,
+)
+
 # =============================================================================================
 # 5. cross-layer equalization (DFQ)
 # 5a. the two linear lemmas, for all sizes
@@ -1406,7 +1461,7 @@ __all__ = [
     "bn_before_padded", "bn_before_repair", "repvgg", "dbb_1x1_kxk", "avgpool_is_conv", "scale_out", "scale_in",
     "cle_relu", "cle_leaky", "cle_prelu", "cle_identity", "cle_relu6", "cle_hardswish", "cle_sigmoid",
     "cle_negative", "equalized_ranges", "equalized_optimal", "iterated", "absorb_condition", "absorb_below",
-    "absorb_padded",
+    "absorb_padded", "dilated_sparse",
 ]
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ SYMBOLS = {
     # relations and logic
     "ge": "≥", "geq": "≥", "le": "≤", "leq": "≤", "ne": "≠", "neq": "≠", "in": "∈", "notin": "∉",
     "wedge": "∧", "land": "∧", "vee": "∨", "lor": "∨", "neg": "¬", "lnot": "¬",
-    "leftrightarrow": "↔", "Leftrightarrow": "⇔", "iff": "⇔", "rightarrow": "→", "to": "→",
+    "leftrightarrow": "↔", "Leftrightarrow": "⇔", "iff": "⇔", "rightarrow": "→", "to": "→", "uparrow": "↑",
     "Rightarrow": "⇒", "implies": "⇒", "leftarrow": "←", "gets": "←", "Leftarrow": "⇐",
     "mapsto": "↦", "approx": "≈", "equiv": "≡", "sim": "∼", "propto": "∝", "ll": "≪", "gg": "≫",
     "subset": "⊂", "subseteq": "⊆", "supset": "⊃", "supseteq": "⊇", "cup": "∪", "cap": "∩",

@@ -253,6 +253,20 @@ def test_folding_avgpool_is_conv_exact():
     assert (ref.avg_pool2d(x, 3, 1, 1) == ref.conv2d(x, kernel, padding=1, groups=2)).all()
 
 
+# folding.dilated-kernel-sparse
+def test_folding_dilated_kernel_is_a_sparse_kernel_numeric():
+    rng = np.random.default_rng(61)
+    for C, O, k, d, s, p, g in [(2, 4, 3, 2, 1, 2, 1), (4, 4, 3, 3, 2, 3, 4), (3, 6, 2, 2, 1, 0, 3), (2, 2, 1, 4, 1, 0, 1)]:
+        x = rng.integers(-5, 6, (1, C, 11, 12)).astype(object)
+        w = rng.integers(-5, 6, (O, C // g, k, k)).astype(object)
+        sparse = np.zeros((O, C // g, d * (k - 1) + 1, d * (k - 1) + 1), dtype=object)
+        sparse[...] = 0
+        sparse[:, :, ::d, ::d] = w
+        lhs = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)
+        rhs = ref.conv2d(x, sparse, stride=s, padding=p, groups=g)
+        assert (lhs == rhs).all()
+
+
 # folding.cle-scale-out
 def test_cle_scale_out_exact():
     # t w, t b per output channel scales that output channel by t, border and groups included
