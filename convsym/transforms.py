@@ -203,7 +203,8 @@ def _adapt_all() -> None:
     from convsym.torch import adapt
 
     for name in ("merge_sequential", "merge_parallel", "merge_parallel_dense", "fold_batchnorm",
-                 "fold_batchnorm_before", "equalize", "conv1x1_to_linear", "linear_to_conv1x1", "linear_to_full_map_conv", "full_map_conv_to_linear",
+                 "fold_batchnorm_before", "equalize", "conv1x1_to_linear", "linear_to_conv1x1",
+                 "linear_to_full_map_conv", "full_map_conv_to_linear",
                  "unshuffled_conv_to_conv", "split_kernel"):
         globals()[name] = adapt(globals()[name])
 

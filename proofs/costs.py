@@ -1281,7 +1281,8 @@ def derive_resnet18(P: Proof) -> None:
              lambda name: _layer_counts(name, dict(convs)[name]),
              lambda name: (int(dict(convs)[name].output_shape[2]), int(dict(convs)[name].macs),
                            int(dict(convs)[name].macs_without_padding)),
-             shown=r"\mathrm{MACs} = C_{in} C_{out} (m k)^2,\quad \mathrm{MACs}_{\neg\mathrm{pad}} = C_{in} C_{out} T^2")
+             shown=r"\mathrm{MACs} = C_{in} C_{out} (m k)^2,\quad "
+                   r"\mathrm{MACs}_{\neg\mathrm{pad}} = C_{in} C_{out} T^2")
 
 
 def _tool_figure(cost, tool: str) -> int | None:

@@ -122,7 +122,8 @@ def derive_conv1x1_cost(P: Proof) -> None:
     P.equal("the closed form", macs, C_o * C_i * H * W_)
     P.cross_check("multiply-accumulates counted as the monomials w x of exact results",
                   [dict(C_o=1, C_i=1, H=1, W=1), dict(C_o=2, C_i=3, H=4, W=5), dict(C_o=4, C_i=2, H=3, W=3)],
-                  lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W), lambda C_o, C_i, H, W: C_o * C_i * H * W)
+                  lambda C_o, C_i, H, W: _count_conv_monomials(C_o, C_i, H, W),
+                  lambda C_o, C_i, H, W: C_o * C_i * H * W)
 
 
 def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
@@ -1098,7 +1099,8 @@ assert np.isclose(g(x) + g(y), g(x + y) + g(0 * x))   # any convolution is affin
 def derive_maxpool_homogeneous(P: Proof) -> None:
     a_, b_, s, m, ms, v = z3.Reals("a b s m ms v")
     mx = lambda p, q: z3.If(p >= q, p, q)  # noqa: E731
-    P.real_valid("for real a, b and s > 0", z3.ForAll([a_, b_, s], z3.Implies(s > 0, mx(s * a_, s * b_) == s * mx(a_, b_))),
+    P.real_valid("for real a, b and s > 0",
+                 z3.ForAll([a_, b_, s], z3.Implies(s > 0, mx(s * a_, s * b_) == s * mx(a_, b_))),
                  r"\max(s a, s b) = s \max(a, b)", (r"s > 0",))
     P.real_valid("induction on the window size n (the max of n + 1 values is max(max of the first n, the last)): "
                  "a window of one value gives s v = s v, and if the scaled max of n values is s times their max, "
@@ -1707,7 +1709,8 @@ def derive_split_counterexample(P: Proof) -> None:
         [u0 * v0 == 1, u0 * v1 + u1 * v0 == 0, u1 * v1 == 1],
         r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1 \text{ has no real solution}",
         witness=("the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 "
-                 "kernels: z3 finds the coefficient equations unsatisfiable over the reals (1 + z^2 has no real root)."),
+                 "kernels: z3 finds the coefficient equations unsatisfiable over the reals (1 + z^2 has no real "
+                 "root)."),
         assignment=(("w", "[1, 0, 1]"),), where=r"w = u * v", lhs="[1, 0, 1]", rhs=r"\text{no real } u, v",
         data={"w": [1, 0, 1], "k1": 2, "k2": 2, "lhs": "[1, 0, 1]", "rhs": "none"})
 

@@ -770,7 +770,8 @@ W_sparse = Let(dk_W, lambda tt: SumExpr.of(sparse_kernel(dk_w, dk_k, dk_d, tt)))
 CHECK_DILATED_SPARSE = """
 def test_folding_dilated_kernel_is_a_sparse_kernel_numeric():
     rng = np.random.default_rng(61)
-    for C, O, k, d, s, p, g in [(2, 4, 3, 2, 1, 2, 1), (4, 4, 3, 3, 2, 3, 4), (3, 6, 2, 2, 1, 0, 3), (2, 2, 1, 4, 1, 0, 1)]:
+    cases = [(2, 4, 3, 2, 1, 2, 1), (4, 4, 3, 3, 2, 3, 4), (3, 6, 2, 2, 1, 0, 3), (2, 2, 1, 4, 1, 0, 1)]
+    for C, O, k, d, s, p, g in cases:
         x = rng.integers(-5, 6, (1, C, 11, 12)).astype(object)
         w = rng.integers(-5, 6, (O, C // g, k, k)).astype(object)
         sparse = np.zeros((O, C // g, d * (k - 1) + 1, d * (k - 1) + 1), dtype=object)

@@ -92,7 +92,8 @@ def test_linear_converters_reject_bad_input():
         linear_to_conv1x1([[1, 2]])
     with pytest.raises(ValueError, match=r"linear_to_conv1x1: w must be 2-D"):
         linear_to_conv1x1(np.ones((2, 2, 1)))
-    with pytest.raises(TypeError, match=r"^conv1x1_to_linear: conv must be a convsym\.transforms\.Conv2d, got numpy\.ndarray$"):
+    with pytest.raises(TypeError,
+                       match=r"^conv1x1_to_linear: conv must be a convsym\.transforms\.Conv2d, got numpy\.ndarray$"):
         conv1x1_to_linear(np.ones((1, 1, 1, 1)))
 
 

@@ -104,11 +104,11 @@ class Proof:
         """``sum summand`` over ``limits`` (innermost first), for a summand polynomial in the indices.
 
         SymPy sums polynomials over symbolic integer ranges in closed form (Faulhaber); summands
-        with floors, ceilings, minima or maxima of the summation indices are refused (SymPy's ``Sum.doit`` is not reliable
-        on them).  SymPy's closed forms follow Karr's convention, which agrees with "an empty
-        range sums to 0" only when ``lower <= upper + 1``: that side condition is checked for every
-        range (from the symbols' signs, or by z3 under ``hypotheses``).  The closed form is
-        re-checked against direct enumeration at small bounds.
+        with floors, ceilings, minima or maxima of the summation indices are refused (SymPy's
+        ``Sum.doit`` is not reliable on them).  SymPy's closed forms follow Karr's convention,
+        which agrees with "an empty range sums to 0" only when ``lower <= upper + 1``: that side
+        condition is checked for every range (from the symbols' signs, or by z3 under
+        ``hypotheses``).  The closed form is re-checked against direct enumeration at small bounds.
         """
         summand = sympy.sympify(summand)
         indices = [lim[0] for lim in limits]
@@ -146,7 +146,8 @@ class Proof:
         self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
                                text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
                                fact_latex=f"{_tex(shown)} = {_tex(value)}",
-                               side_conditions=tuple(conditions), checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
+                               side_conditions=tuple(conditions),
+                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
         return value
 
     def implies(self, description: str, hypotheses: Sequence, goals: Sequence, shown: str | None = None) -> None:
