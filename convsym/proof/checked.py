@@ -221,6 +221,12 @@ class Proof:
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
         """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
+        from .theorem import _foreign_overrides
+
+        if not isinstance(theorem, Theorem) or type(theorem).prove is not Theorem.prove or \
+                _foreign_overrides(type(theorem)):
+            self._fail("lemma", f"{description}: {type(theorem).__name__} is not one of the kernel's theorem kinds; "
+                                "a lemma must be proved by the kernel")
         v = _proved_once(theorem)
         if v.verdict != "proved":
             self._fail("lemma", f"{description}: the lemma {theorem.name} is {v.verdict}: {v.error or ''}".strip())

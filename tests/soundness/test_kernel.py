@@ -296,3 +296,17 @@ def test_an_inequality_claim_is_not_established_by_an_equation(relation):
     with pytest.raises(TypeError, match="claim must be a SymPy Eq"):
         checked(f"claim-{relation.__name__.lower()}",
                 lambda P: P.equal("square", (X + 1) ** 2, X**2 + 2 * X + 1), claim=claim)
+
+
+def test_a_lemma_that_is_not_a_kernel_theorem_proves_nothing():
+    # an object whose own prove() says "proved" must not become evidence for a Checked proof
+    class Fake:
+        name, title, expected, check_source = "soundness.fake-lemma", "fake", "proved", ""
+
+        def prove(self):
+            return Verdict(name=self.name, family="soundness", title="t", statement="", statement_latex="",
+                           expected="proved", verdict="proved", strength="general", sizes="", seconds=0.0)
+
+    v = checked("fake-lemma", lambda P: P.lemma("1 = 2 by a fake lemma", Fake(), r"1 = 2"))
+    assert 1 != 2
+    assert_failed(v, step=1, rule="lemma", match="not one of the kernel's theorem kinds")
