@@ -178,7 +178,10 @@ class Theorem:
             fields = {"verdict": "failed", "strength": NO_STRENGTH, "error": f"{type(exc).__name__}: {exc}{where}"}
         if self.figure is not None and fields["verdict"] != "failed":
             # drawn from the proof's own data (sizes, witness), so the picture cannot drift from it
-            fields["figure"], fields["figure_caption"] = self.figure(fields)
+            import copy
+
+            # a copy: drawing the figure must not be able to touch the verdict
+            fields["figure"], fields["figure_caption"] = self.figure(copy.deepcopy(fields))
         return Verdict(
             name=self.name,
             family=self.family,
