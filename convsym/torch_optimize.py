@@ -144,6 +144,17 @@ def _is(gm, node, *kinds) -> bool:
     return m is not None and isinstance(m, kinds)
 
 
+def _chains(gm, first_kinds: tuple, second_kinds: tuple):
+    """``(first, second)`` call nodes where ``second`` (a module of ``second_kinds``) reads the output
+    of ``first`` (of ``first_kinds``) and nothing else does (over a snapshot of the graph)."""
+    for second in list(gm.graph.nodes):
+        if not _is(gm, second, *second_kinds):
+            continue
+        first = second.args[0]
+        if _is(gm, first, *first_kinds) and len(first.users) == 1:
+            yield first, second
+
+
 def _set_module(gm, target: str, module) -> None:
     parent, _, name = target.rpartition(".")
     setattr(gm.get_submodule(parent) if parent else gm, name, module)
@@ -265,12 +276,7 @@ def _refusal(rule, nodes, theorem, conditions, reason) -> Rewrite:
 def _fold_after(gm, m: _Measure, cert: Certificate, opts) -> bool:
     torch = _torch()
     nn = torch.nn
-    for bn_node in list(gm.graph.nodes):
-        if not _is(gm, bn_node, nn.BatchNorm2d):
-            continue
-        conv_node = bn_node.args[0]
-        if not _is(gm, conv_node, nn.Conv2d, nn.ConvTranspose2d) or len(conv_node.users) != 1:
-            continue
+    for conv_node, bn_node in _chains(gm, (nn.Conv2d, nn.ConvTranspose2d), (nn.BatchNorm2d,)):
         conv, bn = _module(gm, conv_node), _module(gm, bn_node)
         transposed = isinstance(conv, nn.ConvTranspose2d)
         conditions = [
@@ -300,12 +306,7 @@ def _fold_after(gm, m: _Measure, cert: Certificate, opts) -> bool:
 def _fold_before(gm, m: _Measure, cert: Certificate, opts) -> bool:
     torch = _torch()
     nn = torch.nn
-    for conv_node in list(gm.graph.nodes):
-        if not _is(gm, conv_node, nn.Conv2d):
-            continue
-        bn_node = conv_node.args[0]
-        if not _is(gm, bn_node, nn.BatchNorm2d) or len(bn_node.users) != 1:
-            continue
+    for bn_node, conv_node in _chains(gm, (nn.BatchNorm2d,), (nn.Conv2d,)):
         if (conv_node.name, "fold_batchnorm_before") in opts["refused"]:
             continue
         conv, bn = _module(gm, conv_node), _module(gm, bn_node)
@@ -442,12 +443,7 @@ def _add_nodes(add) -> list:
 def _merge_sequential(gm, m: _Measure, cert: Certificate, opts) -> bool:
     torch = _torch()
     nn = torch.nn
-    for second_node in list(gm.graph.nodes):
-        if not _is(gm, second_node, nn.Conv2d):
-            continue
-        first_node = second_node.args[0]
-        if not _is(gm, first_node, nn.Conv2d) or len(first_node.users) != 1:
-            continue
+    for first_node, second_node in _chains(gm, (nn.Conv2d,), (nn.Conv2d,)):
         first, second = _module(gm, first_node), _module(gm, second_node)
         c1, c2 = to_convsym(first), to_convsym(second)
         conditions = [
