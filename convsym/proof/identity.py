@@ -49,6 +49,17 @@ def family_text(cases: Sequence[Mapping]) -> str:
     return text + (f"; {fixed}" if fixed else "")
 
 
+def _text_equation(lhs: str, rhs: str) -> str:
+    """``\\text{lhs} = \\text{rhs}`` with the characters LaTeX's text mode needs escaped."""
+    table = str.maketrans({"\\": r"\textbackslash{}", "_": r"\_", "{": r"\{", "}": r"\}", "#": r"\#",
+                           "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"})
+
+    def esc(t: str) -> str:
+        return t.translate(table)
+
+    return rf"\text{{{esc(lhs)}}} = \text{{{esc(rhs)}}}"
+
+
 def _describe_fn(fn: Callable) -> str:
     doc = (fn.__doc__ or "").strip().splitlines()
     return doc[0].rstrip(".") if doc else getattr(fn, "__name__", "f").strip("_").replace("_", " ")
@@ -128,7 +139,8 @@ class Identity(Theorem):
 
         done = []
         statement = {"statement_text": self.statement_text(),
-                     "statement_latex": r"\text{" + self.statement_text().replace("_", r"\_") + "}"}
+                     # the display holds the equation only; the family is the sizes line
+                     "statement_latex": _text_equation(_describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))}
         for sz in self.cases:
             shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**sz).items()}
             for nm, shape in shapes.items():
@@ -225,7 +237,8 @@ class Refutation(Theorem):
     def _run(self) -> dict:
         lv, rv = _exact_value(self.lhs_fn(**self.witness_inputs)), _exact_value(self.rhs_fn(**self.witness_inputs))
         text = f"{_describe_fn(self.lhs_fn)} = {_describe_fn(self.rhs_fn)}"
-        statement = {"statement_text": text, "statement_latex": r"\text{" + text.replace("_", r"\_") + "}"}
+        statement = {"statement_text": text,
+                     "statement_latex": _text_equation(_describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))}
         if lv == rv:
             raise ProofError(f"the witness does not separate the two sides: both are {_show(lv)}", rule="witness")
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
