@@ -45,7 +45,7 @@ CHANNELS = (1, 2, 4, 8, 16)
 
 def merge_statement(k1: int, k2: int, c: int):
     """(lhs, rhs, shapes) of the 2-D two-layer merge identity, output C x 2 x 2."""
-    from convsym.ops import conv2d, merge_bias, merge_kernels
+    from convsym.exact.ops import conv2d, merge_bias, merge_kernels
 
     n = k1 + k2
     shapes = {"x": (c, n, n), "w1": (c, c, k1, k1), "b1": (c,), "w2": (c, c, k2, k2), "b2": (c,)}
@@ -66,8 +66,8 @@ def lhs_terms(k: int, c: int) -> int:
 
 def worker(method: str, k: int, c: int, trace: bool) -> dict:
     """One check in this process; the figures as a dict."""
-    from convsym.algebra import exact_check
-    from convsym.blockwise import compare_blockwise
+    from convsym.exact.algebra import exact_check
+    from convsym.exact.blockwise import compare_blockwise
 
     lhs, rhs, shapes = merge_statement(k, k, c)
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
 
     kernels = KERNELS if args.full else KERNELS[:3]
     channels = CHANNELS if args.full else CHANNELS[:4]
-    print(f"exact merge check by blocks (convsym.blockwise.compare_blockwise); load average "
+    print(f"exact merge check by blocks (convsym.exact.blockwise.compare_blockwise); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     header = (f"{'k':>3} {'C':>3} {'terms':>12} {'blocks':>6} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} "
               f"{'traced MB':>9} {'B/term':>7} {'prev cpu s':>10} {'x prev':>7} {'prev B/term':>11}")

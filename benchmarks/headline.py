@@ -54,7 +54,7 @@ try:
 except ImportError:  # pragma: no cover - torch is optional
     torch = None
 
-PREVIOUS_CLI_IMPORTS = "import convsym.build, convsym.cost, convsym.render, convsym.render.export"
+PREVIOUS_CLI_IMPORTS = "import convsym.run.build, convsym.cost, convsym.render, convsym.render.export"
 
 
 def child_seconds(code: list[str], repeat: int) -> tuple[float, float]:
@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         fmt_ratio(listing[0], torch_import and torch_import[0]), "under 0.5 s")
 
     # -- exact merge: memory per term, then the two large cases (each in its own process)
-    from convsym.algebra import exact_check, schwartz_zippel
-    from convsym.blockwise import compare_blockwise
+    from convsym.exact.algebra import exact_check, schwartz_zippel
+    from convsym.exact.blockwise import compare_blockwise
 
     small_new, small_old = run("blockwise", 7, 8), run("exact_check", 7, 8)
     row("exact merge B/term (7,7) C=8", f"{small_new['traced'] / small_new['nnz']:.1f} B",

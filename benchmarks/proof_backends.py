@@ -9,7 +9,7 @@ The input is C x n x n with n = k1 + k2, so the output is C x 2 x 2.  Columns:
 
   zippel   Schwartz-Zippel pre-check, 3 random points mod 2**31-1 (ModPTensor), best of --repeat
   exact    PolyTensor: build both sides and compare them, best of --repeat
-  blocks   convsym.blockwise.compare_blockwise: the same check a block of output entries at a time
+  blocks   convsym.exact.blockwise.compare_blockwise: the same check a block of output entries at a time
   naive    sympy.expand(lhs - rhs) == 0 per entry over nested SymPy expressions of the same
            statement, in a subprocess limited to --naive-limit seconds ("> 60 s" when it does not
            finish; "skipped" when a size no larger in every parameter already did not finish)
@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from convsym.algebra import exact_check, schwartz_zippel  # noqa: E402
-from convsym.blockwise import compare_blockwise  # noqa: E402
-from convsym.ops import conv2d, merge_bias, merge_kernels  # noqa: E402
+from convsym.exact.algebra import exact_check, schwartz_zippel  # noqa: E402
+from convsym.exact.blockwise import compare_blockwise  # noqa: E402
+from convsym.exact.ops import conv2d, merge_bias, merge_kernels  # noqa: E402
 
 KERNELS = ((3, 3), (3, 5), (5, 5), (7, 7))
 CHANNELS = (1, 2, 4, 8)

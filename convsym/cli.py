@@ -33,10 +33,10 @@ from typing import Any, TextIO
 
 from convsym.dtypes import DTYPE_SIZES, TOOLS
 from convsym.errors import ConvsymError
-from convsym.registry import ProofFileError, default_out_dir, load_families, verdict_summary
-from convsym.verdict import Verdict
+from convsym.run.registry import ProofFileError, default_out_dir, load_families, verdict_summary
+from convsym.proof.verdict import Verdict
 
-# convsym.build, convsym.cost and convsym.render import SymPy and Jinja2: each command imports
+# convsym.run.build, convsym.cost and convsym.render import SymPy and Jinja2: each command imports
 # what it needs inside its function, so `import convsym.cli` and `convsym list` start fast.
 
 EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_USAGE = 0, 1, 2
@@ -266,7 +266,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.build import run_all
+    from convsym.run.build import run_all
 
     results = run_all(args.path, args.names, jobs=args.jobs, progress=_Progress(err))
     verdicts = _all_verdicts(results)
@@ -277,7 +277,7 @@ def cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.build import run_all
+    from convsym.run.build import run_all
     from convsym.render import render_text
 
     results = run_all(args.path, args.names)
@@ -287,7 +287,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.build import build_pdf, build_tree, run_all, write_tree
+    from convsym.run.build import build_pdf, build_tree, run_all, write_tree
     from convsym.render.export import formula_files
 
     out_dir = _out_dir(args)
@@ -306,7 +306,7 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.build import check, run_all
+    from convsym.run.build import check, run_all
     from convsym.render.export import formula_files
 
     out_dir = _out_dir(args)

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from convsym.folding import ConstantPadConv2d
-from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _pads
+from convsym.transforms.folding import ConstantPadConv2d
+from convsym.transforms.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _pads
 
 __all__ = [
     "ACTIVATIONS",

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from convsym import transforms as T
-from convsym.folding import merge_parallel_dense
-from convsym.layers import _pads
+from convsym.transforms.folding import merge_parallel_dense
+from convsym.transforms.layers import _pads
 from convsym.torch import ACTIVATIONS, _torch, from_convsym, to_convsym
 
 __all__ = ["Certificate", "Condition", "DEFAULT_REWRITES", "REWRITES", "Rewrite", "optimize"]

@@ -34,7 +34,7 @@ from convsym.errors import ProofError
 from convsym.proof import Checked, Proof
 from convsym.render.export import python_function
 from convsym.shapes import conv_output_size, pool_output_size, receptive_field
-from convsym.verdict import Family
+from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "costs",
@@ -1329,6 +1329,6 @@ resnet18 = Checked(
 
 
 if __name__ == "__main__":
-    from convsym.registry import run_script
+    from convsym.run.registry import run_script
 
     raise SystemExit(run_script(globals()))

@@ -17,17 +17,17 @@ import sympy
 import z3
 from sympy import IndexedBase
 
-from convsym import opdefs as D
-from convsym import ops
+from convsym.symbolic import opdefs as D
+from convsym.exact import ops
 from convsym import reference as ref
-from convsym.algebra import contract
+from convsym.exact.algebra import contract
 from convsym.errors import ProofError
 from convsym.proof import Checked, General, Identity, Proof, Refutation
 from convsym.render import figures
-from convsym.rules import Distribute, Fold, GroupBy, Name, Unfold
-from convsym.sums import Let, OpDef, Range, SumExpr, Term, index
-from convsym.symbols import sizes
-from convsym.verdict import Family
+from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Unfold
+from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, index
+from convsym.symbolic.symbols import sizes
+from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "folding",
@@ -45,7 +45,7 @@ FAMILY = Family(
 )
 
 # =============================================================================================
-# helpers: exact builders over convsym.ops (unbatched tensors (C, H, W)), shared by the identities
+# helpers: exact builders over convsym.exact.ops (unbatched tensors (C, H, W)), shared by the identities
 
 
 def _per_channel(v, ndim=3):
@@ -1284,7 +1284,7 @@ def test_folding_cle_optimal_numeric():
 
 
 def _iterate_chain():
-    from convsym.folding import equalize
+    from convsym.transforms.folding import equalize
     from convsym.transforms import Conv2d
 
     rng = np.random.default_rng(58)
@@ -1466,6 +1466,6 @@ __all__ = [
 ]
 
 if __name__ == "__main__":
-    from convsym.registry import run_script
+    from convsym.run.registry import run_script
 
     raise SystemExit(run_script(globals()))

@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
-from convsym import opdefs as D
-from convsym import ops
-from convsym.algebra import contract
+from convsym.symbolic import opdefs as D
+from convsym.exact import ops
+from convsym.exact.algebra import contract
 from convsym.proof import General, Identity
 from convsym.render import figures
-from convsym.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.sums import Let, SumExpr, grid, index
-from convsym.symbols import scalars, sizes
-from convsym.verdict import Family
+from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, SumExpr, grid, index
+from convsym.symbolic.symbols import scalars, sizes
+from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "merge",
@@ -321,7 +321,7 @@ strided_1d = General(
 )
 
 # ---------------------------------------------------------------------------------------------
-# exact instances: every weight, bias and input entry a distinct symbol (convsym.ops + algebra)
+# exact instances: every weight, bias and input entry a distinct symbol (convsym.exact.ops + algebra)
 
 
 def layer_inputs(k1, k2, ci, cm, co, n, g1=1, g2=1, **_):
@@ -447,8 +447,8 @@ def _interior(y, p2):
 
 def _ring_figure(fields):
     """Which outputs of the naive padded merge are wrong, computed exactly (every entry a symbol)."""
-    from convsym.algebra import PolyTensor
-    from convsym.symbols import VariablePool
+    from convsym.exact.algebra import PolyTensor
+    from convsym.symbolic.symbols import VariablePool
 
     sz = dict(k1=3, k2=3, ci=1, cm=1, co=1, n=6, p1=1, p2=1)
     pool = VariablePool()
@@ -517,6 +517,6 @@ __all__ = ["sequential_1d", "sequential_2d", "strided_1d", "exact_2d", "exact_la
            "padded", "padded_interior", "padded_exact", "padded_wide"]
 
 if __name__ == "__main__":
-    from convsym.registry import run_script
+    from convsym.run.registry import run_script
 
     raise SystemExit(run_script(globals()))

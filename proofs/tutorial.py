@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from sympy import IndexedBase
 
-from convsym import opdefs as D
-from convsym import ops
+from convsym.symbolic import opdefs as D
+from convsym.exact import ops
 from convsym.proof import General, Identity
-from convsym.rules import Distribute, Fold, Unfold
-from convsym.sums import Let, SumExpr, grid, index
-from convsym.symbols import sizes
-from convsym.verdict import Family
+from convsym.symbolic.rules import Distribute, Fold, Unfold
+from convsym.symbolic.sums import Let, SumExpr, grid, index
+from convsym.symbolic.symbols import sizes
+from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "tutorial",
@@ -62,7 +62,7 @@ def test_tutorial_linear_in_input():
 )
 
 
-# 4. An exact family: builders over convsym.ops run on tensors whose every entry is a symbol.
+# 4. An exact family: builders over convsym.exact.ops run on tensors whose every entry is a symbol.
 def inputs(c, o, k, n, g, **_):
     return {"x": (c, n, n), "y": (c, n, n), "w": (o, c // g, k, k)}
 
@@ -101,6 +101,6 @@ def test_tutorial_linear_exact_fractions():
 )
 
 if __name__ == "__main__":
-    from convsym.registry import run_script
+    from convsym.run.registry import run_script
 
     raise SystemExit(run_script(globals()))

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from convsym.verdict import Family, StepRecord, Verdict, Witness
+from convsym.proof.verdict import Family, StepRecord, Verdict, Witness
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("CONVSYM_REQUIRE_LATEX") == "1" or not any("latex" in i.keywords for i in items):
         return
-    from convsym.build import latex_problem
+    from convsym.run.build import latex_problem
 
     problem = latex_problem()  # names the Debian / TeX Live package to install
     if problem is None:
@@ -126,8 +126,8 @@ TOY_SCRIPT = '''\
 import sympy
 
 from convsym.proof import Checked, Refutation
-from convsym.registry import run_script
-from convsym.verdict import Family
+from convsym.run.registry import run_script
+from convsym.proof.verdict import Family
 
 FAMILY = Family("toy", "Toy facts", intro="Facts about $a + b$.", order=5)
 a, b = sympy.symbols("a b", integer=True)

@@ -11,7 +11,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convsym.algebra import (
+from convsym.exact.algebra import (
     DEFAULT_PRIME,
     DictPolyTensor,
     ModPTensor,
@@ -21,7 +21,7 @@ from convsym.algebra import (
     exact_check,
     schwartz_zippel,
 )
-from convsym.symbols import VariablePool, scalars, sizes, to_sympy
+from convsym.symbolic.symbols import VariablePool, scalars, sizes, to_sympy
 
 N_VARS = 6
 

@@ -7,11 +7,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from convsym import blockwise
-from convsym.algebra import PolyTensor, exact_check
-from convsym.blockwise import TraceTensor, compare_blockwise
-from convsym.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
-from convsym.symbols import VariablePool
+from convsym.exact import blockwise
+from convsym.exact.algebra import PolyTensor, exact_check
+from convsym.exact.blockwise import TraceTensor, compare_blockwise
+from convsym.exact.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
+from convsym.symbolic.symbols import VariablePool
 
 BIG = 2**62 - 1  # products and sums of these leave int64 (the storage switches to Python ints)
 

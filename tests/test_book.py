@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from convsym.build import compile_latex, recorded_source_hash, source_hash
+from convsym.run.build import compile_latex, recorded_source_hash, source_hash
 from convsym.render.latex import overfull_hboxes
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"

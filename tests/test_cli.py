@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import convsym.build as build
+import convsym.run.build as build
 from convsym.cli import default_out_dir, main
 
 
@@ -86,7 +86,7 @@ def test_no_command_is_a_usage_error():
 
 
 def test_broken_proof_file_names_file_and_line(write_script):
-    path = write_script("broken.py", "from convsym.verdict import Family\n\nFAMILY = Family(\n")
+    path = write_script("broken.py", "from convsym.proof.verdict import Family\n\nFAMILY = Family(\n")
     proc = run("list", "--path", str(path.parent))
     assert proc.returncode == 2
     assert f"convsym list: {path.resolve()}:3: SyntaxError: " in proc.stderr
@@ -197,7 +197,7 @@ def test_check_fresh_and_default_fix_command(toy_dir, tmp_path, no_latex, monkey
     ]
     # against the repository's own folders the fix is the bare command
     monkeypatch.setattr("convsym.cli.default_out_dir", lambda: out)
-    monkeypatch.setattr("convsym.registry.default_proof_dir", lambda: toy_dir)
+    monkeypatch.setattr("convsym.run.registry.default_proof_dir", lambda: toy_dir)
     (out / "checks" / "test_toy.py").unlink()
     status, _, err = call("check")
     assert status == 1
@@ -205,7 +205,7 @@ def test_check_fresh_and_default_fix_command(toy_dir, tmp_path, no_latex, monkey
 
 
 def test_default_out_dir():
-    from convsym.registry import default_proof_dir
+    from convsym.run.registry import default_proof_dir
 
     assert default_out_dir() == default_proof_dir().parent / "generated"
 
@@ -231,7 +231,7 @@ def test_version_names_the_package_and_its_backends():
 def _many_families():
     from types import SimpleNamespace
 
-    from convsym.verdict import Family
+    from convsym.proof.verdict import Family
 
     merge = ["sequential-1d", "sequential-2d", "strided-dilated", "exact-family-2d", "exact-strided-grouped"]
     folding = ["bn-after-conv", "bn-before-conv", "cle-relu", "cle-relu6", "cle-scale-in", "cle-scale-out"]
@@ -250,7 +250,7 @@ def _many_families():
     ],
 )
 def test_unknown_name_suggests_the_closest_names(name, message):
-    from convsym.registry import select
+    from convsym.run.registry import select
 
     with pytest.raises(ValueError) as info:
         select(_many_families(), [name])

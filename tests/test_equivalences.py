@@ -14,11 +14,11 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convsym import ops
-from convsym import ops_equivalences as E
+from convsym.exact import ops
+from convsym.exact import rewrites as E
 from convsym import reference as ref
-from convsym.algebra import DictPolyTensor, PolyTensor
-from convsym.equivalences import (
+from convsym.exact.algebra import DictPolyTensor, PolyTensor
+from convsym.transforms.equivalences import (
     conv1x1_to_linear,
     factor_kernel_1d,
     full_map_conv_to_linear,
@@ -31,9 +31,9 @@ from convsym.equivalences import (
     unshuffled_conv_to_conv,
 )
 from convsym.errors import ProofError
-from convsym.rules import Collapse, Context, Unfold
-from convsym.sums import Range, SumExpr, Term, evaluate, index
-from convsym.symbols import VariablePool, sizes
+from convsym.symbolic.rules import Collapse, Context, Unfold
+from convsym.symbolic.sums import Range, SumExpr, Term, evaluate, index
+from convsym.symbolic.symbols import VariablePool, sizes
 from convsym.transforms import Conv2d, merge_sequential
 
 FAST = settings(max_examples=25, deadline=None)
@@ -453,7 +453,7 @@ def test_collapse_singleton_range_and_failures():
 
 
 def test_collapse_after_unfold_in_a_derivation():
-    from convsym import opdefs as D
+    from convsym.symbolic import opdefs as D
 
     o, i, j = index("o i j")
     C, = sizes("C")

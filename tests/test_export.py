@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import sympy
 
-from convsym.build import build_tree, run_all
+from convsym.run.build import build_tree, run_all
 from convsym.cli import main
 from convsym.cost import conv2d_cost, conv_transpose2d_cost, exported_formulas, padding_taps, pool2d_cost
 from convsym.errors import RenderError
-from convsym.registry import default_proof_dir
+from convsym.run.registry import default_proof_dir
 from convsym.render.export import (
     FILES,
     c_expression,
@@ -336,11 +336,11 @@ def test_prove_json_lists_the_costs_theorems():
 
 
 def test_cli_build_writes_formulas(tmp_path, monkeypatch, costs_results):
-    import convsym.build as build
+    import convsym.run.build as build
 
     # the proofs ran once in the fixture: build and check reuse those verdicts (the cli imports
-    # run_all from convsym.build when a command runs)
-    monkeypatch.setattr("convsym.build.run_all", lambda *args, **kwargs: costs_results)
+    # run_all from convsym.run.build when a command runs)
+    monkeypatch.setattr("convsym.run.build.run_all", lambda *args, **kwargs: costs_results)
     monkeypatch.setattr(build.shutil, "which", lambda name: None)
     monkeypatch.delenv("CONVSYM_REQUIRE_LATEX", raising=False)
     out = tmp_path / "gen"

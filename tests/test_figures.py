@@ -126,7 +126,7 @@ def test_bad_new_figure_input_is_rejected(call, error, message):
 
 
 def _theorem(name: str):
-    from convsym.registry import default_proof_dir, load_file
+    from convsym.run.registry import default_proof_dir, load_file
 
     family = name.split(".")[0]
     return next(t for t in load_file(default_proof_dir() / f"{family}.py").theorems if t.name == name)

@@ -1,4 +1,4 @@
-"""convsym.folding (BatchNorm folding, parallel merges, equalization), its rule and its proofs."""
+"""convsym.transforms.folding (BatchNorm folding, parallel merges, equalization), its rule and its proofs."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from sympy import IndexedBase
 
 from convsym import reference as ref
 from convsym.errors import ProofError
-from convsym.folding import ConstantPadConv2d, equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
-from convsym.registry import load_file
-from convsym.rules import Context, Name
-from convsym.sums import Let, Range, SumExpr, Term, index
+from convsym.transforms.folding import ConstantPadConv2d, equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
+from convsym.run.registry import load_file
+from convsym.symbolic.rules import Context, Name
+from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
 from convsym.transforms import BatchNorm2d, Conv2d, identity_conv, merge_sequential
 
 PROPS = settings(max_examples=25, deadline=None)

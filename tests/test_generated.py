@@ -1,7 +1,7 @@
 """generated/ is what `convsym build` produces, whatever the hash seed and the TeX installation.
 
 Every file convsym writes is compared byte for byte; the PDF, whose bytes depend on the TeX
-that compiled it, by the hash of the LaTeX sources it records (see :mod:`convsym.build`).
+that compiled it, by the hash of the LaTeX sources it records (see :mod:`convsym.run.build`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from convsym.build import recorded_source_hash, source_hash
+from convsym.run.build import recorded_source_hash, source_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"

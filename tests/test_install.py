@@ -110,7 +110,7 @@ def test_pyproject_ships_every_package():
 def test_the_venv_imports_the_wheel_not_the_repository(installed):
     probe = installed.run(installed.python, "-c", """if True:
         import json, convsym
-        from convsym import registry
+        from convsym.run import registry
         print(json.dumps({"module": convsym.__file__, "checkout": str(registry.source_checkout()),
                           "proofs": str(registry.default_proof_dir()),
                           "out": str(registry.default_out_dir())}))

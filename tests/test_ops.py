@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from convsym.algebra import (
+from convsym.exact.algebra import (
     DEFAULT_PRIME,
     DictPolyTensor,
     ModPTensor,
@@ -15,7 +15,7 @@ from convsym.algebra import (
     exact_check,
     schwartz_zippel,
 )
-from convsym.ops import (
+from convsym.exact.ops import (
     add_bias,
     conv1d,
     conv2d,
@@ -26,7 +26,7 @@ from convsym.ops import (
     merged_kernel_size,
     total,
 )
-from convsym.symbols import VariablePool
+from convsym.symbolic.symbols import VariablePool
 
 RNG = np.random.default_rng(20240611)
 
@@ -36,7 +36,7 @@ def ints(shape, low=-9, high=10):
 
 
 # ---------------------------------------------------------------------------------------------
-# a naive reference written with plain loops (independent of convsym.ops)
+# a naive reference written with plain loops (independent of convsym.exact.ops)
 
 
 def naive_conv(x, w, b, stride, pads, dilation, groups):

@@ -9,14 +9,15 @@ import pytest
 import sympy
 from sympy import IndexedBase
 
-from convsym import decide, ops
-from convsym import opdefs as D
+from convsym.symbolic import decide
+from convsym.exact import ops
+from convsym.symbolic import opdefs as D
 from convsym.errors import ProofError
 from convsym.proof import General, Identity
-from convsym.rules import Context, Distribute, Fold, Name, Reorder, Rule, Substitute, Unfold
-from convsym.sums import Let, Range, SumExpr, Term, evaluate, grid, index
-from convsym.symbols import scalars, sizes
-from convsym.verdict import Verdict
+from convsym.symbolic.rules import Context, Distribute, Fold, Name, Reorder, Rule, Substitute, Unfold
+from convsym.symbolic.sums import Let, Range, SumExpr, Term, evaluate, grid, index
+from convsym.symbolic.symbols import scalars, sizes
+from convsym.proof.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE = runpy.run_path(str(ROOT / "proofs" / "merge.py"))
@@ -98,7 +99,7 @@ class DropFirstTerm(Rule):
         return "drop the first term"
 
     def apply(self, expr, ctx):
-        from convsym.rules import Outcome
+        from convsym.symbolic.rules import Outcome
 
         return Outcome(SumExpr(expr.terms[1:]))
 
@@ -252,12 +253,12 @@ def test_general_needs_a_derivation_and_identity_a_family():
 
 WRONG_CLAIM_SCRIPT = '''
 from sympy import IndexedBase
-from convsym import opdefs as D
+from convsym.symbolic import opdefs as D
 from convsym.proof import General
-from convsym.rules import Distribute, Fold, Name, Reorder, Substitute, Unfold
-from convsym.sums import Let, SumExpr, grid, index
-from convsym.symbols import scalars, sizes
-from convsym.verdict import Family
+from convsym.symbolic.rules import Distribute, Fold, Name, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, SumExpr, grid, index
+from convsym.symbolic.symbols import scalars, sizes
+from convsym.proof.verdict import Family
 
 FAMILY = Family("wrong", "A wrong claim")
 k1, k2 = sizes("k_1 k_2")

@@ -22,7 +22,7 @@ from convsym.render import (
     tex,
 )
 from convsym.render.latex import BREAKABLE_DISPLAY_CHARS, bookmark, display_view, overfull_hboxes
-from convsym.verdict import StepRecord
+from convsym.proof.verdict import StepRecord
 
 # ---------------------------------------------------------------------------------------------
 # filters
@@ -267,7 +267,7 @@ def test_main_title_page_and_index(toy_family):
 
 
 def test_main_inputs_families_in_order(toy_family):
-    from convsym.verdict import Family
+    from convsym.proof.verdict import Family
 
     other = Family("alpha", "Alpha")
     lines = _lines(render_main([toy_family, other]))
@@ -698,7 +698,7 @@ def test_render_checks_emits_the_witness_helper_once_and_only_when_used(fake_the
 
 def test_every_shipped_theorem_has_a_numeric_check():
     # issue 10, item 5: a theorem whose check_source is empty is emitted as "no numeric check"
-    from convsym.registry import load_families
+    from convsym.run.registry import load_families
 
     families = load_families()
     names = [t.name for _, theorems in families for t in theorems]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convsym import reference
-from convsym.folding import regroup, undilate
+from convsym.transforms.folding import regroup, undilate
 from convsym.transforms import BatchNorm2d, Conv2d, ConvTranspose2d, fold_batchnorm, merge_parallel_dense
 
 

@@ -13,8 +13,8 @@ how each counting tool counts them.
 * :mod:`convsym.cost.models`: whole models (``count_module``, :class:`ModelCost`).
 """
 
-from .formulas import Formula, exported_formulas
-from .layers import (
+from convsym.cost.formulas import Formula, exported_formulas
+from convsym.cost.layers import (
     conv2d_cost,
     conv_transpose2d_cost,
     cost_from_options,
@@ -25,9 +25,9 @@ from .layers import (
     real_taps,
     resnet18_convs,
 )
-from .models import ModelCost, OpRecord, count_module
-from .record import DTYPE_SIZES, TOOL_VERSIONS, TOOLS, Cost, LayerSpec, Reported
-from .tools import ToolCount
+from convsym.cost.models import ModelCost, OpRecord, count_module
+from convsym.cost.record import DTYPE_SIZES, TOOL_VERSIONS, TOOLS, Cost, LayerSpec, Reported
+from convsym.cost.tools import ToolCount
 
 __all__ = [
     "DTYPE_SIZES",

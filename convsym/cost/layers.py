@@ -43,7 +43,7 @@ from typing import Any
 
 import sympy
 
-from ..shapes import (
+from convsym.shapes import (
     _floor_div,
     _require,
     _size,
@@ -53,7 +53,7 @@ from ..shapes import (
     pool_output_size,
     same_padding,
 )
-from .record import Cost, LayerSpec, Size, _clean, _numel
+from convsym.cost.record import Cost, LayerSpec, Size, _clean, _numel
 
 # ---------------------------------------------------------------------------------------------
 # validation helpers

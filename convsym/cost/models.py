@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .layers import conv2d_cost, conv_transpose2d_cost, linear_cost, pool2d_cost
-from .operators import op_cost
-from .record import TOOLS, Cost
-from .tools import ToolCount, count_tool
-from .trace import ModuleEvent, TensorInfo, Trace, trace_module
+from convsym.cost.layers import conv2d_cost, conv_transpose2d_cost, linear_cost, pool2d_cost
+from convsym.cost.operators import op_cost
+from convsym.cost.record import TOOLS, Cost
+from convsym.cost.tools import ToolCount, count_tool
+from convsym.cost.trace import ModuleEvent, TensorInfo, Trace, trace_module
 
 __all__ = ["FIGURES", "ModelCost", "OpRecord", "count_module"]
 

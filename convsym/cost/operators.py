@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import prod
 
-from .layers import conv2d_cost, conv_transpose2d_cost, pool2d_cost
-from .trace import OpEvent
+from convsym.cost.layers import conv2d_cost, conv_transpose2d_cost, pool2d_cost
+from convsym.cost.trace import OpEvent
 
 __all__ = ["ELEMENTWISE", "MOVEMENT", "OpCost", "op_cost"]
 

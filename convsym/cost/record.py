@@ -9,8 +9,8 @@ from typing import Any
 
 import sympy
 
-from ..dtypes import DTYPE_SIZES, TOOL_VERSIONS, TOOLS  # noqa: F401  (re-exported)
-from ..shapes import _symbolic
+from convsym.dtypes import DTYPE_SIZES, TOOL_VERSIONS, TOOLS  # noqa: F401  (re-exported)
+from convsym.shapes import _symbolic
 
 Size = int | sympy.Expr
 
@@ -213,7 +213,7 @@ class Cost:
                 f"as_reported_by: unknown tool {tool!r}; valid tools: {', '.join(TOOLS)}"
             )
         spec = self.layer
-        from .conventions import _TOOL_RULES, _UNCOUNTED_WHY
+        from convsym.cost.conventions import _TOOL_RULES, _UNCOUNTED_WHY
 
         counter = _TOOL_RULES[tool].get(spec.op)
         if counter is None:

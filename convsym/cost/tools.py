@@ -78,7 +78,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
-from .trace import CallEvent, ModuleEvent, OpEvent, TensorInfo, Trace
+from convsym.cost.trace import CallEvent, ModuleEvent, OpEvent, TensorInfo, Trace
 
 __all__ = ["TOOL_COUNTERS", "Contribution", "ToolCount", "count_tool"]
 

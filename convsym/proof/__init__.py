@@ -7,7 +7,7 @@ A proof script needs one import line::
 Kinds of theorem (only these prove; see :mod:`convsym.proof.theorem` for the rules):
 
 * :class:`General` -- for all sizes: a derivation over symbolic index sums, each step a rule of
-  :mod:`convsym.rules` that decides its own side conditions; the claim itself evaluated exactly
+  :mod:`convsym.symbolic.rules` that decides its own side conditions; the claim itself evaluated exactly
   on instances independently of the derivation; the end compared with the claimed right side.
 * :class:`Identity` -- exact polynomial identity for concrete sizes (one instance or a family).
 * :class:`Checked` -- a list of kernel-checked steps (algebra, z3, summation, exact families,
@@ -15,14 +15,14 @@ Kinds of theorem (only these prove; see :mod:`convsym.proof.theorem` for the rul
 * :class:`Refutation` -- a claim refuted at one concrete exact input.
 """
 
-from ..rules import Collapse, Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from ..sums import Let, OpDef, Range, SumExpr, Term, grid, index
-from ..symbols import scalars, sizes
-from ..verdict import Family, StepRecord, Verdict, Witness
-from .checked import Checked, Proof
-from .general import General
-from .identity import Identity, Refutation, family_text
-from .theorem import Theorem, minted
+from convsym.symbolic.rules import Collapse, Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, grid, index
+from convsym.symbolic.symbols import scalars, sizes
+from convsym.proof.verdict import Family, StepRecord, Verdict, Witness
+from convsym.proof.checked import Checked, Proof
+from convsym.proof.general import General
+from convsym.proof.identity import Identity, Refutation, family_text
+from convsym.proof.theorem import Theorem, minted
 
 __all__ = [
     "Checked", "Collapse", "Distribute", "Family", "Fold", "General", "GroupBy", "Identity", "Let", "Name", "OpDef",

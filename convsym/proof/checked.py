@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import sympy
 import z3
 
-from .. import decide
-from .theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
+from convsym.symbolic import decide
+from convsym.proof.theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
 
 
 def _tex(e) -> str:
@@ -221,7 +221,7 @@ class Proof:
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
         """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
-        from .theorem import _foreign_overrides
+        from convsym.proof.theorem import _foreign_overrides
 
         if not isinstance(theorem, Theorem) or type(theorem).prove is not Theorem.prove or \
                 _foreign_overrides(type(theorem)):
@@ -466,6 +466,6 @@ class Checked(Theorem):
 
     def check_source_for(self, verdict) -> str:
         """``check_source``, plus the witness re-test for a refutation."""
-        from .identity import with_witness_test
+        from convsym.proof.identity import with_witness_test
 
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)

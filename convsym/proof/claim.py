@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 import sympy
 from sympy import Indexed, IndexedBase, Symbol
 
-from .. import decide
-from ..errors import ProofError
-from ..sums import App, Let, SumExpr, Term, instantiate
+from convsym.symbolic import decide
+from convsym.errors import ProofError
+from convsym.symbolic.sums import App, Let, SumExpr, Term, instantiate
 
 #: at most this many boundary size combinations (beyond it: least, next, and one size at a time)
 MAX_BOUNDARY = 16

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 import sympy
 from sympy import IndexedBase, Symbol
 
-from ..errors import ProofError
-from ..rules import Context, Rule
-from ..sums import Let, SumExpr, check_well_formed, free_symbols, latex_sumexpr, text_sumexpr
-from . import claim as C
-from .theorem import StepError, Theorem, mint, mint_witness
+from convsym.errors import ProofError
+from convsym.symbolic.rules import Context, Rule
+from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols, latex_sumexpr, text_sumexpr
+from convsym.proof import claim as C
+from convsym.proof.theorem import StepError, Theorem, mint, mint_witness
 
 
 def _as_sumexpr(e) -> SumExpr:
@@ -36,9 +36,9 @@ class General(Theorem):
     """A claim for all sizes, proved by a derivation whose every step is checked.
 
     ``lhs`` and ``rhs`` are :class:`SumExpr` (or SymPy expressions built from
-    :mod:`convsym.opdefs` applications); ``lets`` define intermediate signals; ``size_hypotheses``
+    :mod:`convsym.symbolic.opdefs` applications); ``lets`` define intermediate signals; ``size_hypotheses``
     are conditions on sizes and positions (SymPy relations); ``derivation`` is a list of
-    :mod:`convsym.rules` objects; ``instances`` are size assignments keyed by size name (the
+    :mod:`convsym.symbolic.rules` objects; ``instances`` are size assignments keyed by size name (the
     kernel adds its own boundary instances); ``cross_checks`` are further theorems (typically
     :class:`Identity`) that must be proved too.
     """
@@ -74,7 +74,7 @@ class General(Theorem):
                              f"{sorted({str(b) for b in bases if bases.count(b) > 1})}")
         for rule in self.derivation:
             if not isinstance(rule, Rule):
-                raise TypeError(f"Theorem {name}: derivation step {rule!r} is not a rule of convsym.rules")
+                raise TypeError(f"Theorem {name}: derivation step {rule!r} is not a rule of convsym.symbolic.rules")
 
     # -- symbols ---------------------------------------------------------------------------------
     def _free(self) -> set[Symbol]:

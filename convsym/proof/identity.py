@@ -10,9 +10,9 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from ..errors import ProofError
-from ..verdict import Verdict
-from .theorem import Theorem, mint, mint_witness
+from convsym.errors import ProofError
+from convsym.proof.verdict import Verdict
+from convsym.proof.theorem import Theorem, mint, mint_witness
 
 
 def _fmt_sizes(sz: Mapping) -> str:
@@ -69,8 +69,8 @@ class Identity(Theorem):
     """An exact polynomial identity ``lhs == rhs`` for concrete sizes, every input entry a symbol.
 
     ``inputs(**sizes)`` gives ``{name: shape}``; ``lhs(T, **sizes)`` and ``rhs(T, **sizes)`` build
-    the two sides from the input tensors ``T`` with :mod:`convsym.ops` (they run unchanged on the
-    exact :class:`~convsym.algebra.PolyTensor` and on the mod-p twin of the Schwartz-Zippel
+    the two sides from the input tensors ``T`` with :mod:`convsym.exact.ops` (they run unchanged on the
+    exact :class:`~convsym.exact.algebra.PolyTensor` and on the mod-p twin of the Schwartz-Zippel
     pre-check).  ``family`` lists the size assignments, smallest first.  The verdict is ``proved``
     when every instance is an identity (strength ``exact-family`` for several instances,
     ``exact-instance`` for one), ``refuted`` at the first instance that is not, with an exact
@@ -135,7 +135,7 @@ class Identity(Theorem):
         )
 
     def _run(self) -> dict:
-        from ..blockwise import compare_blockwise
+        from convsym.exact.blockwise import compare_blockwise
 
         done = []
         statement = {"statement_text": self.statement_text(),

@@ -1,12 +1,12 @@
 """The base of every theorem kind, and the one place where evidence is minted.
 
-The trusted core of convsym is this package (with :mod:`convsym.rules`, :mod:`convsym.sums` and
-:mod:`convsym.decide`).  Three rules keep it honest:
+The trusted core of convsym is this package (with :mod:`convsym.symbolic.rules`, :mod:`convsym.symbolic.sums` and
+:mod:`convsym.symbolic.decide`).  Three rules keep it honest:
 
 * **Only the kernel's theorem kinds prove.**  :meth:`Theorem.prove` refuses a theorem whose class
   overrides ``_run`` outside ``convsym.proof``: a proof script builds on :class:`General`,
   :class:`Identity`, :class:`Checked` and :class:`Refutation`, never on a ``_run`` of its own.
-* **Steps are minted, not written.**  A :class:`~convsym.verdict.StepRecord` counts only if the
+* **Steps are minted, not written.**  A :class:`~convsym.proof.verdict.StepRecord` counts only if the
   kernel made it, right after the check it records (:func:`mint`); a record built anywhere else
   fails the proof.  Each minted step carries its *evidence*: ``general`` (a rule whose side
   conditions were decided for all sizes, an algebraic identity, a definition), ``exact-family``,
@@ -23,8 +23,8 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from ..errors import ProofError
-from ..verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
+from convsym.errors import ProofError
+from convsym.proof.verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
 
 _MINTED: dict[int, weakref.ref] = {}
 #: what a minted step established, kept by the kernel (not on the record a proof can touch):

@@ -21,7 +21,7 @@ from convsym.render.latex import (
     tex,
 )
 from convsym.render.unicode import latex_to_unicode, text_to_unicode
-from convsym.verdict import Verdict
+from convsym.proof.verdict import Verdict
 
 __all__ = [
     "HEADER",

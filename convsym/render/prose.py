@@ -7,7 +7,7 @@ things make them read better in the book, each a pure function of the text:
   (``merge.padded-second``) into ``\thmref{...}``: a link to the theorem labelled
   ``thm:<name>`` with its number when the document has that label, the plain name otherwise
   (LaTeX decides, from the labels of the previous run, so names of other chapters work too);
-* :func:`step_prose` writes the descriptions of the rules of :mod:`convsym.rules`
+* :func:`step_prose` writes the descriptions of the rules of :mod:`convsym.symbolic.rules`
   (``fold the sum over a into conv1d(x, W, k_1 + k_2 - 1, 1, 1, i)``) with their formulas as
   inline math; any other description is left as it is;
 * :func:`sizes_prose` does the same for size lists (``all k_1, k_2 >= 1``) and for the

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convsym import reference as R
-from convsym.equivalences import (
+from convsym.transforms.equivalences import (
     conv1x1_to_linear,
     full_map_conv_to_linear,
     linear_to_full_map_conv,

@@ -1,4 +1,4 @@
-"""convsym.folding against PyTorch in float64: fuse_conv_bn_eval, and the rewritten networks run by torch."""
+"""convsym.transforms.folding against PyTorch in float64: fuse_conv_bn_eval, and the rewritten networks run by torch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convsym.folding import equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
+from convsym.transforms.folding import equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
 from convsym.transforms import BatchNorm2d, Conv2d, identity_conv
 
 torch = pytest.importorskip("torch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from convsym.registry import load_families
+from convsym.run.registry import load_families
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

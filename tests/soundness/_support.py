@@ -20,7 +20,7 @@ from fractions import Fraction
 import sympy
 
 from convsym.proof import General, minted
-from convsym.sums import Range, SumExpr, Term
+from convsym.symbolic.sums import Range, SumExpr, Term
 
 #: {theorem name: (mutants, rejected)}, filled by test_mutations.py, printed by conftest.py
 MUTATION_STATS: dict[str, tuple[int, int]] = {}

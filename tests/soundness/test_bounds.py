@@ -5,10 +5,10 @@ from __future__ import annotations
 from _support import BLIND_AT_3, Sig, assert_failed, assert_refuted, blind, differ, general, sums, term, witness_signals
 from sympy import IndexedBase
 
-from convsym import opdefs as D
-from convsym.rules import Fold, GroupBy, Reorder, Substitute, Unfold
-from convsym.sums import Range, SumExpr, Term, index
-from convsym.symbols import sizes
+from convsym.symbolic import opdefs as D
+from convsym.symbolic.rules import Fold, GroupBy, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Range, SumExpr, Term, index
+from convsym.symbolic.symbols import sizes
 
 (k,) = sizes("k")
 i, a, b, t = index("i a b t")

@@ -24,11 +24,11 @@ from _support import (
 )
 from sympy import IndexedBase, Symbol
 
-from convsym import opdefs as D
+from convsym.symbolic import opdefs as D
 from convsym import reference as ref
-from convsym.rules import Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.sums import Let, SumExpr, grid, index
-from convsym.symbols import sizes
+from convsym.symbolic.rules import Fold, GroupBy, Name, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, SumExpr, grid, index
+from convsym.symbolic.symbols import sizes
 
 (k,) = sizes("k")
 i, a, b, c = index("i a b c")

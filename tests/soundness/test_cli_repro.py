@@ -15,12 +15,12 @@ from convsym import reference as ref
 
 REPRODUCERS = '''
 from sympy import Eq, IndexedBase
-from convsym import opdefs as D
+from convsym.symbolic import opdefs as D
 from convsym.proof import General
-from convsym.rules import Collapse, Fold, Unfold
-from convsym.sums import Range, SumExpr, Term, grid, index
-from convsym.symbols import sizes
-from convsym.verdict import Family
+from convsym.symbolic.rules import Collapse, Fold, Unfold
+from convsym.symbolic.sums import Range, SumExpr, Term, grid, index
+from convsym.symbolic.symbols import sizes
+from convsym.proof.verdict import Family
 FAMILY = Family("repro", "repro", intro="x", order=99)
 (k,) = sizes("k"); i, a = index("i a"); x, w = IndexedBase("x"), IndexedBase("w")
 # k * #{a in [0,k): a = 2} = k  -- false for k = 1, 2 (left side 0)

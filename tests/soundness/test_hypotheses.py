@@ -7,9 +7,9 @@ import pytest
 from _support import Sig, assert_failed, assert_refuted, blind, differ, general, sums, term, witness_signals
 from sympy import Eq, IndexedBase
 
-from convsym.rules import Collapse, Reorder
-from convsym.sums import index
-from convsym.symbols import scalars, sizes
+from convsym.symbolic.rules import Collapse, Reorder
+from convsym.symbolic.sums import index
+from convsym.symbolic.symbols import scalars, sizes
 
 (k, n) = sizes("k n")
 i, a = index("i a")

@@ -29,8 +29,8 @@ from _support import MUTATION_STATS
 from sympy import Indexed, IndexedBase
 
 from convsym.proof import General, minted
-from convsym.registry import ProofFileError, default_proof_dir, load_file
-from convsym.sums import App, Range, SumExpr, Term, free_symbols, instantiate
+from convsym.run.registry import ProofFileError, default_proof_dir, load_file
+from convsym.symbolic.sums import App, Range, SumExpr, Term, free_symbols, instantiate
 
 
 def _load():

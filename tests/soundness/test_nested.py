@@ -17,9 +17,9 @@ from _support import (
 )
 from sympy import IndexedBase
 
-from convsym.rules import Distribute, Reorder, Substitute, Unfold
-from convsym.sums import Let, Range, SumExpr, Term, index
-from convsym.symbols import sizes
+from convsym.symbolic.rules import Distribute, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
+from convsym.symbolic.symbols import sizes
 
 (k,) = sizes("k")
 i, a, b, t = index("i a b t")

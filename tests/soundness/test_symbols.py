@@ -6,10 +6,10 @@ from __future__ import annotations
 from _support import BLIND_AT_3, Sig, assert_failed, blind, differ, general, sums, term
 from sympy import IndexedBase, Symbol
 
-from convsym import opdefs as D
-from convsym.rules import Collapse, Reorder
-from convsym.sums import OpDef, Range, SumExpr, Term, index
-from convsym.symbols import sizes
+from convsym.symbolic import opdefs as D
+from convsym.symbolic.rules import Collapse, Reorder
+from convsym.symbolic.sums import OpDef, Range, SumExpr, Term, index
+from convsym.symbolic.symbols import sizes
 
 (k,) = sizes("k")
 i, a, b, c = index("i a b c")

@@ -1,10 +1,10 @@
-"""Exact ops for the equivalences family, written once for every backend of :mod:`convsym.algebra`.
+"""Exact ops for the equivalences family, written once for every backend of :mod:`convsym.exact.algebra`.
 
-Rearrangements and linear maps that :mod:`convsym.ops` does not have: padding with a value,
+Rearrangements and linear maps that :mod:`convsym.exact.ops` does not have: padding with a value,
 im2col and the convolution as a matrix product, the Toeplitz (doubly blocked) matrix of a
 convolution, average pooling with PyTorch's divisors, pixel (un)shuffle, kernel flips and the full
-cross-correlation.  Like :mod:`convsym.ops`, every op builds index triples with NumPy from the
-hyper-parameters alone and makes :func:`~convsym.algebra.contract` or ``gather`` calls, so the
+cross-correlation.  Like :mod:`convsym.exact.ops`, every op builds index triples with NumPy from the
+hyper-parameters alone and makes :func:`~convsym.exact.algebra.contract` or ``gather`` calls, so the
 same definition runs on ``PolyTensor`` (exact proofs), ``ModPTensor`` (Schwartz-Zippel) and
 ``DictPolyTensor``.  Inputs are unbatched ``(C, H, W)`` maps and weights ``(O, C/g, kh, kw)``.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from convsym.algebra import TensorAlgebra, contract
-from convsym.ops import matmul
+from convsym.exact.algebra import TensorAlgebra, contract
+from convsym.exact.ops import matmul
 
 __all__ = [
     "avg_pool2d",
@@ -298,10 +298,10 @@ def concat(*tensors: TensorAlgebra) -> TensorAlgebra:
 
 
 def split_kernel(w: TensorAlgebra, k1: Any) -> tuple[TensorAlgebra, TensorAlgebra]:
-    """The two weights of :func:`convsym.equivalences.split_kernel` built from a symbolic weight
+    """The two weights of :func:`convsym.transforms.equivalences.split_kernel` built from a symbolic weight
     ``w`` ``(O, C, K_h, K_w)``: impulses (constants) and chunks of ``w`` (scattered entries), so
     that ``merge_kernels(w1, w2) == w`` can be checked as a polynomial identity."""
-    from convsym.equivalences import split_offsets, split_owner
+    from convsym.transforms.equivalences import split_offsets, split_owner
 
     _check("split_kernel", "w", w, 4)
     out_c, in_c, kh, kw = w.shape

@@ -7,7 +7,7 @@ than needed.  Here a monomial is a short sorted row of variable ids.
 
 Three backends share one interface (the :class:`TensorAlgebra` mixin plus ``gather``,
 ``contract``, ``_add``, ``__neg__``, ``_scale``, ``reshape``, ``constant_like``), so the ops in
-:mod:`convsym.ops` are written once:
+:mod:`convsym.exact.ops` are written once:
 
 ``PolyTensor``      sparse COO terms, vectorised NumPy; the exact backend used by proofs.
 ``DictPolyTensor``  one ``{monomial: coefficient}`` dict per entry and plain loops; the readable
@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from convsym.symbols import VariablePool
+from convsym.symbolic.symbols import VariablePool
 
 __all__ = [
     "DEFAULT_PRIME",
@@ -343,7 +343,7 @@ def contract(a: TensorAlgebra, b: TensorAlgebra, out_index, a_index, b_index, ou
 
     ``out`` has ``out_shape`` and starts at zero; entries no triple reaches stay zero.  ``a`` and
     ``b`` must come from the same backend.  This one primitive gives convolution, full
-    convolution, matrix products and sums (:mod:`convsym.ops`).
+    convolution, matrix products and sums (:mod:`convsym.exact.ops`).
     """
     if type(a) is not type(b) or not isinstance(a, TensorAlgebra):
         raise TypeError(

@@ -2,7 +2,7 @@
 
 Layout and semantics are PyTorch's: NCHW, cross-correlation, zero padding.  Number kinds are
 those of :mod:`convsym.transforms` (exact object arrays of ints/Fractions, or float64).  The
-rewrites themselves live in :mod:`convsym.transforms` and :mod:`convsym.folding`.
+rewrites themselves live in :mod:`convsym.transforms` and :mod:`convsym.transforms.folding`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def kind_name(kind: type) -> str:
         return name
     if module.startswith("torch.nn.modules."):
         return f"torch.nn.{name}"
-    if module in ("convsym.layers", "convsym.folding"):
+    if module in ("convsym.transforms.layers", "convsym.transforms.folding"):
         return f"convsym.transforms.{name}"
     return f"{module}.{name}"
 

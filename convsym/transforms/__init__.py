@@ -40,7 +40,7 @@ __all__ = [
     "split_kernel",
 ]
 
-from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _dense, _int, _unify
+from convsym.transforms.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _dense, _int, _unify
 
 # ---------------------------------------------------------------------------------------------
 # Rewrites
@@ -50,7 +50,7 @@ def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = N
     r"""One convolution equal to ``second(first(x))`` for every input ``x``.
 
     ``padding_mode`` (``'bias'`` or ``'zeros'``) asks for the merge of a ``second`` that pads:
-    see :func:`convsym.equivalences.merge_sequential_padded` for the exact conditions (with
+    see :func:`convsym.transforms.equivalences.merge_sequential_padded` for the exact conditions (with
     ``'bias'`` the intermediate's padding ring holds ``b1``, as re-parameterisation blocks do).
     Without it a padded ``second`` raises ``ValueError``.
 
@@ -83,7 +83,7 @@ def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = N
     """
     op = "merge_sequential"
     if padding_mode is not None:
-        from convsym.equivalences import merge_sequential_padded
+        from convsym.transforms.equivalences import merge_sequential_padded
 
         return merge_sequential_padded(first, second, padding_mode)
     _check_type(op, "first", first, Conv2d)
@@ -179,7 +179,7 @@ def identity_conv(channels: int, kernel_size: int = 1, groups: int = 1) -> Conv2
 
 # The rewrites of the folding family live in their own module (they import the layers above);
 # they are offered here under the contract's names.
-from .equivalences import (  # noqa: E402  (equivalences imports the layers, not this module)
+from convsym.transforms.equivalences import (  # noqa: E402  (equivalences imports the layers, not this module)
     conv1x1_to_linear,
     full_map_conv_to_linear,
     linear_to_conv1x1,
@@ -187,7 +187,7 @@ from .equivalences import (  # noqa: E402  (equivalences imports the layers, not
     split_kernel,
     unshuffled_conv_to_conv,
 )
-from .folding import (  # noqa: E402  (folding imports the layers, not this module)
+from convsym.transforms.folding import (  # noqa: E402  (folding imports the layers, not this module)
     ConstantPadConv2d,
     equalize,
     fold_batchnorm,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from convsym.errors import ConvsymError
-from convsym.verdict import NO_STRENGTH, Family, Verdict
+from convsym.proof.verdict import NO_STRENGTH, Family, Verdict
 
 
 class ProofFileError(ConvsymError):
@@ -38,13 +38,17 @@ class ProofFileError(ConvsymError):
         super().__init__(f"{where}: {message}")
 
 
+#: The ``convsym`` package folder (this module lives in ``convsym/run/``).
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
 def source_checkout() -> Path | None:
     """The repository the ``convsym`` package is run from, or None when it is installed.
 
     A checkout (``pip install -e .``, or ``python -m convsym`` in the clone) has ``proofs/`` and
     ``pyproject.toml`` next to the ``convsym`` package folder; an installed package has neither.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = PACKAGE_DIR.parent
     if (root / "proofs").is_dir() and (root / "pyproject.toml").is_file():
         return root
     return None
@@ -57,7 +61,7 @@ def default_proof_dir() -> Path:
     root = source_checkout()
     if root is not None:
         return root / "proofs"
-    return Path(__file__).resolve().parent / "proofs"
+    return PACKAGE_DIR / "proofs"
 
 
 def default_out_dir() -> Path:
@@ -133,7 +137,7 @@ def collect(namespace: Mapping[str, Any], path: Path | str = "<script>",
     if not isinstance(family, Family):
         raise ProofFileError(
             path, lines.get("FAMILY"),
-            f"FAMILY must be a convsym.verdict.Family, got {type(family).__name__}",
+            f"FAMILY must be a convsym.proof.verdict.Family, got {type(family).__name__}",
         )
     theorems: list[Any] = []
     seen: dict[str, str] = {}

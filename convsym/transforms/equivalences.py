@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convsym.layers import Conv2d, _check_type, _dense
+from convsym.transforms.layers import Conv2d, _check_type, _dense
 
 __all__ = [
     "conv1x1_to_linear",

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convsym.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _input, _is_exact, _pads, _unify
+from convsym.transforms.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _input, _is_exact, _pads, _unify
 
 __all__ = [
     "ConstantPadConv2d",

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from convsym.errors import RenderError
-from convsym.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
+from convsym.run.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
 from convsym.render.checks import check_source_of, render_checks
 from convsym.render.latex import HEADER, render_chapter, render_main
-from convsym.verdict import Family, Verdict
+from convsym.proof.verdict import Family, Verdict
 
 Results = list[tuple[Family, list[tuple[Verdict, Any]]]]
 
@@ -443,7 +443,7 @@ def run_all(
     with no selected theorem are left out.  ``jobs > 1`` proves in that many processes (forked
     workers reuse the scripts loaded here).  ``progress(theorem, verdict)`` is called as each proof finishes,
     and, when proving in this process, ``progress(theorem, None)`` just before it starts.
-    Unknown names raise ValueError (see :func:`convsym.registry.select`).
+    Unknown names raise ValueError (see :func:`convsym.run.registry.select`).
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"run_all: jobs={jobs!r} must be a positive integer")
