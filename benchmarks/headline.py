@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         fmt_ratio(listing[0], torch_import and torch_import[0]), "under 0.5 s")
 
     # -- exact merge: memory per term, then the two large cases (each in its own process)
-    from convsym.exact.algebra import exact_check, schwartz_zippel
     from convsym.exact.blockwise import compare_blockwise
+    from convsym.exact.modp import exact_check, schwartz_zippel
 
     small_new, small_old = run("blockwise", 7, 8), run("exact_check", 7, 8)
     row("exact merge B/term (7,7) C=8", f"{small_new['traced'] / small_new['nnz']:.1f} B",

@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from convsym.exact.algebra import exact_check, schwartz_zippel  # noqa: E402
 from convsym.exact.blockwise import compare_blockwise  # noqa: E402
+from convsym.exact.modp import exact_check, schwartz_zippel  # noqa: E402
 from convsym.exact.ops import conv2d, merge_bias, merge_kernels  # noqa: E402
 
 KERNELS = ((3, 3), (3, 5), (5, 5), (7, 7))

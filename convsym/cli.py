@@ -33,8 +33,8 @@ from typing import Any, TextIO
 
 from convsym.dtypes import DTYPE_SIZES, TOOLS
 from convsym.errors import ConvsymError
-from convsym.run.registry import ProofFileError, default_out_dir, load_families, verdict_summary
 from convsym.proof.verdict import Verdict
+from convsym.run.registry import ProofFileError, default_out_dir, load_families, verdict_summary
 
 # convsym.run.build, convsym.cost and convsym.render import SymPy and Jinja2: each command imports
 # what it needs inside its function, so `import convsym.cli` and `convsym list` start fast.
@@ -277,8 +277,8 @@ def cmd_prove(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.run.build import run_all
     from convsym.render import render_text
+    from convsym.run.build import run_all
 
     results = run_all(args.path, args.names)
     verdicts = _all_verdicts(results)
@@ -287,8 +287,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.run.build import build_pdf, build_tree, run_all, write_tree
     from convsym.render.export import formula_files
+    from convsym.run.build import build_pdf, build_tree, run_all, write_tree
 
     out_dir = _out_dir(args)
     results = run_all(args.path, jobs=args.jobs, progress=_Progress(err))
@@ -306,8 +306,8 @@ def cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from convsym.run.build import check, run_all
     from convsym.render.export import formula_files
+    from convsym.run.build import check, run_all
 
     out_dir = _out_dir(args)
     notes: list[str] = []

@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 
 from convsym import transforms as T
-from convsym.transforms.folding import merge_parallel_dense
+from convsym.transforms.interop import ACTIVATIONS, _torch, from_convsym, to_convsym
 from convsym.transforms.layers import _pads
-from convsym.torch import ACTIVATIONS, _torch, from_convsym, to_convsym
+from convsym.transforms.parallel import merge_parallel_dense
 
 __all__ = ["Certificate", "Condition", "DEFAULT_REWRITES", "REWRITES", "Rewrite", "optimize"]
 

@@ -32,9 +32,9 @@ from convsym.cost import (
 )
 from convsym.errors import ProofError
 from convsym.proof import Checked, Proof
+from convsym.proof.verdict import Family
 from convsym.render.export import python_function
 from convsym.shapes import conv_output_size, pool_output_size, receptive_field
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "costs",

@@ -31,17 +31,18 @@ import sympy
 import z3
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
+from convsym.errors import ProofError
 from convsym.exact import ops
 from convsym.exact import rewrites as E
-from convsym.exact.algebra import PolyTensor
-from convsym.errors import ProofError
+from convsym.exact.poly import PolyTensor
+from convsym.exact.pool import VariablePool
 from convsym.proof import Checked, General, Identity, Proof, Theorem
+from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Collapse, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, evaluate, index
-from convsym.symbolic.symbols import VariablePool, sizes
-from convsym.proof.verdict import Family
+from convsym.symbolic.symbols import sizes
 
 FAMILY = Family(
     "equivalences",
@@ -1189,11 +1190,11 @@ Wp_let = Let(Wp, lambda o_, p1, q1: SumExpr.of(s2d_kernel(Wb, Cf, K_s, o_, p1, q
 
 
 def _s2d_figure(fields):
-    """The weight map drawn from :func:`convsym.transforms.equivalences.unshuffled_conv_to_conv` itself: each
+    """The weight map drawn from :func:`convsym.transforms.reshape.unshuffled_conv_to_conv` itself: each
     weight of the K x K kernel of channel c carries the code 1 + c K^2 + u K + v, and the codes
     are read back off the CK x CK kernel the transform returns."""
-    from convsym.transforms.equivalences import unshuffled_conv_to_conv
     from convsym.transforms import Conv2d
+    from convsym.transforms.reshape import unshuffled_conv_to_conv
 
     cr, kk = 2, 3
     codes = np.arange(1, cr * cr * kk * kk + 1, dtype=np.int64).astype(object).reshape(1, cr * cr, kk, kk)
@@ -1214,7 +1215,7 @@ def _s2d_figure(fields):
         f"The weight map of space-to-depth for $C = {cr}$, $K = {kk}$: the ${cr * cr}$ channel kernels of size "
         f"${kk} \\times {kk}$ (left, a colour per channel $c = aC + b$, each weight labelled $uv$) and the "
         f"${cr * kk} \\times {cr * kk}$ kernel of the stride-$CS$ convolution (right) as "
-        f"convsym.transforms.equivalences.unshuffled_conv_to_conv builds it: weight $(u, v)$ of channel $aC + b$ "
+        f"convsym.transforms.reshape.unshuffled_conv_to_conv builds it: weight $(u, v)$ of channel $aC + b$ "
         f"lands at row $Cu + a$, column $Cv + b$."
     )
     return tikz, caption
@@ -1485,7 +1486,7 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
 
 def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
     """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
-    from convsym.exact.algebra import PolyTensor as PT
+    from convsym.exact.poly import PolyTensor as PT
 
     pool = VariablePool()
     T = {nm: PT.variables(pool, nm, shp) for nm, shp in
@@ -1763,7 +1764,8 @@ split_criterion = Checked(
     "The exact criterion for a one-channel split",
     "A real kernel w of length K = k1 + k2 - 1 is the true convolution of real kernels of lengths k1 and k2 iff its "
     "polynomial W(z) = sum w_t z^t has a real factor F with deg F <= k1 - 1 and deg W - deg F <= k2 - 1; equivalently "
-    "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. convsym.transforms.equivalences.factor_kernel_1d "
+    "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. "
+    "convsym.transforms.sequential.factor_kernel_1d "
     "constructs the factors with exact real algebraic entries.",
     derive=derive_split_criterion,
     remarks=("Why: a split is a factorisation W = W_1 W_2 over the reals with deg W_1 <= k1 - 1, deg W_2 <= k2 - 1 "

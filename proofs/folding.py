@@ -17,17 +17,17 @@ import sympy
 import z3
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
-from convsym.exact import ops
 from convsym import reference as ref
-from convsym.exact.algebra import contract
 from convsym.errors import ProofError
+from convsym.exact import ops
+from convsym.exact.tensor import contract
 from convsym.proof import Checked, General, Identity, Proof, Refutation
+from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Unfold
 from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import sizes
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "folding",
@@ -1284,8 +1284,8 @@ def test_folding_cle_optimal_numeric():
 
 
 def _iterate_chain():
-    from convsym.transforms.folding import equalize
     from convsym.transforms import Conv2d
+    from convsym.transforms.equalize import equalize
 
     rng = np.random.default_rng(58)
     layers = [

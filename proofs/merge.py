@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
 from convsym.exact import ops
-from convsym.exact.algebra import contract
+from convsym.exact.tensor import contract
 from convsym.proof import General, Identity
+from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.symbolic.sums import Let, SumExpr, grid, index
 from convsym.symbolic.symbols import scalars, sizes
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "merge",
@@ -447,8 +447,8 @@ def _interior(y, p2):
 
 def _ring_figure(fields):
     """Which outputs of the naive padded merge are wrong, computed exactly (every entry a symbol)."""
-    from convsym.exact.algebra import PolyTensor
-    from convsym.symbolic.symbols import VariablePool
+    from convsym.exact.poly import PolyTensor
+    from convsym.exact.pool import VariablePool
 
     sz = dict(k1=3, k2=3, ci=1, cm=1, co=1, n=6, p1=1, p2=1)
     pool = VariablePool()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
 from convsym.exact import ops
 from convsym.proof import General, Identity
+from convsym.proof.verdict import Family
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Distribute, Fold, Unfold
 from convsym.symbolic.sums import Let, SumExpr, grid, index
 from convsym.symbolic.symbols import sizes
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "tutorial",

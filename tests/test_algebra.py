@@ -11,17 +11,12 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convsym.exact.algebra import (
-    DEFAULT_PRIME,
-    DictPolyTensor,
-    ModPTensor,
-    PolyTensor,
-    TermDifference,
-    contract,
-    exact_check,
-    schwartz_zippel,
-)
-from convsym.symbolic.symbols import VariablePool, scalars, sizes, to_sympy
+from convsym.exact.modp import ModPTensor, exact_check, schwartz_zippel
+from convsym.exact.oracle import DictPolyTensor
+from convsym.exact.poly import PolyTensor, TermDifference
+from convsym.exact.pool import VariablePool, to_sympy
+from convsym.exact.tensor import DEFAULT_PRIME, contract
+from convsym.symbolic.symbols import scalars, sizes
 
 N_VARS = 6
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from convsym.exact import blockwise
-from convsym.exact.algebra import PolyTensor, exact_check
 from convsym.exact.blockwise import TraceTensor, compare_blockwise
+from convsym.exact.modp import exact_check
 from convsym.exact.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
-from convsym.symbolic.symbols import VariablePool
+from convsym.exact.poly import PolyTensor
+from convsym.exact.pool import VariablePool
 
 BIG = 2**62 - 1  # products and sums of these leave int64 (the storage switches to Python ints)
 

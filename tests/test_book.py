@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from convsym.run.build import compile_latex, recorded_source_hash, source_hash
 from convsym.render.latex import overfull_hboxes
+from convsym.run.build import compile_latex, recorded_source_hash, source_hash
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
 LATEX_DIR = GENERATED / "latex"

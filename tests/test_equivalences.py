@@ -14,27 +14,31 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convsym import reference as ref
+from convsym.errors import ProofError
 from convsym.exact import ops
 from convsym.exact import rewrites as E
-from convsym import reference as ref
-from convsym.exact.algebra import DictPolyTensor, PolyTensor
-from convsym.transforms.equivalences import (
+from convsym.exact.oracle import DictPolyTensor
+from convsym.exact.poly import PolyTensor
+from convsym.exact.pool import VariablePool
+from convsym.symbolic.rules import Collapse, Context, Unfold
+from convsym.symbolic.sums import Range, SumExpr, Term, evaluate, index
+from convsym.symbolic.symbols import sizes
+from convsym.transforms import Conv2d, merge_sequential
+from convsym.transforms.reshape import (
     conv1x1_to_linear,
-    factor_kernel_1d,
     full_map_conv_to_linear,
     linear_to_conv1x1,
     linear_to_full_map_conv,
+    unshuffled_conv_to_conv,
+)
+from convsym.transforms.sequential import (
+    factor_kernel_1d,
     merge_sequential_padded,
     split_kernel,
     split_offsets,
     split_owner,
-    unshuffled_conv_to_conv,
 )
-from convsym.errors import ProofError
-from convsym.symbolic.rules import Collapse, Context, Unfold
-from convsym.symbolic.sums import Range, SumExpr, Term, evaluate, index
-from convsym.symbolic.symbols import VariablePool, sizes
-from convsym.transforms import Conv2d, merge_sequential
 
 FAST = settings(max_examples=25, deadline=None)
 

@@ -1,4 +1,4 @@
-"""convsym.transforms.folding (BatchNorm folding, parallel merges, equalization), its rule and its proofs."""
+"""convsym.transforms (BatchNorm folding, parallel merges, equalization), its rule and its proofs."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from sympy import IndexedBase
 
 from convsym import reference as ref
 from convsym.errors import ProofError
-from convsym.transforms.folding import ConstantPadConv2d, equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
 from convsym.run.registry import load_file
 from convsym.symbolic.rules import Context, Name
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
 from convsym.transforms import BatchNorm2d, Conv2d, identity_conv, merge_sequential
+from convsym.transforms.batchnorm import ConstantPadConv2d, fold_batchnorm, fold_batchnorm_before
+from convsym.transforms.equalize import equalize
+from convsym.transforms.parallel import merge_parallel
 
 PROPS = settings(max_examples=25, deadline=None)
 SEEDS = st.integers(0, 2**32 - 1)

@@ -7,14 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from convsym.exact.algebra import (
-    DEFAULT_PRIME,
-    DictPolyTensor,
-    ModPTensor,
-    PolyTensor,
-    exact_check,
-    schwartz_zippel,
-)
+from convsym.exact.modp import ModPTensor, exact_check, schwartz_zippel
 from convsym.exact.ops import (
     add_bias,
     conv1d,
@@ -26,7 +19,10 @@ from convsym.exact.ops import (
     merged_kernel_size,
     total,
 )
-from convsym.symbolic.symbols import VariablePool
+from convsym.exact.oracle import DictPolyTensor
+from convsym.exact.poly import PolyTensor
+from convsym.exact.pool import VariablePool
+from convsym.exact.tensor import DEFAULT_PRIME
 
 RNG = np.random.default_rng(20240611)
 
@@ -317,11 +313,11 @@ def _poly(shape):
         (lambda: conv2d(_poly((1, 2, 2)), _poly((1, 1, 3, 3))), ValueError,
          r"conv2d: output size \(0, 0\) is empty"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((1, 1, 3, 3)), stride=2, padding="same"), ValueError,
-         r"conv2d: padding='same' needs stride 1, got stride=\(2, 2\)"),
+         r"conv2d: padding='same' needs stride=1 \(as in PyTorch\), got stride=\(2, 2\)"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((1, 1, 3, 3)), stride=0), ValueError,
          "conv2d: stride=0 must be >= 1"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((1, 1, 3, 3)), padding="full"), ValueError,
-         "conv2d: padding must be an int, a tuple, 'same' or 'valid', got 'full'"),
+         "conv2d: padding must be an int, a pair, \\(\\(top, bottom\\), \\(left, right\\)\\), 'same' or 'valid', got 'full'"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((2, 1, 3, 3)), _poly((3,))), ValueError,
          r"conv2d: bias must have shape \(2,\), got \(3,\)"),
         (lambda: conv2d(_poly((1, 5, 5)), ModPTensor.constant(np.ones((1, 1, 3, 3), dtype=int))), TypeError,

@@ -9,15 +9,15 @@ import pytest
 import sympy
 from sympy import IndexedBase
 
-from convsym.symbolic import decide
-from convsym.exact import ops
-from convsym.symbolic import opdefs as D
 from convsym.errors import ProofError
+from convsym.exact import ops
 from convsym.proof import General, Identity
+from convsym.proof.verdict import Verdict
+from convsym.symbolic import decide
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Context, Distribute, Fold, Name, Reorder, Rule, Substitute, Unfold
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, evaluate, grid, index
 from convsym.symbolic.symbols import scalars, sizes
-from convsym.proof.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE = runpy.run_path(str(ROOT / "proofs" / "merge.py"))

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convsym.errors import RenderError
+from convsym.proof.verdict import StepRecord
 from convsym.render import (
     environment,
     escape,
@@ -22,7 +23,6 @@ from convsym.render import (
     tex,
 )
 from convsym.render.latex import BREAKABLE_DISPLAY_CHARS, bookmark, display_view, overfull_hboxes
-from convsym.proof.verdict import StepRecord
 
 # ---------------------------------------------------------------------------------------------
 # filters

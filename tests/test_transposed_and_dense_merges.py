@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from convsym import reference
-from convsym.transforms.folding import regroup, undilate
 from convsym.transforms import BatchNorm2d, Conv2d, ConvTranspose2d, fold_batchnorm, merge_parallel_dense
+from convsym.transforms.parallel import regroup, undilate
 
 
 def ints(rng, shape, lo=-3, hi=4):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from convsym.shapes import _symbolic
 from convsym.cost.record import Cost, Size, _numel
+from convsym.shapes import _symbolic
 
 # ---------------------------------------------------------------------------------------------
 # tool conventions: op -> (cost -> (quantity, value, params, macs))

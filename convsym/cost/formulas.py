@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sympy
 
-from convsym.shapes import conv_output_size, conv_transpose_output_size, same_padding
 from convsym.cost.layers import conv2d_cost, conv_transpose2d_cost, linear_cost, padding_taps, pool2d_cost
+from convsym.shapes import conv_output_size, conv_transpose_output_size, same_padding
 
 # ---------------------------------------------------------------------------------------------
 # the exported formulas: the closed forms above, built once from symbols

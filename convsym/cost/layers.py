@@ -43,6 +43,7 @@ from typing import Any
 
 import sympy
 
+from convsym.cost.record import Cost, LayerSpec, Size, _clean, _numel
 from convsym.shapes import (
     _floor_div,
     _require,
@@ -53,7 +54,6 @@ from convsym.shapes import (
     pool_output_size,
     same_padding,
 )
-from convsym.cost.record import Cost, LayerSpec, Size, _clean, _numel
 
 # ---------------------------------------------------------------------------------------------
 # validation helpers

@@ -1,18 +1,18 @@
 """Exact identity checks one block of output entries at a time, so memory is bounded by a block.
 
-:func:`~convsym.exact.algebra.exact_check` builds both sides whole: at a 9x9 two-layer merge with 16
+:func:`~convsym.exact.modp.exact_check` builds both sides whole: at a 9x9 two-layer merge with 16
 channels that is 107.6M terms per side, and the sort that puts them in canonical form needs
 several times that in temporaries.  But the entries of the output are independent polynomials:
 comparing them a block at a time gives the same answer with the memory of one block.
 
 How: the two sides are first *traced*.  :class:`TraceTensor` implements the backend interface of
-:mod:`convsym.exact.algebra` (``gather``, ``contract``, ``_add``, ``_scale``, ``reshape``,
+:mod:`convsym.exact` (``gather``, ``contract``, ``_add``, ``_scale``, ``reshape``,
 ``constant_like``), so the unchanged ops of :mod:`convsym.exact.ops` record a small graph of index
 arrays instead of computing.  A pass over the graph bounds the number of terms of every entry
 of every node (products of term counts, never an underestimate).  The output entries are then
 cut into blocks of at most ``budget`` terms (whole slabs of the leading axes when they fit, so a
 block is typically one output channel), and for each block the graph is evaluated with
-:class:`~convsym.exact.algebra.PolyTensor` *restricted to the entries the block needs*: a contraction
+:class:`~convsym.exact.poly.PolyTensor` *restricted to the entries the block needs*: a contraction
 keeps only the triples whose output is needed, and asks its operands for only the entries those
 triples read.  Nodes whose whole result is small (at most ``budget // 4`` terms) are computed once
 and shared by every block.  Each block of the left side is compared with the same block of the
@@ -21,7 +21,7 @@ right side; the first difference reported is exactly the one
 canonical order), because blocks are disjoint ranges of entries in ascending order.
 
 Everything stays exact: the blocks are ordinary canonical PolyTensors (int64 coefficients with
-the overflow policy of :mod:`convsym.exact.algebra`, Python ints / Fractions beyond it).
+the overflow policy of :mod:`convsym.exact`, Python ints / Fractions beyond it).
 """
 
 from __future__ import annotations
@@ -33,28 +33,22 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.algebra import (
+from convsym.exact.keys import _columns, _KeyPlan, _sort_packed, _trim
+from convsym.exact.modp import ZippelResult, schwartz_zippel
+from convsym.exact.poly import PolyTensor, TermDifference, TermStats
+from convsym.exact.pool import VariablePool
+from convsym.exact.tensor import (
     _LIMIT,
     DEFAULT_PRIME,
-    PolyTensor,
     TensorAlgebra,
-    TermDifference,
-    TermStats,
-    ZippelResult,
     _as_shape,
     _check_triples,
     _coef_array,
-    _columns,
     _exact_scalar,
-    _KeyPlan,
     _max_abs,
     _reshape_target,
-    _sort_packed,
     _to_object,
-    _trim,
-    schwartz_zippel,
 )
-from convsym.symbolic.symbols import VariablePool
 
 __all__ = ["BlockwiseCheck", "TraceTensor", "compare_blockwise"]
 
@@ -480,7 +474,7 @@ class BlockwiseCheck:
     ``equal`` is a proof, ``difference`` (else) the refuting term, the same one
     ``lhs.first_difference(rhs)`` gives on the whole tensors.  ``terms_per_entry`` and ``nnz``
     describe the left side exactly (as :meth:`PolyTensor.terms_per_entry` and ``.nnz``);
-    ``pool`` holds the variables (named as in :func:`~convsym.exact.algebra.exact_check`);
+    ``pool`` holds the variables (named as in :func:`~convsym.exact.modp.exact_check`);
     ``blocks`` is the number of blocks and ``largest_block`` the most terms (both sides) held at
     once; ``zippel`` is the Schwartz-Zippel pre-check when it ran (None otherwise).
     """
@@ -610,7 +604,7 @@ def compare_blockwise(
     """Exact identity check of ``lhs_fn(T) == rhs_fn(T)``, every input entry a variable, by blocks.
 
     ``shapes`` maps input names to shapes; variables are created in that order (``x_{i,j}``),
-    as in :func:`~convsym.exact.algebra.exact_check`, and each function receives ``{name: tensor}``
+    as in :func:`~convsym.exact.modp.exact_check`, and each function receives ``{name: tensor}``
     and builds its side with :mod:`convsym.exact.ops`.  The two sides are compared a block of output
     entries at a time, each block holding at most about ``budget`` terms (an entry larger than
     that is a block of its own), so peak memory is that of one block plus the shared small

@@ -1,7 +1,7 @@
-"""Exact definitional convolution ops, written once for every backend of :mod:`convsym.exact.algebra`.
+"""Exact definitional convolution ops, written once for every backend of :mod:`convsym.exact`.
 
 Each op validates its arguments, builds the index triples ``(out, a, b)`` of its defining sum
-with NumPy from the hyper-parameters alone, and makes one :func:`~convsym.exact.algebra.contract`
+with NumPy from the hyper-parameters alone, and makes one :func:`~convsym.exact.tensor.contract`
 call.  So the same definition runs on ``PolyTensor`` (exact proofs), ``ModPTensor``
 (Schwartz-Zippel) and ``DictPolyTensor`` (the test oracle), and on exact constants.
 
@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.algebra import TensorAlgebra, contract
+from convsym.exact.tensor import TensorAlgebra, contract
+from convsym.spec import int_tuple, padding_pairs
 
 __all__ = [
     "add_bias",
@@ -54,52 +55,6 @@ def _check_backends(op: str, **tensors: Any) -> None:
         raise TypeError(f"{op}: all tensors must use one backend, got {listed}")
 
 
-def _int_tuple(op: str, name: str, value: Any, nd: int, minimum: int) -> tuple[int, ...]:
-    """An int or a length-``nd`` sequence of ints, each ``>= minimum``, as a tuple."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        values = (int(value),) * nd
-    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == nd and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value
-    ):
-        values = tuple(int(v) for v in value)
-    else:
-        raise TypeError(f"{op}: {name} must be an int or a tuple of {nd} ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{op}: {name}={value!r} must be >= {minimum}")
-    return values
-
-
-def _padding(
-    op: str, padding: Any, nd: int, kernel: tuple[int, ...], stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-) -> tuple[tuple[int, int], ...]:
-    """Explicit ``(before, after)`` zero padding per spatial axis.
-
-    Accepted: an int, a tuple of ``nd`` ints (symmetric), a tuple of ``nd`` pairs, ``'valid'``
-    (none) and ``'same'`` (stride 1 only; total ``d*(k-1)``, the odd one extra after, as PyTorch).
-    """
-    if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0),) * nd
-        if padding == "same":
-            if any(s != 1 for s in stride):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
-            totals = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
-            return tuple((t // 2, t - t // 2) for t in totals)
-        raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
-    if (
-        isinstance(padding, Sequence)
-        and len(padding) == nd
-        and all(isinstance(p, Sequence) and len(p) == 2 for p in padding)
-    ):
-        pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
-        if any(lo < 0 or hi < 0 for lo, hi in pairs):
-            raise ValueError(f"{op}: padding={padding!r} must be >= 0")
-        return pairs
-    symmetric = _int_tuple(op, "padding", padding, nd, 0)
-    return tuple((p, p) for p in symmetric)
-
-
 def _output_size(n: int, k: int, stride: int, pad: tuple[int, int], dilation: int) -> int:
     """``floor((n + before + after - d*(k-1) - 1) / s) + 1``."""
     return (n + pad[0] + pad[1] - dilation * (k - 1) - 1) // stride + 1
@@ -130,8 +85,8 @@ def _conv(
     xs = x.shape if batched else (1, *x.shape)
     batch, in_channels, spatial = xs[0], xs[1], xs[2:]
     out_channels, group_channels, kernel = w.shape[0], w.shape[1], w.shape[2:]
-    stride = _int_tuple(op, "stride", stride, nd, 1)
-    dilation = _int_tuple(op, "dilation", dilation, nd, 1)
+    stride = int_tuple(op, "stride", stride, nd, 1)
+    dilation = int_tuple(op, "dilation", dilation, nd, 1)
     if not isinstance(groups, int | np.integer) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups={groups!r} must be a positive int")
     groups = int(groups)
@@ -148,7 +103,7 @@ def _conv(
         raise ValueError(f"{op}: kernel size {kernel} must be positive")
     if b is not None and b.shape != (out_channels,):
         raise ValueError(f"{op}: bias must have shape ({out_channels},), got {b.shape}")
-    pads = _padding(op, padding, nd, kernel, stride, dilation)
+    pads = padding_pairs(op, padding, nd, kernel, stride, dilation)
     out_spatial = tuple(
         _output_size(n, k, s, p, d)
         for n, k, s, p, d in zip(spatial, kernel, stride, pads, dilation, strict=True)
@@ -311,9 +266,9 @@ def merge_kernels(
             f"{w1.shape[0]} output channels"
         )
     nd = w1.ndim - 2
-    s1 = _int_tuple(op, "stride1", stride1, nd, 1)
-    d1 = _int_tuple(op, "dilation1", dilation1, nd, 1)
-    d2 = _int_tuple(op, "dilation2", dilation2, nd, 1)
+    s1 = int_tuple(op, "stride1", stride1, nd, 1)
+    d1 = int_tuple(op, "dilation1", dilation1, nd, 1)
+    d2 = int_tuple(op, "dilation2", dilation2, nd, 1)
     mid, cin, out_c = w1.shape[0], w1.shape[1], w2.shape[0]
     t, a, b, spatial = _pair_sum(w1, w2, 2, 2, d1, tuple(s * d for s, d in zip(s1, d2, strict=True)))
     k1, k2 = math.prod(w1.shape[2:]), math.prod(w2.shape[2:])

@@ -1,10 +1,10 @@
-"""Exact ops for the equivalences family, written once for every backend of :mod:`convsym.exact.algebra`.
+"""Exact ops for the equivalences family, written once for every backend of :mod:`convsym.exact`.
 
 Rearrangements and linear maps that :mod:`convsym.exact.ops` does not have: padding with a value,
 im2col and the convolution as a matrix product, the Toeplitz (doubly blocked) matrix of a
 convolution, average pooling with PyTorch's divisors, pixel (un)shuffle, kernel flips and the full
 cross-correlation.  Like :mod:`convsym.exact.ops`, every op builds index triples with NumPy from the
-hyper-parameters alone and makes :func:`~convsym.exact.algebra.contract` or ``gather`` calls, so the
+hyper-parameters alone and makes :func:`~convsym.exact.tensor.contract` or ``gather`` calls, so the
 same definition runs on ``PolyTensor`` (exact proofs), ``ModPTensor`` (Schwartz-Zippel) and
 ``DictPolyTensor``.  Inputs are unbatched ``(C, H, W)`` maps and weights ``(O, C/g, kh, kw)``.
 """
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.algebra import TensorAlgebra, contract
 from convsym.exact.ops import matmul
+from convsym.exact.tensor import TensorAlgebra, contract
+from convsym.spec import int_tuple, padding_pairs, split_offsets, split_owner
 
 __all__ = [
     "avg_pool2d",
@@ -45,21 +46,12 @@ def _check(op: str, name: str, t: Any, ndim: int) -> None:
 
 
 def _pair(op: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int | np.integer) for v in pair):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name}={value!r} must be >= {minimum}")
-    return int(pair[0]), int(pair[1])
+    return int_tuple(op, name, value, 2, minimum)  # type: ignore[return-value]
 
 
 def _pads(op: str, padding: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     """``padding`` (int, pair, or ``((top, bottom), (left, right))``) as explicit pairs."""
-    if isinstance(padding, tuple | list) and len(padding) == 2 and all(isinstance(p, tuple | list) for p in padding):
-        (top, bottom), (left, right) = (_pair(op, "padding", p, 0) for p in padding)
-        return (top, bottom), (left, right)
-    ph, pw = _pair(op, "padding", padding, 0)
-    return (ph, ph), (pw, pw)
+    return padding_pairs(op, padding, 2)  # type: ignore[return-value]
 
 
 def _scatter(t: TensorAlgebra, out_shape: tuple[int, ...], out_index: np.ndarray, src_index: np.ndarray):
@@ -298,10 +290,9 @@ def concat(*tensors: TensorAlgebra) -> TensorAlgebra:
 
 
 def split_kernel(w: TensorAlgebra, k1: Any) -> tuple[TensorAlgebra, TensorAlgebra]:
-    """The two weights of :func:`convsym.transforms.equivalences.split_kernel` built from a symbolic weight
+    """The two weights of :func:`convsym.transforms.sequential.split_kernel` built from a symbolic weight
     ``w`` ``(O, C, K_h, K_w)``: impulses (constants) and chunks of ``w`` (scattered entries), so
     that ``merge_kernels(w1, w2) == w`` can be checked as a polynomial identity."""
-    from convsym.transforms.equivalences import split_offsets, split_owner
 
     _check("split_kernel", "w", w, 4)
     out_c, in_c, kh, kw = w.shape

@@ -15,14 +15,14 @@ Kinds of theorem (only these prove; see :mod:`convsym.proof.theorem` for the rul
 * :class:`Refutation` -- a claim refuted at one concrete exact input.
 """
 
-from convsym.symbolic.rules import Collapse, Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, grid, index
-from convsym.symbolic.symbols import scalars, sizes
-from convsym.proof.verdict import Family, StepRecord, Verdict, Witness
 from convsym.proof.checked import Checked, Proof
 from convsym.proof.general import General
 from convsym.proof.identity import Identity, Refutation, family_text
 from convsym.proof.theorem import Theorem, minted
+from convsym.proof.verdict import Family, StepRecord, Verdict, Witness
+from convsym.symbolic.rules import Collapse, Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
+from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, grid, index
+from convsym.symbolic.symbols import scalars, sizes
 
 __all__ = [
     "Checked", "Collapse", "Distribute", "Family", "Fold", "General", "GroupBy", "Identity", "Let", "Name", "OpDef",

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import sympy
 from sympy import Indexed, IndexedBase, Symbol
 
-from convsym.symbolic import decide
 from convsym.errors import ProofError
+from convsym.symbolic import decide
 from convsym.symbolic.sums import App, Let, SumExpr, Term, instantiate
 
 #: at most this many boundary size combinations (beyond it: least, next, and one size at a time)

@@ -11,8 +11,8 @@ import numpy as np
 import sympy
 
 from convsym.errors import ProofError
-from convsym.proof.verdict import Verdict
 from convsym.proof.theorem import Theorem, mint, mint_witness
+from convsym.proof.verdict import Verdict
 
 
 def _fmt_sizes(sz: Mapping) -> str:
@@ -70,7 +70,7 @@ class Identity(Theorem):
 
     ``inputs(**sizes)`` gives ``{name: shape}``; ``lhs(T, **sizes)`` and ``rhs(T, **sizes)`` build
     the two sides from the input tensors ``T`` with :mod:`convsym.exact.ops` (they run unchanged on the
-    exact :class:`~convsym.exact.algebra.PolyTensor` and on the mod-p twin of the Schwartz-Zippel
+    exact :class:`~convsym.exact.poly.PolyTensor` and on the mod-p twin of the Schwartz-Zippel
     pre-check).  ``family`` lists the size assignments, smallest first.  The verdict is ``proved``
     when every instance is an identity (strength ``exact-family`` for several instances,
     ``exact-instance`` for one), ``refuted`` at the first instance that is not, with an exact

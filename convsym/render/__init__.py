@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from convsym.proof.verdict import Verdict
 from convsym.render.checks import render_checks
 from convsym.render.latex import (
     HEADER,
@@ -21,7 +22,6 @@ from convsym.render.latex import (
     tex,
 )
 from convsym.render.unicode import latex_to_unicode, text_to_unicode
-from convsym.proof.verdict import Verdict
 
 __all__ = [
     "HEADER",

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from convsym.errors import RenderError
-from convsym.run.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
+from convsym.proof.verdict import Family, Verdict
 from convsym.render.checks import check_source_of, render_checks
 from convsym.render.latex import HEADER, render_chapter, render_main
-from convsym.proof.verdict import Family, Verdict
+from convsym.run.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
 
 Results = list[tuple[Family, list[tuple[Verdict, Any]]]]
 

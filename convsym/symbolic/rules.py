@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import sympy
 from sympy import Expr, Indexed, Symbol
 
-from convsym.symbolic import decide
 from convsym.errors import ProofError
+from convsym.symbolic import decide
 from convsym.symbolic.sums import App, Let, Range, SumExpr, Term, instantiate, labels, rename_term, term_symbols
 
 

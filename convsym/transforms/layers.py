@@ -2,7 +2,7 @@
 
 Layout and semantics are PyTorch's: NCHW, cross-correlation, zero padding.  Number kinds are
 those of :mod:`convsym.transforms` (exact object arrays of ints/Fractions, or float64).  The
-rewrites themselves live in :mod:`convsym.transforms` and :mod:`convsym.transforms.folding`.
+rewrites themselves live in :mod:`convsym.transforms` and :mod:`convsym.transforms`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convsym.shapes import same_padding
+from convsym.spec import as_int, int_tuple, padding_pairs
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d"]
 
@@ -48,7 +48,7 @@ def kind_name(kind: type) -> str:
         return name
     if module.startswith("torch.nn.modules."):
         return f"torch.nn.{name}"
-    if module in ("convsym.transforms.layers", "convsym.transforms.folding"):
+    if module in ("convsym.transforms.layers", "convsym.transforms"):
         return f"convsym.transforms.{name}"
     return f"{module}.{name}"
 
@@ -81,22 +81,12 @@ def _check_type(op: str, name: str, value: object, kind: type) -> None:
 
 
 def _int(op: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value)
+    return as_int(op, name, value)
 
 
 def _pair(op: str, name: str, value: object, minimum: int) -> Pair:
     """An int or a pair of ints as a pair, each ``>= minimum``."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-        pair = (_int(op, name, value[0]), _int(op, name, value[1]))
-    else:
-        pair = (_int(op, name, value),) * 2
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name}={value!r} must be >= {minimum}")
-    return pair
+    return int_tuple(op, name, value, 2, minimum)  # type: ignore[return-value]
 
 
 def _exact_entry(op: str, name: str, index: tuple[int, ...], value: object) -> int | Fraction:
@@ -170,34 +160,7 @@ def _pads(padding: Padding) -> tuple[Pair, Pair]:
 
 
 def _padding(op: str, padding: object, kernel_size: Pair, stride: Pair, dilation: Pair) -> Padding:
-    usage = "an int, a pair, ((top, bottom), (left, right)), 'same' or 'valid'"
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0)
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(
-                    f"{op}: padding='same' needs stride=1 (as in PyTorch), got stride={stride}"
-                )
-            top, bottom = same_padding(kernel_size[0], dilation[0])
-            left, right = same_padding(kernel_size[1], dilation[1])
-            return _canonical_padding(top, bottom, left, right)
-        raise ValueError(f"{op}: padding must be {usage}, got {padding!r}")
-    if isinstance(padding, (tuple, list)):
-        if len(padding) != 2:
-            raise ValueError(f"{op}: padding must be {usage}, got {padding!r}")
-        nested = [isinstance(p, (tuple, list)) for p in padding]
-        if all(nested):
-            (top, bottom), (left, right) = (_pair(op, "padding", p, 0) for p in padding)
-        elif not any(nested):
-            (top, left) = _pair(op, "padding", padding, 0)
-            bottom, right = top, left
-        else:
-            raise ValueError(f"{op}: padding must be {usage}, got {padding!r}")
-    else:
-        top = bottom = left = right = _int(op, "padding", padding)
-    if min(top, bottom, left, right) < 0:
-        raise ValueError(f"{op}: padding={padding!r} must be >= 0")
+    (top, bottom), (left, right) = padding_pairs(op, padding, 2, kernel_size, stride, dilation)
     return _canonical_padding(top, bottom, left, right)
 
 

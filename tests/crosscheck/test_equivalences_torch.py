@@ -8,15 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convsym import reference as R
-from convsym.transforms.equivalences import (
+from convsym.transforms import Conv2d
+from convsym.transforms.reshape import (
     conv1x1_to_linear,
     full_map_conv_to_linear,
     linear_to_full_map_conv,
-    merge_sequential_padded,
-    split_kernel,
     unshuffled_conv_to_conv,
 )
-from convsym.transforms import Conv2d
+from convsym.transforms.sequential import merge_sequential_padded, split_kernel
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -1,4 +1,4 @@
-"""convsym.transforms.folding against PyTorch in float64: fuse_conv_bn_eval, and the rewritten networks run by torch."""
+"""convsym.transforms against PyTorch in float64: fuse_conv_bn_eval, and the rewritten networks run by torch."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convsym.transforms.folding import equalize, fold_batchnorm, fold_batchnorm_before, merge_parallel
 from convsym.transforms import BatchNorm2d, Conv2d, identity_conv
+from convsym.transforms.batchnorm import fold_batchnorm, fold_batchnorm_before
+from convsym.transforms.equalize import equalize
+from convsym.transforms.parallel import merge_parallel
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -24,8 +24,8 @@ from _support import (
 )
 from sympy import IndexedBase, Symbol
 
-from convsym.symbolic import opdefs as D
 from convsym import reference as ref
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.symbolic.sums import Let, SumExpr, grid, index
 from convsym.symbolic.symbols import sizes

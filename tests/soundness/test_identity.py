@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from _support import assert_failed, assert_not_proved
 
-from convsym.exact import ops
 from convsym import reference as ref
-from convsym.exact.algebra import DEFAULT_PRIME
+from convsym.exact import ops
+from convsym.exact.tensor import DEFAULT_PRIME
 from convsym.proof import Identity, minted
 
 P = DEFAULT_PRIME  # the prime of the mod-p pre-check: differences that are multiples of P vanish there

@@ -12,11 +12,11 @@ from _support import Sig, assert_failed, assert_not_proved, general, sums, term
 from sympy import Abs, Eq, Gt, IndexedBase, Lt, Min, Ne, Symbol, floor
 
 from convsym.proof import Checked, General, Identity, Refutation, StepRecord
+from convsym.proof.verdict import Verdict
 from convsym.run.registry import prove_one
 from convsym.symbolic.rules import Collapse, Reorder
 from convsym.symbolic.sums import index
 from convsym.symbolic.symbols import sizes
-from convsym.proof.verdict import Verdict
 
 X = Symbol("X", real=True)
 (k, n) = sizes("k n")
