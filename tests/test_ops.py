@@ -317,7 +317,8 @@ def _poly(shape):
         (lambda: conv2d(_poly((1, 5, 5)), _poly((1, 1, 3, 3)), stride=0), ValueError,
          "conv2d: stride=0 must be >= 1"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((1, 1, 3, 3)), padding="full"), ValueError,
-         "conv2d: padding must be an int, a pair, \\(\\(top, bottom\\), \\(left, right\\)\\), 'same' or 'valid', got 'full'"),
+         r"conv2d: padding must be an int, a pair, \(\(top, bottom\), \(left, right\)\), 'same' or 'valid', "
+         r"got 'full'"),
         (lambda: conv2d(_poly((1, 5, 5)), _poly((2, 1, 3, 3)), _poly((3,))), ValueError,
          r"conv2d: bias must have shape \(2,\), got \(3,\)"),
         (lambda: conv2d(_poly((1, 5, 5)), ModPTensor.constant(np.ones((1, 1, 3, 3), dtype=int))), TypeError,

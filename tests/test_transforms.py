@@ -501,7 +501,7 @@ def test_batchnorm_irrational_root_is_refused_exactly():
     with pytest.raises(
         ValueError,
         match=r"^BatchNorm2d: sqrt\(var\[0\] \+ eps\) = sqrt\(7/2\) is irrational, so the exact "
-        r"result does not exist; use float64 arrays or make var \+ eps a square of a rational$",
+        r"result does not exist; use float64 arrays or choose values that make sqrt\(var\[0\] \+ eps\) rational$",
     ):
         bn(np.ones((1, 2, 1, 1), dtype=int))
     assert bn(np.ones((1, 2, 1, 1)))[0, 0, 0, 0] == 0.0  # float input: float path

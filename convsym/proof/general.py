@@ -24,8 +24,9 @@ from sympy import IndexedBase, Symbol
 from convsym.errors import ProofError
 from convsym.proof import claim as C
 from convsym.proof.theorem import StepError, Theorem, mint, mint_witness
+from convsym.symbolic.printing import latex_sumexpr, let_latex, let_text, text_sumexpr
 from convsym.symbolic.rules import Context, Rule
-from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols, latex_sumexpr, text_sumexpr
+from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols
 
 
 def _as_sumexpr(e) -> SumExpr:
@@ -113,7 +114,7 @@ class General(Theorem):
         return tuple(out)
 
     def definitions_latex(self) -> tuple[str, ...]:
-        return tuple(let.latex_body for let in self.lets)
+        return tuple(let_latex(let) for let in self.lets)
 
     def statement_text(self) -> str:
         parts = []
@@ -126,7 +127,7 @@ class General(Theorem):
         if self.size_hypotheses:
             parts.append("with " + ", ".join(sympy.sstr(h) for h in self.size_hypotheses))
         head = ", ".join(parts)
-        lets = "; ".join(let.text_body for let in self.lets)
+        lets = "; ".join(let_text(let) for let in self.lets)
         body = f"{text_sumexpr(self.lhs)} = {text_sumexpr(self.rhs)}"
         return (head + ": " if head else "") + body + (f"  where {lets}" if lets else "")
 

@@ -223,9 +223,6 @@ def _parse_ranges(spec: Sequence[tuple[str, object, object]], known: Mapping[str
     return tuple(ranges)
 
 
-def _select(expr: SumExpr, names: set[str]) -> list[int]:
-    return [k for k, t in enumerate(expr.terms) if {str(i) for i in t.indices} >= names and t.ranges]
-
 
 @dataclass
 class Reorder(Rule):

@@ -60,14 +60,6 @@ class Range:
             tuple(sympy.sympify(e).subs(mapping) for e in self.upper),
         )
 
-    def latex(self) -> tuple[str, str]:
-        lo = self.lower[0] if len(self.lower) == 1 else sympy.Max(*self.lower, evaluate=False)
-        hi = self.upper[0] if len(self.upper) == 1 else sympy.Min(*self.upper, evaluate=False)
-        return (
-            f"{sympy.latex(self.index)}={sympy.latex(lo)}",
-            sympy.latex(hi),
-        )
-
 
 @dataclass(frozen=True)
 class Term:
@@ -212,8 +204,8 @@ class OpDef:
 class Let:
     """``base[position] := body(position)`` for an intermediate signal (e.g. ``h = conv(x, w_1) + b_1``).
 
-    The printed definition is generated from ``body`` (``latex_body``/``text_body``), never
-    typed in.
+    The printed definition is generated from ``body`` (:func:`convsym.symbolic.printing.let_latex`),
+    never typed in.
     """
 
     base: IndexedBase
@@ -236,16 +228,6 @@ class Let:
     def head(self, args=None):
         args = self.parameters() if args is None else args
         return self.base[tuple(args)] if len(args) != 1 else self.base[args[0]]
-
-    @property
-    def latex_body(self) -> str:
-        params = self.parameters()
-        return f"{sympy.latex(self.head(params))} := {latex_sumexpr(self.at(*params))}"
-
-    @property
-    def text_body(self) -> str:
-        params = self.parameters()
-        return f"{sympy.sstr(self.head(params))} := {text_sumexpr(self.at(*params))}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,72 +502,7 @@ def _subs_term(term: Term, mapping: Mapping) -> Term:
     )
 
 
-
-# --------------------------------------------------------------------------------------------
-# LaTeX
-
-
-def latex_term(term: Term) -> str:
-    """``\\sum_{a=lo}^{hi}`` per range; the ranges that a ``where`` condition constrains are
-    printed together with it under one ``\\substack``."""
-    constrained = set()
-    for w in term.where:
-        # in ``value = t`` the index t is what the outer sum runs over: only ``value``'s indices stack
-        w = sympy.sympify(w)
-        constrained |= (w.lhs if isinstance(w, sympy.Eq) else w).free_symbols
-    parts = []
-    stacked = []
-    for r in term.ranges:
-        if r.index in constrained:
-            lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
-            hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
-            stacked.append(rf"{sympy.latex(lo)} \le {sympy.latex(r.index)} \le {sympy.latex(hi)}")
-        else:
-            lo_s, hi_s = r.latex()
-            parts.append(rf"\sum_{{{lo_s}}}^{{{hi_s}}}")
-    if term.where:
-        stacked.extend(sympy.latex(w) for w in term.where)
-        joined = r" \\ ".join(stacked)
-        parts.append(rf"\sum_{{\substack{{{joined}}}}}")
-    body = sympy.latex(term.summand)
-    if term.inner is not None:
-        inner = latex_sumexpr(term.inner)
-        body = (body + " " if term.summand != 1 else "") + rf"\left({inner}\right)"
-    elif term.ranges and isinstance(term.summand, sympy.Add):
-        body = rf"\left({body}\right)"
-    return " ".join(parts + [body])
-
-
-def latex_sumexpr(expr: SumExpr) -> str:
-    if not expr.terms:
-        return "0"
-    out = latex_term(expr.terms[0])
-    for t in expr.terms[1:]:
-        s = latex_term(t)
-        out += (" " if s.startswith("-") else " + ") + s
-    return out
-
-
 def grid(**ranges: Iterable[int]) -> list[dict[str, int]]:
     """All combinations of the given size values, e.g. ``grid(k_1=range(1, 4), k_2=range(1, 4))``."""
     names = list(ranges)
     return [dict(zip(names, vals, strict=False)) for vals in itertools.product(*(list(ranges[n]) for n in names))]
-
-
-def text_term(term: Term) -> str:
-    head = ""
-    for r in term.ranges:
-        lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
-        hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
-        head += f"sum({r.index}={sympy.sstr(lo)}..{sympy.sstr(hi)}) "
-    if term.where:
-        head += "sum(" + ", ".join(sympy.sstr(w) for w in term.where) + ") "
-    body = sympy.sstr(term.summand)
-    if term.inner is not None:
-        body += " * (" + text_sumexpr(term.inner) + ")"
-    return head + body
-
-
-def text_sumexpr(expr: SumExpr) -> str:
-    """Plain-text form (for error messages): every argument of every operation is shown."""
-    return " + ".join(text_term(t) for t in expr.terms) if expr.terms else "0"

@@ -3,30 +3,23 @@ repaired with a constant-padded convolution otherwise)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
-from convsym.transforms.layers import BatchNorm2d, Conv2d, ConvTranspose2d, _check_type, _input, _pads, _unify
+from convsym.transforms.layers import (
+    BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
+    _check_type,
+    _input,
+    _pads,
+    _unify,
+    rational_sqrt,
+)
 from convsym.transforms.parallel import _group_channel_index, _kinds_exact, _zeros
 
 __all__ = ["ConstantPadConv2d", "fold_batchnorm", "fold_batchnorm_before"]
-
-
-def _sqrt(op: str, value, what: str):
-    """``sqrt(value)``: a Fraction for exact input (ValueError when irrational), else float."""
-    if not isinstance(value, (int, Fraction)):
-        return math.sqrt(value)
-    q = Fraction(value)
-    num, den = math.isqrt(q.numerator), math.isqrt(q.denominator)
-    if num * num != q.numerator or den * den != q.denominator:
-        raise ValueError(
-            f"{op}: {what} = sqrt({q}) is irrational, so the exact result does not exist; "
-            "use float64 arrays, or choose values whose product/sum is the square of a rational"
-        )
-    return Fraction(num, den)
 
 
 def _batchnorm_scale(op: str, bn: BatchNorm2d, exact: bool) -> tuple[np.ndarray, ...]:
@@ -37,7 +30,7 @@ def _batchnorm_scale(op: str, bn: BatchNorm2d, exact: bool) -> tuple[np.ndarray,
         return gamma / np.sqrt(var + float(bn.eps)), mean, beta
     a = np.empty(bn.num_features, dtype=object)
     for c in range(bn.num_features):
-        a[c] = gamma[c] / _sqrt(op, var[c] + bn.eps, f"sqrt(var[{c}] + eps)")
+        a[c] = gamma[c] / rational_sqrt(op, var[c] + bn.eps, f"sqrt(var[{c}] + eps)")
     return a, mean, beta
 
 

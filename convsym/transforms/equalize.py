@@ -9,8 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convsym.transforms.batchnorm import _sqrt
-from convsym.transforms.layers import Conv2d, _check_type, _is_exact, _unify
+from convsym.transforms.layers import Conv2d, _check_type, _is_exact, _unify, rational_sqrt
 
 __all__ = ["equalize"]
 
@@ -136,7 +135,7 @@ def equalize(first: Conv2d, second: Conv2d, activation: str | None = "relu") -> 
         if r1 == 0 or r2 == 0:
             s = Fraction(1) if exact else 1.0
         elif exact:
-            s = _sqrt(op, r1 * r2, f"sqrt(r1_{i} * r2_{i}) for channel {i}") / r2
+            s = rational_sqrt(op, r1 * r2, f"sqrt(r1_{i} * r2_{i}) for channel {i}") / r2
         else:
             s = _float_scale(op, i, r1, r2)
         scales[i] = s

@@ -379,13 +379,19 @@ class ConvTranspose2d:
         )
 
 
-def _exact_sqrt(value: int | Fraction, channel: int) -> Fraction:
+def rational_sqrt(op: str, value, what: str):
+    """``sqrt(value)``: a Fraction for exact input (ValueError when it is irrational), else a float.
+
+    The one exact square root of the transforms (BatchNorm's ``sqrt(var + eps)``, equalization's
+    ``sqrt(r1 r2)``); ``what`` names the quantity in the message."""
+    if not isinstance(value, (int, Fraction)):
+        return math.sqrt(value)
     q = Fraction(value)
     num, den = math.isqrt(q.numerator), math.isqrt(q.denominator)
     if num * num != q.numerator or den * den != q.denominator:
         raise ValueError(
-            f"BatchNorm2d: sqrt(var[{channel}] + eps) = sqrt({q}) is irrational, so the exact "
-            "result does not exist; use float64 arrays or make var + eps a square of a rational"
+            f"{op}: {what} = sqrt({q}) is irrational, so the exact result does not exist; use float64 "
+            f"arrays or choose values that make {what} rational"
         )
     return Fraction(num, den)
 
@@ -449,7 +455,10 @@ class BatchNorm2d:
         x, mean, var, gamma, beta = _unify(x, self.mean, self.var, self.gamma, self.beta)
         if _is_exact(x):
             eps = self.eps
-            root = np.array([_exact_sqrt(v + eps, c) for c, v in enumerate(var)], dtype=object)
+            root = np.array(
+                [rational_sqrt("BatchNorm2d", v + eps, f"sqrt(var[{c}] + eps)") for c, v in enumerate(var)],
+                dtype=object,
+            )
         else:
             root = np.sqrt(var + float(self.eps))
         per_channel = (slice(None), None, None)

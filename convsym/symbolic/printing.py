@@ -1,0 +1,92 @@
+"""Index sums printed: LaTeX for the book, plain text for messages and the terminal.
+
+The data (:mod:`convsym.symbolic.sums`) never imports this module; the kernel records a step's
+printed form with these functions, and the renderers lay them out.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from convsym.symbolic.sums import Let, Range, SumExpr, Term
+
+__all__ = ["latex_range", "latex_sumexpr", "latex_term", "let_latex", "let_text", "text_sumexpr", "text_term"]
+
+
+def latex_range(r: Range) -> tuple[str, str]:
+    """``(index=lower, upper)`` for ``\\sum_{...}^{...}``: a max of lower bounds, a min of upper ones."""
+    lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
+    hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
+    return f"{sympy.latex(r.index)}={sympy.latex(lo)}", sympy.latex(hi)
+
+
+def latex_term(term: Term) -> str:
+    """``\\sum_{a=lo}^{hi}`` per range; the ranges that a ``where`` condition constrains are
+    printed together with it under one ``\\substack``."""
+    constrained = set()
+    for w in term.where:
+        # in ``value = t`` the index t is what the outer sum runs over: only ``value``'s indices stack
+        w = sympy.sympify(w)
+        constrained |= (w.lhs if isinstance(w, sympy.Eq) else w).free_symbols
+    parts = []
+    stacked = []
+    for r in term.ranges:
+        if r.index in constrained:
+            lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
+            hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
+            stacked.append(rf"{sympy.latex(lo)} \le {sympy.latex(r.index)} \le {sympy.latex(hi)}")
+        else:
+            lo_s, hi_s = latex_range(r)
+            parts.append(rf"\sum_{{{lo_s}}}^{{{hi_s}}}")
+    if term.where:
+        stacked.extend(sympy.latex(w) for w in term.where)
+        joined = r" \\ ".join(stacked)
+        parts.append(rf"\sum_{{\substack{{{joined}}}}}")
+    body = sympy.latex(term.summand)
+    if term.inner is not None:
+        inner = latex_sumexpr(term.inner)
+        body = (body + " " if term.summand != 1 else "") + rf"\left({inner}\right)"
+    elif term.ranges and isinstance(term.summand, sympy.Add):
+        body = rf"\left({body}\right)"
+    return " ".join(parts + [body])
+
+
+def latex_sumexpr(expr: SumExpr) -> str:
+    if not expr.terms:
+        return "0"
+    out = latex_term(expr.terms[0])
+    for t in expr.terms[1:]:
+        s = latex_term(t)
+        out += (" " if s.startswith("-") else " + ") + s
+    return out
+
+
+def text_term(term: Term) -> str:
+    head = ""
+    for r in term.ranges:
+        lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
+        hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
+        head += f"sum({r.index}={sympy.sstr(lo)}..{sympy.sstr(hi)}) "
+    if term.where:
+        head += "sum(" + ", ".join(sympy.sstr(w) for w in term.where) + ") "
+    body = sympy.sstr(term.summand)
+    if term.inner is not None:
+        body += " * (" + text_sumexpr(term.inner) + ")"
+    return head + body
+
+
+def text_sumexpr(expr: SumExpr) -> str:
+    """Plain-text form (for error messages): every argument of every operation is shown."""
+    return " + ".join(text_term(t) for t in expr.terms) if expr.terms else "0"
+
+
+def let_latex(let: Let) -> str:
+    """``h_{j} := ...``: the definition of an intermediate signal, generated from its body."""
+    params = let.parameters()
+    return f"{sympy.latex(let.head(params))} := {latex_sumexpr(let.at(*params))}"
+
+
+def let_text(let: Let) -> str:
+    """The plain-text form of :func:`let_latex`."""
+    params = let.parameters()
+    return f"{sympy.sstr(let.head(params))} := {text_sumexpr(let.at(*params))}"
