@@ -239,7 +239,7 @@ def exact_check(
 
     ``shapes`` maps input names to shapes; the variables of input ``x`` are named ``x_{i,j,...}``
     and created in the order of ``shapes``.  ``backend`` is :class:`PolyTensor` (fast) or
-    :class:`DictPolyTensor` (the oracle).  ``terms_per_entry``/``nnz`` describe the lhs.
+    :class:`~convsym.exact.oracle.DictPolyTensor` (the oracle).  ``terms_per_entry``/``nnz`` describe the lhs.
     """
     pool = VariablePool()
     inputs = {name: backend.variables(pool, name, shape) for name, shape in shapes.items()}

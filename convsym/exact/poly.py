@@ -305,7 +305,7 @@ class PolyTensor(TensorAlgebra):
         return PolyTensor(self.shape, self.entry, self.mono, coef, self.pool, canonical=True)
 
     def contract(self, other: PolyTensor, out_index, a_index, b_index, out_shape) -> PolyTensor:
-        """``out[o] += self[ai] * other[bi]`` per triple; see :func:`contract`.
+        """``out[o] += self[ai] * other[bi]`` per triple; see :func:`~convsym.exact.tensor.contract`.
 
         Cost: ``sum over triples of terms(self[ai]) * terms(other[bi])`` products, then one sort.
         """

@@ -33,7 +33,7 @@ class VariablePool:
 
     Ids are given in creation order starting at 0, so building the same statement twice gives the
     same ids.  Names are unique within a pool.  Variables are real (``to_sympy`` gives
-    ``Symbol(name, real=True)``), like :func:`scalars`.
+    ``Symbol(name, real=True)``), like :func:`convsym.symbolic.symbols.scalars`.
     """
 
     def __init__(self) -> None:
