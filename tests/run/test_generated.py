@@ -16,7 +16,7 @@ import pytest
 
 from convsym.run.build import recorded_source_hash, source_hash
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "generated"
 
 
