@@ -63,7 +63,8 @@ subpixel1d = OpDef(
     "subpixel1d",
     _subpixel_body,
     lambda pr, x, W, n, K, P, r, i: (
-        rf"\mathrm{{PS}}_{{{_l(pr, r)}}}\left({_l(pr, x)} \star_{{1,{_l(pr, P)},1}} {_l(pr, W)}\right)_{{{_l(pr, i)}}}"),
+        rf"\mathrm{{PS}}_{{{_l(pr, r)}}}\left({_l(pr, x)} \star_{{1,{_l(pr, P)},1}} {_l(pr, W)}\right)"
+        rf"_{{{_l(pr, i)}}}"),
     doc=(r"\mathrm{PS}_r(x \star_P W)_i = \sum_{j, \varphi, a:\ r j + \varphi = i} W_{\varphi,a} x_{j+a-P}: "
          r"r phases of a stride-1 convolution (padding P, kernel K), interleaved by the 1-D pixel shuffle."),
 )

@@ -195,7 +195,7 @@ from .folding import (  # noqa: E402  (folding imports the layers, not this modu
     merge_parallel,
     merge_parallel_dense,
 )
-from .subpixel import subpixel_to_transposed, transposed_to_subpixel  # noqa: E402  (imports the layers only)
+from .subpixel import subpixel_to_transposed, transposed_to_subpixel  # noqa: E402, F401  (re-exported)
 
 
 # Every transform also accepts the matching torch modules and then returns torch modules
