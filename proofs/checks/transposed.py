@@ -176,6 +176,37 @@ def test_transposed_subpixel_border_numeric():
         assert lhs.shape != rhs.shape or not np.allclose(lhs, rhs)
 
 
+def _sub_asym_sides(x, W, r):
+    # 'same' padding of an even kernel, (K/2 - 1, K/2) on the rows, against the mapped transposed
+    # convolution with the symmetric padding r (K - 1 - (K/2 - 1)) a transposed convolution must use
+    K = W.shape[2]
+    lhs = ref.pixel_shuffle(ref.conv2d(x, W, padding=((K // 2 - 1, K // 2), (0, 0))), r)
+    V = np.zeros((W.shape[1], 1, r * K, r), dtype=W.dtype)
+    V[...] = 0
+    for phase in range(r * r):
+        ph, pw = divmod(phase, r)
+        for a in range(K):
+            V[:, 0, ph + r * (K - 1 - a), pw] = W[phase, :, a, 0]
+    rhs = ref.conv_transpose2d(x, V, stride=r, padding=(r * (K - 1 - (K // 2 - 1)), 0))
+    return lhs, rhs
+
+
+def _sub_bias_sides(x, W, b, r):
+    # a sub-pixel convolution whose r^2 phases of one channel have different biases, against the
+    # mapped transposed convolution with the bias of phase 0 (it has one bias per output channel)
+    K = W.shape[2]
+    lhs = ref.pixel_shuffle(ref.conv2d(x, W, b), r)
+    V = np.zeros((W.shape[1], 1, r * K, r * K), dtype=W.dtype)
+    V[...] = 0
+    for phase in range(r * r):
+        ph, pw = divmod(phase, r)
+        for ah in range(K):
+            for aw in range(K):
+                V[:, 0, ph + r * (K - 1 - ah), pw + r * (K - 1 - aw)] = W[phase, :, ah, aw]
+    rhs = ref.conv_transpose2d(x, V, b[::r * r], stride=r, padding=r * (K - 1))
+    return lhs, rhs
+
+
 def _conv_from_transposed(w, s, p, q, d, g):
     # the sub-pixel convolution of a stride-s transposed convolution (same s on both axes):
     # output r j + phi reads x[j + (phi + p - d b) / r] through tap b where that is an integer
