@@ -9,7 +9,9 @@ followed by ``pixel_shuffle(r)`` is the transposed convolution with stride ``r``
 
 (phase ``phi`` and tap ``a`` of the convolution; the kernel is flipped within each phase).
 Border conditions: stride 1 and dilation 1, the same padding ``P <= K - 1`` on both sides of
-each axis, and the ``r^2`` channels of one output channel share one bias.
+each axis, and the ``r^2`` channels of one output channel share one bias.  With groups ``g``
+the transposed layer has groups ``g`` when ``g`` divides ``C``; otherwise a shuffled channel
+mixes groups and the result is the dense (groups 1) layer.
 
 ``transposed_to_subpixel(tconv)``: every transposed convolution whose stride is the same ``r``
 on both axes, and whose output length is a multiple of ``r`` for every input length
@@ -64,8 +66,13 @@ def subpixel_to_transposed(conv: Conv2d, r: int) -> ConvTranspose2d:
     channels = out_channels // (r * r)
     g = conv.groups
     if channels % g:
-        raise ValueError(f"{op}: rule 'groups divide C': the shuffled channels C={channels} are not a multiple of "
-                         f"groups={g}, so a shuffled channel would mix groups")
+        # a shuffled channel mixes groups: use the dense (groups=1) weight, zero outside the diagonal blocks
+        dense = _zeros((out_channels, in_per_group * g, kh, kw), w)
+        per_out = out_channels // g
+        for o in range(out_channels):
+            gamma = o // per_out
+            dense[o, gamma * in_per_group:(gamma + 1) * in_per_group] = w[o]
+        w, in_per_group, g = dense, in_per_group * g, 1
     (top, bottom), (left, right) = _pads(conv.padding)
     for axis, lo, hi, k in (("H", top, bottom, kh), ("W", left, right, kw)):
         if lo != hi:
