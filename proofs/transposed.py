@@ -258,9 +258,13 @@ def derive_output_size(P: Proof) -> None:
               [sympy.Eq(s3 * 0 + d3 * 0, 0), sympy.Eq(s3 * (n3 - 1) + d3 * (k3 - 1), top)])
     P.equal("counted: the full extent (n-1)s + d(k-1) + 1, minus p on each side, plus q at the end",
             top + 1 - 2 * p3 + q3, (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1)
-    P.implies("the q positions added at the end receive no product (they hold the bias only)",
+    P.implies("products land at output positions at most (n-1)s + d(k-1) - p, so the q added positions "
+              "(n-1)s + d(k-1) - 2p + 1 .. + q re-admit min(p, q) of the positions cropped at the end",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, p3 >= 0],
               [s3 * i3 + d3 * a3 - p3 <= top - p3])
+    P.implies("without padding (p = 0) the q added positions receive no product: they hold the bias only",
+              [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, sympy.Eq(p3, 0)],
+              [s3 * i3 + d3 * a3 - p3 < top - 2 * p3 + 1])
     L = (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1
     back = L + 2 * p3 - d3 * (k3 - 1) - 1
     floor_def = [M3 * s3 <= back, back < (M3 + 1) * s3]
@@ -280,7 +284,8 @@ def derive_output_size(P: Proof) -> None:
 output_size = Checked(
     "transposed.output-size",
     "Output size by counting, and which output padding keeps the layer an adjoint",
-    "For all sizes: L = (n-1)s - 2p + d(k-1) + q + 1 outputs; the last q hold no product; the forward "
+    "For all sizes: L = (n-1)s - 2p + d(k-1) + q + 1 outputs; without padding the last q hold the bias only; "
+    "the forward "
     "rule maps L back to n exactly when q < s. PyTorch accepts q < max(s, d): for s <= q < d the layer "
     "runs but is not the adjoint of the convolution of its output size (transposed.output-padding-dilation).",
     derive=derive_output_size,
@@ -415,7 +420,8 @@ costs = Checked(
     "MACs of a transposed convolution, of its upsampled form, and the zero taps",
     "For all sizes: the scatter loop makes N C_in H W (C_out/g) k_h k_w MACs; the stride-1 convolution over "
     "the upsampled input makes N C_out H_out W_out (C_in/g) k_h k_w, and without padding the difference, "
-    "N C_out (C_in/g) k_h k_w (H_out W_out - H W), are the taps that read an inserted zero.",
+    "N C_out (C_in/g) k_h k_w (H_out W_out - H W), are the taps that read a zero (inserted between entries or "
+    "padded around). thop reports the upsampled count (cross-checked below); the remarks list each tool.",
     derive=derive_costs,
     check_source=_src("test_transposed_zero_taps_counted"),
     remarks=_tool_remarks(),
