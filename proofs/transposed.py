@@ -119,7 +119,7 @@ definition_1d = General(
         Fold(T.conv_transpose1d(y, w, n, k, s, p, d, i), ("j", "a")),
     ],
     instances=[dict(n=2, k=3, s=2, d=1, p=1)],
-    check_source=_src("_def_scatter", "_def_upsample_conv", "test_transposed_definition_exact"),
+    check_source=_src("_def_scatter", "test_transposed_definition_scatter_exact"),
 )
 
 
@@ -178,6 +178,7 @@ definition_2d = Identity(
             for s_ in (1, 2, 3) for d_ in (1, 2) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for kk in (2, 3) for g in (1, 2) if (s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1) >= 1],
     figure=_upsample_figure,
+    check_source=_src("_def_upsample_conv", "test_transposed_definition_upsampled_exact"),
 )
 
 # =============================================================================================
@@ -236,6 +237,7 @@ adjoint_2d = Identity(
     family=[dict(c=2, o=2, g=g, kk=kk, nn=nn, s=s_, p=p_, d=d_)
             for nn in (4, 5) for kk in (2, 3) for s_ in (1, 2, 3) for p_ in (0, 1) for d_ in (1, 2) for g in (1, 2)
             if nn + 2 * p_ - d_ * (kk - 1) >= 1],
+    check_source=_src("test_transposed_adjoint_grouped_float"),
 )
 
 # =============================================================================================
@@ -553,7 +555,7 @@ bn_fold = General(
         Fold(T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6), ("c", "j", "a")),
     ],
     instances=[dict(C=2, n=2, k=2, s=2, p=1)],
-    check_source=_src("test_transposed_bn_fold_axis1_exact"),
+    check_source=_src("test_transposed_bn_fold_dense_float"),
 )
 
 
@@ -587,6 +589,7 @@ bn_fold_groups = Identity(
     lhs=_bn_after,
     rhs=_bn_folded,
     family=[dict(ci=4, co=4, g=g, kk=2, nn=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
+    check_source=_src("test_transposed_bn_fold_axis1_exact"),
 )
 
 bn_fold_axis0 = Refutation(

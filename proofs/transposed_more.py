@@ -113,7 +113,7 @@ weight_map_1d = General(
         Fold(T.subpixel1d(x, W, n, K, P, r, i), ("j", "phi", "a")),
     ],
     instances=[dict(n=3, K=2, r=2, P=1)],
-    check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
+    check_source=_src("test_subpixel_1d_phases_exact"),
 )
 
 n2, K2, r2 = sizes("n K r")
@@ -136,6 +136,7 @@ output_length = Checked(
     "For all n, K, r and P: r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K, so the output padding is 0; the "
     "transposed padding r(K-1-P) is nonnegative exactly when P <= K - 1.",
     derive=derive_length,
+    check_source=_src("test_subpixel_output_length"),
 )
 
 # =============================================================================================
@@ -204,6 +205,7 @@ weight_map_2d = Identity(
     family=[dict(c=2, ci=2, kk=kk, r=rr, g=g, nn=2, pp=pp)
             for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
     figure=_weight_map_figure,
+    check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
 )
 
 # =============================================================================================

@@ -55,17 +55,23 @@ def _def_upsample_conv(x, w, s, p, q, d, g):
     return ref.conv2d(u, as_conv, dilation=d, groups=g)
 
 
-def test_transposed_definition_exact():
+def test_transposed_definition_scatter_exact():
     rng = np.random.default_rng(140)
-    cases = [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 2), (3, 2, 2, 1, 1), (2, 3, 0, 1, 2), (1, 2, 1, 2, 1),
-             (3, 1, 0, 2, 2)]
-    for s, p, q, d, g in cases:
+    for s, p, q, d, g in [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 2), (3, 2, 2, 1, 1), (2, 3, 0, 1, 2)]:
         x = rng.integers(-4, 5, (1, 2 * g, 3, 4)).astype(object)
         w = rng.integers(-4, 5, (2 * g, 2, 3, 2)).astype(object)
-        lhs = _def_scatter(x, w, s, p, q, d, g)
-        assert (lhs == ref.conv_transpose2d(x, w, stride=s, padding=p, output_padding=q, dilation=d,
-                                            groups=g)).all()
-        assert (lhs == _def_upsample_conv(x, w, s, p, q, d, g)).all()
+        assert (_def_scatter(x, w, s, p, q, d, g) == ref.conv_transpose2d(
+            x, w, stride=s, padding=p, output_padding=q, dilation=d, groups=g)).all()
+
+
+def test_transposed_definition_upsampled_exact():
+    rng = np.random.default_rng(148)
+    for s, p, q, d, g in [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 2), (1, 2, 1, 2, 1), (3, 1, 0, 2, 2),
+                          (2, 3, 0, 1, 2)]:
+        x = rng.integers(-4, 5, (1, 2 * g, 3, 4)).astype(object)
+        w = rng.integers(-4, 5, (2 * g, 2, 3, 2)).astype(object)
+        assert (_def_upsample_conv(x, w, s, p, q, d, g) == ref.conv_transpose2d(
+            x, w, stride=s, padding=p, output_padding=q, dilation=d, groups=g)).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,6 +91,18 @@ def test_transposed_adjoint_exact():
         back = ref.conv_transpose2d(y, w, stride=s, padding=p, output_padding=q, dilation=d, groups=g)
         assert back.shape == x.shape
         assert (fx * y).sum() == (x * back).sum()
+
+
+def test_transposed_adjoint_grouped_float():
+    rng = np.random.default_rng(149)
+    for s, p, d, g in [(2, 1, 1, 2), (3, 0, 2, 3), (1, 2, 1, 6)]:
+        x = rng.standard_normal((1, 6, 9, 8))
+        w = rng.standard_normal((6, 6 // g, 3, 3))
+        fx = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)
+        y = rng.standard_normal(fx.shape)
+        q = tuple((n + 2 * p - d * 2 - 1) % s for n in x.shape[2:])
+        back = ref.conv_transpose2d(y, w, stride=s, padding=p, output_padding=q, dilation=d, groups=g)
+        np.testing.assert_allclose((fx * y).sum(), (x * back).sum(), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +165,34 @@ def test_transposed_subpixel_exact():
         assert V.shape[2:] == (r * K, r * K)
         rhs = ref.conv_transpose2d(x, V, b[::r * r], stride=r, padding=r * (K - 1 - P), groups=g)
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
+
+
+def test_subpixel_1d_phases_exact():
+    # out[r j + phi] = conv(x, W[phi], padding P)[j], against the 1-D transposed convolution of the map
+    rng = np.random.default_rng(150)
+    for r, K, P, n in [(2, 3, 1, 5), (3, 2, 0, 4), (2, 1, 0, 3), (4, 3, 2, 4)]:
+        W = rng.integers(-5, 6, (r, 1, K, 1)).astype(object)
+        x = rng.integers(-5, 6, (1, 1, n, 1)).astype(object)
+        z = ref.conv2d(x, W, padding=(P, 0))[0, :, :, 0]
+        interleaved = z.T.reshape(-1)
+        V = np.zeros((1, 1, r * K, 1), dtype=object)
+        for phi in range(r):
+            for a in range(K):
+                V[0, 0, phi + r * (K - 1 - a), 0] = W[phi, 0, a, 0]
+        t = ref.conv_transpose2d(x, V, stride=(r, 1), padding=(r * (K - 1 - P), 0))[0, 0, :, 0]
+        assert t.shape == interleaved.shape == (r * (n + 2 * P - K + 1),) and (t == interleaved).all()
+
+
+def test_subpixel_output_length():
+    for n in range(1, 6):
+        for K in range(1, 4):
+            for r in range(1, 4):
+                for P in range(K):
+                    if n + 2 * P - K + 1 < 1:
+                        continue
+                    y = ref.conv_transpose2d(np.zeros((1, 1, n, 1)), np.zeros((1, 1, r * K, 1)), stride=(r, 1),
+                                             padding=(r * (K - 1 - P), 0))
+                    assert y.shape[2] == r * (n + 2 * P - K + 1)
 
 
 def _sub_border_sides(x, W, r, P_before, P_after):
@@ -344,6 +390,17 @@ def test_transposed_bn_fold_axis1_exact():
             folded[ci] = w[ci] * scale[gamma * per:(gamma + 1) * per][:, None, None]
         rhs = ref.conv_transpose2d(x, folded, b * scale + shift, stride=s, padding=p, groups=g)
         assert (lhs == rhs).all()
+
+
+def test_transposed_bn_fold_dense_float():
+    rng = np.random.default_rng(151)
+    w, b = rng.standard_normal((3, 5, 4, 4)), rng.standard_normal(5)
+    mean, var, gamma, beta = rng.standard_normal(5), rng.random(5) + 0.1, rng.standard_normal(5), rng.standard_normal(5)
+    x = rng.standard_normal((2, 3, 6, 5))
+    a = gamma / np.sqrt(var + 1e-5)
+    lhs = ref.batch_norm(ref.conv_transpose2d(x, w, b, stride=2, padding=1), mean, var, gamma, beta)
+    rhs = ref.conv_transpose2d(x, w * a[None, :, None, None], (b - mean) * a + beta, stride=2, padding=1)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
 def _bn_axis0_sides(x, w, scale):
