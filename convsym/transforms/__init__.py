@@ -29,6 +29,7 @@ from convsym.transforms.reshape import (
     unshuffled_conv_to_conv,
 )
 from convsym.transforms.sequential import merge_sequential, merge_sequential_padded, split_kernel
+from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
 
 __all__ = [
     "BatchNorm2d",
@@ -49,6 +50,8 @@ __all__ = [
     "merge_sequential_padded",
     "regroup",
     "split_kernel",
+    "subpixel_to_transposed",
+    "transposed_to_subpixel",
     "undilate",
     "unshuffled_conv_to_conv",
 ]
@@ -66,4 +69,6 @@ merge_parallel = adapt(merge_parallel)
 merge_parallel_dense = adapt(merge_parallel_dense)
 merge_sequential = adapt(merge_sequential)
 split_kernel = adapt(split_kernel)
+subpixel_to_transposed = adapt(subpixel_to_transposed)
+transposed_to_subpixel = adapt(transposed_to_subpixel)
 unshuffled_conv_to_conv = adapt(unshuffled_conv_to_conv)

@@ -1,0 +1,117 @@
+"""Transposed and sub-pixel convolutions as index-sum definitions (for general derivations).
+
+The same conventions as :mod:`convsym.symbolic.opdefs` (PyTorch's, zero-based indices).  A 1-D signal of
+length ``n`` is ``y_0 .. y_{n-1}``; the transposed convolution *scatters* ``w_a y_j`` to output
+position ``s j + d a - p``, so output ``i`` is the sum over the pairs ``(j, a)`` that land on it.
+Entries outside ``0 .. n-1`` are never read (zero padding is a range condition, never a symbol).
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from convsym.symbolic.sums import OpDef, Range, SumExpr, Term, index
+
+a, b, c, j, u, ph = index("a b c j u phi")
+
+
+def _l(printer, e) -> str:
+    return printer._print(e)
+
+
+def _ct_body(y, w, n, k, s, p, d, i) -> SumExpr:
+    return SumExpr.of(Term(w[a] * y[j], (Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),
+                           (sympy.Eq(s * j + d * a - p, i),)))
+
+
+conv_transpose1d = OpDef(
+    "conv_transpose1d",
+    _ct_body,
+    lambda pr, y, w, n, k, s, p, d, i: (
+        rf"\left({_l(pr, y)} \mathbin{{\star^{{\top}}_{{{_l(pr, s)},{_l(pr, p)},{_l(pr, d)}}}}} "
+        rf"{_l(pr, w)}\right)_{{{_l(pr, i)}}}"),
+    doc=(r"(y \star^\top_{s,p,d} w)_i = \sum_{j=0}^{n-1} \sum_{a=0}^{k-1} [s j + d a - p = i]\, w_a y_j: "
+         r"the transposed convolution (scatter form)."),
+)
+
+
+def _pconv_body(x, w, n, k, s, p, d, i) -> SumExpr:
+    pos = s * i + d * a - p
+    return SumExpr.of(Term(w[a] * x[pos], (Range.of(a, 0, k - 1),),
+                           (sympy.Ge(pos, 0), sympy.Le(pos, n - 1))))
+
+
+padded_conv1d = OpDef(
+    "padded_conv1d",
+    _pconv_body,
+    lambda pr, x, w, n, k, s, p, d, i: (
+        rf"\left({_l(pr, x)} \star_{{{_l(pr, s)},{_l(pr, p)},{_l(pr, d)}}} {_l(pr, w)}\right)_{{{_l(pr, i)}}}"),
+    doc=(r"(x \star_{s,p,d} w)_i = \sum_{a=0}^{k-1} [0 \le s i + d a - p \le n-1]\, w_a x_{s i + d a - p}: "
+         r"convolution of a length-n signal with zero padding p."),
+)
+
+
+def _subpixel_body(x, W, n, K, P, r, i) -> SumExpr:
+    return SumExpr.of(Term(
+        W[ph, a] * x[j + a - P],
+        (Range.of(j, 0, i), Range.of(ph, 0, r - 1), Range.of(a, 0, K - 1)),
+        (sympy.Eq(r * j + ph, i), sympy.Ge(j + a - P, 0), sympy.Le(j + a - P, n - 1)),
+    ))
+
+
+subpixel1d = OpDef(
+    "subpixel1d",
+    _subpixel_body,
+    lambda pr, x, W, n, K, P, r, i: (
+        rf"\mathrm{{PS}}_{{{_l(pr, r)}}}\left({_l(pr, x)} \star_{{1,{_l(pr, P)},1}} {_l(pr, W)}\right)"
+        rf"_{{{_l(pr, i)}}}"),
+    doc=(r"\mathrm{PS}_r(x \star_P W)_i = \sum_{j, \varphi, a:\ r j + \varphi = i} W_{\varphi,a} x_{j+a-P}: "
+         r"r phases of a stride-1 convolution (padding P, kernel K), interleaved by the 1-D pixel shuffle."),
+)
+
+
+def _subpixel_kernel_body(W, K, r, t) -> SumExpr:
+    return SumExpr.of(Term(W[ph, a], (Range.of(ph, 0, r - 1), Range.of(a, 0, K - 1)),
+                           (sympy.Eq(ph + r * (K - 1 - a), t),)))
+
+
+subpixel_kernel = OpDef(
+    "subpixel_kernel",
+    _subpixel_kernel_body,
+    lambda pr, W, K, r, t: rf"\mathcal{{S}}_{{{_l(pr, r)}}}({_l(pr, W)})_{{{_l(pr, t)}}}",
+    doc=(r"\mathcal{S}_r(W)_t = \sum_{\varphi, a:\ \varphi + r(K-1-a) = t} W_{\varphi,a}: phase \varphi, tap a "
+         r"of the sub-pixel convolution goes to tap \varphi + r(K-1-a) of the transposed kernel of size rK."),
+)
+
+
+def _tmerge_body(w1, w2, k1, k2, s2, d1, d2, t) -> SumExpr:
+    return SumExpr.of(Term(w1[a] * w2[b], (Range.of(a, 0, k1 - 1), Range.of(b, 0, k2 - 1)),
+                           (sympy.Eq(s2 * d1 * a + d2 * b, t),)))
+
+
+transposed_merge_kernel = OpDef(
+    "transposed_merge_kernel",
+    _tmerge_body,
+    lambda pr, w1, w2, k1, k2, s2, d1, d2, t: (
+        rf"\left({_l(pr, w1)} \circledast^{{\top}}_{{{_l(pr, s2)},{_l(pr, d1)},{_l(pr, d2)}}} "
+        rf"{_l(pr, w2)}\right)_{{{_l(pr, t)}}}"),
+    doc=(r"(w_1 \circledast^\top_{s_2,d_1,d_2} w_2)_t = \sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}: "
+         r"the kernel of two transposed convolutions in a row."),
+)
+
+
+def _ctc_body(x, w, C, n, k, s, p, o, i) -> SumExpr:
+    return SumExpr.of(Term(w[c, o, a] * x[c, j],
+                           (Range.of(c, 0, C - 1), Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),
+                           (sympy.Eq(s * j + a - p, i),)))
+
+
+conv_transpose_channels = OpDef(
+    "conv_transpose_channels",
+    _ctc_body,
+    lambda pr, x, w, C, n, k, s, p, o, i: (
+        rf"\left({_l(pr, x)} \mathbin{{\star^{{\top}}_{{{_l(pr, s)},{_l(pr, p)}}}}} "
+        rf"{_l(pr, w)}\right)_{{{_l(pr, o)},{_l(pr, i)}}}"),
+    doc=(r"(x \star^\top w)_{o,i} = \sum_c \sum_j \sum_a [s j + a - p = i]\, w_{c,o,a} x_{c,j}: weight "
+         r"(C_{in}, C_{out}, k), the output channel on axis 1."),
+)

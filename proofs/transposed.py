@@ -1,0 +1,615 @@
+"""Transposed convolutions: what they are, their sizes and costs, merging and folding.
+
+PyTorch semantics: ``conv_transpose2d(y, w, stride s, padding p, output_padding q, dilation d,
+groups g)`` with ``w`` of shape ``(C_in, C_out/g, k_h, k_w)`` scatters ``w[c, o, u, v] y[c, i, j]``
+to output ``(s i + d u - p, s j + d v - p)``.  It is a stride-1 convolution of ``y`` upsampled by
+``s`` and padded by ``d(k-1) - p`` (``q`` more at the end), with the kernel flipped and the
+channel axes swapped; it is the adjoint of the convolution with the same weight.  Sub-pixel
+convolution is in ``proofs/transposed_more.py`` (family ``subpixel``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import sympy
+from sympy import IndexedBase
+
+from convsym.cost import conv_transpose2d_cost
+from convsym.exact import ops
+from convsym.exact import transposed as OT
+from convsym.proof import Checked, General, Identity, Proof, Refutation
+from convsym.proof.verdict import Family
+from convsym.render import figures
+from convsym.symbolic import opdefs as D
+from convsym.symbolic import opdefs_transposed as T
+from convsym.symbolic.rules import Fold, GroupBy, Name, Substitute, Unfold
+from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
+from convsym.symbolic.symbols import sizes
+
+FAMILY = Family(
+    "transposed",
+    "Transposed convolutions",
+    intro=(
+        "A transposed convolution (``deconvolution'') scatters every input entry, times the kernel, into "
+        "a larger output. This chapter proves that it is a stride-1 convolution of the input upsampled "
+        "with zeros, padded and convolved with the flipped kernel; that it is the adjoint of the "
+        "convolution with the same weight (hence its name); its output size and the output padding "
+        "PyTorch allows; its cost and the zero taps the upsampled form wastes; when two transposed "
+        "convolutions, or a convolution after one, merge into one layer; and that BatchNorm folds into "
+        "its weight along axis 1, not axis 0."
+    ),
+    order=35,
+)
+
+
+def _load_checks():
+    path = Path(__file__).resolve().parent / "checks" / "transposed.py"
+    spec = importlib.util.spec_from_file_location("_transposed_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHECKS = _load_checks()
+
+
+def _src(*names: str) -> str:
+    """The source of the named functions of proofs/checks/transposed.py, for check_source."""
+    return "\n\n".join(inspect.getsource(getattr(CHECKS, n)) for n in names)
+
+
+def _retest(sides: str) -> str:
+    """The witness re-test of a Refutation: rebuild the exact inputs, recompute both sides."""
+    return f"""
+inputs = {{}}
+for key, spec in witness["inputs"].items():
+    if isinstance(spec, dict):
+        inputs[key] = np.array([Fraction(v) for v in spec["values"]], dtype=object).reshape(spec["shape"])
+    else:
+        inputs[key] = spec
+lhs, rhs = {sides}(**inputs)
+for got, spec in ((lhs, witness["lhs"]), (rhs, witness["rhs"])):
+    if isinstance(spec, dict):
+        assert list(np.shape(got)) == spec["shape"]
+        assert [Fraction(v) for v in spec["values"]] == list(np.asarray(got).flat)
+    else:
+        assert Fraction(spec) == got
+assert witness["lhs"] != witness["rhs"]
+"""
+
+
+def _obj(values, shape) -> np.ndarray:
+    return np.array(values, dtype=object).reshape(shape)
+
+
+# =============================================================================================
+# 1. what it is: upsample, pad, flip, convolve (1-D, all sizes)
+
+n, k, s, d = sizes("n k s d")
+(p,) = index("p")
+i, a, b, j, t = index("i a b j t")
+y, w, u, f = (IndexedBase(q) for q in ("y", "w", "u", "f"))
+u_def = Let(u, lambda tt: SumExpr.of(Term(y[j], (Range.of(j, 0, n - 1),),
+                                          (sympy.Eq(s * j + d * (k - 1) - p, tt),))))
+f_def = Let(f, lambda bb: SumExpr.of(w[k - 1 - bb]))
+
+definition_1d = General(
+    "transposed.definition-1d",
+    "A transposed convolution is an upsampled, padded convolution with the flipped kernel",
+    "For all lengths n, kernel sizes k, strides s, dilations d and paddings p >= 0: the transposed "
+    "convolution of y at output i equals the stride-1 convolution (dilation d) of u with the flipped "
+    "kernel f_b = w_{k-1-b}, where u holds y_j at position s j + d(k-1) - p and 0 elsewhere: y with "
+    "s - 1 zeros between entries, d(k-1) - p zeros in front (a negative number crops). The end padding "
+    "d(k-1) - p + q only decides how many outputs are kept (transposed.output-size).",
+    lhs=D.conv1d(u, f, k, 1, d, i),
+    rhs=T.conv_transpose1d(y, w, n, k, s, p, d, i),
+    lets=[u_def, f_def],
+    size_hypotheses=[sympy.Ge(p, 0)],
+    derivation=[
+        Unfold("conv1d", ("b",)),
+        Unfold("f"),
+        Unfold("u", ("j",)),
+        Substitute("b", "a", k - 1 - a, [("j", 0, n - 1), ("a", 0, k - 1)]),
+        Fold(T.conv_transpose1d(y, w, n, k, s, p, d, i), ("j", "a")),
+    ],
+    instances=[dict(n=2, k=3, s=2, d=1, p=1)],
+    check_source=_src("_def_scatter", "test_transposed_definition_scatter_exact"),
+)
+
+
+def _def_inputs(c, o, g, kk, nn, **_):
+    return {"y": (1, c, nn, nn), "w": (c, o // g, kk, kk)}
+
+
+def _scatter(T_, s, p, q, d, g, **_):
+    """Transposed convolution (scatter definition)"""
+    return OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
+
+
+def _upsampled(T_, s, p, q, d, g, kk, **_):
+    """Stride-1 convolution of the upsampled, padded input with the flipped, channel-swapped kernel"""
+    lo = d * (kk - 1) - p
+    up = OT.upsample_pad(T_["y"], (s, s), ((lo, lo + q), (lo, lo + q)))
+    return ops.conv2d(up, OT.flip_swap(T_["w"], g), dilation=d, groups=g)
+
+
+def _upsample_figure(fields):
+    n_, s_, k_, p_, q_ = 3, 2, 3, 1, 1
+    lo = k_ - 1 - p_
+    size = (n_ - 1) * s_ + 1 + 2 * lo + q_
+    cells, labels = [], []
+    for r in range(size):
+        row, lab = [], []
+        for c in range(size):
+            ri, ci = r - lo, c - lo
+            real = 0 <= ri < (n_ - 1) * s_ + 1 and 0 <= ci < (n_ - 1) * s_ + 1
+            if real and ri % s_ == 0 and ci % s_ == 0:
+                row.append("hi" if r < k_ and c < k_ else "in")
+                lab.append(f"y_{{{ri // s_}{ci // s_}}}")
+            else:
+                row.append("kernel" if r < k_ and c < k_ else ("" if real else "pad"))
+                lab.append("")
+        cells.append(row)
+        labels.append(lab)
+    out = (n_ - 1) * s_ - 2 * p_ + k_ + q_
+    caption = (f"The input of a transposed convolution with n = {n_}, stride {s_}, kernel {k_}, padding {p_}, "
+               f"output padding {q_}: s - 1 = {s_ - 1} zero between entries (white), d(k-1) - p = {lo} zero "
+               f"row/column in front and {lo + q_} behind (grey). A stride-1 {k_} x {k_} convolution with the "
+               f"flipped kernel (first window shaded) gives the {out} x {out} output.")
+    return figures.grid(cells, labels, size=0.5), caption
+
+
+definition_2d = Identity(
+    "transposed.definition-2d",
+    "Upsample, pad, flip and swap: the 2-D form with groups",
+    "With channels and groups the channel axes are swapped within each group as well: for strides "
+    "1..3, paddings 0..2, dilations 1, 2, every output padding below max(s, d), kernels 2 and 3 and "
+    "groups 1, 2 the scatter definition and the upsampled convolution are the same polynomials.",
+    inputs=_def_inputs,
+    lhs=_scatter,
+    rhs=_upsampled,
+    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+            for s_ in (1, 2, 3) for d_ in (1, 2) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
+            for kk in (2, 3) for g in (1, 2) if (s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1) >= 1],
+    figure=_upsample_figure,
+    check_source=_src("_def_upsample_conv", "test_transposed_definition_upsampled_exact"),
+)
+
+# =============================================================================================
+# 2. the adjoint: <conv(x, w), y> = <x, conv_transpose(y, w)>
+
+(m,) = sizes("m")
+x = IndexedBase("x")
+
+adjoint_1d = General(
+    "transposed.adjoint-1d",
+    "The transposed convolution is the adjoint of the convolution",
+    "For all lengths n (input) and m (outputs kept), kernel sizes, strides, dilations and paddings: "
+    "sum_i y_i conv(x, w)_i = sum_t x_t conv_transpose(y, w)_t, with zero padding p on x and the "
+    "transposed convolution cropping p. This is why it is called the transpose: as matrices, "
+    "conv_transpose is conv^T.",
+    lhs=SumExpr.of(Term(y[i] * T.padded_conv1d(x, w, n, k, s, p, d, i), (Range.of(i, 0, m - 1),))),
+    rhs=SumExpr.of(Term(x[t] * T.conv_transpose1d(y, w, m, k, s, p, d, t), (Range.of(t, 0, n - 1),))),
+    size_hypotheses=[sympy.Ge(p, 0)],
+    derivation=[
+        Unfold("padded_conv1d", ("a",)),
+        GroupBy("t", s * i + d * a - p, 0, n - 1, w[a] * y[i] * x[t], ("i", "a")),
+        Fold(T.conv_transpose1d(y, w, m, k, s, p, d, t), ("i", "a")),
+    ],
+    instances=[dict(n=3, m=2, k=2, s=2, d=1, p=1)],
+    check_source=_src("test_transposed_adjoint_exact"),
+)
+
+
+def _adj_inputs(c, o, g, kk, nn, s, p, d, **_):
+    mm = (nn + 2 * p - d * (kk - 1) - 1) // s + 1
+    return {"x": (1, c, nn, nn), "w": (o, c // g, kk, kk), "y": (1, o, mm, mm)}
+
+
+def _inner_conv(T_, s, p, d, g, **_):
+    """<conv2d(x, w), y>"""
+    return (ops.conv2d(T_["x"], T_["w"], stride=s, padding=p, dilation=d, groups=g) * T_["y"]).sum().reshape((1,))
+
+
+def _inner_transposed(T_, s, p, d, g, kk, nn, **_):
+    """<x, conv_transpose2d(y, w)>"""
+    q = (nn + 2 * p - d * (kk - 1) - 1) % s
+    back = OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
+    return (T_["x"] * back).sum().reshape((1,))
+
+
+adjoint_2d = Identity(
+    "transposed.adjoint-2d",
+    "The adjoint with channels, groups and both spatial axes",
+    "For inputs 4 x 4 and 5 x 5, kernels 2 and 3, strides 1..3, paddings 0, 1, dilations 1, 2 and "
+    "groups 1, 2 (2 channels each side), with the output padding (n + 2p - d(k-1) - 1) mod s that gives "
+    "the transposed convolution the input's size: <conv2d(x, w), y> and <x, conv_transpose2d(y, w)> "
+    "are the same polynomial.",
+    inputs=_adj_inputs,
+    lhs=_inner_conv,
+    rhs=_inner_transposed,
+    family=[dict(c=2, o=2, g=g, kk=kk, nn=nn, s=s_, p=p_, d=d_)
+            for nn in (4, 5) for kk in (2, 3) for s_ in (1, 2, 3) for p_ in (0, 1) for d_ in (1, 2) for g in (1, 2)
+            if nn + 2 * p_ - d_ * (kk - 1) >= 1],
+    check_source=_src("test_transposed_adjoint_grouped_float"),
+)
+
+# =============================================================================================
+# 3. output size and the output padding
+
+n3, k3, s3, d3, q3 = sizes("n k s d q")
+(p3,) = index("p")
+i3, a3, M3 = index("i a M")
+
+
+def derive_output_size(P: Proof) -> None:
+    top = (n3 - 1) * s3 + d3 * (k3 - 1)
+    P.define("entry $i$ of the input is scattered to the positions $s i + d a - p$, $0 \\le a \\le k-1$; "
+             "PyTorch keeps the positions $0 .. L-1$",
+             r"L = (n-1)s - 2p + d(k-1) + q + 1")
+    P.implies("before cropping, every scattered position lies in $[0, (n-1)s + d(k-1)]$",
+              [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1],
+              [s3 * i3 + d3 * a3 >= 0, s3 * i3 + d3 * a3 <= top])
+    P.implies("both ends are reached (i = a = 0 and i = n-1, a = k-1)", [],
+              [sympy.Eq(s3 * 0 + d3 * 0, 0), sympy.Eq(s3 * (n3 - 1) + d3 * (k3 - 1), top)])
+    P.equal("counted: the full extent (n-1)s + d(k-1) + 1, minus p on each side, plus q at the end",
+            top + 1 - 2 * p3 + q3, (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1)
+    P.implies("products land at output positions at most (n-1)s + d(k-1) - p, so the q added positions "
+              "(n-1)s + d(k-1) - 2p + 1 .. + q re-admit min(p, q) of the positions cropped at the end",
+              [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, p3 >= 0],
+              [s3 * i3 + d3 * a3 - p3 <= top - p3])
+    P.implies("without padding (p = 0) the q added positions receive no product: they hold the bias only",
+              [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, sympy.Eq(p3, 0)],
+              [s3 * i3 + d3 * a3 - p3 < top - 2 * p3 + 1])
+    L = (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1
+    back = L + 2 * p3 - d3 * (k3 - 1) - 1
+    floor_def = [M3 * s3 <= back, back < (M3 + 1) * s3]
+    P.implies("with q < s the forward rule maps L back to n: floor((L + 2p - d(k-1) - 1)/s) + 1 = n, so the "
+              "two layers map between the same sizes and are adjoint (transposed.adjoint-1d)",
+              [p3 >= 0, q3 < s3, *floor_def], [sympy.Eq(M3 + 1, n3)])
+    P.implies("with q >= s the forward rule gives more than n: the convolution of that size is not the one "
+              "this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
+    cases = [dict(n=nn, k=kk, s=ss, p=pp, q=qq, d=dd)
+             for nn, kk, ss, dd in itertools.product(range(1, 5), range(1, 4), range(1, 4), range(1, 3))
+             for qq in range(max(ss, dd)) for pp in range(3) if (nn - 1) * ss + dd * (kk - 1) + 1 + qq - 2 * pp >= 1]
+    P.cross_check("scattered positions enumerated: last position + 1, cropped by p on each side, plus q", cases,
+                  lambda n, k, s, p, q, d: max(s * i_ + d * a_ for i_ in range(n) for a_ in range(k)) + 1 - 2 * p + q,
+                  lambda n, k, s, p, q, d: (n - 1) * s - 2 * p + d * (k - 1) + q + 1)
+
+
+output_size = Checked(
+    "transposed.output-size",
+    "Output size by counting, and which output padding keeps the layer an adjoint",
+    "For all sizes: L = (n-1)s - 2p + d(k-1) + q + 1 outputs; without padding the last q hold the bias only; "
+    "the forward "
+    "rule maps L back to n exactly when q < s. PyTorch accepts q < max(s, d): for s <= q < d the layer "
+    "runs but is not the adjoint of the convolution of its output size (transposed.output-padding-dilation).",
+    derive=derive_output_size,
+    check_source=_src("_size_roundtrip_sides", "test_transposed_output_size_counted"),
+)
+
+
+def _roundtrip(n, k, s, p, q, d):
+    """forward output size of the transposed output size"""
+    return CHECKS._size_roundtrip_sides(n, k, s, p, q, d)[0]
+
+
+def _input_length(n, k, s, p, q, d):
+    """the input length n"""
+    return n
+
+
+SIZE_RETEST = """
+n, k, s, p, q, d = (witness["inputs"][key] for key in ("n", "k", "s", "p", "q", "d"))
+out = (n - 1) * s - 2 * p + d * (k - 1) + q + 1
+assert (out + 2 * p - d * (k - 1) - 1) // s + 1 == witness["lhs"]
+assert n == witness["rhs"] != witness["lhs"]
+"""
+
+padding_too_large = Refutation(
+    "transposed.output-padding-too-large",
+    "Output padding of at least max(s, d) breaks the adjoint",
+    "Claim (false): any output padding q keeps the transposed convolution the adjoint of the convolution "
+    "of its output size. With q >= max(s, d) (which PyTorch rejects) the forward rule gives back more "
+    "than n outputs.",
+    lhs=_roundtrip, rhs=_input_length,
+    witness=dict(n=1, k=1, s=1, p=0, q=1, d=1),
+    describe="n = k = s = d = 1, p = 0, q = 1: the transposed output has 2 entries, whose convolution has 2 "
+             "outputs, not 1",
+    witness_check=SIZE_RETEST,
+)
+
+padding_dilation = Refutation(
+    "transposed.output-padding-dilation",
+    "PyTorch's rule q < max(s, d) is weaker than the adjoint needs (q < s)",
+    "Claim (false): every output padding PyTorch accepts (q < max(s, d)) keeps the transposed "
+    "convolution the adjoint of the convolution of its output size. With stride 1, dilation 2 and q = 1 "
+    "PyTorch runs the layer, but the forward rule maps its output size to n + 1.",
+    lhs=_roundtrip, rhs=_input_length,
+    witness=dict(n=2, k=2, s=1, p=0, q=1, d=2),
+    describe="n = 2, k = 2, s = 1, p = 0, q = 1, d = 2: 5 outputs, whose convolution has 3 outputs, not 2",
+    witness_check=SIZE_RETEST,
+    check_source="def test_transposed_output_padding_dilation_accepted_by_reference():\n"
+                 "    y = ref.conv_transpose2d(np.ones((1, 1, 2, 1)), np.ones((1, 1, 2, 1)), stride=1,\n"
+                 "                             output_padding=(1, 0), dilation=(2, 1))\n"
+                 "    assert y.shape[2] == 5 and ref.conv2d(y, np.ones((1, 1, 2, 1)), dilation=(2, 1)).shape[2] == 3\n",
+)
+
+# =============================================================================================
+# 4. costs: the loop nest, the upsampled convolution and its zero taps
+
+Nc, Gc, ci_, co_, Hc, Wc, khc, kwc, shc, swc, dhc, dwc, qhc, qwc = sizes(
+    "N g c_i c_o H W k_h k_w s_h s_w d_h d_w q_h q_w")
+(pc,) = index("p")
+nb, gm, cc_, oc_, ic, jc, uc, vc, yc, zc = index("n_b gamma c o i j u v y z")
+Ho = (Hc - 1) * shc + dhc * (khc - 1) + qhc + 1
+Wo = (Wc - 1) * swc + dwc * (kwc - 1) + qwc + 1
+
+
+def _count_taps(n, c_in, h, w, c_out, k, s, d, q, g):
+    """(products of the scatter loop that land in the output, taps of the upsampled convolution), counted"""
+    Ho_, Wo_ = (h - 1) * s + d * (k - 1) + q + 1, (w - 1) * s + d * (k - 1) + q + 1
+    landed = sum(1 for i_ in range(h) for j_ in range(w) for u_ in range(k) for v_ in range(k)
+                 if s * i_ + d * u_ < Ho_ and s * j_ + d * v_ < Wo_) * n * c_in * (c_out // g)
+    taps = Ho_ * Wo_ * k * k * n * c_out * (c_in // g)
+    return landed, taps
+
+
+def derive_costs(P: Proof) -> None:
+    P.define("the scatter loop nest: batch, group, input channel of the group, input row and column, output "
+             "channel of the group, kernel row and column; one MAC each",
+             r"y_{n, \gamma c_o + o, s i + d u - p, s j + d v - p} \mathrel{+}= "
+             r"x_{n, \gamma c_i + c, i, j}\, w_{\gamma c_i + c, o, u, v}")
+    spatial = P.summation("the four spatial loops (input row, column, kernel row, column) of one pair of "
+                          "input and output channels", 1,
+                          [(vc, 0, kwc - 1), (uc, 0, khc - 1), (jc, 0, Wc - 1), (ic, 0, Hc - 1)])
+    loop = Nc * Gc * ci_ * co_ * spatial
+    P.equal("times the N g c_i c_o (batch, group, channel pair) iterations of the outer loops, whose bounds do not "
+            "depend on the inner ones: N C_in H W (C_out/g) k_h k_w MACs, with C_in = g c_i, C_out = g c_o",
+            loop, Nc * (Gc * ci_) * Hc * Wc * co_ * khc * kwc)
+    taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding p): every output "
+                       "position of one channel pair times k_h k_w taps", 1,
+                       [(vc, 0, kwc - 1), (uc, 0, khc - 1), (zc, 0, Wo - 1), (yc, 0, Ho - 1)])
+    up = Nc * Gc * co_ * ci_ * taps
+    P.equal("times N g c_o c_i: N C_out H_out W_out (C_in/g) k_h k_w taps", up,
+            Nc * (Gc * co_) * Ho * Wo * ci_ * khc * kwc)
+    P.implies("without padding every product lands inside the output (rows; the columns alike)",
+              [ic >= 0, ic <= Hc - 1, uc >= 0, uc <= khc - 1, qhc >= 0],
+              [shc * ic + dhc * uc >= 0, shc * ic + dhc * uc <= Ho - 1])
+    P.define("so the upsampled convolution reads a real input entry exactly once per product of the loop nest, "
+             "and a zero (inserted between entries, or padding) at every other tap", r"Z = U - M")
+    P.equal("the zero taps it skips: N C_out (C_in/g) k_h k_w (H_out W_out - H W)", up - loop,
+            Nc * Gc * co_ * ci_ * khc * kwc * (Ho * Wo - Hc * Wc))
+    cases = [dict(n=nn, c_in=ci, h=h, w=ww, c_out=co, k=kk, s=ss, d=dd, q=qq, g=gg)
+             for nn, ci, co, gg in ((1, 2, 2, 1), (2, 4, 2, 2)) for h, ww in ((2, 3), (3, 3))
+             for kk in (1, 2, 3) for ss in (1, 2, 3) for dd in (1, 2) for qq in range(max(ss, dd))]
+    P.cross_check("products that land and taps of the upsampled convolution, counted one by one", cases,
+                  lambda **c: _count_taps(**c),
+                  lambda n, c_in, h, w, c_out, k, s, d, q, g: (
+                      n * c_in * h * w * (c_out // g) * k * k,
+                      n * c_out * (c_in // g) * k * k * ((h - 1) * s + d * (k - 1) + q + 1)
+                      * ((w - 1) * s + d * (k - 1) + q + 1)))
+    P.cross_check("thop's count for a transposed convolution is the upsampled convolution's, zero taps included",
+                  [c for c in cases if c["q"] == 0],
+                  lambda n, c_in, h, w, c_out, k, s, d, q, g: conv_transpose2d_cost(
+                      (n, c_in, h, w), c_out, k, stride=s, dilation=d, groups=g).as_reported_by("thop").value,
+                  lambda **c: _count_taps(**c)[1])
+
+
+def _tool_remarks() -> tuple[str, ...]:
+    shape, out, kk, ss, pp = (1, 64, 32, 32), 32, 4, 2, 1
+    cost = conv_transpose2d_cost(shape, out, kk, stride=ss, padding=pp)
+    Ho_, Wo_ = cost.output_shape[2:]
+    upsampled = cost.output_shape[0] * out * Ho_ * Wo_ * shape[1] * kk * kk
+    lines = [f"Example: input {shape}, {out} output channels, kernel {kk}, stride {ss}, padding {pp} (output "
+             f"{Ho_} x {Wo_}): true MACs {cost.macs}; the upsampled convolution has {upsampled} taps, "
+             f"{upsampled - cost.macs} more (the zero taps, plus the {pp}-wide crop)."]
+    for tool in ("fvcore", "ptflops", "thop", "torchinfo", "deepspeed", "torch"):
+        r = cost.as_reported_by(tool)
+        lines.append(f"{tool} {r.version} prints {r.quantity} = {r.value} ({Fraction(r.value, cost.macs)} x the true "
+                     f"MACs).")
+    return (" ".join(lines),)
+
+
+costs = Checked(
+    "transposed.costs",
+    "MACs of a transposed convolution, of its upsampled form, and the zero taps",
+    "For all sizes: the scatter loop makes N C_in H W (C_out/g) k_h k_w MACs; the stride-1 convolution over "
+    "the upsampled input makes N C_out H_out W_out (C_in/g) k_h k_w, and without padding the difference, "
+    "N C_out (C_in/g) k_h k_w (H_out W_out - H W), are the taps that read a zero (inserted between entries or "
+    "padded around). thop reports the upsampled count (cross-checked below); the remarks list each tool.",
+    derive=derive_costs,
+    check_source=_src("test_transposed_zero_taps_counted"),
+    remarks=_tool_remarks(),
+)
+
+# =============================================================================================
+# 5. merging: two transposed convolutions, a convolution after a transposed one
+
+
+def _tt_inputs(c, m_, o, k1, k2, nn, **_):
+    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (m_, o, k2, k2)}
+
+
+def _two_transposed(T_, s1, s2, d1, d2, p2, q2, **_):
+    """Two transposed convolutions in a row"""
+    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, dilation=d1)
+    return OT.conv_transpose2d(h, T_["w2"], stride=s2, padding=p2, output_padding=q2, dilation=d2)
+
+
+def _one_transposed(T_, s1, s2, d1, d2, p2, q2, **_):
+    """One transposed convolution, stride s1 s2, kernel s2 d1 (k1-1) + d2 (k2-1) + 1"""
+    W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
+    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=q2)
+
+
+merge_two = Identity(
+    "transposed.merge-two",
+    "Two transposed convolutions in a row are one",
+    "With no padding, output padding and bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, d1), "
+    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, q2) with W[c, o, t] = sum_m sum over "
+    "s2 d1 a + d2 b = t of w1[c, m, a] w2[m, o, b], of size s2 d1 (k1-1) + d2 (k2-1) + 1 (s2 (k1-1) + k2 "
+    "without dilation). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, p2 in {0, 1}, q2 in {0, 1} "
+    "where allowed, 2 channels each. (transposed.merge-padded-first: with p1 > 0 it fails.)",
+    inputs=_tt_inputs,
+    lhs=_two_transposed,
+    rhs=_one_transposed,
+    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q2=q2_)
+            for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
+            for k1_, k2_ in ((2, 2), (3, 1), (1, 3), (3, 3)) for p2_ in (0, 1) for q2_ in (0, 1)
+            if q2_ < max(s2_, d2_)],
+    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
+)
+
+merge_padded_first = Refutation(
+    "transposed.merge-padded-first",
+    "With padding in the first transposed convolution the naive merge is wrong",
+    "Claim (false): with the first layer cropping p1 > 0, the merged layer with padding s2 p1 still equals "
+    "the two layers. The crop removes entries of the intermediate map that the second layer would scatter "
+    "into the kept outputs.",
+    lhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[0],
+    rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
+    witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
+                 s1=2, s2=1, p1=1),
+    check_source=_src("_tt_padded_sides"),
+    witness_check=_retest("_tt_padded_sides"),
+)
+
+
+def _ca_inputs(c, m_, o, k1, k2, nn, **_):
+    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (o, m_, k2, k2)}
+
+
+def _conv_after(T_, s, p2, **_):
+    """A stride-1 convolution after a transposed convolution"""
+    return ops.conv2d(OT.conv_transpose2d(T_["x"], T_["w1"], stride=s), T_["w2"], padding=p2)
+
+
+def _conv_after_merged(T_, s, p2, k2, **_):
+    """One transposed convolution with the correlated kernel, padding k2 - 1 - p2"""
+    flipped = T_["w2"][:, :, ::-1, ::-1]
+    W = ops.merge_kernels(T_["w1"].transpose(1, 0, 2, 3), flipped)  # (O, C, k1 + k2 - 1)
+    return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
+
+
+conv_after = Identity(
+    "transposed.conv-after",
+    "A convolution after a transposed convolution is a transposed convolution",
+    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding p2 <= k2 - 1: "
+    "conv(conv_transpose(x, w1; s), w2; p2) = conv_transpose(x, V; s, padding k2 - 1 - p2) with "
+    "V[c, o, t] = sum_m sum over a - b + k2 - 1 = t of w1[c, m, a] w2[o, m, b] (size k1 + k2 - 1). Exact family "
+    "over strides 1..3, kernels 1..3, p2 <= k2 - 1. (transposed.conv-after-padded: with p1 > 0 the border "
+    "is wrong.)",
+    inputs=_ca_inputs,
+    lhs=_conv_after,
+    rhs=_conv_after_merged,
+    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s=s_, p2=p2_)
+            for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
+            if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
+    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
+)
+
+conv_after_padded = Refutation(
+    "transposed.conv-after-padded",
+    "With padding in the transposed convolution the convolution after it does not merge",
+    "Claim (false): with the transposed layer cropping p1 > 0, the convolution (padding k2 - 1) after it "
+    "equals the transposed convolution with the correlated kernel and padding p1. The convolution's zero "
+    "padding stands where the transposed layer cropped real values.",
+    lhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[0],
+    rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
+    witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
+                 s=2, p1=1),
+    check_source=_src("_ct_padded_sides"),
+    witness_check=_retest("_ct_padded_sides"),
+)
+
+# =============================================================================================
+# 6. BatchNorm after a transposed convolution folds along axis 1
+
+(C6, n6, k6, s6) = sizes("C n k s")
+(p6,) = index("p")
+o6, i6, c6, j6, a6 = index("o i c j a")
+xw, ww, V6, gam, bet, bias6 = (IndexedBase(q) for q in ("x", "w", "V", "gamma", "beta", "b"))
+V6_def = Let(V6, lambda cc, oo, aa: SumExpr.of(gam[oo] * ww[cc, oo, aa]))
+
+bn_fold = General(
+    "transposed.bn-fold-axis1",
+    "BatchNorm after a transposed convolution folds along the weight's axis 1",
+    "For all channel counts, sizes, strides and paddings: an inference BatchNorm (y -> gamma_o y + beta_o per "
+    "output channel o; gamma = weight / sqrt(var + eps), beta = bias - gamma mean) after a transposed "
+    "convolution with weight w[c, o, a] and bias b is the transposed convolution with weight "
+    "gamma_o w[c, o, a] (axis 1: the output channel) and bias gamma_o b_o + beta_o.",
+    lhs=gam[o6] * T.conv_transpose_channels(xw, ww, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
+    rhs=T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
+    lets=[V6_def],
+    size_hypotheses=[sympy.Ge(p6, 0)],
+    derivation=[
+        Unfold("conv_transpose_channels", ("c", "j", "a")),
+        Name(V6_def, (c6, o6, a6)),
+        Fold(T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6), ("c", "j", "a")),
+    ],
+    instances=[dict(C=2, n=2, k=2, s=2, p=1)],
+    check_source=_src("test_transposed_bn_fold_dense_float"),
+)
+
+
+def _bn_inputs(ci, co, g, kk, nn, **_):
+    return {"x": (1, ci, nn, nn), "w": (ci, co // g, kk, kk), "b": (co,), "gamma": (co,), "beta": (co,)}
+
+
+def _bn_after(T_, s, p, g, **_):
+    """BatchNorm (per-channel gamma, beta) after the transposed convolution"""
+    yv = OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, groups=g)
+    co = T_["gamma"].shape[0]
+    return yv * T_["gamma"].reshape((1, co, 1, 1)) + T_["beta"].reshape((1, co, 1, 1))
+
+
+def _bn_folded(T_, s, p, g, ci, co, **_):
+    """The transposed convolution with gamma folded into axis 1 (per group) and the folded bias"""
+    per_in, per_out = ci // g, co // g
+    out_channel = np.array([[(c_ // per_in) * per_out + o_ for o_ in range(per_out)] for c_ in range(ci)])
+    scale = T_["gamma"].gather(out_channel.reshape(ci, per_out, 1, 1))
+    return OT.conv_transpose2d(T_["x"], T_["w"] * scale, T_["b"] * T_["gamma"] + T_["beta"], stride=s, padding=p,
+                               groups=g)
+
+
+bn_fold_groups = Identity(
+    "transposed.bn-fold-groups",
+    "With groups, the output channels of group g are a slice of axis 1",
+    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row c of the weight "
+    "(input channel c of group g = c // (C_in/g)) is scaled by gamma over the output channels "
+    "g C_out/g .. (g+1) C_out/g - 1; the folded layer and BatchNorm after the layer are the same polynomials.",
+    inputs=_bn_inputs,
+    lhs=_bn_after,
+    rhs=_bn_folded,
+    family=[dict(ci=4, co=4, g=g, kk=2, nn=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
+    check_source=_src("test_transposed_bn_fold_axis1_exact"),
+)
+
+bn_fold_axis0 = Refutation(
+    "transposed.bn-fold-axis0",
+    "Folding BatchNorm along axis 0 of a transposed weight is wrong",
+    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it does for "
+    "a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree whenever "
+    "C_in = C_out, so the bug passes shape checks.",
+    lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
+    rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
+    witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),
+    check_source=_src("_bn_axis0_sides"),
+    witness_check=_retest("_bn_axis0_sides"),
+)
+
+__all__ = ["definition_1d", "definition_2d", "adjoint_1d", "adjoint_2d", "output_size", "padding_too_large",
+           "padding_dilation", "costs", "merge_two", "merge_padded_first", "conv_after", "conv_after_padded",
+           "bn_fold", "bn_fold_groups", "bn_fold_axis0"]
+
+if __name__ == "__main__":
+    from convsym.run.registry import run_script
+
+    raise SystemExit(run_script(globals()))

@@ -1,0 +1,330 @@
+"""Sub-pixel convolution (Shi et al., 2016) is a stride-r transposed convolution, and conversely.
+
+``pixel_shuffle(conv(x, W; padding P), r)`` with ``W`` of shape ``(r^2 C, C_in, K, K)`` equals
+``conv_transpose(x, V; stride r, padding r (K - 1 - P))`` with the ``r K x r K`` kernel
+``V[c_i, c, phi_h + r (K-1-a_h), phi_w + r (K-1-a_w)] = W[c r^2 + phi_h r + phi_w, c_i, a_h, a_w]``,
+when the padding is the same on both sides, ``P <= K - 1`` and the ``r^2`` phases of a channel
+share one bias.  Every stride-``r`` transposed convolution whose output length is a multiple of
+``r`` is a sub-pixel convolution.  The transforms are :mod:`convsym.transforms.subpixel`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from pathlib import Path
+
+import numpy as np
+import sympy
+from sympy import IndexedBase
+
+from convsym.exact import ops
+from convsym.exact import transposed as OT
+from convsym.proof import Checked, General, Identity, Proof, Refutation
+from convsym.proof.verdict import Family
+from convsym.render import figures
+from convsym.symbolic import opdefs_transposed as T
+from convsym.symbolic.rules import Collapse, Fold, Substitute, Unfold
+from convsym.symbolic.sums import Let, SumExpr, index
+from convsym.symbolic.symbols import sizes
+from convsym.transforms.layers import Conv2d, ConvTranspose2d
+from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
+
+FAMILY = Family(
+    "subpixel",
+    "Sub-pixel convolution and transposed convolution",
+    intro=(
+        "Shi et al. (2016) upsample with a stride-1 convolution that computes $r^2$ channels per output "
+        "channel, interleaved by pixel shuffle (depth-to-space). This chapter proves that it is a "
+        "transposed convolution with stride $r$ and an $rK \\times rK$ kernel built by a weight map, states "
+        "the border conditions under which the two agree and refutes the rest with exact witnesses, and "
+        "proves the converse: every stride-$r$ transposed convolution whose output length is a multiple "
+        "of $r$ is a sub-pixel convolution."
+    ),
+    order=36,
+)
+
+
+def _load_checks():
+    path = Path(__file__).resolve().parent / "checks" / "transposed.py"
+    spec = importlib.util.spec_from_file_location("_subpixel_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHECKS = _load_checks()
+
+
+def _src(*names: str) -> str:
+    """The source of the named functions of proofs/checks/transposed.py, for check_source."""
+    return "\n\n".join(inspect.getsource(getattr(CHECKS, n)) for n in names)
+
+
+def _retest(sides: str) -> str:
+    """The witness re-test of a Refutation: rebuild the exact inputs, recompute both sides."""
+    return f"""
+inputs = {{}}
+for key, spec in witness["inputs"].items():
+    if isinstance(spec, dict):
+        inputs[key] = np.array([Fraction(v) for v in spec["values"]], dtype=object).reshape(spec["shape"])
+    else:
+        inputs[key] = spec
+lhs, rhs = {sides}(**inputs)
+for got, spec in ((lhs, witness["lhs"]), (rhs, witness["rhs"])):
+    assert list(np.shape(got)) == spec["shape"]
+    assert [Fraction(v) for v in spec["values"]] == list(np.asarray(got).flat)
+assert witness["lhs"] != witness["rhs"]
+"""
+
+
+def _obj(values, shape) -> np.ndarray:
+    return np.array(values, dtype=object).reshape(shape)
+
+
+# =============================================================================================
+# 1. the weight map, 1-D, all sizes
+
+n, K, r = sizes("n K r")
+(P,) = index("P")
+i, a, b, j, m_, phi = index("i a b j m phi")
+x, W, V = (IndexedBase(q) for q in ("x", "W", "V"))
+V_def = Let(V, lambda tt: SumExpr.of(T.subpixel_kernel(W, K, r, tt)))
+p_t = sympy.expand(r * (K - 1 - P))
+
+weight_map_1d = General(
+    "subpixel.weight-map-1d",
+    "A sub-pixel convolution is a stride-r transposed convolution",
+    "For all lengths n, kernel sizes K, factors r and paddings 0 <= P <= K - 1, at every output i >= 0: "
+    "the transposed convolution with stride r, padding r(K - 1 - P) and the kernel V of size r K with "
+    "V[phi + r(K-1-a)] = W[phi, a] equals the 1-D pixel shuffle of the r phases phi of the stride-1 "
+    "convolution of x with W[phi] (padding P). (P <= K - 1 makes the transposed padding >= 0; "
+    "subpixel.output-length shows both have r(n + 2P - K + 1) outputs.)",
+    lhs=T.conv_transpose1d(x, V, n, r * K, r, p_t, 1, i),
+    rhs=T.subpixel1d(x, W, n, K, P, r, i),
+    lets=[V_def],
+    size_hypotheses=[sympy.Ge(P, 0), sympy.Le(P, K - 1), sympy.Ge(i, 0)],
+    derivation=[
+        Unfold("conv_transpose1d", ("m", "b")),
+        Unfold("V"),
+        Unfold("subpixel_kernel", ("phi", "a")),
+        Collapse("b", phi + r * (K - 1 - a)),
+        Substitute("m", "j", j + a - P, [("phi", 0, r - 1), ("a", 0, K - 1), ("j", P - a, n - 1 + P - a)]),
+        Fold(T.subpixel1d(x, W, n, K, P, r, i), ("j", "phi", "a")),
+    ],
+    instances=[dict(n=3, K=2, r=2, P=1)],
+    check_source=_src("test_subpixel_1d_phases_exact"),
+)
+
+n2, K2, r2 = sizes("n K r")
+(P2,) = index("P")
+
+
+def derive_length(P_: Proof) -> None:
+    sub = r2 * (n2 + 2 * P2 - K2 + 1)
+    tr = (n2 - 1) * r2 - 2 * r2 * (K2 - 1 - P2) + (r2 * K2 - 1) + 0 + 1
+    P_.equal("the sub-pixel output, r times the convolution's n + 2P - K + 1 outputs, has the transposed "
+             "convolution's length (n-1) r - 2 r(K-1-P) + (rK - 1) + 1 with output padding 0", sub, tr)
+    P_.implies("its padding r(K - 1 - P) is a valid (nonnegative) padding exactly when P <= K - 1",
+               [P2 >= 0, P2 <= K2 - 1], [r2 * (K2 - 1 - P2) >= 0])
+    P_.implies("and negative for P >= K (subpixel.border-padding-too-large)", [P2 >= K2], [r2 * (K2 - 1 - P2) < 0])
+
+
+output_length = Checked(
+    "subpixel.output-length",
+    "Both sides have the same length, and the padding condition",
+    "For all n, K, r and P: r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K, so the output padding is 0; the "
+    "transposed padding r(K-1-P) is nonnegative exactly when P <= K - 1.",
+    derive=derive_length,
+    check_source=_src("test_subpixel_output_length"),
+)
+
+# =============================================================================================
+# 2. the weight map in 2-D with channels, groups and bias, through the transform itself
+
+
+def _index_array(shape) -> np.ndarray:
+    return (np.arange(int(np.prod(shape))) + 1).reshape(shape).astype(object)
+
+
+def _take(src, mapped) -> object:
+    """A tensor whose entries are those of src named by mapped (flat index + 1; 0 is a zero)."""
+    flat = np.array(mapped, dtype=np.int64).reshape(-1)
+    nz = np.flatnonzero(flat)
+    return OT.place(src, tuple(np.shape(mapped)), nz, flat[nz] - 1)
+
+
+def _sp_inputs(c, ci, kk, r, g, nn, **_):
+    return {"x": (1, ci, nn, nn), "W": (r * r * c, ci // g, kk, kk), "b": (c,)}
+
+
+def _subpixel_side(T_, r, pp, g, c, **_):
+    """pixel_shuffle(conv2d(x, W, padding P), r), the r^2 phases of channel c sharing b[c]"""
+    bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
+    return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
+
+
+def _transposed_side(T_, r, pp, g, c, **_):
+    """conv_transpose2d with the weights and bias subpixel_to_transposed maps"""
+    idx = _index_array(T_["W"].shape)
+    bias_idx = np.repeat(np.arange(c) + 1, r * r).astype(object)
+    t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=pp, groups=g), r)
+    V_ = _take(T_["W"], t.weight)
+    return OT.conv_transpose2d(T_["x"], V_, _take(T_["b"], t.bias), stride=t.stride, padding=t.padding,
+                               output_padding=t.output_padding, groups=g)
+
+
+def _weight_map_figure(fields):
+    rr, kk = 2, 2
+    t = subpixel_to_transposed(Conv2d(_index_array((rr * rr, 1, kk, kk)), padding=1), rr)
+    sources = [[[f"W^{{{ph}}}_{{{ah}{aw}}}" for aw in range(kk)] for ah in range(kk)] for ph in range(rr * rr)]
+    merged = []
+    for row in np.array(t.weight[0, 0], dtype=np.int64):
+        cells = []
+        for v in row:
+            ph, rest = divmod(int(v) - 1, kk * kk)
+            ah, aw = divmod(rest, kk)
+            cells.append((ph, f"W^{{{ph}}}_{{{ah}{aw}}}"))
+        merged.append(cells)
+    titles = [f"phase {ph} = ({ph // rr}, {ph % rr})" for ph in range(rr * rr)]
+    caption = (f"The weight map of subpixel_to_transposed for r = {rr}, K = {kk} (drawn from the transform's "
+               f"output): tap (a_h, a_w) of phase (phi_h, phi_w) goes to (phi_h + r(K-1-a_h), phi_w + r(K-1-a_w)) "
+               f"of the {rr * kk} x {rr * kk} kernel; each phase's kernel is flipped and spread with stride r.")
+    return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
+
+
+weight_map_2d = Identity(
+    "subpixel.weight-map-2d",
+    "The 2-D weight map with channels, groups and bias",
+    "For r in 2, 3, kernels 1..3, every padding P <= K - 1, groups 1, 2: pixel_shuffle(conv2d(x, W, b), r) "
+    "and the transposed convolution subpixel_to_transposed returns (its weight map and bias read back "
+    "from the transform) are the same polynomials in x, W and b.",
+    inputs=_sp_inputs,
+    lhs=_subpixel_side,
+    rhs=_transposed_side,
+    family=[dict(c=2, ci=2, kk=kk, r=rr, g=g, nn=2, pp=pp)
+            for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
+    figure=_weight_map_figure,
+    check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
+)
+
+# =============================================================================================
+# 3. borders: where the two differ
+
+padding_too_large = Refutation(
+    "subpixel.border-padding-too-large",
+    "With padding P >= K the sub-pixel convolution is no transposed convolution",
+    "Claim (false): the weight map works for every padding, with the transposed padding clipped at 0. For "
+    "P >= K the sub-pixel output has border entries that read only padding (the bias), which a "
+    "transposed convolution cannot produce: r(K - 1 - P) would be negative.",
+    lhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[0],
+    rhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[1],
+    witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), W=_obj([1, 1, 1, 1], (4, 1, 1, 1)), r=2, P_before=1, P_after=1),
+    check_source=_src("_sub_border_sides", "test_transposed_subpixel_border_numeric"),
+    witness_check=_retest("_sub_border_sides"),
+)
+
+asymmetric = Refutation(
+    "subpixel.border-asymmetric",
+    "With asymmetric padding ('same' with an even kernel) the borders differ",
+    "Claim (false): a sub-pixel convolution with padding='same' and an even kernel (padding K/2 - 1 before, "
+    "K/2 after) is the mapped transposed convolution. A transposed convolution crops the same on both "
+    "sides, so it can match one border, not both: here the lengths differ.",
+    lhs=lambda x, W, r: CHECKS._sub_asym_sides(x, W, r)[0],
+    rhs=lambda x, W, r: CHECKS._sub_asym_sides(x, W, r)[1],
+    witness=dict(x=_obj([1, 1, 1], (1, 1, 3, 1)), W=_obj([1] * 8, (4, 1, 2, 1)), r=2),
+    check_source=_src("_sub_asym_sides"),
+    witness_check=_retest("_sub_asym_sides"),
+)
+
+phase_bias = Refutation(
+    "subpixel.phase-bias",
+    "Phases with different biases are no transposed convolution",
+    "Claim (false): any bias of the r^2 C channels maps to a bias of the transposed convolution. The "
+    "transposed convolution has one bias per output channel; the sub-pixel output's bias varies with the "
+    "phase when the r^2 biases of a channel differ.",
+    lhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[0],
+    rhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[1],
+    witness=dict(x=_obj([0], (1, 1, 1, 1)), W=_obj([0, 0, 0, 0], (4, 1, 1, 1)), b=_obj([0, 1, 0, 0], (4,)), r=2),
+    check_source=_src("_sub_bias_sides"),
+    witness_check=_retest("_sub_bias_sides"),
+)
+
+# =============================================================================================
+# 4. the converse: a stride-r transposed convolution is a sub-pixel convolution
+
+
+def _cv_inputs(c, o, g, kk, nn, **_):
+    return {"x": (1, c, nn, nn), "w": (c, o // g, kk, kk), "b": (o,)}
+
+
+def _transposed(T_, s, p, q, d, g, **_):
+    """conv_transpose2d(x, w, b) with stride r"""
+    return OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, output_padding=q, dilation=d,
+                               groups=g)
+
+
+def _as_subpixel(T_, s, p, q, d, g, **_):
+    """pixel_shuffle of the convolution transposed_to_subpixel returns"""
+    tc = ConvTranspose2d(_index_array(T_["w"].shape), _index_array(T_["b"].shape), stride=s, padding=p,
+                         output_padding=q, dilation=d, groups=g)
+    conv, rr = transposed_to_subpixel(tc)
+    y_ = ops.conv2d(T_["x"], _take(T_["w"], conv.weight), _take(T_["b"], conv.bias), padding=conv.padding,
+                    groups=g)
+    return OT.pixel_shuffle(y_, rr)
+
+
+converse = Identity(
+    "subpixel.converse",
+    "Every stride-r transposed convolution with output length a multiple of r is a sub-pixel convolution",
+    "Construction (transposed_to_subpixel): output r j + phi reads input j + (phi + p - d b)/r through tap b "
+    "whenever that is an integer; the taps of phase phi form kernel phi of a stride-1 convolution with "
+    "r^2 C_out channels and zero padding (before, after) chosen so that its output has L/r entries. "
+    "Exact family: strides 2, 3, kernels 1..4, paddings 0..2, output paddings below max(s, d), dilations "
+    "1, 2, groups 1, 2, whenever d(k-1) - 2p + q + 1 is a multiple of r (subpixel.converse-length: "
+    "otherwise no sub-pixel convolution has that length).",
+    inputs=_cv_inputs,
+    lhs=_transposed,
+    rhs=_as_subpixel,
+    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+            for s_ in (2, 3) for d_ in (1, 2) for kk in (1, 2, 3, 4) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
+            for g in (1, 2)
+            if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],
+    check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
+)
+
+
+def _length_mod_r(n, k, s, p, q, d):
+    """the output length of the transposed convolution, modulo r = s"""
+    return ((n - 1) * s - 2 * p + d * (k - 1) + q + 1) % s
+
+
+def _zero(n, k, s, p, q, d):
+    """0 (the length of a pixel-shuffled output is a multiple of r)"""
+    return 0
+
+
+converse_length = Refutation(
+    "subpixel.converse-length",
+    "Not every stride-r transposed convolution is a sub-pixel convolution",
+    "Claim (false): every stride-r transposed convolution is a convolution followed by pixel_shuffle(r). "
+    "pixel_shuffle(r) outputs a multiple of r entries per axis; with stride 2, kernel 3 and no padding "
+    "the transposed convolution has 2n + 1.",
+    lhs=_length_mod_r, rhs=_zero,
+    witness=dict(n=1, k=3, s=2, p=0, q=0, d=1),
+    describe="n = 1, k = 3, s = 2, p = q = 0, d = 1: 3 outputs, not a multiple of r = 2",
+    witness_check="""
+n, k, s, p, q, d = (witness["inputs"][key] for key in ("n", "k", "s", "p", "q", "d"))
+y = ref.conv_transpose2d(np.ones((1, 1, n, 1)), np.ones((1, 1, k, 1)), stride=(s, 1), padding=(p, 0),
+                         output_padding=(q, 0), dilation=(d, 1))
+assert y.shape[2] % s == witness["lhs"] != witness["rhs"] == 0
+""",
+)
+
+__all__ = ["weight_map_1d", "output_length", "weight_map_2d", "padding_too_large", "asymmetric", "phase_bias",
+           "converse", "converse_length"]
+
+if __name__ == "__main__":
+    from convsym.run.registry import run_script
+
+    raise SystemExit(run_script(globals()))
