@@ -14,15 +14,15 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
 from convsym.exact import ops
 from convsym.exact.algebra import contract
 from convsym.proof import General, Identity
+from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
 from convsym.symbolic.sums import Let, SumExpr, grid, index
 from convsym.symbolic.symbols import scalars, sizes
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "merge",
@@ -194,7 +194,7 @@ i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
 
-h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
 W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 
 sequential_1d = General(
@@ -202,8 +202,8 @@ sequential_1d = General(
     "Two 1-D convolutions in a row are one of size $k_1+k_2-1$",
     "For all kernel sizes k1, k2 >= 1: conv(conv(x, w1) + b1, w2) + b2 == conv(x, w1 * w2) + "
     "(b2 + sum(w2) * b1), where w1 * w2 is the full (true) convolution, of length k1 + k2 - 1.",
-    lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
-    rhs=D.conv1d(x, W, k1 + k2 - 1, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+    lhs=D.conv1d(h, w2, k2, i) + b2,
+    rhs=D.conv1d(x, W, k1 + k2 - 1, i) + b2 + b1 * D.total(w2, k2),
     lets=[h_1d, W_1d],
     derivation=[
         Unfold("conv1d", ("b",)),
@@ -215,7 +215,7 @@ sequential_1d = General(
         Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
         Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
         Name(W_1d, (t,)),
-        Fold(D.conv1d(x, W, k1 + k2 - 1, 1, 1, i), ("t",)),
+        Fold(D.conv1d(x, W, k1 + k2 - 1, i), ("t",)),
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=grid(k_1=range(1, 4), k_2=range(1, 4)),
@@ -274,9 +274,9 @@ sequential_2d = General(
         Fold(D.bias_through(V2, B1, C_mid, kh2, kw2, o), ("m", "b_h", "b_w")),
     ],
     instances=[
-        {"C_{in}": 1, "C_{mid}": 2, "k^h_1": 2, "k^w_1": 1, "k^h_2": 1, "k^w_2": 2},
-        {"C_{in}": 2, "C_{mid}": 1, "k^h_1": 1, "k^w_1": 2, "k^h_2": 2, "k^w_2": 2},
-        {"C_{in}": 2, "C_{mid}": 2, "k^h_1": 2, "k^w_1": 2, "k^h_2": 2, "k^w_2": 1},
+        dict(C_in=1, C_mid=2, kh_1=2, kw_1=1, kh_2=1, kw_2=2),
+        dict(C_in=2, C_mid=1, kh_1=1, kw_1=2, kh_2=2, kw_2=2),
+        dict(C_in=2, C_mid=2, kh_1=2, kw_1=2, kh_2=2, kw_2=1),
     ],
     check_source=CHECK_2D,
 )
@@ -287,8 +287,8 @@ sequential_2d = General(
 s1, d1, s2, d2 = sizes("s_1 d_1 s_2 d_2")
 K_sd = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
 
-h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, s1, d1, jj), b1))
-W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, tt)))
+h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, jj, stride=s1, dilation=d1), b1))
+W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, tt, stride1=s1, dilation1=d1, dilation2=d2)))
 
 strided_1d = General(
     "merge.strided-dilated",
@@ -296,8 +296,8 @@ strided_1d = General(
     "For all sizes, strides and dilations: conv(conv(x, w1; s1, d1) + b1, w2; s2, d2) + b2 == "
     "conv(x, W; stride s1*s2, dilation 1) + b2 + sum(w2) b1 with W[t] = sum over d1*a + s1*d2*b = t of "
     "w1[a] w2[b], of size d1(k1-1) + s1*d2(k2-1) + 1.",
-    lhs=D.conv1d(h, w2, k2, s2, d2, i) + b2,
-    rhs=D.conv1d(x, W, K_sd, s1 * s2, 1, i) + b2 + b1 * D.total(w2, k2),
+    lhs=D.conv1d(h, w2, k2, i, stride=s2, dilation=d2) + b2,
+    rhs=D.conv1d(x, W, K_sd, i, stride=s1 * s2) + b2 + b1 * D.total(w2, k2),
     lets=[h_sd, W_sd],
     derivation=[
         Unfold("conv1d", ("b",)),
@@ -306,9 +306,9 @@ strided_1d = General(
         Unfold("conv1d", ("a",)),
         Reorder([("a", 0, k1 - 1), ("b", 0, k2 - 1)]),
         GroupBy("t", d1 * a + s1 * d2 * b, 0, K_sd - 1, w1[a] * w2[b] * x[s1 * s2 * i + t], ("a", "b")),
-        Fold(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, t), ("a", "b")),
+        Fold(D.merge_kernel(w1, w2, k1, k2, t, stride1=s1, dilation1=d1, dilation2=d2), ("a", "b")),
         Name(W_sd, (t,)),
-        Fold(D.conv1d(x, W, K_sd, s1 * s2, 1, i), ("t",)),
+        Fold(D.conv1d(x, W, K_sd, i, stride=s1 * s2), ("t",)),
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=[
@@ -512,11 +512,3 @@ padded_wide = Identity(
     family=[dict(k1=p1 + 2, k2=1, ci=1, cm=1, co=1, n=p1 + 2, p1=p1, p2=1) for p1 in (0, 1)],
     witness_check=PAD_WITNESS_CHECK,
 )
-
-__all__ = ["sequential_1d", "sequential_2d", "strided_1d", "exact_2d", "exact_large", "strided_exact",
-           "padded", "padded_interior", "padded_exact", "padded_wide"]
-
-if __name__ == "__main__":
-    from convsym.run.registry import run_script
-
-    raise SystemExit(run_script(globals()))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from sympy import IndexedBase
 
-from convsym.symbolic import opdefs as D
 from convsym.exact import ops
 from convsym.proof import General, Identity
+from convsym.proof.verdict import Family
+from convsym.symbolic import opdefs as D
 from convsym.symbolic.rules import Distribute, Fold, Unfold
 from convsym.symbolic.sums import Let, SumExpr, grid, index
 from convsym.symbolic.symbols import sizes
-from convsym.proof.verdict import Family
 
 FAMILY = Family(
     "tutorial",
@@ -40,15 +40,15 @@ linear_in_input = General(
     "tutorial.linear-in-input",
     "Convolution is linear in its input",
     "For every kernel size k: conv(x + y, w) == conv(x, w) + conv(y, w).",
-    lhs=D.conv1d(z, w, k, 1, 1, i),
-    rhs=D.conv1d(x, w, k, 1, 1, i) + D.conv1d(y, w, k, 1, 1, i),
+    lhs=D.conv1d(z, w, k, i),
+    rhs=D.conv1d(x, w, k, i) + D.conv1d(y, w, k, i),
     lets=[z_def],
     derivation=[
         Unfold("conv1d", ("a",)),                   # the definition of the convolution
         Unfold("z"),                                # the definition of z
         Distribute(),                               # w_a (x + y) = w_a x + w_a y
-        Fold(D.conv1d(x, w, k, 1, 1, i), ("a",)),   # recognise conv(x, w) ...
-        Fold(D.conv1d(y, w, k, 1, 1, i), ("a",)),   # ... and conv(y, w)
+        Fold(D.conv1d(x, w, k, i), ("a",)),   # recognise conv(x, w) ...
+        Fold(D.conv1d(y, w, k, i), ("a",)),   # ... and conv(y, w)
     ],
     instances=grid(k=range(1, 4)),
     check_source='''
@@ -99,8 +99,3 @@ def test_tutorial_linear_exact_fractions():
         assert (lhs == rhs).all()
 ''',
 )
-
-if __name__ == "__main__":
-    from convsym.run.registry import run_script
-
-    raise SystemExit(run_script(globals()))
