@@ -14,6 +14,7 @@ from convsym.cost import (
 from convsym.proof import (
     ProofError,
 )
+from convsym.render.export import python_function
 from convsym.shapes import conv_output_size
 
 FORMULA = {f.name: f for f in exported_formulas()}
@@ -21,6 +22,12 @@ FORMULA = {f.name: f for f in exported_formulas()}
 
 def args_of(name: str) -> tuple[Symbol, ...]:
     return tuple(sym for sym, _ in FORMULA[name].arguments)
+
+
+def exported(function: str, formula: str, args=None) -> str:
+    """Python source of ``def <function>(...)``: the exported closed formula ``formula`` (the one this
+    chapter proves), printed by the exporter; the emitted checks call it."""
+    return python_function(function, args_of(formula) if args is None else args, FORMULA[formula].expression)
 
 
 def ev(expr: sympy.Expr, values: Mapping[Symbol, int]) -> int:

@@ -17,10 +17,13 @@ from convsym import reference as ref
 from convsym.proof import (
     Checked,
     Proof,
+    load_checks,
 )
 
 FAMILY = FOLDING
 SECTION = 4
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/absorption.py
 
 # =============================================================================================
 # 6. bias absorption (DFQ)
@@ -48,19 +51,7 @@ absorb_condition = Checked(
     "position layer 2 reads) meets it, the network is unchanged: layer 2 then sees relu(z) - c, and a constant "
     "through a convolution without padding is the bias sum(w2) c (folding.bias-through-conv).",
     derive=derive_absorb_condition,
-    check_source="""
-def test_folding_absorb_condition_numeric():
-    rng = np.random.default_rng(60)
-    x = rng.standard_normal((2, 3, 8, 8))
-    w1, b1 = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4) + 20.0   # pre-activations well above c
-    w2, b2 = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
-    z = ref.conv2d(x, w1, b1)
-    c = np.maximum(z.min(axis=(0, 2, 3)) - 1.0, 0.0)
-    assert (z >= c[None, :, None, None]).all()
-    lhs = ref.conv2d(np.maximum(z, 0), w2, b2)
-    rhs = ref.conv2d(np.maximum(ref.conv2d(x, w1, b1 - c), 0), w2, b2 + w2.sum(axis=(2, 3)).dot(c))
-    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-9)
-""",
+    check_source=checks.test_folding_absorb_condition_numeric,
 )
 
 
@@ -88,28 +79,14 @@ def _absorb_witness(x, w1, c, w2_size, padding):
     return build
 
 
-ABSORB_WITNESS_HELPER = """
-def _confirm_absorb_witness(witness):
-    # the absorbed network against the original, exactly, at the witness
-    x, w1, c = (Fraction(witness[k]) for k in ("x", "w1", "c"))
-    k2, p2 = witness["k2"], witness["p2"]
-    X1, W1 = np.full((1, 1, 1, 1), x, dtype=object), np.full((1, 1, 1, 1), w1, dtype=object)
-    W2, cc = np.ones((1, 1, k2, k2), dtype=object), np.array([c], dtype=object)
-    lhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1), 0), W2, padding=p2)[0, 0, 0, 0]
-    rhs = ref.conv2d(np.maximum(ref.conv2d(X1, W1, -cc), 0), W2, W2.sum(axis=(2, 3)).dot(cc), padding=p2)[0, 0, 0, 0]
-    assert lhs == Fraction(witness["lhs"]) and rhs == Fraction(witness["rhs"]) and lhs != rhs
-"""
-
-ABSORB_WITNESS_CHECK = "_confirm_absorb_witness(witness)"
-
 absorb_below = _witnessed(
     "folding.absorb-below-threshold",
     "Bias absorption is wrong where the pre-activation is below c",
     "Claim (false): absorbing c > 0 across the ReLU is exact for every input. Where 0 < z < c (or z <= 0) the "
     "ReLU clips z - c at 0 and the added c is not removed.",
     build=_absorb_witness(1, 1, 2, 1, 0),
-    witness_check=ABSORB_WITNESS_CHECK,
-    check_source=ABSORB_WITNESS_HELPER,
+    witness_check=checks._confirm_absorb_witness,
+    check_source=checks._confirm_absorb_witness,
 )
 absorb_padded = _witnessed(
     "folding.absorb-padded",
@@ -117,5 +94,5 @@ absorb_padded = _witnessed(
     "Claim (false): if every pre-activation is >= c, absorption is exact even when layer 2 zero-pads. The "
     "zero ring is not relu(z) - c = -c shifted, so windows over it receive sum(w2) c but lose less.",
     build=_absorb_witness(3, 1, 1, 3, 1),
-    witness_check=ABSORB_WITNESS_CHECK,
+    witness_check=checks._confirm_absorb_witness,
 )

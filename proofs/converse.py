@@ -23,6 +23,7 @@ from convsym.proof import (
     ProofError,
     Unfold,
     index,
+    load_checks,
     ops,
     sizes,
 )
@@ -32,6 +33,8 @@ from convsym.proof import (
 
 FAMILY = EQUIVALENCES
 SECTION = 6
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/converse.py
 
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 a, b, t, e, f, p_ = index("a b t e f p")
@@ -56,30 +59,7 @@ split_polynomial = General(
         Fold(D.full_convolution(w1_, w2_, k1, k2, t), ("a",)),
     ],
     instances=[{"k_1": 2, "k_2": 2, "t": 1}, {"k_1": 1, "k_2": 3, "t": 2}, {"k_1": 3, "k_2": 2, "t": 0}],
-    check_source="""
-def test_split_polynomial_product_is_the_stacked_kernel():
-    # the merged kernel of two stacked layers, read off the reference with unit inputs, is the
-    # coefficient list of W1(z) W2(z)
-    rng = np.random.default_rng(80)
-    for k1, k2 in [(1, 1), (2, 2), (1, 3), (3, 2), (4, 3)]:
-        w1, w2 = rng.integers(-9, 10, k1).astype(object), rng.integers(-9, 10, k2).astype(object)
-        K = k1 + k2 - 1
-        stacked = []
-        for t in range(K):
-            e = np.zeros((1, 1, K), dtype=object)
-            e[...] = 0
-            e[0, 0, t] = 1
-            out = ref.conv1d(ref.conv1d(e, w1.reshape(1, 1, -1)), w2.reshape(1, 1, -1))
-            assert out.shape == (1, 1, 1)
-            stacked.append(out[0, 0, 0])
-        product = [0] * K
-        for a in range(k1):
-            for b in range(k2):
-                product[a + b] += w1[a] * w2[b]
-        assert stacked == product
-    # 1 + z^2 has no real root, so [1, 0, 1] is no product of two real kernels of length 2
-    assert all(abs(z.imag) > 0.5 for z in np.roots([1, 0, 1]))
-""",
+    check_source=checks.test_split_polynomial_product_is_the_stacked_kernel,
 )
 
 
@@ -132,17 +112,8 @@ split_counterexample = Checked(
     "(equivalences.split-channels).",
     expected="refuted",
     derive=derive_split_counterexample,
-    witness_check="""
-w = witness["w"]
-# (u0 + u1 z)(v0 + v1 z) = 1 + z^2 forces u0 v0 = u1 v1 = 1 and u0 v1 = -u1 v0, so
-# (u0 v0)(u1 v1) = 1 > 0 but (u0 v1)(u1 v0) = -(u1 v0)^2 <= 0: the two products are the same number
-assert w == [1, 0, 1]
-disc = w[1] ** 2 - 4 * w[0] * w[2]
-assert disc < 0                                        # 1 + z^2 has no real root
-roots = np.roots([w[2], w[1], w[0]])
-assert np.all(np.abs(roots.imag) > 0.5)
-assert np.allclose(np.convolve([1, 1j], [1, -1j]), w)  # the complex split exists
-""",
+    check_source=checks._confirm_split_counterexample_witness,
+    witness_check=checks._confirm_split_counterexample_witness,
 )
 
 
@@ -172,22 +143,14 @@ split_criterion = Checked(
     "The exact criterion for a one-channel split",
     "A real kernel w of length K = k1 + k2 - 1 is the true convolution of real kernels of lengths k1 and k2 iff its "
     "polynomial W(z) = sum w_t z^t has a real factor F with deg F <= k1 - 1 and deg W - deg F <= k2 - 1; equivalently "
-    "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. convsym.transforms.equivalences.factor_kernel_1d "
-    "constructs the factors with exact real algebraic entries.",
+    "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. "
+    "convsym.transforms.equivalences.factor_kernel_1d constructs the factors with exact real algebraic entries.",
     derive=derive_split_criterion,
     remarks=("Why: a split is a factorisation W = W_1 W_2 over the reals with deg W_1 <= k1 - 1, deg W_2 <= k2 - 1 "
              "(equivalences.split-polynomial); over the reals W is lc(W) times linear factors (its real roots) "
              "and quadratic factors (pairs of complex roots), so a real factor of degree d exists iff d = r' + 2c' "
              "with r' <= r real roots and c' <= c complex pairs.",),
-    check_source="""
-def test_split_criterion_examples():
-    # 1 - 3z + 2z^2 = (1 - z)(1 - 2z): splits into [1, -1] and [1, -2]
-    assert (np.convolve([1, -1], [1, -2]) == [1, -3, 2]).all()
-    # 1 + 2z^2 + z^4 = (1 + z^2)^2 has no real root, yet splits (k1 = 3): quadratic factors
-    assert (np.convolve([1, 0, 1], [1, 0, 1]) == [1, 0, 2, 0, 1]).all()
-    # ... but not with k1 = 2 (a real linear factor would need a real root)
-    assert np.all(np.abs(np.roots([1, 0, 2, 0, 1]).imag) > 0.5)
-""",
+    check_source=checks.test_split_criterion_examples,
 )
 
 
@@ -213,14 +176,5 @@ split_channels = Identity(
     rhs=_split_channels_rhs,
     family=[dict(o=oo, c=cc, K=KK, k1=kk1) for (oo, cc) in ((1, 1), (2, 1), (1, 2))
             for KK in (1, 2, 3, 4, 5) for kk1 in range(1, KK + 1)],
-    check_source="""
-def test_split_channels_kernel_101():
-    # two middle channels: [1, 0, 1] = e_0 * [1, 0] + e_1 * [0, 1] (impulse, then the chunk it owns)
-    w1 = np.array([[[1, 0]], [[0, 1]]], dtype=object)          # (M=2, C=1, 2): impulses at 0 and 1
-    w2 = np.array([[[1, 0], [0, 1]]], dtype=object)            # (O=1, M=2, 2): chunks
-    x = np.array([[[3, -1, 4, 1, -5, 9, 2]]], dtype=object)
-    two = ref.conv1d(ref.conv1d(x, w1), w2)
-    one = ref.conv1d(x, np.array([[[1, 0, 1]]], dtype=object))
-    assert (two == one).all()
-""",
+    check_source=checks.test_split_channels_kernel_101,
 )

@@ -28,6 +28,7 @@ from convsym.proof import (
     Unfold,
     figures,
     index,
+    load_checks,
     ops,
     sizes,
 )
@@ -37,6 +38,8 @@ from convsym.proof import (
 
 FAMILY = FOLDING
 SECTION = 3
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/equalization.py
 
 c, u, v = index("c u v")
 
@@ -56,19 +59,6 @@ U, V, Wt2 = IndexedBase("u"), IndexedBase("y"), IndexedBase(r"\tilde{w}")
 W_out = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(tt[oo] * Wt[oo, cc, uu, vv]))
 W_in = Let(Wt2, lambda oo, cc, uu, vv: SumExpr.of(Wt[oo, cc, uu, vv] * ss[cc]))
 y_in = Let(V, lambda cc, ii, jj: SumExpr.of(ss[cc] * U[cc, ii, jj]))
-
-
-CHECK_SCALE_OUT = """
-def test_cle_scale_out_exact():
-    # t w, t b per output channel scales that output channel by t, border and groups included
-    rng = np.random.default_rng(40)
-    for k, s, p, d, groups in [(1, 1, 0, 1, 1), (3, 2, 1, 1, 2), (3, 1, 2, 2, 4), (2, 2, 1, 2, 1)]:
-        x = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
-        w, b = rng.integers(-5, 6, (4, 4 // groups, k, k)).astype(object), rng.integers(-5, 6, 4).astype(object)
-        t = np.array([Fraction(int(v), 3) for v in rng.integers(1, 9, 4)], dtype=object)
-        lhs = ref.conv2d(x, w * t[:, None, None, None], b * t, s, p, d, groups)
-        assert (lhs == ref.conv2d(x, w, b, s, p, d, groups) * t[None, :, None, None]).all()
-"""
 
 
 def _scale_out_inputs(C, O, k, n, groups=1, **_):
@@ -103,25 +93,8 @@ scale_out = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_OUT_EXACT,
-    check_source=CHECK_SCALE_OUT,
+    check_source=checks.test_cle_scale_out_exact,
 )
-
-
-CHECK_SCALE_IN = """
-def test_cle_scale_in_exact():
-    # weight column col of output o reads input channel (o // (O / groups)) * (C / groups) + col
-    rng = np.random.default_rng(41)
-    for k, s, p, d, groups, O in [(1, 1, 0, 1, 1, 2), (3, 2, 1, 1, 2, 4), (3, 1, 2, 2, 4, 4), (2, 2, 1, 2, 2, 6)]:
-        u = rng.integers(-5, 6, (2, 4, 6, 6)).astype(object)
-        w = rng.integers(-5, 6, (O, 4 // groups, k, k)).astype(object)
-        sc = np.array([Fraction(int(v), 4) for v in rng.integers(1, 9, 4)], dtype=object)
-        ws = w.copy()
-        for o in range(O):
-            for col in range(4 // groups):
-                ws[o, col] = w[o, col] * sc[(o // (O // groups)) * (4 // groups) + col]
-        lhs = ref.conv2d(u, ws, None, s, p, d, groups)
-        assert (lhs == ref.conv2d(u * sc[None, :, None, None], w, None, s, p, d, groups)).all()
-"""
 
 
 def _scale_in_inputs(C, O, k, n, groups=1, **_):
@@ -157,7 +130,7 @@ scale_in = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     cross_checks=_SCALE_IN_EXACT,
-    check_source=CHECK_SCALE_IN,
+    check_source=checks.test_cle_scale_in_exact,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -186,28 +159,7 @@ CLE_CHAIN = (
     r" = w_2 \star f(w_1 \star x + b_1)"
 )
 
-CHECK_CLE_TEMPLATE = """
-def test_folding_cle_{fn}_numeric():
-    rng = np.random.default_rng({seed})
-    act = {act}
-    for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
-        x = rng.standard_normal((2, C, 7, 7))
-        w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
-        w2, b2 = rng.standard_normal((O, M // g2, k2, k2)), rng.standard_normal(O)
-        lhs = ref.conv2d(act(ref.conv2d(x, w1, b1, padding=p1)), w2, b2, padding=p2, groups=g2)
-        s = np.exp(rng.standard_normal(M))           # any positive scales
-        cols = (np.arange(O)[:, None] // (O // g2)) * (M // g2) + np.arange(M // g2)[None, :]
-        w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
-        rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
 
-ACT_NUMPY = {
-    "relu": "lambda h: np.maximum(h, 0)",
-    "leaky_relu": "lambda h: np.where(h >= 0, h, 0.1 * h)",
-    "prelu": "lambda h: np.where(h >= 0, h, np.linspace(-0.5, 0.5, h.shape[1])[None, :, None, None] * h)",
-    "identity": "lambda h: h",
-}
 
 
 def _cle_derivation(name: str):
@@ -238,7 +190,7 @@ def _cle_derivation(name: str):
     return derive
 
 
-def _cle_theorem(name: str, seed: int) -> Checked:
+def _cle_theorem(name: str, check) -> Checked:
     fn = name.replace("_", "-")
     return Checked(
         f"folding.cle-{fn}",
@@ -252,14 +204,14 @@ def _cle_theorem(name: str, seed: int) -> Checked:
         "(layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
         "between them, r1_i over the kernel i of layer 1 and r2_i over slice [:, i] of layer 2).",
         derive=_cle_derivation(name),
-        check_source=CHECK_CLE_TEMPLATE.format(fn=name, seed=seed, act=ACT_NUMPY[name]),
+        check_source=check,
     )
 
 
-cle_relu = _cle_theorem("relu", 50)
-cle_leaky = _cle_theorem("leaky_relu", 51)
-cle_prelu = _cle_theorem("prelu", 52)
-cle_identity = _cle_theorem("identity", 53)
+cle_relu = _cle_theorem("relu", (checks._cle_rescaling_is_exact, checks.test_folding_cle_relu_numeric))
+cle_leaky = _cle_theorem("leaky_relu", checks.test_folding_cle_leaky_relu_numeric)
+cle_prelu = _cle_theorem("prelu", checks.test_folding_cle_prelu_numeric)
+cle_identity = _cle_theorem("identity", checks.test_folding_cle_identity_numeric)
 
 
 def _exact_activation(name):
@@ -309,49 +261,14 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
     return build
 
 
-SCALING_WITNESS_HELPER = """
-def _confirm_scaling_witness(witness):
-    # one channel, 1x1 kernels, one pixel: both sides exactly, through the activation
-    acts = {
-        "relu": lambda h: np.maximum(h, 0),
-        "relu6": lambda h: np.minimum(np.maximum(h, 0), 6),
-        "hardswish": lambda h: h * np.minimum(np.maximum(h + 3, 0), 6) / 6,
-        "sigmoid": lambda h: 1 / (1 + np.exp(-h.astype(float))),
-    }
-    act = acts[witness["activation"]]
-    w1, w2, x, s = (Fraction(witness[k]) for k in ("w1", "w2", "x", "s"))
-    W1, W2 = np.full((1, 1, 1, 1), w1, dtype=object), np.full((1, 1, 1, 1), w2, dtype=object)
-    xx = np.full((1, 1, 1, 1), x, dtype=object)
-    lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
-    rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-    assert abs(float(lhs) - float(Fraction(witness["lhs"]))) < 1e-12
-    assert abs(float(rhs) - float(Fraction(witness["rhs"]))) < 1e-12
-    assert abs(float(lhs) - float(rhs)) > 1e-3
-"""
-
-SCALING_WITNESS_CHECK = "_confirm_scaling_witness(witness)"
-
-CHECK_NOT_HOMOGENEOUS = """
-def test_folding_cle_not_homogeneous_numeric():
-    # on random networks equalization changes the output through relu6, hard-swish and sigmoid
-    rng = np.random.default_rng(55)
-    x = 4 * rng.standard_normal((1, 3, 6, 6))
-    w1, w2 = 3 * rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((2, 4, 1, 1))
-    s = np.array([0.25, 4.0, 0.5, 3.0])
-    for act in (lambda h: np.clip(h, 0, 6), lambda h: h * np.clip(h + 3, 0, 6) / 6, lambda h: 1 / (1 + np.exp(-h))):
-        lhs = ref.conv2d(act(ref.conv2d(x, w1)), w2)
-        rhs = ref.conv2d(act(ref.conv2d(x, w1 / s[:, None, None, None])), w2 * s[None, :, None, None])
-        assert np.abs(lhs - rhs).max() > 1e-3
-"""
-
 cle_relu6 = _witnessed(
     "folding.cle-relu6",
     "Equalization is not exact through ReLU6",
     "Claim (false): equalization with the DFQ scales leaves layer2(relu6(layer1(x))) unchanged. relu6 clips "
     "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
     build=_scaling_witness("relu6", 4, 1, 2),
-    witness_check=SCALING_WITNESS_CHECK,
-    check_source=CHECK_NOT_HOMOGENEOUS + "\n" + SCALING_WITNESS_HELPER,
+    witness_check=checks._confirm_scaling_witness,
+    check_source=(checks.test_folding_cle_not_homogeneous_numeric, checks._confirm_scaling_witness),
 )
 cle_hardswish = _witnessed(
     "folding.cle-hardswish",
@@ -359,7 +276,7 @@ cle_hardswish = _witnessed(
     "Claim (false): equalization leaves layer2(hardswish(layer1(x))) unchanged; hardswish(z) = z relu6(z+3)/6 "
     "is quadratic on [-3, 3].",
     build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
-    witness_check=SCALING_WITNESS_CHECK,
+    witness_check=checks._confirm_scaling_witness,
 )
 cle_sigmoid = _witnessed(
     "folding.cle-sigmoid",
@@ -367,7 +284,7 @@ cle_sigmoid = _witnessed(
     "Claim (false): equalization leaves layer2(sigmoid(layer1(x))) unchanged. At a zero pre-activation the "
     "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
     build=_scaling_witness("sigmoid", 4, 1, 0),
-    witness_check=SCALING_WITNESS_CHECK,
+    witness_check=checks._confirm_scaling_witness,
 )
 cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
@@ -375,7 +292,7 @@ cle_negative = _witnessed(
     "Claim (false): the rescaling is exact through ReLU for every nonzero s_i. For s_i < 0 the sign flips "
     "before the ReLU: relu(-z) (-1) != relu(z).",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
-    witness_check=SCALING_WITNESS_CHECK,
+    witness_check=checks._confirm_scaling_witness,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -454,15 +371,7 @@ equalized_ranges = Checked(
     "r2_i = 0 keep s_i = 1 (any positive s_i is exact there; nothing is balanced).",
     derive=derive_equalized_ranges,
     figure=_equalization_figure,
-    check_source="""
-def test_folding_cle_equalized_ranges_numeric():
-    rng = np.random.default_rng(56)
-    w1, w2 = rng.standard_normal((6, 3, 3, 3)), rng.standard_normal((5, 6, 1, 1))
-    r1, r2 = np.abs(w1).max(axis=(1, 2, 3)), np.abs(w2).max(axis=(0, 2, 3))
-    s = np.sqrt(r1 * r2) / r2
-    np.testing.assert_allclose(np.abs(w1 / s[:, None, None, None]).max(axis=(1, 2, 3)), np.sqrt(r1 * r2), rtol=1e-12)
-    np.testing.assert_allclose(np.abs(w2 * s[None, :, None, None]).max(axis=(0, 2, 3)), np.sqrt(r1 * r2), rtol=1e-12)
-""",
+    check_source=checks.test_folding_cle_equalized_ranges_numeric,
 )
 
 
@@ -498,20 +407,7 @@ equalized_optimal = Checked(
     "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
     derive=derive_optimal,
     remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
-    check_source="""
-def test_folding_cle_optimal_numeric():
-    rng = np.random.default_rng(57)
-    r1, r2 = rng.random(8) + 0.01, rng.random(8) + 0.01
-
-    def objective(s):
-        a, b = r1 / s, r2 * s
-        return ((a / a.max()) * (b / b.max())).sum()
-
-    best = objective(np.sqrt(r1 * r2) / r2)
-    np.testing.assert_allclose(best, (r1 * r2).sum() / (r1 * r2).max(), rtol=1e-12)
-    for _ in range(200):
-        assert objective(np.exp(2 * rng.standard_normal(8))) <= best * (1 + 1e-12)
-""",
+    check_source=checks.test_folding_cle_optimal_numeric,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -576,20 +472,5 @@ iterated = Checked(
     "The convergence is observed in float64, not proved.",
     expected="observed",
     derive=derive_iterated,
-    check_source="""
-def test_folding_cle_iterated_fixed_point_numeric():
-    rng = np.random.default_rng(59)
-    w = [rng.standard_normal((6, 3, 3, 3)), rng.standard_normal((6, 1, 3, 3)), rng.standard_normal((4, 6, 1, 1))]
-    for _ in range(500):
-        r1, r2 = np.abs(w[0]).max(axis=(1, 2, 3)), np.abs(w[1]).max(axis=(1, 2, 3))
-        s = np.sqrt(r1 * r2) / r2
-        w[0], w[1] = w[0] / s[:, None, None, None], w[1] * s[:, None, None, None]
-        r2b, r3 = np.abs(w[1]).max(axis=(1, 2, 3)), np.abs(w[2]).max(axis=(0, 2, 3))
-        t = np.sqrt(r2b * r3) / r3
-        w[1], w[2] = w[1] / t[:, None, None, None], w[2] * t[None, :, None, None]
-        if max(np.abs(np.log(s)).max(), np.abs(np.log(t)).max()) < 1e-12:
-            break
-    else:
-        raise AssertionError("no fixed point")
-""",
+    check_source=checks.test_folding_cle_iterated_fixed_point_numeric,
 )

@@ -27,6 +27,7 @@ from _counting import (
     d_h,
     d_w,
     ev,
+    exported,
     g,
     k_h,
     k_w,
@@ -48,31 +49,20 @@ from convsym.cost import (
 from convsym.proof import (
     Checked,
     Proof,
+    load_checks,
 )
-from convsym.render.export import python_function
 from convsym.shapes import conv_output_size
 
 FAMILY = COSTS
 SECTION = 3
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/padding_costs.py
 
 i_ = Symbol("i", integer=True)
 a_ = Symbol("a", integer=True)
 
 # =============================================================================================
 # 11. doubling the channels (seed)
-
-CHECK_DOUBLE_CHANNELS = """
-def _costs_count_taps(c_in, c_out, g, k=3, n=6, p=1):
-    x = np.pad(np.ones((1, c_in, n, n)), ((0, 0), (0, 0), (p, p), (p, p)), constant_values=1)
-    return ref.conv2d(x, np.ones((c_out, c_in // g, k, k)), groups=g).sum()
-
-
-def test_costs_doubling_channels_quadruples_the_macs():
-    for c_in, c_out, g in [(1, 1, 1), (3, 5, 1), (4, 6, 2)]:
-        assert _costs_count_taps(2 * c_in, 2 * c_out, g) == 4 * _costs_count_taps(c_in, c_out, g)
-    for c in (1, 3, 4):  # depthwise: the groups double too
-        assert _costs_count_taps(2 * c, 2 * c, 2 * c) == 2 * _costs_count_taps(c, c, c)
-"""
 
 
 def derive_double_channels(P: Proof) -> None:
@@ -98,27 +88,14 @@ double_channels = Checked(
     "doubling one of them doubles the MACs; a depthwise conv, whose groups double with its channels, "
     "only doubles.",
     derive=derive_double_channels,
-    check_source=CHECK_DOUBLE_CHANNELS,
+    check_source=(
+        checks._costs_count_taps,
+        checks.test_costs_doubling_channels_quadruples_the_macs,
+    ),
 )
 
 # =============================================================================================
 # 12. doubling the padding (seed): the exact change
-
-CHECK_DOUBLE_PADDING = """
-def _costs_dense_macs(h, w, k, p, s=1, c_in=2, c_out=3):
-    x = np.pad(np.ones((1, c_in, h, w)), ((0, 0), (0, 0), (p, p), (p, p)), constant_values=1)
-    return ref.conv2d(x, np.ones((c_out, c_in, k, k)), stride=s).sum()
-
-
-def test_costs_doubling_the_padding_adds_the_exact_ring():
-    for h, w, k, p in [(8, 8, 3, 1), (7, 5, 3, 2), (6, 9, 5, 1), (5, 5, 1, 1)]:
-        h_out, w_out = h + 2 * p - k + 1, w + 2 * p - k + 1
-        delta = 2 * 3 * k * k * (2 * p * w_out + 2 * p * h_out + 4 * p * p)
-        assert _costs_dense_macs(h, w, k, 2 * p) - _costs_dense_macs(h, w, k, p) == delta
-    for h, k, p, s in [(9, 3, 1, 2), (10, 3, 2, 4), (11, 5, 3, 3)]:  # stride s dividing 2p: 2p/s more rows
-        ratio_rows = (h + 4 * p - k) // s + 1 - ((h + 2 * p - k) // s + 1)
-        assert ratio_rows == 2 * p // s or 2 * p % s
-"""
 
 
 def derive_double_padding(P: Proof) -> None:
@@ -151,7 +128,10 @@ double_padding = Checked(
     "border windows; at stride s each axis gains floor(2p/s) or ceil(2p/s) outputs, exactly 2p/s when "
     "s divides 2p.",
     derive=derive_double_padding,
-    check_source=CHECK_DOUBLE_PADDING,
+    check_source=(
+        checks._costs_dense_macs,
+        checks.test_costs_doubling_the_padding_adds_the_exact_ring,
+    ),
 )
 
 # =============================================================================================
@@ -160,18 +140,6 @@ double_padding = Checked(
 e13, k13, s13, m13 = args_of("padding_taps")
 E13 = sympy.Max(e13, 0, evaluate=False)
 q13, r13, c13, f13 = (Symbol(name, integer=True) for name in ("q", "r", "c", "f"))
-
-CHECK_PADDING_TAPS = python_function("_costs_padding_taps", args_of("padding_taps"),
-                                     FORMULA["padding_taps"].expression) + """
-
-def test_costs_padding_taps_counted_by_a_convolution_of_ones():
-    # a one-channel conv of ones with ones, padded on the left only: the taps of the first m
-    # windows that read the left padding are the ones missing from the sum
-    for e, k, s, n in [(1, 3, 1, 6), (3, 7, 2, 12), (2, 2, 2, 5), (4, 3, 1, 8), (5, 3, 2, 9)]:
-        y = ref.conv2d(np.ones((1, 1, n, 1)), np.ones((1, 1, k, 1)), stride=(s, 1), padding=((e, 0), (0, 0)))
-        m = y.shape[2]
-        assert m * k - y.sum() == _costs_padding_taps(e, k, s, m)
-"""
 
 
 def derive_padding_taps(P: Proof) -> None:
@@ -222,7 +190,10 @@ padding_taps_thm = Checked(
     "pairs of the first m windows that fall in the first e positions is r k + (q - r) E - s (q(q-1) - "
     "r(r-1))/2 with E = max(e, 0), q = min(m, ceil(E/s)), r = min(q, max(0, floor((E-k)/s) + 1)).",
     derive=derive_padding_taps,
-    check_source=CHECK_PADDING_TAPS,
+    check_source=(
+        exported("_costs_padding_taps", "padding_taps"),
+        checks.test_costs_padding_taps_counted_by_a_convolution_of_ones,
+    ),
 )
 # =============================================================================================
 # 14. MACs without the taps on zero padding
@@ -231,31 +202,6 @@ n14, k14, s14, pl14, d14, m14 = (Symbol(name, integer=True, positive=True) for n
 pl14 = Symbol("p_l", integer=True, nonnegative=True)
 e_r = s14 * (m14 - 1) + d14 * (k14 - 1) + 1 - n14 - pl14
 T_h, T_w = sympy.symbols("T_h T_w", integer=True, nonnegative=True)
-
-CHECK_NO_PADDING = python_function("_costs_macs_without_padding", args_of("conv2d_macs_without_padding"),
-                                   FORMULA["conv2d_macs_without_padding"].expression) + """
-
-def test_costs_macs_without_padding_counted_by_a_convolution_of_ones():
-    # zero padding, ones in, ones as weights: each output is the number of its products of two
-    # real numbers, so the sum is the padding-free MAC count
-    rng = np.random.default_rng(48)
-    for _ in range(25):
-        g = int(rng.integers(1, 3))
-        c_in, c_out = g * int(rng.integers(1, 3)), g * int(rng.integers(1, 3))
-        k_h, k_w, s_h, s_w = (int(v) for v in rng.integers(1, 5, size=4))
-        p_h, p_w = (int(v) for v in rng.integers(0, 4, size=2))
-        h = int(rng.integers(max(1, k_h - 2 * p_h), 12))
-        w = int(rng.integers(max(1, k_w - 2 * p_w), 12))
-        y = ref.conv2d(np.ones((2, c_in, h, w)), np.ones((c_out, c_in // g, k_h, k_w)), stride=(s_h, s_w),
-                       padding=(p_h, p_w), groups=g)
-        assert y.sum() == _costs_macs_without_padding(2, c_in, h, w, c_out, k_h, k_w, s_h, s_w, p_h, p_w, g)
-
-
-def test_costs_resnet18_stem_without_padding():
-    y = ref.conv2d(np.ones((1, 1, 224, 224)), np.ones((1, 1, 7, 7)), stride=2, padding=3)
-    assert y.sum() == 778 * 778  # 112 windows x 7 taps per axis, minus 4 + 2 on the padding
-    assert 64 * 3 * y.sum() == _costs_macs_without_padding(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1)
-"""
 
 
 def brute_real_products(c: Mapping[str, int]) -> int:
@@ -331,5 +277,9 @@ no_padding = Checked(
     "e_r = s(m-1) + d(k-1) + 1 - n - p_l the overhang of the last window); for ResNet-18's stem "
     "(224, 7x7, stride 2, padding 3) T = 112*7 - 4 - 2 = 778.",
     derive=derive_no_padding,
-    check_source=CHECK_NO_PADDING,
+    check_source=(
+        exported("_costs_macs_without_padding", "conv2d_macs_without_padding"),
+        checks.test_costs_macs_without_padding_counted_by_a_convolution_of_ones,
+        checks.test_costs_resnet18_stem_without_padding,
+    ),
 )

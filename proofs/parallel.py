@@ -22,6 +22,7 @@ from convsym.proof import (
     SumExpr,
     Unfold,
     index,
+    load_checks,
     ops,
     sizes,
 )
@@ -31,6 +32,8 @@ from convsym.proof import (
 
 FAMILY = FOLDING
 SECTION = 2
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/parallel.py
 
 # =============================================================================================
 # 4. parallel branches: RepVGG and the Diverse Branch Block
@@ -68,27 +71,6 @@ def _repvgg_merged(T, k, groups=1, **_):
     return ops.conv2d(T["x"], weight, bias, padding=k // 2, groups=groups)
 
 
-CHECK_REPVGG = """
-def test_folding_repvgg_numeric():
-    rng = np.random.default_rng(40)
-    for C, k, groups in [(3, 3, 1), (4, 3, 2), (2, 5, 1)]:
-        x = rng.standard_normal((2, C, 8, 8))
-        w3, w1 = rng.standard_normal((C, C // groups, k, k)), rng.standard_normal((C, C // groups, 1, 1))
-        eye = np.zeros((C, C // groups, 1, 1))
-        eye[np.arange(C), np.arange(C) % (C // groups)] = 1
-        bns = [(rng.standard_normal(C), rng.random(C) + 0.5, rng.standard_normal(C), rng.standard_normal(C))
-               for _ in range(3)]
-        lhs = (ref.batch_norm(ref.conv2d(x, w3, padding=k // 2, groups=groups), *bns[0])
-               + ref.batch_norm(ref.conv2d(x, w1, groups=groups), *bns[1]) + ref.batch_norm(x, *bns[2]))
-        W, B = np.zeros((C, C // groups, k, k)), np.zeros(C)
-        for w, (mean, var, gamma, beta) in zip((w3, w1, eye), bns):
-            a = gamma / np.sqrt(var + 1e-5)
-            e = (k - w.shape[2]) // 2
-            W[:, :, e:e + w.shape[2], e:e + w.shape[3]] += w * a[:, None, None, None]
-            B += beta - a * mean
-        np.testing.assert_allclose(lhs, ref.conv2d(x, W, B, padding=k // 2, groups=groups), rtol=1e-10, atol=1e-10)
-"""
-
 repvgg = Identity(
     "folding.repvgg",
     "RepVGG: k x k + 1 x 1 + identity, each with BatchNorm, is one k x k conv",
@@ -100,7 +82,7 @@ repvgg = Identity(
     rhs=_repvgg_merged,
     family=[dict(C=1, k=3, n=3), dict(C=2, k=3, n=3), dict(C=2, k=3, n=3, groups=2), dict(C=2, k=5, n=3),
             dict(C=3, k=3, n=4, groups=3)],
-    check_source=CHECK_REPVGG,
+    check_source=checks.test_folding_repvgg_numeric,
 )
 
 
@@ -118,23 +100,6 @@ def _dbb_merged(T, p, **_):
     return ops.conv2d(T["x"], W, ops.merge_bias(T["w2"], T["b1"], T["b2"]), padding=p)
 
 
-CHECK_DBB = """
-def test_folding_dbb_1x1_kxk_numeric():
-    rng = np.random.default_rng(41)
-    for C, M, O, k, p in [(2, 3, 4, 3, 1), (3, 2, 2, 5, 2), (1, 4, 2, 3, 0)]:
-        x = rng.standard_normal((2, C, 7, 7))
-        w1, b1 = rng.standard_normal((M, C, 1, 1)), rng.standard_normal(M)
-        w2, b2 = rng.standard_normal((O, M, k, k)), rng.standard_normal(O)
-        h = ref.conv2d(x, w1, b1)
-        hp = np.empty((2, M, 7 + 2 * p, 7 + 2 * p))
-        hp[...] = b1[None, :, None, None]        # the intermediate is padded with b1 (BNAndPad)
-        hp[:, :, p:p + 7, p:p + 7] = h
-        lhs = ref.conv2d(hp, w2, b2)
-        W = np.einsum("mc,omuv->ocuv", w1[:, :, 0, 0], w2)
-        rhs = ref.conv2d(x, W, b2 + w2.sum(axis=(2, 3)).dot(b1), padding=p)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
-
 dbb_1x1_kxk = Identity(
     "folding.dbb-1x1-kxk",
     "Diverse Branch Block: a 1x1 then k x k branch is one k x k conv",
@@ -146,7 +111,7 @@ dbb_1x1_kxk = Identity(
     lhs=_dbb_branch,
     rhs=_dbb_merged,
     family=[dict(C=c_, M=m_, O=2, k=k, n=2, p=p) for k in (1, 3) for p in (1, 2) for c_ in (1, 2) for m_ in (1, 2)],
-    check_source=CHECK_DBB,
+    check_source=checks.test_folding_dbb_1x1_kxk_numeric,
 )
 
 
@@ -172,22 +137,6 @@ def _avg_as_conv(T, k, s, p, **_):
     return ops.conv2d(T["x"], T["x"].constant_like(kernel), stride=s, padding=p, groups=C)
 
 
-CHECK_AVG = """
-def test_folding_avgpool_is_conv_numeric():
-    rng = np.random.default_rng(42)
-    for C, k, s, p in [(3, 2, 2, 0), (2, 3, 1, 1), (4, 3, 2, 1), (1, 5, 1, 2)]:
-        x = rng.standard_normal((2, C, 9, 9))
-        kernel = np.full((C, 1, k, k), 1.0 / (k * k))
-        lhs = ref.avg_pool2d(x, k, s, p, count_include_pad=True)
-        np.testing.assert_allclose(lhs, ref.conv2d(x, kernel, stride=s, padding=p, groups=C), rtol=1e-12, atol=1e-12)
-
-
-def test_folding_avgpool_is_conv_exact():
-    x = np.arange(2 * 5 * 5).reshape(1, 2, 5, 5).astype(object)
-    kernel = np.full((2, 1, 3, 3), Fraction(1, 9), dtype=object)
-    assert (ref.avg_pool2d(x, 3, 1, 1) == ref.conv2d(x, kernel, padding=1, groups=2)).all()
-"""
-
 avgpool_is_conv = Identity(
     "folding.avgpool-is-conv",
     "An average-pooling branch is a depthwise conv",
@@ -198,7 +147,7 @@ avgpool_is_conv = Identity(
     lhs=_avg_pool,
     rhs=_avg_as_conv,
     family=[dict(C=2, n=5, k=k, s=s, p=p) for k in (2, 3) for s in (1, 2) for p in range(k // 2 + 1)],
-    check_source=CHECK_AVG,
+    check_source=(checks.test_folding_avgpool_is_conv_numeric, checks.test_folding_avgpool_is_conv_exact),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -211,20 +160,6 @@ dk_x, dk_w, dk_W = IndexedBase("x"), IndexedBase("w"), IndexedBase("W")
 
 W_sparse = Let(dk_W, lambda tt: SumExpr.of(D.sparse_kernel(dk_w, dk_k, dk_d, tt)))
 
-CHECK_DILATED_SPARSE = """
-def test_folding_dilated_kernel_is_a_sparse_kernel_numeric():
-    rng = np.random.default_rng(61)
-    cases = [(2, 4, 3, 2, 1, 2, 1), (4, 4, 3, 3, 2, 3, 4), (3, 6, 2, 2, 1, 0, 3), (2, 2, 1, 4, 1, 0, 1)]
-    for C, O, k, d, s, p, g in cases:
-        x = rng.integers(-5, 6, (1, C, 11, 12)).astype(object)
-        w = rng.integers(-5, 6, (O, C // g, k, k)).astype(object)
-        sparse = np.zeros((O, C // g, d * (k - 1) + 1, d * (k - 1) + 1), dtype=object)
-        sparse[...] = 0
-        sparse[:, :, ::d, ::d] = w
-        lhs = ref.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)
-        rhs = ref.conv2d(x, sparse, stride=s, padding=p, groups=g)
-        assert (lhs == rhs).all()
-"""
 
 dilated_sparse = General(
     "folding.dilated-kernel-sparse",
@@ -244,5 +179,5 @@ dilated_sparse = General(
         Fold(D.conv1d(dk_x, dk_W, dk_d * (dk_k - 1) + 1, dk_i, stride=dk_s), ("t",)),
     ],
     instances=[{"k": 3, "s": 1, "d": 2}, {"k": 2, "s": 2, "d": 3}, {"k": 1, "s": 1, "d": 4}],
-    check_source=CHECK_DILATED_SPARSE,
+    check_source=checks.test_folding_dilated_kernel_is_a_sparse_kernel_numeric,
 )

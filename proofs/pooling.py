@@ -25,6 +25,7 @@ from convsym.proof import (
     SumExpr,
     Unfold,
     index,
+    load_checks,
     ops,
     sizes,
 )
@@ -34,6 +35,8 @@ from convsym.proof import (
 
 FAMILY = EQUIVALENCES
 SECTION = 3
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/pooling.py
 
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 X, V, A = IndexedBase("x"), IndexedBase("w"), IndexedBase("A")
@@ -63,19 +66,7 @@ avgpool_depthwise = General(
         Fold(D.dwconv(X, Kc_, k, s_, c, i, j), ("u", "v")),
     ],
     instances=[{"k": 1, "s": 1}, {"k": 2, "s": 2}],
-    check_source="""
-def test_pooling_per_channel_and_depthwise():
-    rng = np.random.default_rng(50)
-    x = rng.integers(-9, 10, (2, 3, 7, 6)).astype(object)
-    for k, s in [(2, 2), (3, 1), (3, 2)]:
-        avg = ref.avg_pool2d(x, k, s)
-        dw = ref.conv2d(x, np.full((3, 1, k, k), Fraction(1, k * k), dtype=object), stride=s, groups=3)
-        assert (avg == dw).all()
-        mx = ref.max_pool2d(x, k, s)
-        for ch in range(3):   # per channel: pooling channel ch alone gives the same
-            assert (ref.max_pool2d(x[:, ch:ch + 1], k, s)[:, 0] == mx[:, ch]).all()
-            assert (ref.avg_pool2d(x[:, ch:ch + 1], k, s)[:, 0] == avg[:, ch]).all()
-""",
+    check_source=checks.test_pooling_per_channel_and_depthwise,
 )
 
 
@@ -107,39 +98,9 @@ avgpool_padded = Identity(
     rhs=_depthwise_const,
     family=[dict(c=2, n=nn, k=kk, s=ss, p=pp) for kk in (1, 2, 3) for ss in (1, 2)
             for pp in range(0, kk // 2 + 1) for nn in (kk + 1, kk + 2)],
-    check_source="""
-def test_avgpool_padded_is_depthwise_exact():
-    rng = np.random.default_rng(45)
-    for k in (1, 2, 3):
-        for s in (1, 2):
-            for p in range(k // 2 + 1):
-                for n in (k + 1, k + 2, 7):
-                    x = np.array([Fraction(int(v), 7) for v in rng.integers(-20, 21, 2 * 2 * n * n)],
-                                 dtype=object).reshape(2, 2, n, n)
-                    kern = np.full((2, 1, k, k), Fraction(1, k * k), dtype=object)
-                    pool = ref.avg_pool2d(x, k, s, p)
-                    assert (pool == ref.conv2d(x, kern, stride=s, padding=p, groups=2)).all()
-""",
+    check_source=checks.test_avgpool_padded_is_depthwise_exact,
 )
 
-POOL_WITNESS_HELPER = """
-def _confirm_pool_witness(witness):
-    sz = witness["sizes"]
-    x = _witness_array(witness["inputs"]["x"])[None]
-    k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
-    pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
-    kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
-    xp = np.zeros((1, x.shape[1], x.shape[2] + 2 * p + extra, x.shape[3] + 2 * p + extra), dtype=object)
-    xp[...] = 0
-    xp[:, :, p:p + x.shape[2], p:p + x.shape[3]] = x
-    conv = ref.conv2d(xp, kern, stride=s, groups=x.shape[1])[0]
-    entry = tuple(witness["entry"])
-    scale = sz.get("scale", 1)
-    assert pool[entry] * scale == Fraction(witness["lhs"]) and conv[entry] * scale == Fraction(witness["rhs"])
-    assert pool[entry] != conv[entry]
-"""
-
-POOL_WITNESS = "_confirm_pool_witness(witness)"
 
 avgpool_exclude = Identity(
     "equivalences.avgpool-exclude-pad",
@@ -152,8 +113,8 @@ avgpool_exclude = Identity(
     lhs=_avgpool,
     rhs=_depthwise_const,
     family=[dict(c=1, n=2, k=2, s=2, p=1, cip=False, scale=4)],
-    witness_check=POOL_WITNESS,
-    check_source=POOL_WITNESS_HELPER,
+    witness_check=checks._confirm_pool_witness,
+    check_source=checks._confirm_pool_witness,
 )
 
 avgpool_ceil = Identity(
@@ -167,7 +128,7 @@ avgpool_ceil = Identity(
     lhs=_avgpool,
     rhs=_depthwise_const,
     family=[dict(c=1, n=3, k=2, s=2, p=0, ceil=True, extra=1, scale=4)],
-    witness_check=POOL_WITNESS,
+    witness_check=checks._confirm_pool_witness,
 )
 
 
@@ -204,17 +165,8 @@ maxpool_not_affine = Checked(
     "of convolutions, computed it).",
     expected="refuted",
     derive=derive_maxpool_not_affine,
-    witness_check="""
-x = np.zeros((1, 1, 1, 2), dtype=object); x[...] = 0; x[0, 0, 0, 0] = 1
-y = np.zeros((1, 1, 1, 2), dtype=object); y[...] = 0; y[0, 0, 0, 1] = 1
-f = lambda t: ref.max_pool2d(t, (1, 2))[0, 0, 0, 0]
-assert f(x) + f(y) == Fraction(witness["lhs"]) and f(x + y) + f(0 * x) == Fraction(witness["rhs"])
-assert f(x) + f(y) != f(x + y) + f(0 * x)
-rng = np.random.default_rng(51)
-w, bias = rng.standard_normal((1, 1, 1, 2)), rng.standard_normal(1)
-g = lambda t: ref.conv2d(t.astype(float), w, bias)[0, 0, 0, 0]
-assert np.isclose(g(x) + g(y), g(x + y) + g(0 * x))   # any convolution is affine
-""",
+    check_source=checks._confirm_maxpool_not_affine_witness,
+    witness_check=checks._confirm_maxpool_not_affine_witness,
 )
 
 
@@ -238,12 +190,5 @@ maxpool_homogeneous = Checked(
     "positive per-channel scales (equalization through ReLU), while it is not linear: s = -1 fails.",
     derive=derive_maxpool_homogeneous,
     remarks=("It is not linear: for s = -1, max(-0, -1) = 0 but -max(0, 1) = -1 (the emitted check tests it).",),
-    check_source="""
-def test_maxpool_positively_homogeneous():
-    rng = np.random.default_rng(52)
-    x = rng.integers(-9, 10, (1, 2, 6, 6)).astype(object)
-    for s in (Fraction(1, 3), Fraction(5), Fraction(7, 2)):
-        assert (ref.max_pool2d(x * s, 2) == ref.max_pool2d(x, 2) * s).all()
-    assert not (ref.max_pool2d(-x, 2) == -ref.max_pool2d(x, 2)).all()
-""",
+    check_source=checks.test_maxpool_positively_homogeneous,
 )

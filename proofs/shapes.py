@@ -10,18 +10,20 @@ from collections.abc import Sequence
 
 import sympy
 from _chapters import COSTS
-from _counting import FORMULA, args_of, ceil_windows, ev, scatter_positions, windows_that_fit
+from _counting import FORMULA, args_of, ceil_windows, ev, exported, scatter_positions, windows_that_fit
 from sympy import Symbol
 
 from convsym.proof import (
     Checked,
     Proof,
+    load_checks,
 )
-from convsym.render.export import python_function
 from convsym.shapes import conv_output_size, pool_output_size, receptive_field
 
 FAMILY = COSTS
 SECTION = 1
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/shapes.py
 
 # =============================================================================================
 # 1. output size: counting the windows that fit
@@ -29,21 +31,6 @@ SECTION = 1
 n_, k_, s_, p_l_, p_r_, d_ = args_of("conv_output_size")
 i_, q_, c_, j_ = (Symbol(name, integer=True) for name in ("i", "q", "c", "j"))
 X_conv = n_ + p_l_ + p_r_ - d_ * (k_ - 1) - 1
-
-CHECK_OUTPUT_SIZE = python_function("_costs_conv_output_size", args_of("conv_output_size"),
-                                    FORMULA["conv_output_size"].expression) + """
-
-def test_costs_conv_output_size_is_the_references():
-    rng = np.random.default_rng(40)
-    for _ in range(60):
-        k, s, d = (int(v) for v in rng.integers(1, 4, size=3))
-        p_l, p_r = (int(v) for v in rng.integers(0, 3, size=2))
-        n = int(rng.integers(max(1, d * (k - 1) + 1 - p_l - p_r), 12))
-        x = np.zeros((1, 1, n, 2))
-        w = np.zeros((1, 1, k, 1))
-        out = ref.conv2d(x, w, padding=((p_l, p_r), (0, 0)), stride=(s, 1), dilation=(d, 1))
-        assert out.shape[2] == _costs_conv_output_size(n, k, s, p_l, p_r, d)
-"""
 
 
 def derive_output_size(P: Proof) -> None:
@@ -81,7 +68,10 @@ output_size = Checked(
     "the number of window positions i >= 0 whose last tap s i + d(k-1) lies in the padded input is "
     "floor((n + p_l + p_r - d(k-1) - 1)/s) + 1.",
     derive=derive_output_size,
-    check_source=CHECK_OUTPUT_SIZE,
+    check_source=(
+        exported("_costs_conv_output_size", "conv_output_size"),
+        checks.test_costs_conv_output_size_is_the_references,
+    ),
 )
 
 # =============================================================================================
@@ -89,20 +79,6 @@ output_size = Checked(
 
 n2, k2, s2, p2, d2 = args_of("pool_output_size_ceil")
 X_pool = n2 + 2 * p2 - d2 * (k2 - 1) - 1
-
-CHECK_CEIL = python_function("_costs_pool_output_size_ceil", args_of("pool_output_size_ceil"),
-                             FORMULA["pool_output_size_ceil"].expression) + """
-
-def test_costs_ceil_mode_is_the_references():
-    rng = np.random.default_rng(41)
-    for _ in range(60):
-        k, s, d = (int(v) for v in rng.integers(1, 5, size=3))
-        p = int(rng.integers(0, k // 2 + 1))
-        n = int(rng.integers(max(1, d * (k - 1) + 1 - 2 * p), 14))
-        x = np.zeros((1, 1, n, 1))
-        out = ref.max_pool2d(x, (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode=True)
-        assert out.shape[2] == _costs_pool_output_size_ceil(n, k, s, p, d)
-"""
 
 
 def derive_ceil(P: Proof) -> None:
@@ -146,7 +122,10 @@ ceil_mode = Checked(
     "ceil(X/s) + 1, minus one when window ceil(X/s) would start at or beyond n + p, is the number of "
     "windows needed to reach the end of the padded input that start inside the input or its left padding.",
     derive=derive_ceil,
-    check_source=CHECK_CEIL,
+    check_source=(
+        exported("_costs_pool_output_size_ceil", "pool_output_size_ceil"),
+        checks.test_costs_ceil_mode_is_the_references,
+    ),
 )
 
 # =============================================================================================
@@ -155,24 +134,6 @@ ceil_mode = Checked(
 k3, d3 = args_of("same_padding_left")
 l3 = Symbol("l", integer=True)
 jj = Symbol("j", integer=True)
-
-CHECK_SAME = (python_function("_costs_same_left", (k3, d3), FORMULA["same_padding_left"].expression)
-              + "\n\n" + python_function("_costs_same_right", (k3, d3),
-                                         FORMULA["same_padding_right"].expression) + """
-
-def test_costs_same_padding_puts_the_extra_row_last():
-    rng = np.random.default_rng(42)
-    for k in range(1, 7):
-        for d in (1, 2, 3):
-            x = rng.standard_normal((1, 2, 9, 8))
-            w = rng.standard_normal((3, 2, k, k))
-            left, right = _costs_same_left(k, d), _costs_same_right(k, d)
-            same = ref.conv2d(x, w, padding="same", dilation=d)
-            explicit = ref.conv2d(x, w, padding=((left, right), (left, right)), dilation=d)
-            assert same.shape == (1, 3, 9, 8)
-            np.testing.assert_allclose(same, explicit, rtol=1e-12, atol=1e-12)
-"""
-)
 
 
 def derive_same(P: Proof) -> None:
@@ -206,7 +167,11 @@ same_padding = Checked(
     "the rest, d(k-1) - floor(d(k-1)/2), on the right (bottom); the output has the input's size at "
     "stride 1, and an even kernel (dilation 1) puts its extra row/column at the bottom/right.",
     derive=derive_same,
-    check_source=CHECK_SAME,
+    check_source=(
+        exported("_costs_same_left", "same_padding_left", (k3, d3)),
+        exported("_costs_same_right", "same_padding_right", (k3, d3)),
+        checks.test_costs_same_padding_puts_the_extra_row_last,
+    ),
 )
 
 # =============================================================================================
@@ -214,21 +179,6 @@ same_padding = Checked(
 
 n4, k4, s4, p4, o4, d4 = args_of("conv_transpose_output_size")
 a_ = Symbol("a", integer=True)
-
-CHECK_TRANSPOSED = python_function("_costs_transposed_size", args_of("conv_transpose_output_size"),
-                                   FORMULA["conv_transpose_output_size"].expression) + """
-
-def test_costs_transposed_size_is_the_references():
-    rng = np.random.default_rng(43)
-    for _ in range(60):
-        n, k, s, d = (int(v) for v in rng.integers(1, 5, size=4))
-        op = int(rng.integers(0, max(s, d)))
-        full = (n - 1) * s + d * (k - 1) + 1 + op
-        p = int(rng.integers(0, (full - 1) // 2 + 1))
-        x, w = np.zeros((1, 1, n, 1)), np.zeros((1, 1, k, 1))
-        out = ref.conv_transpose2d(x, w, None, (s, 1), (p, 0), (op, 0), (d, 1))
-        assert out.shape[2] == _costs_transposed_size(n, k, s, p, op, d)
-"""
 
 
 def derive_transposed(P: Proof) -> None:
@@ -267,7 +217,10 @@ transposed_size = Checked(
     "positions (the scatter extent, cropped by p on each side, plus output_padding), and the forward "
     "rule maps it back to n exactly when output_padding < s.",
     derive=derive_transposed,
-    check_source=CHECK_TRANSPOSED,
+    check_source=(
+        exported("_costs_transposed_size", "conv_transpose_output_size"),
+        checks.test_costs_transposed_size_is_the_references,
+    ),
 )
 
 # =============================================================================================
@@ -275,33 +228,6 @@ transposed_size = Checked(
 
 r_, J_, x_ = (Symbol(name, integer=True) for name in ("r", "J", "x"))
 k5, s5, d5 = (Symbol(name, integer=True, positive=True) for name in ("k", "s", "d"))
-
-CHECK_RECEPTIVE = """
-def _costs_stack_response(x, layers):
-    for k, s, d in layers:
-        x = ref.conv2d(x, np.ones((1, 1, k, 1)), stride=(s, 1), dilation=(d, 1))
-    return x
-
-
-def test_costs_receptive_field_by_impulses():
-    for layers in [[(3, 1, 1), (3, 1, 1)], [(7, 2, 1), (3, 2, 1), (3, 1, 1)], [(3, 1, 2), (2, 2, 3)],
-                   [(2, 2, 1), (2, 2, 1), (2, 2, 1)], [(5, 3, 1), (3, 1, 2)]]:
-        r, jump = 1, 1
-        for k, s, d in layers:
-            r, jump = r + d * (k - 1) * jump, jump * s
-        n = r + 2 * jump + 1
-        reached_0, reached_1 = [], []
-        for pos in range(n):
-            x = np.zeros((1, 1, n, 1))
-            x[0, 0, pos, 0] = 1.0
-            y = _costs_stack_response(x, layers)
-            if y[0, 0, 0, 0] != 0:
-                reached_0.append(pos)
-            if y.shape[2] > 1 and y[0, 0, 1, 0] != 0:
-                reached_1.append(pos)
-        assert max(reached_0) - min(reached_0) + 1 == r
-        assert min(reached_1) - min(reached_0) == jump
-"""
 
 
 def trace(kernels: Sequence[int], strides: Sequence[int], dilations: Sequence[int]) -> tuple[int, int]:
@@ -372,5 +298,8 @@ receptive = Checked(
     "field is 1 + sum_l d_l (k_l - 1) prod_{i<l} s_i and the jump between neighbouring outputs is "
     "prod_l s_l.",
     derive=derive_receptive,
-    check_source=CHECK_RECEPTIVE,
+    check_source=(
+        checks._costs_stack_response,
+        checks.test_costs_receptive_field_by_impulses,
+    ),
 )

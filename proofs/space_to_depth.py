@@ -25,6 +25,7 @@ from convsym.proof import (
     Unfold,
     figures,
     index,
+    load_checks,
     ops,
     sizes,
 )
@@ -34,6 +35,8 @@ from convsym.proof import (
 
 FAMILY = EQUIVALENCES
 SECTION = 4
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/space_to_depth.py
 
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 o, c, i, j = index("o c i j")
@@ -108,25 +111,7 @@ space_to_depth = General(
     ],
     instances=[{"C": 2, "K": 1, "S": 2}, {"C": 1, "K": 2, "S": 1}],
     figure=_s2d_figure,
-    check_source="""
-def test_space_to_depth_one_channel_exact():
-    # w'[o, 0, C u + a, C v + b] = w[o, a C + b, u, v], built by hand (not with pixel_shuffle)
-    rng = np.random.default_rng(61)
-    for cr, kk, ss in [(1, 2, 1), (2, 1, 2), (2, 3, 1), (3, 2, 2)]:
-        y = rng.integers(-9, 10, (1, 1, cr * 6, cr * 7)).astype(object)
-        w = rng.integers(-9, 10, (2, cr * cr, kk, kk)).astype(object)
-        z = ref.pixel_unshuffle(y, cr)                       # z[(a, b), p, q] = y[C p + a, C q + b]
-        assert all((z[0, a * cr + b] == y[0, 0, a::cr, b::cr]).all() for a in range(cr) for b in range(cr))
-        wp = np.zeros((2, 1, cr * kk, cr * kk), dtype=object)
-        for a in range(cr):
-            for b in range(cr):
-                for u in range(kk):
-                    for v in range(kk):
-                        wp[:, 0, cr * u + a, cr * v + b] = w[:, a * cr + b, u, v]
-        lhs = ref.conv2d(z, w, stride=ss)
-        rhs = ref.conv2d(y, wp, stride=cr * ss)
-        assert lhs.shape == rhs.shape and (lhs == rhs).all()
-""",
+    check_source=checks.test_space_to_depth_one_channel_exact,
 )
 
 
@@ -154,20 +139,7 @@ space_to_depth_exact = Identity(
     family=[dict(cr=cr, dd=dd, kk=kk, ss=ss, pp=pp, n=kk + ss)
             for cr in (2, 3) for kk in (1, 2, 3) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2)
             if not (cr == 3 and dd == 2 and kk == 3)],
-    check_source="""
-def test_space_to_depth_numeric():
-    rng = np.random.default_rng(60)
-    for cr, dd, kk, ss, pp in [(2, 1, 3, 1, 1), (3, 2, 2, 2, 0), (4, 1, 3, 1, 1)]:
-        y = rng.standard_normal((1, dd, cr * 7, cr * 7))
-        w, b = rng.standard_normal((3, dd * cr * cr, kk, kk)), rng.standard_normal(3)
-        lhs = ref.conv2d(ref.pixel_unshuffle(y, cr), w, b, stride=ss, padding=pp)
-        rhs = ref.conv2d(y, ref.pixel_shuffle(w, cr), b, stride=cr * ss, padding=cr * pp)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-        wp = ref.pixel_shuffle(w, cr)
-        for a in range(cr):
-            for bb in range(cr):
-                assert (wp[:, :, a::cr, bb::cr] == w.reshape(3, dd, cr, cr, kk, kk)[:, :, a, bb]).all()
-""",
+    check_source=checks.test_space_to_depth_numeric,
 )
 
 
@@ -194,43 +166,8 @@ space_to_depth_cost = Checked(
     "and it runs at stride 16, so its output is H x W. The big kernel is not a larger receptive field: a 48 x 48 "
     "window of the shuffled map holds exactly the 3 x 3 x 256 values of the original window.",
     derive=derive_s2d_cost,
-    check_source="""
-def test_space_to_depth_costs_equal():
-    for cr, kk, ss, pp, h in [(16, 3, 1, 1, 8), (2, 3, 2, 0, 9), (3, 1, 1, 0, 4)]:
-        small = (h + 2 * pp - kk) // ss + 1
-        big = (cr * h + 2 * cr * pp - cr * kk) // (cr * ss) + 1
-        assert small == big
-        assert cr * cr * kk * kk == (cr * kk) ** 2
-    x = np.ones((1, 256, 4, 4))
-    w = np.ones((1, 256, 3, 3))
-    y = ref.pixel_shuffle(x, 16)
-    assert y.shape == (1, 1, 64, 64) and ref.pixel_shuffle(w, 16).shape == (1, 1, 48, 48)
-    assert ref.conv2d(y, ref.pixel_shuffle(w, 16), stride=16).shape == ref.conv2d(x, w).shape == (1, 1, 2, 2)
-""",
+    check_source=checks.test_space_to_depth_costs_equal,
 )
-
-S2D_WITNESS_HELPER = """
-def _confirm_s2d_witness(witness):
-    sz = witness["sizes"]
-    cr = sz["cr"]
-    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
-    lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
-    if sz.get("variant") == "literal":
-        rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
-        try:                                                       # the line as written: shuffle the shuffled map
-            ref.pixel_shuffle(y[None], cr)
-            raise AssertionError("pixel_shuffle of a 1-channel map should fail")
-        except ValueError:
-            pass
-    else:
-        wt = w.reshape(w.shape[0], -1, cr, cr, w.shape[2], w.shape[3]).transpose(0, 1, 3, 2, 4, 5).reshape(w.shape)
-        rhs = ref.conv2d(y[None], ref.pixel_shuffle(wt, cr), stride=cr)[0]
-    entry = tuple(witness["entry"])
-    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
-    assert lhs[entry] != rhs[entry]
-"""
-
-S2D_WITNESS = "_confirm_s2d_witness(witness)"
 
 
 def _s2d_seed_rhs(T, cr, kk, variant, **_):
@@ -259,8 +196,8 @@ space_to_depth_literal = Identity(
     lhs=lambda T, cr, **_: ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"]),
     rhs=_s2d_seed_rhs,
     family=[dict(cr=2, kk=1, variant="literal")],
-    witness_check=S2D_WITNESS,
-    check_source=S2D_WITNESS_HELPER,
+    witness_check=checks._confirm_s2d_witness,
+    check_source=checks._confirm_s2d_witness,
 )
 
 space_to_depth_transposed = Identity(
@@ -273,5 +210,5 @@ space_to_depth_transposed = Identity(
     lhs=lambda T, cr, **_: ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"]),
     rhs=_s2d_seed_rhs,
     family=[dict(cr=2, kk=1, variant="transposed")],
-    witness_check=S2D_WITNESS,
+    witness_check=checks._confirm_s2d_witness,
 )

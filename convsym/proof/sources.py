@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 #: What ``check_source=`` accepts.
-CheckSource = str | Callable[..., Any] | Sequence[Callable[..., Any]]
+CheckSource = str | Callable[..., Any] | Sequence[Callable[..., Any] | str]
 
 
 def _function_source(owner: str, fn: Any) -> str:
@@ -41,7 +41,9 @@ def _function_source(owner: str, fn: Any) -> str:
 
 def check_text(owner: str, source: CheckSource) -> str:
     """``source`` as Python text: a string is returned as given; a function or a sequence of
-    functions becomes their source (dedented, in the given order, two blank lines apart).
+    functions becomes their source (dedented, in the given order, two blank lines apart).  A
+    sequence may also hold strings, for source generated when the script runs (a formula printed
+    as a Python function, a table of expected values); they are emitted as given, in place.
 
     Raises TypeError naming ``owner`` (the theorem) for anything else, for a lambda and for an
     empty sequence.  The text is validated when the check file is written
@@ -55,7 +57,9 @@ def check_text(owner: str, source: CheckSource) -> str:
     if isinstance(source, Sequence) and not isinstance(source, (bytes, bytearray)):
         if not source:
             raise TypeError(f"check_source of {owner}: an empty sequence of functions checks nothing")
-        return "\n" + "\n\n\n".join(_function_source(owner, fn) for fn in source) + "\n"
+        parts = [textwrap.dedent(fn).strip("\n") if isinstance(fn, str) else _function_source(owner, fn)
+                 for fn in source]
+        return "\n" + "\n\n\n".join(parts) + "\n"
     raise TypeError(
         f"check_source of {owner}: got {type(source).__name__}; give source text, a function or "
         f"a sequence of functions"
