@@ -95,3 +95,9 @@ def test_tutorial_linear_exact_fractions():
         assert (lhs == rhs).all()
 ''',
 )
+
+
+if __name__ == "__main__":
+    from convsym.run.registry import run_script
+
+    raise SystemExit(run_script(globals()))

@@ -183,7 +183,14 @@ class App(sympy.Function):
         return self.op.latex(*[printer._print(a) for a in self.args])
 
     def _sympystr(self, printer) -> str:
-        return f"{self.op.name}({', '.join(printer.doprint(a) for a in self.args)})"
+        # as the call is written: trailing arguments left at their defaults (stride=1, ...) omitted
+        args = list(self.args)
+        defaults = [p.default for p in inspect.signature(self.op.body).parameters.values()]
+        while args and len(args) == len(defaults) and defaults[len(args) - 1] is not inspect.Parameter.empty \
+                and args[-1] == sympy.sympify(defaults[len(args) - 1]):
+            args.pop()
+            defaults.pop()
+        return f"{self.op.name}({', '.join(printer.doprint(a) for a in args)})"
 
 
 @dataclass(frozen=True)
