@@ -27,9 +27,7 @@ from convsym.proof import (
     ops,
     sizes,
 )
-from convsym.proof import (
-    defs as D,
-)
+from convsym.proof import defs as D
 
 FAMILY = EQUIVALENCES
 SECTION = 6

@@ -32,9 +32,7 @@ from convsym.proof import (
     ops,
     sizes,
 )
-from convsym.proof import (
-    defs as D,
-)
+from convsym.proof import defs as D
 
 FAMILY = FOLDING
 SECTION = 3

@@ -26,9 +26,7 @@ from convsym.proof import (
     ops,
     sizes,
 )
-from convsym.proof import (
-    defs as D,
-)
+from convsym.proof import defs as D
 
 FAMILY = FOLDING
 SECTION = 2

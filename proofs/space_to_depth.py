@@ -29,9 +29,7 @@ from convsym.proof import (
     ops,
     sizes,
 )
-from convsym.proof import (
-    defs as D,
-)
+from convsym.proof import defs as D
 
 FAMILY = EQUIVALENCES
 SECTION = 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -257,3 +258,16 @@ def test_an_unknown_instance_name_lists_the_python_names():
     verdict = _linear([{"k_out": 2}]).prove()
     assert verdict.verdict == "failed"
     assert "names 'k_out', which is not a size or position of the statement (i, k_in)" in verdict.error
+
+
+def test_the_readme_import_lines_import():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Writing your own proof"):readme.index("## Installing")]
+    lines = [line.strip() for line in section.splitlines() if line.strip().startswith("from convsym.proof import")]
+    assert len(lines) == 2
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - the README's own import lines
+    assert namespace["D"] is defs and namespace["ops"] is ops and namespace["General"] is General
+    # every `convsym.<path>` the section names still imports
+    for dotted in sorted(set(re.findall(r"`(convsym(?:\.\w+)+)`", section))):
+        importlib.import_module(dotted)

@@ -105,7 +105,10 @@ def check_source_of(entry: Any) -> str:
     theorem = _theorem_of(entry)
     if isinstance(entry, tuple) and hasattr(theorem, "check_source_for"):
         return theorem.check_source_for(entry[0])
-    return check_text(theorem.name, theorem.check_source)
+    source = theorem.check_source
+    if callable(source) or (isinstance(source, Sequence) and not isinstance(source, str)):
+        return check_text(theorem.name, source)
+    return source
 
 
 def render_checks(family: Family, entries: Sequence[Any]) -> str:
@@ -134,7 +137,8 @@ def render_checks(family: Family, entries: Sequence[Any]) -> str:
         source = check_source_of(entry)
         if not isinstance(source, str):
             raise RenderError(
-                f"render_checks: check_source of {name} must be str, got {type(source).__name__}"
+                f"render_checks: check_source of {name} must be source text or functions, "
+                f"got {type(source).__name__}"
             )
         parts += ["", ""]
         if not source.strip():
