@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import sympy
 import z3
 
-from convsym.symbolic import decide
 from convsym.proof.theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
+from convsym.symbolic import decide
 
 
 def _tex(e) -> str:

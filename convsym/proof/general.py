@@ -22,10 +22,10 @@ import sympy
 from sympy import IndexedBase, Symbol
 
 from convsym.errors import ProofError
-from convsym.symbolic.rules import Context, Rule
-from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols, latex_sumexpr, text_sumexpr
 from convsym.proof import claim as C
 from convsym.proof.theorem import StepError, Theorem, mint, mint_witness
+from convsym.symbolic.rules import Context, Rule
+from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols, latex_sumexpr, text_sumexpr
 
 
 def _as_sumexpr(e) -> SumExpr:

@@ -11,9 +11,9 @@ import numpy as np
 import sympy
 
 from convsym.errors import ProofError
-from convsym.proof.verdict import Verdict
 from convsym.proof.sources import check_text
 from convsym.proof.theorem import Theorem, mint, mint_witness
+from convsym.proof.verdict import Verdict
 
 
 def _fmt_sizes(sz: Mapping) -> str:
