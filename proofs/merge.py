@@ -14,15 +14,29 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
-from convsym.exact import ops
 from convsym.exact.tensor import contract
-from convsym.proof import General, Identity
-from convsym.proof.verdict import Family
-from convsym.render import figures
-from convsym.symbolic import opdefs as D
-from convsym.symbolic.rules import Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.symbolic.sums import Let, SumExpr, grid, index
-from convsym.symbolic.symbols import scalars, sizes
+from convsym.proof import (
+    Distribute,
+    Family,
+    Fold,
+    General,
+    GroupBy,
+    Identity,
+    Let,
+    Name,
+    Reorder,
+    Substitute,
+    SumExpr,
+    Unfold,
+    figures,
+    grid,
+    index,
+    load_checks,
+    ops,
+    scalars,
+    sizes,
+)
+from convsym.proof import defs as D
 
 FAMILY = Family(
     "merge",
@@ -37,154 +51,11 @@ FAMILY = Family(
     order=10,
 )
 
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/merge.py
+
 # ---------------------------------------------------------------------------------------------
 # numeric re-tests emitted to generated/checks (numpy and convsym.reference only)
 
-KERNEL_HELPER = """
-def _merged_kernel(w1, w2, s1=1, d1=1, d2=1):
-    M, C, k1h, k1w = w1.shape
-    O, _, k2h, k2w = w2.shape
-    kh = d1 * (k1h - 1) + s1 * d2 * (k2h - 1) + 1
-    kw = d1 * (k1w - 1) + s1 * d2 * (k2w - 1) + 1
-    W = np.zeros((O, C, kh, kw), dtype=w1.dtype)
-    if W.dtype == object:
-        W[...] = 0
-    for ah in range(k1h):
-        for aw in range(k1w):
-            for bh in range(k2h):
-                for bw in range(k2w):
-                    th, tw = d1 * ah + s1 * d2 * bh, d1 * aw + s1 * d2 * bw
-                    W[:, :, th, tw] += w2[:, :, bh, bw].dot(w1[:, :, ah, aw])
-    return W
-
-
-def _merged_bias(w2, b1, b2):
-    return b2 + w2.sum(axis=(2, 3)).dot(b1)
-"""
-
-CHECK_1D = """
-def test_merge_sequential_1d_numeric():
-    rng = np.random.default_rng(1)
-    for k1, k2 in [(1, 1), (1, 4), (3, 2), (7, 7)]:
-        x = rng.standard_normal((1, 1, 20))
-        w1, w2 = rng.standard_normal((1, 1, k1)), rng.standard_normal((1, 1, k2))
-        b1, b2 = rng.standard_normal(1), rng.standard_normal(1)
-        lhs = ref.conv1d(ref.conv1d(x, w1, b1), w2, b2)
-        full = np.convolve(w1[0, 0], w2[0, 0])  # numpy's convolve is the true (flipped) convolution
-        assert full.shape == (k1 + k2 - 1,)
-        rhs = ref.conv1d(x, full.reshape(1, 1, -1), b2 + w2.sum() * b1)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
-
-CHECK_2D = KERNEL_HELPER + """
-
-def test_merge_sequential_2d_numeric():
-    rng = np.random.default_rng(0)
-    for k1, k2, ci, cm, co, n in [(1, 1, 1, 1, 1, 3), (3, 3, 2, 3, 4, 9), (5, 2, 3, 2, 1, 8), (2, 3, 1, 2, 2, 7)]:
-        x = rng.standard_normal((2, ci, n, n + 1))
-        w1, b1 = rng.standard_normal((cm, ci, k1, k1)), rng.standard_normal(cm)
-        w2, b2 = rng.standard_normal((co, cm, k2, k2)), rng.standard_normal(co)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
-        W = _merged_kernel(w1, w2)
-        assert W.shape[2:] == (k1 + k2 - 1, k1 + k2 - 1)
-        np.testing.assert_allclose(lhs, ref.conv2d(x, W, _merged_bias(w2, b1, b2)), rtol=1e-10, atol=1e-10)
-"""
-
-CHECK_EXACT = """
-def test_merge_exact_integers():
-    # exact arithmetic on object arrays: equality, not closeness
-    rng = np.random.default_rng(3)
-    for k1, k2, ci, cm, co in [(1, 2, 1, 2, 1), (3, 3, 2, 2, 2), (5, 5, 2, 1, 2)]:
-        n = k1 + k2 + 1
-        def ints(*shape):
-            return rng.integers(-9, 10, size=shape).astype(object)
-        x, w1, b1, w2, b2 = ints(1, ci, n, n), ints(cm, ci, k1, k1), ints(cm), ints(co, cm, k2, k2), ints(co)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
-        rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2))
-        assert (lhs == rhs).all()
-"""
-
-CHECK_LARGE = """
-def test_merge_7x7_c8_numeric():
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((1, 8, 16, 16))
-    w1, b1 = rng.standard_normal((8, 8, 7, 7)), rng.standard_normal(8)
-    w2, b2 = rng.standard_normal((8, 8, 7, 7)), rng.standard_normal(8)
-    lhs = ref.conv2d(ref.conv2d(x, w1, b1), w2, b2)
-    rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2))
-    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
-"""
-
-CHECK_PAD = """
-def test_merge_padded_ring_numeric():
-    rng = np.random.default_rng(5)
-    for k1, k2, p1, p2 in [(3, 3, 1, 1), (3, 2, 0, 2), (1, 3, 2, 1)]:
-        x = rng.standard_normal((1, 2, 9, 9))
-        w1, b1 = rng.standard_normal((2, 2, k1, k1)), rng.standard_normal(2)
-        w2, b2 = rng.standard_normal((2, 2, k2, k2)), rng.standard_normal(2)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1, padding=p1), w2, b2, padding=p2)
-        rhs = ref.conv2d(x, _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)
-        inner = (slice(None), slice(None), slice(p2, -p2), slice(p2, -p2))
-        np.testing.assert_allclose(lhs[inner], rhs[inner], rtol=1e-10, atol=1e-10)
-        ring = np.ones(lhs.shape[2:], dtype=bool)
-        ring[p2:-p2, p2:-p2] = False
-        assert (np.abs(lhs - rhs)[:, :, ring] > 1e-8).any()  # and the ring is wrong
-"""
-
-CHECK_PAD_EXACT = """
-def test_merge_padded_exact_condition_numeric():
-    rng = np.random.default_rng(6)
-    for p1, k1, k2, p2 in [(0, 1, 3, 2), (1, 2, 3, 1), (2, 3, 2, 2)]:
-        x = rng.standard_normal((1, 2, 7, 7))
-        w1, w2, b2 = rng.standard_normal((2, 2, k1, k1)), rng.standard_normal((1, 2, k2, k2)), rng.standard_normal(1)
-        lhs = ref.conv2d(ref.conv2d(x, w1, None, padding=p1), w2, b2, padding=p2)
-        rhs = ref.conv2d(x, _merged_kernel(w1, w2), b2, padding=p1 + p2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
-
-STRIDED_CHECK = """
-def test_merge_strided_dilated_numeric():
-    rng = np.random.default_rng(2)
-    for s1, d1, s2, d2 in [(2, 1, 1, 1), (1, 2, 1, 1), (1, 1, 2, 2), (2, 2, 2, 1), (3, 1, 2, 2)]:
-        x = rng.standard_normal((1, 2, 31, 29))
-        w1, b1 = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
-        w2, b2 = rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(2)
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1), w2, b2, stride=s2, dilation=d2)
-        W = _merged_kernel(w1, w2, s1, d1, d2)
-        rhs = ref.conv2d(x, W, _merged_bias(w2, b1, b2), stride=s1 * s2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-"""
-
-CHECK_STRIDED_GROUPED = """
-def _dense_weight(w, groups):
-    # the groups=1 weight of a grouped convolution: output o reads only its group's channels
-    O, Cg = w.shape[:2]
-    dense = np.zeros((O, Cg * groups) + w.shape[2:], dtype=object)
-    dense[...] = 0
-    for o in range(O):
-        g = o // (O // groups)
-        dense[o, g * Cg:(g + 1) * Cg] = w[o]
-    return dense
-
-
-def test_merge_strided_grouped_exact_integers():
-    rng = np.random.default_rng(8)
-    cases = [(3, 2, 2, 1, 1, 2, 2, 2), (2, 3, 1, 2, 2, 1, 1, 2), (1, 2, 2, 2, 2, 2, 2, 1), (2, 1, 1, 1, 2, 2, 2, 2),
-             (3, 3, 2, 2, 1, 1, 1, 1)]
-    for k1, k2, s1, d1, s2, d2, g1, g2 in cases:
-        ci, cm, co = 2, 4, 2
-        K = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
-        n = K + 2 * s1 * s2 + 1
-        x, w1, b1, w2, b2 = (rng.integers(-9, 10, size=s).astype(object) for s in (
-            (1, ci, n, n + 1), (cm, ci // g1, k1, k1), cm, (co, cm // g2, k2, k2), co))
-        lhs = ref.conv2d(ref.conv2d(x, w1, b1, stride=s1, dilation=d1, groups=g1), w2, b2,
-                         stride=s2, dilation=d2, groups=g2)
-        dense1, dense2 = _dense_weight(w1, g1), _dense_weight(w2, g2)
-        W = _merged_kernel(dense1, dense2, s1, d1, d2)
-        assert W.shape == (co, ci, K, K)
-        rhs = ref.conv2d(x, W, _merged_bias(dense2, b1, b2), stride=s1 * s2)
-        assert lhs.shape == rhs.shape and (lhs == rhs).all()
-"""
 
 # ---------------------------------------------------------------------------------------------
 # 1-D, one channel, all sizes
@@ -194,7 +65,7 @@ i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
 
-h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
 W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 
 sequential_1d = General(
@@ -202,8 +73,8 @@ sequential_1d = General(
     "Two 1-D convolutions in a row are one of size $k_1+k_2-1$",
     "For all kernel sizes k1, k2 >= 1: conv(conv(x, w1) + b1, w2) + b2 == conv(x, w1 * w2) + "
     "(b2 + sum(w2) * b1), where w1 * w2 is the full (true) convolution, of length k1 + k2 - 1.",
-    lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
-    rhs=D.conv1d(x, W, k1 + k2 - 1, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+    lhs=D.conv1d(h, w2, k2, i) + b2,
+    rhs=D.conv1d(x, W, k1 + k2 - 1, i) + b2 + b1 * D.total(w2, k2),
     lets=[h_1d, W_1d],
     derivation=[
         Unfold("conv1d", ("b",)),
@@ -215,11 +86,11 @@ sequential_1d = General(
         Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
         Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
         Name(W_1d, (t,)),
-        Fold(D.conv1d(x, W, k1 + k2 - 1, 1, 1, i), ("t",)),
+        Fold(D.conv1d(x, W, k1 + k2 - 1, i), ("t",)),
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=grid(k_1=range(1, 4), k_2=range(1, 4)),
-    check_source=CHECK_1D,
+    check_source=checks.test_merge_sequential_1d_numeric,
     figure=lambda fields: (
         figures.receptive_field_1d(3, 3),
         "Two convolutions in a row with k1 = k2 = 3: the output y0 reads three entries of h, "
@@ -274,11 +145,11 @@ sequential_2d = General(
         Fold(D.bias_through(V2, B1, C_mid, kh2, kw2, o), ("m", "b_h", "b_w")),
     ],
     instances=[
-        {"C_{in}": 1, "C_{mid}": 2, "k^h_1": 2, "k^w_1": 1, "k^h_2": 1, "k^w_2": 2},
-        {"C_{in}": 2, "C_{mid}": 1, "k^h_1": 1, "k^w_1": 2, "k^h_2": 2, "k^w_2": 2},
-        {"C_{in}": 2, "C_{mid}": 2, "k^h_1": 2, "k^w_1": 2, "k^h_2": 2, "k^w_2": 1},
+        dict(C_in=1, C_mid=2, kh_1=2, kw_1=1, kh_2=1, kw_2=2),
+        dict(C_in=2, C_mid=1, kh_1=1, kw_1=2, kh_2=2, kw_2=2),
+        dict(C_in=2, C_mid=2, kh_1=2, kw_1=2, kh_2=2, kw_2=1),
     ],
-    check_source=CHECK_2D,
+    check_source=(checks._merged_kernel, checks._merged_bias, checks.test_merge_sequential_2d_numeric),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -287,8 +158,8 @@ sequential_2d = General(
 s1, d1, s2, d2 = sizes("s_1 d_1 s_2 d_2")
 K_sd = d1 * (k1 - 1) + s1 * d2 * (k2 - 1) + 1
 
-h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, s1, d1, jj), b1))
-W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, tt)))
+h_sd = Let(h, lambda jj: SumExpr.of(D.conv1d(x, w1, k1, jj, stride=s1, dilation=d1), b1))
+W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, tt, stride1=s1, dilation1=d1, dilation2=d2)))
 
 strided_1d = General(
     "merge.strided-dilated",
@@ -296,8 +167,8 @@ strided_1d = General(
     "For all sizes, strides and dilations: conv(conv(x, w1; s1, d1) + b1, w2; s2, d2) + b2 == "
     "conv(x, W; stride s1*s2, dilation 1) + b2 + sum(w2) b1 with W[t] = sum over d1*a + s1*d2*b = t of "
     "w1[a] w2[b], of size d1(k1-1) + s1*d2(k2-1) + 1.",
-    lhs=D.conv1d(h, w2, k2, s2, d2, i) + b2,
-    rhs=D.conv1d(x, W, K_sd, s1 * s2, 1, i) + b2 + b1 * D.total(w2, k2),
+    lhs=D.conv1d(h, w2, k2, i, stride=s2, dilation=d2) + b2,
+    rhs=D.conv1d(x, W, K_sd, i, stride=s1 * s2) + b2 + b1 * D.total(w2, k2),
     lets=[h_sd, W_sd],
     derivation=[
         Unfold("conv1d", ("b",)),
@@ -306,9 +177,9 @@ strided_1d = General(
         Unfold("conv1d", ("a",)),
         Reorder([("a", 0, k1 - 1), ("b", 0, k2 - 1)]),
         GroupBy("t", d1 * a + s1 * d2 * b, 0, K_sd - 1, w1[a] * w2[b] * x[s1 * s2 * i + t], ("a", "b")),
-        Fold(D.merge_kernel(w1, w2, k1, k2, s1, d1, d2, t), ("a", "b")),
+        Fold(D.merge_kernel(w1, w2, k1, k2, t, stride1=s1, dilation1=d1, dilation2=d2), ("a", "b")),
         Name(W_sd, (t,)),
-        Fold(D.conv1d(x, W, K_sd, s1 * s2, 1, i), ("t",)),
+        Fold(D.conv1d(x, W, K_sd, i, stride=s1 * s2), ("t",)),
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=[
@@ -317,7 +188,7 @@ strided_1d = General(
         {"k_1": 1, "k_2": 3, "s_1": 3, "d_1": 2, "s_2": 2, "d_2": 2},
         {"k_1": 2, "k_2": 2, "s_1": 1, "d_1": 1, "s_2": 1, "d_2": 1},
     ],
-    check_source=STRIDED_CHECK,
+    check_source=checks.test_merge_strided_dilated_numeric,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +233,6 @@ def expand_groups(w, g):
                     np.zeros_like(dense_idx), (O, Cg * g) + tuple(k))
 
 
-
 exact_2d = Identity(
     "merge.exact-family-2d",
     "Exact check of the 2-D merge for every small size",
@@ -374,7 +244,7 @@ exact_2d = Identity(
     family=[dict(k1=p, k2=q, ci=ci, cm=cm, co=co, n=p + q)
             for p in range(1, 6) for q in range(1, 6)
             for ci in (1, 2) for cm in (1, 2) for co in (1, 2)],
-    check_source=CHECK_EXACT,
+    check_source=checks.test_merge_exact_integers,
 )
 
 exact_large = Identity(
@@ -386,7 +256,7 @@ exact_large = Identity(
     lhs=two_layers,
     rhs=merged_layer,
     family=[dict(k1=7, k2=7, ci=8, cm=8, co=8, n=14)],
-    check_source=CHECK_LARGE,
+    check_source=checks.test_merge_7x7_c8_numeric,
 )
 
 strided_exact = Identity(
@@ -403,26 +273,12 @@ strided_exact = Identity(
             for (p, q) in ((1, 2), (2, 1), (3, 2), (2, 3))
             for s1 in (1, 2) for d1 in (1, 2) for s2 in (1, 2) for d2 in (1, 2)
             for (g1, g2) in ((1, 1), (2, 2), (1, 2), (2, 1))],
-    check_source=CHECK_STRIDED_GROUPED,
+    check_source=(checks._dense_weight, checks.test_merge_strided_grouped_exact_integers),
 )
 
 # ---------------------------------------------------------------------------------------------
 # padding: where the naive merge breaks
 
-PAD_WITNESS_HELPER = """
-def _confirm_padded_merge_witness(witness):
-    # rebuild the exact inputs, run both sides through the reference, compare at the entry
-    sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
-    p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
-    lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
-    rhs = ref.conv2d(x[None], _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)[0]
-    entry = tuple(witness["entry"])
-    assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
-    assert lhs[entry] != rhs[entry]
-"""
-
-PAD_WITNESS_CHECK = "_confirm_padded_merge_witness(witness)"
 
 padded = Identity(
     "merge.padded-second",
@@ -435,10 +291,9 @@ padded = Identity(
     lhs=two_layers,
     rhs=merged_layer,
     family=[dict(k1=p, k2=q, ci=1, cm=1, co=1, n=1, p1=0, p2=1) for p in (1, 2) for q in (1, 2)],
-    check_source=PAD_WITNESS_HELPER,
-    witness_check=PAD_WITNESS_CHECK,
+    check_source=checks._confirm_padded_merge_witness,
+    witness_check=checks._confirm_padded_merge_witness,
 )
-
 
 
 def _interior(y, p2):
@@ -448,7 +303,7 @@ def _interior(y, p2):
 def _ring_figure(fields):
     """Which outputs of the naive padded merge are wrong, computed exactly (every entry a symbol)."""
     from convsym.exact.poly import PolyTensor
-    from convsym.exact.pool import VariablePool
+    from convsym.proof import VariablePool
 
     sz = dict(k1=3, k2=3, ci=1, cm=1, co=1, n=6, p1=1, p2=1)
     pool = VariablePool()
@@ -473,7 +328,7 @@ padded_interior = Identity(
     rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
     family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
-    check_source=CHECK_PAD,
+    check_source=checks.test_merge_padded_ring_numeric,
     figure=_ring_figure,
 )
 
@@ -497,7 +352,7 @@ padded_exact = Identity(
     rhs=_no_first_bias(merged_layer),
     family=[dict(k1=p, k2=q, ci=2, cm=2, co=1, n=3, p1=p1, p2=p2)
             for p1 in (0, 1, 2) for p in range(1, p1 + 2) for q in (1, 2, 3) for p2 in (1, 2)],
-    check_source=CHECK_PAD_EXACT,
+    check_source=checks.test_merge_padded_exact_condition_numeric,
 )
 
 padded_wide = Identity(
@@ -510,13 +365,5 @@ padded_wide = Identity(
     lhs=_no_first_bias(two_layers),
     rhs=_no_first_bias(merged_layer),
     family=[dict(k1=p1 + 2, k2=1, ci=1, cm=1, co=1, n=p1 + 2, p1=p1, p2=1) for p1 in (0, 1)],
-    witness_check=PAD_WITNESS_CHECK,
+    witness_check=checks._confirm_padded_merge_witness,
 )
-
-__all__ = ["sequential_1d", "sequential_2d", "strided_1d", "exact_2d", "exact_large", "strided_exact",
-           "padded", "padded_interior", "padded_exact", "padded_wide"]
-
-if __name__ == "__main__":
-    from convsym.run.registry import run_script
-
-    raise SystemExit(run_script(globals()))

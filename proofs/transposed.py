@@ -107,7 +107,7 @@ definition_1d = General(
     "kernel f_b = w_{k-1-b}, where u holds y_j at position s j + d(k-1) - p and 0 elsewhere: y with "
     "s - 1 zeros between entries, d(k-1) - p zeros in front (a negative number crops). The end padding "
     "d(k-1) - p + q only decides how many outputs are kept (transposed.output-size).",
-    lhs=D.conv1d(u, f, k, 1, d, i),
+    lhs=D.conv1d(u, f, k, i, dilation=d),
     rhs=T.conv_transpose1d(y, w, n, k, s, p, d, i),
     lets=[u_def, f_def],
     size_hypotheses=[sympy.Ge(p, 0)],

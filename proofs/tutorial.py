@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from sympy import IndexedBase
 
-from convsym.exact import ops
-from convsym.proof import General, Identity
-from convsym.proof.verdict import Family
-from convsym.symbolic import opdefs as D
-from convsym.symbolic.rules import Distribute, Fold, Unfold
-from convsym.symbolic.sums import Let, SumExpr, grid, index
-from convsym.symbolic.symbols import sizes
+from convsym.proof import Distribute, Family, Fold, General, Identity, Let, SumExpr, Unfold, grid, index, ops, sizes
+from convsym.proof import defs as D
 
 FAMILY = Family(
     "tutorial",
@@ -25,6 +20,7 @@ FAMILY = Family(
     ),
     order=90,
 )
+
 
 # 1. Sizes are positive integer symbols; indices are integer symbols; signals are IndexedBase.
 (k,) = sizes("k")
@@ -40,15 +36,15 @@ linear_in_input = General(
     "tutorial.linear-in-input",
     "Convolution is linear in its input",
     "For every kernel size k: conv(x + y, w) == conv(x, w) + conv(y, w).",
-    lhs=D.conv1d(z, w, k, 1, 1, i),
-    rhs=D.conv1d(x, w, k, 1, 1, i) + D.conv1d(y, w, k, 1, 1, i),
+    lhs=D.conv1d(z, w, k, i),
+    rhs=D.conv1d(x, w, k, i) + D.conv1d(y, w, k, i),
     lets=[z_def],
     derivation=[
-        Unfold("conv1d", ("a",)),                   # the definition of the convolution
-        Unfold("z"),                                # the definition of z
-        Distribute(),                               # w_a (x + y) = w_a x + w_a y
-        Fold(D.conv1d(x, w, k, 1, 1, i), ("a",)),   # recognise conv(x, w) ...
-        Fold(D.conv1d(y, w, k, 1, 1, i), ("a",)),   # ... and conv(y, w)
+        Unfold("conv1d", ("a",)),             # the definition of the convolution
+        Unfold("z"),                          # the definition of z
+        Distribute(),                         # w_a (x + y) = w_a x + w_a y
+        Fold(D.conv1d(x, w, k, i), ("a",)),   # recognise conv(x, w) ...
+        Fold(D.conv1d(y, w, k, i), ("a",)),   # ... and conv(y, w)
     ],
     instances=grid(k=range(1, 4)),
     check_source='''
@@ -62,7 +58,7 @@ def test_tutorial_linear_in_input():
 )
 
 
-# 4. An exact family: builders over convsym.exact.ops run on tensors whose every entry is a symbol.
+# 4. An exact family: builders over ops (convsym.exact.ops) run on tensors whose every entry is a symbol.
 def inputs(c, o, k, n, g, **_):
     return {"x": (c, n, n), "y": (c, n, n), "w": (o, c // g, k, k)}
 
@@ -99,6 +95,7 @@ def test_tutorial_linear_exact_fractions():
         assert (lhs == rhs).all()
 ''',
 )
+
 
 if __name__ == "__main__":
     from convsym.run.registry import run_script

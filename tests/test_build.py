@@ -37,6 +37,7 @@ from convsym.run.registry import (
     default_out_dir,
     default_proof_dir,
     load_families,
+    proof_files,
     run_script,
     select,
     source_checkout,
@@ -69,7 +70,8 @@ def test_installed_the_defaults_are_the_package_and_the_current_folder(tmp_path,
 
     package = tmp_path / "site-packages" / "convsym"
     (package / "proofs").mkdir(parents=True)
-    monkeypatch.setattr(convsym.run.registry, "__file__", str(package / "registry.py"))
+    monkeypatch.setattr(convsym.run.registry, "__file__", str(package / "run" / "registry.py"))
+    monkeypatch.setattr(convsym.run.registry, "PACKAGE_DIR", package)
     monkeypatch.chdir(tmp_path)
     assert source_checkout() is None
     assert default_proof_dir() == package / "proofs"
@@ -632,3 +634,91 @@ def test_compile_latex_keeps_the_log(toy_results):
     assert "Output written on main.pdf" in run.log
     assert "undefined" not in run.log
     assert overfull_hboxes(run.log) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# a family spread over several scripts (sections)
+
+SECTIONS_FAMILY = '''
+from convsym.proof import Family
+CHAPTER = Family("chap", "A chapter in sections", intro="Two files, one chapter.", order=3)
+'''
+
+
+def _section_script(section, theorem, value):
+    return f'''
+        from convsym.proof import Checked
+        from _t12_chapter import CHAPTER
+
+        FAMILY = CHAPTER
+        SECTION = {section}
+
+
+        def derive(P):
+            P.equal("arithmetic", {value} + 0, {value}, rule="algebra")
+
+
+        fact = Checked("chap.{theorem}", "a fact", derive=derive)
+    '''
+
+
+def test_a_family_spans_sections_ordered_by_section(write_script):
+    write_script("_t12_chapter.py", SECTIONS_FAMILY)
+    write_script("a_late.py", _section_script(2, "late", 2))
+    write_script("z_early.py", _section_script(1, "early", 1))
+    folder = write_script("zz_earliest.py", _section_script(0, "earliest", 0)).parent
+    [(family, theorems)] = load_families([folder])
+    assert (family.name, family.intro) == ("chap", "Two files, one chapter.")
+    # by SECTION, not by file name; one chapter, so one emitted check file
+    assert [t.name for t in theorems] == ["chap.earliest", "chap.early", "chap.late"]
+    [pf] = proof_files([folder])
+    assert [p.name for p in pf.sources] == ["zz_earliest.py", "z_early.py", "a_late.py"]
+    assert pf.path.name == "zz_earliest.py"
+
+
+def test_sections_must_bind_the_same_family(write_script):
+    write_script("_t12_chapter.py", SECTIONS_FAMILY)
+    write_script("one.py", _section_script(1, "one", 1))
+    path = write_script("two.py", """
+        from convsym.proof import Family
+        FAMILY = Family("chap", "Another title", order=3)
+        SECTION = 2
+    """)
+    with pytest.raises(ProofFileError, match=r"two\.py: family 'chap' is already defined in .*one\.py with "
+                                             r"another title, intro or order"):
+        load_families([path.parent])
+
+
+def test_sections_must_say_their_section(write_script):
+    write_script("_t12_chapter.py", SECTIONS_FAMILY)
+    write_script("one.py", _section_script(1, "one", 1))
+    path = write_script("two.py", """
+        from _t12_chapter import CHAPTER
+        FAMILY = CHAPTER
+    """)
+    with pytest.raises(ProofFileError, match=r"two\.py: family 'chap' is already defined in .*one\.py; scripts "
+                                             r"sharing a family each bind SECTION = <int>"):
+        load_families([path.parent])
+
+
+def test_section_must_be_an_int(write_script):
+    path = write_script("one.py", """
+        from convsym.proof import Family
+        FAMILY = Family("chap", "Chapter")
+        SECTION = "first"
+    """)
+    with pytest.raises(ProofFileError, match=r"one\.py:4: SECTION must be an int .* got 'first'"):
+        load_families([path.parent])
+
+
+def test_shipped_chapters_and_their_sections():
+    files = {pf.family.name: [p.name for p in pf.sources] for pf in proof_files()}
+    assert files == {
+        "merge": ["merge.py"],
+        "equivalences": ["forms.py", "correlation.py", "pooling.py", "space_to_depth.py", "padding.py",
+                         "converse.py"],
+        "folding": ["bias_bn.py", "parallel.py", "equalization.py", "absorption.py"],
+        "costs": ["shapes.py", "costs.py", "padding_costs.py", "resnet.py"],
+        "tutorial": ["tutorial.py"],
+    }
+    assert sum(len(pf.theorems) for pf in proof_files()) == 96

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
+import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from convsym.exact import rewrites as E
 from convsym.exact.oracle import DictPolyTensor
 from convsym.exact.poly import PolyTensor
 from convsym.exact.pool import VariablePool
+from convsym.run.registry import proof_files
 from convsym.symbolic.rules import Collapse, Context, Unfold
 from convsym.symbolic.sums import Range, SumExpr, Term, evaluate, index
 from convsym.symbolic.symbols import sizes
@@ -473,39 +473,42 @@ def test_collapse_after_unfold_in_a_derivation():
 # the proof script
 
 
-def _load_script():
-    path = Path(__file__).resolve().parent.parent / "proofs" / "equivalences.py"
-    spec = importlib.util.spec_from_file_location("_test_equivalences_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load_chapter():
+    """The equivalences chapter: its Family and its theorems by name, from all its sections."""
+    [pf] = [pf for pf in proof_files() if pf.family.name == "equivalences"]
+    return pf, {t.name: t for t in pf.theorems}
 
 
-SCRIPT = _load_script()
+CHAPTER, THEOREMS = _load_chapter()
+
+
+def _section(theorem_name: str):
+    """The module of the section script that defines a ``Checked`` theorem (its helpers live there)."""
+    return sys.modules[THEOREMS[theorem_name].derive.__module__]
 
 
 @pytest.mark.parametrize(
     "name, verdict, strength",
     [
-        ("conv1x1_linear", "proved", "general"),
-        ("true_conv_flip", "proved", "general"),
-        ("true_conv_commutative", "proved", "general"),
-        ("maxpool_not_affine", "refuted", "exact-instance"),
-        ("maxpool_homogeneous", "proved", "general"),
-        ("split_counterexample", "refuted", "exact-instance"),
-        ("order_not_commutative", "refuted", "exact-instance"),
-        ("avgpool_ceil", "refuted", "exact-instance"),
-        ("space_to_depth_literal", "refuted", "exact-instance"),
+        ("conv1x1-linear", "proved", "general"),
+        ("true-conv-flip", "proved", "general"),
+        ("true-conv-commutative", "proved", "general"),
+        ("maxpool-not-affine", "refuted", "exact-instance"),
+        ("maxpool-positively-homogeneous", "proved", "general"),
+        ("split-counterexample", "refuted", "exact-instance"),
+        ("order-not-commutative", "refuted", "exact-instance"),
+        ("avgpool-ceil-mode", "refuted", "exact-instance"),
+        ("space-to-depth-seed-literal", "refuted", "exact-instance"),
     ],
 )
 def test_quick_theorems(name, verdict, strength):
-    theorem = getattr(SCRIPT, name)
+    theorem = THEOREMS["equivalences." + name]
     v = theorem.prove()
     assert (v.verdict, v.strength, v.ok) == (verdict, strength, True), v.error
 
 
 def test_family_lists_every_topic():
-    names = {t.name for t in vars(SCRIPT).values() if hasattr(t, "prove") and hasattr(t, "check_source")}
+    names = set(THEOREMS)
     for topic in ("conv1x1-linear", "fc-full-map", "im2col", "toeplitz", "true-conv-flip", "true-conv-associative",
                   "xcorr-not-commutative", "xcorr-stack", "order-not-commutative", "merge-associative",
                   "avgpool-depthwise", "avgpool-exclude-pad", "maxpool-not-affine", "space-to-depth",
@@ -513,12 +516,16 @@ def test_family_lists_every_topic():
                   "padded-exact-characterisation", "padded-bias-repair", "split-counterexample", "split-criterion",
                   "split-channels"):
         assert "equivalences." + topic in names
-    assert SCRIPT.FAMILY.name == "equivalences" and SCRIPT.FAMILY.order == 20
+    assert CHAPTER.family.name == "equivalences" and CHAPTER.family.order == 20
+    # one chapter, six section scripts, in the order of their SECTION numbers
+    assert [p.name for p in CHAPTER.sources] == [
+        "forms.py", "correlation.py", "pooling.py", "space_to_depth.py", "padding.py", "converse.py"]
 
 
 def test_procedure_emits_its_witness_check():
-    v = SCRIPT.maxpool_not_affine.prove()
-    src = SCRIPT.maxpool_not_affine.check_source_for(v)
+    theorem = THEOREMS["equivalences.maxpool-not-affine"]
+    v = theorem.prove()
+    src = theorem.check_source_for(v)
     assert "def test_witness_maxpool_not_affine():" in src
     namespace = {"np": np, "ref": ref, "Fraction": Fraction}
     exec(compile(src, "<check>", "exec"), namespace)  # noqa: S102 - the emitted check, run as pytest would
@@ -527,4 +534,5 @@ def test_procedure_emits_its_witness_check():
 
 def test_split_criterion_helpers_agree_on_examples():
     for w, k1 in [([1, 0, 1], 2), ([1, 0, 1], 1), ([1, 2, 1], 2), ([1, 0, 2, 0, 1], 2), ([1, 0, 2, 0, 1], 3)]:
-        assert SCRIPT._criterion(w, k1) == SCRIPT._z3_splits(w, k1)
+        converse = _section("equivalences.split-criterion")
+        assert converse._criterion(w, k1) == converse._z3_splits(w, k1)

@@ -124,6 +124,9 @@ def test_the_venv_imports_the_wheel_not_the_repository(installed):
     assert Path(found["proofs"]) == package / "proofs"
     assert sorted(p.name for p in Path(found["proofs"]).glob("*.py")) == sorted(
         p.name for p in (ROOT / "proofs").glob("*.py"))
+    # the emitted checks ship with the scripts that load them (convsym.proofs.checks)
+    assert sorted(p.name for p in (Path(found["proofs"]) / "checks").glob("*.py")) == sorted(
+        p.name for p in (ROOT / "proofs" / "checks").glob("*.py"))
     assert Path(found["out"]) == installed.workdir / "generated"
 
 

@@ -26,7 +26,7 @@ k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
-H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
 
 
 def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
@@ -37,8 +37,8 @@ def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
         "test.merge-1d",
         "t",
         "s",
-        lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
-        rhs=D.conv1d(x, W, kernel_size, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+        lhs=D.conv1d(h, w2, k2, i) + b2,
+        rhs=D.conv1d(x, W, kernel_size, i) + b2 + b1 * D.total(w2, k2),
         lets=[H, Wd],
         derivation=[
             Unfold("conv1d", ("b",)),
@@ -50,7 +50,7 @@ def merge_1d(kernel_size, fold_size=None, derivation_tail=()):
             Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
             Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
             Name(Wd, (t,)),
-            Fold(D.conv1d(x, W, fold_size, 1, 1, i), ("t",)),
+            Fold(D.conv1d(x, W, fold_size, i), ("t",)),
             Fold(D.total(w2, k2), ("b",)),
             *derivation_tail,
         ],
@@ -136,7 +136,7 @@ def test_rules_refuse_unjustified_rewrites(rule, message):
 
 
 def test_evaluate_expands_definitions_on_instances():
-    e = SumExpr.of(D.conv1d(x, w1, k1, 1, 1, i))
+    e = SumExpr.of(D.conv1d(x, w1, k1, i))
     got = evaluate(e, {k1: 2})
     assert sympy.expand(got - (w1[0] * x[i] + w1[1] * x[i + 1])) == 0
 
@@ -265,12 +265,12 @@ k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
 x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w1", "w2", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
-H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, 1, 1, j), b1))
+H = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
 WD = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 claim = General(
     "wrong.kernel-size", "The merged kernel has size k1 + k2 (it does not)", "wrong",
-    lhs=D.conv1d(h, w2, k2, 1, 1, i) + b2,
-    rhs=D.conv1d(x, W, k1 + k2, 1, 1, i) + b2 + b1 * D.total(w2, k2),
+    lhs=D.conv1d(h, w2, k2, i) + b2,
+    rhs=D.conv1d(x, W, k1 + k2, i) + b2 + b1 * D.total(w2, k2),
     lets=[H, WD],
     derivation=[
         Unfold("conv1d", ("b",)), Unfold("h"), Distribute(), Unfold("conv1d", ("a",)),
@@ -279,7 +279,7 @@ claim = General(
         Reorder([("t", 0, k1 + k2 - 2), ("a", (0, t - k2 + 1), (t, k1 - 1))]),
         Fold(D.full_convolution(w1, w2, k1, k2, t), ("a",)),
         Name(WD, (t,)),
-        Fold(D.conv1d(x, W, k1 + k2, 1, 1, i), ("t",)),
+        Fold(D.conv1d(x, W, k1 + k2, i), ("t",)),
         Fold(D.total(w2, k2), ("b",)),
     ],
     instances=grid(k_1=range(1, 3), k_2=range(1, 3)),

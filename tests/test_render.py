@@ -654,7 +654,7 @@ def test_render_checks_rejects(source, message, fake_theorem, verdict_factory, t
 
 def test_render_checks_rejects_non_text(fake_theorem, verdict_factory, toy_family):
     bad = fake_theorem("toy.bad", verdict_factory("toy.bad"), None)
-    with pytest.raises(RenderError, match=r"check_source of toy\.bad must be str, got NoneType"):
+    with pytest.raises(RenderError, match=r"check_source of toy\.bad must be source text or functions, got NoneType"):
         render_checks(toy_family, [bad])
 
 

@@ -412,7 +412,7 @@ class Checked(Theorem):
     """
 
     def __init__(self, name: str, title: str, gloss: str = "", *, derive: Callable[[Proof], None],
-                 claim=None, witness_check: str = "", **kw) -> None:
+                 claim=None, witness_check: str | Callable = "", **kw) -> None:
         super().__init__(name, title, gloss, **kw)
         if claim is not None and not isinstance(claim, sympy.Equality):
             raise TypeError(f"Theorem {name}: claim must be a SymPy Eq, got {type(claim).__name__} ({claim})")

@@ -33,6 +33,12 @@ def _as_sumexpr(e) -> SumExpr:
     return e if isinstance(e, SumExpr) else SumExpr.of(*sympy.Add.make_args(sympy.sympify(e)))
 
 
+def python_name(symbol: Symbol) -> str:
+    """The name an instance may use for a size or position: its LaTeX name without braces, carets
+    and backslashes (``C_{in}`` -> ``C_in``, ``k^h_1`` -> ``kh_1``, ``k_1`` -> ``k_1``)."""
+    return "".join(ch for ch in str(symbol) if ch not in "{}^\\")
+
+
 class General(Theorem):
     """A claim for all sizes, proved by a derivation whose every step is checked.
 
@@ -137,6 +143,8 @@ class General(Theorem):
         sizes = self.size_symbols()
         positions = self.position_symbols()
         by_name = {str(s): s for s in sizes + positions}
+        # a size may also be named in Python: C_in for C_{in}, kh_1 for k^h_1
+        by_name.update({python_name(s): s for s in sizes + positions if python_name(s) not in by_name})
         example = C.check_hypotheses(self.name, self.size_hypotheses, sizes)
         size_only = [h for h in self.size_hypotheses if h.free_symbols <= set(sizes)]
         user = []
@@ -146,7 +154,8 @@ class General(Theorem):
                 sym = by_name.get(str(key))
                 if sym is None:
                     raise ProofError(f"instance {inst} names {key!r}, which is not a size or position of the "
-                                     f"statement ({', '.join(sorted(by_name)) or 'none'})", rule="instances")
+                                     f"statement ({', '.join(sorted(map(python_name, sizes + positions))) or 'none'})",
+                                     rule="instances")
                 if not isinstance(val, int) or isinstance(val, bool) or (C.is_size(sym) and val < 1):
                     raise ProofError(f"instance {inst}: {key}={val!r} must be a "
                                      f"{'positive ' if C.is_size(sym) else ''}integer", rule="instances")

@@ -11,6 +11,7 @@ import numpy as np
 import sympy
 
 from convsym.errors import ProofError
+from convsym.proof.sources import check_text
 from convsym.proof.theorem import Theorem, mint, mint_witness
 from convsym.proof.verdict import Verdict
 
@@ -88,7 +89,7 @@ class Identity(Theorem):
         lhs: Callable[..., object],
         rhs: Callable[..., object],
         family: Sequence[Mapping[str, int]],
-        witness_check: str = "",
+        witness_check: str | Callable = "",
         **kw,
     ) -> None:
         super().__init__(name, title, gloss, **kw)
@@ -202,10 +203,18 @@ class _Side:
         return _At()
 
 
-def with_witness_test(name: str, source: str, verdict: Verdict, witness_check: str) -> str:
-    """``source`` plus a test that rebuilds a refutation's witness from its data and re-checks it."""
+def with_witness_test(name: str, source: str, verdict: Verdict, witness_check: str | Callable) -> str:
+    """``source`` plus a test that rebuilds a refutation's witness from its data and re-checks it.
+
+    ``witness_check`` is the test's body (text, with ``witness`` bound to the witness data) or a
+    function of the witness: the test then calls it by name, so the function itself must be
+    emitted by a ``check_source`` of the same family.
+    """
     if verdict.witness is None or not witness_check:
         return source
+    if callable(witness_check):
+        check_text(name, witness_check)  # a named, readable function (raises TypeError otherwise)
+        witness_check = f"{witness_check.__name__}(witness)"
     fn = "test_witness_" + name.split(".", 1)[1].replace("-", "_")
     body = textwrap.indent(textwrap.dedent(witness_check).strip("\n"), "    ")
     return source + f"\n\ndef {fn}():\n    witness = {verdict.witness.data!r}\n{body}\n"
@@ -223,7 +232,7 @@ class Refutation(Theorem):
 
     def __init__(self, name: str, title: str, gloss: str = "", *, lhs: Callable[..., object],
                  rhs: Callable[..., object], witness: Mapping[str, object], where: str = "",
-                 describe: str = "", witness_check: str = "", data: Mapping | None = None, **kw) -> None:
+                 describe: str = "", witness_check: str | Callable = "", data: Mapping | None = None, **kw) -> None:
         kw.setdefault("expected", "refuted")
         super().__init__(name, title, gloss, **kw)
         self.lhs_fn, self.rhs_fn, self.witness_inputs = lhs, rhs, dict(witness)

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from convsym.errors import ProofError
+from convsym.proof.sources import CheckSource, check_text
 from convsym.proof.verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
 
 _MINTED: dict[int, weakref.ref] = {}
@@ -116,7 +117,8 @@ class Theorem:
     gloss, never as the statement: the statement is generated from the objects the kernel
     checks).  ``expected`` is ``proved`` for a law, ``refuted`` for a documented non-law and
     ``observed`` for a numeric observation.  ``check_source`` is Python source of ``def test_...``
-    functions that re-test the claim with NumPy and :mod:`convsym.reference`; ``remarks`` are
+    functions that re-test the claim with NumPy and :mod:`convsym.reference` (text, or functions whose
+    source is emitted: :func:`convsym.proof.sources.check_text`); ``remarks`` are
     plain-language notes (never checked, printed as remarks).
     """
 
@@ -127,7 +129,7 @@ class Theorem:
         gloss: str = "",
         *,
         expected: str = "proved",
-        check_source: str = "",
+        check_source: CheckSource = "",
         notes: Sequence[str] = (),
         remarks: Sequence[str] = (),
         figure: Callable[[Mapping], tuple[str, str]] | None = None,
@@ -142,7 +144,7 @@ class Theorem:
         self.statement = gloss
         self.gloss = gloss
         self.expected = expected
-        self.check_source = check_source
+        self.check_source = check_text(name, check_source)
         self.notes = tuple(notes) + tuple(remarks)
         if figure is not None and not callable(figure):
             raise TypeError(f"Theorem {name}: figure must be a callable returning (tikz, caption)")

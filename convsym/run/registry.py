@@ -1,9 +1,14 @@
 """Finding, loading and selecting the theorems of the proof scripts.
 
-A proof script (``proofs/<family>.py``, or any ``*.py`` in a folder given with ``--path``) binds
-a module-level ``FAMILY = Family(...)`` and module-level theorems: objects with a ``prove``
-method and a ``check_source`` attribute (instances of ``convsym.proof.Theorem``).  Loading keeps
-the order in which the script binds them; families are sorted by ``(order, name)``.
+A proof script (any ``*.py`` not starting with ``_`` in ``proofs/`` or in a folder given with
+``--path``) binds a module-level ``FAMILY = Family(...)`` and module-level theorems: objects with
+a ``prove`` method and a ``check_source`` attribute (instances of ``convsym.proof.Theorem``).
+Loading keeps the order in which the script binds them; families are sorted by ``(order, name)``.
+
+A family (one chapter, one emitted check file) may span several scripts, its *sections*: each
+binds the same ``Family`` (equal values, typically one object imported from a ``_*.py`` module
+next to them) and an integer ``SECTION``; the chapter lists the sections' theorems by
+``(SECTION, file name)``, each section's in binding order.
 
 A mistake in a user's script (it does not parse, it raises, it lacks ``FAMILY``, two theorems
 share a name, a theorem is filed under the wrong family) raises :class:`ProofFileError`, whose
@@ -83,11 +88,27 @@ def is_theorem(obj: Any) -> bool:
 
 @dataclass(frozen=True)
 class ProofFile:
-    """One loaded proof script: its path, family and theorems in definition order."""
+    """The theorems of one family in definition order, with the script(s) they come from.
+
+    ``load_file`` gives one script (``sources == (path,)``); ``proof_files`` joins the sections
+    of a family spread over several scripts into one ProofFile whose ``path`` is its first
+    section and ``sources`` all of them, in order.
+    """
 
     path: Path
     family: Family
     theorems: tuple[Any, ...]
+    section: int = 0
+    sources: tuple[Path, ...] = ()
+
+
+def _section(namespace: Mapping[str, Any], path: Path, lines: Mapping[str, int]) -> int:
+    section = namespace.get("SECTION", 0)
+    if not isinstance(section, int) or isinstance(section, bool):
+        raise ProofFileError(path, lines.get("SECTION"),
+                             f"SECTION must be an int (the place of this script in its family), "
+                             f"got {section!r}")
+    return section
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,14 +217,16 @@ def load_file(path: Path | str) -> ProofFile:
         except ValueError:
             pass
     family, theorems = collect(vars(module), path, lines)
-    return ProofFile(path, family, tuple(theorems))
+    return ProofFile(path, family, tuple(theorems), _section(vars(module), path, lines), (path,))
 
 
 def proof_files(paths: Iterable[Path | str] | None = None) -> list[ProofFile]:
-    """Load every ``*.py`` (not ``_*.py``) of the given folders or files, by file name.
+    """Load every ``*.py`` (not ``_*.py``) of the given folders or files, one ProofFile per family.
 
-    Families come back sorted by ``(order, name)``; a family name or theorem name used in two
-    files is a ProofFileError naming both.
+    Families come back sorted by ``(order, name)``; the scripts of one family are joined by
+    ``(SECTION, file name)``.  A theorem name used in two files, or one family name bound to
+    two different ``Family`` values (or, in two files, without ``SECTION``), is a ProofFileError
+    naming both files.
     """
     folders = [default_proof_dir()] if paths is None else [Path(p) for p in paths]
     scripts: list[Path] = []
@@ -217,17 +240,25 @@ def proof_files(paths: Iterable[Path | str] | None = None) -> list[ProofFile]:
             )
         else:
             raise ValueError(f"load_families: proof path {str(folder)!r} does not exist")
-    loaded: list[ProofFile] = []
-    families: dict[str, Path] = {}
+    parts: dict[str, list[ProofFile]] = {}
     names: dict[str, Path] = {}
     for script in scripts:
         pf = load_file(script)
-        if pf.family.name in families:
-            raise ProofFileError(
-                pf.path, None,
-                f"family {pf.family.name!r} is already defined in {families[pf.family.name]}",
-            )
-        families[pf.family.name] = pf.path
+        earlier = parts.setdefault(pf.family.name, [])
+        if earlier:
+            first = earlier[0]
+            if pf.family != first.family:
+                raise ProofFileError(
+                    pf.path, None,
+                    f"family {pf.family.name!r} is already defined in {first.path} with another "
+                    f"title, intro or order (the sections of a family bind the same Family)",
+                )
+            if "SECTION" not in _declared(pf.path) or "SECTION" not in _declared(first.path):
+                raise ProofFileError(
+                    pf.path, None,
+                    f"family {pf.family.name!r} is already defined in {first.path}; scripts "
+                    f"sharing a family each bind SECTION = <int> to order them",
+                )
         for theorem in pf.theorems:
             if theorem.name in names:
                 raise ProofFileError(
@@ -235,9 +266,22 @@ def proof_files(paths: Iterable[Path | str] | None = None) -> list[ProofFile]:
                     f"theorem {theorem.name!r} is already defined in {names[theorem.name]}",
                 )
             names[theorem.name] = pf.path
-        loaded.append(pf)
+        earlier.append(pf)
+    loaded: list[ProofFile] = []
+    for sections in parts.values():
+        sections.sort(key=lambda pf: (pf.section, pf.path.name))
+        first = sections[0]
+        loaded.append(ProofFile(
+            first.path, first.family, tuple(t for pf in sections for t in pf.theorems),
+            first.section, tuple(pf.path for pf in sections),
+        ))
     loaded.sort(key=lambda pf: (pf.family.order, pf.family.name))
     return loaded
+
+
+def _declared(path: Path) -> set[str]:
+    """The top-level names a script binds (its source was parsed once already by load_file)."""
+    return set(_binding_lines(path.read_text(encoding="utf-8")))
 
 
 def load_families(paths: Iterable[Path | str] | None = None) -> list[tuple[Family, list[Any]]]:

@@ -15,9 +15,6 @@ from convsym.symbolic.sums import OpDef, Range, SumExpr, Term, index
 a, b, c, j, u, ph = index("a b c j u phi")
 
 
-def _l(printer, e) -> str:
-    return printer._print(e)
-
 
 def _ct_body(y, w, n, k, s, p, d, i) -> SumExpr:
     return SumExpr.of(Term(w[a] * y[j], (Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),
@@ -27,9 +24,9 @@ def _ct_body(y, w, n, k, s, p, d, i) -> SumExpr:
 conv_transpose1d = OpDef(
     "conv_transpose1d",
     _ct_body,
-    lambda pr, y, w, n, k, s, p, d, i: (
-        rf"\left({_l(pr, y)} \mathbin{{\star^{{\top}}_{{{_l(pr, s)},{_l(pr, p)},{_l(pr, d)}}}}} "
-        rf"{_l(pr, w)}\right)_{{{_l(pr, i)}}}"),
+    lambda y, w, n, k, s, p, d, i: (
+        rf"\left({y} \mathbin{{\star^{{\top}}_{{{s},{p},{d}}}}} "
+        rf"{w}\right)_{{{i}}}"),
     doc=(r"(y \star^\top_{s,p,d} w)_i = \sum_{j=0}^{n-1} \sum_{a=0}^{k-1} [s j + d a - p = i]\, w_a y_j: "
          r"the transposed convolution (scatter form)."),
 )
@@ -44,8 +41,8 @@ def _pconv_body(x, w, n, k, s, p, d, i) -> SumExpr:
 padded_conv1d = OpDef(
     "padded_conv1d",
     _pconv_body,
-    lambda pr, x, w, n, k, s, p, d, i: (
-        rf"\left({_l(pr, x)} \star_{{{_l(pr, s)},{_l(pr, p)},{_l(pr, d)}}} {_l(pr, w)}\right)_{{{_l(pr, i)}}}"),
+    lambda x, w, n, k, s, p, d, i: (
+        rf"\left({x} \star_{{{s},{p},{d}}} {w}\right)_{{{i}}}"),
     doc=(r"(x \star_{s,p,d} w)_i = \sum_{a=0}^{k-1} [0 \le s i + d a - p \le n-1]\, w_a x_{s i + d a - p}: "
          r"convolution of a length-n signal with zero padding p."),
 )
@@ -62,9 +59,9 @@ def _subpixel_body(x, W, n, K, P, r, i) -> SumExpr:
 subpixel1d = OpDef(
     "subpixel1d",
     _subpixel_body,
-    lambda pr, x, W, n, K, P, r, i: (
-        rf"\mathrm{{PS}}_{{{_l(pr, r)}}}\left({_l(pr, x)} \star_{{1,{_l(pr, P)},1}} {_l(pr, W)}\right)"
-        rf"_{{{_l(pr, i)}}}"),
+    lambda x, W, n, K, P, r, i: (
+        rf"\mathrm{{PS}}_{{{r}}}\left({x} \star_{{1,{P},1}} {W}\right)"
+        rf"_{{{i}}}"),
     doc=(r"\mathrm{PS}_r(x \star_P W)_i = \sum_{j, \varphi, a:\ r j + \varphi = i} W_{\varphi,a} x_{j+a-P}: "
          r"r phases of a stride-1 convolution (padding P, kernel K), interleaved by the 1-D pixel shuffle."),
 )
@@ -78,7 +75,7 @@ def _subpixel_kernel_body(W, K, r, t) -> SumExpr:
 subpixel_kernel = OpDef(
     "subpixel_kernel",
     _subpixel_kernel_body,
-    lambda pr, W, K, r, t: rf"\mathcal{{S}}_{{{_l(pr, r)}}}({_l(pr, W)})_{{{_l(pr, t)}}}",
+    lambda W, K, r, t: rf"\mathcal{{S}}_{{{r}}}({W})_{{{t}}}",
     doc=(r"\mathcal{S}_r(W)_t = \sum_{\varphi, a:\ \varphi + r(K-1-a) = t} W_{\varphi,a}: phase \varphi, tap a "
          r"of the sub-pixel convolution goes to tap \varphi + r(K-1-a) of the transposed kernel of size rK."),
 )
@@ -92,9 +89,9 @@ def _tmerge_body(w1, w2, k1, k2, s2, d1, d2, t) -> SumExpr:
 transposed_merge_kernel = OpDef(
     "transposed_merge_kernel",
     _tmerge_body,
-    lambda pr, w1, w2, k1, k2, s2, d1, d2, t: (
-        rf"\left({_l(pr, w1)} \circledast^{{\top}}_{{{_l(pr, s2)},{_l(pr, d1)},{_l(pr, d2)}}} "
-        rf"{_l(pr, w2)}\right)_{{{_l(pr, t)}}}"),
+    lambda w1, w2, k1, k2, s2, d1, d2, t: (
+        rf"\left({w1} \circledast^{{\top}}_{{{s2},{d1},{d2}}} "
+        rf"{w2}\right)_{{{t}}}"),
     doc=(r"(w_1 \circledast^\top_{s_2,d_1,d_2} w_2)_t = \sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}: "
          r"the kernel of two transposed convolutions in a row."),
 )
@@ -109,9 +106,9 @@ def _ctc_body(x, w, C, n, k, s, p, o, i) -> SumExpr:
 conv_transpose_channels = OpDef(
     "conv_transpose_channels",
     _ctc_body,
-    lambda pr, x, w, C, n, k, s, p, o, i: (
-        rf"\left({_l(pr, x)} \mathbin{{\star^{{\top}}_{{{_l(pr, s)},{_l(pr, p)}}}}} "
-        rf"{_l(pr, w)}\right)_{{{_l(pr, o)},{_l(pr, i)}}}"),
+    lambda x, w, C, n, k, s, p, o, i: (
+        rf"\left({x} \mathbin{{\star^{{\top}}_{{{s},{p}}}}} "
+        rf"{w}\right)_{{{o},{i}}}"),
     doc=(r"(x \star^\top w)_{o,i} = \sum_c \sum_j \sum_a [s j + a - p = i]\, w_{c,o,a} x_{c,j}: weight "
          r"(C_{in}, C_{out}, k), the output channel on axis 1."),
 )

@@ -19,6 +19,7 @@ an explicit polynomial, which is how every derivation step is cross-checked on i
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -171,10 +172,17 @@ class App(sympy.Function):
         return instantiate(self.op.body, self.args, avoid)
 
     def _latex(self, printer) -> str:
-        return self.op.latex(printer, *self.args)
+        return self.op.latex(*[printer._print(a) for a in self.args])
 
     def _sympystr(self, printer) -> str:
-        return f"{self.op.name}({', '.join(printer.doprint(a) for a in self.args)})"
+        # as the call is written: trailing arguments left at their defaults (stride=1, ...) omitted
+        args = list(self.args)
+        defaults = [p.default for p in inspect.signature(self.op.body).parameters.values()]
+        while args and len(args) == len(defaults) and defaults[len(args) - 1] is not inspect.Parameter.empty \
+                and args[-1] == sympy.sympify(defaults[len(args) - 1]):
+            args.pop()
+            defaults.pop()
+        return f"{self.op.name}({', '.join(printer.doprint(a) for a in args)})"
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,12 @@ class OpDef:
 
     ``body(*args)`` returns the definition as a SumExpr.  It is only ever called through
     :func:`instantiate`, with fresh placeholders for the arguments, so the body may use any names
-    for its bound indices: they are renamed away from the actual arguments afterwards.
+    for its bound indices: they are renamed away from the actual arguments afterwards.  Its
+    parameters are the operation's: an application ``op(x, w, k, i, stride=2)`` may name any of
+    them and omit those with defaults, and always carries every argument, in the body's order.
+
+    ``latex(*args)`` receives those arguments already printed as LaTeX strings (``"w^{(1)}"``,
+    ``"k_{1} + 1"``, ``"1"``) and returns the LaTeX of the application.
     """
 
     name: str
@@ -196,8 +209,14 @@ class OpDef:
         cls = type(self.name, (App,), {"op": self, "nargs": None})
         object.__setattr__(self, "cls", cls)
 
-    def __call__(self, *args) -> App:
-        return self.cls(*[sympy.sympify(a) for a in args])
+    def __call__(self, *args, **kwargs) -> App:
+        signature = inspect.signature(self.body)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}{signature}: {exc}") from None
+        bound.apply_defaults()
+        return self.cls(*[sympy.sympify(a) for a in bound.args])
 
 
 @dataclass(frozen=True)

@@ -126,10 +126,9 @@ def test_bad_new_figure_input_is_rejected(call, error, message):
 
 
 def _theorem(name: str):
-    from convsym.run.registry import default_proof_dir, load_file
+    from convsym.run.registry import proof_files
 
-    family = name.split(".")[0]
-    return next(t for t in load_file(default_proof_dir() / f"{family}.py").theorems if t.name == name)
+    return next(t for pf in proof_files() for t in pf.theorems if t.name == name)
 
 
 def _cells(tikz: str) -> dict[tuple[float, float], tuple[str, str]]:

@@ -77,7 +77,7 @@ def test_substitute_that_is_not_a_bijection_fails():
 
 def test_fold_of_a_sum_one_term_too_long_fails():
     v = general("fold-upper", lhs=sums(term(Z * w[a] * x[i + a], (a, 0, k))),
-                rhs=Z * D.conv1d(x, w, k, 1, 1, i), derivation=[Fold(D.conv1d(x, w, k, 1, 1, i), ("a",))]).prove()
+                rhs=Z * D.conv1d(x, w, k, i), derivation=[Fold(D.conv1d(x, w, k, i), ("a",))]).prove()
     assert_failed(v, step=1, rule="fold", match="is not that of conv1d")
     ws, xs, pos = Sig({3: 1}), Sig({3: 1}), 0
     differ(BLIND_AT_3 * sum(ws[q] * xs[pos + q] for q in range(4)),

@@ -42,8 +42,8 @@ def _conv_py(xs, ws, kk, s, d, pos):
 
 def test_issue_reproducer_capture_is_refuted_and_witness_rechecked_with_reference():
     # (x * w)_a = (x *_{dilation 2} w)_0: the unfolded body's index a would capture the position a
-    v = general("capture-repro", lhs=D.conv1d(x, w, k, 1, 1, a), rhs=D.conv1d(x, w, k, 1, 2, 0),
-                derivation=[Unfold("conv1d"), Fold(D.conv1d(x, w, k, 1, 2, 0), ("a",))],
+    v = general("capture-repro", lhs=D.conv1d(x, w, k, a), rhs=D.conv1d(x, w, k, 0, dilation=2),
+                derivation=[Unfold("conv1d"), Fold(D.conv1d(x, w, k, 0, dilation=2), ("a",))],
                 instances=grid(k=range(1, 5))).prove()
 
     def recheck(d):
@@ -64,8 +64,8 @@ def test_issue_reproducer_capture_is_refuted_and_witness_rechecked_with_referenc
 
 def test_unfold_indices_named_like_the_free_position_fails():
     # renaming conv1d's bound index to i would read x[i + i]: (x * w)_i "=" (x *_{stride 2} w)_0
-    v = general("unfold-position", lhs=Z * D.conv1d(x, w, k, 1, 1, i), rhs=Z * D.conv1d(x, w, k, 2, 1, 0),
-                derivation=[Unfold("conv1d", ("i",)), Fold(D.conv1d(x, w, k, 2, 1, 0), ("i",))]).prove()
+    v = general("unfold-position", lhs=Z * D.conv1d(x, w, k, i), rhs=Z * D.conv1d(x, w, k, 0, stride=2),
+                derivation=[Unfold("conv1d", ("i",)), Fold(D.conv1d(x, w, k, 0, stride=2), ("i",))]).prove()
     assert_failed(v, step=1, rule="definition", match="not fresh")
     xs, ws = Sig({1: 1}), Sig({0: 1})
     differ(BLIND_AT_3 * _conv_py(xs, ws, 3, 1, 1, 1), BLIND_AT_3 * _conv_py(xs, ws, 3, 2, 1, 0))
@@ -74,7 +74,7 @@ def test_unfold_indices_named_like_the_free_position_fails():
 def test_unfold_indices_named_like_a_host_index_fails():
     # sum_b y_b (x * w)_0 "=" sum_b y_b w_b x_b if the body's index were renamed to the host's b
     v = general("unfold-host-index",
-                lhs=sums(term(Z * y[b] * D.conv1d(x, w, k, 1, 1, 0), (b, 0, k - 1))),
+                lhs=sums(term(Z * y[b] * D.conv1d(x, w, k, 0), (b, 0, k - 1))),
                 rhs=sums(term(Z * y[b] * w[b] * x[b], (b, 0, k - 1))),
                 derivation=[Unfold("conv1d", ("b",))]).prove()
     assert_failed(v, step=1, rule="definition", match="not fresh")
@@ -200,8 +200,8 @@ def test_name_counterexample_at_position_2():
 
 def test_fold_over_an_index_the_application_mentions_fails():
     # folding sum_a w_a x_{a+a} into (x * w)_a would bind the position a of the application
-    v = general("fold-capture", lhs=sums(term(Z * w[a] * x[a + a], (a, 0, k - 1))), rhs=Z * D.conv1d(x, w, k, 1, 1, 0),
-                derivation=[Fold(D.conv1d(x, w, k, 1, 1, a), ("a",))]).prove()
+    v = general("fold-capture", lhs=sums(term(Z * w[a] * x[a + a], (a, 0, k - 1))), rhs=Z * D.conv1d(x, w, k, 0),
+                derivation=[Fold(D.conv1d(x, w, k, a), ("a",))]).prove()
     assert_failed(v, step=1, rule="fold", match="capture")
     ws, xs = Sig({1: 1}), Sig({2: 1})
     differ(BLIND_AT_3 * sum(ws[q] * xs[2 * q] for q in range(3)), BLIND_AT_3 * _conv_py(xs, ws, 3, 1, 1, 0))

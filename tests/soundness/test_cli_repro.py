@@ -29,8 +29,8 @@ where_dropped = General("repro.where-dropped", "t", "s",
     derivation=[Collapse("a", 2)], instances=grid(k=range(1, 6)))
 # (x * w)_a = (x *_{dilation 2} w)_0  -- false: k=2, a=1, x=(1,2,3), w=(1,1) gives 5 != 4
 captured = General("repro.capture", "t", "s",
-    lhs=D.conv1d(x, w, k, 1, 1, a), rhs=D.conv1d(x, w, k, 1, 2, 0),
-    derivation=[Unfold("conv1d"), Fold(D.conv1d(x, w, k, 1, 2, 0), ("a",))],
+    lhs=D.conv1d(x, w, k, a), rhs=D.conv1d(x, w, k, 0, dilation=2),
+    derivation=[Unfold("conv1d"), Fold(D.conv1d(x, w, k, 0, dilation=2), ("a",))],
     instances=grid(k=range(1, 5)))
 '''
 

@@ -60,7 +60,7 @@ def test_collapse_on_an_empty_range_fails():
 def test_fold_over_a_conditioned_sum_fails():
     # sum_{a != 1} w_a x_{i+a} is not (x * w)_i
     v = general("fold-condition", lhs=sums(term(Z * w[a] * x[i + a], (a, 0, k - 1), where=(Ne(a, 1),))),
-                rhs=Z * D.conv1d(x, w, k, 1, 1, i), derivation=[Fold(D.conv1d(x, w, k, 1, 1, i), ("a",))]).prove()
+                rhs=Z * D.conv1d(x, w, k, i), derivation=[Fold(D.conv1d(x, w, k, i), ("a",))]).prove()
     assert_failed(v, step=1, rule="fold", match="is not that of conv1d")
     ws, xs, pos = Sig({1: 1}), Sig({1: 1}), 0
     differ(BLIND_AT_3 * sum(ws[q] * xs[pos + q] for q in range(3) if q != 1),

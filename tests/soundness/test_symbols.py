@@ -80,7 +80,7 @@ def _short_total(v, kk):
     return SumExpr.of(Term(v[b], (Range.of(b, 0, (kk - 1, 1)),)))
 
 
-short_total = OpDef("total", _short_total, lambda p, v, kk: r"\Sigma' " + p._print(v))
+short_total = OpDef("total", _short_total, lambda v, kk: r"\Sigma' " + v)
 
 
 def test_an_operation_named_like_another_is_not_that_operation():

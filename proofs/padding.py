@@ -1,0 +1,168 @@
+"""Padding in the second of two merged layers: the exact condition, the border error, the repair.
+
+Section 5 of the equivalences chapter (see ``_chapters.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from _chapters import EQUIVALENCES
+
+from convsym.exact import rewrites as E
+from convsym.proof import (
+    Checked,
+    Identity,
+    Proof,
+    VariablePool,
+    load_checks,
+    ops,
+)
+
+FAMILY = EQUIVALENCES
+SECTION = 5
+
+checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/padding.py
+
+# =============================================================================================
+# 7. padding in the second layer: exact condition, border error, repair
+
+
+def _pad_inputs(k1, k2, n, c=2, **_):
+    return {"x": (c, n, n), "w1": (c, c, k1, k1), "b1": (c,), "w2": (c, c, k2, k2), "b2": (c,)}
+
+
+def _two_layers(T, s1=1, p1=0, p2=0, s2=1, mode="zeros", **_):
+    h = ops.conv2d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
+    hp = E.pad2d(h, p2, T["b1"] if mode == "bias" else None)
+    return ops.conv2d(hp, T["w2"], T["b2"], stride=s2)
+
+
+def _merged(T, s1=1, p1=0, p2=0, s2=1, **_):
+    W = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
+    return ops.conv2d(T["x"], W, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1 * s2, padding=p1 + s1 * p2)
+
+
+def _ring_error(T, s1=1, p1=0, p2=0, s2=1, **_):
+    """-(w2 applied to the first layer's virtual outputs on the ring)."""
+    virt = ops.conv2d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1 + s1 * p2)
+    ring = np.ones(virt.shape[1:], dtype=object)
+    ring[p2:virt.shape[1] - p2, p2:virt.shape[2] - p2] = 0
+    masked = virt * virt.constant_like(ring.reshape((1,) + ring.shape))
+    return -ops.conv2d(masked, T["w2"], stride=s2)
+
+
+padded_ring_error = Identity(
+    "equivalences.padded-ring-error",
+    "The exact error of a padded merge",
+    "With zero padding p2 in the second layer, (two layers) - (merged layer padded by p1 + s1 p2) = "
+    "-conv(R * v, w2; stride s2), where v = conv(x, w1, b1; stride s1, padding p1 + s1 p2) are the first layer's "
+    "outputs extended to the ring (positions j < 0 or j >= H_mid, each b1 plus the taps that reach the input) and "
+    "R is the 0/1 mask of the ring of width p2. Exact for strides s1, s2 in {1, 2}, any k1, k2, p1, p2.",
+    inputs=_pad_inputs,
+    lhs=lambda T, **s: _two_layers(T, **s) - _merged(T, **s),
+    rhs=_ring_error,
+    family=[dict(k1=p, k2=q, n=nn, s1=s1, s2=s2, p1=p1, p2=p2)
+            for p in (1, 3) for q in (3,) for s1 in (1, 2) for s2 in (1, 2) for p1 in (0, 1) for p2 in (1, 2)
+            for nn in (5,)],
+    check_source=checks.test_padded_ring_error_numeric,
+)
+
+
+def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
+    """The characterisation (s2 = d = 1, 1 <= p2 <= k2 - 1): exact iff the first layer's windows at the two
+    nearest ring positions see only padding, and (zero padding) b1 = 0."""
+    hm = (n + 2 * p1 - k1) // s1 + 1
+    top = k1 - 1 <= p1 + s1 - 1
+    bottom = s1 * hm >= n + p1
+    return top and bottom and (mode == "bias" or b1_zero)
+
+
+def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+    """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
+    from convsym.exact.poly import PolyTensor as PT
+
+    pool = VariablePool()
+    T = {nm: PT.variables(pool, nm, shp) for nm, shp in
+         {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
+    if b1_zero:
+        T["b1"] = T["b1"] * 0
+    h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
+    mid = h.shape[1]
+    pad = T["b1"] if mode == "bias" else T["b1"] * 0
+    hp = E.concat(*([pad] * p2), h.reshape((mid,)), *([pad] * p2)).reshape((1, mid + 2 * p2))
+    two = ops.conv1d(hp, T["w2"], T["b2"])
+    Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
+    one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
+    return two.equals(one)
+
+
+def _characterisation_cases() -> list[dict]:
+    out = []
+    for k1_, s1, p1, k2_, n_, mode, b1_zero in itertools.product(
+            (1, 2, 3), (1, 2), (0, 1), (2, 3), (4, 5), ("zeros", "bias"), (True, False)):
+        if mode == "bias" and b1_zero:
+            continue
+        for p2 in range(1, k2_):
+            if (n_ + 2 * p1 - k1_) // s1 + 1 >= 1:
+                out.append(dict(k1_=k1_, s1=s1, p1=p1, k2_=k2_, p2=p2, n_=n_, mode=mode, b1_zero=b1_zero))
+    return out
+
+
+def derive_characterisation(P: Proof) -> None:
+    P.family("the prediction (conditions (i)-(iii)) equals the exact polynomial check of the merge, for k1 <= 3, "
+             "s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, zero or bias padding, b1 = 0 or not",
+             _characterisation_cases(), _merge_is_exact,
+             lambda k1_, s1, p1, k2_, p2, n_, mode, b1_zero: _predicted_exact(k1_, s1, p1, n_, b1_zero, mode),
+             shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
+                   r"\wedge (b_1 = 0 \vee \text{bias padding})")
+
+
+padded_characterisation = Checked(
+    "equivalences.padded-exact-characterisation",
+    "Exactly when a merge with padding in the second layer is exact",
+    "With stride 1 and 1 <= p2 <= k2 - 1 in the second layer (per axis): the merged layer padded by p1 + s1 p2 "
+    "equals the two layers for all weights iff (i) k1 - 1 <= p1 + s1 - 1 (the first layer's window at ring "
+    "position -1 sees only padding), (ii) s1 H_mid >= n + p1 (the window at position H_mid starts beyond the "
+    "input; for every n this is k1 - 1 <= p1) and (iii) b1 = 0 when the intermediate is zero padded (no "
+    "condition when it is padded with b1). k2 and p2 do not matter; s1 and, for s1 > 1, the input size n do: "
+    "a 2x2 stride-2 first layer without padding merges exactly for even n and not for odd n.",
+    derive=derive_characterisation,
+    remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the second layer "
+             "reads is the padding value (0, or b1 with bias padding); the window at ring position -1 sees only "
+             "padding iff k1 - 1 <= p1 + s1 - 1, the one at H_mid starts beyond the input iff s1 H_mid >= n + p1 "
+             "(for every n: k1 - 1 <= p1), and zero padding needs the ring value b1 + 0 to be 0.",),
+    check_source=checks.test_padded_stride_parity_numeric,
+)
+
+padded_bias_repair = Identity(
+    "equivalences.padded-bias-repair",
+    "Repair: pad the intermediate with the bias value",
+    "If the intermediate map is padded with b1 (per channel) instead of zero, as re-parameterisation blocks do "
+    "after a 1x1 conv + BN, the merged layer (kernel of merge_sequential, input padding p1 + s1 p2) is exact for "
+    "every b1 whenever d1(k1-1) <= p1: then the first layer's output on an all-padding window is b1, which is "
+    "what the ring holds. Checked with strides s1, s2 in {1, 2}, odd and even input sizes.",
+    inputs=_pad_inputs,
+    lhs=lambda T, **s: _two_layers(T, mode="bias", **s),
+    rhs=_merged,
+    family=[dict(k1=p, k2=q, n=nn, s1=s1, s2=s2, p1=p1, p2=p2)
+            for p1 in (0, 1) for p in range(1, p1 + 2) for q in (3,) for s1 in (1, 2) for s2 in (1, 2)
+            for p2 in (1, 2) for nn in (4, 5)],
+    check_source=checks.test_padded_bias_repair_numeric,
+)
+
+
+padded_bias_repair_wide = Identity(
+    "equivalences.padded-bias-repair-wide",
+    "Bias padding does not repair a first kernel wider than its padding",
+    "Claim (false): padding the intermediate with b1 makes the merge exact also when k1 - 1 > p1: the first layer's "
+    "window at the ring then reaches the input, so the ring value is not b1.",
+    expected="refuted",
+    inputs=_pad_inputs,
+    lhs=lambda T, **s: _two_layers(T, mode="bias", **s),
+    rhs=_merged,
+    family=[dict(k1=2, k2=2, n=2, c=1, p1=0, p2=1)],
+    check_source=checks._confirm_pad_repair_witness,
+    witness_check=checks._confirm_pad_repair_witness,
+)
