@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from .fastmeta import meta_outputs
@@ -146,9 +147,21 @@ class Trace:
     def params_under(self, path: str, buffers: bool = False) -> int:
         """Elements of the parameters (and buffers if asked) of the module at ``path`` and its
         descendants."""
-        prefix = f"{path}." if path else ""
-        return sum(p.numel for p in self.parameters
-                   if (p.owner == path or p.owner.startswith(prefix)) and (buffers or not p.buffer))
+        return self._under[1 if buffers else 0].get(path, 0)
+
+    @cached_property
+    def _under(self) -> tuple[dict[str, int], dict[str, int]]:
+        """``(parameters, parameters and buffers)`` per module path, descendants included."""
+        params: dict[str, int] = {}
+        both: dict[str, int] = {}
+        for p in self.parameters:
+            parts = p.owner.split(".") if p.owner else []
+            for depth in range(len(parts) + 1):
+                path = ".".join(parts[:depth])
+                both[path] = both.get(path, 0) + p.numel
+                if not p.buffer:
+                    params[path] = params.get(path, 0) + p.numel
+        return params, both
 
 
 #: The public functions the tools patch (ptflops 0.7.5 ``patch_functional``/``patch_tensor_ops``
