@@ -3,13 +3,15 @@
 Runs the command ``--repeat`` times in fresh processes and prints, for each, the wall and CPU
 seconds (CPU: user + system of the child, the figure that does not depend on other load on the
 machine), next to a fresh ``python -c "import torch"`` (the floor any torch tool pays) and
-the ratio of the two.  Run from the repository root: ``python benchmarks/cli_model_time.py``.
+the ratio of the two, then the median of each column.  Run from the repository root:
+``python benchmarks/cli_model_time.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -36,10 +38,14 @@ def main() -> None:
     command = [sys.executable, "-m", "convsym", "cost", "--model", args.model, "--input", args.input]
     floor = [sys.executable, "-c", "import torch"]
     print(f"{'run':>3}  {'cost wall s':>11}  {'cost CPU s':>10}  {'import torch CPU s':>18}  {'ratio (CPU)':>11}")
+    runs = []
     for i in range(args.repeat):
         wall, cpu = timed(command)
         _, torch_cpu = timed(floor)
+        runs.append((wall, cpu, torch_cpu))
         print(f"{i + 1:>3}  {wall:>11.2f}  {cpu:>10.2f}  {torch_cpu:>18.2f}  {cpu / torch_cpu:>11.2f}")
+    wall, cpu, torch_cpu = (statistics.median(r[i] for r in runs) for i in range(3))
+    print(f"{'med':>3}  {wall:>11.2f}  {cpu:>10.2f}  {torch_cpu:>18.2f}  {cpu / torch_cpu:>11.2f}")
 
 
 if __name__ == "__main__":

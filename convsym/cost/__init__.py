@@ -8,6 +8,8 @@ how each counting tool counts them.
 * :mod:`convsym.cost.formulas`: the formulas ``convsym build`` exports;
 * :mod:`convsym.cost.trace`: one forward pass of a torch model on the meta device, recorded
   at the module, function and ATen-operator levels;
+* :mod:`convsym.cost.fastmeta`: the outputs of common operators on the meta device, built
+  without torch's Python meta kernels (which import ``torch._dynamo``);
 * :mod:`convsym.cost.operators`: convsym's own figures for each ATen operator;
 * :mod:`convsym.cost.tools`: each tool's convention on whole models;
 * :mod:`convsym.cost.models`: whole models (``count_module``, :class:`ModelCost`).

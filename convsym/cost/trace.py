@@ -26,7 +26,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
+
+from convsym.cost.fastmeta import meta_outputs
 
 __all__ = ["PROBED", "CallEvent", "ModuleEvent", "OpEvent", "TensorInfo", "Trace", "trace_module"]
 
@@ -144,9 +147,21 @@ class Trace:
     def params_under(self, path: str, buffers: bool = False) -> int:
         """Elements of the parameters (and buffers if asked) of the module at ``path`` and its
         descendants."""
-        prefix = f"{path}." if path else ""
-        return sum(p.numel for p in self.parameters
-                   if (p.owner == path or p.owner.startswith(prefix)) and (buffers or not p.buffer))
+        return self._under[1 if buffers else 0].get(path, 0)
+
+    @cached_property
+    def _under(self) -> tuple[dict[str, int], dict[str, int]]:
+        """``(parameters, parameters and buffers)`` per module path, descendants included."""
+        params: dict[str, int] = {}
+        both: dict[str, int] = {}
+        for p in self.parameters:
+            parts = p.owner.split(".") if p.owner else []
+            for depth in range(len(parts) + 1):
+                path = ".".join(parts[:depth])
+                both[path] = both.get(path, 0) + p.numel
+                if not p.buffer:
+                    params[path] = params.get(path, 0) + p.numel
+        return params, both
 
 
 #: The public functions the tools patch (ptflops 0.7.5 ``patch_functional``/``patch_tensor_ops``
@@ -301,11 +316,20 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
         return wrapper
 
     class Recorder(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            # False keeps __torch_dispatch__ unwrapped: torch wraps it in torch._dynamo.disable
+            # otherwise, whose first call imports torch._dynamo (about 2 s) for a mode that is
+            # never compiled
+            return False
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             dispatching.append(func)
             try:
-                out = func(*args, **kwargs)
+                out = meta_outputs(func, args, kwargs, torch)
+                if out is None:
+                    out = func(*args, **kwargs)
             finally:
                 dispatching.pop()
             outputs = tuple(v for v in _flatten(_summary(out if isinstance(out, (tuple, list)) else (out,),
@@ -316,6 +340,18 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
                                tuple((k, _summary(v, torch)) for k, v in kwargs.items()), outputs,
                                current_module(), call_stack[-1] if call_stack else None, view))
             return out
+
+    class Shortcuts(TorchDispatchMode):
+        """The second pass: torch's kernels, or :func:`meta_outputs` where it applies."""
+
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = meta_outputs(func, args, kwargs, torch)
+            return func(*args, **kwargs) if out is None else out
 
     namespaces = {"F": F, "torch": torch, "Tensor": torch.Tensor}
     originals = [(namespaces[ns], name, namespaces[ns].__dict__.get(name, None), getattr(namespaces[ns], name))
@@ -374,7 +410,7 @@ def trace_module(module: Any, input_shape: Sequence[int], dtype: Any = None,
         handles = [torch.nn.modules.module.register_module_forward_pre_hook(pre_again),
                    torch.nn.modules.module.register_module_forward_hook(post_again)]
         try:
-            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), Shortcuts():
                 model(x)
         finally:
             for h in handles:

@@ -52,6 +52,8 @@ def test_an_operator_without_a_formula_is_listed_with_its_call_count():
     counted = count_module(nn.Sequential(Cumulative(), Cumulative()), (1, 4))
     assert counted.uncounted == (("aten::cumsum", 2), ("aten::flip", 2))
     assert counted.total("flops") == 2 * 4  # the two relu, nothing invented for the others
+    # every recorded operator is either counted or listed: none is dropped
+    assert len(counted.ops) + sum(n for _, n in counted.uncounted) == len(counted.trace.ops) == 6
     assert "uncounted operators: aten::cumsum x2, aten::flip x2" in counted.table()
     assert json.loads(counted.to_json())["uncounted"] == [{"op": "aten::cumsum", "calls": 2},
                                                           {"op": "aten::flip", "calls": 2}]
