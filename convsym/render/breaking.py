@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from convsym.render.tex import escape_text
+
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
 
 #: Relations before which a long display may break (a break before ``=`` reads best).
@@ -192,8 +194,6 @@ def breakable_name(name: str) -> str:
     >>> breakable_name("merge.padded-second")
     '\\texttt{merge.\\allowbreak{}padded-\\allowbreak{}second}'
     """
-    from convsym.render.latex import escape_text
-
     parts = _NAME_BREAK.split(name)
     out = []
     for part in parts:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from convsym.errors import RenderError
 from convsym.render.breaking import breakable_name, breakable_prose
+from convsym.render.tex import escape_text, quotes, segments
 
 #: A theorem name as the proof scripts spell them: ``family.words-with-hyphens``.
 THEOREM_NAME = re.compile(
@@ -31,9 +32,7 @@ THEOREM_NAME = re.compile(
 
 
 def _escape(text: str) -> str:
-    from convsym.render.latex import escape_text
-
-    return escape_text(text)
+    return quotes(escape_text(text))
 
 
 def _prose_part(text: str) -> str:
@@ -54,10 +53,8 @@ def crossref_prose(text: object) -> str:
     >>> crossref_prose("see costs.memory & $k_1$")
     'see \\thmref{costs.memory}{\\texttt{costs.\\allowbreak{}memory}}{costs.memory} \\& $k_1$'
     """
-    from convsym.render.latex import _segments
-
     return "".join(
-        f"${part}$" if is_math else _prose_part(part) for is_math, part in _segments(text, "prose")
+        f"${part}$" if is_math else _prose_part(part) for is_math, part in segments(text, "prose")
     )
 
 
