@@ -323,11 +323,13 @@ def test_chapter_refuted_claim_shows_witness(verdict_factory, toy_family):
         r"verdict & \textbf{refuted} \\",
         r"\paragraph{Counterexample.}",
         r"Subtraction at one point.",
-        r"\begin{longtable}{@{}ll@{}}",
+        # a short table stays on the page of its sentence: a tabular, not a longtable
+        r"\par\nopagebreak\smallskip",
+        r"\begin{tabular}{@{}ll@{}}",
         r"input & exact value \\",
         r"$a$ & $1$ \\",
         r"$b$ & $0$ \\",
-        r"\end{longtable}",
+        r"\end{tabular}",
         r"\noindent Left side $= 1$, right side $= -1$ at $a - b$.",
     ]
     positions = [lines.index(line) for line in expected_in_order]
@@ -379,8 +381,10 @@ def test_chapter_long_and_aligned_displays(verdict_factory, toy_family):
     steps = (StepRecord("expand", "expand", long), StepRecord("split", "split", r"a &= b \\ &= c"))
     lines = _lines(render_chapter(toy_family, [verdict_factory(steps=steps)]))
     i = lines.index(r"\csdisplay{%")
-    assert lines[i + 1 : i + 4] == [r"\cspiece{x_{0}}%", r"\cspiece{+ x_{1}}%", r"\cspiece{+ x_{2}}%"]
-    assert lines[i + 29 : i + 32] == [r"\cspiece{+ x_{28}}%", r"\csrel{= x_{29}}%", "}"]
+    # each piece twice: as displayed, and the breakable form used when it is too wide to scale
+    assert lines[i + 1 : i + 4] == [r"\cspiece{x_{0}}{x_{0}}%", r"\cspiece{+ x_{1}}{+ x_{1}}%",
+                                    r"\cspiece{+ x_{2}}{+ x_{2}}%"]
+    assert lines[i + 29 : i + 32] == [r"\cspiece{+ x_{28}}{+ x_{28}}%", r"\csrel{= x_{29}}{= x_{29}}%", "}"]
     assert r"\[ \begin{aligned} a &= b \\ &= c \end{aligned} \]" in lines
 
 

@@ -31,11 +31,15 @@ from typing import Any
 import jinja2
 
 from convsym.errors import RenderError
+from convsym.render import frontmatter
 from convsym.render.breaking import (
+    breakable_display,
     breakable_inline,
     breakable_name,
     breakable_prose,
     display_pieces,
+    drop_true_conjuncts,
+    is_trivially_true,
     split_piece,
     top_level_rows,
 )
@@ -69,6 +73,8 @@ DOCUMENT_ABSTRACT = (
 #: when it fits on the line, else broken between its outer terms (pieces wider than the line on
 #: their own are scaled down to it).  Shorter ones are set as ordinary display math.
 BREAKABLE_DISPLAY_CHARS = 60
+#: A counterexample table with at most this many rows is kept on one page with its sentence.
+WITNESS_ROWS_KEPT_TOGETHER = 25
 
 
 def inline(value: Any) -> str:
@@ -114,6 +120,7 @@ def environment() -> jinja2.Environment:
     env.filters["breakable"] = breakable_prose
     env.filters["bookmark"] = bookmark
     env.globals["HEADER"] = HEADER
+    env.globals["WITNESS_ROWS_KEPT_TOGETHER"] = WITNESS_ROWS_KEPT_TOGETHER
     return env
 
 
@@ -170,7 +177,8 @@ def display_view(expression: str) -> dict[str, Any]:
         piece_kind, lead, body = split_piece(piece)
         # a control space would lose its space to the template's stripping: \ {} keeps it
         lead = lead.strip()
-        views.append({"kind": piece_kind, "lead": "\\ {}" if lead == "\\" else lead, "tex": body})
+        views.append({"kind": piece_kind, "lead": "\\ {}" if lead == "\\" else lead, "tex": body,
+                      "broken": breakable_display(body)})
     return {"kind": kind, "tex": text, "pieces": views}
 
 
@@ -179,25 +187,53 @@ ENVIRONMENTS = {"proved": ("theorem", "Theorem"), "refuted": ("claim", "Claim"),
                 "observed": ("observation", "Observation")}
 
 
+#: The check every step of a general proof reports; the book says it once per proof.
+REEVALUATED = re.compile(r"re-evaluated exactly on (\d+) instance\(s\)")
+
+
 def _step_view(number: int, step: StepRecord) -> dict[str, Any]:
+    """One step: trivially true side conditions (``True``, ``A \\Rightarrow True``) and true
+    conjuncts are left out, and so is the per-step re-evaluation, which
+    :func:`theorem_view` reports once (``reevaluated``: the instance counts, one per step)."""
     how = list(step.checked_by) + [""] * len(step.side_conditions)
     conditions = [
-        {"condition": cond, "checked_by": how[i]} for i, cond in enumerate(step.side_conditions)
+        {"condition": drop_true_conjuncts(cond), "checked_by": how[i]}
+        for i, cond in enumerate(step.side_conditions) if not is_trivially_true(cond)
     ]
+    # a rule may report more checks than conditions (e.g. an exact cross-check)
+    extra = list(step.checked_by[len(step.side_conditions):])
+    counts = [int(m[1]) for m in map(REEVALUATED.fullmatch, extra) if m]
     return {
         "number": number,
         "rule": step.rule,
         "description": step_prose(step.description),
-        "display": display_view(step.expression),
+        "display": display_view(drop_true_conjuncts(step.expression)),
         "conditions": conditions,
-        # a rule may report more checks than conditions (e.g. an exact cross-check)
-        "extra_checks": list(step.checked_by[len(step.side_conditions):]),
+        "extra_checks": [how for how in extra if not REEVALUATED.fullmatch(how)],
+        "reevaluated": counts,
     }
+
+
+def reevaluation_sentence(steps: Sequence[dict[str, Any]]) -> str:
+    """The sentence that says once how the steps were re-evaluated (``""`` when none was)."""
+    counts = sorted({n for s in steps for n in s["reevaluated"]})
+    if not counts:
+        return ""
+    every = all(s["reevaluated"] for s in steps)
+    which = "Every step" if every else "Every step marked as such"
+    if len(counts) == 1:
+        many = f"the {counts[0]} instances" if counts[0] != 1 else "one instance"
+    else:
+        many = f"{counts[0]} to {counts[-1]} instances"
+    if every:
+        return f"{which} was re-evaluated exactly on {many} listed under Exact-instance checks."
+    return f"The steps were re-evaluated exactly on {many} listed under Exact-instance checks."
 
 
 def theorem_view(v: Verdict) -> dict[str, Any]:
     """The template context of one theorem, built from its verdict."""
     environment_name, environment_title = ENVIRONMENTS[v.expected]
+    steps = [_step_view(n, step) for n, step in enumerate(v.steps, start=1)]
     return {
         "name": v.name,
         "label": "thm:" + v.name,
@@ -205,9 +241,10 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "environment_title": environment_title,
         "title": v.title,
         "statement": v.statement,
-        "statement_display": display_view(v.statement_latex) if v.statement_latex else None,
+        "statement_display": display_view(drop_true_conjuncts(v.statement_latex)) if v.statement_latex else None,
         "hypotheses": list(v.hypotheses),
-        "steps": [_step_view(n, step) for n, step in enumerate(v.steps, start=1)],
+        "steps": steps,
+        "reevaluated": reevaluation_sentence(steps),
         "instances": [sizes_prose(i) for i in v.instances],
         "expected": v.expected,
         "verdict": v.verdict,
@@ -252,16 +289,26 @@ def document_version() -> str:
     return version
 
 
-def render_main(families: Iterable[Family]) -> str:
-    """``latex/main.tex``: the preamble, title page, contents, a guide to reading the
-    derivations, one ``\\input`` a chapter and the index of theorems (built while the chapters
-    are read, so it lists exactly the theorems of the document)."""
+def render_main(families: Iterable[Family], verdicts: Iterable[Verdict] = ()) -> str:
+    """``latex/main.tex``: the preamble, the title page with how to cite the book, the contents,
+    the introduction, the notation, a guide to reading the derivations, the summary of results
+    (one row per verdict of ``verdicts``, in the book's order: none when it is empty), the
+    limitations, one ``\\input`` a chapter, the index of theorems (built while the chapters are
+    read, so it lists exactly the theorems of the document) and the bibliography."""
+    version = document_version()
     return render_template(
         "main.tex.j2",
         title=DOCUMENT_TITLE,
         subtitle=DOCUMENT_SUBTITLE,
         abstract=DOCUMENT_ABSTRACT,
-        version=document_version(),
+        version=version,
+        bibtex=frontmatter.bibtex(version),
+        questions=[{"question": q, "answer": a, "cite": ",".join(c)} for q, a, c in frontmatter.QUESTIONS],
+        notation=[{"section": section, "rows": [{"symbol": sym, "meaning": meaning} for sym, meaning in rows]}
+                  for section, rows in frontmatter.NOTATION],
+        summary=frontmatter.summary_rows(verdicts),
+        bibliography=[{"key": key, "entry": entry} for key, entry in frontmatter.BIBLIOGRAPHY],
+        tool_keys=",".join(("fvcore", "ptflops", "thop", "torchinfo", "deepspeed", "flopcounter")),
         families=[family_view(f) for f in families],
     )
 
