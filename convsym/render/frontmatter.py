@@ -74,10 +74,15 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (r"W", r"a merged kernel (the one kernel that replaces two)"),
         (r"\bar{w}", r"the flipped kernel, $\bar{w}_a = w_{k-1-a}$"),
         (r"\hat{w},\ \tilde{w}", r"a kernel after a rewrite (folded, scaled); defined where used"),
+        (r"w^{\uparrow d}", r"the kernel dilated by $d$: $d - 1$ zeros between its taps, of size "
+                            r"$d(k - 1) + 1$"),
+        (r"\delta x,\ \delta y", r"in the backward pass, the gradients of the loss with respect to "
+                                r"$x$ and $y$"),
         (r"\mathbb{Z},\ \mathbb{Z}_{\ge 1},\ \mathbb{R}", r"the integers, the positive integers, the "
                                                           r"real numbers"),
         (r"\lfloor t \rfloor,\ \lceil t \rceil", r"$t$ rounded down, rounded up"),
         (r"\max,\ \min", r"the larger, the smaller of two numbers"),
+        (r"\#S,\ a \mid b", r"the number of elements of a set $S$; $a$ divides $b$"),
     )),
     ("Sizes", (
         (r"n;\ H, W", r"the input length; in two dimensions its height and width"),
@@ -119,6 +124,14 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (r"\gamma, \beta, \mu, \sigma^2, \epsilon", r"BatchNorm's scale, shift, running mean, running "
                                                     r"variance and epsilon; $r_o = 1/\sqrt{\sigma_o^2 + "
                                                     r"\epsilon}$"),
+        (r"u \odot v", r"the entrywise product (a scale per channel)"),
+        (r"\mathrm{relu},\ \alpha", r"$\mathrm{relu}(z) = \max(0, z)$; $\alpha$ the slope of leaky "
+                                    r"ReLU and PReLU for $z < 0$"),
+        (r"\operatorname{conv1d}(x, w, k, s, d, i)", r"an operation named in a derivation step, in "
+                                                     r"upright type: its definition is the one the step "
+                                                     r"folds into (here output $i$ of a convolution of "
+                                                     r"$x$ with the kernel $w$ of size $k$, stride $s$ "
+                                                     r"and dilation $d$)"),
         (r"\mathrm{MACs},\ \mathrm{FLOPs}", r"multiply-accumulates; floating-point operations"),
         (r"\wedge,\ \vee,\ \neg,\ \Rightarrow", r"and, or, not, implies (in side conditions)"),
     )),

@@ -43,7 +43,7 @@ from convsym.render.breaking import (
     split_piece,
     top_level_rows,
 )
-from convsym.render.prose import crossref_prose, sizes_prose, step_prose
+from convsym.render.prose import checked_prose, crossref_prose, sizes_prose, step_prose
 from convsym.render.tex import bookmark, escape, escape_text, tex  # noqa: F401 (escape_text: re-exported)
 from convsym.verdict import Family, StepRecord, Verdict, Witness
 
@@ -195,13 +195,13 @@ def _step_view(number: int, step: StepRecord) -> dict[str, Any]:
     """One step: trivially true side conditions (``True``, ``A \\Rightarrow True``) and true
     conjuncts are left out, and so is the per-step re-evaluation, which
     :func:`theorem_view` reports once (``reevaluated``: the instance counts, one per step)."""
-    how = list(step.checked_by) + [""] * len(step.side_conditions)
+    how = [checked_prose(c) for c in step.checked_by] + [""] * len(step.side_conditions)
     conditions = [
         {"condition": drop_true_conjuncts(cond), "checked_by": how[i]}
         for i, cond in enumerate(step.side_conditions) if not is_trivially_true(cond)
     ]
     # a rule may report more checks than conditions (e.g. an exact cross-check)
-    extra = list(step.checked_by[len(step.side_conditions):])
+    extra = how[len(step.side_conditions):len(step.checked_by)]
     counts = [int(m[1]) for m in map(REEVALUATED.fullmatch, extra) if m]
     return {
         "number": number,

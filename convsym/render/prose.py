@@ -155,3 +155,22 @@ def sizes_prose(text: str) -> str:
         if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
             return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
     return text
+
+
+_LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")
+_Z3_FORMULA = re.compile(r"z3: the negation of this formula is unsat: .+")
+
+
+def checked_prose(text: str) -> str:
+    """How a step was checked, as the book prints it: a lemma's sizes as math
+    (``lemma merge.x: proved (general, all k_1 >= 1)``), and for a z3 decision the verdict
+    without z3's own print of the formula (the step's display shows it; ``convsym show`` prints
+    z3's form)."""
+    if not isinstance(text, str):
+        raise RenderError(f"checked_prose: expected a check as str, got {type(text).__name__}")
+    if _Z3_FORMULA.fullmatch(text):
+        return "z3: its negation is unsatisfiable, so it holds for all values"
+    match = _LEMMA.fullmatch(text)
+    if match:
+        return f"{match['head']}{match['strength']}, {sizes_prose(match['sizes'])})"
+    return text
