@@ -860,3 +860,17 @@ def test_bibtex_rejects_a_strange_version():
 
     with pytest.raises(ValueError, match=r"bibtex: the version must be .*got '1\.0\}'"):
         bibtex("1.0}")
+
+
+def test_figure_tables_are_booktabs_tables_in_small_type():
+    from convsym.render.figures import table
+
+    text = table(["layer", "MACs"], [["conv1", "$9$"], ["fc", "$1$"]], "lr", footer=[["total", "$10$"]])
+    assert text.splitlines() == [r"{\small", r"\begin{tabular}{@{}lr@{}}", r"\toprule", r"layer & MACs \\",
+                                 r"\midrule", r"conv1 & $9$ \\", r"fc & $1$ \\", r"\midrule", r"total & $10$ \\",
+                                 r"\bottomrule", r"\end{tabular}}"]
+    assert "resizebox" not in text and "array" not in text
+    with pytest.raises(ValueError, match=r"table: row 1 has 1 cells for 2 columns \('lr'\)"):
+        table(["a", "b"], [["x", "y"], ["z"]], "lr")
+    with pytest.raises(ValueError, match=r"table: align must be column letters l, r or c, got 'lx'"):
+        table(["a", "b"], [], "lx")
