@@ -874,3 +874,16 @@ def test_figure_tables_are_booktabs_tables_in_small_type():
         table(["a", "b"], [["x", "y"], ["z"]], "lr")
     with pytest.raises(ValueError, match=r"table: align must be column letters l, r or c, got 'lx'"):
         table(["a", "b"], [], "lx")
+
+
+@pytest.mark.parametrize(("description", "printed"), [("at one point", "at one point."), ("at $a = 1$", "at $a = 1$."),
+                                                      ("ends.", "ends."), ("", "")])
+def test_witness_description_is_a_sentence(verdict_factory, toy_family, description, printed):
+    from convsym.verdict import Witness
+
+    v = verdict_factory("toy.sub-commutes", "refuted",
+                        witness=Witness(description, (("a", "1"),), "a - b", "1", "-1"))
+    lines = _lines(render_chapter(toy_family, [v]))
+    i = lines.index(r"\paragraph{Counterexample.}")
+    expected = ([printed] if printed else []) + ["Every input entry not listed is zero."]
+    assert lines[i + 1:i + 1 + len(expected)] == expected

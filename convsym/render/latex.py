@@ -144,9 +144,16 @@ def render_template(name: str, **context: Any) -> str:
 # view data: plain dicts, so the templates only loop and branch
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending in a full stop when it ends in a word, a number, math or a parenthesis (the
+    sentence "Every input entry not listed is zero." follows a witness's description)."""
+    last = text.rstrip()[-1:]
+    return text.rstrip() + "." if last and (last.isalnum() or last in ")$") else text
+
+
 def _witness_view(w: Witness) -> dict[str, Any]:
     return {
-        "description": w.description,
+        "description": _sentence(w.description),
         "assignment": [{"name": name, "value": value} for name, value in w.assignment],
         "where": w.where,
         "lhs": w.lhs,
