@@ -887,3 +887,7 @@ def test_witness_description_is_a_sentence(verdict_factory, toy_family, descript
     i = lines.index(r"\paragraph{Counterexample.}")
     expected = ([printed] if printed else []) + ["Every input entry not listed is zero."]
     assert lines[i + 1:i + 1 + len(expected)] == expected
+
+
+def test_headings_get_opening_quotes():
+    assert bookmark("'same' padding") == "`same' padding"

@@ -310,7 +310,8 @@ def render_main(families: Iterable[Family], verdicts: Iterable[Verdict] = ()) ->
         abstract=DOCUMENT_ABSTRACT,
         version=version,
         bibtex=frontmatter.bibtex(version),
-        questions=[{"question": q, "answer": a, "cite": ",".join(c)} for q, a, c in frontmatter.QUESTIONS],
+        # the template ends each answer with its citations and a full stop
+        questions=[{"question": q, "answer": a.rstrip("."), "cite": ",".join(c)} for q, a, c in frontmatter.QUESTIONS],
         notation=[{"section": section, "rows": [{"symbol": sym, "meaning": meaning} for sym, meaning in rows]}
                   for section, rows in frontmatter.NOTATION],
         summary=frontmatter.summary_rows(verdicts),

@@ -83,7 +83,7 @@ def bookmark(text: Any) -> str:
     out = []
     for is_math, part in segments(text, "bookmark"):
         if not is_math:
-            out.append(escape_text(part))
+            out.append(quotes(escape_text(part)))
             continue
         plain = re.sub(r"\\([A-Za-z]+)", r" \1 ", part).replace("\\", " ")
         plain = " ".join(plain.replace("{", "").replace("}", "").split())
