@@ -891,3 +891,11 @@ def test_witness_description_is_a_sentence(verdict_factory, toy_family, descript
 
 def test_headings_get_opening_quotes():
     assert bookmark("'same' padding") == "`same' padding"
+
+
+def test_render_text_leaves_out_trivially_true_conditions(verdict_factory):
+    step = StepRecord("fold", "fold", "a", (r"\text{True} \wedge \text{True}", r"\text{True} \wedge k \ge 1"),
+                      ("z3: unsat", "z3: unsat"))
+    text = render_text(verdict_factory(steps=(step,)))
+    assert "True" not in text
+    assert "       if k ≥ 1   (checked: z3: unsat)" in text.splitlines()
