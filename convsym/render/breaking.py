@@ -8,7 +8,9 @@ points wide, so the renderer prepares them here:
 * :func:`display_pieces` splits a displayed formula before its outer operators and relations;
   the document's ``\csdisplay`` macro sets the pieces as one display when they fit on the line
   and as a ragged, indented block broken between pieces when they do not (a piece wider than the
-  line on its own is scaled down to it);
+  line on its own is scaled down to it if that keeps 85% of its size, else set from
+  :func:`breakable_display`, which breaks inside it);
+* :func:`drop_true_conjuncts` leaves out the ``True`` conjuncts of the conditions z3 decided;
 * :func:`breakable_inline` turns ``\left``/``\right`` pairs into fixed delimiters, so that
   inline math can break inside them;
 * :func:`breakable_name` and :func:`breakable_prose` insert ``\allowbreak`` after dots, hyphens,

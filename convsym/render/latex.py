@@ -70,8 +70,9 @@ DOCUMENT_ABSTRACT = (
 )
 
 #: A display whose LaTeX source is at least this long is set with ``\csdisplay``: as one display
-#: when it fits on the line, else broken between its outer terms (pieces wider than the line on
-#: their own are scaled down to it).  Shorter ones are set as ordinary display math.
+#: when it fits on the line, else broken between its outer terms (a piece wider than the line on
+#: its own is scaled to it, never below 0.85, or broken inside).  Shorter ones are set as ordinary
+#: display math.
 BREAKABLE_DISPLAY_CHARS = 60
 #: A counterexample table with at most this many rows is kept on one page with its sentence.
 WITNESS_ROWS_KEPT_TOGETHER = 25
