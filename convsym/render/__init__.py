@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from convsym.proof.verdict import Verdict
+from convsym.render.breaking import drop_true_conjuncts, is_trivially_true
 from convsym.render.checks import render_checks
 from convsym.render.latex import (
     HEADER,
@@ -76,8 +77,10 @@ def render_text(v: Verdict) -> str:
             shown = plain(step.text) if step.text else math(step.expression)
             out += _indent([shown], "       = ")
             for i, cond in enumerate(step.side_conditions):
+                if is_trivially_true(cond):  # as in the book: a condition true for all sizes is not shown
+                    continue
                 how = plain(step.checked_by[i]) if i < len(step.checked_by) else "not stated"
-                out.append(f"       if {math(cond)}   (checked: {how})")
+                out.append(f"       if {math(drop_true_conjuncts(cond))}   (checked: {how})")
             for how in step.checked_by[len(step.side_conditions):]:
                 out.append(f"       checked: {plain(how)}")
     if v.instances:

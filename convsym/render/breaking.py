@@ -8,7 +8,9 @@ points wide, so the renderer prepares them here:
 * :func:`display_pieces` splits a displayed formula before its outer operators and relations;
   the document's ``\csdisplay`` macro sets the pieces as one display when they fit on the line
   and as a ragged, indented block broken between pieces when they do not (a piece wider than the
-  line on its own is scaled down to it);
+  line on its own is scaled down to it if that keeps 85% of its size, else set from
+  :func:`breakable_display`, which breaks inside it);
+* :func:`drop_true_conjuncts` leaves out the ``True`` conjuncts of the conditions z3 decided;
 * :func:`breakable_inline` turns ``\left``/``\right`` pairs into fixed delimiters, so that
   inline math can break inside them;
 * :func:`breakable_name` and :func:`breakable_prose` insert ``\allowbreak`` after dots, hyphens,
@@ -21,6 +23,8 @@ a brace or one other character.
 from __future__ import annotations
 
 import re
+
+from convsym.render.tex import escape_text
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
 
@@ -192,8 +196,6 @@ def breakable_name(name: str) -> str:
     >>> breakable_name("merge.padded-second")
     '\\texttt{merge.\\allowbreak{}padded-\\allowbreak{}second}'
     """
-    from convsym.render.latex import escape_text
-
     parts = _NAME_BREAK.split(name)
     out = []
     for part in parts:
@@ -221,3 +223,142 @@ def breakable_prose(escaped: str) -> str:
         return _WORD_BREAK.sub(lambda m: m.group(1) + r"\allowbreak{}", word)
 
     return re.sub(r"[^\s]+", fix, escaped)
+
+
+# ---------------------------------------------------------------------------------------------
+# trivially true conjuncts
+
+#: How a true proposition is printed in the conditions z3 decides.
+TRUE_FORMS = (r"\text{True}", r"\mathrm{true}")
+_TRUE_TOKEN = r"\csTRUE"
+# where a conjunct starts and where it ends (the conjunction binds tighter than all of these)
+_CONJUNCT_START = frozenset({"", r"\wedge", r"\vee", r"\Rightarrow", r"\iff", r"\Leftrightarrow", "(", "[",
+                             "{", ",", r"\{", r"\colon", ":"})
+_CONJUNCT_END = frozenset({"", r"\wedge", r"\vee", r"\Rightarrow", r"\iff", r"\Leftrightarrow", ")", "]",
+                           "}", ",", r"\right", r"\}", r"\quad", r"\qquad"})
+
+
+def _next_significant(toks: list[str], i: int) -> tuple[str, int]:
+    for j in range(i + 1, len(toks)):
+        if not toks[j].isspace():
+            return toks[j], j
+    return "", len(toks)
+
+
+def _previous_significant(toks: list[str], i: int) -> tuple[str, int]:
+    for j in range(i - 1, -1, -1):
+        if not toks[j].isspace():
+            return toks[j], j
+    return "", -1
+
+
+def drop_true_conjuncts(tex: str) -> str:
+    r"""``tex`` without its trivially true conjuncts: ``\text{True} \wedge A`` and
+    ``A \wedge \text{True}`` become ``A``, ``\text{True} \Rightarrow A`` becomes ``A``.
+
+    Only a ``\text{True}`` (or ``\mathrm{true}``) that is a whole conjunct goes: one after
+    ``\neg``, in a disjunction or beside a relation stays.  A formula that is true as a whole
+    (``\text{True} \wedge \text{True}``, ``A \Rightarrow \text{True}``) becomes ``\text{True}``.
+
+    >>> drop_true_conjuncts(r"\text{True} \wedge \text{True} \wedge k \geq 1 \Rightarrow k > 0")
+    'k \\geq 1 \\Rightarrow k > 0'
+    """
+    text = tex
+    for form in TRUE_FORMS:
+        text = text.replace(form, _TRUE_TOKEN + " ")
+    if _TRUE_TOKEN not in text:
+        return tex
+    toks = tokens(text)
+    changed = True
+    while changed:
+        changed = False
+        for i, tok in enumerate(toks):
+            if tok != _TRUE_TOKEN:
+                continue
+            before, b = _previous_significant(toks, i)
+            after, a = _next_significant(toks, i)
+            if before == r"\wedge" and after in _CONJUNCT_END:
+                del toks[b:i + 1]
+            elif after == r"\wedge" and before in _CONJUNCT_START:
+                del toks[i:a + 1]
+            elif after == r"\Rightarrow" and before in _CONJUNCT_START - {r"\wedge", r"\vee"}:
+                del toks[i:a + 1]
+            elif before == r"\Rightarrow" and after == "" and all(
+                    depth > 0 or t not in (r"\iff", r"\Leftrightarrow", ",")
+                    for depth, t in _levels(toks[:b])):
+                toks = [_TRUE_TOKEN]
+            else:
+                continue
+            changed = True
+            break
+    return " ".join("".join(toks).split()).replace(_TRUE_TOKEN, TRUE_FORMS[0])
+
+
+def is_trivially_true(tex: str) -> bool:
+    r"""The formula is ``\text{True}`` once its true conjuncts are dropped."""
+    return drop_true_conjuncts(tex).strip() in TRUE_FORMS
+
+
+_BIG_OPERATORS = frozenset({r"\sum", r"\prod"})
+
+
+def breakable_display(tex: str) -> str:
+    r"""A displayed formula as display-style math that TeX can break at more places.
+
+    Besides what :func:`breakable_inline` does, a discretionary times sign ``\*`` (printed only
+    when the line breaks there) goes before each outer ``\sum``/``\prod`` that follows a factor
+    and before each outer factor that follows a subscript or superscript (``{w}_{o} {x}_{c}``);
+    an outer ``\text{...}`` becomes one ``\text`` per word with break points between them.  The
+    document uses this form only for a piece too wide to be set whole (see ``\csdisplay``).
+
+    >>> breakable_display(r"\sum_{a=0}^{k} \sum_{b=0}^{k} {w}_{a} {x}_{b}")
+    '\\sum_{a=0}^{k} \\*\\sum_{b=0}^{k} \\*{w}_{a} \\*{x}_{b}'
+    """
+    toks = tokens(breakable_inline(tex))
+    out: list[str] = []
+    depth = 0
+    script_closed = False  # the last group closed at the outer level was a sub/superscript
+    opened_script: list[bool] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        previous = _significant(out, len(out))
+        if depth == 0 and tok == r"\text" and i + 1 < len(toks) and toks[i + 1] == "{":
+            end = _closing_brace(toks, i + 1)
+            if end > 0:
+                words = "".join(toks[i + 2:end]).split(" ")
+                pieces = [r"\text{" + w + (" " if n < len(words) - 1 else "") + "}"
+                          for n, w in enumerate(words) if w or n == len(words) - 1]
+                out.append(r"\allowbreak{}".join(pieces))
+                i = end + 1
+                script_closed = False
+                continue
+        if depth == 0 and tok in _BIG_OPERATORS and previous not in _NO_LEFT_OPERAND:
+            out.append(r"\*")
+        elif depth == 0 and tok == "{" and previous == "}" and script_closed:
+            out.append(r"\*")
+        if tok == "{":
+            opened_script.append(previous in ("_", "^"))
+            depth += 1
+        elif tok == "}" and depth > 0:
+            depth -= 1
+            was_script = opened_script.pop()
+            if depth == 0:
+                script_closed = was_script
+        elif not tok.isspace() and depth == 0:
+            script_closed = False
+        out.append(tok)
+        i += 1
+    return "".join(out)
+
+
+def _closing_brace(toks: list[str], start: int) -> int:
+    depth = 0
+    for j in range(start, len(toks)):
+        if toks[j] == "{":
+            depth += 1
+        elif toks[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1

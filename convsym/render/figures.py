@@ -255,3 +255,37 @@ def grouped_bars(values: Sequence[Sequence[Number]], series: Sequence[str], grou
         lines.append(_node(x + 0.32, legend_y + box / 2, name, where="right"))
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str,
+          footer: Sequence[Sequence[str]] = ()) -> str:
+    r"""A table as the book sets tables, for a theorem's ``figure``: ``booktabs`` rules and
+    ``\small`` type (never smaller, never scaled); a ``tabular``, kept whole with its caption.
+
+    ``header`` and every row are cells in LaTeX (text; math between ``$...$``); ``align`` has one
+    column letter (``l``, ``r``, ``c``) per cell; ``footer`` rows come after a rule (totals).
+
+    >>> print(table(["layer", "MACs"], [["conv1", "$118\\,013\\,952$"]], "lr"))
+    {\small
+    \begin{tabular}{@{}lr@{}}
+    \toprule
+    layer & MACs \\
+    \midrule
+    conv1 & $118\,013\,952$ \\
+    \bottomrule
+    \end{tabular}}
+    """
+    if not align or set(align) - set("lrc"):
+        raise ValueError(f"table: align must be column letters l, r or c, got {align!r}")
+    for where, cells in [("header", header), *((f"row {i}", r) for i, r in enumerate([*rows, *footer]))]:
+        if len(cells) != len(align):
+            raise ValueError(f"table: {where} has {len(cells)} cells for {len(align)} columns "
+                             f"({align!r}): {list(cells)!r}")
+    lines = [r"{\small", rf"\begin{{tabular}}{{@{{}}{align}@{{}}}}", r"\toprule", " & ".join(header) + r" \\",
+             r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    if footer:
+        lines.append(r"\midrule")
+        lines += [" & ".join(r) + r" \\" for r in footer]
+    lines += [r"\bottomrule", r"\end{tabular}}"]
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from convsym.errors import RenderError
 from convsym.render.breaking import breakable_name, breakable_prose
+from convsym.render.tex import escape_text, quotes, segments
 
 #: A theorem name as the proof scripts spell them: ``family.words-with-hyphens``.
 THEOREM_NAME = re.compile(
@@ -31,9 +32,7 @@ THEOREM_NAME = re.compile(
 
 
 def _escape(text: str) -> str:
-    from convsym.render.latex import escape_text
-
-    return escape_text(text)
+    return quotes(escape_text(text))
 
 
 def _prose_part(text: str) -> str:
@@ -54,10 +53,8 @@ def crossref_prose(text: object) -> str:
     >>> crossref_prose("see costs.memory & $k_1$")
     'see \\thmref{costs.memory}{\\texttt{costs.\\allowbreak{}memory}}{costs.memory} \\& $k_1$'
     """
-    from convsym.render.latex import _segments
-
     return "".join(
-        f"${part}$" if is_math else _prose_part(part) for is_math, part in _segments(text, "prose")
+        f"${part}$" if is_math else _prose_part(part) for is_math, part in segments(text, "prose")
     )
 
 
@@ -157,4 +154,23 @@ def sizes_prose(text: str) -> str:
         groups = match[2].split("; ")
         if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
             return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
+    return text
+
+
+_LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")
+_Z3_FORMULA = re.compile(r"z3: the negation of this formula is unsat: .+")
+
+
+def checked_prose(text: str) -> str:
+    """How a step was checked, as the book prints it: a lemma's sizes as math
+    (``lemma merge.x: proved (general, all k_1 >= 1)``), and for a z3 decision the verdict
+    without z3's own print of the formula (the step's display shows it; ``convsym show`` prints
+    z3's form)."""
+    if not isinstance(text, str):
+        raise RenderError(f"checked_prose: expected a check as str, got {type(text).__name__}")
+    if _Z3_FORMULA.fullmatch(text):
+        return "z3: its negation is unsatisfiable, so it holds for all values"
+    match = _LEMMA.fullmatch(text)
+    if match:
+        return f"{match['head']}{match['strength']}, {sizes_prose(match['sizes'])})"
     return text

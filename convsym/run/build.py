@@ -192,7 +192,7 @@ def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict
         theorems[f"checks/test_{family.name}.py"] = [
             t.name for v, t in entries if check_source_of((v, t)).strip()
         ]
-    main = render_main([family for family, _ in results])
+    main = render_main([family for family, _ in results], [v for _, entries in results for v, _ in entries])
     if main.count(_UNSET_SOURCE) != 1:
         raise RenderError(f"build_tree: main.tex must hold the field {_UNSET_SOURCE!r} once")
     tree["latex/main.tex"] = main

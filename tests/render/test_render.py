@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -323,11 +325,13 @@ def test_chapter_refuted_claim_shows_witness(verdict_factory, toy_family):
         r"verdict & \textbf{refuted} \\",
         r"\paragraph{Counterexample.}",
         r"Subtraction at one point.",
-        r"\begin{longtable}{@{}ll@{}}",
+        # a short table stays on the page of its sentence: a tabular, not a longtable
+        r"\par\nopagebreak\smallskip",
+        r"\begin{tabular}{@{}ll@{}}",
         r"input & exact value \\",
         r"$a$ & $1$ \\",
         r"$b$ & $0$ \\",
-        r"\end{longtable}",
+        r"\end{tabular}",
         r"\noindent Left side $= 1$, right side $= -1$ at $a - b$.",
     ]
     positions = [lines.index(line) for line in expected_in_order]
@@ -379,8 +383,10 @@ def test_chapter_long_and_aligned_displays(verdict_factory, toy_family):
     steps = (StepRecord("expand", "expand", long), StepRecord("split", "split", r"a &= b \\ &= c"))
     lines = _lines(render_chapter(toy_family, [verdict_factory(steps=steps)]))
     i = lines.index(r"\csdisplay{%")
-    assert lines[i + 1 : i + 4] == [r"\cspiece{x_{0}}%", r"\cspiece{+ x_{1}}%", r"\cspiece{+ x_{2}}%"]
-    assert lines[i + 29 : i + 32] == [r"\cspiece{+ x_{28}}%", r"\csrel{= x_{29}}%", "}"]
+    # each piece twice: as displayed, and the breakable form used when it is too wide to scale
+    assert lines[i + 1 : i + 4] == [r"\cspiece{x_{0}}{x_{0}}%", r"\cspiece{+ x_{1}}{+ x_{1}}%",
+                                    r"\cspiece{+ x_{2}}{+ x_{2}}%"]
+    assert lines[i + 29 : i + 32] == [r"\cspiece{+ x_{28}}{+ x_{28}}%", r"\csrel{= x_{29}}{= x_{29}}%", "}"]
     assert r"\[ \begin{aligned} a &= b \\ &= c \end{aligned} \]" in lines
 
 
@@ -706,3 +712,190 @@ def test_every_shipped_theorem_has_a_numeric_check():
     missing = [t.name for _, theorems in families for t in theorems
                if not t.check_source.strip() and not (t.expected == "refuted" and getattr(t, "witness_check", ""))]
     assert len(names) >= 95 and missing == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the renderers' layering, trivially true conditions, breakable displays, the front matter
+
+
+def _render_imports(module: str) -> set[str]:
+    import convsym.render
+
+    path = Path(convsym.render.__file__).parent / f"{module}.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("convsym.render"):
+            found.add(node.module.removeprefix("convsym.render").lstrip(".") or
+                      ",".join(alias.name for alias in node.names))
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("convsym.render.") for a in node.names
+                      if a.name.startswith("convsym.render.")}
+    return found
+
+
+def test_the_renderers_import_downwards_only():
+    # tex <- breaking <- prose <- latex: nothing imports a module above it, at any level
+    assert _render_imports("tex") == set()
+    assert _render_imports("breaking") == {"tex"}
+    assert _render_imports("prose") == {"breaking", "tex"}
+    assert _render_imports("frontmatter") == {"breaking", "tex"}
+    assert "latex" not in _render_imports("breaking") | _render_imports("prose") | _render_imports("frontmatter")
+
+
+@pytest.mark.parametrize(
+    ("condition", "printed"),
+    [
+        (r"\text{True} \wedge \text{True} \wedge k \geq 1 \Rightarrow k > 0", r"k \geq 1 \Rightarrow k > 0"),
+        (r"a \wedge \text{True}", "a"),
+        (r"\text{True} \wedge o_{p} \geq s", r"o_{p} \geq s"),
+        (r"\mathrm{true} \Rightarrow a = b", "a = b"),
+        (r"\left(\text{True} \wedge x\right) \wedge y", r"\left( x\right) \wedge y"),
+        # not a whole conjunct: kept
+        (r"\neg \text{True} \wedge x", r"\neg \text{True} \wedge x"),
+        (r"a \vee \text{True}", r"a \vee \text{True}"),
+        (r"x = \text{True}", r"x = \text{True}"),
+        # true as a whole
+        (r"\text{True} \wedge \text{True}", r"\text{True}"),
+        (r"\mathrm{true} \Rightarrow \text{True} \wedge \text{True}", r"\text{True}"),
+        (r"a \wedge b \Rightarrow \text{True}", r"\text{True}"),
+    ],
+)
+def test_true_conjuncts_are_dropped(condition, printed):
+    from convsym.render.breaking import drop_true_conjuncts
+
+    assert drop_true_conjuncts(condition) == printed
+
+
+def test_trivial_side_conditions_and_repeated_reevaluation_are_not_printed(verdict_factory, toy_family):
+    steps = (
+        StepRecord("fold", "fold", "a", (r"\text{True} \wedge \text{True}", r"\text{True} \wedge k \ge 1"),
+                   ("z3: unsat", "z3: unsat", "re-evaluated exactly on 3 instance(s)")),
+        StepRecord("conclusion", "done", r"\text{True} \wedge b", (),
+                   ("structural equality", "re-evaluated exactly on 3 instance(s)")),
+    )
+    text = render_chapter(toy_family, [verdict_factory(steps=steps)])
+    lines = _lines(text)
+    assert r"  \item $k \ge 1$ --- z3: unsat" in lines
+    assert "True" not in text
+    assert "re-evaluated exactly on 3 instance(s)" not in text
+    i = lines.index(r"\paragraph{Derivation.}")
+    assert lines[i + 1] == "Every step was re-evaluated exactly on the 3 instances listed under Exact-instance checks."
+    assert r"\[ b \]" in lines
+
+
+@pytest.mark.parametrize(
+    ("check", "printed"),
+    [
+        ("lemma toy.x: proved (general, all C, k_h >= 1)",
+         r"lemma \thmref{toy.x}{\texttt{toy.\allowbreak{}x}}{toy.x}: "
+         r"proved (general, all $C,\allowbreak{} k_h \ge 1$)"),
+        ("z3: the negation of this formula is unsat: If(a >= b, a, b) == a",
+         "z3: its negation is unsatisfiable, so it holds for all values"),
+    ],
+)
+def test_checks_are_printed_as_prose(verdict_factory, toy_family, check, printed):
+    step = StepRecord("z3", "decide", "a", (), (check,))
+    assert f"  \\item {printed}" in _lines(render_chapter(toy_family, [verdict_factory(steps=(step,))]))
+
+
+@pytest.mark.parametrize(
+    ("prose", "latex"),
+    [
+        ("the 'big' conv", "the `big' conv"),
+        ('a "quoted" word and the seed\'s', "a ``quoted'' word and the seed's"),
+        ("(\"x\")", "(``x'')"),
+    ],
+)
+def test_opening_quotes(prose, latex):
+    assert escape(prose) == latex
+
+
+def test_breakable_display_breaks_products_of_sums_and_long_text():
+    from convsym.render.breaking import breakable_display
+
+    assert breakable_display(r"\sum_{a=0}^{k} {w}_{a} {x}_{i + a}") == r"\sum_{a=0}^{k} \*{w}_{a} \*{x}_{i + a}"
+    # a fraction's arguments and a sign after an operator are never separated
+    assert breakable_display(r"\frac{a}{b} + \sum_{c} c") == r"\frac{a}{b} + \sum_{c} c"
+    assert breakable_display(r"\text{one two}") == r"\text{one }\allowbreak{}\text{two}"
+    assert breakable_display(r"\left(\frac{a}{b}\right)") == r"\bigl(\frac{a}{b}\bigr)"
+
+
+def test_main_front_matter(toy_family, verdict_factory):
+    from convsym import __version__
+    from convsym.dtypes import TOOL_VERSIONS
+    from convsym.render.frontmatter import BIBLIOGRAPHY
+
+    verdicts = [verdict_factory(), verdict_factory("toy.sub-commutes", "refuted", statement_latex=r"a - b = b - a"),
+                verdict_factory("toy.taut", statement_latex="0 = 0"),
+                verdict_factory("toy.words", statement_latex=r"\text{f} = \text{g}")]
+    text = render_main([toy_family], verdicts)
+    lines = _lines(text)
+    in_order = [r"\end{titlepage}", r"\section*{How to cite this book}", "@manual{convsym,", r"\tableofcontents",
+                r"\chapter{Introduction}\label{ch:introduction}", r"\chapter{Notation}\label{ch:notation}",
+                r"\chapter{How to read this book}\label{ch:how-to-read}",
+                r"\chapter{Summary of results}\label{ch:summary}",
+                r"\chapter{Limitations}\label{ch:limitations}", r"\mainmatter", r"\input{toy}",
+                r"\begin{thebibliography}{99}", r"\end{document}"]
+    positions = [lines.index(line) for line in in_order]
+    assert positions == sorted(positions)
+    assert f"  edition = {{Version {__version__}}}," in lines
+    # one summary row per verdict, in order, with its page; the formula only where it says something
+    rows = [ln for ln in lines if ln.startswith(r"\ref{thm:toy.")]
+    assert [r.split("}", 1)[0] for r in rows] == [r"\ref{thm:toy.add-commutes", r"\ref{thm:toy.sub-commutes",
+                                                  r"\ref{thm:toy.taut", r"\ref{thm:toy.words"]
+    assert rows[0].endswith(r"& $a + b = b + a$ & proved, exact-instance & \pageref{thm:toy.add-commutes} \\")
+    assert r"& $a - b = b - a$ & refuted, exact-instance &" in rows[1]
+    assert r"Addition commutes &  & proved" in rows[2] and r"Addition commutes &  & proved" in rows[3]
+    # every counting tool with the version convsym models, and every work the front matter cites
+    for key, _ in BIBLIOGRAPHY:
+        assert rf"\bibitem{{{key}}}" in text
+    for version in TOOL_VERSIONS.values():
+        assert f"version {version}" in text
+    cited = {key for group in re.findall(r"\\cite\{([^}]*)\}", text) for key in group.split(",")}
+    assert cited == {key for key, _ in BIBLIOGRAPHY}
+
+
+def test_bibtex_rejects_a_strange_version():
+    from convsym.render.frontmatter import bibtex
+
+    with pytest.raises(ValueError, match=r"bibtex: the version must be .*got '1\.0\}'"):
+        bibtex("1.0}")
+
+
+def test_figure_tables_are_booktabs_tables_in_small_type():
+    from convsym.render.figures import table
+
+    text = table(["layer", "MACs"], [["conv1", "$9$"], ["fc", "$1$"]], "lr", footer=[["total", "$10$"]])
+    assert text.splitlines() == [r"{\small", r"\begin{tabular}{@{}lr@{}}", r"\toprule", r"layer & MACs \\",
+                                 r"\midrule", r"conv1 & $9$ \\", r"fc & $1$ \\", r"\midrule", r"total & $10$ \\",
+                                 r"\bottomrule", r"\end{tabular}}"]
+    assert "resizebox" not in text and "array" not in text
+    with pytest.raises(ValueError, match=r"table: row 1 has 1 cells for 2 columns \('lr'\)"):
+        table(["a", "b"], [["x", "y"], ["z"]], "lr")
+    with pytest.raises(ValueError, match=r"table: align must be column letters l, r or c, got 'lx'"):
+        table(["a", "b"], [], "lx")
+
+
+@pytest.mark.parametrize(("description", "printed"), [("at one point", "at one point."), ("at $a = 1$", "at $a = 1$."),
+                                                      ("ends.", "ends."), ("", "")])
+def test_witness_description_is_a_sentence(verdict_factory, toy_family, description, printed):
+    from convsym.proof.verdict import Witness
+
+    v = verdict_factory("toy.sub-commutes", "refuted",
+                        witness=Witness(description, (("a", "1"),), "a - b", "1", "-1"))
+    lines = _lines(render_chapter(toy_family, [v]))
+    i = lines.index(r"\paragraph{Counterexample.}")
+    expected = ([printed] if printed else []) + ["Every input entry not listed is zero."]
+    assert lines[i + 1:i + 1 + len(expected)] == expected
+
+
+def test_headings_get_opening_quotes():
+    assert bookmark("'same' padding") == "`same' padding"
+
+
+def test_render_text_leaves_out_trivially_true_conditions(verdict_factory):
+    step = StepRecord("fold", "fold", "a", (r"\text{True} \wedge \text{True}", r"\text{True} \wedge k \ge 1"),
+                      ("z3: unsat", "z3: unsat"))
+    text = render_text(verdict_factory(steps=(step,)))
+    assert "True" not in text
+    assert "       if k ≥ 1   (checked: z3: unsat)" in text.splitlines()
