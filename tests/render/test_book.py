@@ -24,7 +24,7 @@ import pytest
 from convsym.render.latex import overfull_hboxes
 from convsym.run.build import compile_latex, recorded_source_hash, source_hash
 
-GENERATED = Path(__file__).resolve().parent.parent / "generated"
+GENERATED = Path(__file__).resolve().parents[2] / "generated"
 LATEX_DIR = Path(os.environ.get("CONVSYM_BOOK_DIR") or GENERATED) / "latex"
 #: A box wider than the line by more than this shows in print.
 OVERFULL_LIMIT_PT = 1.0
