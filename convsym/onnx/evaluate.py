@@ -1,0 +1,92 @@
+"""Float64 evaluation of original subgraphs and optimized nodes, for witnesses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convsym.onnx.graph import _conv_attrs, _Graph, _pad_amounts
+
+
+def _run_conv(x, w, b, attrs, transposed: bool):
+    from convsym import reference
+
+    top, left, bottom, right = attrs["pads"]
+    if transposed:
+        if top != bottom or left != right:
+            raise ValueError("validate: asymmetric ConvTranspose pads are not supported for witnesses")
+        return reference.conv_transpose2d(x, w, b, stride=attrs["strides"], padding=(top, left),
+                                          output_padding=attrs.get("output_padding", (0, 0)),
+                                          dilation=attrs["dilations"], groups=attrs["group"])
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    return reference.conv2d(xp, w, b, stride=attrs["strides"], padding=0, dilation=attrs["dilations"],
+                            groups=attrs["group"])
+
+
+def _run_chain(graph: _Graph, chain_nodes, x, absolute: bool = False):
+    """A chain of nodes (Pad, Conv/ConvTranspose, BN/Add/Mul, activations) on ``x`` in float64;
+    ``absolute``: every conv parameter replaced by its absolute value and activations by the
+    identity (a bound on the magnitudes, for 1-Lipschitz activations)."""
+    from convsym import reference
+
+    y = x
+    for node in chain_nodes:
+        op = node.op_type
+        if op == "Pad":
+            t, l, b_, r = _pad_amounts(graph, node)
+            y = np.pad(y, ((0, 0), (0, 0), (t, b_), (l, r)))
+        elif op in ("Conv", "ConvTranspose"):
+            w = graph.const[node.input[1]].astype(np.float64)
+            b = graph.const[node.input[2]].astype(np.float64) if len(node.input) > 2 and node.input[2] else None
+            if absolute:
+                w, b = np.abs(w), None if b is None else np.abs(b)
+            y = _run_conv(y, w, b, _conv_attrs(graph, node, w), op == "ConvTranspose")
+        elif op == "BatchNormalization":
+            gamma, beta, mean, var = (graph.const[n].astype(np.float64) for n in node.input[1:5])
+            eps = float(np.float32(graph.attrs(node).get("epsilon", 1e-5)))
+            y = reference.batch_norm(y, mean, var, gamma, beta, eps)
+        elif op in ("Add", "Mul"):
+            c = next(graph.const[n] for n in node.input if n in graph.const).astype(np.float64)
+            y = y + c if op == "Add" else y * c
+        elif op in ("Relu", "Clip", "LeakyRelu", "PRelu"):
+            y = y if absolute else _activation(graph, node, y)
+        else:
+            raise ValueError(f"validate: cannot evaluate {op} for a witness")
+    return y
+
+
+def _activation(graph: _Graph, node, y):
+    op = node.op_type
+    if op == "Relu":
+        return np.maximum(y, 0)
+    if op == "LeakyRelu":
+        alpha = graph.attrs(node).get("alpha", 0.01)
+        return np.where(y >= 0, y, alpha * y)
+    if op == "Clip":
+        lo = graph.const.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+        hi = graph.const.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        a = graph.attrs(node)
+        lo = a.get("min", -np.inf) if lo is None else float(lo)
+        hi = a.get("max", np.inf) if hi is None else float(hi)
+        return np.clip(y, lo, hi)
+    if op == "PRelu":
+        slope = graph.const[node.input[1]].astype(np.float64)
+        return np.where(y >= 0, y, slope * y)
+    raise ValueError(f"validate: cannot evaluate {op} for a witness")
+
+
+def _cle_scales(w: np.ndarray, w_opt: np.ndarray) -> np.ndarray | None:
+    """``s`` with ``w_opt[o] ~ w[o] / s[o]`` read off each channel's largest entry, when every
+    ``s[o] > 0`` and some ``s[o]`` is not 1; else None."""
+    flat = w.reshape(w.shape[0], -1).astype(np.float64)
+    flat_opt = w_opt.reshape(w_opt.shape[0], -1).astype(np.float64)
+    if flat.shape != flat_opt.shape:
+        return None
+    k = np.argmax(np.abs(flat), axis=1)
+    rows = np.arange(w.shape[0])
+    top, top_opt = flat[rows, k], flat_opt[rows, k]
+    if np.any(top == 0) or np.any(top_opt == 0):
+        return None
+    s = top / top_opt
+    if np.any(s <= 0) or np.all(np.abs(s - 1) < 1e-5):
+        return None
+    return s
