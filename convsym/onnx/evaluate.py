@@ -90,3 +90,34 @@ def _cle_scales(w: np.ndarray, w_opt: np.ndarray) -> np.ndarray | None:
     if np.any(s <= 0) or np.all(np.abs(s - 1) < 1e-5):
         return None
     return s
+
+
+def _run_subgraph(graph: _Graph, nodes, start: str, target: str, x, absolute: bool = False):
+    """The original subgraph ``nodes`` (Pad, Conv, BN, Add/Mul of a constant, Add of two tensors)
+    on ``x`` given for tensor ``start``, in float64, returning tensor ``target``.  ``absolute``:
+    every term replaced by its absolute value (parameters, BN's scale and shift), a bound on the
+    magnitudes that float64 evaluation errors are relative to."""
+    from convsym import reference
+
+    env = {start: x}
+    order = {id(n): i for i, n in enumerate(graph.nodes)}
+    for node in sorted(nodes, key=lambda n: order[id(n)]):
+        data = [env[t] for t in graph.data_inputs(node)]
+        op = node.op_type
+        if op == "Add" and len(data) == 2:
+            y = data[0] + data[1]
+        elif op == "BatchNormalization" and absolute:
+            gamma, beta, mean, var = (graph.const[n].astype(np.float64) for n in node.input[1:5])
+            s = gamma / np.sqrt(var + float(np.float32(graph.attrs(node).get("epsilon", 1e-5))))
+            y = data[0] * np.abs(s)[None, :, None, None] + (np.abs(mean * s) + np.abs(beta))[None, :, None, None]
+        elif op in ("Add", "Mul") and absolute:
+            c = np.abs(next(graph.const[n] for n in node.input if n in graph.const).astype(np.float64))
+            y = data[0] + c if op == "Add" else data[0] * c
+        elif op == "BatchNormalization":
+            gamma, beta, mean, var = (graph.const[n].astype(np.float64) for n in node.input[1:5])
+            eps = float(np.float32(graph.attrs(node).get("epsilon", 1e-5)))
+            y = reference.batch_norm(data[0], mean, var, gamma, beta, eps)
+        else:
+            y = _run_chain(graph, [node], data[0], absolute=absolute)
+        env[graph.resolve(node.output[0])] = y
+    return env[graph.resolve(target)]

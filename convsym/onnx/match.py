@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from convsym.layers import _pads
 from convsym.onnx.bounds import (
     _Affine,
     _apply_add,
@@ -20,9 +21,12 @@ from convsym.onnx.bounds import (
     _per_channel,
     _start,
 )
-from convsym.onnx.evaluate import _cle_scales, _run_chain, _run_conv
+from convsym.onnx.evaluate import _cle_scales, _run_chain, _run_conv, _run_subgraph
 from convsym.onnx.graph import ALIASES, HOMOGENEOUS, NOT_HOMOGENEOUS, SUBNORMAL, _conv_attrs, _Graph, _pad_amounts
+from convsym.onnx.merges import Layer, Refuted, check, enclose
 from convsym.onnx.report import NodeResult
+
+MERGE_THEOREMS = {"folding.repvgg", "folding.dilated-kernel-sparse", "merge.exact-strided-grouped"}
 
 
 class _Validator:
@@ -33,6 +37,7 @@ class _Validator:
         self.scaled: dict[str, tuple[str, np.ndarray, list, Any]] = {}  # CLE: tensor -> (orig, s, nodes, act)
         self.results: list[NodeResult] = []
         self._chains_done: dict[tuple, _Affine] = {}
+        self._memo: dict = {}  # merges: (tensor, start) -> Layer | None
         if len(self.a.inputs) != len(self.b.inputs):
             raise ValueError(f"validate: the graphs have {len(self.a.inputs)} and {len(self.b.inputs)} inputs")
         for x, y in zip(self.a.inputs, self.b.inputs, strict=True):
@@ -165,7 +170,13 @@ class _Validator:
                 verdict, witness = self._compare(node, w_opt, bias_opt, attrs_opt, pad, conv, attrs, tail[:length],
                                                  transposed)
                 if verdict.status == "verified":
-                    return verdict
+                    if transposed or self._consistent(node, self.map[node.output[0]]):
+                        return verdict
+                    # the chain's tensor is not what the node's consumers read: a merge may be
+                    merged = self._merge(node, w_opt, bias_opt, attrs_opt, start, require_consistent=True)
+                    if merged is None:
+                        return verdict
+                    return merged
                 # the closest wrong candidate: structure kept first, then the longest chain
                 rank = (verdict.max_error_ratio is not None, len(verdict.original))
                 end = (tail[length - 1] if length else conv).output[0]
@@ -180,6 +191,9 @@ class _Validator:
                 verdict = self._cle_first(node, conv, w, w_opt, [conv.name], [], u)
                 if verdict.status == "verified":
                     return verdict
+        merged = None if transposed else self._merge(node, w_opt, bias_opt, attrs_opt, start)
+        if merged is not None:
+            return merged
         if best is not None:
             _, verdict, witness, end = best
             if verdict.status == "wrong" and witness is not None:
@@ -189,6 +203,145 @@ class _Validator:
             return verdict
         return NodeResult(node.name, node.op_type, "unmatched", "conv-chain",
                           reason=f"no {node.op_type} of the original graph reads the matched input {start!r}")
+
+    # -- branch merges and sequential merges (convsym.onnx.merges)
+    def _consistent(self, node, tensor: str) -> bool:
+        """Do the node's consumers (op types) and output status fit the original ``tensor``?"""
+        out = self.b.resolve(node.output[0])
+        ops_b = {c.op_type for c in self.b.consumers.get(out, [])}
+        ops_a = {c.op_type for c in self.a.consumers.get(tensor, [])}
+        is_out_b = out in {self.b.resolve(o) for o in self.b.outputs}
+        is_out_a = tensor in {self.a.resolve(o) for o in self.a.outputs}
+        return ops_b <= ops_a and is_out_b == is_out_a
+
+    def _merge_targets(self, start: str) -> list[str]:
+        """Tensors of the original reachable from ``start`` through Conv, Pad, affine and Add nodes."""
+        seen, frontier, out = {start}, [start], []
+        while frontier and len(seen) < 256:
+            tensor = frontier.pop(0)
+            for c in self.a.consumers.get(tensor, []):
+                if c.op_type not in ("Conv", "Pad", "BatchNormalization", "Add", "Mul") or not c.output:
+                    continue
+                o = self.a.resolve(c.output[0])
+                if o not in seen:
+                    seen.add(o)
+                    frontier.append(o)
+                    if c.op_type != "Pad":
+                        out.append(o)
+        return out
+
+    def _merge(self, node, w_opt, bias_opt, attrs_opt, start, require_consistent=False) -> NodeResult | None:
+        """The node as a branch merge or a sequential merge of an original subgraph on ``start``:
+        consistent targets first (their consumers fit the node's), verified before wrong, then
+        the largest subgraph.  None when no such subgraph has the node's structure."""
+        u = float(np.finfo(w_opt.dtype).eps) / 2
+        tiny = SUBNORMAL.get(np.dtype(w_opt.dtype), 0.0)
+        pads = attrs_opt["pads"]
+        want = (w_opt.shape, attrs_opt["strides"], attrs_opt["dilations"], attrs_opt["group"],
+                ((pads[0], pads[2]), (pads[1], pads[3])))
+        found = []
+        for target in self._merge_targets(start):
+            try:
+                layer = enclose(self.a, target, start, self._memo, exact=False)
+            except Refuted as refuted:
+                layer = refuted
+            if not isinstance(layer, (Layer, Refuted)):
+                continue
+            if isinstance(layer, Layer):
+                if not set(layer.theorems) & MERGE_THEOREMS:
+                    continue  # a plain conv chain: the conv-chain rule decides those
+                c = layer.centre
+                if attrs_opt["auto_pad"] not in ("NOTSET", "") or want != (c.weight.shape, c.stride, c.dilation,
+                                                                            c.groups, _pads(c.padding)):
+                    continue
+            consistent = self._consistent(node, target)
+            if require_consistent and not consistent:
+                continue
+            found.append((consistent, target, layer))
+        verdicts = []
+        for consistent, target, layer in found:
+            verdict = self._merge_verdict(node, w_opt, bias_opt, attrs_opt, start, target, layer, u, tiny)
+            verdicts.append(((consistent, verdict.status == "verified", len(verdict.original)), target, verdict))
+            if consistent and verdict.status == "verified":
+                break
+        if not verdicts:
+            return None
+        _, target, verdict = max(verdicts, key=lambda v: v[0])
+        if require_consistent and verdict.status != "verified" and verdict.witness is None:
+            return None  # the chain verified and no input shows the merge differs: keep the chain
+        self.map[node.output[0]] = target
+        return verdict
+
+    def _merge_verdict(self, node, w_opt, bias_opt, attrs_opt, start, target, layer, u, tiny) -> NodeResult:
+        nodes = layer.nodes
+        names = [n.name for n in nodes]
+        if isinstance(layer, Refuted):
+            conditions = [{"name": layer.condition, "holds": False, "values": layer.values}]
+            n = int(np.prod(w_opt.shape[1:])) + 1
+            g = _gamma(n, u)
+            allowed_w = g * np.abs(w_opt.astype(np.float64))
+            allowed_b = None if bias_opt is None else g * np.abs(bias_opt.astype(np.float64))
+            witness = self._merge_witness(nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
+            return NodeResult(node.name, node.op_type, "wrong", "conv-merge", names, layer.theorem, conditions, None,
+                              witness, reason=f"condition broken: {layer.condition} ({layer.theorem})",
+                              bound=f"no exact merge exists; witness bound gamma_{n} |W'| (u = 2^{int(np.log2(u))})")
+        centre = enclose(self.a, target, start, self._memo, exact=True).centre
+        ok_w, ok_b, ratio, allowed_w, allowed_b, bound = check(layer, centre, w_opt, bias_opt, u, tiny)
+        theorem = layer.theorems[-1]
+        rule = "branch-merge" if theorem in ("folding.repvgg", "folding.dilated-kernel-sparse") else "conv-merge"
+        used = list(dict.fromkeys(layer.theorems))
+        conditions = [
+            {"name": "every branch and layer reads the matched input", "holds": True, "values": start},
+            {"name": "rewrites composed (exact, convsym.transforms in Fraction arithmetic)", "holds": True,
+             "values": ", ".join(used)},
+            {"name": f"weights within gamma_{layer.n_w + 1} sum|terms| (u = 2^{int(np.log2(u))})", "holds": ok_w,
+             "values": f"max error/bound {ratio:.3g}"},
+            {"name": f"bias within gamma_{layer.n_b + 1} sum|terms|", "holds": ok_b, "values": ""},
+        ]
+        if ok_w and ok_b:
+            return NodeResult(node.name, node.op_type, "verified", rule, names, theorem, conditions, ratio,
+                              bound=bound)
+        broken = next(c["name"] for c in conditions if not c["holds"])
+        witness = self._merge_witness(nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
+        return NodeResult(node.name, node.op_type, "wrong", rule, names, theorem, conditions, ratio, witness,
+                          reason=f"condition broken: {broken}", bound=bound)
+
+    def _merge_witness(self, nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b):
+        """An input on which the original subgraph and the optimized conv differ by more than the
+        bound carried to the output plus both float64 evaluation errors (``gamma`` of the
+        operation counts, 2^-53, times the absolute-value evaluations)."""
+        a = self.a
+        shape = a.shapes.get(start)
+        channels = w_opt.shape[1] * attrs_opt["group"]
+        shape = (1, *shape[1:]) if shape and len(shape) == 4 else (1, channels, 16, 16)
+        w64 = w_opt.astype(np.float64)
+        b64 = None if bias_opt is None else bias_opt.astype(np.float64)
+        n64 = sum(int(np.prod(a.const[n.input[1]].shape[1:])) + 2 for n in nodes if n.op_type == "Conv")
+        n64 += 8 * len(nodes) + int(np.prod(w64.shape[1:])) + 2
+        g64 = _gamma(n64, 2.0**-53)
+        rng = np.random.default_rng(0)
+        for label, x in (("random normal", rng.standard_normal(shape)), ("random normal x 100",
+                                                                          100 * rng.standard_normal(shape))):
+            try:
+                want = _run_subgraph(a, nodes, start, target, x)
+                got = _run_conv(x, w64, b64, attrs_opt, False)
+            except ValueError:
+                continue
+            if want.shape != got.shape:
+                return {"input": label, "shape": list(shape), "seed": 0,
+                        "detail": f"output shapes differ: {list(want.shape)} vs {list(got.shape)}"}
+            ax = np.abs(x)
+            bound = _run_conv(ax, allowed_w, allowed_b, attrs_opt, False)
+            bound = bound + g64 * (_run_subgraph(a, nodes, start, target, ax, absolute=True)
+                                   + _run_conv(ax, np.abs(w64), None if b64 is None else np.abs(b64), attrs_opt,
+                                               False))
+            excess = np.abs(want - got) - bound
+            if float(excess.max()) > 0:
+                pos = np.unravel_index(int(np.argmax(excess)), excess.shape)
+                return {"input": label, "shape": list(shape), "seed": 0, "at": [int(p) for p in pos],
+                        "original": float(want[pos]), "optimized": float(got[pos]),
+                        "difference": float(abs(want[pos] - got[pos])), "bound": float(bound[pos])}
+        return None
 
     def _compare(self, node, w_opt, bias_opt, attrs_opt, pad, conv, attrs, tail, transposed) -> NodeResult:
         a = self.a
@@ -230,18 +383,21 @@ class _Validator:
             cond(f"weights within gamma_{chain.n_weight} |W S| (u = 2^{int(math.log2(u))})", ok_w,
                  f"max error/bound {rw:.3g}")
             cond(f"bias within gamma_{chain.n_bias} A", ok_b, f"max error/bound {rb:.3g}")
+            bound = (f"|W' - W S| <= gamma_{chain.n_weight} |W S| and |b' - B| <= gamma_{chain.n_bias} A "
+                     f"(u = 2^{int(math.log2(u))}), S, B the exact fold")
             if ok_w and ok_b:
                 self.map[node.output[0]] = a.resolve(chain_nodes[-1].output[0])
-                return NodeResult(node.name, node.op_type, "verified", rule, names, theorem, conditions, ratio), None
+                return NodeResult(node.name, node.op_type, "verified", rule, names, theorem, conditions, ratio,
+                                  bound=bound), None
         else:
-            allowed_w, allowed_b = None, None
+            allowed_w, allowed_b, bound = None, None, "none: the structure differs"
         broken = next(c["name"] for c in conditions if not c["holds"])
 
         def witness():
             return self._witness(chain_nodes, w_opt, bias_opt, attrs_opt, transposed, allowed_w, allowed_b, w)
 
         return NodeResult(node.name, node.op_type, "wrong", rule, names, theorem, conditions, ratio, None,
-                          reason=f"condition broken: {broken}"), witness
+                          reason=f"condition broken: {broken}", bound=bound), witness
 
     def _chain(self, conv, bias, channels: int, tail: tuple) -> _Affine:
         """The exact per-channel affine map of ``tail`` after ``conv``'s bias (memoised)."""

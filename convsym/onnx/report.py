@@ -22,11 +22,13 @@ class NodeResult:
     max_error_ratio: float | None = None  # max |optimizer - exact| / bound over the entries
     witness: dict[str, Any] | None = None
     reason: str = ""
+    bound: str = ""  # the error bound the parameters were checked against, as a formula
 
     def to_json(self) -> dict[str, Any]:
         return {"node": self.node, "op": self.op, "status": self.status, "rule": self.rule,
                 "original": self.original, "theorem": self.theorem, "conditions": self.conditions,
-                "max_error_ratio": self.max_error_ratio, "witness": self.witness, "reason": self.reason}
+                "max_error_ratio": self.max_error_ratio, "witness": self.witness, "reason": self.reason,
+                "bound": self.bound}
 
 
 @dataclass
