@@ -97,11 +97,25 @@ def validate_torch(original, optimized, example_input, opset: int = 17) -> Repor
 
     onnx = _onnx()
     models = []
-    for module in (original, optimized):
+    pair = (("ORIGINAL", original), ("OPTIMIZED", optimized))
+    for label, module in pair:
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"validate_torch: {label} must be a torch.nn.Module, got {type(module).__name__}")
+    for label, module in pair:
+        for name, sub in module.named_modules():
+            if isinstance(sub, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout)) and sub.training:
+                raise ValueError(
+                    f"validate_torch: {type(sub).__name__} {name or '(model)'!r} of {label} is in training mode "
+                    "(batch statistics or dropout: the exported graph would not be the model's inference map); "
+                    "call .eval() first")
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module.eval(), example_input, buffer, dynamo=False, opset_version=opset,
-                              do_constant_folding=False)
+            try:  # the exporter restores the module's mode; BN and dropout are checked in eval mode above
+                torch.onnx.export(module, example_input, buffer, dynamo=False, opset_version=opset,
+                                  do_constant_folding=False)
+            except Exception as exc:  # the exporter raises many kinds (unsupported operator, tracing errors)
+                raise ValueError(f"validate_torch: torch.onnx.export cannot export {label} "
+                                 f"({type(module).__name__}): {type(exc).__name__}: {exc}") from exc
         models.append(onnx.load_from_string(buffer.getvalue()))
     return validate_models(*models)

@@ -28,11 +28,12 @@ def _onnx():
 class _Graph:
     """An ONNX graph with its constants folded and its tensors indexed."""
 
-    def __init__(self, model):
+    def __init__(self, model, label: str = "the"):
         _onnx()
         from onnx import numpy_helper
 
         graph = model.graph
+        _check_dag(graph, label)
         self.model = model
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=17)
         self.const: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -111,6 +112,26 @@ class _Graph:
             values = {a.name: helper.get_attribute_value(a) for a in node.attribute}
             self._attrs[key] = {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
         return self._attrs[key]
+
+
+def _check_dag(graph, label: str) -> None:
+    """``ValueError`` unless every node reads only graph inputs, initializers and tensors of
+    earlier nodes, and no tensor is produced twice: ONNX's rule, which makes the graph a DAG (a
+    cycle, or a node out of order, could not be matched to anything)."""
+    known = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+    for i, node in enumerate(graph.node):
+        name = node.name or f"{node.op_type}_{i}"
+        for tensor in node.input:
+            if tensor and tensor not in known:
+                raise ValueError(
+                    f"validate: {label} graph is not a DAG of nodes in topological order (ONNX's rule): node "
+                    f"{name!r} ({node.op_type}) reads {tensor!r}, which no graph input, initializer or earlier "
+                    "node produces")
+        for tensor in node.output:
+            if tensor and tensor in known:
+                raise ValueError(f"validate: {label} graph is not a DAG (ONNX's rule): node {name!r} "
+                                 f"({node.op_type}) produces {tensor!r}, which is already defined")
+            known.add(tensor)
 
 
 def _constant_value(node) -> np.ndarray:

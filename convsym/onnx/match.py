@@ -31,12 +31,13 @@ MERGE_THEOREMS = {"folding.repvgg", "folding.dilated-kernel-sparse", "merge.exac
 
 class _Validator:
     def __init__(self, original, optimized):
-        self.a = _Graph(original)
-        self.b = _Graph(optimized)
+        self.a = _Graph(original, "ORIGINAL")
+        self.b = _Graph(optimized, "OPTIMIZED")
         self.map: dict[str, str] = {}
         self.scaled: dict[str, tuple[str, np.ndarray, list, Any]] = {}  # CLE: tensor -> (orig, s, nodes, act)
         self.results: list[NodeResult] = []
         self._chains_done: dict[tuple, _Affine] = {}
+        self._training_bn: dict[str, str] = {}  # conv name -> the training-mode BN after it
         self._memo: dict = {}  # merges: (tensor, start) -> Layer | None
         if len(self.a.inputs) != len(self.b.inputs):
             raise ValueError(f"validate: the graphs have {len(self.a.inputs)} and {len(self.b.inputs)} inputs")
@@ -132,6 +133,9 @@ class _Validator:
                     break
                 nxt = users[0]
                 channels = self._channels(conv)
+                if nxt.op_type == "BatchNormalization" and self.a.attrs(nxt).get("training_mode", 0):
+                    self._training_bn[conv.name] = nxt.name  # batch statistics: not a per-channel affine map
+                    break
                 if nxt.op_type == "BatchNormalization" and all(n in self.a.const for n in nxt.input[1:5]):
                     tail.append(nxt)
                 elif nxt.op_type in ("Add", "Mul") and len(nxt.input) == 2:
@@ -157,6 +161,10 @@ class _Validator:
             return NodeResult(node.name, node.op_type, "unmatched", "conv-chain",
                               reason="the weight or bias is not a constant")
         w_opt = b.const[node.input[1]]
+        if w_opt.ndim != 4:
+            return NodeResult(node.name, node.op_type, "unmatched", "conv-chain",
+                              reason=f"only 2-D convolutions (4-D weights) are validated; this weight has shape "
+                                     f"{list(w_opt.shape)}")
         bias_opt = b.const[node.input[2]] if len(node.input) > 2 and node.input[2] else None
         attrs_opt = _conv_attrs(b, node, w_opt)
         start = self.map[ins[0]]
@@ -176,7 +184,8 @@ class _Validator:
                     merged = self._merge(node, w_opt, bias_opt, attrs_opt, start, require_consistent=True)
                     if merged is None:
                         return verdict
-                    return merged
+                    self.map[node.output[0]] = merged[1]
+                    return merged[0]
                 # the closest wrong candidate: structure kept first, then the longest chain
                 rank = (verdict.max_error_ratio is not None, len(verdict.original))
                 end = (tail[length - 1] if length else conv).output[0]
@@ -192,8 +201,19 @@ class _Validator:
                 if verdict.status == "verified":
                     return verdict
         merged = None if transposed else self._merge(node, w_opt, bias_opt, attrs_opt, start)
-        if merged is not None:
-            return merged
+        # a wrong merge is reported only when no chain of the same structure fits the node's consumers
+        # (a wrong fold of one branch is a wrong fold, not a wrong merge)
+        chain_fits = best is not None and best[0][0] and self._consistent(node, self.a.resolve(best[3]))
+        if merged is not None and (merged[0].status == "verified" or not chain_fits):
+            self.map[node.output[0]] = merged[1]
+            return merged[0]
+        if best is not None and best[1].status != "verified" and best[1].original \
+                and self._training_bn.get(best[1].original[-1]):
+            bn = self._training_bn[best[1].original[-1]]
+            return NodeResult(node.name, node.op_type, "unmatched", "conv-chain", best[1].original, None,
+                              reason=f"the original BatchNormalization {bn!r} has training_mode=1: it normalises "
+                                     "with the batch's statistics, not a per-channel affine map, so no fold of it "
+                                     "can be validated (export the model in eval mode)")
         if best is not None:
             _, verdict, witness, end = best
             if verdict.status == "wrong" and witness is not None:
@@ -230,10 +250,11 @@ class _Validator:
                         out.append(o)
         return out
 
-    def _merge(self, node, w_opt, bias_opt, attrs_opt, start, require_consistent=False) -> NodeResult | None:
-        """The node as a branch merge or a sequential merge of an original subgraph on ``start``:
-        consistent targets first (their consumers fit the node's), verified before wrong, then
-        the largest subgraph.  None when no such subgraph has the node's structure."""
+    def _merge(self, node, w_opt, bias_opt, attrs_opt, start, require_consistent=False):
+        """``(verdict, original tensor)``: the node as a branch merge or a sequential merge of an
+        original subgraph on ``start``: consistent targets first (their consumers fit the node's),
+        verified before wrong, then the largest subgraph.  None when no such subgraph has the
+        node's structure."""
         u = float(np.finfo(w_opt.dtype).eps) / 2
         tiny = SUBNORMAL.get(np.dtype(w_opt.dtype), 0.0)
         pads = attrs_opt["pads"]
@@ -269,8 +290,7 @@ class _Validator:
         _, target, verdict = max(verdicts, key=lambda v: v[0])
         if require_consistent and verdict.status != "verified" and verdict.witness is None:
             return None  # the chain verified and no input shows the merge differs: keep the chain
-        self.map[node.output[0]] = target
-        return verdict
+        return verdict, target
 
     def _merge_verdict(self, node, w_opt, bias_opt, attrs_opt, start, target, layer, u, tiny) -> NodeResult:
         nodes = layer.nodes
