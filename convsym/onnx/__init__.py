@@ -24,6 +24,19 @@ original tensors they equal (graph inputs to graph inputs, by position):
   ``folding.cle-leaky-relu``, ``folding.cle-prelu``; ``Clip``/ReLU6 is ``folding.cle-relu6``:
   wrong), and the next ``Conv`` must multiply input channel ``i`` by ``s_i``.
 
+* ``branch-merge`` / ``conv-merge`` (``Conv``): a subgraph of the original on the mapped input
+  made of convolutions, per-channel affine nodes and sums (parallel branches with an identity,
+  dilated branches; convs in a row), recomputed as one convolution in exact arithmetic with
+  :mod:`convsym.transforms` (:mod:`convsym.onnx.merges`, which states its bound).  The target is
+  the tensor whose consumers fit the node's (so a merge that forgets a branch is ``wrong``, not a
+  verified partial merge); a padded second conv is refuted (``merge.padded-second``).
+
+Graphs must be DAGs with nodes in topological order (ONNX's rule; ``ValueError`` otherwise).
+Modules: :mod:`~convsym.onnx.graph` (reading, constant folding, attributes),
+:mod:`~convsym.onnx.bounds` (exact affine chains, bounds), :mod:`~convsym.onnx.merges`,
+:mod:`~convsym.onnx.match` (the rules), :mod:`~convsym.onnx.evaluate` (float64 witnesses),
+:mod:`~convsym.onnx.report`.
+
 Constant subgraphs (nodes whose inputs are all constants, as onnxoptimizer's
 ``fuse_bn_into_conv`` emits: ``Add, Sqrt, Div, Mul`` on the initializers) are evaluated first
 with ONNX's reference evaluator in the graph's own dtype: those are the values the runtime uses.

@@ -121,3 +121,40 @@ def _run_subgraph(graph: _Graph, nodes, start: str, target: str, x, absolute: bo
             y = _run_chain(graph, [node], data[0], absolute=absolute)
         env[graph.resolve(node.output[0])] = y
     return env[graph.resolve(target)]
+
+
+def _merge_witness(a: _Graph, nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b):
+    """An input on which the original subgraph and the optimized conv differ by more than the
+    bound carried to the output plus both float64 evaluation errors (``gamma`` of the
+    operation counts, 2^-53, times the absolute-value evaluations)."""
+    shape = a.shapes.get(start)
+    channels = w_opt.shape[1] * attrs_opt["group"]
+    shape = (1, *shape[1:]) if shape and len(shape) == 4 else (1, channels, 16, 16)
+    w64 = w_opt.astype(np.float64)
+    b64 = None if bias_opt is None else bias_opt.astype(np.float64)
+    n64 = sum(int(np.prod(a.const[n.input[1]].shape[1:])) + 2 for n in nodes if n.op_type == "Conv")
+    n64 += 8 * len(nodes) + int(np.prod(w64.shape[1:])) + 2
+    g64 = n64 * 2.0**-53 / (1 - n64 * 2.0**-53)
+    rng = np.random.default_rng(0)
+    for label, x in (("random normal", rng.standard_normal(shape)), ("random normal x 100",
+                                                                      100 * rng.standard_normal(shape))):
+        try:
+            want = _run_subgraph(a, nodes, start, target, x)
+            got = _run_conv(x, w64, b64, attrs_opt, False)
+        except ValueError:
+            continue
+        if want.shape != got.shape:
+            return {"input": label, "shape": list(shape), "seed": 0,
+                    "detail": f"output shapes differ: {list(want.shape)} vs {list(got.shape)}"}
+        ax = np.abs(x)
+        bound = _run_conv(ax, allowed_w, allowed_b, attrs_opt, False)
+        bound = bound + g64 * (_run_subgraph(a, nodes, start, target, ax, absolute=True)
+                               + _run_conv(ax, np.abs(w64), None if b64 is None else np.abs(b64), attrs_opt,
+                                           False))
+        excess = np.abs(want - got) - bound
+        if float(excess.max()) > 0:
+            pos = np.unravel_index(int(np.argmax(excess)), excess.shape)
+            return {"input": label, "shape": list(shape), "seed": 0, "at": [int(p) for p in pos],
+                    "original": float(want[pos]), "optimized": float(got[pos]),
+                    "difference": float(abs(want[pos] - got[pos])), "bound": float(bound[pos])}
+    return None

@@ -21,7 +21,7 @@ from convsym.onnx.bounds import (
     _per_channel,
     _start,
 )
-from convsym.onnx.evaluate import _cle_scales, _run_chain, _run_conv, _run_subgraph
+from convsym.onnx.evaluate import _cle_scales, _merge_witness, _run_chain, _run_conv
 from convsym.onnx.graph import ALIASES, HOMOGENEOUS, NOT_HOMOGENEOUS, SUBNORMAL, _conv_attrs, _Graph, _pad_amounts
 from convsym.onnx.merges import Layer, Refuted, check, enclose
 from convsym.onnx.report import NodeResult
@@ -301,7 +301,7 @@ class _Validator:
             g = _gamma(n, u)
             allowed_w = g * np.abs(w_opt.astype(np.float64))
             allowed_b = None if bias_opt is None else g * np.abs(bias_opt.astype(np.float64))
-            witness = self._merge_witness(nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
+            witness = _merge_witness(self.a, nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
             return NodeResult(node.name, node.op_type, "wrong", "conv-merge", names, layer.theorem, conditions, None,
                               witness, reason=f"condition broken: {layer.condition} ({layer.theorem})",
                               bound=f"no exact merge exists; witness bound gamma_{n} |W'| (u = 2^{int(np.log2(u))})")
@@ -322,46 +322,9 @@ class _Validator:
             return NodeResult(node.name, node.op_type, "verified", rule, names, theorem, conditions, ratio,
                               bound=bound)
         broken = next(c["name"] for c in conditions if not c["holds"])
-        witness = self._merge_witness(nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
+        witness = _merge_witness(self.a, nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b)
         return NodeResult(node.name, node.op_type, "wrong", rule, names, theorem, conditions, ratio, witness,
                           reason=f"condition broken: {broken}", bound=bound)
-
-    def _merge_witness(self, nodes, start, target, w_opt, bias_opt, attrs_opt, allowed_w, allowed_b):
-        """An input on which the original subgraph and the optimized conv differ by more than the
-        bound carried to the output plus both float64 evaluation errors (``gamma`` of the
-        operation counts, 2^-53, times the absolute-value evaluations)."""
-        a = self.a
-        shape = a.shapes.get(start)
-        channels = w_opt.shape[1] * attrs_opt["group"]
-        shape = (1, *shape[1:]) if shape and len(shape) == 4 else (1, channels, 16, 16)
-        w64 = w_opt.astype(np.float64)
-        b64 = None if bias_opt is None else bias_opt.astype(np.float64)
-        n64 = sum(int(np.prod(a.const[n.input[1]].shape[1:])) + 2 for n in nodes if n.op_type == "Conv")
-        n64 += 8 * len(nodes) + int(np.prod(w64.shape[1:])) + 2
-        g64 = _gamma(n64, 2.0**-53)
-        rng = np.random.default_rng(0)
-        for label, x in (("random normal", rng.standard_normal(shape)), ("random normal x 100",
-                                                                          100 * rng.standard_normal(shape))):
-            try:
-                want = _run_subgraph(a, nodes, start, target, x)
-                got = _run_conv(x, w64, b64, attrs_opt, False)
-            except ValueError:
-                continue
-            if want.shape != got.shape:
-                return {"input": label, "shape": list(shape), "seed": 0,
-                        "detail": f"output shapes differ: {list(want.shape)} vs {list(got.shape)}"}
-            ax = np.abs(x)
-            bound = _run_conv(ax, allowed_w, allowed_b, attrs_opt, False)
-            bound = bound + g64 * (_run_subgraph(a, nodes, start, target, ax, absolute=True)
-                                   + _run_conv(ax, np.abs(w64), None if b64 is None else np.abs(b64), attrs_opt,
-                                               False))
-            excess = np.abs(want - got) - bound
-            if float(excess.max()) > 0:
-                pos = np.unravel_index(int(np.argmax(excess)), excess.shape)
-                return {"input": label, "shape": list(shape), "seed": 0, "at": [int(p) for p in pos],
-                        "original": float(want[pos]), "optimized": float(got[pos]),
-                        "difference": float(abs(want[pos] - got[pos])), "bound": float(bound[pos])}
-        return None
 
     def _compare(self, node, w_opt, bias_opt, attrs_opt, pad, conv, attrs, tail, transposed) -> NodeResult:
         a = self.a

@@ -51,6 +51,23 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "counts": self.counts(), "nodes": [n.to_json() for n in self.nodes]}
 
+    def to_data(self) -> dict[str, Any]:
+        """The report without its measurements (error ratios, witness values, timing), which
+        depend on the optimizer's floating-point arithmetic and the machine: only what is the same
+        on every run -- each node's status, rule, theorem, matched original nodes and bound as a
+        formula, and the reason of every node that is not verified.  For data files (the book's
+        validation report)."""
+        nodes = []
+        for n in self.nodes:
+            entry = {"node": n.node, "op": n.op, "status": n.status, "rule": n.rule, "theorem": n.theorem,
+                     "original": list(n.original), "bound": n.bound or None}
+            if n.status != "verified":
+                entry["reason"] = n.reason
+                entry["witness"] = None if n.witness is None else {
+                    k: v for k, v in n.witness.items() if k in ("input", "shape", "seed", "detail")}
+            nodes.append(entry)
+        return {"ok": self.ok, "counts": self.counts(), "nodes": nodes}
+
     def table(self) -> str:
         rows = [("node", "op", "status", "rule", "theorem", "error/bound", "original")]
         for n in self.nodes:
