@@ -93,9 +93,10 @@ def test_a_wrong_branch_merge_is_caught_with_a_witness(nets, mistake):
     assert report.counts()["unmatched"] == 0  # the Relu after a wrong merge is matched to the sum
 
 
-def dilated_pair(nets):
+def dilated_pair(nets, mistake: str | None = None):
     """UniRepLKNet's block and its merge by hand: each branch's BN folded, each dilated kernel
-    spread into its sparse kernel, centred and added into the large one."""
+    spread into its sparse kernel, centred and added into the large one.  ``not-spread``: the
+    dilated kernels added as dense kernels (their dilation forgotten)."""
     torch.manual_seed(2)
     block = nets.randomize_bn(nets.DilatedReparamBlock(4), 2)
     x = torch.randn(1, 4, 20, 20)
@@ -111,6 +112,8 @@ def dilated_pair(nets):
     for branch in block.dils:
         kd, bd = fused(branch)
         d, r = branch.conv.dilation[0], kd.shape[-1]
+        if mistake == "not-spread":
+            d = 1
         sparse = torch.zeros(kd.shape[0], 1, d * (r - 1) + 1, d * (r - 1) + 1)
         sparse[:, :, ::d, ::d] = kd
         m = (size - sparse.shape[-1]) // 2
@@ -130,6 +133,14 @@ def test_dilated_reparameterisation_by_hand_is_verified(nets):
     (node,) = report.nodes
     assert node.rule == "branch-merge" and node.theorem == "folding.dilated-kernel-sparse"
     assert len(node.original) == 2 * 4 + 3  # four conv + BN branches, three adds
+
+
+def test_a_dilated_merge_that_forgets_the_dilation_is_wrong(nets):
+    original, merged = dilated_pair(nets, "not-spread")
+    report = validate_models(original, merged)
+    (node,) = report.nodes
+    assert node.status == "wrong" and node.theorem == "folding.dilated-kernel-sparse", report.table()
+    assert node.witness["difference"] > node.witness["bound"]
 
 
 class TwoConvs(nn.Module):
