@@ -3,10 +3,14 @@ macs))``, read from the tools' source (see :meth:`convsym.cost.Cost.as_reported_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from convsym.cost.record import Cost, Size, _numel
-from convsym.shapes import _symbolic
+from convsym.cost.units import Size
+from convsym.cost.units import is_symbolic as _symbolic
+from convsym.cost.units import numel as _numel
+
+if TYPE_CHECKING:  # annotations only: the record looks these conventions up
+    from convsym.cost.record import Cost
 
 # ---------------------------------------------------------------------------------------------
 # tool conventions: op -> (cost -> (quantity, value, params, macs))

@@ -43,7 +43,9 @@ from typing import Any
 
 import sympy
 
-from convsym.cost.record import Cost, LayerSpec, Size, _clean, _numel
+from convsym.cost.record import Cost, LayerSpec, _clean
+from convsym.cost.units import Size
+from convsym.cost.units import numel as _numel
 from convsym.shapes import (
     _floor_div,
     _require,

@@ -9,10 +9,9 @@ from typing import Any
 
 import sympy
 
+from convsym.cost.units import Size
+from convsym.cost.units import is_symbolic as _symbolic
 from convsym.dtypes import DTYPE_SIZES, TOOL_VERSIONS, TOOLS  # noqa: F401  (re-exported)
-from convsym.shapes import _symbolic
-
-Size = int | sympy.Expr
 
 
 def _clean(value: Size) -> Size:
@@ -23,11 +22,6 @@ def _clean(value: Size) -> Size:
 
 
 
-def _numel(shape: Sequence[Size]) -> Size:
-    out: Size = 1
-    for v in shape:
-        out = out * v
-    return out
 
 
 

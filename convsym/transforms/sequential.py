@@ -35,9 +35,6 @@ def _sides(padding) -> tuple[Pair, Pair]:
 
 
 def _merge(first: Conv2d, second: Conv2d) -> Conv2d:
-    # imported here: convsym.transforms re-exports this module's transforms
-    from convsym.transforms import merge_sequential
-
     return merge_sequential(first, second)
 
 
@@ -78,8 +75,6 @@ def merge_sequential(first: Conv2d, second: Conv2d, padding_mode: str | None = N
     """
     op = "merge_sequential"
     if padding_mode is not None:
-        from convsym.transforms.sequential import merge_sequential_padded
-
         return merge_sequential_padded(first, second, padding_mode)
     _check_type(op, "first", first, Conv2d)
     _check_type(op, "second", second, Conv2d)
