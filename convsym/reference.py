@@ -37,7 +37,7 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 __all__ = [
     "avg_pool2d",
@@ -58,6 +58,9 @@ _TUPLE_WORD = {1: "a 1-tuple", 2: "a pair"}
 # The convolutions build the im2col matrix for a few samples at a time: a chunk of about this many
 # entries keeps the copy in cache-friendly pieces without paying Python overhead per sample.
 _CHUNK_ENTRIES = 1 << 21
+# The depthwise path copies the taps of a stretch of flat positions into a (taps, positions)
+# block of about this many entries (it stays in the L2 cache) before one matrix product.
+_DEPTHWISE_ENTRIES = 1 << 17
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,6 +262,78 @@ def _conv_core(xp: np.ndarray, w: np.ndarray, stride, dilation, groups: int) -> 
     return out.reshape(batch, out_channels, *out_sizes)
 
 
+def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation) -> np.ndarray:
+    """Grouped conv2d with one input channel per group (``groups = C``, ``O = C*m``)::
+
+        out[n, c*m + j, i1, i2] = sum_{u, v} w[c*m + j, 0, u, v]
+                                  * xpad[n, c, i1*s_h + u*d_h, i2*s_w + v*d_w]
+
+    Exact (object) arrays: tap by tap, ``out += w[:, 0, u, v] * window(u, v)`` over strided
+    views, any stride; no value changes type or precision.  Floating arrays with stride 1: each
+    channel's padded planes are laid end to end (channel-major), so a tap is a *shift* of that
+    flat run; the output is computed at every flat position (the positions past a row's or a
+    plane's last window are discarded), ``out[c] = W[c] (m, taps) @ cols (taps, positions)``,
+    with ``cols`` filled by ``taps`` contiguous copies per cache-sized stretch.  Floating arrays
+    with a stride > 1 use the grouped im2col of :func:`_conv_core`.
+    """
+    batch, channels, height, width = x.shape
+    out_channels, _, kh, kw = w.shape
+    mult = out_channels // channels
+    (top, bottom), (left, right) = pads
+    hp, wp = height + top + bottom, width + left + right
+    (sh, sw), (dh, dw) = stride, dilation
+    ho, wo = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+    if x.dtype == object:
+        xp = _pad(x, pads)
+        src = xp if mult == 1 else np.repeat(xp, mult, axis=1)
+        out = None
+        for u in range(kh):
+            rows = slice(u * dh, u * dh + (ho - 1) * sh + 1, sh)
+            for v in range(kw):
+                cols = slice(v * dw, v * dw + (wo - 1) * sw + 1, sw)
+                term = src[:, :, rows, cols] * w[:, 0, u, v].reshape(1, out_channels, 1, 1)
+                if out is None:
+                    out = term
+                else:
+                    np.add(out, term, out=out)
+        return out
+    if sh != 1 or sw != 1:
+        groups = channels
+        return _conv_core(_pad(x, pads), w, stride, dilation, groups)
+    dtype = np.result_type(x, w)
+    plane = hp * wp
+    run = batch * plane  # one channel's planes, end to end
+    # the last tap of the last position of the last channel reads dw*(kw-1) entries past the end
+    buf = np.zeros(channels * run + dw * (kw - 1), dtype=dtype)
+    buf[: channels * run].reshape(channels, batch, hp, wp)[:, :, top : top + height, left : left + width] = (
+        x.transpose(1, 0, 2, 3)
+    )
+    taps = kh * kw
+    offsets = [u * dh * wp + v * dw for u in range(kh) for v in range(kw)]
+    weights = w.astype(dtype, copy=False).reshape(channels, mult, taps)
+    span = (batch - 1) * plane + ho * wp  # flat positions computed per channel
+    stretch = max(1, _DEPTHWISE_ENTRIES // taps)
+    length = min(span, stretch)
+    per_step = max(1, stretch // span)  # short runs: several channels per matrix product
+    out = np.empty((channels, mult, run), dtype=dtype)
+    cols = np.empty((per_step, taps, length), dtype=dtype)
+    item = buf.itemsize
+    for c0 in range(0, channels, per_step):
+        c1 = min(c0 + per_step, channels)
+        for start in range(0, span, length):
+            stop = min(start + length, span)
+            block = cols[: c1 - c0, :, : stop - start]
+            for t, offset in enumerate(offsets):
+                first = c0 * run + start + offset
+                shifted = as_strided(
+                    buf[first:], shape=(c1 - c0, stop - start), strides=(run * item, item), writeable=False
+                )
+                block[:, t, :] = shifted
+            np.matmul(weights[c0:c1], block, out=out[c0:c1, :, start:stop])
+    out = out.reshape(out_channels, batch, hp, wp)[:, :, :ho, :wo]
+    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
+
+
 def _add_bias(out: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     if b is None:
         return out
@@ -293,7 +368,15 @@ def _conv(op, x, w, b, stride, padding, dilation, groups, nd):
     _bias(op, b, out_channels)
     _check_kernel_fits(op, x.shape[2:], kernel, dilation, pads)
     x, w, b = _unify(x, w, b)
-    out = _conv_core(_pad(x, pads), w, stride, dilation, groups)
+    if w.shape[1] == 1 and x.shape[0] > 0:
+        # one input channel per group (depthwise, with a channel multiplier O/C)
+        if nd == 1:
+            out = _depthwise(x[:, :, None, :], w[:, :, None, :], ((0, 0), *pads), (1, *stride), (1, *dilation))
+            out = out[:, :, 0, :]
+        else:
+            out = _depthwise(x, w, pads, stride, dilation)
+    else:
+        out = _conv_core(_pad(x, pads), w, stride, dilation, groups)
     return _add_bias(out, b)
 
 
