@@ -291,6 +291,28 @@ class _Engine:
                     changed = True
         return top
 
+    def warm(self, root: int, entries: np.ndarray) -> None:
+        """Compute and cache the shared (whole) nodes ``root[entries]`` needs, now.
+
+        Called for both sides before either side's block is built, so that the transient memory
+        of building a shared node (a merged kernel, say) never adds to a block's keys.  Nothing
+        is done when a shared node reads a node that is made per block (it is then built with the
+        block, as before)."""
+        need = self.needs(root, entries)
+        whole = {n for n, wanted in need.items() if wanted is None}
+        if whole <= self.cache.keys():
+            return
+        g = self.graph
+        for node in whole - self.cache.keys():
+            kind, args = g.kinds[node], g.args[node]
+            if kind in ("add", "contract"):
+                inputs = (args[0], args[1])
+            else:
+                inputs = (args[0],) if kind in ("gather", "scale") else ()
+            if any(arg not in whole for arg in inputs):
+                return
+        self._forward(dict.fromkeys(whole), set())
+
     def evaluate(self, root: int, entries: np.ndarray) -> PolyTensor:
         """``root`` restricted to ``entries`` (sorted, unique): a PolyTensor of shape ``(len,)``."""
         need = self.needs(root, entries)
@@ -559,10 +581,15 @@ def _block_keys(engine: _Engine, root: int, entries: np.ndarray, plan: _KeyPlan,
 
 
 def _constant_of(coef: np.ndarray) -> int | None:
-    """The value of a broadcast (stride 0) int64 coefficient array, else None."""
-    if coef.dtype != object and coef.ndim == 1 and coef.strides == (0,) and coef.size:
+    """The value of an int64 coefficient array whose entries are all equal (a broadcast, or a
+    piece such as a bias's terms, each of coefficient 1), else None.  Such a block stores no
+    coefficients at all: its keys alone describe it (8 bytes a term instead of 16)."""
+    if coef.dtype == object or coef.ndim != 1 or not coef.size:
+        return None
+    if coef.strides == (0,):
         return int(coef[0])
-    return None
+    first = int(coef[0])
+    return first if bool(np.all(coef == first)) else None
 
 
 def _same_coefficients(a: np.ndarray, b: np.ndarray) -> bool:
@@ -652,6 +679,8 @@ def compare_blockwise(
         plan = _KeyPlan(width, len(pool).bit_length(), max(n - 1, 0).bit_length() + width * len(pool).bit_length())
         if plan.total_bits <= 62 and int(cost[entries].sum()) > SMALL_BLOCK:
             # the fast path: both sides as sorted packed keys, compared without unpacking
+            engine.warm(lhs._node, entries)
+            engine.warm(rhs._node, entries)
             kl, cl = _block_keys(engine, lhs._node, entries, plan, buffers)
             counts = np.bincount(kl >> (width * plan.bits), minlength=n) if kl.size else np.zeros(n, np.int64)
             nnz += int(kl.size)
