@@ -48,6 +48,7 @@ from convsym.algebra import (
     _exact_scalar,
     _KeyPlan,
     _max_abs,
+    _merge_sorted_columns,
     _reshape_target,
     _sort_packed,
     _to_object,
@@ -359,9 +360,11 @@ class _Engine:
         cuts = np.searchsorted(ends, np.arange(CHUNK_TERMS, total, CHUNK_TERMS), side="left") + 1
         bounds = [0, *sorted(set(cuts.tolist()) - {0, ends.size}), ends.size]
 
+        coefficients = _CoefficientPlan(ta.coef, tb.coef)  # once, not once per piece
+
         def chunks():
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                terms = ta._product_terms(tb, out_local[lo:hi], la[lo:hi], lb[lo:hi], constant_view=True)
+                terms = _product_terms(ta, tb, out_local[lo:hi], la[lo:hi], lb[lo:hi], coefficients)
                 if terms is not None:
                     yield terms
 
@@ -452,6 +455,71 @@ class _Engine:
         ta, la = view(a, ai[lo:hi][sel])
         tb, lb = view(b, bi[lo:hi][sel])
         return mapped[sel], la, lb, ta, tb
+
+
+class _CoefficientPlan:
+    """How the coefficients of the products of two tensors' terms are made, decided once per
+    contraction (deciding it per piece would scan both operands' coefficients for every piece):
+    ``constant`` (every product has the same int64 coefficient, given as a broadcast view),
+    int64 products (no overflow: ``max|a| * max|b| < 2**62``), or exact Python numbers."""
+
+    __slots__ = ("exact", "constant")
+
+    def __init__(self, ca: np.ndarray, cb: np.ndarray) -> None:
+        self.constant: np.int64 | None = None
+        self.exact: tuple[np.ndarray, np.ndarray] | None = None  # both as Python numbers
+        if ca.dtype == object or cb.dtype == object or _max_abs(ca) * _max_abs(cb) >= _LIMIT:
+            self.exact = (_to_object(ca), _to_object(cb))
+        elif ca.size and cb.size and ca.min() == ca.max() and cb.min() == cb.max():
+            self.constant = np.int64(int(ca[0]) * int(cb[0]))
+
+
+def _product_terms(ta: PolyTensor, tb: PolyTensor, oi, ai, bi, plan: _CoefficientPlan):
+    """The raw terms ``(entry, columns, coef)`` of the products ``ta[ai[k]] * tb[bi[k]]`` for
+    entry ``oi[k]`` (every row of the columns sorted), or None when there is none: the terms
+    :meth:`PolyTensor.contract` would sort and merge, with the coefficient rule of ``plan``."""
+    a_ptr, b_ptr = ta.offsets(), tb.offsets()
+    na = a_ptr[ai + 1] - a_ptr[ai]
+    nb = b_ptr[bi + 1] - b_ptr[bi]
+    pairs = na * nb
+    total = int(pairs.sum())
+    if total == 0:
+        return None
+    if int(pairs.min()) == 0:  # triples with an empty factor make no term
+        keep = pairs > 0
+        oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
+    # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
+    first = np.cumsum(pairs) - pairs
+    ia = ib = single_a = single_b = None
+    if int(nb.max()) == 1:  # one term per entry of b: b's side is a plain repeat per triple
+        ia = np.repeat(a_ptr[ai] - first, pairs)
+        ia += np.arange(total, dtype=np.int64)
+        single_b = b_ptr[bi]
+    elif int(na.max()) == 1:
+        ib = np.repeat(b_ptr[bi] - first, pairs)
+        ib += np.arange(total, dtype=np.int64)
+        single_a = a_ptr[ai]
+    else:
+        local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
+        q, r = np.divmod(local, np.repeat(nb, pairs))
+        del local
+        ia = np.repeat(a_ptr[ai], pairs) + q
+        ib = np.repeat(b_ptr[bi], pairs) + r
+    entry = np.repeat(oi, pairs)
+
+    def side(values: np.ndarray, index, single) -> np.ndarray:
+        return np.repeat(values[single], pairs, axis=0) if index is None else values[index]
+
+    cols_a = [side(c, ia, single_a) for c in _columns(ta.mono)]
+    cols_b = [side(c, ib, single_b) for c in _columns(tb.mono)]
+    cols = _merge_sorted_columns(cols_a, cols_b) if ta.degree and tb.degree else cols_a + cols_b
+    if plan.constant is not None:
+        coef = np.broadcast_to(plan.constant, (total,))
+    elif plan.exact is not None:
+        coef = side(plan.exact[0], ia, single_a) * side(plan.exact[1], ib, single_b)
+    else:
+        coef = side(ta.coef, ia, single_a) * side(tb.coef, ib, single_b)
+    return entry, cols, coef
 
 
 def _is_identity(local: np.ndarray, size: int) -> bool:
