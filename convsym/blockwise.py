@@ -750,7 +750,9 @@ def compare_blockwise(
             engine.warm(lhs._node, entries)
             engine.warm(rhs._node, entries)
             kl, cl = _block_keys(engine, lhs._node, entries, plan, buffers)
-            counts = np.bincount(kl >> (width * plan.bits), minlength=n) if kl.size else np.zeros(n, np.int64)
+            # terms per entry: the keys are sorted with the entry in the high bits
+            firsts = np.arange(n + 1, dtype=np.int64) << (width * plan.bits)
+            counts = np.diff(np.searchsorted(kl, firsts))
             nnz += int(kl.size)
             most = max(most, int(counts.max()) if n else 0)
             if best is not None and best.degree == 0:
