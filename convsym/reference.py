@@ -7,7 +7,8 @@ checks compare convsym's symbolic results against it, so a bug cannot hide in sh
 Numbers
 -------
 * Floating arrays stay floating and keep their precision (float32 in, float32 out); the work is
-  vectorised (sliding windows, then one matrix product per chunk of the batch).
+  vectorised (sliding windows, then one matrix product per chunk of the batch; a depthwise conv,
+  one input channel per group, as shifted flat planes and one matrix product per stretch).
 * ``dtype=object`` arrays of Python ints and ``fractions.Fraction`` stay exact: no value is ever
   converted to float.  Averages divide by ``Fraction(1, count)``; ``batch_norm`` takes an exact
   square root or raises.
