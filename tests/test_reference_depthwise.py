@@ -1,10 +1,11 @@
 """The depthwise path of convsym.reference (one input channel per group) against the general path.
 
-``conv2d``/``conv1d`` send a convolution with ``weight.shape[1] == 1`` to ``_depthwise`` (tap by
-tap on exact arrays, shifted flat planes and one matrix product per stretch on floats).  Here it
-is compared with the grouped im2col path ``_conv_core`` it replaces, and with the same conv
-written as a dense (groups=1) conv whose weight is zero off the channel's own input, on random
-shapes, strides, dilations, paddings ('same', asymmetric pairs), channel multipliers and biases.
+``conv2d``/``conv1d`` send a floating convolution with ``weight.shape[1] == 1`` and stride 1 to
+``_depthwise`` (shifted flat planes, one matrix product per stretch); exact (object) arrays and
+strides > 1 keep the grouped im2col path ``_conv_core``.  Here the depthwise path is compared
+with ``_conv_core`` on random shapes, dilations, paddings ('same', asymmetric pairs), channel
+multipliers and biases, and every depthwise conv (exact ones included, any stride) with the same
+conv written as a dense (groups=1) conv whose weight is zero off each output's own channel.
 Exact inputs must give exactly equal results; floats agree to rounding and keep their dtype.
 """
 
@@ -45,13 +46,14 @@ def operands(rng, kind, x_shape, w_shape, bias):
     return x, w, b
 
 
-def random_case(seed: int, nd: int, kind: str):
+def random_case(seed: int, nd: int, kind: str, stride_one: bool = False):
     """A random depthwise conv: shapes, stride, dilation, padding (every accepted form)."""
     rng = np.random.default_rng(seed)
     batch, channels, mult = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
     kernel = tuple(int(k) for k in rng.integers(1, 5, size=nd))
     dilation = tuple(int(d) for d in rng.integers(1, 3, size=nd))
-    stride = tuple(int(s) for s in rng.integers(1, 4, size=nd)) if rng.random() < 0.5 else (1,) * nd
+    strided = not stride_one and rng.random() < 0.5
+    stride = tuple(int(s) for s in rng.integers(1, 4, size=nd)) if strided else (1,) * nd
     form = rng.integers(0, 4)
     if form == 0 and all(s == 1 for s in stride):
         padding = "same"
@@ -105,18 +107,19 @@ def assert_same(actual, expected, kind):
 
 
 KINDS = ["fraction", "int", "float32", "float64", "mixed"]
+FLOATS = ["float32", "float64", "mixed"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("kind", FLOATS)
+@pytest.mark.parametrize("seed", range(16))
 def test_depthwise_conv2d_equals_the_general_path(seed, kind):
-    x, w, b, kwargs = random_case(seed, 2, kind)
+    x, w, b, kwargs = random_case(seed, 2, kind, stride_one=True)
     ours = R.conv2d(x, w, b, **kwargs)
     assert_same(ours, general_path(x, w, b, **kwargs), kind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(10))
 def test_depthwise_conv2d_equals_the_dense_conv_with_a_block_diagonal_weight(seed, kind):
     x, w, b, kwargs = random_case(100 + seed, 2, kind)
     groups = kwargs.pop("groups")
@@ -129,10 +132,10 @@ def test_depthwise_conv2d_equals_the_dense_conv_with_a_block_diagonal_weight(see
     assert_same(ours, theirs, kind)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", FLOATS)
 @pytest.mark.parametrize("seed", range(8))
 def test_depthwise_conv1d_equals_the_general_path(seed, kind):
-    x, w, b, kwargs = random_case(200 + seed, 1, kind)
+    x, w, b, kwargs = random_case(200 + seed, 1, kind, stride_one=True)
     ours = R.conv1d(x, w, b, **kwargs)
     assert_same(ours, general_path(x, w, b, **kwargs), kind)
 
@@ -166,3 +169,23 @@ def test_depthwise_float_path_in_several_stretches(monkeypatch):
         monkeypatch.setattr(R, "_DEPTHWISE_ENTRIES", entries)
         out = R.conv2d(x, w, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
         assert_same(out, expected, "float64")
+
+
+def test_only_floating_stride_one_depthwise_convs_take_the_depthwise_path(monkeypatch):
+    taken = []
+    original = R._depthwise
+
+    def spy(*args):
+        taken.append(args[0].dtype)
+        return original(*args)
+
+    monkeypatch.setattr(R, "_depthwise", spy)
+    x = np.arange(2 * 3 * 5 * 5).reshape(2, 3, 5, 5)
+    w = np.ones((3, 1, 2, 2), dtype=np.int64)
+    R.conv2d(x.astype(np.float32), w.astype(np.float32), groups=3)
+    R.conv1d(x[:, :, 0].astype(np.float64), w[:, :, 0].astype(np.float64), groups=3)
+    assert taken == [np.float32, np.float64]
+    R.conv2d(x, w, groups=3)  # exact: im2col
+    R.conv2d(x.astype(np.float64), w.astype(np.float64), groups=3, stride=2)  # strided: im2col
+    R.conv2d(x.astype(np.float64), np.ones((3, 3, 2, 2)))  # dense
+    assert taken == [np.float32, np.float64]
