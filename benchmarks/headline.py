@@ -5,7 +5,8 @@ Never run as a test.  From the repository root (so that this checkout's convsym 
     python -m benchmarks.headline                    # about a minute
     python -m benchmarks.headline --large            # + exact merge (9,9) and (11,11) C=16
                                                      #   (107.6M and ~240M terms: minutes)
-    python -m benchmarks.headline --previous-large   # + the previous exact check at (9,9) C=16
+    python -m benchmarks.headline --large --previous-large
+                                                     # + the previous exact check at (9,9) C=16
                                                      #   (whole tensors: ~65 s and ~11.5 GB)
 
 For the reference-vs-torch rows the issue allows unsetting OpenBLAS's core pinning for this
