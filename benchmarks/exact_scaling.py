@@ -21,6 +21,7 @@ Usage (from the repository root, so that this checkout's convsym is imported):
     python -m benchmarks.exact_scaling --full       # k = 3..11, C = 1..16: ~15 min, ~2 GB
     python -m benchmarks.exact_scaling --previous   # also time exact_check where it fits
                                                     # (--previous-limit terms, default 30M)
+    python -m benchmarks.exact_scaling --kernels 9,11 --channels 16   # chosen cells only
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--previous", action="store_true", help="also run exact_check (whole tensors)")
     parser.add_argument("--previous-limit", type=float, default=30e6,
                         help="largest lhs term count exact_check is run on (memory: ~110 B a term)")
+    parser.add_argument("--kernels", help="comma-separated kernel sizes (overrides the defaults), e.g. 9,11")
+    parser.add_argument("--channels", help="comma-separated channel counts (overrides the defaults), e.g. 16")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--no-trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -121,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
 
     kernels = KERNELS if args.full else KERNELS[:3]
     channels = CHANNELS if args.full else CHANNELS[:4]
+    if args.kernels:
+        kernels = tuple(int(k) for k in args.kernels.split(","))
+    if args.channels:
+        channels = tuple(int(c) for c in args.channels.split(","))
     print(f"exact merge check by blocks (convsym.exact.blockwise.compare_blockwise); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     header = (f"{'k':>3} {'C':>3} {'terms':>12} {'blocks':>6} {'wall s':>8} {'cpu s':>8} {'RSS MB':>8} "

@@ -2,9 +2,11 @@
 
 Never run as a test.  From the repository root (so that this checkout's convsym is imported):
 
-    python -m benchmarks.headline                    # a few minutes
-    python -m benchmarks.headline --large            # + exact merge (11,11) C=16 (~240M terms)
-    python -m benchmarks.headline --previous-large   # + the previous exact check at (9,9) C=16
+    python -m benchmarks.headline                    # about a minute
+    python -m benchmarks.headline --large            # + exact merge (9,9) and (11,11) C=16
+                                                     #   (107.6M and ~240M terms: minutes)
+    python -m benchmarks.headline --large --previous-large
+                                                     # + the previous exact check at (9,9) C=16
                                                      #   (whole tensors: ~65 s and ~11.5 GB)
 
 For the reference-vs-torch rows the issue allows unsetting OpenBLAS's core pinning for this
@@ -21,13 +23,16 @@ Rows and what "previous" and "torch" mean in each:
   convsym list           previous: the same command with those imports made first; torch: as above
   exact merge B/term     traced peak (tracemalloc) / terms of one side, at (7,7) C=8 and (9,9) C=16;
                          previous: exact_check (both sides whole)
-  exact merge (9,9) C=16 compare_blockwise; previous: exact_check (only with --previous-large);
+  exact merge (9,9) C=16 (--large) compare_blockwise; previous: exact_check (--previous-large);
                          torch: the same identity checked numerically in float64 by torch
   exact merge (11,11)    as above (--large); the previous method runs out of memory
-  exact / Zippel (7,7)8  exact check time over 3 Schwartz-Zippel points; previous: exact_check
-  depthwise 3x3 64ch     convsym.reference.conv2d on (8,64,56,56) (grouped im2col, unchanged:
-                         a tap-by-tap channels-last path was tried and cost more CPU time);
-                         torch: torch.nn.functional.conv2d (CPU time of all its threads)
+  exact / Zippel (7,7)8  exact check time over 3 Schwartz-Zippel points (and over 1 point, the
+                         pre-check's default); previous: exact_check
+  depthwise 3x3 64ch     convsym.reference.conv2d on (8,64,56,56), padding 1 (the depthwise path:
+                         shifted flat planes, one matrix product per stretch); previous: the
+                         grouped im2col path it replaces; torch: torch.nn.functional.conv2d
+                         (CPU time of all its threads, idle spinning included, and with 1 thread);
+                         best and median of the runs
 """
 
 from __future__ import annotations
@@ -128,36 +133,69 @@ def row(figure: str, now: str, previous: str, vs_prev: str, torch_text: str, vs_
     print(f"{figure:30} {now:>24} {previous:>22} {vs_prev:>8} {torch_text:>12} {vs_torch:>9}  {target}", flush=True)
 
 
+def previous_depthwise(x, w, padding: int, groups: int):
+    """The reference's previous path for a depthwise conv: grouped im2col + matrix products."""
+    from convsym import reference
+
+    pads = ((padding, padding), (padding, padding))
+    return reference._conv_core(reference._pad(x, pads), w, (1, 1), (1, 1), groups)
+
+
+def torch_one_thread(fn, *args, **kwargs):
+    """``fn`` with torch limited to one thread (its CPU time then has no idle spinning in it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def depthwise_rows(repeat: int) -> None:
+    """CPU ms (best and median of ``repeat``; the calls take turns) of the depthwise 3x3 conv."""
     from convsym import reference
 
     rng = np.random.default_rng(0)
     for dtype, target in ((np.float32, "at most 2x torch"), (np.float64, "at most 1x torch")):
         x = rng.standard_normal((8, 64, 56, 56)).astype(dtype)
         w = rng.standard_normal((64, 1, 3, 3)).astype(dtype)
-        calls = [partial(reference.conv2d, x, w, padding=1, groups=64)]
+        calls = {"now": partial(reference.conv2d, x, w, padding=1, groups=64),
+                 "previous": partial(previous_depthwise, x, w, 1, 64)}
         if torch is not None:
             tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-            calls.append(partial(torch.nn.functional.conv2d, tx, tw, padding=1, groups=64))
-        for call in calls:
+            conv = partial(torch.nn.functional.conv2d, tx, tw, padding=1, groups=64)
+            calls["torch"] = conv
+            calls["torch 1 thread"] = partial(torch_one_thread, conv)
+            expected = conv().numpy()
+            scale = float(np.abs(expected).max()) * (1e-5 if dtype == np.float32 else 1e-12)
+            for name in ("now", "previous"):
+                assert float(np.abs(calls[name]() - expected).max()) <= scale, name
+        for call in calls.values():
             call()
         # CPU time: torch's threads are all counted, and a shared machine does not blur it
-        best = [float("inf")] * len(calls)
+        times: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(repeat):
-            for i, call in enumerate(calls):
+            for name, call in calls.items():
                 start = time.process_time()
                 call()
-                best[i] = min(best[i], time.process_time() - start)
-        t_torch = best[1] if torch is not None else None
-        row(f"depthwise 3x3 64ch {np.dtype(dtype).name}", f"{best[0] * 1e3:.2f} ms cpu",
-            "(unchanged)", "-", "-" if t_torch is None else f"{t_torch * 1e3:.2f} ms", fmt_ratio(best[0], t_torch),
-            target)
+                times[name].append(time.process_time() - start)
+        best = {name: min(t) for name, t in times.items()}
+        median = {name: float(np.median(t)) for name, t in times.items()}
+        label = f"depthwise 3x3 64ch {np.dtype(dtype).name}"
+        for stat, values in (("best", best), ("median", median)):
+            t_torch = values.get("torch")
+            row(f"{label} {stat}", f"{values['now'] * 1e3:.2f} ms cpu", f"{values['previous'] * 1e3:.2f} ms",
+                fmt_ratio(values["now"], values["previous"]),
+                "-" if t_torch is None else f"{t_torch * 1e3:.2f} ms", fmt_ratio(values["now"], t_torch), target)
+            if "torch 1 thread" in values:
+                one = values["torch 1 thread"]
+                row("  vs torch with 1 thread", "", "", "", f"{one * 1e3:.2f} ms", fmt_ratio(values["now"], one), "")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="runs per small measurement (best kept)")
-    parser.add_argument("--large", action="store_true", help="also the exact merge at (11,11) C=16")
+    parser.add_argument("--large", action="store_true", help="also the exact merge at (9,9) and (11,11) C=16")
     parser.add_argument("--previous-large", action="store_true",
                         help="also the previous exact check at (9,9) C=16 (~11.5 GB)")
     parser.add_argument("--skip-depthwise", action="store_true")
@@ -190,35 +228,40 @@ def main(argv: list[str] | None = None) -> None:
     row("exact merge B/term (7,7) C=8", f"{small_new['traced'] / small_new['nnz']:.1f} B",
         f"{small_old['traced'] / small_old['nnz']:.1f} B",
         fmt_ratio(small_new["traced"], small_old["traced"]), "-", "-", "at most 40")
-    torch99 = torch_merge_check(9, 16)
-    big = run("blockwise", 9, 16)
-    row("exact merge B/term (9,9) C=16", f"{big['traced'] / big['nnz']:.1f} B", "(110-130 B in issue)",
-        "-", "-", "-", "at most 40")
-    old_big = run("exact_check", 9, 16, trace=False) if args.previous_large else None
-    row("exact merge (9,9) C=16", f"{big['cpu']:.1f} s cpu {big['wall']:.1f} wall",
-        "-" if old_big is None else f"{old_big['cpu']:.1f} s cpu {old_big['rss'] / 2**30:.1f} GB",
-        fmt_ratio(big["cpu"], old_big and old_big["cpu"]),
-        "-" if torch99 is None else f"{torch99 * 1e3:.1f} ms", fmt_ratio(big["cpu"], torch99), "under 30 s")
-    old_rss = "-" if old_big is None else f"{old_big['rss'] / 2**30:.1f} GB"
-    row("  peak memory (RSS)", f"{big['rss'] / 2**30:.2f} GB", old_rss,
-        fmt_ratio(big["rss"], old_big and old_big["rss"]), "-", "-", "under 4 GB")
     if args.large:
+        torch99 = torch_merge_check(9, 16)
+        big = run("blockwise", 9, 16)
+        row("exact merge B/term (9,9) C=16", f"{big['traced'] / big['nnz']:.1f} B", "(110-130 B in issue)",
+            "-", "-", "-", "at most 40")
+        old_big = run("exact_check", 9, 16, trace=False) if args.previous_large else None
+        row("exact merge (9,9) C=16", f"{big['cpu']:.1f} s cpu {big['wall']:.1f} wall",
+            "-" if old_big is None else f"{old_big['cpu']:.1f} s cpu {old_big['rss'] / 2**30:.1f} GB",
+            fmt_ratio(big["cpu"], old_big and old_big["cpu"]),
+            "-" if torch99 is None else f"{torch99 * 1e3:.1f} ms", fmt_ratio(big["cpu"], torch99), "under 30 s")
+        old_rss = "-" if old_big is None else f"{old_big['rss'] / 2**30:.1f} GB"
+        row("  peak memory (RSS)", f"{big['rss'] / 2**30:.2f} GB", old_rss,
+            fmt_ratio(big["rss"], old_big and old_big["rss"]), "-", "-", "under 4 GB")
         torch11 = torch_merge_check(11, 16)
         huge = run("blockwise", 11, 16, trace=False)
         row("exact merge (11,11) C=16", f"{huge['cpu']:.1f} s cpu {huge['wall']:.1f} wall",
             "out of memory", "-", "-" if torch11 is None else f"{torch11 * 1e3:.1f} ms",
             fmt_ratio(huge["cpu"], torch11), "under 90 s")
         row("  peak memory (RSS)", f"{huge['rss'] / 2**30:.2f} GB", "-", "-", "-", "-", "under 10 GB")
+    else:
+        print("(exact merge at (9,9) and (11,11) C=16: with --large, a few minutes)")
 
     # -- exact vs Schwartz-Zippel at (7,7) C=8, in this process
     lhs, rhs, shapes = merge_statement(7, 7, 8)
     zippel = cpu_best(3, schwartz_zippel, lhs, rhs, shapes, trials=3)
     blocks = cpu_best(3, compare_blockwise, lhs, rhs, shapes, precheck=False)
     whole = cpu_best(3, exact_check, lhs, rhs, shapes)
+    zippel1 = cpu_best(3, schwartz_zippel, lhs, rhs, shapes, trials=1)
     torch77 = torch_merge_check(7, 8)
     row("exact / Zippel (7,7) C=8", f"{blocks[0] / zippel[0]:.1f}x ({blocks[0]:.2f} s)",
         f"{whole[0] / zippel[0]:.1f}x ({whole[0]:.2f} s)", fmt_ratio(blocks[0], whole[0]),
         "-" if torch77 is None else f"{torch77 * 1e3:.1f} ms", fmt_ratio(blocks[0], torch77), "under 8x")
+    row("  over 1 Zippel point", f"{blocks[0] / zippel1[0]:.1f}x ({zippel1[0]:.3f} s)",
+        f"{whole[0] / zippel1[0]:.1f}x", "-", "-", "-", "")
 
     if not args.skip_depthwise:
         depthwise_rows(max(args.repeat, 9))

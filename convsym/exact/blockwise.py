@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.keys import _columns, _KeyPlan, _sort_packed, _trim
+from convsym.exact.keys import _columns, _KeyPlan, _merge_sorted_columns, _sort_packed, _trim
 from convsym.exact.modp import ZippelResult, schwartz_zippel
 from convsym.exact.poly import PolyTensor, TermDifference, TermStats
 from convsym.exact.pool import VariablePool
@@ -285,6 +285,28 @@ class _Engine:
                     changed = True
         return top
 
+    def warm(self, root: int, entries: np.ndarray) -> None:
+        """Compute and cache the shared (whole) nodes ``root[entries]`` needs, now.
+
+        Called for both sides before either side's block is built, so that the transient memory
+        of building a shared node (a merged kernel, say) never adds to a block's keys.  Nothing
+        is done when a shared node reads a node that is made per block (it is then built with the
+        block, as before)."""
+        need = self.needs(root, entries)
+        whole = {n for n, wanted in need.items() if wanted is None}
+        if whole <= self.cache.keys():
+            return
+        g = self.graph
+        for node in whole - self.cache.keys():
+            kind, args = g.kinds[node], g.args[node]
+            if kind in ("add", "contract"):
+                inputs = (args[0], args[1])
+            else:
+                inputs = (args[0],) if kind in ("gather", "scale") else ()
+            if any(arg not in whole for arg in inputs):
+                return
+        self._forward(dict.fromkeys(whole), set())
+
     def evaluate(self, root: int, entries: np.ndarray) -> PolyTensor:
         """``root`` restricted to ``entries`` (sorted, unique): a PolyTensor of shape ``(len,)``."""
         need = self.needs(root, entries)
@@ -331,9 +353,11 @@ class _Engine:
         cuts = np.searchsorted(ends, np.arange(CHUNK_TERMS, total, CHUNK_TERMS), side="left") + 1
         bounds = [0, *sorted(set(cuts.tolist()) - {0, ends.size}), ends.size]
 
+        coefficients = _CoefficientPlan(ta.coef, tb.coef)  # once, not once per piece
+
         def chunks():
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                terms = ta._product_terms(tb, out_local[lo:hi], la[lo:hi], lb[lo:hi], constant_view=True)
+                terms = _product_terms(ta, tb, out_local[lo:hi], la[lo:hi], lb[lo:hi], coefficients)
                 if terms is not None:
                     yield terms
 
@@ -424,6 +448,71 @@ class _Engine:
         ta, la = view(a, ai[lo:hi][sel])
         tb, lb = view(b, bi[lo:hi][sel])
         return mapped[sel], la, lb, ta, tb
+
+
+class _CoefficientPlan:
+    """How the coefficients of the products of two tensors' terms are made, decided once per
+    contraction (deciding it per piece would scan both operands' coefficients for every piece):
+    ``constant`` (every product has the same int64 coefficient, given as a broadcast view),
+    int64 products (no overflow: ``max|a| * max|b| < 2**62``), or exact Python numbers."""
+
+    __slots__ = ("exact", "constant")
+
+    def __init__(self, ca: np.ndarray, cb: np.ndarray) -> None:
+        self.constant: np.int64 | None = None
+        self.exact: tuple[np.ndarray, np.ndarray] | None = None  # both as Python numbers
+        if ca.dtype == object or cb.dtype == object or _max_abs(ca) * _max_abs(cb) >= _LIMIT:
+            self.exact = (_to_object(ca), _to_object(cb))
+        elif ca.size and cb.size and ca.min() == ca.max() and cb.min() == cb.max():
+            self.constant = np.int64(int(ca[0]) * int(cb[0]))
+
+
+def _product_terms(ta: PolyTensor, tb: PolyTensor, oi, ai, bi, plan: _CoefficientPlan):
+    """The raw terms ``(entry, columns, coef)`` of the products ``ta[ai[k]] * tb[bi[k]]`` for
+    entry ``oi[k]`` (every row of the columns sorted), or None when there is none: the terms
+    :meth:`PolyTensor.contract` would sort and merge, with the coefficient rule of ``plan``."""
+    a_ptr, b_ptr = ta.offsets(), tb.offsets()
+    na = a_ptr[ai + 1] - a_ptr[ai]
+    nb = b_ptr[bi + 1] - b_ptr[bi]
+    pairs = na * nb
+    total = int(pairs.sum())
+    if total == 0:
+        return None
+    if int(pairs.min()) == 0:  # triples with an empty factor make no term
+        keep = pairs > 0
+        oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
+    # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
+    first = np.cumsum(pairs) - pairs
+    ia = ib = single_a = single_b = None
+    if int(nb.max()) == 1:  # one term per entry of b: b's side is a plain repeat per triple
+        ia = np.repeat(a_ptr[ai] - first, pairs)
+        ia += np.arange(total, dtype=np.int64)
+        single_b = b_ptr[bi]
+    elif int(na.max()) == 1:
+        ib = np.repeat(b_ptr[bi] - first, pairs)
+        ib += np.arange(total, dtype=np.int64)
+        single_a = a_ptr[ai]
+    else:
+        local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
+        q, r = np.divmod(local, np.repeat(nb, pairs))
+        del local
+        ia = np.repeat(a_ptr[ai], pairs) + q
+        ib = np.repeat(b_ptr[bi], pairs) + r
+    entry = np.repeat(oi, pairs)
+
+    def side(values: np.ndarray, index, single) -> np.ndarray:
+        return np.repeat(values[single], pairs, axis=0) if index is None else values[index]
+
+    cols_a = [side(c, ia, single_a) for c in _columns(ta.mono)]
+    cols_b = [side(c, ib, single_b) for c in _columns(tb.mono)]
+    cols = _merge_sorted_columns(cols_a, cols_b) if ta.degree and tb.degree else cols_a + cols_b
+    if plan.constant is not None:
+        coef = np.broadcast_to(plan.constant, (total,))
+    elif plan.exact is not None:
+        coef = side(plan.exact[0], ia, single_a) * side(plan.exact[1], ib, single_b)
+    else:
+        coef = side(ta.coef, ia, single_a) * side(tb.coef, ib, single_b)
+    return entry, cols, coef
 
 
 def _is_identity(local: np.ndarray, size: int) -> bool:
@@ -553,10 +642,15 @@ def _block_keys(engine: _Engine, root: int, entries: np.ndarray, plan: _KeyPlan,
 
 
 def _constant_of(coef: np.ndarray) -> int | None:
-    """The value of a broadcast (stride 0) int64 coefficient array, else None."""
-    if coef.dtype != object and coef.ndim == 1 and coef.strides == (0,) and coef.size:
+    """The value of an int64 coefficient array whose entries are all equal (a broadcast, or a
+    piece such as a bias's terms, each of coefficient 1), else None.  Such a block stores no
+    coefficients at all: its keys alone describe it (8 bytes a term instead of 16)."""
+    if coef.dtype == object or coef.ndim != 1 or not coef.size:
+        return None
+    if coef.strides == (0,):
         return int(coef[0])
-    return None
+    first = int(coef[0])
+    return first if bool(np.all(coef == first)) else None
 
 
 def _same_coefficients(a: np.ndarray, b: np.ndarray) -> bool:
@@ -646,8 +740,12 @@ def compare_blockwise(
         plan = _KeyPlan(width, len(pool).bit_length(), max(n - 1, 0).bit_length() + width * len(pool).bit_length())
         if plan.total_bits <= 62 and int(cost[entries].sum()) > SMALL_BLOCK:
             # the fast path: both sides as sorted packed keys, compared without unpacking
+            engine.warm(lhs._node, entries)
+            engine.warm(rhs._node, entries)
             kl, cl = _block_keys(engine, lhs._node, entries, plan, buffers)
-            counts = np.bincount(kl >> (width * plan.bits), minlength=n) if kl.size else np.zeros(n, np.int64)
+            # terms per entry: the keys are sorted with the entry in the high bits
+            firsts = np.arange(n + 1, dtype=np.int64) << (width * plan.bits)
+            counts = np.diff(np.searchsorted(kl, firsts))
             nnz += int(kl.size)
             most = max(most, int(counts.max()) if n else 0)
             if best is not None and best.degree == 0:

@@ -166,3 +166,94 @@ def test_trace_tensors_record_instead_of_computing():
                               precheck=False)
     assert not check.equal and check.difference.index == (0, 1)
     assert isinstance(check, object) and TraceTensor.__name__ == "TraceTensor"
+
+
+def _polynomials(pool, seed, coefficients):
+    """4 polynomials of degree <= 2 over 3 variables; every coefficient 1, then scaled per entry
+    by ``coefficients``: 'ones', 'ints', 'big' (near 2**62) or 'fractions'."""
+    rng = np.random.default_rng(seed)
+    x = PolyTensor.variables(pool, f"v{seed}", (3,))
+    entries = [x[0] * x[1] + x[2], x[0], x[1] * x[1] + x[0] + x[2], x[2]]
+    out = PolyTensor.zeros((4,), pool)
+    for i, e in enumerate(entries):
+        one_hot = np.zeros(4, dtype=object)
+        one_hot[i] = 1
+        out = out + e.reshape((1,)) * x.constant_like(one_hot)
+    scale = {"ones": [1] * 4, "ints": [int(v) or 1 for v in rng.integers(-3, 4, size=4)], "big": [BIG] * 4,
+             "fractions": [Fraction(1, 3), Fraction(-2, 5), 2, 7]}[coefficients]
+    return out * x.constant_like(np.array(scale, dtype=object))
+
+
+@pytest.mark.parametrize("kinds", [("ones", "ones"), ("ints", "ones"), ("big", "big"), ("fractions", "ints"),
+                                   ("ones", "big")])
+def test_product_terms_equal_those_of_polytensor_contract(kinds):
+    """The blockwise products (coefficient rule decided once) are the terms contract() sorts."""
+    pool = VariablePool()
+    a, b = _polynomials(pool, 1, kinds[0]), _polynomials(pool, 2, kinds[1])
+    rng = np.random.default_rng(5)
+    ai, bi = rng.integers(0, 4, size=9), rng.integers(0, 4, size=9)
+    oi = np.sort(rng.integers(0, 3, size=9))
+    plan = blockwise._CoefficientPlan(a.coef, b.coef)
+    ours = blockwise._product_terms(a, b, oi, ai, bi, plan)
+    theirs = a._product_terms(b, oi, ai, bi)
+    assert np.array_equal(ours[0], theirs[0])
+    assert all(np.array_equal(c, d) for c, d in zip(ours[1], theirs[1], strict=True))
+    assert list(ours[2]) == list(theirs[2])
+    assert (plan.exact is not None) == (theirs[2].dtype == object)
+    if kinds == ("ones", "ones"):
+        assert plan.constant == 1 and ours[2].strides == (0,)  # no memory for the coefficients
+    expected = a.contract(b, oi, ai, bi, (3,))
+    got = PolyTensor((3,), *algebra_canonicalize(3, *ours), pool, canonical=True)
+    assert got.equals(expected)
+
+
+def algebra_canonicalize(size, entry, cols, coef):
+    from convsym.exact.keys import _canonicalize
+
+    return _canonicalize(size, entry, cols, np.array(coef))
+
+
+def test_a_block_of_one_shared_coefficient_stores_keys_only():
+    assert blockwise._constant_of(np.ones(5, dtype=np.int64)) == 1
+    assert blockwise._constant_of(np.broadcast_to(np.int64(-3), (4,))) == -3
+    assert blockwise._constant_of(np.array([1, 2], dtype=np.int64)) is None
+    assert blockwise._constant_of(np.array([1, 1], dtype=object)) is None
+    # a bias (coefficient 1 in a filled array) plus products (a broadcast 1): keys only
+    lhs, rhs, shapes = merge_statement(3, 3, 2)
+    kept = {}
+    original = blockwise._block_keys
+
+    def spy(engine, root, entries, plan, buffers):
+        key, coef = original(engine, root, entries, plan, buffers)
+        kept[root] = coef
+        return key, coef
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blockwise, "_block_keys", spy)
+        patch.setattr(blockwise, "SMALL_BLOCK", 0)
+        assert compare_blockwise(lhs, rhs, shapes, precheck=False).equal
+    assert kept and all(coef.strides == (0,) for coef in kept.values())
+
+
+def test_shared_nodes_are_built_before_either_side_of_a_block():
+    lhs, rhs, shapes = merge_statement(3, 3, 2)
+    order = []
+    original_warm, original_keys = blockwise._Engine.warm, blockwise._block_keys
+
+    def warm(engine, root, entries):
+        original_warm(engine, root, entries)
+        order.append(("warm", root, len(engine.cache)))
+
+    def keys(engine, root, entries, plan, buffers):
+        order.append(("keys", root, len(engine.cache)))
+        return original_keys(engine, root, entries, plan, buffers)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blockwise._Engine, "warm", warm)
+        patch.setattr(blockwise, "_block_keys", keys)
+        patch.setattr(blockwise, "SMALL_BLOCK", 0)
+        assert compare_blockwise(lhs, rhs, shapes, precheck=False).equal
+    kinds = [step[0] for step in order]
+    assert kinds == ["warm", "warm", "keys", "keys"]
+    cached = order[1][2]
+    assert cached > 0 and order[2][2] == cached and order[3][2] == cached  # nothing built later
