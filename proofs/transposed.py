@@ -437,33 +437,36 @@ def _tt_inputs(c, m_, o, k1, k2, nn, **_):
     return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (m_, o, k2, k2)}
 
 
-def _two_transposed(T_, s1, s2, d1, d2, p2, q2, **_):
+def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
     """Two transposed convolutions in a row"""
-    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, dilation=d1)
+    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, output_padding=q1, dilation=d1)
     return OT.conv_transpose2d(h, T_["w2"], stride=s2, padding=p2, output_padding=q2, dilation=d2)
 
 
-def _one_transposed(T_, s1, s2, d1, d2, p2, q2, **_):
-    """One transposed convolution, stride s1 s2, kernel s2 d1 (k1-1) + d2 (k2-1) + 1"""
+def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
+    """One transposed convolution, stride s1 s2, kernel s2 d1 (k1-1) + d2 (k2-1) + 1, output padding s2 q1 + q2"""
     W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
-    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=q2)
+    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
 
 
 merge_two = Identity(
     "transposed.merge-two",
     "Two transposed convolutions in a row are one",
-    "With no padding, output padding and bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, d1), "
-    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, q2) with W[c, o, t] = sum_m sum over "
+    "With no padding and no bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, q1, d1), "
+    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, s2 q1 + q2) with W[c, o, t] = sum_m sum over "
     "s2 d1 a + d2 b = t of w1[c, m, a] w2[m, o, b], of size s2 d1 (k1-1) + d2 (k2-1) + 1 (s2 (k1-1) + k2 "
-    "without dilation). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, p2 in {0, 1}, q2 in {0, 1} "
-    "where allowed, 2 channels each. (transposed.merge-padded-first: with p1 > 0 it fails.)",
+    "without dilation). Conditions: p1 = 0 (transposed.merge-padded-first), no first bias, q1 < s1 and "
+    "s2 q1 + q2 < s1 s2 (a valid output padding). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, "
+    "(p2, q1, q2) in {(0,0,0), (1,1,0), (0,1,1), (1,0,1)} where allowed, 2 channels each; an exact family, not a "
+    "derivation for all sizes.",
     inputs=_tt_inputs,
     lhs=_two_transposed,
     rhs=_one_transposed,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q2=q2_)
+    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
             for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
-            for k1_, k2_ in ((2, 2), (3, 1), (1, 3), (3, 3)) for p2_ in (0, 1) for q2_ in (0, 1)
-            if q2_ < max(s2_, d2_)],
+            for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
+            for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
+            if q1_ < s1_ and q2_ < max(s2_, d2_) and s2_ * q1_ + q2_ < s1_ * s2_],
     check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
 )
 

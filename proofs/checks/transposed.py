@@ -313,16 +313,16 @@ def _tt_kernel(w1, w2, s2, d1, d2):
 
 def test_transposed_merge_two_exact():
     rng = np.random.default_rng(145)
-    for s1, s2, d1, d2, p2, k1, k2 in [(2, 2, 1, 1, 0, 3, 3), (2, 3, 1, 1, 1, 2, 4), (1, 2, 2, 1, 0, 3, 2),
-                                       (3, 2, 1, 2, 2, 2, 3)]:
+    for s1, s2, d1, d2, p2, q1, q2, k1, k2 in [(2, 2, 1, 1, 0, 1, 0, 3, 3), (2, 3, 1, 1, 1, 1, 2, 2, 4),
+                                               (1, 2, 2, 1, 0, 0, 1, 3, 2), (3, 2, 1, 2, 2, 2, 1, 2, 3)]:
         x = rng.integers(-5, 6, (1, 2, 3, 4)).astype(object)
         w1 = rng.integers(-5, 6, (2, 3, k1, k1)).astype(object)
         w2 = rng.integers(-5, 6, (3, 2, k2, k2)).astype(object)
-        lhs = ref.conv_transpose2d(ref.conv_transpose2d(x, w1, stride=s1, dilation=d1), w2, stride=s2, padding=p2,
-                                   dilation=d2)
+        h = ref.conv_transpose2d(x, w1, stride=s1, output_padding=q1, dilation=d1)
+        lhs = ref.conv_transpose2d(h, w2, stride=s2, padding=p2, output_padding=q2, dilation=d2)
         W = _tt_kernel(w1, w2, s2, d1, d2)
         assert W.shape[2] == s2 * d1 * (k1 - 1) + d2 * (k2 - 1) + 1
-        rhs = ref.conv_transpose2d(x, W, stride=s1 * s2, padding=p2)
+        rhs = ref.conv_transpose2d(x, W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
 
 
