@@ -135,10 +135,10 @@ def row(figure: str, now: str, previous: str, vs_prev: str, torch_text: str, vs_
 
 def previous_depthwise(x, w, padding: int, groups: int):
     """The reference's previous path for a depthwise conv: grouped im2col + matrix products."""
-    from convsym import reference
+    from convsym.reference import _common, conv
 
     pads = ((padding, padding), (padding, padding))
-    return reference._conv_core(reference._pad(x, pads), w, (1, 1), (1, 1), groups)
+    return conv._conv_core(_common._pad(x, pads), w, (1, 1), (1, 1), groups)
 
 
 def torch_one_thread(fn, *args, **kwargs):

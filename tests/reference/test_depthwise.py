@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 from convsym import reference as R
+from convsym.reference import _common as RC
+from convsym.reference import conv as RV
 
 
 def fractions(rng: np.random.Generator, shape) -> np.ndarray:
@@ -73,11 +75,11 @@ def random_case(seed: int, nd: int, kind: str, stride_one: bool = False):
 
 def general_path(x, w, b, stride, padding, dilation, groups):
     """The grouped im2col path on the same operands (what conv2d used before the depthwise path)."""
-    x, w, b = R._unify(R._array("t", "x", x), R._array("t", "w", w), R._optional_array("t", "b", b))
+    x, w, b = RC._unify(RC._array("t", "x", x), RC._array("t", "w", w), RC._optional_array("t", "b", b))
     nd = w.ndim - 2
-    stride, dilation = R._ints("t", "s", stride, nd), R._ints("t", "d", dilation, nd)
-    pads = R._conv_padding("t", padding, nd, w.shape[2:], stride, dilation)
-    return R._add_bias(R._conv_core(R._pad(x, pads), w, stride, dilation, groups), b)
+    stride, dilation = RC._ints("t", "s", stride, nd), RC._ints("t", "d", dilation, nd)
+    pads = RC._conv_padding("t", padding, nd, w.shape[2:], stride, dilation)
+    return RV._add_bias(RV._conv_core(RC._pad(x, pads), w, stride, dilation, groups), b)
 
 
 def dense_equivalent(w, groups):
@@ -166,20 +168,20 @@ def test_depthwise_float_path_in_several_stretches(monkeypatch):
     w = rng.standard_normal((10, 1, 3, 2))
     expected = general_path(x, w, None, stride=1, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
     for entries in (6, 50, 1 << 12, 1 << 20):
-        monkeypatch.setattr(R, "_DEPTHWISE_ENTRIES", entries)
+        monkeypatch.setattr(RV, "_DEPTHWISE_ENTRIES", entries)
         out = R.conv2d(x, w, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
         assert_same(out, expected, "float64")
 
 
 def test_only_floating_stride_one_depthwise_convs_take_the_depthwise_path(monkeypatch):
     taken = []
-    original = R._depthwise
+    original = RV._depthwise
 
     def spy(*args):
         taken.append(args[0].dtype)
         return original(*args)
 
-    monkeypatch.setattr(R, "_depthwise", spy)
+    monkeypatch.setattr(RV, "_depthwise", spy)
     x = np.arange(2 * 3 * 5 * 5).reshape(2, 3, 5, 5)
     w = np.ones((3, 1, 2, 2), dtype=np.int64)
     R.conv2d(x.astype(np.float32), w.astype(np.float32), groups=3)
