@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from convsym.exact import blockwise
+from convsym.exact import blockwise, engine
 from convsym.exact.blockwise import TraceTensor, compare_blockwise
 from convsym.exact.modp import exact_check
 from convsym.exact.ops import conv2d, full_convolution, matmul, merge_bias, merge_kernels
@@ -94,7 +94,7 @@ def test_blockwise_finds_what_the_whole_tensor_check_finds(name, lhs, rhs, shape
 
 @pytest.mark.parametrize(("name", "lhs", "rhs", "shapes"), CASES, ids=[c[0] for c in CASES])
 def test_products_made_in_small_pieces_give_the_same_answer(name, lhs, rhs, shapes, monkeypatch):
-    monkeypatch.setattr(blockwise, "CHUNK_TERMS", 3)
+    monkeypatch.setattr(engine, "CHUNK_TERMS", 3)
     monkeypatch.setattr(blockwise, "SMALL_BLOCK", 0)
     whole = exact_check(lhs, rhs, shapes)
     for budget in (5, 1 << 23):
@@ -193,8 +193,8 @@ def test_product_terms_equal_those_of_polytensor_contract(kinds):
     rng = np.random.default_rng(5)
     ai, bi = rng.integers(0, 4, size=9), rng.integers(0, 4, size=9)
     oi = np.sort(rng.integers(0, 3, size=9))
-    plan = blockwise._CoefficientPlan(a.coef, b.coef)
-    ours = blockwise._product_terms(a, b, oi, ai, bi, plan)
+    plan = engine._CoefficientPlan(a.coef, b.coef)
+    ours = engine._product_terms(a, b, oi, ai, bi, plan)
     theirs = a._product_terms(b, oi, ai, bi)
     assert np.array_equal(ours[0], theirs[0])
     assert all(np.array_equal(c, d) for c, d in zip(ours[1], theirs[1], strict=True))
