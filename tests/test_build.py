@@ -37,6 +37,7 @@ from convsym.run.registry import (
     default_out_dir,
     default_proof_dir,
     load_families,
+    load_file,
     proof_files,
     run_script,
     select,
@@ -722,3 +723,19 @@ def test_shipped_chapters_and_their_sections():
         "tutorial": ["tutorial.py"],
     }
     assert sum(len(pf.theorems) for pf in proof_files()) == 96
+
+
+def test_a_worker_that_loads_afresh_finds_theorems_of_every_section(monkeypatch):
+    """Under the spawn start method a worker loads the scripts itself: a theorem of a chapter's
+    later section (another file than the chapter's first) must be found there too."""
+    from convsym.run import build
+
+    files = {pf.family.name: pf for pf in proof_files()}
+    chapter = files["equivalences"]
+    assert len(chapter.sources) > 1
+    last = chapter.sources[-1]
+    wanted = next(t.name for t in load_file(last).theorems)
+    monkeypatch.setattr(build, "_WORKER_CACHE", {})
+    verdict = build._prove_in_worker(build._sources(chapter), wanted)
+    assert verdict.name == wanted
+    assert verdict.verdict == verdict.expected

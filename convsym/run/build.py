@@ -42,7 +42,7 @@ from convsym.errors import RenderError
 from convsym.proof.verdict import Family, Verdict
 from convsym.render.checks import check_source_of, render_checks
 from convsym.render.latex import HEADER, render_chapter, render_main
-from convsym.run.registry import ProofFile, failed_verdict, load_file, proof_files, prove_one, select
+from convsym.run.registry import failed_verdict, load_file, proof_files, prove_one, select
 
 Results = list[tuple[Family, list[tuple[Verdict, Any]]]]
 
@@ -417,18 +417,23 @@ def write_tree(tree: Mapping[str, str], out_dir: Path | str, pdf: bytes | None =
 # proving
 
 
-_WORKER_CACHE: dict[str, ProofFile] = {}
+_WORKER_CACHE: dict[tuple[str, ...], list] = {}
 
 
-def _prove_in_worker(path: str, name: str) -> Verdict:
-    # Theorems hold SymPy objects and closures; re-loading the script here means only the
+def _sources(pf) -> tuple[str, ...]:
+    """Every script of a proof file (a chapter may span several section scripts)."""
+    return tuple(str(s) for s in (pf.sources or (pf.path,)))
+
+
+def _prove_in_worker(paths: tuple[str, ...], name: str) -> Verdict:
+    # Theorems hold SymPy objects and closures; re-loading the scripts here means only the
     # Verdict crosses the process boundary.
-    if path not in _WORKER_CACHE:
-        _WORKER_CACHE[path] = load_file(path)
-    for theorem in _WORKER_CACHE[path].theorems:
+    if paths not in _WORKER_CACHE:
+        _WORKER_CACHE[paths] = [t for path in paths for t in load_file(path).theorems]
+    for theorem in _WORKER_CACHE[paths]:
         if theorem.name == name:
             return prove_one(theorem)
-    raise RenderError(f"run_all: theorem {name!r} vanished from {path}")
+    raise RenderError(f"run_all: theorem {name!r} vanished from {', '.join(paths)}")
 
 
 def run_all(
@@ -461,10 +466,10 @@ def run_all(
     else:
         # Workers forked from here inherit the scripts already loaded above, so they do not
         # re-run them (under the "spawn" start method they still load each script once).
-        _WORKER_CACHE.update((str(pf.path), pf) for pf in files)
+        _WORKER_CACHE.update((_sources(pf), list(pf.theorems)) for pf in files)
         with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
             futures = {
-                pool.submit(_prove_in_worker, str(pf.path), t.name): t for pf, t in work
+                pool.submit(_prove_in_worker, _sources(pf), t.name): t for pf, t in work
             }
             pending = set(futures)
             while pending:
