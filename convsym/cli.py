@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from convsym.dtypes import DTYPE_SIZES, TOOLS
 from convsym.errors import ConvsymError
 from convsym.proof.verdict import Verdict
-from convsym.run.registry import ProofFileError, default_out_dir, load_families, verdict_summary
+from convsym.run.registry import ProofFileError, default_out_dir, listing, verdict_summary
 
 # convsym.run.build, convsym.cost and convsym.render import SymPy and Jinja2: each command imports
 # what it needs inside its function, so `import convsym.cli` and `convsym list` start fast.
@@ -251,11 +251,7 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    rows = [
-        (family.name, t.name, t.expected, str(getattr(t, "title", "")))
-        for family, theorems in load_families(args.path)
-        for t in theorems
-    ]
+    rows = listing(args.path)
     if rows:
         # the column is what each theorem file declares, not a verdict: `convsym prove` finds those
         rows.insert(0, ("family", "theorem", "expects", "title"))

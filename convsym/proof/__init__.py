@@ -25,19 +25,27 @@ modules are imported when first asked for.
 
 import importlib
 
-from convsym.errors import ProofError
-from convsym.exact.pool import VariablePool
-from convsym.proof.checked import Checked, Proof
-from convsym.proof.general import General
-from convsym.proof.identity import Identity, Refutation, family_text
-from convsym.proof.sources import check_text, load_checks
-from convsym.proof.theorem import Theorem, minted
-from convsym.proof.verdict import Family, StepRecord, Verdict, Witness
-from convsym.symbolic.rules import Collapse, Distribute, Fold, GroupBy, Name, Reorder, Substitute, Unfold
-from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, evaluate, grid, index
-from convsym.symbolic.symbols import scalars, sizes
+#: Where each name of the vocabulary lives.  Everything is imported on first use (PEP 562), so
+#: ``import convsym.proof.verdict`` (the CLI's listing, the registry) does not pull in SymPy.
+NAMES = {
+    "ProofError": "convsym.errors",
+    "VariablePool": "convsym.exact.pool",
+    "Checked": "convsym.proof.checked", "Proof": "convsym.proof.checked",
+    "General": "convsym.proof.general",
+    "Identity": "convsym.proof.identity", "Refutation": "convsym.proof.identity",
+    "family_text": "convsym.proof.identity",
+    "check_text": "convsym.proof.sources", "load_checks": "convsym.proof.sources",
+    "Theorem": "convsym.proof.theorem", "minted": "convsym.proof.theorem",
+    "Family": "convsym.proof.verdict", "StepRecord": "convsym.proof.verdict",
+    "Verdict": "convsym.proof.verdict", "Witness": "convsym.proof.verdict",
+    **{rule: "convsym.symbolic.rules"
+       for rule in ("Collapse", "Distribute", "Fold", "GroupBy", "Name", "Reorder", "Substitute", "Unfold")},
+    **{name: "convsym.symbolic.sums"
+       for name in ("Let", "OpDef", "Range", "SumExpr", "Term", "evaluate", "grid", "index")},
+    "scalars": "convsym.symbolic.symbols", "sizes": "convsym.symbolic.symbols",
+}
 
-#: Modules a proof script uses by a short name, imported on first use (PEP 562).
+#: Modules a proof script uses by a short name.
 MODULES = {
     "defs": "convsym.symbolic.opdefs",
     "ops": "convsym.exact.ops",
@@ -47,10 +55,17 @@ MODULES = {
 
 def __getattr__(name: str):
     if name in MODULES:
-        module = importlib.import_module(MODULES[name])
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'convsym.proof' has no attribute {name!r}")
+        value = importlib.import_module(MODULES[name])
+    elif name in NAMES:
+        value = getattr(importlib.import_module(NAMES[name]), name)
+    else:
+        raise AttributeError(f"module 'convsym.proof' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

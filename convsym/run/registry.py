@@ -21,6 +21,7 @@ import ast
 import difflib
 import hashlib
 import importlib.util
+import os
 import sys
 import time
 import traceback
@@ -288,6 +289,66 @@ def load_families(paths: Iterable[Path | str] | None = None) -> list[tuple[Famil
     """``[(Family, [theorem, ...]), ...]`` of the proof scripts in ``paths`` (default:
     ``default_proof_dir()``), families by ``(order, name)``, theorems in definition order."""
     return [(pf.family, list(pf.theorems)) for pf in proof_files(paths)]
+
+
+# --------------------------------------------------------------------------------------------
+# the listing, cached by the bytes it depends on
+
+#: ``convsym list`` reads its rows from here when every file they depend on is unchanged.
+CACHE_ENV = "CONVSYM_CACHE_DIR"
+
+
+def cache_dir() -> Path | None:
+    """``$CONVSYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/convsym`` (``~/.cache/convsym``); None when
+    ``CONVSYM_CACHE_DIR`` is set to the empty string (no cache)."""
+    if CACHE_ENV in os.environ:
+        return Path(os.environ[CACHE_ENV]) if os.environ[CACHE_ENV] else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "convsym"
+
+
+def listing_fingerprint(paths: Iterable[Path | str] | None = None) -> str:
+    """sha256 of everything the listing depends on: every ``.py`` file below the proof folders
+    (scripts, their helpers and checks) and every ``.py`` file of the ``convsym`` package, each
+    with its path.  Any edit gives another fingerprint, so a cached listing is never stale."""
+    folders = [default_proof_dir()] if paths is None else [Path(p) for p in paths]
+    digest = hashlib.sha256()
+    for root in [*folders, PACKAGE_DIR]:
+        files = [root] if root.is_file() else sorted(root.rglob("*.py")) if root.is_dir() else []
+        if not root.exists():
+            raise ValueError(f"load_families: proof path {str(root)!r} does not exist")
+        for path in files:
+            digest.update(str(path.resolve()).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def listing(paths: Iterable[Path | str] | None = None) -> list[tuple[str, str, str, str]]:
+    """``(family, theorem, expected, title)`` for every theorem, as ``convsym list`` prints them.
+
+    Loading the scripts builds every theorem (SymPy, z3: seconds); the rows are cached in
+    :func:`cache_dir` under :func:`listing_fingerprint`, so an unchanged tree is listed without
+    importing them.  A cache that cannot be read or written is ignored."""
+    import json
+
+    paths = None if paths is None else list(paths)
+    folder = cache_dir()
+    target = None if folder is None else folder / f"list-{listing_fingerprint(paths)}.json"
+    if target is not None:
+        try:
+            return [tuple(row) for row in json.loads(target.read_text())]
+        except (OSError, ValueError, TypeError):
+            pass
+    rows = [(family.name, t.name, t.expected, str(getattr(t, "title", "")))
+            for family, theorems in load_families(paths) for t in theorems]
+    if target is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(rows))
+            partial.replace(target)
+        except OSError:
+            pass
+    return rows
 
 
 def theorem_names(families: Sequence[tuple[Family, Sequence[Any]]]) -> list[str]:
