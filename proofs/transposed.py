@@ -5,87 +5,31 @@ groups g)`` with ``w`` of shape ``(C_in, C_out/g, k_h, k_w)`` scatters ``w[c, o,
 to output ``(s i + d u - p, s j + d v - p)``.  It is a stride-1 convolution of ``y`` upsampled by
 ``s`` and padded by ``d(k-1) - p`` (``q`` more at the end), with the kernel flipped and the
 channel axes swapped; it is the adjoint of the convolution with the same weight.  Sub-pixel
-convolution is in ``proofs/transposed_more.py`` (family ``subpixel``).
+convolution is in ``proofs/subpixel.py`` (family ``subpixel``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import itertools
 from fractions import Fraction
-from pathlib import Path
 
-import numpy as np
 import sympy
+from _transposed import CHECKS, TRANSPOSED, _src
 from sympy import IndexedBase
 
 from convsym.cost import conv_transpose2d_cost
 from convsym.exact import ops
 from convsym.exact import transposed as OT
 from convsym.proof import Checked, General, Identity, Proof, Refutation
-from convsym.proof.verdict import Family
 from convsym.render import figures
 from convsym.symbolic import opdefs as D
 from convsym.symbolic import opdefs_transposed as T
-from convsym.symbolic.rules import Fold, GroupBy, Name, Substitute, Unfold
+from convsym.symbolic.rules import Fold, GroupBy, Substitute, Unfold
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import sizes
 
-FAMILY = Family(
-    "transposed",
-    "Transposed convolutions",
-    intro=(
-        "A transposed convolution (``deconvolution'') scatters every input entry, times the kernel, into "
-        "a larger output. This chapter proves that it is a stride-1 convolution of the input upsampled "
-        "with zeros, padded and convolved with the flipped kernel; that it is the adjoint of the "
-        "convolution with the same weight (hence its name); its output size and the output padding "
-        "PyTorch allows; its cost and the zero taps the upsampled form wastes; when two transposed "
-        "convolutions, or a convolution after one, merge into one layer; and that BatchNorm folds into "
-        "its weight along axis 1, not axis 0."
-    ),
-    order=35,
-)
-
-
-def _load_checks():
-    path = Path(__file__).resolve().parent / "checks" / "transposed.py"
-    spec = importlib.util.spec_from_file_location("_transposed_checks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKS = _load_checks()
-
-
-def _src(*names: str) -> str:
-    """The source of the named functions of proofs/checks/transposed.py, for check_source."""
-    return "\n\n".join(inspect.getsource(getattr(CHECKS, n)) for n in names)
-
-
-def _retest(sides: str) -> str:
-    """The witness re-test of a Refutation: rebuild the exact inputs, recompute both sides."""
-    return f"""
-inputs = {{}}
-for key, spec in witness["inputs"].items():
-    if isinstance(spec, dict):
-        inputs[key] = np.array([Fraction(v) for v in spec["values"]], dtype=object).reshape(spec["shape"])
-    else:
-        inputs[key] = spec
-lhs, rhs = {sides}(**inputs)
-for got, spec in ((lhs, witness["lhs"]), (rhs, witness["rhs"])):
-    if isinstance(spec, dict):
-        assert list(np.shape(got)) == spec["shape"]
-        assert [Fraction(v) for v in spec["values"]] == list(np.asarray(got).flat)
-    else:
-        assert Fraction(spec) == got
-assert witness["lhs"] != witness["rhs"]
-"""
-
-
-def _obj(values, shape) -> np.ndarray:
-    return np.array(values, dtype=object).reshape(shape)
+FAMILY = TRANSPOSED
+SECTION = 1
 
 
 # =============================================================================================
@@ -428,191 +372,3 @@ costs = Checked(
     check_source=_src("test_transposed_zero_taps_counted"),
     remarks=_tool_remarks(),
 )
-
-# =============================================================================================
-# 5. merging: two transposed convolutions, a convolution after a transposed one
-
-
-def _tt_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (m_, o, k2, k2)}
-
-
-def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
-    """Two transposed convolutions in a row"""
-    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, output_padding=q1, dilation=d1)
-    return OT.conv_transpose2d(h, T_["w2"], stride=s2, padding=p2, output_padding=q2, dilation=d2)
-
-
-def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
-    """One transposed convolution, stride s1 s2, kernel s2 d1 (k1-1) + d2 (k2-1) + 1, output padding s2 q1 + q2"""
-    W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
-    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
-
-
-merge_two = Identity(
-    "transposed.merge-two",
-    "Two transposed convolutions in a row are one",
-    "With no padding and no bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, q1, d1), "
-    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, s2 q1 + q2) with W[c, o, t] = sum_m sum over "
-    "s2 d1 a + d2 b = t of w1[c, m, a] w2[m, o, b], of size s2 d1 (k1-1) + d2 (k2-1) + 1 (s2 (k1-1) + k2 "
-    "without dilation). Conditions: p1 = 0 (transposed.merge-padded-first), no first bias, q1 < s1 and "
-    "s2 q1 + q2 < s1 s2 (a valid output padding). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, "
-    "(p2, q1, q2) in {(0,0,0), (1,1,0), (0,1,1), (1,0,1)} where allowed, 2 channels each; an exact family, not a "
-    "derivation for all sizes.",
-    inputs=_tt_inputs,
-    lhs=_two_transposed,
-    rhs=_one_transposed,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
-            for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
-            for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
-            for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
-            if q1_ < s1_ and q2_ < max(s2_, d2_) and s2_ * q1_ + q2_ < s1_ * s2_],
-    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
-)
-
-merge_padded_first = Refutation(
-    "transposed.merge-padded-first",
-    "With padding in the first transposed convolution the naive merge is wrong",
-    "Claim (false): with the first layer cropping p1 > 0, the merged layer with padding s2 p1 still equals "
-    "the two layers. The crop removes entries of the intermediate map that the second layer would scatter "
-    "into the kept outputs.",
-    lhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[0],
-    rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
-    witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
-                 s1=2, s2=1, p1=1),
-    check_source=_src("_tt_padded_sides"),
-    witness_check=_retest("_tt_padded_sides"),
-)
-
-
-def _ca_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (o, m_, k2, k2)}
-
-
-def _conv_after(T_, s, p2, **_):
-    """A stride-1 convolution after a transposed convolution"""
-    return ops.conv2d(OT.conv_transpose2d(T_["x"], T_["w1"], stride=s), T_["w2"], padding=p2)
-
-
-def _conv_after_merged(T_, s, p2, k2, **_):
-    """One transposed convolution with the correlated kernel, padding k2 - 1 - p2"""
-    flipped = T_["w2"][:, :, ::-1, ::-1]
-    W = ops.merge_kernels(T_["w1"].transpose(1, 0, 2, 3), flipped)  # (O, C, k1 + k2 - 1)
-    return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
-
-
-conv_after = Identity(
-    "transposed.conv-after",
-    "A convolution after a transposed convolution is a transposed convolution",
-    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding p2 <= k2 - 1: "
-    "conv(conv_transpose(x, w1; s), w2; p2) = conv_transpose(x, V; s, padding k2 - 1 - p2) with "
-    "V[c, o, t] = sum_m sum over a - b + k2 - 1 = t of w1[c, m, a] w2[o, m, b] (size k1 + k2 - 1). Exact family "
-    "over strides 1..3, kernels 1..3, p2 <= k2 - 1. (transposed.conv-after-padded: with p1 > 0 the border "
-    "is wrong.)",
-    inputs=_ca_inputs,
-    lhs=_conv_after,
-    rhs=_conv_after_merged,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s=s_, p2=p2_)
-            for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
-            if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
-    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
-)
-
-conv_after_padded = Refutation(
-    "transposed.conv-after-padded",
-    "With padding in the transposed convolution the convolution after it does not merge",
-    "Claim (false): with the transposed layer cropping p1 > 0, the convolution (padding k2 - 1) after it "
-    "equals the transposed convolution with the correlated kernel and padding p1. The convolution's zero "
-    "padding stands where the transposed layer cropped real values.",
-    lhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[0],
-    rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
-    witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
-                 s=2, p1=1),
-    check_source=_src("_ct_padded_sides"),
-    witness_check=_retest("_ct_padded_sides"),
-)
-
-# =============================================================================================
-# 6. BatchNorm after a transposed convolution folds along axis 1
-
-(C6, n6, k6, s6) = sizes("C n k s")
-(p6,) = index("p")
-o6, i6, c6, j6, a6 = index("o i c j a")
-xw, ww, V6, gam, bet, bias6 = (IndexedBase(q) for q in ("x", "w", "V", "gamma", "beta", "b"))
-V6_def = Let(V6, lambda cc, oo, aa: SumExpr.of(gam[oo] * ww[cc, oo, aa]))
-
-bn_fold = General(
-    "transposed.bn-fold-axis1",
-    "BatchNorm after a transposed convolution folds along the weight's axis 1",
-    "For all channel counts, sizes, strides and paddings: an inference BatchNorm (y -> gamma_o y + beta_o per "
-    "output channel o; gamma = weight / sqrt(var + eps), beta = bias - gamma mean) after a transposed "
-    "convolution with weight w[c, o, a] and bias b is the transposed convolution with weight "
-    "gamma_o w[c, o, a] (axis 1: the output channel) and bias gamma_o b_o + beta_o.",
-    lhs=gam[o6] * T.conv_transpose_channels(xw, ww, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
-    rhs=T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
-    lets=[V6_def],
-    size_hypotheses=[sympy.Ge(p6, 0)],
-    derivation=[
-        Unfold("conv_transpose_channels", ("c", "j", "a")),
-        Name(V6_def, (c6, o6, a6)),
-        Fold(T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6), ("c", "j", "a")),
-    ],
-    instances=[dict(C=2, n=2, k=2, s=2, p=1)],
-    check_source=_src("test_transposed_bn_fold_dense_float"),
-)
-
-
-def _bn_inputs(ci, co, g, kk, nn, **_):
-    return {"x": (1, ci, nn, nn), "w": (ci, co // g, kk, kk), "b": (co,), "gamma": (co,), "beta": (co,)}
-
-
-def _bn_after(T_, s, p, g, **_):
-    """BatchNorm (per-channel gamma, beta) after the transposed convolution"""
-    yv = OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, groups=g)
-    co = T_["gamma"].shape[0]
-    return yv * T_["gamma"].reshape((1, co, 1, 1)) + T_["beta"].reshape((1, co, 1, 1))
-
-
-def _bn_folded(T_, s, p, g, ci, co, **_):
-    """The transposed convolution with gamma folded into axis 1 (per group) and the folded bias"""
-    per_in, per_out = ci // g, co // g
-    out_channel = np.array([[(c_ // per_in) * per_out + o_ for o_ in range(per_out)] for c_ in range(ci)])
-    scale = T_["gamma"].gather(out_channel.reshape(ci, per_out, 1, 1))
-    return OT.conv_transpose2d(T_["x"], T_["w"] * scale, T_["b"] * T_["gamma"] + T_["beta"], stride=s, padding=p,
-                               groups=g)
-
-
-bn_fold_groups = Identity(
-    "transposed.bn-fold-groups",
-    "With groups, the output channels of group g are a slice of axis 1",
-    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row c of the weight "
-    "(input channel c of group g = c // (C_in/g)) is scaled by gamma over the output channels "
-    "g C_out/g .. (g+1) C_out/g - 1; the folded layer and BatchNorm after the layer are the same polynomials.",
-    inputs=_bn_inputs,
-    lhs=_bn_after,
-    rhs=_bn_folded,
-    family=[dict(ci=4, co=4, g=g, kk=2, nn=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
-    check_source=_src("test_transposed_bn_fold_axis1_exact"),
-)
-
-bn_fold_axis0 = Refutation(
-    "transposed.bn-fold-axis0",
-    "Folding BatchNorm along axis 0 of a transposed weight is wrong",
-    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it does for "
-    "a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree whenever "
-    "C_in = C_out, so the bug passes shape checks.",
-    lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
-    rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
-    witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),
-    check_source=_src("_bn_axis0_sides"),
-    witness_check=_retest("_bn_axis0_sides"),
-)
-
-__all__ = ["definition_1d", "definition_2d", "adjoint_1d", "adjoint_2d", "output_size", "padding_too_large",
-           "padding_dilation", "costs", "merge_two", "merge_padded_first", "conv_after", "conv_after_padded",
-           "bn_fold", "bn_fold_groups", "bn_fold_axis0"]
-
-if __name__ == "__main__":
-    from convsym.run.registry import run_script
-
-    raise SystemExit(run_script(globals()))

@@ -4,6 +4,7 @@ witness, re-evaluated here independently (plain loops or convsym.reference)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,9 +27,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_soundness_{name}", ROOT / "proofs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """A proof script as a module, its folder importable for its helpers (``_transposed``)."""
+    folder = str(ROOT / "proofs")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(f"_soundness_{name}", ROOT / "proofs" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
     return module
 
 
@@ -189,7 +196,7 @@ def test_output_padding_at_least_max_stride_dilation_is_refuted():
 
 
 def test_merges_with_padding_in_the_first_layer_are_refuted():
-    mod = _load("transposed")
+    mod = _load("transposed_merge")
 
     def tt(x, w1, w2, s1, s2, p1):
         lhs = ref.conv_transpose2d(ref.conv_transpose2d(x, w1, stride=s1, padding=(p1, 0)), w2, stride=s2)
@@ -206,14 +213,14 @@ def test_merges_with_padding_in_the_first_layer_are_refuted():
 
 
 def test_batchnorm_axis0_refutation_of_the_family():
-    mod = _load("transposed")
+    mod = _load("transposed_merge")
     _retest_refutation(mod.bn_fold_axis0.prove(), lambda x, w, scale: (
         ref.conv_transpose2d(x, w, stride=2) * scale[None, :, None, None],
         ref.conv_transpose2d(x, w * scale[:, None, None, None], stride=2)))
 
 
 def test_subpixel_border_refutations_of_the_family():
-    mod = _load("transposed_more")
+    mod = _load("subpixel")
     v = mod.padding_too_large.prove()
 
     def sides(x, W, r, P_before, P_after):
