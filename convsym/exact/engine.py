@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.keys import _columns, _merge_sorted_columns
+from convsym.exact.keys import _columns, _merge_sorted_columns, product_indices
 from convsym.exact.poly import PolyTensor
 from convsym.exact.pool import VariablePool
 from convsym.exact.tensor import _LIMIT, _max_abs, _to_object
@@ -344,34 +344,11 @@ def _product_terms(ta: PolyTensor, tb: PolyTensor, oi, ai, bi, plan: _Coefficien
     """The raw terms ``(entry, columns, coef)`` of the products ``ta[ai[k]] * tb[bi[k]]`` for
     entry ``oi[k]`` (every row of the columns sorted), or None when there is none: the terms
     :meth:`PolyTensor.contract` would sort and merge, with the coefficient rule of ``plan``."""
-    a_ptr, b_ptr = ta.offsets(), tb.offsets()
-    na = a_ptr[ai + 1] - a_ptr[ai]
-    nb = b_ptr[bi + 1] - b_ptr[bi]
-    pairs = na * nb
-    total = int(pairs.sum())
-    if total == 0:
+    found = product_indices(ta.offsets(), tb.offsets(), oi, ai, bi)
+    if found is None:
         return None
-    if int(pairs.min()) == 0:  # triples with an empty factor make no term
-        keep = pairs > 0
-        oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
-    # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
-    first = np.cumsum(pairs) - pairs
-    ia = ib = single_a = single_b = None
-    if int(nb.max()) == 1:  # one term per entry of b: b's side is a plain repeat per triple
-        ia = np.repeat(a_ptr[ai] - first, pairs)
-        ia += np.arange(total, dtype=np.int64)
-        single_b = b_ptr[bi]
-    elif int(na.max()) == 1:
-        ib = np.repeat(b_ptr[bi] - first, pairs)
-        ib += np.arange(total, dtype=np.int64)
-        single_a = a_ptr[ai]
-    else:
-        local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
-        q, r = np.divmod(local, np.repeat(nb, pairs))
-        del local
-        ia = np.repeat(a_ptr[ai], pairs) + q
-        ib = np.repeat(b_ptr[bi], pairs) + r
-    entry = np.repeat(oi, pairs)
+    entry, ia, ib, single_a, single_b, pairs = found
+    total = len(entry)
 
     def side(values: np.ndarray, index, single) -> np.ndarray:
         return np.repeat(values[single], pairs, axis=0) if index is None else values[index]

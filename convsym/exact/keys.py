@@ -291,3 +291,41 @@ def _pad(mono: np.ndarray, width: int) -> np.ndarray:
         return mono
     pad = np.full((mono.shape[0], width - mono.shape[1]), -1, dtype=np.int32)
     return np.concatenate([mono, pad], axis=1)
+
+
+def product_indices(a_ptr: np.ndarray, b_ptr: np.ndarray, oi, ai, bi):
+    """Where the terms of the products ``a[ai[k]] * b[bi[k]]`` (for entry ``oi[k]``) come from.
+
+    ``a_ptr``/``b_ptr`` are the entries' term offsets.  Term ``t`` of triple ``k`` pairs term
+    ``t // nb[k]`` of ``a[ai[k]]`` with term ``t % nb[k]`` of ``b[bi[k]]``.  Returns None when
+    there is no term, else ``(entry, ia, ib, single_a, single_b, pairs)``: the entry of every term
+    and the index of its factor in each operand's term list.  With one term per entry on a side
+    (a tensor of variables, say), that side's term is a plain repeat per triple: its index is
+    None and ``single_*`` holds the one term of each triple instead (no gather needed).
+    """
+    na = a_ptr[ai + 1] - a_ptr[ai]
+    nb = b_ptr[bi + 1] - b_ptr[bi]
+    pairs = na * nb
+    total = int(pairs.sum())
+    if total == 0:
+        return None
+    if int(pairs.min()) == 0:  # triples with an empty factor make no term
+        keep = pairs > 0
+        oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
+    first = np.cumsum(pairs) - pairs  # where the terms of triple k start
+    ia = ib = single_a = single_b = None
+    if int(nb.max()) == 1:
+        ia = np.repeat(a_ptr[ai] - first, pairs)
+        ia += np.arange(total, dtype=np.int64)
+        single_b = b_ptr[bi]
+    elif int(na.max()) == 1:
+        ib = np.repeat(b_ptr[bi] - first, pairs)
+        ib += np.arange(total, dtype=np.int64)
+        single_a = a_ptr[ai]
+    else:
+        local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
+        q, r = np.divmod(local, np.repeat(nb, pairs))
+        del local
+        ia = np.repeat(a_ptr[ai], pairs) + q
+        ib = np.repeat(b_ptr[bi], pairs) + r
+    return np.repeat(oi, pairs), ia, ib, single_a, single_b, pairs

@@ -58,6 +58,7 @@ from convsym.exact.keys import (
     _pad,
     _sort_columns,
     _stack,
+    product_indices,
 )
 from convsym.exact.tensor import (
     _LIMIT,
@@ -330,36 +331,11 @@ class PolyTensor(TensorAlgebra):
         ``constant_view``, coefficients that are all equal come back as a read-only broadcast
         view (no memory) instead of a filled array.
         """
-        a_ptr, b_ptr = self.offsets(), other.offsets()
-        na = a_ptr[ai + 1] - a_ptr[ai]
-        nb = b_ptr[bi + 1] - b_ptr[bi]
-        pairs = na * nb
-        total = int(pairs.sum())
-        if total == 0:
+        found = product_indices(self.offsets(), other.offsets(), oi, ai, bi)
+        if found is None:
             return None
-        if int(pairs.min()) == 0:  # triples with an empty factor make no term
-            keep = pairs > 0
-            oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
-        # term t of triple k pairs term t // nb[k] of a[ai[k]] with term t % nb[k] of b[bi[k]]
-        first = np.cumsum(pairs) - pairs  # where the terms of triple k start
-        # With one term per entry on a side (a tensor of variables, say), that side's term of
-        # each product is a plain repeat of its term per triple: no index array, no gather.
-        ia = ib = None
-        if int(nb.max()) == 1:
-            ia = np.repeat(a_ptr[ai] - first, pairs)
-            ia += np.arange(total, dtype=np.int64)
-            single_b = b_ptr[bi]
-        elif int(na.max()) == 1:
-            ib = np.repeat(b_ptr[bi] - first, pairs)
-            ib += np.arange(total, dtype=np.int64)
-            single_a = a_ptr[ai]
-        else:
-            local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
-            q, r = np.divmod(local, np.repeat(nb, pairs))
-            del local
-            ia = np.repeat(a_ptr[ai], pairs) + q
-            ib = np.repeat(b_ptr[bi], pairs) + r
-        entry = np.repeat(oi, pairs)
+        entry, ia, ib, single_a, single_b, pairs = found
+        total = len(entry)
 
         def side(columns: list[np.ndarray], index, single) -> list[np.ndarray]:
             if index is None:
