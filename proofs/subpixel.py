@@ -10,12 +10,9 @@ share one bias.  Every stride-``r`` transposed convolution whose output length i
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
-from pathlib import Path
-
 import numpy as np
 import sympy
+from _transposed import CHECKS, _retest, _src
 from sympy import IndexedBase
 
 from convsym.exact import ops
@@ -43,39 +40,6 @@ FAMILY = Family(
     ),
     order=36,
 )
-
-
-def _load_checks():
-    path = Path(__file__).resolve().parent / "checks" / "transposed.py"
-    spec = importlib.util.spec_from_file_location("_subpixel_checks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKS = _load_checks()
-
-
-def _src(*names: str) -> str:
-    """The source of the named functions of proofs/checks/transposed.py, for check_source."""
-    return "\n\n".join(inspect.getsource(getattr(CHECKS, n)) for n in names)
-
-
-def _retest(sides: str) -> str:
-    """The witness re-test of a Refutation: rebuild the exact inputs, recompute both sides."""
-    return f"""
-inputs = {{}}
-for key, spec in witness["inputs"].items():
-    if isinstance(spec, dict):
-        inputs[key] = np.array([Fraction(v) for v in spec["values"]], dtype=object).reshape(spec["shape"])
-    else:
-        inputs[key] = spec
-lhs, rhs = {sides}(**inputs)
-for got, spec in ((lhs, witness["lhs"]), (rhs, witness["rhs"])):
-    assert list(np.shape(got)) == spec["shape"]
-    assert [Fraction(v) for v in spec["values"]] == list(np.asarray(got).flat)
-assert witness["lhs"] != witness["rhs"]
-"""
 
 
 def _obj(values, shape) -> np.ndarray:
