@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 
-from convsym.proof import load_checks
 from convsym.proof.verdict import Family
 
 TRANSPOSED = Family(
@@ -27,12 +25,16 @@ TRANSPOSED = Family(
 )
 
 
-CHECKS = load_checks(Path(__file__).with_name("transposed.py"))  # both sections share checks/transposed.py
 
 
-def _src(*names: str) -> str:
-    """The source of the named functions of proofs/checks/transposed.py, for check_source."""
-    return "\n\n".join(inspect.getsource(getattr(CHECKS, n)) for n in names)
+def source_of(checks):
+    """``_src(*names)``: the source of the named functions of a script's checks module (its
+    ``check_source``)."""
+
+    def _src(*names: str) -> str:
+        return "\n\n".join(inspect.getsource(getattr(checks, n)) for n in names)
+
+    return _src
 
 
 def _retest(sides: str) -> str:

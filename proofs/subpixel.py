@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from _transposed import CHECKS, _retest, _src
+from _transposed import _retest, source_of
 from sympy import IndexedBase
 
 from convsym.exact import ops
 from convsym.exact import transposed as OT
-from convsym.proof import Checked, General, Identity, Proof, Refutation
+from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
 from convsym.proof.verdict import Family
 from convsym.render import figures
 from convsym.symbolic import opdefs_transposed as T
@@ -26,6 +26,9 @@ from convsym.symbolic.sums import Let, SumExpr, index
 from convsym.symbolic.symbols import sizes
 from convsym.transforms.layers import Conv2d, ConvTranspose2d
 from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
+
+CHECKS = load_checks(__file__)  # the emitted numeric checks: proofs/checks/subpixel.py
+_src = source_of(CHECKS)
 
 FAMILY = Family(
     "subpixel",

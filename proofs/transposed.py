@@ -14,19 +14,22 @@ import itertools
 from fractions import Fraction
 
 import sympy
-from _transposed import CHECKS, TRANSPOSED, _src
+from _transposed import TRANSPOSED, source_of
 from sympy import IndexedBase
 
 from convsym.cost import conv_transpose2d_cost
 from convsym.exact import ops
 from convsym.exact import transposed as OT
-from convsym.proof import Checked, General, Identity, Proof, Refutation
+from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
 from convsym.render import figures
 from convsym.symbolic import opdefs as D
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Fold, GroupBy, Substitute, Unfold
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import sizes
+
+CHECKS = load_checks(__file__)  # the emitted numeric checks: proofs/checks/transposed.py
+_src = source_of(CHECKS)
 
 FAMILY = TRANSPOSED
 SECTION = 1

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from _transposed import CHECKS, TRANSPOSED, _obj, _retest, _src
+from _transposed import TRANSPOSED, _obj, _retest, source_of
 from sympy import IndexedBase
 
 from convsym.exact import ops
 from convsym.exact import transposed as OT
-from convsym.proof import General, Identity, Refutation
+from convsym.proof import General, Identity, Refutation, load_checks
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Fold, Name, Unfold
 from convsym.symbolic.sums import Let, SumExpr, index
 from convsym.symbolic.symbols import sizes
+
+CHECKS = load_checks(__file__)  # the emitted numeric checks: proofs/checks/transposed_merge.py
+_src = source_of(CHECKS)
 
 FAMILY = TRANSPOSED
 SECTION = 2
