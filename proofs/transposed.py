@@ -282,10 +282,7 @@ padding_dilation = Refutation(
     witness=dict(n=2, k=2, s=1, p=0, q=1, d=2),
     describe="n = 2, k = 2, s = 1, p = 0, q = 1, d = 2: 5 outputs, whose convolution has 3 outputs, not 2",
     witness_check=SIZE_RETEST,
-    check_source="def test_transposed_output_padding_dilation_accepted_by_reference():\n"
-                 "    y = ref.conv_transpose2d(np.ones((1, 1, 2, 1)), np.ones((1, 1, 2, 1)), stride=1,\n"
-                 "                             output_padding=(1, 0), dilation=(2, 1))\n"
-                 "    assert y.shape[2] == 5 and ref.conv2d(y, np.ones((1, 1, 2, 1)), dilation=(2, 1)).shape[2] == 3\n",
+    check_source=CHECKS.test_transposed_output_padding_dilation_accepted_by_reference,
 )
 
 # =============================================================================================

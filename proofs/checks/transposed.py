@@ -147,3 +147,9 @@ def test_transposed_zero_taps_counted():
         assert y.sum() == loop  # no padding: every product lands
         zero = upsampled - loop
         assert zero == n * c_out * (c_in // g) * k * k * (Ho * Wo - h * w)
+
+
+def test_transposed_output_padding_dilation_accepted_by_reference():
+    y = ref.conv_transpose2d(np.ones((1, 1, 2, 1)), np.ones((1, 1, 2, 1)), stride=1,
+                             output_padding=(1, 0), dilation=(2, 1))
+    assert y.shape[2] == 5 and ref.conv2d(y, np.ones((1, 1, 2, 1)), dilation=(2, 1)).shape[2] == 3

@@ -40,7 +40,7 @@ from convsym.proof import (
 from convsym.proof.verdict import Verdict
 from convsym.render.checks import render_checks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------------------------------------
 # one import
