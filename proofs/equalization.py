@@ -67,7 +67,8 @@ def _scale_out_inputs(C, O, k, n, groups=1, **_):
 _SCALE_OUT_EXACT = [Identity(
     "folding.cle-scale-out-exact",
     "Scaling output channels: padding, stride, dilation, groups",
-    "conv(x, t w, t b) == t conv(x, w, b) per output channel, exactly, with padding, stride, dilation, groups.",
+    "$x \\star (t w) + t b = t\\,(x \\star w + b)$ per output channel, exactly, with padding, "
+    "stride, dilation, groups.",
     inputs=_scale_out_inputs,
     lhs=lambda T, **sz: ops.conv2d(T["x"], T["w"] * T["t"].reshape((T["t"].shape[0], 1, 1, 1)),
                                    T["b"] * T["t"], **_hyper(**sz)),
@@ -79,8 +80,11 @@ _SCALE_OUT_EXACT = [Identity(
 scale_out = General(
     "folding.cle-scale-out",
     "Scaling an output channel of a conv scales that channel of its output",
-    "For all channel counts and kernel sizes: conv(x, w~) + t[o] b[o] == t[o] (conv(x, w) + b[o]) where "
-    "w~[o] = t[o] w[o]. In equalization t[o] = 1/s[o]. Cross-checked with padding, strides, dilation and groups.",
+    "For all channel counts and kernel sizes: $x \\star \\tilde w + t_o b_o = t_o (x \\star w + "
+    "b_o)$ where $\\tilde w_o = t_o w_o$. In equalization $t_o = 1/s_o$. Cross-checked with "
+    "padding, strides, dilation and groups.",
+    idea="Unfold the convolution and factor the scale $t_o$ out of the sum over channels and taps: "
+         "it is the same for every term of output channel $o$.",
     lhs=D.conv2d(X, Wt2, C, kh, kw, o, i, j) + tt[o] * bb[o],
     rhs=tt[o] * (D.conv2d(X, Wt, C, kh, kw, o, i, j) + bb[o]),
     lets=[W_out],
@@ -102,8 +106,9 @@ def _scale_in_inputs(C, O, k, n, groups=1, **_):
 _SCALE_IN_EXACT = [Identity(
     "folding.cle-scale-in-exact",
     "Scaling input channels: padding, stride, dilation, groups",
-    "conv(u, w s[c]) == conv(s u, w) exactly, with zero padding (s 0 = 0), stride, dilation and groups "
-    "(weight column k of output o carries the scale of the input channel it reads).",
+    "$u \\star (w s) = (s u) \\star w$ exactly, with zero padding ($s \\cdot 0 = 0$), stride, "
+    "dilation and groups (weight column $c$ of output $o$ carries the scale of the input channel it "
+    "reads).",
     inputs=_scale_in_inputs,
     lhs=lambda T, groups=1, **sz: ops.conv2d(
         T["u"], T["w"] * _on_columns(T["s"], T["w"].shape[0], T["u"].shape[0], groups), **_hyper(groups=groups, **sz)),
@@ -115,8 +120,11 @@ _SCALE_IN_EXACT = [Identity(
 scale_in = General(
     "folding.cle-scale-in",
     "Scaling an input channel's weights is scaling that input channel",
-    "For all channel counts and kernel sizes: conv(u, w~) == conv(y, w) where w~[o, c] = w[o, c] s[c] and "
-    "y[c] = s[c] u[c]. Cross-checked with padding, strides, dilation and groups (depthwise included).",
+    "For all channel counts and kernel sizes: $u \\star \\tilde w = y \\star w$ where $\\tilde "
+    "w_{o,c} = w_{o,c}\\, s_c$ and $y_c = s_c u_c$. Cross-checked with padding, strides, dilation "
+    "and groups (depthwise included).",
+    idea="Unfold both convolutions: each term reads input channel $c$ once, so the scale $s_c$ "
+         "moves between the weight and the input term by term.",
     lhs=D.conv2d(U, Wt2, C, kh, kw, o, i, j),
     rhs=D.conv2d(V, Wt, C, kh, kw, o, i, j),
     lets=[W_in, y_in],
@@ -262,8 +270,9 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
 cle_relu6 = _witnessed(
     "folding.cle-relu6",
     "Equalization is not exact through ReLU6",
-    "Claim (false): equalization with the DFQ scales leaves layer2(relu6(layer1(x))) unchanged. relu6 clips "
-    "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
+    "Claim (false): equalization with the DFQ scales leaves layer 2 after ReLU6 after layer 1 "
+    "unchanged. ReLU6 clips at 6, so $\\mathrm{relu6}(z/s)\\, s \\ne \\mathrm{relu6}(z)$ once $z/s$ "
+    "or $z$ exceeds 6: it is not positively homogeneous.",
     build=_scaling_witness("relu6", 4, 1, 2),
     witness_check=checks._confirm_scaling_witness,
     check_source=(checks.test_folding_cle_not_homogeneous_numeric, checks._confirm_scaling_witness),
@@ -287,8 +296,8 @@ cle_sigmoid = _witnessed(
 cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
     "Equalization through ReLU needs s_i > 0",
-    "Claim (false): the rescaling is exact through ReLU for every nonzero s_i. For s_i < 0 the sign flips "
-    "before the ReLU: relu(-z) (-1) != relu(z).",
+    "Claim (false): the rescaling is exact through ReLU for every nonzero $s_i$. For $s_i < 0$ the "
+    "sign flips before the ReLU: $\\mathrm{relu}(-z)\\,(-1) \\ne \\mathrm{relu}(z)$.",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
     witness_check=checks._confirm_scaling_witness,
 )
@@ -319,9 +328,11 @@ def derive_equalized_ranges(P: Proof) -> None:
     P.real_valid("a positive factor leaves the arg-max in place: max(|a x|, |a y|) = a max(|x|, |y|) for a > 0, "
                  "so max_j |a w_j| = a max_j |w_j| (max over more entries is iterated max)",
                  _max_scales_formula(), r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)", (r"a > 0",))
-    P.zero("range of layer 1: r1' = max |w1[i] / s| = r1 / s = sqrt(r1 r2)", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
+    P.zero("range of layer 1: $r'_1 = \\max |w_{1;i} / s| = r_1 / s = \\sqrt{r_1 "
+           "r_2}$", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"\frac{r_1}{s} = \sqrt{r_1 r_2}")
-    P.zero("range of layer 2: r2' = max |w2[:, i] s| = r2 s = sqrt(r1 r2)", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
+    P.zero("range of layer 2: $r'_2 = \\max |w_{2;\\cdot,i}\\, s| = r_2 s = \\sqrt{r_1 "
+           "r_2}$", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"r_2 s = \sqrt{r_1 r_2}")
 
 
@@ -352,9 +363,10 @@ def _equalization_figure(fields):
     )
     shown = ", ".join(figures.exact_label(Fraction(x)) for x in scales)
     caption = (
-        "Per-channel weight ranges of two layers before and after cross-layer equalization, computed by "
-        "convsym.transforms.equalize on small integer weights (layer 1: 4 output channels of 2 x 1 x 2 "
-        f"weights; layer 2: 3 x 4 x 1 x 1). The scales are $s = ({shown})$; afterwards both ranges of "
+        "Per-channel weight ranges of two layers before and after cross-layer equalization, "
+        "computed by the library's equalization on small integer weights (layer 1: 4 output "
+        "channels of $2 \\times 1 \\times 2$ weights; layer 2: $3 \\times 4 \\times 1 \\times 1$). "
+        f"The scales are $s = ({shown})$; afterwards both ranges of "
         "channel $i$ are $\\sqrt{r_{1,i} r_{2,i}}$."
     )
     return tikz, caption
@@ -383,12 +395,14 @@ def derive_optimal(P: Proof) -> None:
     monotone = z3.ForAll([q1, q2], z3.Implies(z3.And(q1 > 0, q2 > 0), zmax * zmax == zmax_sq))
     P.zero("the product of the two ranges of a channel does not depend on s_i", r1s / s_ * (r2s * s_) - r1s * r2s,
            shown=r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i")
-    P.zero("each term of DFQ's objective sum_i p1_i p2_i, with precisions p_k,i = r_k,i'/R_k', is the channel's "
-           "invariant over R1' R2', so maximising the (finite) sum is minimising R1' R2'",
+    P.zero("each term of DFQ's objective $\\sum_i p_{1,i} p_{2,i}$, with precisions $p_{k,i} = "
+           "r'_{k,i}/R'_k$, is the channel's invariant over $R'_1 R'_2$, so maximising the (finite) "
+           "sum is minimising $R'_1 R'_2$",
            (a1 / R1s) * (b1 / R2s) - (a1 * b1) / (R1s * R2s),
            shown=r"\frac{r'_{1,i}}{R'_1}\frac{r'_{2,i}}{R'_2} = \frac{c_i}{R'_1 R'_2}")
-    P.real_valid("for every choice of s > 0 and every channel i: R1' R2' >= r1_i' r2_i' = c_i, so R1' R2' >= "
-                 "max_i c_i", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
+    P.real_valid("for every choice of $s > 0$ and every channel $i$: $R'_1 R'_2 \\ge r'_{1,i} "
+                 "r'_{2,i} = c_i$, so $R'_1 R'_2 \\ge \\max_i "
+                 "c_i$", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
     P.real_valid("the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i), and "
                  "(max_i sqrt c_i)^2 = max_i c_i: max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0", monotone,
                  r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i")
@@ -398,11 +412,13 @@ def derive_optimal(P: Proof) -> None:
 equalized_optimal = Checked(
     "folding.cle-optimal",
     "The equalized scales maximise DFQ's precision objective",
-    "Let r1_i' = r1_i/s_i and r2_i' = r2_i s_i be the ranges after scaling, R_k' = max_i r_k,i' and p_k,i = "
-    "r_k,i'/R_k' (the precision of channel i in layer k under per-tensor quantization). Over all s > 0, "
-    "sum_i p1_i p2_i is at most sum_i c_i / max_i c_i with c_i = r1_i r2_i, and s_i = sqrt(r1_i r2_i)/r2_i attains "
-    "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
-    "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
+    "Let $r'_{1,i} = r_{1,i}/s_i$ and $r'_{2,i} = r_{2,i} s_i$ be the ranges after scaling, $R'_k = "
+    "\\max_i r'_{k,i}$ and $p_{k,i} = r'_{k,i}/R'_k$ (the precision of channel $i$ in layer $k$ "
+    "under per-tensor quantization). Over all $s > 0$, $\\sum_i p_{1,i} p_{2,i}$ is at most "
+    "$\\sum_i c_i / \\max_i c_i$ with $c_i = r_{1,i} r_{2,i}$, and $s_i = \\sqrt{r_{1,i} "
+    "r_{2,i}}/r_{2,i}$ attains it. The maximiser is not unique: any $s$ with $\\max_i r_{1,i}/s_i$ "
+    "times $\\max_i r_{2,i} s_i$ equal to $\\max_i c_i$ is optimal too; the equalized one is the "
+    "one with equal per-channel ranges $r'_{1,i} = r'_{2,i}$.",
     derive=derive_optimal,
     remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
     check_source=checks.test_folding_cle_optimal_numeric,
@@ -457,8 +473,9 @@ def derive_iterated(P: Proof) -> None:
                 f"{error:.1e} relative (float64)")
 
     P.lemma("each equalization of a pair is exact through ReLU", cle_relu, r"\text{folding.cle-relu}")
-    P.numeric("equalize layer pairs (1, 2), (2, 3) in sweeps until every scale is 1 to 1e-12 (float64, a fixed "
-              "seed): convergence is observed, not proved", observe, r"\max_i |\log s_i| < 10^{-12}")
+    P.numeric("equalize layer pairs (1, 2), (2, 3) in sweeps until every scale is 1 to $10^{-12}$ "
+              "(float64, fixed random weights): convergence is observed, not "
+              "proved", observe, r"\max_i |\log s_i| < 10^{-12}")
 
 
 iterated = Checked(

@@ -87,10 +87,12 @@ def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
 
 conv1x1_cost = Checked(
     "equivalences.conv1x1-cost",
-    "A $1\\times 1$ convolution costs $C_o C_i H W$ multiply-accumulates",
-    "For all sizes: a 1x1 convolution (stride 1, no padding) of a C_i x H x W input to C_o channels does "
-    "C_o * C_i * H * W multiply-accumulates (one C_o x C_i matrix-vector product per pixel); without bias "
-    "that is C_o (2 C_i - 1) H W floating point operations (the seed's answer to exercise 4).",
+    "A $1\\times 1$ convolution costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$ multiply-accumulates",
+    "For all sizes: a $1 \\times 1$ convolution (stride 1, no padding) of a $C_{\\mathrm{in}} "
+    "\\times H \\times W$ input to $C_{\\mathrm{out}}$ channels does $C_{\\mathrm{out}} "
+    "C_{\\mathrm{in}} H W$ multiply-accumulates (one $C_{\\mathrm{out}} \\times C_{\\mathrm{in}}$ "
+    "matrix-vector product per pixel); without bias that is $C_{\\mathrm{out}} (2 C_{\\mathrm{in}} "
+    "- 1) H W$ floating point operations.",
     derive=derive_conv1x1_cost,
     check_source=checks.test_conv1x1_cost_counts,
 )
@@ -191,10 +193,10 @@ a, b, t, e, f, p_ = index("a b t e f p")
 toeplitz_general = General(
     "equivalences.toeplitz",
     "A convolution is a product with a banded Toeplitz matrix",
-    "For all kernel sizes k and strides s: (x cross-correlated with w at stride s)_i = sum_n T[i, n] x[n] with "
-    "T[i, n] = w[n - s i] on the band s i <= n <= s i + k - 1 and 0 elsewhere: for s = 1 a Toeplitz matrix "
-    "(constant along diagonals); in 2-D, per row of kernels, a block Toeplitz matrix with Toeplitz blocks "
-    "(exact check below).",
+    "For all kernel sizes $k$ and strides $s$: $(x \\star_{s,1} w)_i = \\sum_n T_{i,n}\\, x_n$ with "
+    "$T_{i,n} = w_{n - s i}$ on the band $s i \\le n \\le s i + k - 1$ and 0 elsewhere: for $s = 1$ "
+    "a Toeplitz matrix (constant along diagonals); in 2-D, per row of kernels, a block Toeplitz "
+    "matrix with Toeplitz blocks (exact check below).",
     lhs=D.conv1d(x1, w1_, k, i, stride=s_),
     rhs=D.band(w1_, x1, k, s_, i),
     derivation=[
@@ -209,9 +211,10 @@ toeplitz_general = General(
 toeplitz_exact = Identity(
     "equivalences.toeplitz-exact",
     "Exact check: a convolution is one matrix-vector product",
-    "With T[(o,i,j), (c, s i + d u - p, s j + d v - p)] = w[o,c,u,v] (taps in the padding dropped, groups "
-    "block-diagonal): conv2d(x, w).flat == T @ x.flat, as identical polynomials, for strides, dilations, "
-    "paddings and groups up to 2.",
+    "With $T_{(o,i,j),\\,(c,\\, s i + d u - p,\\, s j + d v - p)} = w_{o,c,u,v}$ (taps in the "
+    "padding dropped, groups block-diagonal): the flattened output of the convolution is $T$ times "
+    "the flattened input, as identical polynomials, for strides, dilations, paddings and groups up "
+    "to 2.",
     inputs=_conv_inputs,
     lhs=lambda T, s=1, p=0, d=1, g=1, **_: ops.conv2d(T["x"], T["w"], stride=s, padding=p, dilation=d,
                                                       groups=g).reshape(-1),
@@ -232,9 +235,9 @@ def _toeplitz_shift(T, shift):
 toeplitz_blocks = Identity(
     "equivalences.toeplitz-doubly-blocked",
     "For one channel and stride 1 the matrix is block Toeplitz with Toeplitz blocks",
-    "For a 2x3 kernel on a 5x6 input: T[(i+1, j+1), (i'+1, j'+1)] == T[(i, j), (i', j')] for every entry, "
-    "as polynomials in the kernel entries: the blocks (fixed i, i') are Toeplitz and the block pattern is "
-    "Toeplitz.",
+    "For a $2 \\times 3$ kernel on a $5 \\times 6$ input: $T_{(i+1, j+1),\\,(i'+1, j'+1)} = T_{(i, "
+    "j),\\,(i', j')}$ for every entry, as polynomials in the kernel entries: the blocks (fixed $i, "
+    "i'$) are Toeplitz and the block pattern is Toeplitz.",
     inputs=lambda **_: {"w": (1, 1, 2, 3)},
     lhs=lambda T: _toeplitz_shift(T, True),
     rhs=lambda T: _toeplitz_shift(T, False),

@@ -88,9 +88,10 @@ def _avgpool(T, k, s, p, ceil=False, cip=True, scale=1, **_):
 avgpool_padded = Identity(
     "equivalences.avgpool-depthwise-padded",
     "With padding counted, average pooling is still the depthwise convolution",
-    "With count_include_pad=True (PyTorch's default) and ceil_mode=False, avg_pool2d(x, k, s, p) equals the "
-    "depthwise convolution with the constant kernel 1/k^2 and zero padding p, as identical polynomials, for "
-    "k <= 3, s <= 2, p <= k/2 (PyTorch's limit).",
+    "When the padding counts in the average (PyTorch's default) and the output size rounds down, "
+    "average pooling with window $k$, stride $s$ and padding $p$ equals the depthwise convolution "
+    "with the constant kernel $1/k^2$ and zero padding $p$, as identical polynomials, for $k \\le "
+    "3$, $s \\le 2$, $p \\le k/2$ (PyTorch's limit).",
     inputs=_pool_inputs,
     lhs=_avgpool,
     rhs=_depthwise_const,

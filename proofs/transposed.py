@@ -102,11 +102,15 @@ f_def = Let(f, lambda bb: SumExpr.of(w[k - 1 - bb]))
 definition_1d = General(
     "transposed.definition-1d",
     "A transposed convolution is an upsampled, padded convolution with the flipped kernel",
-    "For all lengths n, kernel sizes k, strides s, dilations d and paddings p >= 0: the transposed "
-    "convolution of y at output i equals the stride-1 convolution (dilation d) of u with the flipped "
-    "kernel f_b = w_{k-1-b}, where u holds y_j at position s j + d(k-1) - p and 0 elsewhere: y with "
-    "s - 1 zeros between entries, d(k-1) - p zeros in front (a negative number crops). The end padding "
-    "d(k-1) - p + q only decides how many outputs are kept (transposed.output-size).",
+    "For all lengths $n$, kernel sizes $k$, strides $s$, dilations $d$ and paddings $p \\ge 0$: the "
+    "transposed convolution of $y$ at output $i$ equals the stride-1 convolution (dilation $d$) of "
+    "$u$ with the flipped kernel $f_b = w_{k-1-b}$, where $u$ holds $y_j$ at position $s j + d(k-1) "
+    "- p$ and 0 elsewhere: $y$ with $s - 1$ zeros between entries, $d(k-1) - p$ zeros in front (a "
+    "negative number crops). The end padding $d(k-1) - p + q$ only decides how many outputs are "
+    "kept (transposed.output-size).",
+    idea="Each input $y_j$ is scattered to the outputs $s j + d b - p$: substitute the output index "
+         "for the tap, so that output $i$ gathers from $u$ at $i + d b$ with the flipped kernel, "
+         "and the entries of $u$ off the stride grid are zero.",
     lhs=D.conv1d(u, f, k, i, dilation=d),
     rhs=T.conv_transpose1d(y, w, n, k, s, p, d, i),
     lets=[u_def, f_def],
@@ -273,8 +277,8 @@ def derive_output_size(P: Proof) -> None:
     P.implies("with q < s the forward rule maps L back to n: floor((L + 2p - d(k-1) - 1)/s) + 1 = n, so the "
               "two layers map between the same sizes and are adjoint (transposed.adjoint-1d)",
               [p3 >= 0, q3 < s3, *floor_def], [sympy.Eq(M3 + 1, n3)])
-    P.implies("with q >= s the forward rule gives more than n: the convolution of that size is not the one "
-              "this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
+    P.implies("with $q \\ge s$ the forward rule gives more than $n$: the convolution of that size "
+              "is not the one this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
     cases = [dict(n=nn, k=kk, s=ss, p=pp, q=qq, d=dd)
              for nn, kk, ss, dd in itertools.product(range(1, 5), range(1, 4), range(1, 4), range(1, 3))
              for qq in range(max(ss, dd)) for pp in range(3) if (nn - 1) * ss + dd * (kk - 1) + 1 + qq - 2 * pp >= 1]
@@ -286,10 +290,10 @@ def derive_output_size(P: Proof) -> None:
 output_size = Checked(
     "transposed.output-size",
     "Output size by counting, and which output padding keeps the layer an adjoint",
-    "For all sizes: L = (n-1)s - 2p + d(k-1) + q + 1 outputs; without padding the last q hold the bias only; "
-    "the forward "
-    "rule maps L back to n exactly when q < s. PyTorch accepts q < max(s, d): for s <= q < d the layer "
-    "runs but is not the adjoint of the convolution of its output size (transposed.output-padding-dilation).",
+    "For all sizes: $L = (n-1)s - 2p + d(k-1) + q + 1$ outputs; without padding the last $q$ hold "
+    "the bias only; the forward rule maps $L$ back to $n$ exactly when $q < s$. PyTorch accepts $q "
+    "< \\max(s, d)$: for $s \\le q < d$ the layer runs but is not the adjoint of the convolution of "
+    "its output size (transposed.output-padding-dilation).",
     derive=derive_output_size,
     check_source=_src("_size_roundtrip_sides", "test_transposed_output_size_counted"),
 )
@@ -315,9 +319,9 @@ assert n == witness["rhs"] != witness["lhs"]
 padding_too_large = Refutation(
     "transposed.output-padding-too-large",
     "Output padding of at least max(s, d) breaks the adjoint",
-    "Claim (false): any output padding q keeps the transposed convolution the adjoint of the convolution "
-    "of its output size. With q >= max(s, d) (which PyTorch rejects) the forward rule gives back more "
-    "than n outputs.",
+    "Claim (false): any output padding $q$ keeps the transposed convolution the adjoint of the "
+    "convolution of its output size. With $q \\ge \\max(s, d)$ (which PyTorch rejects) the forward "
+    "rule gives back more than $n$ outputs.",
     lhs=_roundtrip, rhs=_input_length,
     witness=dict(n=1, k=1, s=1, p=0, q=1, d=1),
     describe="n = k = s = d = 1, p = 0, q = 1: the transposed output has 2 entries, whose convolution has 2 "
@@ -370,21 +374,25 @@ def derive_costs(P: Proof) -> None:
                           "input and output channels", 1,
                           [(vc, 0, kwc - 1), (uc, 0, khc - 1), (jc, 0, Wc - 1), (ic, 0, Hc - 1)])
     loop = Nc * Gc * ci_ * co_ * spatial
-    P.equal("times the N g c_i c_o (batch, group, channel pair) iterations of the outer loops, whose bounds do not "
-            "depend on the inner ones: N C_in H W (C_out/g) k_h k_w MACs, with C_in = g c_i, C_out = g c_o",
+    P.equal("times the $N g\\, c_i c_o$ (batch, group, channel pair) iterations of the outer loops, "
+            "whose bounds do not depend on the inner ones: $N C_{\\mathrm{in}} H W "
+            "(C_{\\mathrm{out}}/g)\\, k_h k_w$ multiply-accumulates, with $C_{\\mathrm{in}} = g "
+            "c_i$, $C_{\\mathrm{out}} = g c_o$",
             loop, Nc * (Gc * ci_) * Hc * Wc * co_ * khc * kwc)
     taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding p): every output "
                        "position of one channel pair times k_h k_w taps", 1,
                        [(vc, 0, kwc - 1), (uc, 0, khc - 1), (zc, 0, Wo - 1), (yc, 0, Ho - 1)])
     up = Nc * Gc * co_ * ci_ * taps
-    P.equal("times N g c_o c_i: N C_out H_out W_out (C_in/g) k_h k_w taps", up,
+    P.equal("times $N g\\, c_o c_i$: $N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} "
+            "(C_{\\mathrm{in}}/g)\\, k_h k_w$ taps", up,
             Nc * (Gc * co_) * Ho * Wo * ci_ * khc * kwc)
     P.implies("without padding every product lands inside the output (rows; the columns alike)",
               [ic >= 0, ic <= Hc - 1, uc >= 0, uc <= khc - 1, qhc >= 0],
               [shc * ic + dhc * uc >= 0, shc * ic + dhc * uc <= Ho - 1])
     P.define("so the upsampled convolution reads a real input entry exactly once per product of the loop nest, "
              "and a zero (inserted between entries, or padding) at every other tap", r"Z = U - M")
-    P.equal("the zero taps it skips: N C_out (C_in/g) k_h k_w (H_out W_out - H W)", up - loop,
+    P.equal("the zero taps it skips: $N C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w "
+            "(H_{\\mathrm{out}} W_{\\mathrm{out}} - H W)$", up - loop,
             Nc * Gc * co_ * ci_ * khc * kwc * (Ho * Wo - Hc * Wc))
     cases = [dict(n=nn, c_in=ci, h=h, w=ww, c_out=co, k=kk, s=ss, d=dd, q=qq, g=gg)
              for nn, ci, co, gg in ((1, 2, 2, 1), (2, 4, 2, 2)) for h, ww in ((2, 3), (3, 3))
@@ -420,10 +428,13 @@ def _tool_remarks() -> tuple[str, ...]:
 costs = Checked(
     "transposed.costs",
     "MACs of a transposed convolution, of its upsampled form, and the zero taps",
-    "For all sizes: the scatter loop makes N C_in H W (C_out/g) k_h k_w MACs; the stride-1 convolution over "
-    "the upsampled input makes N C_out H_out W_out (C_in/g) k_h k_w, and without padding the difference, "
-    "N C_out (C_in/g) k_h k_w (H_out W_out - H W), are the taps that read a zero (inserted between entries or "
-    "padded around). thop reports the upsampled count (cross-checked below); the remarks list each tool.",
+    "For all sizes: the scatter loop makes $N C_{\\mathrm{in}} H W (C_{\\mathrm{out}}/g)\\, k_h "
+    "k_w$ multiply-accumulates; the stride-1 convolution over the upsampled input makes $N "
+    "C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$, and "
+    "without padding the difference, $N C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w "
+    "(H_{\\mathrm{out}} W_{\\mathrm{out}} - H W)$, are the taps that read a zero (inserted between "
+    "entries or padded around). thop reports the upsampled count (cross-checked below); the remarks "
+    "list each tool.",
     derive=derive_costs,
     check_source=_src("test_transposed_zero_taps_counted"),
     remarks=_tool_remarks(),
@@ -452,11 +463,14 @@ def _one_transposed(T_, s1, s2, d1, d2, p2, q2, **_):
 merge_two = Identity(
     "transposed.merge-two",
     "Two transposed convolutions in a row are one",
-    "With no padding, output padding and bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, d1), "
-    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, q2) with W[c, o, t] = sum_m sum over "
-    "s2 d1 a + d2 b = t of w1[c, m, a] w2[m, o, b], of size s2 d1 (k1-1) + d2 (k2-1) + 1 (s2 (k1-1) + k2 "
-    "without dilation). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, p2 in {0, 1}, q2 in {0, 1} "
-    "where allowed, 2 channels each. (transposed.merge-padded-first: with p1 > 0 it fails.)",
+    "With no padding, output padding and bias in the first layer: two transposed convolutions in a "
+    "row, the first with $w_1$, stride $s_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
+    "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with "
+    "kernel $W$, stride $s_1 s_2$, padding $p_2$ and output padding $q_2$, where $W_{c,o,t} = "
+    "\\sum_m \\sum_{s_2 d_1 a + d_2 b = t} w_{1;c,m,a}\\, w_{2;m,o,b}$, of size $s_2 d_1 (k_1-1) + "
+    "d_2 (k_2-1) + 1$ ($s_2 (k_1-1) + k_2$ without dilation). Exact family: strides 1 to 3, "
+    "dilations 1, 2, kernels 1 to 3, $p_2, q_2 \\in \\{0, 1\\}$ where allowed, 2 channels each. "
+    "(transposed.merge-padded-first: with $p_1 > 0$ it fails.)",
     inputs=_tt_inputs,
     lhs=_two_transposed,
     rhs=_one_transposed,
@@ -470,9 +484,9 @@ merge_two = Identity(
 merge_padded_first = Refutation(
     "transposed.merge-padded-first",
     "With padding in the first transposed convolution the naive merge is wrong",
-    "Claim (false): with the first layer cropping p1 > 0, the merged layer with padding s2 p1 still equals "
-    "the two layers. The crop removes entries of the intermediate map that the second layer would scatter "
-    "into the kept outputs.",
+    "Claim (false): with the first layer cropping $p_1 > 0$, the merged layer with padding $s_2 "
+    "p_1$ still equals the two layers. The crop removes entries of the intermediate map that the "
+    "second layer would scatter into the kept outputs.",
     lhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[0],
     rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
@@ -501,10 +515,12 @@ def _conv_after_merged(T_, s, p2, k2, **_):
 conv_after = Identity(
     "transposed.conv-after",
     "A convolution after a transposed convolution is a transposed convolution",
-    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding p2 <= k2 - 1: "
-    "conv(conv_transpose(x, w1; s), w2; p2) = conv_transpose(x, V; s, padding k2 - 1 - p2) with "
-    "V[c, o, t] = sum_m sum over a - b + k2 - 1 = t of w1[c, m, a] w2[o, m, b] (size k1 + k2 - 1). Exact family "
-    "over strides 1..3, kernels 1..3, p2 <= k2 - 1. (transposed.conv-after-padded: with p1 > 0 the border "
+    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding "
+    "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
+    "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
+    "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
+    "w_{1;c,m,a}\\, w_{2;o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
+    "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
     "is wrong.)",
     inputs=_ca_inputs,
     lhs=_conv_after,
@@ -518,9 +534,9 @@ conv_after = Identity(
 conv_after_padded = Refutation(
     "transposed.conv-after-padded",
     "With padding in the transposed convolution the convolution after it does not merge",
-    "Claim (false): with the transposed layer cropping p1 > 0, the convolution (padding k2 - 1) after it "
-    "equals the transposed convolution with the correlated kernel and padding p1. The convolution's zero "
-    "padding stands where the transposed layer cropped real values.",
+    "Claim (false): with the transposed layer cropping $p_1 > 0$, the convolution (padding $k_2 - "
+    "1$) after it equals the transposed convolution with the correlated kernel and padding $p_1$. "
+    "The convolution's zero padding stands where the transposed layer cropped real values.",
     lhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[0],
     rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
@@ -582,9 +598,11 @@ def _bn_folded(T_, s, p, g, ci, co, **_):
 bn_fold_groups = Identity(
     "transposed.bn-fold-groups",
     "With groups, the output channels of group g are a slice of axis 1",
-    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row c of the weight "
-    "(input channel c of group g = c // (C_in/g)) is scaled by gamma over the output channels "
-    "g C_out/g .. (g+1) C_out/g - 1; the folded layer and BatchNorm after the layer are the same polynomials.",
+    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row $c$ of "
+    "the weight (input channel $c$ of group $g = \\lfloor c / (C_{\\mathrm{in}}/g) \\rfloor$) is "
+    "scaled by $\\gamma$ over the output channels $g C_{\\mathrm{out}}/g, \\dots, (g+1) "
+    "C_{\\mathrm{out}}/g - 1$; the folded layer and BatchNorm after the layer are the same "
+    "polynomials.",
     inputs=_bn_inputs,
     lhs=_bn_after,
     rhs=_bn_folded,
@@ -595,9 +613,9 @@ bn_fold_groups = Identity(
 bn_fold_axis0 = Refutation(
     "transposed.bn-fold-axis0",
     "Folding BatchNorm along axis 0 of a transposed weight is wrong",
-    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it does for "
-    "a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree whenever "
-    "C_in = C_out, so the bug passes shape checks.",
+    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it "
+    "does for a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree "
+    "whenever $C_{\\mathrm{in}} = C_{\\mathrm{out}}$, so the bug passes shape checks.",
     lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
     rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
     witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),

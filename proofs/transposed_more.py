@@ -95,11 +95,15 @@ p_t = sympy.expand(r * (K - 1 - P))
 weight_map_1d = General(
     "subpixel.weight-map-1d",
     "A sub-pixel convolution is a stride-r transposed convolution",
-    "For all lengths n, kernel sizes K, factors r and paddings 0 <= P <= K - 1, at every output i >= 0: "
-    "the transposed convolution with stride r, padding r(K - 1 - P) and the kernel V of size r K with "
-    "V[phi + r(K-1-a)] = W[phi, a] equals the 1-D pixel shuffle of the r phases phi of the stride-1 "
-    "convolution of x with W[phi] (padding P). (P <= K - 1 makes the transposed padding >= 0; "
-    "subpixel.output-length shows both have r(n + 2P - K + 1) outputs.)",
+    "For all lengths $n$, kernel sizes $K$, factors $r$ and paddings $0 \\le P \\le K - 1$, at "
+    "every output $i \\ge 0$: the transposed convolution with stride $r$, padding $r(K - 1 - P)$ "
+    "and the kernel $V$ of size $r K$ with $V_{\\phi + r(K-1-a)} = W_{\\phi, a}$ equals the 1-D "
+    "pixel shuffle of the $r$ phases $\\phi$ of the stride-1 convolution of $x$ with $W_\\phi$ "
+    "(padding $P$). ($P \\le K - 1$ makes the transposed padding $\\ge 0$; subpixel.output-length "
+    "shows both have $r(n + 2P - K + 1)$ outputs.)",
+    idea="Write output $i$ as $r j + \\phi$: the transposed convolution at stride $r$ reads only "
+         "the taps of $V$ in phase $\\phi$, which are $W_\\phi$ flipped, so substituting the tap "
+         "index turns it into the stride-1 convolution of phase $\\phi$.",
     lhs=T.conv_transpose1d(x, V, n, r * K, r, p_t, 1, i),
     rhs=T.subpixel1d(x, W, n, K, P, r, i),
     lets=[V_def],
@@ -125,16 +129,17 @@ def derive_length(P_: Proof) -> None:
     tr = (n2 - 1) * r2 - 2 * r2 * (K2 - 1 - P2) + (r2 * K2 - 1) + 0 + 1
     P_.equal("the sub-pixel output, r times the convolution's n + 2P - K + 1 outputs, has the transposed "
              "convolution's length (n-1) r - 2 r(K-1-P) + (rK - 1) + 1 with output padding 0", sub, tr)
-    P_.implies("its padding r(K - 1 - P) is a valid (nonnegative) padding exactly when P <= K - 1",
+    P_.implies("its padding $r(K - 1 - P)$ is a valid (nonnegative) padding exactly when $P \\le K "
+               "- 1$",
                [P2 >= 0, P2 <= K2 - 1], [r2 * (K2 - 1 - P2) >= 0])
-    P_.implies("and negative for P >= K (subpixel.border-padding-too-large)", [P2 >= K2], [r2 * (K2 - 1 - P2) < 0])
+    P_.implies("and negative for $P \\ge K$ (subpixel.border-padding-too-large)", [P2 >= K2], [r2 * (K2 - 1 - P2) < 0])
 
 
 output_length = Checked(
     "subpixel.output-length",
     "Both sides have the same length, and the padding condition",
-    "For all n, K, r and P: r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K, so the output padding is 0; the "
-    "transposed padding r(K-1-P) is nonnegative exactly when P <= K - 1.",
+    "For all $n, K, r$ and $P$: $r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K$, so the output "
+    "padding is 0; the transposed padding $r(K-1-P)$ is nonnegative exactly when $P \\le K - 1$.",
     derive=derive_length,
     check_source=_src("test_subpixel_output_length"),
 )
@@ -196,9 +201,10 @@ def _weight_map_figure(fields):
 weight_map_2d = Identity(
     "subpixel.weight-map-2d",
     "The 2-D weight map with channels, groups and bias",
-    "For r in 2, 3, kernels 1..3, every padding P <= K - 1, groups 1, 2: pixel_shuffle(conv2d(x, W, b), r) "
-    "and the transposed convolution subpixel_to_transposed returns (its weight map and bias read back "
-    "from the transform) are the same polynomials in x, W and b.",
+    "For $r \\in \\{2, 3\\}$, kernels 1 to 3, every padding $P \\le K - 1$ and groups 1, 2: the "
+    "pixel shuffle by $r$ of the convolution of $x$ with $W$ and $b$, and the transposed "
+    "convolution the rewrite returns (its weight map and bias read back from the rewrite), are the "
+    "same polynomials in $x$, $W$ and $b$.",
     inputs=_sp_inputs,
     lhs=_subpixel_side,
     rhs=_transposed_side,
@@ -213,10 +219,10 @@ weight_map_2d = Identity(
 
 padding_too_large = Refutation(
     "subpixel.border-padding-too-large",
-    "With padding P >= K the sub-pixel convolution is no transposed convolution",
-    "Claim (false): the weight map works for every padding, with the transposed padding clipped at 0. For "
-    "P >= K the sub-pixel output has border entries that read only padding (the bias), which a "
-    "transposed convolution cannot produce: r(K - 1 - P) would be negative.",
+    "With padding $P \\ge K$ the sub-pixel convolution is no transposed convolution",
+    "Claim (false): the weight map works for every padding, with the transposed padding clipped at "
+    "0. For $P \\ge K$ the sub-pixel output has border entries that read only padding (the bias), "
+    "which a transposed convolution cannot produce: $r(K - 1 - P)$ would be negative.",
     lhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[0],
     rhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), W=_obj([1, 1, 1, 1], (4, 1, 1, 1)), r=2, P_before=1, P_after=1),

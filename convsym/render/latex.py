@@ -248,6 +248,7 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "environment": environment_name,
         "environment_title": environment_title,
         "title": v.title,
+        "idea": v.idea,
         "statement": v.statement,
         "statement_display": display_view(drop_true_conjuncts(v.statement_latex)) if v.statement_latex else None,
         "hypotheses": list(v.hypotheses),

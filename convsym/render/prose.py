@@ -140,15 +140,21 @@ _ASSIGNMENTS = re.compile(r"[^\s=,;]+=-?\d+(?:, [^\s=,;]+=-?\d+)*")
 
 
 def sizes_prose(text: str) -> str:
-    """Size lists as math: ``all k_1, k_2 >= 1`` and ``... exactly at k_1=1, k_2=2; k_1=2, k_2=1``."""
+    """Size lists as math: ``all k_1, k_2 >= 1`` (with conditions such as ``with p >= 0, p <= k - 1``)
+    and ``... exactly at k_1=1, k_2=2; k_1=2, k_2=1``."""
     if not isinstance(text, str):
         raise RenderError(f"sizes_prose: expected sizes as str, got {type(text).__name__}")
     if "$" in text:
         return text
-    match = re.fullmatch(r"all ((?:[^\s,]+, )*[^\s,]+) >= 1", text)
+    match = re.fullmatch(r"all ((?:[^\s,]+, )*[^\s,]+) >= 1(?: with (.+))?", text)
     if match and _balanced(match[1]):
         names = match[1].replace(", ", ",\\allowbreak{} ")
-        return f"all ${names} \\ge 1$"
+        conditions = match[2] or ""
+        if not conditions:
+            return f"all ${names} \\ge 1$"
+        if _balanced(conditions) and re.fullmatch(r"[\w\s+\-*/(),<>=]+", conditions):
+            tex = sstr_math(conditions.replace(">=", r"\ge").replace("<=", r"\le"))
+            return f"all ${names} \\ge 1$ with ${tex}$"
     match = re.fullmatch(r"(every step re-evaluated exactly at )(.+)", text)
     if match:
         groups = match[2].split("; ")
