@@ -285,7 +285,7 @@ bn_before_repair = Identity(
     rhs=_repair_rhs,
     family=[dict(C=2, O=2, k=k, n=3, p=p, s=s, groups=gr)
             for k in (1, 2, 3) for p in (1, 2) for s in (1, 2) for gr in (1, 2)],
-    notes=("With q = 0 (beta = gamma r mu, e.g. mu = beta = 0) bn maps 0 to 0 and the zero-padded fold is exact: "
-           "fold_batchnorm_before then returns a padded Conv2d.",),
+    notes=("With $q = 0$ ($\\beta = \\gamma r \\mu$, e.g. $\\mu = \\beta = 0$) BatchNorm maps 0 to 0 and the "
+           "zero-padded fold is exact: the fold then returns a padded convolution.",),
     check_source=checks.test_folding_bn_before_repair_numeric,
 )

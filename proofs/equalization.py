@@ -201,14 +201,15 @@ def _cle_theorem(name: str, check) -> Checked:
     return Checked(
         f"folding.cle-{fn}",
         f"Cross-layer equalization is exact through {name}",
-        f"For every s_i > 0: dividing output channel i of layer 1 (weights and bias) by s_i and multiplying the "
-        f"weights of layer 2 that read channel i by s_i leaves layer2({name}(layer1(x))) unchanged, because "
-        f"{name} is positively homogeneous: f(s z) = s f(z) for s > 0"
-        + (" (PReLU: the slope alpha_i belongs to channel i, as s_i does)." if name == "prelu" else ".")
-        + " It holds per intermediate channel i, whatever the kernel sizes, paddings, strides and output channel "
-        "counts of the two layers: only layer 1's output channel i and layer 2's input channel i are touched "
-        "(layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
-        "between them, r1_i over the kernel i of layer 1 and r2_i over slice [:, i] of layer 2).",
+        f"For every $s_i > 0$: dividing output channel $i$ of layer 1 (weights and bias) by $s_i$ and multiplying "
+        f"the weights of layer 2 that read channel $i$ by $s_i$ leaves layer 2 after {name.replace('_', ' ')} after "
+        f"layer 1 unchanged, because {name.replace('_', ' ')} is positively homogeneous: $f(s z) = s f(z)$ for $s > 0$"
+        + (" (PReLU: the slope $\\alpha_i$ belongs to channel $i$, as $s_i$ does)." if name == "prelu" else ".")
+        + " It holds per intermediate channel $i$, whatever the kernel sizes, paddings, strides and output "
+        "channel counts of the two layers: only layer 1's output channel $i$ and layer 2's input channel $i$ are "
+        "touched (layers with different numbers of kernels equalize; what is balanced are the "
+        "$C_{\\mathrm{mid}}$ channels between them, $r_{1,i}$ over the kernel $i$ of layer 1 and $r_{2,i}$ over "
+        "the weights of layer 2 that read channel $i$).",
         derive=_cle_derivation(name),
         check_source=check,
     )
@@ -280,16 +281,17 @@ cle_relu6 = _witnessed(
 cle_hardswish = _witnessed(
     "folding.cle-hardswish",
     "Equalization is not exact through hard-swish",
-    "Claim (false): equalization leaves layer2(hardswish(layer1(x))) unchanged; hardswish(z) = z relu6(z+3)/6 "
-    "is quadratic on [-3, 3].",
+    "Claim (false): equalization leaves layer 2 after hard-swish after layer 1 unchanged; hard-swish, "
+    "$z\\, \\mathrm{relu6}(z+3)/6$, is quadratic on $[-3, 3]$.",
     build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
     witness_check=checks._confirm_scaling_witness,
 )
 cle_sigmoid = _witnessed(
     "folding.cle-sigmoid",
     "Equalization is not exact through the sigmoid",
-    "Claim (false): equalization leaves layer2(sigmoid(layer1(x))) unchanged. At a zero pre-activation the "
-    "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
+    "Claim (false): equalization leaves layer 2 after the sigmoid after layer 1 unchanged. At a zero "
+    "pre-activation the sigmoid is exactly 1/2 before and after scaling, so the second layer's factor $s_i$ is "
+    "not undone.",
     build=_scaling_witness("sigmoid", 4, 1, 0),
     witness_check=checks._confirm_scaling_witness,
 )

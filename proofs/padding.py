@@ -81,7 +81,7 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
     return top and bottom and (mode == "bias" or b1_zero)
 
 
-def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+def merge_is_exact_by_polynomials(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
     """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
     from convsym.exact.poly import PolyTensor as PT
 
@@ -112,12 +112,16 @@ def _characterisation_cases() -> list[dict]:
     return out
 
 
+def merge_is_exact_by_conditions(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+    """Conditions (i)-(iii) of equivalences.padded-exact-characterisation."""
+    return _predicted_exact(k1_, s1, p1, n_, b1_zero, mode)
+
+
 def derive_characterisation(P: Proof) -> None:
     P.family("the prediction (conditions (i)--(iii)) equals the exact polynomial check of the "
              "merge, for $k_1 \\le 3$, $s_1 \\le 2$, $p_1 \\le 1$, $k_2 \\le 3$, $1 \\le p_2 \\le "
              "k_2 - 1$, $n \\in \\{4, 5\\}$, zero or bias padding, $b_1 = 0$ or not",
-             _characterisation_cases(), _merge_is_exact,
-             lambda k1_, s1, p1, k2_, p2, n_, mode, b1_zero: _predicted_exact(k1_, s1, p1, n_, b1_zero, mode),
+             _characterisation_cases(), merge_is_exact_by_polynomials, merge_is_exact_by_conditions,
              shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
                    r"\wedge (b_1 = 0 \vee \text{bias padding})")
 

@@ -104,9 +104,9 @@ avgpool_padded = Identity(
 avgpool_exclude = Identity(
     "equivalences.avgpool-exclude-pad",
     "Excluding padding from the count breaks the equivalence",
-    "Claim (false): with count_include_pad=False and padding p > 0, average pooling equals the depthwise "
-    "convolution with the constant kernel 1/k^2. At a border window the divisor is the number of input "
-    "pixels, not k^2.",
+    "Claim (false): when the padding does not count in the average and $p > 0$, average pooling equals "
+    "the depthwise convolution with the constant kernel $1/k^2$. At a border window the divisor is the "
+    "number of input pixels, not $k^2$.",
     expected="refuted",
     inputs=_pool_inputs,
     lhs=_avgpool,
@@ -118,10 +118,11 @@ avgpool_exclude = Identity(
 
 avgpool_ceil = Identity(
     "equivalences.avgpool-ceil-mode",
-    "ceil_mode breaks the equivalence",
-    "Claim (false): with ceil_mode=True (count_include_pad=True), average pooling equals the depthwise "
-    "convolution with kernel 1/k^2 on the input zero-padded by p, plus the extra bottom/right rows the last "
-    "window needs. PyTorch divides a window cut off by ceil mode by its clipped size.",
+    "Rounding the output size up breaks the equivalence",
+    "Claim (false): when the output size rounds up (ceil mode; the padding counted in the average), "
+    "average pooling equals the depthwise convolution with kernel $1/k^2$ on the input zero-padded by $p$, "
+    "plus the extra bottom and right rows the last window needs. PyTorch divides a window cut off by ceil "
+    "mode by its clipped size.",
     expected="refuted",
     inputs=_pool_inputs,
     lhs=_avgpool,

@@ -194,10 +194,12 @@ x = IndexedBase("x")
 adjoint_1d = General(
     "transposed.adjoint-1d",
     "The transposed convolution is the adjoint of the convolution",
-    "For all lengths n (input) and m (outputs kept), kernel sizes, strides, dilations and paddings: "
-    "sum_i y_i conv(x, w)_i = sum_t x_t conv_transpose(y, w)_t, with zero padding p on x and the "
-    "transposed convolution cropping p. This is why it is called the transpose: as matrices, "
-    "conv_transpose is conv^T.",
+    "For all lengths $n$ (input) and $m$ (outputs kept), kernel sizes, strides, dilations and paddings: "
+    "$\\sum_i y_i\\, (x \\star w)_i = \\sum_t x_t\\, u_t$, where $u$ is the transposed convolution of $y$ "
+    "with $w$, with zero padding $p$ on $x$ and the transposed convolution cropping $p$. This is why it is called the transpose: as "
+    "matrices, the transposed convolution is the transpose of the convolution.",
+    idea="Unfold both sides into double sums over output and tap; substitute the input position $t = s i + "
+    "d a - p$ on the left, and both become the same sum of $y_i\\, w_a\\, x_t$ over the pairs that meet.",
     lhs=SumExpr.of(Term(y[i] * T.padded_conv1d(x, w, n, k, s, p, d, i), (Range.of(i, 0, m - 1),))),
     rhs=SumExpr.of(Term(x[t] * T.conv_transpose1d(y, w, m, k, s, p, d, t), (Range.of(t, 0, n - 1),))),
     size_hypotheses=[sympy.Ge(p, 0)],

@@ -164,13 +164,13 @@ def _sp_inputs(c, ci, kk, r, g, nn, **_):
 
 
 def _subpixel_side(T_, r, pp, g, c, **_):
-    """pixel_shuffle(conv2d(x, W, padding P), r), the r^2 phases of channel c sharing b[c]"""
+    """the pixel shuffle by r of the convolution of x with W (padding P), the r^2 phases of channel c sharing b_c"""
     bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
     return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
 
 
 def _transposed_side(T_, r, pp, g, c, **_):
-    """conv_transpose2d with the weights and bias subpixel_to_transposed maps"""
+    """the transposed convolution with the weights and bias the rewrite maps them to"""
     idx = _index_array(T_["W"].shape)
     bias_idx = np.repeat(np.arange(c) + 1, r * r).astype(object)
     t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=pp, groups=g), r)
@@ -192,9 +192,10 @@ def _weight_map_figure(fields):
             cells.append((ph, f"W^{{{ph}}}_{{{ah}{aw}}}"))
         merged.append(cells)
     titles = [f"phase {ph} = ({ph // rr}, {ph % rr})" for ph in range(rr * rr)]
-    caption = (f"The weight map of subpixel_to_transposed for r = {rr}, K = {kk} (drawn from the transform's "
-               f"output): tap (a_h, a_w) of phase (phi_h, phi_w) goes to (phi_h + r(K-1-a_h), phi_w + r(K-1-a_w)) "
-               f"of the {rr * kk} x {rr * kk} kernel; each phase's kernel is flipped and spread with stride r.")
+    caption = (f"The weight map from a sub-pixel to a transposed convolution for $r = {rr}$, $K = {kk}$ (drawn "
+               f"from the rewrite's output): tap $(a_h, a_w)$ of phase $(\\phi_h, \\phi_w)$ goes to "
+               f"$(\\phi_h + r(K-1-a_h), \\phi_w + r(K-1-a_w))$ of the ${rr * kk} \\times {rr * kk}$ kernel; each "
+               f"phase's kernel is flipped and spread with stride $r$.")
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
 
 
@@ -271,7 +272,7 @@ def _transposed(T_, s, p, q, d, g, **_):
 
 
 def _as_subpixel(T_, s, p, q, d, g, **_):
-    """pixel_shuffle of the convolution transposed_to_subpixel returns"""
+    """the pixel shuffle of the convolution the rewrite returns"""
     tc = ConvTranspose2d(_index_array(T_["w"].shape), _index_array(T_["b"].shape), stride=s, padding=p,
                          output_padding=q, dilation=d, groups=g)
     conv, rr = transposed_to_subpixel(tc)
@@ -283,12 +284,12 @@ def _as_subpixel(T_, s, p, q, d, g, **_):
 converse = Identity(
     "subpixel.converse",
     "Every stride-r transposed convolution with output length a multiple of r is a sub-pixel convolution",
-    "Construction (transposed_to_subpixel): output r j + phi reads input j + (phi + p - d b)/r through tap b "
-    "whenever that is an integer; the taps of phase phi form kernel phi of a stride-1 convolution with "
-    "r^2 C_out channels and zero padding (before, after) chosen so that its output has L/r entries. "
-    "Exact family: strides 2, 3, kernels 1..4, paddings 0..2, output paddings below max(s, d), dilations "
-    "1, 2, groups 1, 2, whenever d(k-1) - 2p + q + 1 is a multiple of r (subpixel.converse-length: "
-    "otherwise no sub-pixel convolution has that length).",
+    "Construction: output $r j + \\phi$ reads input $j + (\\phi + p - d b)/r$ through tap $b$ whenever that "
+    "is an integer; the taps of phase $\\phi$ form kernel $\\phi$ of a stride-1 convolution with "
+    "$r^2 C_{\\mathrm{out}}$ channels and zero padding (before, after) chosen so that its output has $L/r$ "
+    "entries. Exact family: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below "
+    "$\\max(s, d)$, dilations 1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$ "
+    "(subpixel.converse-length: otherwise no sub-pixel convolution has that length).",
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
@@ -313,9 +314,9 @@ def _zero(n, k, s, p, q, d):
 converse_length = Refutation(
     "subpixel.converse-length",
     "Not every stride-r transposed convolution is a sub-pixel convolution",
-    "Claim (false): every stride-r transposed convolution is a convolution followed by pixel_shuffle(r). "
-    "pixel_shuffle(r) outputs a multiple of r entries per axis; with stride 2, kernel 3 and no padding "
-    "the transposed convolution has 2n + 1.",
+    "Claim (false): every stride-$r$ transposed convolution is a convolution followed by a pixel shuffle by "
+    "$r$. A pixel shuffle by $r$ outputs a multiple of $r$ entries per axis; with stride 2, kernel 3 and no "
+    "padding the transposed convolution has $2n + 1$.",
     lhs=_length_mod_r, rhs=_zero,
     witness=dict(n=1, k=3, s=2, p=0, q=0, d=1),
     describe="n = 1, k = 3, s = 2, p = q = 0, d = 1: 3 outputs, not a multiple of r = 2",
