@@ -196,7 +196,8 @@ adjoint_1d = General(
     "The transposed convolution is the adjoint of the convolution",
     "For all lengths $n$ (input) and $m$ (outputs kept), kernel sizes, strides, dilations and paddings: "
     "$\\sum_i y_i\\, (x \\star w)_i = \\sum_t x_t\\, u_t$, where $u$ is the transposed convolution of $y$ "
-    "with $w$, with zero padding $p$ on $x$ and the transposed convolution cropping $p$. This is why it is called the transpose: as "
+    "with $w$, with zero padding $p$ on $x$ and the transposed convolution cropping $p$. "
+    "This is why it is called the transpose: as "
     "matrices, the transposed convolution is the transpose of the convolution.",
     idea="Unfold both sides into double sums over output and tap; substitute the input position $t = s i + "
     "d a - p$ on the left, and both become the same sum of $y_i\\, w_a\\, x_t$ over the pairs that meet.",
