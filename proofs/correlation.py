@@ -85,9 +85,12 @@ def _flip_figure(fields):
 true_conv_flip = General(
     "equivalences.true-conv-flip",
     "True convolution is cross-correlation with the flipped kernel",
-    "For every kernel size k: the true convolution (x * w) at position i + k - 1 equals the deep-learning "
-    "convolution (cross-correlation) of x with the flipped kernel w[k-1-b] at position i. PyTorch's conv2d "
-    "is cross-correlation; flipping the kernel in both axes turns it into true convolution.",
+    "For every kernel size $k$: the true convolution $(x * w)_{i + k - 1}$ equals the deep-learning "
+    "convolution (cross-correlation) of $x$ with the flipped kernel $w_{k-1-b}$ at position $i$. "
+    "PyTorch's 2-D convolution is cross-correlation; flipping the kernel in both axes turns it into "
+    "true convolution.",
+    idea="Substitute $a = k - 1 - b$: tap $b$ of the flipped kernel is tap $k - 1 - b$ of $w$, and "
+         "the sum runs over the same taps.",
     lhs=D.true_conv1d(x1, w1_, k, i + k - 1),
     rhs=D.conv1d(x1, wf, k, i),
     lets=[flip_let],

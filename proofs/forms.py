@@ -50,9 +50,11 @@ A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]))
 conv1x1_linear = General(
     "equivalences.conv1x1-linear",
     "A $1\\times 1$ convolution is a fully connected layer at every pixel",
-    "For all channel counts: conv2d(x, w) with a 1x1 kernel equals, at every pixel (i, j), the fully "
-    "connected layer A x[:, i, j] with A[o, c] = w[o, c, 0, 0] (channels are the features, pixels the "
-    "samples).",
+    "For all channel counts: the convolution $x \\star w$ with a $1 \\times 1$ kernel equals, at "
+    "every pixel $(i, j)$, the fully connected layer $A\\, x_{\\cdot,i,j}$ with $A_{o,c} = "
+    "w_{o,c,0,0}$ (channels are the features, pixels the samples).",
+    idea="A $1 \\times 1$ kernel has one tap: the sums over $u$ and $v$ collapse to $u = v = 0$, "
+         "and what is left is a matrix-vector product over the channels.",
     lhs=D.conv2d(X, V, C, 1, 1, o, i, j),
     rhs=D.pixel_linear(X, A, C, o, i, j),
     lets=[A_1x1],
@@ -104,9 +106,12 @@ K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ +
 fc_full_map = General(
     "equivalences.fc-full-map",
     "A fully connected layer on the flattened map is a convolution covering the map",
-    "For all C, H, W: the fully connected layer A vec(x) on the row-major flattening of a C x H x W map "
-    "equals the convolution of x with the H x W kernel K[o,c,u,v] = A[o, cHW + uW + v], whose single "
-    "output position (0, 0) covers the whole map.",
+    "For all $C, H, W$: the fully connected layer $A\\, \\mathrm{vec}(x)$ on the row-major "
+    "flattening of a $C \\times H \\times W$ map equals the convolution of $x$ with the $H \\times "
+    "W$ kernel $K_{o,c,u,v} = A_{o,\\, cHW + uW + v}$, whose single output position $(0, 0)$ covers "
+    "the whole map.",
+    idea="Write the flat index as $cHW + uW + v$: the matrix-vector product becomes a sum over $c, "
+         "u, v$, which is the convolution at position $(0, 0)$ with the kernel read off $A$.",
     lhs=D.fc_flat(X, A, C, H, W_, o),
     rhs=D.conv2d(X, K_, C, H, W_, o, 0, 0),
     lets=[K_full],
@@ -149,11 +154,13 @@ U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s
 im2col_general = General(
     "equivalences.im2col",
     "im2col: a convolution is a matrix product",
-    "For all channel counts, kernel sizes, strides s and dilations d: conv2d(x, w) at (o, i, j) is row o of the "
-    "flattened kernel (rows indexed by (c, u, v)) times column (i, j) of the unfolded input "
-    "U[(c,u,v),(i,j)] = x[c, s i + d u, s j + d v]. Flattening (c, u, v) and (i, j) row-major gives "
-    "reference.im2col's layout; padding is a zero border of x and groups split the product into blocks "
-    "(exact check below).",
+    "For all channel counts, kernel sizes, strides $s$ and dilations $d$: the convolution $x "
+    "\\star_{s,d} w$ at $(o, i, j)$ is row $o$ of the flattened kernel (rows indexed by $(c, u, "
+    "v)$) times column $(i, j)$ of the unfolded input $U_{(c,u,v),(i,j)} = x_{c,\\, s i + d u,\\, s "
+    "j + d v}$. Flattening $(c, u, v)$ and $(i, j)$ row-major gives the usual im2col layout; "
+    "padding is a zero border of $x$ and groups split the product into blocks (exact check below).",
+    idea="Name each input entry a window reads as an entry of $U$, indexed by the tap $(c, u, v)$ "
+         "and the output $(i, j)$; the convolution's sum over taps is then a row times a column.",
     lhs=D.conv2d_sd(X, V, C, kh, kw, o, i, j, stride=s_, dilation=d_),
     rhs=D.colprod(V, U_, C, kh, kw, o, i, j),
     lets=[U_let],
@@ -197,6 +204,8 @@ toeplitz_general = General(
     "$T_{i,n} = w_{n - s i}$ on the band $s i \\le n \\le s i + k - 1$ and 0 elsewhere: for $s = 1$ "
     "a Toeplitz matrix (constant along diagonals); in 2-D, per row of kernels, a block Toeplitz "
     "matrix with Toeplitz blocks (exact check below).",
+    idea="Substitute the input position $n = s i + a$ for the tap $a$: the weight that meets $x_n$ "
+         "in output $i$ is $w_{n - s i}$, nonzero only on the band.",
     lhs=D.conv1d(x1, w1_, k, i, stride=s_),
     rhs=D.band(w1_, x1, k, s_, i),
     derivation=[

@@ -168,10 +168,13 @@ W_sparse = Let(dk_W, lambda tt: SumExpr.of(D.sparse_kernel(dk_w, dk_k, dk_d, tt)
 dilated_sparse = General(
     "folding.dilated-kernel-sparse",
     "A dilated kernel is a sparse kernel",
-    "For all kernel sizes k, strides s and dilations d: a convolution with dilation d equals the convolution "
-    "with dilation 1 whose kernel of size d(k-1)+1 holds w_u at tap d u and zeros in between. Per axis, so it "
-    "holds for 2-D kernels, with any padding and groups; it is what lets parallel branches with different "
-    "dilations merge into one large kernel (dilated re-parameterisation).",
+    "For all kernel sizes $k$, strides $s$ and dilations $d$: a convolution with dilation $d$ "
+    "equals the convolution with dilation 1 whose kernel of size $d(k-1)+1$ holds $w_u$ at tap $d "
+    "u$ and zeros in between. Per axis, so it holds for 2-D kernels, with any padding and groups; "
+    "it is what lets parallel branches with different dilations merge into one large kernel "
+    "(dilated re-parameterisation).",
+    idea="Group the terms by the offset $t = d a$ each tap reads; offsets that are not multiples of "
+         "$d$ get no term, which is the zero of the sparse kernel.",
     lhs=D.conv1d(dk_x, dk_w, dk_k, dk_i, stride=dk_s, dilation=dk_d),
     rhs=D.conv1d(dk_x, dk_W, dk_d * (dk_k - 1) + 1, dk_i, stride=dk_s),
     lets=[W_sparse],

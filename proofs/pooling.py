@@ -51,10 +51,13 @@ Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2))
 avgpool_depthwise = General(
     "equivalences.avgpool-depthwise",
     "Average pooling is a depthwise convolution with the constant kernel $1/k^2$",
-    "For all window sizes k and strides s (no padding): average pooling equals the depthwise convolution "
-    "(groups = C) with the constant kernel 1/k^2: so pooling acts per channel, output channel c reads input "
-    "channel c only. (Max pooling acts per channel by its definition, max over the window of channel c; it is "
-    "not a convolution: equivalences.maxpool-not-affine.)",
+    "For all window sizes $k$ and strides $s$ (no padding): average pooling equals the depthwise "
+    "convolution ($C$ groups) with the constant kernel $1/k^2$: so pooling acts per channel, output "
+    "channel $c$ reads input channel $c$ only. (Max pooling acts per channel by its definition, the "
+    "maximum over the window of channel $c$; it is not a convolution: "
+    "equivalences.maxpool-not-affine.)",
+    idea="Unfold the average: it is the sum over the window of $x$ times $1/k^2$, which is the "
+         "depthwise convolution with that constant kernel.",
     lhs=D.avgpool(X, k, s_, c, i, j),
     rhs=D.dwconv(X, Kc_, k, s_, c, i, j),
     lets=[Kc_let],

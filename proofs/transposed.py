@@ -560,10 +560,13 @@ V6_def = Let(V6, lambda cc, oo, aa: SumExpr.of(gam[oo] * ww[cc, oo, aa]))
 bn_fold = General(
     "transposed.bn-fold-axis1",
     "BatchNorm after a transposed convolution folds along the weight's axis 1",
-    "For all channel counts, sizes, strides and paddings: an inference BatchNorm (y -> gamma_o y + beta_o per "
-    "output channel o; gamma = weight / sqrt(var + eps), beta = bias - gamma mean) after a transposed "
-    "convolution with weight w[c, o, a] and bias b is the transposed convolution with weight "
-    "gamma_o w[c, o, a] (axis 1: the output channel) and bias gamma_o b_o + beta_o.",
+    "For all channel counts, sizes, strides and paddings: an inference BatchNorm ($y \\mapsto "
+    "\\gamma_o y + \\beta_o$ per output channel $o$, with $\\gamma$ the weight over "
+    "$\\sqrt{\\sigma^2 + \\epsilon}$ and $\\beta$ the bias minus $\\gamma \\mu$) after a transposed "
+    "convolution with weight $w_{c,o,a}$ and bias $b$ is the transposed convolution with weight "
+    "$\\gamma_o w_{c,o,a}$ (axis 1: the output channel) and bias $\\gamma_o b_o + \\beta_o$.",
+    idea="Unfold the transposed convolution and distribute $\\gamma_o$ over its sum: every term of "
+         "output $o$ carries a weight $w_{c,o,a}$, which takes the factor.",
     lhs=gam[o6] * T.conv_transpose_channels(xw, ww, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
     rhs=T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
     lets=[V6_def],
