@@ -53,6 +53,9 @@ absorb_condition = Checked(
     "$i$ (at every position layer 2 reads) meets it, the network is unchanged: layer 2 then sees "
     "$\\mathrm{relu}(z) - c$, and a constant through a convolution without padding is the bias "
     "$(\\Sigma w_2)\\, c$ (folding.bias-through-conv).",
+    idea="Decide for all reals $z, c$ when $\\mathrm{relu}(z - c) + c = \\mathrm{relu}(z)$; where "
+         "it holds, the moved constant passes through layer 2 as a bias "
+         "(folding.bias-through-conv).",
     derive=derive_absorb_condition,
     check_source=checks.test_folding_absorb_condition_numeric,
 )

@@ -109,6 +109,9 @@ conv2d_macs = Checked(
     "W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$ multiply-accumulates (every tap, padding "
     "included, bias excluded, whole batch); a depthwise convolution ($g = C_{\\mathrm{in}}$) makes "
     "$C_{\\mathrm{in}}$ times fewer than the dense one.",
+    idea="Sum the loop nest (batch, output channel, output position, input channel of the group, "
+         "tap) with SymPy: every bound is independent of the inner indices, so the count is the "
+         "product of the ranges.",
     derive=derive_macs,
     check_source=(
         exported("_costs_conv2d_macs", "conv2d_macs"),
@@ -159,6 +162,8 @@ conv2d_params = Checked(
     "weights plus $C_{\\mathrm{out}}$ biases; each output takes $K = (C_{\\mathrm{in}}/g)\\, k_h "
     "k_w$ multiplications, $K - 1$ additions and one bias addition, so with a bias the FLOPs "
     "(multiplications and additions) are exactly 2 multiply-accumulates.",
+    idea="Count the weights of each output channel and the products, additions and bias addition of "
+         "one output; with a bias, $K$ products and $K$ additions make $2K$.",
     derive=derive_params,
     check_source=(
         exported("_costs_conv2d_params", "conv2d_params"),
@@ -214,6 +219,8 @@ transposed_macs = Checked(
     "For all sizes: a transposed convolution makes $N C_{\\mathrm{in}} H W (C_{\\mathrm{out}}/g)\\, "
     "k_h k_w$ multiply-accumulates (every input element times every weight of its group), the "
     "multiply-accumulates of the convolution it transposes.",
+    idea="Sum the scatter loop over input elements and the weights of their group; it is the loop "
+         "nest of the convolution it transposes, read the other way.",
     derive=derive_transposed_macs,
     check_source=(
         exported("_costs_conv_transpose2d_macs", "conv_transpose2d_macs"),
@@ -261,6 +268,8 @@ pooling = Checked(
     "W_{\\mathrm{out}} k_h k_w$ additions and divisions, the multiply-accumulates of the depthwise "
     "convolution with weights $1/(k_h k_w)$ that it equals; max pooling makes $N C "
     "H_{\\mathrm{out}} W_{\\mathrm{out}} (k_h k_w - 1)$ comparisons.",
+    idea="Sum the loop nest of each pooling: one addition per tap for the average, one comparison "
+         "fewer than the taps for the maximum.",
     derive=derive_pooling,
     check_source=(
         exported("_costs_avg_pool2d_flops", "avg_pool2d_flops"),
@@ -296,6 +305,8 @@ linear_1x1 = Checked(
     "multiply-accumulates; a $1 \\times 1$ convolution (stride 1, no padding) is that layer applied "
     "at each of its $N H W$ pixels, so for one $C_{\\mathrm{in}} \\times H \\times W$ image it "
     "costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$.",
+    idea="A linear layer is one dot product of length $C_{\\mathrm{in}}$ per row and output "
+         "feature; a $1 \\times 1$ convolution is that at every pixel.",
     derive=derive_linear,
     check_source=(
         exported("_costs_linear_macs", "linear_macs"),

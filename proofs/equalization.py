@@ -212,6 +212,9 @@ def _cle_theorem(name: str, check) -> Checked:
         "the weights of layer 2 that read channel $i$).",
         derive=_cle_derivation(name),
         check_source=check,
+        idea="Layer 1 scaled by $1/s_i$ gives $z/s_i$ in channel $i$; the activation passes the factor through "
+        "($f(z/s_i) = f(z)/s_i$ for $s_i > 0$, decided for all reals), and layer 2 scaled by $s_i$ takes it "
+        "back (folding.cle-scale-out, folding.cle-scale-in).",
     )
 
 
@@ -377,10 +380,14 @@ def _equalization_figure(fields):
 equalized_ranges = Checked(
     "folding.cle-equalized-ranges",
     "The DFQ scale makes both ranges $\\sqrt{r_1 r_2}$",
-    "With r1_i = max |first.weight[i]| > 0 and r2_i = max |second.weight[:, i]| > 0 (per intermediate channel i; "
-    "the two layers may have any kernel sizes and output channel counts), s_i = sqrt(r1_i r2_i)/r2_i is positive "
-    "and after equalization the ranges are r1_i/s_i = r2_i s_i = sqrt(r1_i r2_i). Channels with r1_i = 0 or "
-    "r2_i = 0 keep s_i = 1 (any positive s_i is exact there; nothing is balanced).",
+    "With $r_{1,i} > 0$ the largest absolute weight of output channel $i$ of the first layer and "
+    "$r_{2,i} > 0$ the largest absolute weight of the second layer that reads channel $i$ (the two "
+    "layers may have any kernel sizes and output channel counts), $s_i = \\sqrt{r_{1,i} "
+    "r_{2,i}}/r_{2,i}$ is positive and after equalization the ranges are $r_{1,i}/s_i = r_{2,i} s_i "
+    "= \\sqrt{r_{1,i} r_{2,i}}$. Channels with $r_{1,i} = 0$ or $r_{2,i} = 0$ keep $s_i = 1$ (any "
+    "positive $s_i$ is exact there; nothing is balanced).",
+    idea="Scaling a channel by $s > 0$ scales its largest absolute weight by $s$; substitute the "
+         "DFQ scale and simplify both ranges to $\\sqrt{r_{1,i} r_{2,i}}$.",
     derive=derive_equalized_ranges,
     figure=_equalization_figure,
     check_source=checks.test_folding_cle_equalized_ranges_numeric,
@@ -421,6 +428,9 @@ equalized_optimal = Checked(
     "r_{2,i}}/r_{2,i}$ attains it. The maximiser is not unique: any $s$ with $\\max_i r_{1,i}/s_i$ "
     "times $\\max_i r_{2,i} s_i$ equal to $\\max_i c_i$ is optimal too; the equalized one is the "
     "one with equal per-channel ranges $r'_{1,i} = r'_{2,i}$.",
+    idea="Each channel's product of ranges $c_i = r_{1,i} r_{2,i}$ does not depend on $s$, so the "
+         "objective is at most $\\sum_i c_i$ over the largest $c_i$; the equalized scales make the "
+         "largest ranges meet that bound.",
     derive=derive_optimal,
     remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
     check_source=checks.test_folding_cle_optimal_numeric,

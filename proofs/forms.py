@@ -95,6 +95,9 @@ conv1x1_cost = Checked(
     "C_{\\mathrm{in}} H W$ multiply-accumulates (one $C_{\\mathrm{out}} \\times C_{\\mathrm{in}}$ "
     "matrix-vector product per pixel); without bias that is $C_{\\mathrm{out}} (2 C_{\\mathrm{in}} "
     "- 1) H W$ floating point operations.",
+    idea="Sum the loop nest: one multiply-accumulate per output channel, input channel and pixel; "
+         "the additions of a dot product of length $C_{\\mathrm{in}}$ are one fewer than its "
+         "products.",
     derive=derive_conv1x1_cost,
     check_source=checks.test_conv1x1_cost_counts,
 )

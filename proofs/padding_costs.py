@@ -88,6 +88,8 @@ double_channels = Checked(
     "the multiply-accumulates and the weights by 4; doubling one of them doubles the "
     "multiply-accumulates; a depthwise convolution, whose groups double with its channels, only "
     "doubles.",
+    idea="The multiply-accumulate count is linear in $C_{\\mathrm{out}}$ and in "
+         "$C_{\\mathrm{in}}/g$: substitute the doubled sizes and compare.",
     derive=derive_double_channels,
     check_source=(
         checks._costs_count_taps,
@@ -129,6 +131,8 @@ double_padding = Checked(
     "p_w)$ multiply-accumulates ($H_{\\mathrm{out}}, W_{\\mathrm{out}}$ at the original padding), "
     "all of them on the new border windows; at stride $s$ each axis gains $\\lfloor 2p/s \\rfloor$ "
     "or $\\lceil 2p/s \\rceil$ outputs, exactly $2p/s$ when $s$ divides $2p$.",
+    idea="Substitute the doubled padding into the output sizes and take the difference of the two "
+         "counts; the new outputs lie on the border.",
     derive=derive_double_padding,
     check_source=(
         checks._costs_dense_macs,
@@ -189,9 +193,12 @@ def derive_padding_taps(P: Proof) -> None:
 padding_taps_thm = Checked(
     "costs.padding-taps",
     "Taps on the zero padding: a closed form",
-    "For all e, kernels k, strides s and window counts m (dilation 1): the number of (window, tap) "
-    "pairs of the first m windows that fall in the first e positions is r k + (q - r) E - s (q(q-1) - "
-    "r(r-1))/2 with E = max(e, 0), q = min(m, ceil(E/s)), r = min(q, max(0, floor((E-k)/s) + 1)).",
+    "For all $e$, kernels $k$, strides $s$ and window counts $m$ (dilation 1): the number of "
+    "(window, tap) pairs of the first $m$ windows that fall in the first $e$ positions is $r k + (q "
+    "- r) E - s (q(q-1) - r(r-1))/2$ with $E = \\max(e, 0)$, $q = \\min(m, \\lceil E/s \\rceil)$, "
+    "$r = \\min(q, \\max(0, \\lfloor (E-k)/s \\rfloor + 1))$.",
+    idea="The first $r$ windows lie wholly in the first $e$ positions and count $k$ taps each; the "
+         "next $q - r$ count $E - s j$ taps; sum that arithmetic series in closed form.",
     derive=derive_padding_taps,
     check_source=(
         exported("_costs_padding_taps", "padding_taps"),
@@ -281,6 +288,8 @@ no_padding = Checked(
     "per axis ($m$ windows, $Z$ of costs.padding-taps, $e_r = s(m-1) + d(k-1) + 1 - n - p_l$ the "
     "overhang of the last window); for ResNet-18's stem (224, $7 \\times 7$, stride 2, padding 3) "
     "$T = 112 \\cdot 7 - 4 - 2 = 778$.",
+    idea="Per axis, subtract from the $m k$ taps of all windows those on the left padding and those "
+         "beyond the input on the right, each given by costs.padding-taps.",
     derive=derive_no_padding,
     check_source=(
         exported("_costs_macs_without_padding", "conv2d_macs_without_padding"),

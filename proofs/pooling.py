@@ -189,8 +189,11 @@ def derive_maxpool_homogeneous(P: Proof) -> None:
 maxpool_homogeneous = Checked(
     "equivalences.maxpool-positively-homogeneous",
     "Max pooling is positively homogeneous (only)",
-    "For every window and every real s > 0: maxpool(s x) = s maxpool(x). This is why max pooling commutes with "
-    "positive per-channel scales (equalization through ReLU), while it is not linear: s = -1 fails.",
+    "For every window and every real $s > 0$: max pooling of $s x$ is $s$ times max pooling of $x$. "
+    "This is why max pooling commutes with positive per-channel scales (equalization through ReLU), "
+    "while it is not linear: $s = -1$ fails.",
+    idea="The maximum of two numbers scaled by $s > 0$ is $s$ times their maximum (z3 decides it "
+         "for all reals); a window's maximum is a chain of such maxima.",
     derive=derive_maxpool_homogeneous,
     remarks=("It is not linear: for s = -1, max(-0, -1) = 0 but -max(0, 1) = -1 (the emitted check tests it).",),
     check_source=checks.test_maxpool_positively_homogeneous,

@@ -171,6 +171,8 @@ space_to_depth_cost = Checked(
     "per output in both, and its output is $H \\times W$. The big kernel is not a larger receptive "
     "field: a $48 \\times 48$ window of the shuffled map holds exactly the $3 \\times 3 \\times "
     "256$ values of the original window.",
+    idea="Write out both output sizes, weight counts and multiply-accumulate counts; the factor $r$ "
+         "cancels inside the floor of the output size, and the rest is algebra.",
     derive=derive_s2d_cost,
     check_source=checks.test_space_to_depth_costs_equal,
 )

@@ -297,6 +297,9 @@ output_size = Checked(
     "the bias only; the forward rule maps $L$ back to $n$ exactly when $q < s$. PyTorch accepts $q "
     "< \\max(s, d)$: for $s \\le q < d$ the layer runs but is not the adjoint of the convolution of "
     "its output size (transposed.output-padding-dilation).",
+    idea="Count the positions the scatter reaches, crop $p$ on each side and add $q$; then let z3 "
+         "decide, for all integers, when the convolution's output-size rule maps that length back "
+         "to $n$.",
     derive=derive_output_size,
     check_source=_src("_size_roundtrip_sides", "test_transposed_output_size_counted"),
 )
@@ -438,6 +441,9 @@ costs = Checked(
     "(H_{\\mathrm{out}} W_{\\mathrm{out}} - H W)$, are the taps that read a zero (inserted between "
     "entries or padded around). thop reports the upsampled count (cross-checked below); the remarks "
     "list each tool.",
+    idea="Sum each loop nest with SymPy: the scatter loop runs over inputs and taps, the upsampled "
+         "convolution over outputs and taps; their difference counts the taps that read an inserted "
+         "or padded zero.",
     derive=derive_costs,
     check_source=_src("test_transposed_zero_taps_counted"),
     remarks=_tool_remarks(),

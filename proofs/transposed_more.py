@@ -140,6 +140,8 @@ output_length = Checked(
     "Both sides have the same length, and the padding condition",
     "For all $n, K, r$ and $P$: $r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K$, so the output "
     "padding is 0; the transposed padding $r(K-1-P)$ is nonnegative exactly when $P \\le K - 1$.",
+    idea="Expand both lengths and compare them as polynomials; the padding $r(K-1-P)$ is "
+         "nonnegative exactly when $P \\le K - 1$ because $r > 0$.",
     derive=derive_length,
     check_source=_src("test_subpixel_output_length"),
 )
