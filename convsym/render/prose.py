@@ -230,9 +230,16 @@ def changed_part(before: str, after: str, limit: int = CHANGED_PART_CHARS) -> st
         lo -= 1
     while hi < len(b) and depth[hi] > target:
         hi += 1
-    # a group that is the argument of a command (\frac{..}{..}) goes with its command
+    # a group that is the argument of a command (\frac{..}{..}) goes with its command, a subscript
+    # or superscript with its base
     while lo > 0 and b[lo] == "{" and re.fullmatch(r"\\[A-Za-z]+", b[lo - 1]):
         lo -= 1
+    if lo > 1 and b[lo - 1] in ("_", "^"):
+        if b[lo - 2] in ("}", ")", " ") or b[lo - 2].isspace():
+            return ""
+        lo -= 2
+    while hi < len(b) and b[hi] in ("_", "^") and hi + 1 < len(b) and b[hi + 1] != "{":
+        hi += 2
     part = "".join(b[lo:hi]).strip()
     whole = "".join(b).strip()
     if (not part or len(part) > limit or len(part) > 0.75 * len(whole) or not _balanced(part)

@@ -257,6 +257,10 @@ def test_the_changed_part_of_a_rewrite():
     # only the inserted factor; a change across groups widens to the smallest group around it
     assert changed_part(r"\sum_{a} w_{a} x_{i + a} + q", r"\sum_{a} w_{a} x_{2 i + a} + q") == "2"
     assert changed_part(r"q + \frac{a}{b} + c", r"q + \frac{a + 1}{b + 1} + c") == r"\frac{a + 1}{b + 1}"
+    # the bounds of a sum go with the sum
+    summand = r" {w^{(1)}}_{a} {w^{(2)}}_{b} {x}_{a + b + i} + b_{2} + b_{1} \Sigma w^{(2)}"
+    assert changed_part(r"\sum_{b=0}^{k} \sum_{a=0}^{m}" + summand, r"\sum_{a=0}^{m} \sum_{b=0}^{k}" + summand) == (
+        r"\sum_{a=0}^{m} \sum_{b=0}^{k}")
     assert changed_part("a + b", "a + b") == ""
     # a change of (almost) everything is not set apart
     assert changed_part("x", r"\sum_{t} W_{t} y_{t}") == ""
