@@ -178,11 +178,11 @@ space_to_depth_cost = Checked(
 )
 
 
-def _s2d_unshuffled_map(T, cr, **_):
+def _conv_of_the_unshuffled_map(T, cr, **_):
     return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"])
 
 
-def _s2d_recipe(T, cr, kk, variant, **_):
+def _strided_conv_by_the_recipe(T, cr, kk, variant, **_):
     y = T["y"]
     if variant == "literal":  # conv_weight = pixelshuffle(f_map): the (shuffled) feature map y becomes the weight
         weight = y.reshape((1,) + y.shape)
@@ -206,8 +206,8 @@ space_to_depth_literal = Identity(
     "weight, is right (equivalences.space-to-depth-exact).",
     expected="refuted",
     inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
-    lhs=_s2d_unshuffled_map,
-    rhs=_s2d_recipe,
+    lhs=_conv_of_the_unshuffled_map,
+    rhs=_strided_conv_by_the_recipe,
     family=[dict(cr=2, kk=1, variant="literal")],
     witness_check=checks._confirm_s2d_witness,
     check_source=checks._confirm_s2d_witness,
@@ -220,8 +220,8 @@ space_to_depth_transposed = Identity(
     "grid swapped) also works.",
     expected="refuted",
     inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
-    lhs=_s2d_unshuffled_map,
-    rhs=_s2d_recipe,
+    lhs=_conv_of_the_unshuffled_map,
+    rhs=_strided_conv_by_the_recipe,
     family=[dict(cr=2, kk=1, variant="transposed")],
     witness_check=checks._confirm_s2d_witness,
 )
