@@ -155,8 +155,8 @@ true_conv_associative = General(
 xcorr_not_commutative = Identity(
     "equivalences.xcorr-not-commutative",
     "Cross-correlation is not commutative",
-    "Claim (false): the full cross-correlation (f cross-correlated with g)_t = sum_n f[n] g[n+t] is commutative. "
-    "It reverses instead: (f with g)_t = (g with f)_{-t}.",
+    "Claim (false): the full cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$ is commutative. "
+    "It reverses instead: $(f \\star g)_t = (g \\star f)_{-t}$.",
     expected="refuted",
     inputs=lambda **_: {"f": (2,), "g": (2,)},
     lhs=lambda T: E.xcorr_full(T["f"], T["g"]),

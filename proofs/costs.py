@@ -128,12 +128,12 @@ def derive_params(P: Proof) -> None:
                               ("conv2d_params", "conv2d_params_no_bias", "conv2d_flops"))
     weights = P.summation("the weight tensor $(C_{out}, C_{in}/g, k_h, k_w)$: sum 1 over its indices", 1,
                           [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in / g - 1), (o_, 0, C_out - 1)])
-    P.equal("without a bias (exported as conv2d_params_no_bias)", weights, no_bias)
+    P.equal("without a bias", weights, no_bias)
     biases = P.summation("one bias per output channel", 1, [(o_, 0, C_out - 1)])
-    P.equal("with a bias (exported as conv2d_params)", weights + biases, params)
+    P.equal("with a bias", weights + biases, params)
     adds = P.summation("bias additions: one per output element", 1,
                        [(j2, 0, W_out - 1), (i2, 0, H_out - 1), (o_, 0, C_out - 1), (b_, 0, N - 1)])
-    P.equal("convsym.cost: bias_adds", adds.xreplace(OUT_SIZES),
+    P.equal("the bias additions the library counts", adds.xreplace(OUT_SIZES),
             conv2d_cost((N, C_in, H, W), C_out, (k_h, k_w), (s_h, s_w), (p_h, p_w), (d_h, d_w), g).bias_adds,
             shown=r"\mathrm{bias\ adds} = N C_{out} H_{out} W_{out}")
     K = C_in / g * k_h * k_w
@@ -300,7 +300,7 @@ def derive_linear(P: Proof) -> None:
 
 linear_1x1 = Checked(
     "costs.linear-and-1x1",
-    "Linear layers; the 1x1 convolution costs c_o c_i h w",
+    "Linear layers; the $1 \\times 1$ convolution costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$",
     "For all sizes: a linear layer on $R$ rows makes $R C_{\\mathrm{in}} C_{\\mathrm{out}}$ "
     "multiply-accumulates; a $1 \\times 1$ convolution (stride 1, no padding) is that layer applied "
     "at each of its $N H W$ pixels, so for one $C_{\\mathrm{in}} \\times H \\times W$ image it "

@@ -180,13 +180,13 @@ def _cle_derivation(name: str):
         else:
             P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", homogeneity, z,
                     rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
-        P.lemma("first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
+        P.lemma("first layer: output channel $i$ (weights and bias) divided by $s_i$ divides channel $i$ of its output",
                 scale_out, r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)")
-        P.lemma("second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i",
+        P.lemma("second layer: input channel $i$'s weights multiplied by $s_i$ multiply input channel $i$ by $s_i$",
                 scale_in, r"(w_2 \odot s) \star u = w_2 \star (s \odot u)")
         undo = w * s_pos * f(z / s_pos) - w * f(z)
-        text = ("so each weight w of layer 2 that reads channel i, multiplied by s_i, undoes the scale through f: "
-                "(w s_i) f(h_i / s_i) = w f(h_i) for every pre-activation h_i")
+        text = ("so each weight $w$ of layer 2 that reads channel $i$, multiplied by $s_i$, undoes the scale through "
+                "$f$: $(w s_i)\\, f(h_i / s_i) = w f(h_i)$ for every pre-activation $h_i$")
         shown = r"(w s_i)\, f\!\left(\tfrac{h_i}{s_i}\right) = w f(h_i)"
         if undo == 0:
             P.zero(text, undo, shown=shown)
@@ -200,7 +200,7 @@ def _cle_theorem(name: str, check) -> Checked:
     fn = name.replace("_", "-")
     return Checked(
         f"folding.cle-{fn}",
-        f"Cross-layer equalization is exact through {name}",
+        f"Cross-layer equalization is exact through {name.replace('_', ' ')}",
         f"For every $s_i > 0$: dividing output channel $i$ of layer 1 (weights and bias) by $s_i$ and multiplying "
         f"the weights of layer 2 that read channel $i$ by $s_i$ leaves layer 2 after {name.replace('_', ' ')} after "
         f"layer 1 unchanged, because {name.replace('_', ' ')} is positively homogeneous: $f(s z) = s f(z)$ for $s > 0$"
@@ -300,7 +300,7 @@ cle_sigmoid = _witnessed(
 )
 cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
-    "Equalization through ReLU needs s_i > 0",
+    "Equalization through ReLU needs $s_i > 0$",
     "Claim (false): the rescaling is exact through ReLU for every nonzero $s_i$. For $s_i < 0$ the "
     "sign flips before the ReLU: $\\mathrm{relu}(-z)\\,(-1) \\ne \\mathrm{relu}(z)$.",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
@@ -330,8 +330,8 @@ def _max_scales_formula():
 def derive_equalized_ranges(P: Proof) -> None:
     P.positive("s is positive for positive ranges (so equalization is exact through ReLU)", S_DFQ,
                r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0")
-    P.real_valid("a positive factor leaves the arg-max in place: max(|a x|, |a y|) = a max(|x|, |y|) for a > 0, "
-                 "so max_j |a w_j| = a max_j |w_j| (max over more entries is iterated max)",
+    P.real_valid("a positive factor leaves the arg-max in place: $\\max(|a x|, |a y|) = a \\max(|x|, |y|)$ for "
+                 "$a > 0$, so $\\max_j |a w_j| = a \\max_j |w_j|$ (a maximum over more entries is an iterated maximum)",
                  _max_scales_formula(), r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)", (r"a > 0",))
     P.zero("range of layer 1: $r'_1 = \\max |w_{1;i} / s| = r_1 / s = \\sqrt{r_1 "
            "r_2}$", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
@@ -412,10 +412,11 @@ def derive_optimal(P: Proof) -> None:
     P.real_valid("for every choice of $s > 0$ and every channel $i$: $R'_1 R'_2 \\ge r'_{1,i} "
                  "r'_{2,i} = c_i$, so $R'_1 R'_2 \\ge \\max_i "
                  "c_i$", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
-    P.real_valid("the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i), and "
-                 "(max_i sqrt c_i)^2 = max_i c_i: max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0", monotone,
+    P.real_valid("the equalized scales give $r'_{1,i} = r'_{2,i} = \\sqrt{c_i}$, so $R'_1 = R'_2 = \\max_i "
+                 "\\sqrt{c_i}$, and $(\\max_i \\sqrt{c_i})^2 = \\max_i c_i$: $\\max(q_1, q_2)^2 = \\max(q_1^2, "
+                 "q_2^2)$ for $q_1, q_2 > 0$", monotone,
                  r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i")
-    P.zero("with q_i = sqrt(c_i)", sympy.sqrt(c1) ** 2 - c1, shown=r"\sqrt{c_i}^{\,2} = c_i")
+    P.zero("with $q_i = \\sqrt{c_i}$", sympy.sqrt(c1) ** 2 - c1, shown=r"\sqrt{c_i}^{\,2} = c_i")
 
 
 equalized_optimal = Checked(
