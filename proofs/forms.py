@@ -39,7 +39,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/form
 # 1. 1x1 convolution and fully connected layers
 
 C, H, W_ = sizes("C H W")
-C_o, C_i = sizes("C_o C_i")
+C_o, C_i = sizes("C_{out} C_{in}")
 o, c, i, j = index("o c i j")
 u, v, r, n = index("u v r n")
 X, V, A = IndexedBase("x"), IndexedBase("w"), IndexedBase("A")
