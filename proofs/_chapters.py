@@ -91,16 +91,16 @@ COSTS = Family(
     "costs",
     "Shapes and costs",
     intro=(
-        "How large is the output of a convolution, and what does it cost? Each shape rule is "
-        "proved by counting the window positions (z3 decides, for all sizes, that the valid "
-        "windows are exactly $0, \\dots, q$), each cost by summing the loop nest of the layer with "
-        "SymPy, and both are checked against brute-force enumeration. The closed formulas proved "
-        "here are the ones exported to generated/formulas (Python, C, LaTeX, JSON). The chapter "
-        "ends with ResNet-18 at 224 x 224, layer by layer: dense MACs, MACs without the taps on "
-        "zero padding, and the figure each counting tool reports. Whole models are counted "
-        "operator by operator on PyTorch's meta device (convsym cost --model); the README lists "
-        "what fvcore, ptflops, thop, torchinfo, DeepSpeed and FlopCounterMode report on nine "
-        "architectures, each total modelled by convsym and equal to the tool's own."
+        "How large is the output of a convolution, and what does it cost? Each shape rule is proved "
+        "by counting the window positions (z3 decides, for all sizes, that the valid windows are "
+        "exactly $0, \\dots, q$), each cost by summing the loop nest of the layer with SymPy, and "
+        "both are checked against brute-force enumeration. The closed formulas proved here are also "
+        "exported as code (Python, C, LaTeX, JSON). The chapter ends with ResNet-18 at $224 \\times "
+        "224$, layer by layer: dense multiply-accumulates, multiply-accumulates without the taps on "
+        "zero padding, and the figure each counting tool reports. Whole models are counted operator "
+        "by operator on PyTorch's meta device; for nine architectures the totals of fvcore, "
+        "ptflops, thop, torchinfo, DeepSpeed and FlopCounterMode are each modelled exactly and "
+        "equal to the tool's own."
     ),
     order=40,
 )

@@ -38,18 +38,24 @@ def derive_absorb_condition(P: Proof) -> None:
     formula = z3.ForAll([zz, cc], (relu(zz - cc) + cc == relu(zz)) == z3.Or(cc == 0, zz >= z3.If(cc >= 0, cc, 0)))
     P.real_valid("relu(z - c) + c = relu(z) as a statement over all real z, c", formula,
                  r"\mathrm{relu}(z - c) + c = \mathrm{relu}(z) \iff c = 0 \lor z \ge \max(c, 0)")
-    P.lemma("the constant -c through layer 2 (no padding) is the bias -sum(w2) c", bias_bn.bias_through_conv,
+    P.lemma("the constant $-c$ through layer 2 (no padding) is the bias $-(\\Sigma w_2)\\, "
+            "c$", bias_bn.bias_through_conv,
             r"w_2 \star (\mathrm{relu}(z) - c) = w_2 \star \mathrm{relu}(z) - (\Sigma w_2)\, c")
 
 
 absorb_condition = Checked(
     "folding.absorb-condition",
     "Bias absorption across ReLU: exactly when the pre-activation stays above c",
-    "Moving c_i from layer 1's bias into layer 2 (b1' = b1 - c, b2' = b2 + sum(w2[:, i]) c_i, no padding in "
-    "layer 2) is exact at a position when relu(z - c) + c = relu(z) for the pre-activation z there, which holds "
-    "iff c = 0 or z >= max(c, 0); for DFQ's c >= 0: iff z >= c. If every pre-activation of channel i (at every "
-    "position layer 2 reads) meets it, the network is unchanged: layer 2 then sees relu(z) - c, and a constant "
-    "through a convolution without padding is the bias sum(w2) c (folding.bias-through-conv).",
+    "Moving $c_i$ from layer 1's bias into layer 2 ($b'_1 = b_1 - c$, $b'_2 = b_2 + (\\Sigma "
+    "w_{2;\\cdot,i})\\, c_i$, no padding in layer 2) is exact at a position when $\\mathrm{relu}(z "
+    "- c) + c = \\mathrm{relu}(z)$ for the pre-activation $z$ there, which holds iff $c = 0$ or $z "
+    "\\ge \\max(c, 0)$; for DFQ's $c \\ge 0$: iff $z \\ge c$. If every pre-activation of channel "
+    "$i$ (at every position layer 2 reads) meets it, the network is unchanged: layer 2 then sees "
+    "$\\mathrm{relu}(z) - c$, and a constant through a convolution without padding is the bias "
+    "$(\\Sigma w_2)\\, c$ (folding.bias-through-conv).",
+    idea="Decide for all reals $z, c$ when $\\mathrm{relu}(z - c) + c = \\mathrm{relu}(z)$; where "
+         "it holds, the moved constant passes through layer 2 as a bias "
+         "(folding.bias-through-conv).",
     derive=derive_absorb_condition,
     check_source=checks.test_folding_absorb_condition_numeric,
 )
@@ -82,8 +88,8 @@ def _absorb_witness(x, w1, c, w2_size, padding):
 absorb_below = _witnessed(
     "folding.absorb-below-threshold",
     "Bias absorption is wrong where the pre-activation is below c",
-    "Claim (false): absorbing c > 0 across the ReLU is exact for every input. Where 0 < z < c (or z <= 0) the "
-    "ReLU clips z - c at 0 and the added c is not removed.",
+    "Claim (false): absorbing $c > 0$ across the ReLU is exact for every input. Where $0 < z < c$ "
+    "(or $z \\le 0$) the ReLU clips $z - c$ at 0 and the added $c$ is not removed.",
     build=_absorb_witness(1, 1, 2, 1, 0),
     witness_check=checks._confirm_absorb_witness,
     check_source=checks._confirm_absorb_witness,
@@ -91,8 +97,9 @@ absorb_below = _witnessed(
 absorb_padded = _witnessed(
     "folding.absorb-padded",
     "Bias absorption is wrong on the border when layer 2 pads",
-    "Claim (false): if every pre-activation is >= c, absorption is exact even when layer 2 zero-pads. The "
-    "zero ring is not relu(z) - c = -c shifted, so windows over it receive sum(w2) c but lose less.",
+    "Claim (false): if every pre-activation is $\\ge c$, absorption is exact even when layer 2 "
+    "zero-pads. The zero ring is not $\\mathrm{relu}(z) - c = -c$ shifted, so windows over it "
+    "receive $(\\Sigma w_2)\\, c$ but lose less.",
     build=_absorb_witness(3, 1, 1, 3, 1),
     witness_check=checks._confirm_absorb_witness,
 )

@@ -48,10 +48,14 @@ h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]))
 bias_through_conv = General(
     "folding.bias-through-conv",
     "A bias through a convolution is a bias",
-    "For all group sizes C_g (input channels per group), O_g (output channels per group), any number of "
-    "groups and all kernel sizes: a convolution without padding of x + b1 (b1 added to every position of "
-    "its channel) equals the convolution of x plus the constant sum over c, u, v of "
-    "w[g O_g + o, c, u, v] b1[g C_g + c]: the bias is summed over the kernel's taps and its group's channels.",
+    "For all group sizes $C_g$ (input channels per group), $O_g$ (output channels per group), any "
+    "number of groups and all kernel sizes: a convolution without padding of $x + b_1$ ($b_1$ added "
+    "to every position of its channel) equals the convolution of $x$ plus the constant "
+    "$\\sum_{c,u,v} w_{g O_g + o,c,u,v}\\, b_{1;g C_g + c}$: the bias is summed over the kernel's "
+    "taps and its group's channels.",
+    idea="Unfold the convolution of $x + b_1$ and distribute: the part with $x$ folds back into the "
+         "convolution of $x$, and the part with $b_1$ does not depend on the position, so it folds "
+         "into a constant bias.",
     lhs=D.conv2d_grouped(Hb, Wt, Cg, Og, kh, kw, g, o, i, j),
     rhs=D.conv2d_grouped(X, Wt, Cg, Og, kh, kw, g, o, i, j) + D.bias_through_grouped(Wt, B1, Cg, Og, kh, kw, g, o),
     lets=[h_bias],
@@ -74,8 +78,9 @@ def _bias_inputs(C, O, k, n, **_):
 bias_padded = Identity(
     "folding.bias-padded",
     "Through zero padding a bias is not a constant",
-    "Claim (false): conv(x + b1, w, padding p) == conv(x, w, padding p) + sum(w) b1. The zero ring is "
-    "added after the bias, so windows that overlap it see fewer copies of b1.",
+    "Claim (false): $(x + b_1) \\star w$ with padding $p$ equals $x \\star w$ with padding $p$ plus "
+    "$(\\Sigma w)\\, b_1$. The zero ring is added after the bias, so windows that overlap it see "
+    "fewer copies of $b_1$.",
     expected="refuted",
     inputs=_bias_inputs,
     lhs=lambda T, p, **_: ops.conv2d(T["x"] + _per_channel(T["b1"]), T["w"], padding=p),
@@ -98,10 +103,14 @@ R_HYP = r"In BatchNorm $r_o = 1/\sqrt{\sigma^2_o + \epsilon}$; the identity hold
 bn_after = General(
     "folding.bn-after-conv",
     "BatchNorm after a convolution folds into it",
-    "For all channel counts and kernel sizes: bn(conv(x, w) + b) == conv(x, w') + b' with "
-    "w'[o] = gamma[o] r[o] w[o] and b'[o] = gamma[o] r[o] (b[o] - mu[o]) + beta[o], r[o] = 1/sqrt(var[o] + eps). "
-    "The identity is linear in r, so no property of the square root is used; eps > 0 and var >= 0 only make r "
-    "exist. With padding, stride, dilation and groups: folding.bn-after-conv-exact.",
+    "For all channel counts and kernel sizes: BatchNorm of $x \\star w + b$ equals $x \\star w' + "
+    "b'$ with $w'_o = \\gamma_o r_o w_o$ and $b'_o = \\gamma_o r_o (b_o - \\mu_o) + "
+    "\\beta_o$, $r_o = 1/\\sqrt{\\sigma^2_o + \\epsilon}$. The identity is linear in $r$, "
+    "so no property of the square root is used; $\\epsilon > 0$ and $\\sigma^2 \\ge 0$ only make "
+    "$r$ exist. With padding, stride, dilation and groups: folding.bn-after-conv-exact.",
+    idea="Unfold BatchNorm and the convolution and distribute the scale $\\gamma_o r_o$ over "
+         "the sum: it lands on each weight of output channel $o$, and the constants collect into "
+         "the new bias.",
     lhs=gam[o] * rr[o] * (D.conv2d(X, Wt, C, kh, kw, o, i, j) + bb[o] - mu[o]) + bet[o],
     rhs=D.conv2d(X, Wf, C, kh, kw, o, i, j) + gam[o] * rr[o] * (bb[o] - mu[o]) + bet[o],
     lets=[W_after],
@@ -159,10 +168,14 @@ m_before = Let(Mb, lambda cc: SumExpr.of(gam[cc] * rr[cc] * mu[cc]))
 bn_before = General(
     "folding.bn-before-conv",
     "BatchNorm before a convolution without padding folds into it",
-    "For all channel counts and kernel sizes, without padding: conv(bn(x), w) + b == conv(x, w') + b' with "
-    "w'[o, c] = w[o, c] gamma[c] r[c] (the input channel's scale) and b'[o] = b[o] + sum over c, u, v of "
-    "w[o, c, u, v] (beta[c] - gamma[c] r[c] mu[c]) (the last two terms of the right side: a bias through the "
-    "convolution). Strides, dilation and groups: folding.bn-before-conv-exact.",
+    "For all channel counts and kernel sizes, without padding: the convolution of BatchNorm of $x$ "
+    "with $w$, plus $b$, equals $x \\star w' + b'$ with $w'_{o,c} = w_{o,c}\\, \\gamma_c r_c$ "
+    "(the input channel's scale) and $b'_o = b_o + \\sum_{c,u,v} w_{o,c,u,v} (\\beta_c - \\gamma_c "
+    "r_c \\mu_c)$ (the last two terms of the right side: a bias through the convolution). "
+    "Strides, dilation and groups: folding.bn-before-conv-exact.",
+    idea="Unfold BatchNorm inside the convolution and distribute: the scale $\\gamma_c r_c$ "
+         "goes onto the weights of input channel $c$, and the shift, constant over positions, "
+         "passes through the convolution as a bias.",
     lhs=D.conv2d(Zb, Wt, C, kh, kw, o, i, j) + bb[o],
     rhs=D.conv2d(X, Wb, C, kh, kw, o, i, j) + bb[o] + D.bias_through(Wt, bet, C, kh, kw, o)
     - D.bias_through(Wt, Mb, C, kh, kw, o),
@@ -261,17 +274,18 @@ def _repair_rhs(T, p=0, **sz):
 bn_before_repair = Identity(
     "folding.bn-before-repair",
     "The exact repair: pad the input with the value BatchNorm maps to 0",
-    "With zero padding p: conv(bn(x), padding p) == conv'(x padded by p with q[c]) where q[c] is the value bn "
-    "maps to 0 (q = mu - beta/(gamma r) when gamma != 0) and conv' is the folded conv without padding. Proved as "
-    "polynomials after eliminating beta = (mu - q) gamma r, for kernel sizes 1..3, p in {1, 2}, stride in "
-    "{1, 2} and groups in {1, 2}. A channel with gamma = 0 and beta != 0 has no such q (bn is a nonzero "
-    "constant there).",
+    "With zero padding $p$: the convolution of BatchNorm of $x$ with padding $p$ equals the folded "
+    "convolution without padding applied to $x$ padded by $p$ with $q_c$, where $q_c$ is the value "
+    "BatchNorm maps to 0 ($q = \\mu - \\beta/(\\gamma r)$ when $\\gamma \\ne 0$). Proved as "
+    "polynomials after eliminating $\\beta = (\\mu - q) \\gamma r$, for kernel sizes 1 to 3, $p "
+    "\\in \\{1, 2\\}$, stride in $\\{1, 2\\}$ and groups in $\\{1, 2\\}$. A channel with $\\gamma = "
+    "0$ and $\\beta \\ne 0$ has no such $q$ (BatchNorm is a nonzero constant there).",
     inputs=_repair_inputs,
     lhs=_repair_lhs,
     rhs=_repair_rhs,
     family=[dict(C=2, O=2, k=k, n=3, p=p, s=s, groups=gr)
             for k in (1, 2, 3) for p in (1, 2) for s in (1, 2) for gr in (1, 2)],
-    notes=("With q = 0 (beta = gamma r mu, e.g. mu = beta = 0) bn maps 0 to 0 and the zero-padded fold is exact: "
-           "fold_batchnorm_before then returns a padded Conv2d.",),
+    notes=("With $q = 0$ ($\\beta = \\gamma r \\mu$, e.g. $\\mu = \\beta = 0$) BatchNorm maps 0 to 0 and the "
+           "zero-padded fold is exact: the fold then returns a padded convolution.",),
     check_source=checks.test_folding_bn_before_repair_numeric,
 )

@@ -46,9 +46,12 @@ x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), 
 split_polynomial = General(
     "equivalences.split-polynomial",
     "Stacking kernels multiplies their polynomials",
-    "For all k1, k2: the coefficient of z^t in W1(z) W2(z) is (w1 * w2)_t, the merged kernel of two layers "
-    "(equivalences.xcorr-stack). So a one-channel kernel w splits into lengths k1, k2 exactly when its polynomial "
-    "W(z) factors as W1 W2 over the reals with deg W1 <= k1 - 1, deg W2 <= k2 - 1.",
+    "For all $k_1, k_2$: the coefficient of $z^t$ in $W_1(z) W_2(z)$ is $(w_1 * w_2)_t$, the merged "
+    "kernel of two layers (equivalences.xcorr-stack). So a one-channel kernel $w$ splits into "
+    "lengths $k_1, k_2$ exactly when its polynomial $W(z)$ factors as $W_1 W_2$ over the reals with "
+    "$\\deg W_1 \\le k_1 - 1$ and $\\deg W_2 \\le k_2 - 1$.",
+    idea="Multiply out $W_1(z) W_2(z)$, substitute $t = a + b$ for the exponent and collect the "
+         "coefficient of $z^t$: it is the sum that defines $(w_1 * w_2)_t$.",
     lhs=D.poly_coeff(w1_, w2_, k1, k2, t),
     rhs=D.full_convolution(w1_, w2_, k1, k2, t),
     derivation=[
@@ -105,9 +108,9 @@ def derive_split_counterexample(P: Proof) -> None:
 split_counterexample = Checked(
     "equivalences.split-counterexample",
     "Not every kernel splits: $[1, 0, 1]$ over the reals",
-    "Claim (false): every length-3 kernel is the composition of two length-2 kernels (one channel, real weights). "
-    "The seed's answers 'the converse also holds' are wrong for one channel; with two middle channels it is true "
-    "(equivalences.split-channels).",
+    "Claim (false): every length-3 kernel is the composition of two length-2 kernels (one channel, "
+    "real weights). The converse of the merge fails for one channel; with two middle channels it "
+    "holds (equivalences.split-channels).",
     expected="refuted",
     derive=derive_split_counterexample,
     check_source=checks._confirm_split_counterexample_witness,
@@ -128,9 +131,10 @@ def _split_kernels() -> list[dict]:
 
 
 def derive_split_criterion(P: Proof) -> None:
-    P.family("the criterion (real roots counted exactly by Sturm sequences) equals z3's exact decision over the "
-             "reals of the coefficient equations, for every kernel of {-1, 0, 1}^(K-1) x {0, 1} with (K, k1) in "
-             "(3, 2), (3, 1), (4, 2), {-1, 0, 1}^4 x {1} for (5, 2), and 4 more",
+    P.family("the criterion (real roots counted exactly by Sturm sequences) equals z3's exact "
+             "decision over the reals of the coefficient equations, for every kernel of $\\{-1, 0, "
+             "1\\}^{K-1} \\times \\{0, 1\\}$ with $(K, k_1) \\in \\{(3, 2), (3, 1), (4, 2)\\}$, "
+             "$\\{-1, 0, 1\\}^4 \\times \\{1\\}$ for $(5, 2)$, and 4 more",
              _split_kernels(), lambda w, k1_: _criterion(list(w), k1_), lambda w, k1_: _z3_splits(list(w), k1_),
              shown=r"\text{splits} \iff \neg\left(2 \mid k_1 \wedge 2 \mid k_2 \wedge w_{K-1} \ne 0 "
                    r"\wedge \#\{\rho \in \mathbb{R}: W(\rho) = 0\} = 0\right)")
@@ -139,15 +143,17 @@ def derive_split_criterion(P: Proof) -> None:
 split_criterion = Checked(
     "equivalences.split-criterion",
     "The exact criterion for a one-channel split",
-    "A real kernel w of length K = k1 + k2 - 1 is the true convolution of real kernels of lengths k1 and k2 iff its "
-    "polynomial W(z) = sum w_t z^t has a real factor F with deg F <= k1 - 1 and deg W - deg F <= k2 - 1; equivalently "
-    "unless k1 and k2 are both even, w_{K-1} != 0 and W has no real root. "
-    "convsym.transforms.sequential.factor_kernel_1d constructs the factors with exact real algebraic entries.",
+    "A real kernel $w$ of length $K = k_1 + k_2 - 1$ is the true convolution of real kernels of "
+    "lengths $k_1$ and $k_2$ iff its polynomial $W(z) = \\sum_t w_t z^t$ has a real factor $F$ with "
+    "$\\deg F \\le k_1 - 1$ and $\\deg W - \\deg F \\le k_2 - 1$; equivalently unless $k_1$ and "
+    "$k_2$ are both even, $w_{K-1} \\ne 0$ and $W$ has no real root. The factors can be constructed "
+    "with exact real algebraic entries.",
     derive=derive_split_criterion,
-    remarks=("Why: a split is a factorisation W = W_1 W_2 over the reals with deg W_1 <= k1 - 1, deg W_2 <= k2 - 1 "
-             "(equivalences.split-polynomial); over the reals W is lc(W) times linear factors (its real roots) "
-             "and quadratic factors (pairs of complex roots), so a real factor of degree d exists iff d = r' + 2c' "
-             "with r' <= r real roots and c' <= c complex pairs.",),
+    remarks=("Why: a split is a factorisation $W = W_1 W_2$ over the reals with $\\deg W_1 \\le k_1 "
+             "- 1$, $\\deg W_2 \\le k_2 - 1$ (equivalences.split-polynomial); over the reals $W$ is "
+             "its leading coefficient times linear factors (its real roots) and quadratic factors "
+             "(pairs of complex roots), so a real factor of degree $d$ exists iff $d = r' + 2c'$ "
+             "with $r' \\le r$ real roots and $c' \\le c$ complex pairs.",),
     check_source=checks.test_split_criterion_examples,
 )
 
@@ -164,11 +170,13 @@ def _split_channels_rhs(T, o, c, K, k1, **_):
 split_channels = Identity(
     "equivalences.split-channels",
     "With enough middle channels every kernel splits",
-    "For every weight w (O, C, K, K) and 1 <= k1 <= K, k2 = K - k1 + 1: the first layer of impulses at the window "
-    "starts a0 in {0, k2, 2 k2, ...} below k1 - 1 and k1 - 1 (per axis) and the second layer holding the chunks of w "
-    "they own merge back to w exactly; it uses C n(k1, k2)^2 middle channels with n(k1, k2) = ceil((k1-1)/k2) + 1 "
-    "(or O n(k2, k1)^2 with the roles swapped; split_kernel takes the smaller). For K = 3, k1 = k2 = 2: 2 channels "
-    "per axis, so [1, 0, 1] splits with 2 middle channels in 1-D.",
+    "For every weight $w$ of shape $(O, C, K, K)$ and $1 \\le k_1 \\le K$, $k_2 = K - k_1 + 1$: the "
+    "first layer of impulses at the window starts $a_0 \\in \\{0, k_2, 2 k_2, \\dots\\}$ below $k_1 "
+    "- 1$ and $k_1 - 1$ (per axis) and the second layer holding the chunks of $w$ they own merge "
+    "back to $w$ exactly; it uses $C\\, n(k_1, k_2)^2$ middle channels with $n(k_1, k_2) = \\lceil "
+    "(k_1-1)/k_2 \\rceil + 1$ (or $O\\, n(k_2, k_1)^2$ with the roles swapped; the split takes the "
+    "smaller). For $K = 3$, $k_1 = k_2 = 2$: 2 channels per axis, so $[1, 0, 1]$ splits with 2 "
+    "middle channels in 1-D.",
     inputs=_split_channels_inputs,
     lhs=lambda T, **_: T["w"],
     rhs=_split_channels_rhs,

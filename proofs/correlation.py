@@ -85,9 +85,12 @@ def _flip_figure(fields):
 true_conv_flip = General(
     "equivalences.true-conv-flip",
     "True convolution is cross-correlation with the flipped kernel",
-    "For every kernel size k: the true convolution (x * w) at position i + k - 1 equals the deep-learning "
-    "convolution (cross-correlation) of x with the flipped kernel w[k-1-b] at position i. PyTorch's conv2d "
-    "is cross-correlation; flipping the kernel in both axes turns it into true convolution.",
+    "For every kernel size $k$: the true convolution $(x * w)_{i + k - 1}$ equals the deep-learning "
+    "convolution (cross-correlation) of $x$ with the flipped kernel $w_{k-1-b}$ at position $i$. "
+    "PyTorch's 2-D convolution is cross-correlation; flipping the kernel in both axes turns it into "
+    "true convolution.",
+    idea="Substitute $a = k - 1 - b$: tap $b$ of the flipped kernel is tap $k - 1 - b$ of $w$, and "
+         "the sum runs over the same taps.",
     lhs=D.true_conv1d(x1, w1_, k, i + k - 1),
     rhs=D.conv1d(x1, wf, k, i),
     lets=[flip_let],
@@ -105,7 +108,9 @@ true_conv_flip = General(
 true_conv_commutative = General(
     "equivalences.true-conv-commutative",
     "True convolution is commutative",
-    "For all lengths k1, k2: (w1 * w2)_t = (w2 * w1)_t for every t (substitute a = t - b).",
+    "For all lengths $k_1, k_2$: $(w_1 * w_2)_t = (w_2 * w_1)_t$ for every $t$.",
+    idea="Substitute $a = t - b$: the sum over the taps of $w_1$ becomes the sum over the taps of "
+         "$w_2$, term by term.",
     lhs=D.full_convolution(w1_, w2_, k1, k2, t),
     rhs=D.full_convolution(w2_, w1_, k2, k1, t),
     derivation=[
@@ -124,8 +129,10 @@ Q_let = Let(Q_, lambda ee: SumExpr.of(D.full_convolution(w2_, w3_, k2, k3, ee)))
 true_conv_associative = General(
     "equivalences.true-conv-associative",
     "True convolution is associative",
-    "For all lengths k1, k2, k3: ((w1 * w2) * w3)_t = (w1 * (w2 * w3))_t: unfold both products, exchange the "
-    "sums, substitute e = p + f and fold the inner sum into w2 * w3.",
+    "For all lengths $k_1, k_2, k_3$: $((w_1 * w_2) * w_3)_t = (w_1 * (w_2 * w_3))_t$ for every "
+    "$t$.",
+    idea="Unfold both products, exchange the sums, substitute $e = p + f$ and fold the inner sum "
+         "into $w_2 * w_3$.",
     lhs=D.full_convolution(P_, w3_, k1 + k2 - 1, k3, t),
     rhs=D.full_convolution(w1_, Q_, k1, k2 + k3 - 1, t),
     lets=[P_let, Q_let],
@@ -148,8 +155,8 @@ true_conv_associative = General(
 xcorr_not_commutative = Identity(
     "equivalences.xcorr-not-commutative",
     "Cross-correlation is not commutative",
-    "Claim (false): the full cross-correlation (f cross-correlated with g)_t = sum_n f[n] g[n+t] is commutative. "
-    "It reverses instead: (f with g)_t = (g with f)_{-t}.",
+    "Claim (false): the full cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$ is commutative. "
+    "It reverses instead: $(f \\star g)_t = (g \\star f)_{-t}$.",
     expected="refuted",
     inputs=lambda **_: {"f": (2,), "g": (2,)},
     lhs=lambda T: E.xcorr_full(T["f"], T["g"]),
@@ -182,8 +189,11 @@ Wm_let = Let(W_m, lambda tt: SumExpr.of(D.full_convolution(w1_, w2_, k1, k2, tt)
 xcorr_stack = General(
     "equivalences.xcorr-stack",
     "Two cross-correlations in a row are one, with the true convolution of the kernels",
-    "For all k1, k2: ((x with w1) with w2)_i = (x with (w1 * w2))_i where * is the TRUE convolution (not the "
-    "cross-correlation) of the kernels; with biases and channels see merge.sequential-1d/2d.",
+    "For all $k_1, k_2$: $((x \\star w_1) \\star w_2)_i = (x \\star (w_1 * w_2))_i$ where $*$ is "
+    "the true convolution (not the cross-correlation) of the kernels; with biases and channels see "
+    "merge.sequential-1d and merge.sequential-2d.",
+    idea="As in merge.sequential-1d without biases: substitute $t = a + b$ and sum $a$ over the "
+         "taps that reach $t$.",
     lhs=D.conv1d(h_m, w2_, k2, i),
     rhs=D.conv1d(x1, W_m, k1 + k2 - 1, i),
     lets=[h_let, Wm_let],
@@ -237,8 +247,9 @@ def _stack(T, first, second, bias=False, **_):
 order_not_commutative = Identity(
     "equivalences.order-not-commutative",
     "With several channels the order of two layers matters",
-    "Claim (false): conv(conv(x, w1), w2) == conv(conv(x, w2), w1) for C -> C -> C layers. Already for "
-    "1x1 kernels and C = 2 the merged weights are the matrix products w2 w1 and w1 w2, which differ.",
+    "Claim (false): $(x \\star w_1) \\star w_2 = (x \\star w_2) \\star w_1$ for layers with $C$ "
+    "channels each. Already for $1 \\times 1$ kernels and $C = 2$ the merged weights are the matrix "
+    "products $w_2 w_1$ and $w_1 w_2$, which differ.",
     expected="refuted",
     inputs=_order_inputs,
     lhs=lambda T, **s: _stack(T, "w1", "w2", **s),
@@ -251,8 +262,9 @@ order_not_commutative = Identity(
 order_single_channel = Identity(
     "equivalences.order-single-channel",
     "One channel, no bias: the order does not matter",
-    "For C = 1 and no biases, conv(conv(x, w1), w2) == conv(conv(x, w2), w1) for every k1, k2 <= 3: the merged "
-    "kernel is the true convolution w1 * w2, which is commutative (equivalences.true-conv-commutative).",
+    "For $C = 1$ and no biases, $(x \\star w_1) \\star w_2 = (x \\star w_2) \\star w_1$ for every "
+    "$k_1, k_2 \\le 3$: the merged kernel is the true convolution $w_1 * w_2$, which is commutative "
+    "(equivalences.true-conv-commutative).",
     inputs=_order_inputs,
     lhs=lambda T, **s: _stack(T, "w1", "w2", **s),
     rhs=lambda T, **s: _stack(T, "w2", "w1", **s),
@@ -263,8 +275,9 @@ order_single_channel = Identity(
 order_bias = Identity(
     "equivalences.order-single-channel-bias",
     "With biases even one channel does not commute",
-    "Claim (false): for C = 1 with biases, conv(conv(x, w1) + b1, w2) + b2 == conv(conv(x, w2) + b2, w1) + b1. "
-    "The merged biases b2 + (sum w2) b1 and b1 + (sum w1) b2 differ.",
+    "Claim (false): for $C = 1$ with biases, $(x \\star w_1 + b_1) \\star w_2 + b_2 = (x \\star w_2 "
+    "+ b_2) \\star w_1 + b_1$. The merged biases $b_2 + (\\Sigma w_2)\\, b_1$ and $b_1 + (\\Sigma "
+    "w_1)\\, b_2$ differ.",
     expected="refuted",
     inputs=_order_inputs,
     lhs=lambda T, **s: _stack(T, "w1", "w2", **s),
@@ -300,11 +313,12 @@ def _merge_right(T, s1, s2, d1, d2, d3, **_):
 merge_associative = Identity(
     "equivalences.merge-associative",
     "Merging is associative",
-    "For three layers with 2 channels each, kernels in {1, 2}, strides s1, s2 and dilations in {1, 2}: "
-    "merge(merge(a, b), c) and merge(a, merge(b, c)) have the same kernel (size d1(k1-1) + s1 d2(k2-1) + "
-    "s1 s2 d3(k3-1) + 1, stride s1 s2 s3) and the same bias, as polynomials in all weights and biases. With "
-    "stride and dilation 1 this is the associativity of true convolution (equivalences.true-conv-associative) "
-    "with matrix products over the channels.",
+    "For three layers with 2 channels each, kernels in $\\{1, 2\\}$, strides $s_1, s_2$ and "
+    "dilations in $\\{1, 2\\}$: merging the first two layers and then the third, and merging the "
+    "first with the merge of the last two, give the same kernel (of size $d_1(k_1-1) + s_1 "
+    "d_2(k_2-1) + s_1 s_2 d_3(k_3-1) + 1$, stride $s_1 s_2 s_3$) and the same bias, as polynomials "
+    "in all weights and biases. With stride and dilation 1 this is the associativity of true "
+    "convolution (equivalences.true-conv-associative) with matrix products over the channels.",
     inputs=_merge3_inputs,
     lhs=_merge_left,
     rhs=_merge_right,

@@ -104,9 +104,14 @@ def _direct_args(c: Mapping[str, int]) -> dict[str, int]:
 conv2d_macs = Checked(
     "costs.conv2d-macs",
     "Convolution MACs: the loop nest summed",
-    "For all sizes, strides, paddings, dilations and groups g dividing C_in and C_out: a conv2d makes "
-    "N C_out H_out W_out (C_in/g) k_h k_w multiply-accumulates (every tap, padding included, bias "
-    "excluded, whole batch); a depthwise conv (g = C_in) makes C_in times fewer than the dense one.",
+    "For all sizes, strides, paddings, dilations and groups $g$ dividing $C_{\\mathrm{in}}$ and "
+    "$C_{\\mathrm{out}}$: a 2-D convolution makes $N C_{\\mathrm{out}} H_{\\mathrm{out}} "
+    "W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$ multiply-accumulates (every tap, padding "
+    "included, bias excluded, whole batch); a depthwise convolution ($g = C_{\\mathrm{in}}$) makes "
+    "$C_{\\mathrm{in}}$ times fewer than the dense one.",
+    idea="Sum the loop nest (batch, output channel, output position, input channel of the group, "
+         "tap) with SymPy: every bound is independent of the inner indices, so the count is the "
+         "product of the ranges.",
     derive=derive_macs,
     check_source=(
         exported("_costs_conv2d_macs", "conv2d_macs"),
@@ -123,12 +128,12 @@ def derive_params(P: Proof) -> None:
                               ("conv2d_params", "conv2d_params_no_bias", "conv2d_flops"))
     weights = P.summation("the weight tensor $(C_{out}, C_{in}/g, k_h, k_w)$: sum 1 over its indices", 1,
                           [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in / g - 1), (o_, 0, C_out - 1)])
-    P.equal("without a bias (exported as conv2d_params_no_bias)", weights, no_bias)
+    P.equal("without a bias", weights, no_bias)
     biases = P.summation("one bias per output channel", 1, [(o_, 0, C_out - 1)])
-    P.equal("with a bias (exported as conv2d_params)", weights + biases, params)
+    P.equal("with a bias", weights + biases, params)
     adds = P.summation("bias additions: one per output element", 1,
                        [(j2, 0, W_out - 1), (i2, 0, H_out - 1), (o_, 0, C_out - 1), (b_, 0, N - 1)])
-    P.equal("convsym.cost: bias_adds", adds.xreplace(OUT_SIZES),
+    P.equal("the bias additions the library counts", adds.xreplace(OUT_SIZES),
             conv2d_cost((N, C_in, H, W), C_out, (k_h, k_w), (s_h, s_w), (p_h, p_w), (d_h, d_w), g).bias_adds,
             shown=r"\mathrm{bias\ adds} = N C_{out} H_{out} W_{out}")
     K = C_in / g * k_h * k_w
@@ -153,9 +158,12 @@ def derive_params(P: Proof) -> None:
 conv2d_params = Checked(
     "costs.conv2d-params-flops",
     "Parameters, bias additions and FLOPs",
-    "For all sizes: a conv2d has C_out (C_in/g) k_h k_w weights plus C_out biases; each output takes "
-    "K = (C_in/g) k_h k_w multiplications, K - 1 additions and one bias addition, so with a bias the "
-    "FLOPs (multiplications + additions) are exactly 2 MACs.",
+    "For all sizes: a 2-D convolution has $C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$ "
+    "weights plus $C_{\\mathrm{out}}$ biases; each output takes $K = (C_{\\mathrm{in}}/g)\\, k_h "
+    "k_w$ multiplications, $K - 1$ additions and one bias addition, so with a bias the FLOPs "
+    "(multiplications and additions) are exactly 2 multiply-accumulates.",
+    idea="Count the weights of each output channel and the products, additions and bias addition of "
+         "one output; with a bias, $K$ products and $K$ additions make $2K$.",
     derive=derive_params,
     check_source=(
         exported("_costs_conv2d_params", "conv2d_params"),
@@ -208,8 +216,11 @@ def _scatter_products(n, c_in, h, w, c_out, k, s, g) -> int:
 transposed_macs = Checked(
     "costs.conv-transpose-macs",
     "Transposed convolution MACs",
-    "For all sizes: a transposed convolution makes N C_in H W (C_out/g) k_h k_w MACs (every input "
-    "element times every weight of its group), the MACs of the convolution it transposes.",
+    "For all sizes: a transposed convolution makes $N C_{\\mathrm{in}} H W (C_{\\mathrm{out}}/g)\\, "
+    "k_h k_w$ multiply-accumulates (every input element times every weight of its group), the "
+    "multiply-accumulates of the convolution it transposes.",
+    idea="Sum the scatter loop over input elements and the weights of their group; it is the loop "
+         "nest of the convolution it transposes, read the other way.",
     derive=derive_transposed_macs,
     check_source=(
         exported("_costs_conv_transpose2d_macs", "conv_transpose2d_macs"),
@@ -239,7 +250,7 @@ def derive_pooling(P: Proof) -> None:
             shown=r"\mathrm{ops}_{\mathrm{avg}} = \mathrm{MACs}_{\mathrm{depthwise}} = N C H_{out} W_{out} k_h k_w")
     mx = P.summation("max pooling: comparisons", khp * kwp - 1,
                      [(j2, 0, W_out - 1), (i2, 0, H_out - 1), (c2, 0, Cp - 1), (b_, 0, Np - 1)])
-    P.equal("convsym.cost.pool2d_cost(kind='max').flops", mx.xreplace(sizes_p),
+    P.equal("the comparisons max pooling makes", mx.xreplace(sizes_p),
             pool2d_cost((Np, Cp, Hp, Wp), (khp, kwp), (shp, swp), (php, pwp)).flops,
             shown=r"\mathrm{ops}_{\max} = N C H_{out} W_{out} (k_h k_w - 1)")
     cases = [dict(c=c, h=h, k=k, s=s, p=p, ceil=ceil) for c in (1, 3) for h in (4, 7) for k in (1, 2, 3)
@@ -253,9 +264,12 @@ def derive_pooling(P: Proof) -> None:
 pooling = Checked(
     "costs.pooling",
     "Pooling costs; average pooling is a depthwise convolution",
-    "For all sizes (PyTorch's rule 2p <= k): average pooling makes N C H_out W_out k_h k_w additions "
-    "and divisions, the MACs of the depthwise convolution with weights 1/(k_h k_w) that it equals; "
-    "max pooling makes N C H_out W_out (k_h k_w - 1) comparisons.",
+    "For all sizes (PyTorch's rule $2p \\le k$): average pooling makes $N C H_{\\mathrm{out}} "
+    "W_{\\mathrm{out}} k_h k_w$ additions and divisions, the multiply-accumulates of the depthwise "
+    "convolution with weights $1/(k_h k_w)$ that it equals; max pooling makes $N C "
+    "H_{\\mathrm{out}} W_{\\mathrm{out}} (k_h k_w - 1)$ comparisons.",
+    idea="Sum the loop nest of each pooling: one addition per tap for the average, one comparison "
+         "fewer than the taps for the maximum.",
     derive=derive_pooling,
     check_source=(
         exported("_costs_avg_pool2d_flops", "avg_pool2d_flops"),
@@ -286,10 +300,13 @@ def derive_linear(P: Proof) -> None:
 
 linear_1x1 = Checked(
     "costs.linear-and-1x1",
-    "Linear layers; the 1x1 convolution costs c_o c_i h w",
-    "For all sizes: a linear layer on R rows makes R C_in C_out MACs; a 1x1 convolution (stride 1, no "
-    "padding) is that layer applied at each of its N H W pixels, so for one c_i x h x w image it costs "
-    "c_o c_i h w.",
+    "Linear layers; the $1 \\times 1$ convolution costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$",
+    "For all sizes: a linear layer on $R$ rows makes $R C_{\\mathrm{in}} C_{\\mathrm{out}}$ "
+    "multiply-accumulates; a $1 \\times 1$ convolution (stride 1, no padding) is that layer applied "
+    "at each of its $N H W$ pixels, so for one $C_{\\mathrm{in}} \\times H \\times W$ image it "
+    "costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$.",
+    idea="A linear layer is one dot product of length $C_{\\mathrm{in}}$ per row and output "
+         "feature; a $1 \\times 1$ convolution is that at every pixel.",
     derive=derive_linear,
     check_source=(
         exported("_costs_linear_macs", "linear_macs"),

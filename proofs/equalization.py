@@ -67,7 +67,8 @@ def _scale_out_inputs(C, O, k, n, groups=1, **_):
 _SCALE_OUT_EXACT = [Identity(
     "folding.cle-scale-out-exact",
     "Scaling output channels: padding, stride, dilation, groups",
-    "conv(x, t w, t b) == t conv(x, w, b) per output channel, exactly, with padding, stride, dilation, groups.",
+    "$x \\star (t w) + t b = t\\,(x \\star w + b)$ per output channel, exactly, with padding, "
+    "stride, dilation, groups.",
     inputs=_scale_out_inputs,
     lhs=lambda T, **sz: ops.conv2d(T["x"], T["w"] * T["t"].reshape((T["t"].shape[0], 1, 1, 1)),
                                    T["b"] * T["t"], **_hyper(**sz)),
@@ -79,8 +80,11 @@ _SCALE_OUT_EXACT = [Identity(
 scale_out = General(
     "folding.cle-scale-out",
     "Scaling an output channel of a conv scales that channel of its output",
-    "For all channel counts and kernel sizes: conv(x, w~) + t[o] b[o] == t[o] (conv(x, w) + b[o]) where "
-    "w~[o] = t[o] w[o]. In equalization t[o] = 1/s[o]. Cross-checked with padding, strides, dilation and groups.",
+    "For all channel counts and kernel sizes: $x \\star \\tilde w + t_o b_o = t_o (x \\star w + "
+    "b_o)$ where $\\tilde w_o = t_o w_o$. In equalization $t_o = 1/s_o$. Cross-checked with "
+    "padding, strides, dilation and groups.",
+    idea="Unfold the convolution and factor the scale $t_o$ out of the sum over channels and taps: "
+         "it is the same for every term of output channel $o$.",
     lhs=D.conv2d(X, Wt2, C, kh, kw, o, i, j) + tt[o] * bb[o],
     rhs=tt[o] * (D.conv2d(X, Wt, C, kh, kw, o, i, j) + bb[o]),
     lets=[W_out],
@@ -102,8 +106,9 @@ def _scale_in_inputs(C, O, k, n, groups=1, **_):
 _SCALE_IN_EXACT = [Identity(
     "folding.cle-scale-in-exact",
     "Scaling input channels: padding, stride, dilation, groups",
-    "conv(u, w s[c]) == conv(s u, w) exactly, with zero padding (s 0 = 0), stride, dilation and groups "
-    "(weight column k of output o carries the scale of the input channel it reads).",
+    "$u \\star (w s) = (s u) \\star w$ exactly, with zero padding ($s \\cdot 0 = 0$), stride, "
+    "dilation and groups (weight column $c$ of output $o$ carries the scale of the input channel it "
+    "reads).",
     inputs=_scale_in_inputs,
     lhs=lambda T, groups=1, **sz: ops.conv2d(
         T["u"], T["w"] * _on_columns(T["s"], T["w"].shape[0], T["u"].shape[0], groups), **_hyper(groups=groups, **sz)),
@@ -115,8 +120,11 @@ _SCALE_IN_EXACT = [Identity(
 scale_in = General(
     "folding.cle-scale-in",
     "Scaling an input channel's weights is scaling that input channel",
-    "For all channel counts and kernel sizes: conv(u, w~) == conv(y, w) where w~[o, c] = w[o, c] s[c] and "
-    "y[c] = s[c] u[c]. Cross-checked with padding, strides, dilation and groups (depthwise included).",
+    "For all channel counts and kernel sizes: $u \\star \\tilde w = y \\star w$ where $\\tilde "
+    "w_{o,c} = w_{o,c}\\, s_c$ and $y_c = s_c u_c$. Cross-checked with padding, strides, dilation "
+    "and groups (depthwise included).",
+    idea="Unfold both convolutions: each term reads input channel $c$ once, so the scale $s_c$ "
+         "moves between the weight and the input term by term.",
     lhs=D.conv2d(U, Wt2, C, kh, kw, o, i, j),
     rhs=D.conv2d(V, Wt, C, kh, kw, o, i, j),
     lets=[W_in, y_in],
@@ -172,13 +180,13 @@ def _cle_derivation(name: str):
         else:
             P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", homogeneity, z,
                     rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
-        P.lemma("first layer: output channel i (weights and bias) divided by s_i divides channel i of its output",
+        P.lemma("first layer: output channel $i$ (weights and bias) divided by $s_i$ divides channel $i$ of its output",
                 scale_out, r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)")
-        P.lemma("second layer: input channel i's weights multiplied by s_i multiply input channel i by s_i",
+        P.lemma("second layer: input channel $i$'s weights multiplied by $s_i$ multiply input channel $i$ by $s_i$",
                 scale_in, r"(w_2 \odot s) \star u = w_2 \star (s \odot u)")
         undo = w * s_pos * f(z / s_pos) - w * f(z)
-        text = ("so each weight w of layer 2 that reads channel i, multiplied by s_i, undoes the scale through f: "
-                "(w s_i) f(h_i / s_i) = w f(h_i) for every pre-activation h_i")
+        text = ("so each weight $w$ of layer 2 that reads channel $i$, multiplied by $s_i$, undoes the scale through "
+                "$f$: $(w s_i)\\, f(h_i / s_i) = w f(h_i)$ for every pre-activation $h_i$")
         shown = r"(w s_i)\, f\!\left(\tfrac{h_i}{s_i}\right) = w f(h_i)"
         if undo == 0:
             P.zero(text, undo, shown=shown)
@@ -192,17 +200,21 @@ def _cle_theorem(name: str, check) -> Checked:
     fn = name.replace("_", "-")
     return Checked(
         f"folding.cle-{fn}",
-        f"Cross-layer equalization is exact through {name}",
-        f"For every s_i > 0: dividing output channel i of layer 1 (weights and bias) by s_i and multiplying the "
-        f"weights of layer 2 that read channel i by s_i leaves layer2({name}(layer1(x))) unchanged, because "
-        f"{name} is positively homogeneous: f(s z) = s f(z) for s > 0"
-        + (" (PReLU: the slope alpha_i belongs to channel i, as s_i does)." if name == "prelu" else ".")
-        + " It holds per intermediate channel i, whatever the kernel sizes, paddings, strides and output channel "
-        "counts of the two layers: only layer 1's output channel i and layer 2's input channel i are touched "
-        "(layers with different numbers of kernels equalize; what is balanced are the C_mid channels "
-        "between them, r1_i over the kernel i of layer 1 and r2_i over slice [:, i] of layer 2).",
+        f"Cross-layer equalization is exact through {name.replace('_', ' ')}",
+        f"For every $s_i > 0$: dividing output channel $i$ of layer 1 (weights and bias) by $s_i$ and multiplying "
+        f"the weights of layer 2 that read channel $i$ by $s_i$ leaves layer 2 after {name.replace('_', ' ')} after "
+        f"layer 1 unchanged, because {name.replace('_', ' ')} is positively homogeneous: $f(s z) = s f(z)$ for $s > 0$"
+        + (" (PReLU: the slope $\\alpha_i$ belongs to channel $i$, as $s_i$ does)." if name == "prelu" else ".")
+        + " It holds per intermediate channel $i$, whatever the kernel sizes, paddings, strides and output "
+        "channel counts of the two layers: only layer 1's output channel $i$ and layer 2's input channel $i$ are "
+        "touched (layers with different numbers of kernels equalize; what is balanced are the "
+        "$C_{\\mathrm{mid}}$ channels between them, $r_{1,i}$ over the kernel $i$ of layer 1 and $r_{2,i}$ over "
+        "the weights of layer 2 that read channel $i$).",
         derive=_cle_derivation(name),
         check_source=check,
+        idea="Layer 1 scaled by $1/s_i$ gives $z/s_i$ in channel $i$; the activation passes the factor through "
+        "($f(z/s_i) = f(z)/s_i$ for $s_i > 0$, decided for all reals), and layer 2 scaled by $s_i$ takes it "
+        "back (folding.cle-scale-out, folding.cle-scale-in).",
     )
 
 
@@ -262,8 +274,9 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
 cle_relu6 = _witnessed(
     "folding.cle-relu6",
     "Equalization is not exact through ReLU6",
-    "Claim (false): equalization with the DFQ scales leaves layer2(relu6(layer1(x))) unchanged. relu6 clips "
-    "at 6, so relu6(z/s) s != relu6(z) once z/s or z exceeds 6: it is not positively homogeneous.",
+    "Claim (false): equalization with the DFQ scales leaves layer 2 after ReLU6 after layer 1 "
+    "unchanged. ReLU6 clips at 6, so $\\mathrm{relu6}(z/s)\\, s \\ne \\mathrm{relu6}(z)$ once $z/s$ "
+    "or $z$ exceeds 6: it is not positively homogeneous.",
     build=_scaling_witness("relu6", 4, 1, 2),
     witness_check=checks._confirm_scaling_witness,
     check_source=(checks.test_folding_cle_not_homogeneous_numeric, checks._confirm_scaling_witness),
@@ -271,24 +284,25 @@ cle_relu6 = _witnessed(
 cle_hardswish = _witnessed(
     "folding.cle-hardswish",
     "Equalization is not exact through hard-swish",
-    "Claim (false): equalization leaves layer2(hardswish(layer1(x))) unchanged; hardswish(z) = z relu6(z+3)/6 "
-    "is quadratic on [-3, 3].",
+    "Claim (false): equalization leaves layer 2 after hard-swish after layer 1 unchanged; hard-swish, "
+    "$z\\, \\mathrm{relu6}(z+3)/6$, is quadratic on $[-3, 3]$.",
     build=_scaling_witness("hardswish", 4, 1, Fraction(1, 2)),
     witness_check=checks._confirm_scaling_witness,
 )
 cle_sigmoid = _witnessed(
     "folding.cle-sigmoid",
     "Equalization is not exact through the sigmoid",
-    "Claim (false): equalization leaves layer2(sigmoid(layer1(x))) unchanged. At a zero pre-activation the "
-    "sigmoid is exactly 1/2 before and after scaling, so the second layer's factor s_i is not undone.",
+    "Claim (false): equalization leaves layer 2 after the sigmoid after layer 1 unchanged. At a zero "
+    "pre-activation the sigmoid is exactly 1/2 before and after scaling, so the second layer's factor $s_i$ is "
+    "not undone.",
     build=_scaling_witness("sigmoid", 4, 1, 0),
     witness_check=checks._confirm_scaling_witness,
 )
 cle_negative = _witnessed(
     "folding.cle-relu-negative-scale",
-    "Equalization through ReLU needs s_i > 0",
-    "Claim (false): the rescaling is exact through ReLU for every nonzero s_i. For s_i < 0 the sign flips "
-    "before the ReLU: relu(-z) (-1) != relu(z).",
+    "Equalization through ReLU needs $s_i > 0$",
+    "Claim (false): the rescaling is exact through ReLU for every nonzero $s_i$. For $s_i < 0$ the "
+    "sign flips before the ReLU: $\\mathrm{relu}(-z)\\,(-1) \\ne \\mathrm{relu}(z)$.",
     build=_scaling_witness("relu", 1, 1, 1, scale=-1),
     witness_check=checks._confirm_scaling_witness,
 )
@@ -316,12 +330,14 @@ def _max_scales_formula():
 def derive_equalized_ranges(P: Proof) -> None:
     P.positive("s is positive for positive ranges (so equalization is exact through ReLU)", S_DFQ,
                r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0")
-    P.real_valid("a positive factor leaves the arg-max in place: max(|a x|, |a y|) = a max(|x|, |y|) for a > 0, "
-                 "so max_j |a w_j| = a max_j |w_j| (max over more entries is iterated max)",
+    P.real_valid("a positive factor leaves the arg-max in place: $\\max(|a x|, |a y|) = a \\max(|x|, |y|)$ for "
+                 "$a > 0$, so $\\max_j |a w_j| = a \\max_j |w_j|$ (a maximum over more entries is an iterated maximum)",
                  _max_scales_formula(), r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)", (r"a > 0",))
-    P.zero("range of layer 1: r1' = max |w1[i] / s| = r1 / s = sqrt(r1 r2)", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
+    P.zero("range of layer 1: $r'_1 = \\max |w_{1;i} / s| = r_1 / s = \\sqrt{r_1 "
+           "r_2}$", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"\frac{r_1}{s} = \sqrt{r_1 r_2}")
-    P.zero("range of layer 2: r2' = max |w2[:, i] s| = r2 s = sqrt(r1 r2)", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
+    P.zero("range of layer 2: $r'_2 = \\max |w_{2;\\cdot,i}\\, s| = r_2 s = \\sqrt{r_1 "
+           "r_2}$", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"r_2 s = \sqrt{r_1 r_2}")
 
 
@@ -352,9 +368,10 @@ def _equalization_figure(fields):
     )
     shown = ", ".join(figures.exact_label(Fraction(x)) for x in scales)
     caption = (
-        "Per-channel weight ranges of two layers before and after cross-layer equalization, computed by "
-        "convsym.transforms.equalize on small integer weights (layer 1: 4 output channels of 2 x 1 x 2 "
-        f"weights; layer 2: 3 x 4 x 1 x 1). The scales are $s = ({shown})$; afterwards both ranges of "
+        "Per-channel weight ranges of two layers before and after cross-layer equalization, "
+        "computed by the library's equalization on small integer weights (layer 1: 4 output "
+        "channels of $2 \\times 1 \\times 2$ weights; layer 2: $3 \\times 4 \\times 1 \\times 1$). "
+        f"The scales are $s = ({shown})$; afterwards both ranges of "
         "channel $i$ are $\\sqrt{r_{1,i} r_{2,i}}$."
     )
     return tikz, caption
@@ -363,10 +380,14 @@ def _equalization_figure(fields):
 equalized_ranges = Checked(
     "folding.cle-equalized-ranges",
     "The DFQ scale makes both ranges $\\sqrt{r_1 r_2}$",
-    "With r1_i = max |first.weight[i]| > 0 and r2_i = max |second.weight[:, i]| > 0 (per intermediate channel i; "
-    "the two layers may have any kernel sizes and output channel counts), s_i = sqrt(r1_i r2_i)/r2_i is positive "
-    "and after equalization the ranges are r1_i/s_i = r2_i s_i = sqrt(r1_i r2_i). Channels with r1_i = 0 or "
-    "r2_i = 0 keep s_i = 1 (any positive s_i is exact there; nothing is balanced).",
+    "With $r_{1,i} > 0$ the largest absolute weight of output channel $i$ of the first layer and "
+    "$r_{2,i} > 0$ the largest absolute weight of the second layer that reads channel $i$ (the two "
+    "layers may have any kernel sizes and output channel counts), $s_i = \\sqrt{r_{1,i} "
+    "r_{2,i}}/r_{2,i}$ is positive and after equalization the ranges are $r_{1,i}/s_i = r_{2,i} s_i "
+    "= \\sqrt{r_{1,i} r_{2,i}}$. Channels with $r_{1,i} = 0$ or $r_{2,i} = 0$ keep $s_i = 1$ (any "
+    "positive $s_i$ is exact there; nothing is balanced).",
+    idea="Scaling a channel by $s > 0$ scales its largest absolute weight by $s$; substitute the "
+         "DFQ scale and simplify both ranges to $\\sqrt{r_{1,i} r_{2,i}}$.",
     derive=derive_equalized_ranges,
     figure=_equalization_figure,
     check_source=checks.test_folding_cle_equalized_ranges_numeric,
@@ -383,26 +404,34 @@ def derive_optimal(P: Proof) -> None:
     monotone = z3.ForAll([q1, q2], z3.Implies(z3.And(q1 > 0, q2 > 0), zmax * zmax == zmax_sq))
     P.zero("the product of the two ranges of a channel does not depend on s_i", r1s / s_ * (r2s * s_) - r1s * r2s,
            shown=r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i")
-    P.zero("each term of DFQ's objective sum_i p1_i p2_i, with precisions p_k,i = r_k,i'/R_k', is the channel's "
-           "invariant over R1' R2', so maximising the (finite) sum is minimising R1' R2'",
+    P.zero("each term of DFQ's objective $\\sum_i p_{1,i} p_{2,i}$, with precisions $p_{k,i} = "
+           "r'_{k,i}/R'_k$, is the channel's invariant over $R'_1 R'_2$, so maximising the (finite) "
+           "sum is minimising $R'_1 R'_2$",
            (a1 / R1s) * (b1 / R2s) - (a1 * b1) / (R1s * R2s),
            shown=r"\frac{r'_{1,i}}{R'_1}\frac{r'_{2,i}}{R'_2} = \frac{c_i}{R'_1 R'_2}")
-    P.real_valid("for every choice of s > 0 and every channel i: R1' R2' >= r1_i' r2_i' = c_i, so R1' R2' >= "
-                 "max_i c_i", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
-    P.real_valid("the equalized scales give r1_i' = r2_i' = sqrt(c_i), so R1' = R2' = max_i sqrt(c_i), and "
-                 "(max_i sqrt c_i)^2 = max_i c_i: max(q1, q2)^2 = max(q1^2, q2^2) for q1, q2 > 0", monotone,
+    P.real_valid("for every choice of $s > 0$ and every channel $i$: $R'_1 R'_2 \\ge r'_{1,i} "
+                 "r'_{2,i} = c_i$, so $R'_1 R'_2 \\ge \\max_i "
+                 "c_i$", lower, r"R'_1 R'_2 \ge \max_i c_i", (r"R'_k \ge r'_{k,i} > 0",))
+    P.real_valid("the equalized scales give $r'_{1,i} = r'_{2,i} = \\sqrt{c_i}$, so $R'_1 = R'_2 = \\max_i "
+                 "\\sqrt{c_i}$, and $(\\max_i \\sqrt{c_i})^2 = \\max_i c_i$: $\\max(q_1, q_2)^2 = \\max(q_1^2, "
+                 "q_2^2)$ for $q_1, q_2 > 0$", monotone,
                  r"\left(\max_i \sqrt{c_i}\right)^2 = \max_i c_i")
-    P.zero("with q_i = sqrt(c_i)", sympy.sqrt(c1) ** 2 - c1, shown=r"\sqrt{c_i}^{\,2} = c_i")
+    P.zero("with $q_i = \\sqrt{c_i}$", sympy.sqrt(c1) ** 2 - c1, shown=r"\sqrt{c_i}^{\,2} = c_i")
 
 
 equalized_optimal = Checked(
     "folding.cle-optimal",
     "The equalized scales maximise DFQ's precision objective",
-    "Let r1_i' = r1_i/s_i and r2_i' = r2_i s_i be the ranges after scaling, R_k' = max_i r_k,i' and p_k,i = "
-    "r_k,i'/R_k' (the precision of channel i in layer k under per-tensor quantization). Over all s > 0, "
-    "sum_i p1_i p2_i is at most sum_i c_i / max_i c_i with c_i = r1_i r2_i, and s_i = sqrt(r1_i r2_i)/r2_i attains "
-    "it. The maximiser is not unique: any s with max_i r1_i/s_i times max_i r2_i s_i equal to max_i c_i is "
-    "optimal too; the equalized one is the one with equal per-channel ranges r1_i' = r2_i'.",
+    "Let $r'_{1,i} = r_{1,i}/s_i$ and $r'_{2,i} = r_{2,i} s_i$ be the ranges after scaling, $R'_k = "
+    "\\max_i r'_{k,i}$ and $p_{k,i} = r'_{k,i}/R'_k$ (the precision of channel $i$ in layer $k$ "
+    "under per-tensor quantization). Over all $s > 0$, $\\sum_i p_{1,i} p_{2,i}$ is at most "
+    "$\\sum_i c_i / \\max_i c_i$ with $c_i = r_{1,i} r_{2,i}$, and $s_i = \\sqrt{r_{1,i} "
+    "r_{2,i}}/r_{2,i}$ attains it. The maximiser is not unique: any $s$ with $\\max_i r_{1,i}/s_i$ "
+    "times $\\max_i r_{2,i} s_i$ equal to $\\max_i c_i$ is optimal too; the equalized one is the "
+    "one with equal per-channel ranges $r'_{1,i} = r'_{2,i}$.",
+    idea="Each channel's product of ranges $c_i = r_{1,i} r_{2,i}$ does not depend on $s$, so the "
+         "objective is at most $\\sum_i c_i$ over the largest $c_i$; the equalized scales make the "
+         "largest ranges meet that bound.",
     derive=derive_optimal,
     remarks=(r"The ranges $r_{1,i}, r_{2,i}$ and the scales $s_i$ are positive (declared so in the proof).",),
     check_source=checks.test_folding_cle_optimal_numeric,
@@ -457,8 +486,9 @@ def derive_iterated(P: Proof) -> None:
                 f"{error:.1e} relative (float64)")
 
     P.lemma("each equalization of a pair is exact through ReLU", cle_relu, r"\text{folding.cle-relu}")
-    P.numeric("equalize layer pairs (1, 2), (2, 3) in sweeps until every scale is 1 to 1e-12 (float64, a fixed "
-              "seed): convergence is observed, not proved", observe, r"\max_i |\log s_i| < 10^{-12}")
+    P.numeric("equalize layer pairs (1, 2), (2, 3) in sweeps until every scale is 1 to $10^{-12}$ "
+              "(float64, fixed random weights): convergence is observed, not "
+              "proved", observe, r"\max_i |\log s_i| < 10^{-12}")
 
 
 iterated = Checked(

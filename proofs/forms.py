@@ -39,7 +39,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/form
 # 1. 1x1 convolution and fully connected layers
 
 C, H, W_ = sizes("C H W")
-C_o, C_i = sizes("C_o C_i")
+C_o, C_i = sizes("C_{out} C_{in}")
 o, c, i, j = index("o c i j")
 u, v, r, n = index("u v r n")
 X, V, A = IndexedBase("x"), IndexedBase("w"), IndexedBase("A")
@@ -50,9 +50,11 @@ A_1x1 = Let(A, lambda oo, cc: SumExpr.of(V[oo, cc, 0, 0]))
 conv1x1_linear = General(
     "equivalences.conv1x1-linear",
     "A $1\\times 1$ convolution is a fully connected layer at every pixel",
-    "For all channel counts: conv2d(x, w) with a 1x1 kernel equals, at every pixel (i, j), the fully "
-    "connected layer A x[:, i, j] with A[o, c] = w[o, c, 0, 0] (channels are the features, pixels the "
-    "samples).",
+    "For all channel counts: the convolution $x \\star w$ with a $1 \\times 1$ kernel equals, at "
+    "every pixel $(i, j)$, the fully connected layer $A\\, x_{\\cdot,i,j}$ with $A_{o,c} = "
+    "w_{o,c,0,0}$ (channels are the features, pixels the samples).",
+    idea="A $1 \\times 1$ kernel has one tap: the sums over $u$ and $v$ collapse to $u = v = 0$, "
+         "and what is left is a matrix-vector product over the channels.",
     lhs=D.conv2d(X, V, C, 1, 1, o, i, j),
     rhs=D.pixel_linear(X, A, C, o, i, j),
     lets=[A_1x1],
@@ -87,10 +89,15 @@ def _count_conv_monomials(co, ci, h, w, k=1, s=1, p=0):
 
 conv1x1_cost = Checked(
     "equivalences.conv1x1-cost",
-    "A $1\\times 1$ convolution costs $C_o C_i H W$ multiply-accumulates",
-    "For all sizes: a 1x1 convolution (stride 1, no padding) of a C_i x H x W input to C_o channels does "
-    "C_o * C_i * H * W multiply-accumulates (one C_o x C_i matrix-vector product per pixel); without bias "
-    "that is C_o (2 C_i - 1) H W floating point operations (the seed's answer to exercise 4).",
+    "A $1\\times 1$ convolution costs $C_{\\mathrm{out}} C_{\\mathrm{in}} H W$ multiply-accumulates",
+    "For all sizes: a $1 \\times 1$ convolution (stride 1, no padding) of a $C_{\\mathrm{in}} "
+    "\\times H \\times W$ input to $C_{\\mathrm{out}}$ channels does $C_{\\mathrm{out}} "
+    "C_{\\mathrm{in}} H W$ multiply-accumulates (one $C_{\\mathrm{out}} \\times C_{\\mathrm{in}}$ "
+    "matrix-vector product per pixel); without bias that is $C_{\\mathrm{out}} (2 C_{\\mathrm{in}} "
+    "- 1) H W$ floating point operations.",
+    idea="Sum the loop nest: one multiply-accumulate per output channel, input channel and pixel; "
+         "the additions of a dot product of length $C_{\\mathrm{in}}$ are one fewer than its "
+         "products.",
     derive=derive_conv1x1_cost,
     check_source=checks.test_conv1x1_cost_counts,
 )
@@ -102,9 +109,12 @@ K_full = Let(K_, lambda oo, cc, uu, vv: SumExpr.of(A[oo, cc * H * W_ + uu * W_ +
 fc_full_map = General(
     "equivalences.fc-full-map",
     "A fully connected layer on the flattened map is a convolution covering the map",
-    "For all C, H, W: the fully connected layer A vec(x) on the row-major flattening of a C x H x W map "
-    "equals the convolution of x with the H x W kernel K[o,c,u,v] = A[o, cHW + uW + v], whose single "
-    "output position (0, 0) covers the whole map.",
+    "For all $C, H, W$: the fully connected layer $A\\, \\mathrm{vec}(x)$ on the row-major "
+    "flattening of a $C \\times H \\times W$ map equals the convolution of $x$ with the $H \\times "
+    "W$ kernel $K_{o,c,u,v} = A_{o,\\, cHW + uW + v}$, whose single output position $(0, 0)$ covers "
+    "the whole map.",
+    idea="Write the flat index as $cHW + uW + v$: the matrix-vector product becomes a sum over $c, "
+         "u, v$, which is the convolution at position $(0, 0)$ with the kernel read off $A$.",
     lhs=D.fc_flat(X, A, C, H, W_, o),
     rhs=D.conv2d(X, K_, C, H, W_, o, 0, 0),
     lets=[K_full],
@@ -147,11 +157,13 @@ U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s
 im2col_general = General(
     "equivalences.im2col",
     "im2col: a convolution is a matrix product",
-    "For all channel counts, kernel sizes, strides s and dilations d: conv2d(x, w) at (o, i, j) is row o of the "
-    "flattened kernel (rows indexed by (c, u, v)) times column (i, j) of the unfolded input "
-    "U[(c,u,v),(i,j)] = x[c, s i + d u, s j + d v]. Flattening (c, u, v) and (i, j) row-major gives "
-    "reference.im2col's layout; padding is a zero border of x and groups split the product into blocks "
-    "(exact check below).",
+    "For all channel counts, kernel sizes, strides $s$ and dilations $d$: the convolution $x "
+    "\\star_{s,d} w$ at $(o, i, j)$ is row $o$ of the flattened kernel (rows indexed by $(c, u, "
+    "v)$) times column $(i, j)$ of the unfolded input $U_{(c,u,v),(i,j)} = x_{c,\\, s i + d u,\\, s "
+    "j + d v}$. Flattening $(c, u, v)$ and $(i, j)$ row-major gives the usual im2col layout; "
+    "padding is a zero border of $x$ and groups split the product into blocks (exact check below).",
+    idea="Name each input entry a window reads as an entry of $U$, indexed by the tap $(c, u, v)$ "
+         "and the output $(i, j)$; the convolution's sum over taps is then a row times a column.",
     lhs=D.conv2d_sd(X, V, C, kh, kw, o, i, j, stride=s_, dilation=d_),
     rhs=D.colprod(V, U_, C, kh, kw, o, i, j),
     lets=[U_let],
@@ -191,10 +203,12 @@ a, b, t, e, f, p_ = index("a b t e f p")
 toeplitz_general = General(
     "equivalences.toeplitz",
     "A convolution is a product with a banded Toeplitz matrix",
-    "For all kernel sizes k and strides s: (x cross-correlated with w at stride s)_i = sum_n T[i, n] x[n] with "
-    "T[i, n] = w[n - s i] on the band s i <= n <= s i + k - 1 and 0 elsewhere: for s = 1 a Toeplitz matrix "
-    "(constant along diagonals); in 2-D, per row of kernels, a block Toeplitz matrix with Toeplitz blocks "
-    "(exact check below).",
+    "For all kernel sizes $k$ and strides $s$: $(x \\star_{s,1} w)_i = \\sum_n T_{i,n}\\, x_n$ with "
+    "$T_{i,n} = w_{n - s i}$ on the band $s i \\le n \\le s i + k - 1$ and 0 elsewhere: for $s = 1$ "
+    "a Toeplitz matrix (constant along diagonals); in 2-D, per row of kernels, a block Toeplitz "
+    "matrix with Toeplitz blocks (exact check below).",
+    idea="Substitute the input position $n = s i + a$ for the tap $a$: the weight that meets $x_n$ "
+         "in output $i$ is $w_{n - s i}$, nonzero only on the band.",
     lhs=D.conv1d(x1, w1_, k, i, stride=s_),
     rhs=D.band(w1_, x1, k, s_, i),
     derivation=[
@@ -209,9 +223,10 @@ toeplitz_general = General(
 toeplitz_exact = Identity(
     "equivalences.toeplitz-exact",
     "Exact check: a convolution is one matrix-vector product",
-    "With T[(o,i,j), (c, s i + d u - p, s j + d v - p)] = w[o,c,u,v] (taps in the padding dropped, groups "
-    "block-diagonal): conv2d(x, w).flat == T @ x.flat, as identical polynomials, for strides, dilations, "
-    "paddings and groups up to 2.",
+    "With $T_{(o,i,j),\\,(c,\\, s i + d u - p,\\, s j + d v - p)} = w_{o,c,u,v}$ (taps in the "
+    "padding dropped, groups block-diagonal): the flattened output of the convolution is $T$ times "
+    "the flattened input, as identical polynomials, for strides, dilations, paddings and groups up "
+    "to 2.",
     inputs=_conv_inputs,
     lhs=lambda T, s=1, p=0, d=1, g=1, **_: ops.conv2d(T["x"], T["w"], stride=s, padding=p, dilation=d,
                                                       groups=g).reshape(-1),
@@ -232,9 +247,9 @@ def _toeplitz_shift(T, shift):
 toeplitz_blocks = Identity(
     "equivalences.toeplitz-doubly-blocked",
     "For one channel and stride 1 the matrix is block Toeplitz with Toeplitz blocks",
-    "For a 2x3 kernel on a 5x6 input: T[(i+1, j+1), (i'+1, j'+1)] == T[(i, j), (i', j')] for every entry, "
-    "as polynomials in the kernel entries: the blocks (fixed i, i') are Toeplitz and the block pattern is "
-    "Toeplitz.",
+    "For a $2 \\times 3$ kernel on a $5 \\times 6$ input: $T_{(i+1, j+1),\\,(i'+1, j'+1)} = T_{(i, "
+    "j),\\,(i', j')}$ for every entry, as polynomials in the kernel entries: the blocks (fixed $i, "
+    "i'$) are Toeplitz and the block pattern is Toeplitz.",
     inputs=lambda **_: {"w": (1, 1, 2, 3)},
     lhs=lambda T: _toeplitz_shift(T, True),
     rhs=lambda T: _toeplitz_shift(T, False),

@@ -71,8 +71,11 @@ W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 sequential_1d = General(
     "merge.sequential-1d",
     "Two 1-D convolutions in a row are one of size $k_1+k_2-1$",
-    "For all kernel sizes k1, k2 >= 1: conv(conv(x, w1) + b1, w2) + b2 == conv(x, w1 * w2) + "
-    "(b2 + sum(w2) * b1), where w1 * w2 is the full (true) convolution, of length k1 + k2 - 1.",
+    "For all kernel sizes $k_1, k_2 \\ge 1$: $(x \\star w_1 + b_1) \\star w_2 + b_2 = x \\star (w_1 * w_2) "
+    "+ b_2 + (\\Sigma w_2)\\, b_1$, where $w_1 * w_2$ is the full (true) convolution, of length $k_1 + k_2 - 1$.",
+    idea="Write both sums out, substitute $t = a + b$ for the tap of the second kernel, and sum $a$ over "
+    "$\\max(0, t-k_2+1) \\le a \\le \\min(t, k_1-1)$: that inner sum is $(w_1 * w_2)_t$; the bias "
+    "passes through the second layer as $(\\Sigma w_2)\\, b_1$.",
     lhs=D.conv1d(h, w2, k2, i) + b2,
     rhs=D.conv1d(x, W, k1 + k2 - 1, i) + b2 + b1 * D.total(w2, k2),
     lets=[h_1d, W_1d],
@@ -93,8 +96,8 @@ sequential_1d = General(
     check_source=checks.test_merge_sequential_1d_numeric,
     figure=lambda fields: (
         figures.receptive_field_1d(3, 3),
-        "Two convolutions in a row with k1 = k2 = 3: the output y0 reads three entries of h, "
-        "which read five entries of x, so the merged kernel has k1 + k2 - 1 = 5 taps.",
+        "Two convolutions in a row with $k_1 = k_2 = 3$: the output $y_0$ reads three entries of $h$, "
+        "which read five entries of $x$, so the merged kernel has $k_1 + k_2 - 1 = 5$ taps.",
     ),
 )
 
@@ -115,10 +118,14 @@ W_2d = Let(M, lambda oo, cc, th, tw: SumExpr.of(
 sequential_2d = General(
     "merge.sequential-2d",
     "Two multichannel 2-D convolutions in a row are one",
-    "For all channel counts and kernel sizes: conv2d(conv2d(x, w1) + b1, w2) + b2 == conv2d(x, W) + B "
-    "with W[o,c] = sum_m w1[m,c] * w2[o,m] (full 2-D convolution per channel pair, size "
-    "(kh1+kh2-1) x (kw1+kw2-1)) and B[o] = b2[o] + sum_{m,u,v} w2[o,m,u,v] b1[m]: the index argument "
-    "of the 1-D proof applied per spatial axis, the channel sums carried along.",
+    "For all channel counts $C_{\\mathrm{in}}, C_{\\mathrm{mid}}, C_{\\mathrm{out}}$ and kernel sizes: "
+    "$(x \\star w_1 + b_1) \\star w_2 + b_2 = x \\star W + B$ with "
+    "$W_{o,c} = \\sum_m w_{1;m,c} * w_{2;o,m}$ (the full 2-D convolution of each pair of channel "
+    "kernels, of size $(k^h_1+k^h_2-1) \\times (k^w_1+k^w_2-1)$) and "
+    "$B_o = b_{2;o} + \\sum_{m,u,v} w_{2;o,m,u,v}\\, b_{1;m}$.",
+    idea="Per spatial axis, as in merge.sequential-1d: substitute $t_h = a_h + b_h$ and $t_w = a_w + b_w$ "
+    "and restrict $a_h, a_w$ to the taps that reach them; the sum over the middle channels $m$ "
+    "is carried along into the merged kernel.",
     lhs=D.conv2d(H, V2, C_mid, kh2, kw2, o, i, j) + B2[o],
     rhs=D.conv2d(X, M, C_in, kh1 + kh2 - 1, kw1 + kw2 - 1, o, i, j) + B2[o]
     + D.bias_through(V2, B1, C_mid, kh2, kw2, o),
@@ -164,9 +171,11 @@ W_sd = Let(W, lambda tt: SumExpr.of(D.merge_kernel(w1, w2, k1, k2, tt, stride1=s
 strided_1d = General(
     "merge.strided-dilated",
     "Strided and dilated convolutions in a row",
-    "For all sizes, strides and dilations: conv(conv(x, w1; s1, d1) + b1, w2; s2, d2) + b2 == "
-    "conv(x, W; stride s1*s2, dilation 1) + b2 + sum(w2) b1 with W[t] = sum over d1*a + s1*d2*b = t of "
-    "w1[a] w2[b], of size d1(k1-1) + s1*d2(k2-1) + 1.",
+    "For all sizes, strides and dilations: $(x \\star_{s_1,d_1} w_1 + b_1) \\star_{s_2,d_2} w_2 + b_2 = "
+    "x \\star_{s_1 s_2, 1} W + b_2 + (\\Sigma w_2)\\, b_1$ with "
+    "$W_t = \\sum_{d_1 a + s_1 d_2 b = t} w_{1;a}\\, w_{2;b}$, of size $d_1(k_1-1) + s_1 d_2(k_2-1) + 1$.",
+    idea="Tap $a$ of the first kernel and tap $b$ of the second read the input at offset "
+    "$d_1 a + s_1 d_2 b$ from $s_1 s_2 i$: group the terms by that offset $t$; each group is $W_t$.",
     lhs=D.conv1d(h, w2, k2, i, stride=s2, dilation=d2) + b2,
     rhs=D.conv1d(x, W, K_sd, i, stride=s1 * s2) + b2 + b1 * D.total(w2, k2),
     lets=[h_sd, W_sd],
@@ -236,7 +245,8 @@ def expand_groups(w, g):
 exact_2d = Identity(
     "merge.exact-family-2d",
     "Exact check of the 2-D merge for every small size",
-    "For every square kernel size k1, k2 <= 5 and channel counts C_in, C_mid, C_out in {1, 2}: the "
+    "For every square kernel size $k_1, k_2 \\le 5$ and channel counts $C_{\\mathrm{in}}, C_{\\mathrm{mid}}, "
+    "C_{\\mathrm{out}} \\in \\{1, 2\\}$: the "
     "two layers and the merged layer are the same polynomials in every input, weight and bias entry.",
     inputs=layer_inputs,
     lhs=two_layers,
@@ -250,7 +260,8 @@ exact_2d = Identity(
 exact_large = Identity(
     "merge.exact-7x7-c8",
     "Exact check of the 2-D merge at 7x7 kernels and 8 channels",
-    "For 7x7 kernels and C_in = C_mid = C_out = 8 the two layers and the merged 13x13 layer are "
+    "For $7 \\times 7$ kernels and $C_{\\mathrm{in}} = C_{\\mathrm{mid}} = C_{\\mathrm{out}} = 8$ the two layers "
+    "and the merged $13 \\times 13$ layer are "
     "identical polynomials (about 150000 monomials per output entry).",
     inputs=layer_inputs,
     lhs=two_layers,
@@ -262,9 +273,10 @@ exact_large = Identity(
 strided_exact = Identity(
     "merge.exact-strided-grouped",
     "Exact check with strides, dilations and groups",
-    "For strides s1, s2 and dilations d1, d2 in {1, 2}, kernel sizes in {1, 2, 3} and groups "
-    "(g1, g2) in {(1, 1), (2, 2), (1, 2), (2, 1)}: the merged layer (kernel d1(k1-1) + s1 d2 (k2-1) + 1, "
-    "stride s1 s2, dilation 1, groups expanded to a dense weight) equals the two layers exactly.",
+    "For strides $s_1, s_2$ and dilations $d_1, d_2$ in $\\{1, 2\\}$, kernel sizes in $\\{1, 2, 3\\}$ and groups "
+    "$(g_1, g_2) \\in \\{(1, 1), (2, 2), (1, 2), (2, 1)\\}$: the merged layer (kernel $d_1(k_1-1) + "
+    "s_1 d_2 (k_2-1) + 1$, "
+    "stride $s_1 s_2$, dilation 1, groups expanded to a dense weight) equals the two layers exactly.",
     inputs=layer_inputs,
     lhs=two_layers,
     rhs=merged_layer,
@@ -283,9 +295,9 @@ strided_exact = Identity(
 padded = Identity(
     "merge.padded-second",
     "With padding in the second layer the naive merge is wrong",
-    "Claim (false): if the second convolution pads by p2 > 0, the merged layer padded by p1 + p2 "
+    "Claim (false): if the second convolution pads by $p_2 > 0$, the merged layer padded by $p_1 + p_2$ "
     "still equals the two layers. The zero ring around the intermediate map is not what the first "
-    "layer computes there (b1 plus the taps that still reach the input).",
+    "layer computes there ($b_1$ plus the taps that still reach the input).",
     expected="refuted",
     inputs=layer_inputs,
     lhs=two_layers,
@@ -321,8 +333,8 @@ def _ring_figure(fields):
 padded_interior = Identity(
     "merge.padded-interior",
     "Off a border ring of width $p_2$ the padded merge is exact",
-    "With zero padding p1, p2 (stride 1) the merged layer padded by p1 + p2 equals the two layers at "
-    "every output position at distance >= p2 from the border: the error is confined to a ring of width p2.",
+    "With zero padding $p_1, p_2$ (stride 1) the merged layer padded by $p_1 + p_2$ equals the two layers at "
+    "every output position at distance $\\ge p_2$ from the border: the error is confined to a ring of width $p_2$.",
     inputs=layer_inputs,
     lhs=lambda T, p2, **s: _interior(two_layers(T, p2=p2, **s), p2),
     rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
@@ -344,8 +356,8 @@ def _no_first_bias(builder):
 padded_exact = Identity(
     "merge.padded-exact-condition",
     "When a merge with padding is still exact",
-    "With stride 1, the merged layer padded by p1 + p2 equals the two layers everywhere (ring "
-    "included) when b1 = 0 and k1 <= p1 + 1: then every value the first layer would compute on the "
+    "With stride 1, the merged layer padded by $p_1 + p_2$ equals the two layers everywhere (ring "
+    "included) when $b_1 = 0$ and $k_1 \\le p_1 + 1$: then every value the first layer would compute on the "
     "ring reads only zero padding, so it is the zero the second layer pads with.",
     inputs=layer_inputs,
     lhs=_no_first_bias(two_layers),
@@ -358,8 +370,8 @@ padded_exact = Identity(
 padded_wide = Identity(
     "merge.padded-wide-first-kernel",
     "Without a first bias the padded merge still fails once $k_1 > p_1 + 1$",
-    "Claim (false): with b1 = 0 the merged layer padded by p1 + p2 equals the two layers. Once "
-    "k1 >= p1 + 2 the first layer's window at the ring reaches real input.",
+    "Claim (false): with $b_1 = 0$ the merged layer padded by $p_1 + p_2$ equals the two layers. Once "
+    "$k_1 \\ge p_1 + 2$ the first layer's window at the ring reaches real input.",
     expected="refuted",
     inputs=layer_inputs,
     lhs=_no_first_bias(two_layers),

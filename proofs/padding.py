@@ -56,10 +56,12 @@ def _ring_error(T, s1=1, p1=0, p2=0, s2=1, **_):
 padded_ring_error = Identity(
     "equivalences.padded-ring-error",
     "The exact error of a padded merge",
-    "With zero padding p2 in the second layer, (two layers) - (merged layer padded by p1 + s1 p2) = "
-    "-conv(R * v, w2; stride s2), where v = conv(x, w1, b1; stride s1, padding p1 + s1 p2) are the first layer's "
-    "outputs extended to the ring (positions j < 0 or j >= H_mid, each b1 plus the taps that reach the input) and "
-    "R is the 0/1 mask of the ring of width p2. Exact for strides s1, s2 in {1, 2}, any k1, k2, p1, p2.",
+    "With zero padding $p_2$ in the second layer, (two layers) $-$ (merged layer padded by $p_1 + "
+    "s_1 p_2$) $= -(R \\odot v) \\star_{s_2,1} w_2$, where $v = x \\star_{s_1,1} w_1 + b_1$ "
+    "(padding $p_1 + s_1 p_2$) are the first layer's outputs extended to the ring (positions $j < "
+    "0$ or $j \\ge H_{\\mathrm{mid}}$, each $b_1$ plus the taps that reach the input) and $R$ is "
+    "the 0/1 mask of the ring of width $p_2$. Exact for strides $s_1, s_2 \\in \\{1, 2\\}$, any "
+    "$k_1, k_2, p_1, p_2$.",
     inputs=_pad_inputs,
     lhs=lambda T, **s: _two_layers(T, **s) - _merged(T, **s),
     rhs=_ring_error,
@@ -79,7 +81,7 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
     return top and bottom and (mode == "bias" or b1_zero)
 
 
-def _merge_is_exact(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+def merge_is_exact_by_polynomials(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
     """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
     from convsym.exact.poly import PolyTensor as PT
 
@@ -110,11 +112,16 @@ def _characterisation_cases() -> list[dict]:
     return out
 
 
+def merge_is_exact_by_conditions(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
+    """Conditions (i)-(iii) of equivalences.padded-exact-characterisation."""
+    return _predicted_exact(k1_, s1, p1, n_, b1_zero, mode)
+
+
 def derive_characterisation(P: Proof) -> None:
-    P.family("the prediction (conditions (i)-(iii)) equals the exact polynomial check of the merge, for k1 <= 3, "
-             "s1 <= 2, p1 <= 1, k2 <= 3, 1 <= p2 <= k2 - 1, n in {4, 5}, zero or bias padding, b1 = 0 or not",
-             _characterisation_cases(), _merge_is_exact,
-             lambda k1_, s1, p1, k2_, p2, n_, mode, b1_zero: _predicted_exact(k1_, s1, p1, n_, b1_zero, mode),
+    P.family("the prediction (conditions (i)--(iii)) equals the exact polynomial check of the "
+             "merge, for $k_1 \\le 3$, $s_1 \\le 2$, $p_1 \\le 1$, $k_2 \\le 3$, $1 \\le p_2 \\le "
+             "k_2 - 1$, $n \\in \\{4, 5\\}$, zero or bias padding, $b_1 = 0$ or not",
+             _characterisation_cases(), merge_is_exact_by_polynomials, merge_is_exact_by_conditions,
              shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
                    r"\wedge (b_1 = 0 \vee \text{bias padding})")
 
@@ -122,27 +129,33 @@ def derive_characterisation(P: Proof) -> None:
 padded_characterisation = Checked(
     "equivalences.padded-exact-characterisation",
     "Exactly when a merge with padding in the second layer is exact",
-    "With stride 1 and 1 <= p2 <= k2 - 1 in the second layer (per axis): the merged layer padded by p1 + s1 p2 "
-    "equals the two layers for all weights iff (i) k1 - 1 <= p1 + s1 - 1 (the first layer's window at ring "
-    "position -1 sees only padding), (ii) s1 H_mid >= n + p1 (the window at position H_mid starts beyond the "
-    "input; for every n this is k1 - 1 <= p1) and (iii) b1 = 0 when the intermediate is zero padded (no "
-    "condition when it is padded with b1). k2 and p2 do not matter; s1 and, for s1 > 1, the input size n do: "
-    "a 2x2 stride-2 first layer without padding merges exactly for even n and not for odd n.",
+    "With stride 1 and $1 \\le p_2 \\le k_2 - 1$ in the second layer (per axis): the merged layer "
+    "padded by $p_1 + s_1 p_2$ equals the two layers for all weights iff (i) $k_1 - 1 \\le p_1 + "
+    "s_1 - 1$ (the first layer's window at ring position $-1$ sees only padding), (ii) $s_1 "
+    "H_{\\mathrm{mid}} \\ge n + p_1$ (the window at position $H_{\\mathrm{mid}}$ starts beyond the "
+    "input; for every $n$ this is $k_1 - 1 \\le p_1$) and (iii) $b_1 = 0$ when the intermediate is "
+    "zero padded (no condition when it is padded with $b_1$). $k_2$ and $p_2$ do not matter; $s_1$ "
+    "and, for $s_1 > 1$, the input size $n$ do: a $2 \\times 2$ stride-2 first layer without "
+    "padding merges exactly for even $n$ and not for odd $n$.",
     derive=derive_characterisation,
-    remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the second layer "
-             "reads is the padding value (0, or b1 with bias padding); the window at ring position -1 sees only "
-             "padding iff k1 - 1 <= p1 + s1 - 1, the one at H_mid starts beyond the input iff s1 H_mid >= n + p1 "
-             "(for every n: k1 - 1 <= p1), and zero padding needs the ring value b1 + 0 to be 0.",),
+    remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the "
+             "second layer reads is the padding value (0, or $b_1$ with bias padding); the window "
+             "at ring position $-1$ sees only padding iff $k_1 - 1 \\le p_1 + s_1 - 1$, the one at "
+             "$H_{\\mathrm{mid}}$ starts beyond the input iff $s_1 H_{\\mathrm{mid}} \\ge n + p_1$ "
+             "(for every $n$: $k_1 - 1 \\le p_1$), and zero padding needs the ring value $b_1 + 0$ "
+             "to be 0.",),
     check_source=checks.test_padded_stride_parity_numeric,
 )
 
 padded_bias_repair = Identity(
     "equivalences.padded-bias-repair",
     "Repair: pad the intermediate with the bias value",
-    "If the intermediate map is padded with b1 (per channel) instead of zero, as re-parameterisation blocks do "
-    "after a 1x1 conv + BN, the merged layer (kernel of merge_sequential, input padding p1 + s1 p2) is exact for "
-    "every b1 whenever d1(k1-1) <= p1: then the first layer's output on an all-padding window is b1, which is "
-    "what the ring holds. Checked with strides s1, s2 in {1, 2}, odd and even input sizes.",
+    "If the intermediate map is padded with $b_1$ (per channel) instead of zero, as "
+    "re-parameterisation blocks do after a $1 \\times 1$ convolution and BatchNorm, the merged "
+    "layer (kernel and bias of merge.strided-dilated, input padding $p_1 + s_1 p_2$) is exact for "
+    "every $b_1$ whenever $d_1(k_1-1) \\le p_1$: then the first layer's output on an all-padding "
+    "window is $b_1$, which is what the ring holds. Checked with strides $s_1, s_2 \\in \\{1, "
+    "2\\}$, odd and even input sizes.",
     inputs=_pad_inputs,
     lhs=lambda T, **s: _two_layers(T, mode="bias", **s),
     rhs=_merged,
@@ -156,8 +169,9 @@ padded_bias_repair = Identity(
 padded_bias_repair_wide = Identity(
     "equivalences.padded-bias-repair-wide",
     "Bias padding does not repair a first kernel wider than its padding",
-    "Claim (false): padding the intermediate with b1 makes the merge exact also when k1 - 1 > p1: the first layer's "
-    "window at the ring then reaches the input, so the ring value is not b1.",
+    "Claim (false): padding the intermediate with $b_1$ makes the merge exact also when $k_1 - 1 > "
+    "p_1$: the first layer's window at the ring then reaches the input, so the ring value is not "
+    "$b_1$.",
     expected="refuted",
     inputs=_pad_inputs,
     lhs=lambda T, **s: _two_layers(T, mode="bias", **s),

@@ -84,9 +84,12 @@ def derive_double_channels(P: Proof) -> None:
 double_channels = Checked(
     "costs.doubling-channels",
     "Doubling input and output channels multiplies the MACs by 4",
-    "For all sizes: doubling C_in and C_out (groups fixed) multiplies the MACs and the weights by 4; "
-    "doubling one of them doubles the MACs; a depthwise conv, whose groups double with its channels, "
-    "only doubles.",
+    "For all sizes: doubling $C_{\\mathrm{in}}$ and $C_{\\mathrm{out}}$ (groups fixed) multiplies "
+    "the multiply-accumulates and the weights by 4; doubling one of them doubles the "
+    "multiply-accumulates; a depthwise convolution, whose groups double with its channels, only "
+    "doubles.",
+    idea="The multiply-accumulate count is linear in $C_{\\mathrm{out}}$ and in "
+         "$C_{\\mathrm{in}}/g$: substitute the doubled sizes and compare.",
     derive=derive_double_channels,
     check_source=(
         checks._costs_count_taps,
@@ -123,10 +126,13 @@ def derive_double_padding(P: Proof) -> None:
 double_padding = Checked(
     "costs.doubling-padding",
     "Doubling the padding: the exact change in MACs",
-    "For all sizes at stride 1: doubling the padding adds N C_out (C_in/g) k_h k_w (2 p_h W_out + "
-    "2 p_w H_out + 4 p_h p_w) MACs (H_out, W_out at the original padding), all of them on the new "
-    "border windows; at stride s each axis gains floor(2p/s) or ceil(2p/s) outputs, exactly 2p/s when "
-    "s divides 2p.",
+    "For all sizes at stride 1: doubling the padding adds $N C_{\\mathrm{out}} "
+    "(C_{\\mathrm{in}}/g)\\, k_h k_w (2 p_h W_{\\mathrm{out}} + 2 p_w H_{\\mathrm{out}} + 4 p_h "
+    "p_w)$ multiply-accumulates ($H_{\\mathrm{out}}, W_{\\mathrm{out}}$ at the original padding), "
+    "all of them on the new border windows; at stride $s$ each axis gains $\\lfloor 2p/s \\rfloor$ "
+    "or $\\lceil 2p/s \\rceil$ outputs, exactly $2p/s$ when $s$ divides $2p$.",
+    idea="Substitute the doubled padding into the output sizes and take the difference of the two "
+         "counts; the new outputs lie on the border.",
     derive=derive_double_padding,
     check_source=(
         checks._costs_dense_macs,
@@ -179,16 +185,20 @@ def derive_padding_taps(P: Proof) -> None:
     brute = lambda e, k, s, d, m: sum(1 for i in range(m) for a in range(k) if s * i + d * a < e)  # noqa: E731
     P.cross_check("the exported closed form (dilation 1) against enumeration", [c for c in cases if c["d"] == 1],
              brute, lambda e, k, s, d, m: ev(f.expression, {e13: e, k13: k, s13: s, m13: m}) if m else 0)
-    P.cross_check("convsym.cost.padding_taps with dilation (a finite sum of ceilings) against enumeration",
+    P.cross_check("the count of padding taps with dilation (a finite sum of ceilings) against "
+                  "enumeration",
              cases, brute, lambda e, k, s, d, m: padding_taps(e, k, s, d, m))
 
 
 padding_taps_thm = Checked(
     "costs.padding-taps",
     "Taps on the zero padding: a closed form",
-    "For all e, kernels k, strides s and window counts m (dilation 1): the number of (window, tap) "
-    "pairs of the first m windows that fall in the first e positions is r k + (q - r) E - s (q(q-1) - "
-    "r(r-1))/2 with E = max(e, 0), q = min(m, ceil(E/s)), r = min(q, max(0, floor((E-k)/s) + 1)).",
+    "For all $e$, kernels $k$, strides $s$ and window counts $m$ (dilation 1): the number of "
+    "(window, tap) pairs of the first $m$ windows that fall in the first $e$ positions is $r k + (q "
+    "- r) E - s (q(q-1) - r(r-1))/2$ with $E = \\max(e, 0)$, $q = \\min(m, \\lceil E/s \\rceil)$, "
+    "$r = \\min(q, \\max(0, \\lfloor (E-k)/s \\rfloor + 1))$.",
+    idea="The first $r$ windows lie wholly in the first $e$ positions and count $k$ taps each; the "
+         "next $q - r$ count $E - s j$ taps; sum that arithmetic series in closed form.",
     derive=derive_padding_taps,
     check_source=(
         exported("_costs_padding_taps", "padding_taps"),
@@ -235,8 +245,9 @@ def derive_no_padding(P: Proof) -> None:
                mirrored, [jv >= 0, jv <= m14 - 1, bv >= 0, bv <= k14 - 1, s14 * jv + d14 * bv < e_r], [],
                shown=r"|R| = Z(e_r),\quad |L| = Z(p_l)")
     e_r1 = e_r.subs(d14, 1)
-    P.equal("so $T = m k - Z(p_l) - Z(e_r)$: convsym.cost.real_taps, here for dilation 1 with the closed "
-            "form of costs.padding-taps (for $d > 1$ it sums the finite form, checked on the family below)",
+    P.equal("so $T = m k - Z(p_l) - Z(e_r)$: the count of real taps, here for dilation 1 with the "
+            "closed form of costs.padding-taps (for $d > 1$ it sums the finite form, checked on the "
+            "family below)",
             real_taps(n14, k14, s14, pl14, 1, m14),
             m14 * k14 - padding_taps(pl14, k14, s14, 1, m14) - padding_taps(e_r1, k14, s14, 1, m14),
             shown=r"T = m k - Z(p_l) - Z(e_r)")
@@ -272,10 +283,13 @@ def derive_no_padding(P: Proof) -> None:
 no_padding = Checked(
     "costs.macs-without-padding",
     "MACs without the taps on zero padding",
-    "For all sizes: the products of a conv2d whose input tap is a real input element number "
-    "N C_out (C_in/g) T_h T_w with T = m k - Z(p_l) - Z(e_r) per axis (m windows, Z of costs.padding-taps, "
-    "e_r = s(m-1) + d(k-1) + 1 - n - p_l the overhang of the last window); for ResNet-18's stem "
-    "(224, 7x7, stride 2, padding 3) T = 112*7 - 4 - 2 = 778.",
+    "For all sizes: the products of a 2-D convolution whose input tap is a real input element "
+    "number $N C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, T_h T_w$ with $T = m k - Z(p_l) - Z(e_r)$ "
+    "per axis ($m$ windows, $Z$ of costs.padding-taps, $e_r = s(m-1) + d(k-1) + 1 - n - p_l$ the "
+    "overhang of the last window); for ResNet-18's stem (224, $7 \\times 7$, stride 2, padding 3) "
+    "$T = 112 \\cdot 7 - 4 - 2 = 778$.",
+    idea="Per axis, subtract from the $m k$ taps of all windows those on the left padding and those "
+         "beyond the input on the right, each given by costs.padding-taps.",
     derive=derive_no_padding,
     check_source=(
         exported("_costs_macs_without_padding", "conv2d_macs_without_padding"),

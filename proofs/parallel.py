@@ -72,9 +72,12 @@ def _repvgg_merged(T, k, groups=1, **_):
 repvgg = Identity(
     "folding.repvgg",
     "RepVGG: k x k + 1 x 1 + identity, each with BatchNorm, is one k x k conv",
-    "bn3(conv(x, w3, padding k//2)) + bn1(conv(x, w1)) + bn0(x) == conv(x, W, B, padding k//2) with W the sum "
-    "of the three BatchNorm-folded kernels, the 1x1 and the identity kernel centred in k x k, and B the sum of "
-    "the folded biases beta - gamma r mu. Every entry symbolic (three independent BatchNorms).",
+    "The sum of three branches, BatchNorm after a $k \\times k$ convolution with padding $\\lfloor "
+    "k/2 \\rfloor$, BatchNorm after a $1 \\times 1$ convolution and BatchNorm of the identity, "
+    "equals one $k \\times k$ convolution with kernel $W$, bias $B$ and padding $\\lfloor k/2 "
+    "\\rfloor$, with $W$ the sum of the three BatchNorm-folded kernels, the $1 \\times 1$ and the "
+    "identity kernel centred in $k \\times k$, and $B$ the sum of the folded biases $\\beta - "
+    "\\gamma r \\mu$. Every entry symbolic (three independent BatchNorms).",
     inputs=_repvgg_inputs,
     lhs=_repvgg_branches,
     rhs=_repvgg_merged,
@@ -101,10 +104,12 @@ def _dbb_merged(T, p, **_):
 dbb_1x1_kxk = Identity(
     "folding.dbb-1x1-kxk",
     "Diverse Branch Block: a 1x1 then k x k branch is one k x k conv",
-    "A 1x1 conv (w1, b1) whose output is padded by p with b1 (not 0: the padded ring of the 1x1's output is "
-    "what the 1x1 computes on zero input), then a k x k conv (w2, b2) without padding, equals one k x k conv "
-    "with padding p, kernel W[o,c] = sum_m w1[m,c] w2[o,m] and bias b2 + sum(w2) b1. (Zero padding of the "
-    "intermediate instead breaks it on the ring unless b1 = 0: merge.padded-second.)",
+    "A $1 \\times 1$ convolution ($w_1$, $b_1$) whose output is padded by $p$ with $b_1$ (not 0: "
+    "the padded ring of the $1 \\times 1$'s output is what the $1 \\times 1$ computes on zero "
+    "input), then a $k \\times k$ convolution ($w_2$, $b_2$) without padding, equals one $k \\times "
+    "k$ convolution with padding $p$, kernel $W_{o,c} = \\sum_m w_{1;m,c}\\, w_{2;o,m}$ and bias "
+    "$b_2 + (\\Sigma w_2)\\, b_1$. (Zero padding of the intermediate instead breaks it on the ring "
+    "unless $b_1 = 0$: merge.padded-second.)",
     inputs=_dbb_inputs,
     lhs=_dbb_branch,
     rhs=_dbb_merged,
@@ -138,9 +143,10 @@ def _avg_as_conv(T, k, s, p, **_):
 avgpool_is_conv = Identity(
     "folding.avgpool-is-conv",
     "An average-pooling branch is a depthwise conv",
-    "avg_pool2d(x, k, stride s, padding p, count_include_pad=True) == conv(x, K, stride s, padding p, "
-    "groups C) with K[c, 0] = 1/k^2 everywhere; so an average-pooling branch merges like any other "
-    "(merge_parallel; a dense groups=1 form has K[o, c] = delta(o, c)/k^2).",
+    "Average pooling with window $k$, stride $s$ and padding $p$ (the padding counted in the "
+    "average) equals the convolution with stride $s$, padding $p$ and $C$ groups whose kernel "
+    "$K_{c,0}$ is $1/k^2$ everywhere; so an average-pooling branch merges like any other (a dense "
+    "form with one group has $K_{o,c} = \\delta_{o,c}/k^2$).",
     inputs=_avg_inputs,
     lhs=_avg_pool,
     rhs=_avg_as_conv,
@@ -162,10 +168,13 @@ W_sparse = Let(dk_W, lambda tt: SumExpr.of(D.sparse_kernel(dk_w, dk_k, dk_d, tt)
 dilated_sparse = General(
     "folding.dilated-kernel-sparse",
     "A dilated kernel is a sparse kernel",
-    "For all kernel sizes k, strides s and dilations d: a convolution with dilation d equals the convolution "
-    "with dilation 1 whose kernel of size d(k-1)+1 holds w_u at tap d u and zeros in between. Per axis, so it "
-    "holds for 2-D kernels, with any padding and groups; it is what lets parallel branches with different "
-    "dilations merge into one large kernel (dilated re-parameterisation).",
+    "For all kernel sizes $k$, strides $s$ and dilations $d$: a convolution with dilation $d$ "
+    "equals the convolution with dilation 1 whose kernel of size $d(k-1)+1$ holds $w_u$ at tap $d "
+    "u$ and zeros in between. Per axis, so it holds for 2-D kernels, with any padding and groups; "
+    "it is what lets parallel branches with different dilations merge into one large kernel "
+    "(dilated re-parameterisation).",
+    idea="Group the terms by the offset $t = d a$ each tap reads; offsets that are not multiples of "
+         "$d$ get no term, which is the zero of the sparse kernel.",
     lhs=D.conv1d(dk_x, dk_w, dk_k, dk_i, stride=dk_s, dilation=dk_d),
     rhs=D.conv1d(dk_x, dk_W, dk_d * (dk_k - 1) + 1, dk_i, stride=dk_s),
     lets=[W_sparse],

@@ -51,10 +51,13 @@ Kc_let = Let(Kc_, lambda cc, uu, vv: SumExpr.of(sympy.Integer(1) / k**2))
 avgpool_depthwise = General(
     "equivalences.avgpool-depthwise",
     "Average pooling is a depthwise convolution with the constant kernel $1/k^2$",
-    "For all window sizes k and strides s (no padding): average pooling equals the depthwise convolution "
-    "(groups = C) with the constant kernel 1/k^2: so pooling acts per channel, output channel c reads input "
-    "channel c only. (Max pooling acts per channel by its definition, max over the window of channel c; it is "
-    "not a convolution: equivalences.maxpool-not-affine.)",
+    "For all window sizes $k$ and strides $s$ (no padding): average pooling equals the depthwise "
+    "convolution ($C$ groups) with the constant kernel $1/k^2$: so pooling acts per channel, output "
+    "channel $c$ reads input channel $c$ only. (Max pooling acts per channel by its definition, the "
+    "maximum over the window of channel $c$; it is not a convolution: "
+    "equivalences.maxpool-not-affine.)",
+    idea="Unfold the average: it is the sum over the window of $x$ times $1/k^2$, which is the "
+         "depthwise convolution with that constant kernel.",
     lhs=D.avgpool(X, k, s_, c, i, j),
     rhs=D.dwconv(X, Kc_, k, s_, c, i, j),
     lets=[Kc_let],
@@ -88,9 +91,10 @@ def _avgpool(T, k, s, p, ceil=False, cip=True, scale=1, **_):
 avgpool_padded = Identity(
     "equivalences.avgpool-depthwise-padded",
     "With padding counted, average pooling is still the depthwise convolution",
-    "With count_include_pad=True (PyTorch's default) and ceil_mode=False, avg_pool2d(x, k, s, p) equals the "
-    "depthwise convolution with the constant kernel 1/k^2 and zero padding p, as identical polynomials, for "
-    "k <= 3, s <= 2, p <= k/2 (PyTorch's limit).",
+    "When the padding counts in the average (PyTorch's default) and the output size rounds down, "
+    "average pooling with window $k$, stride $s$ and padding $p$ equals the depthwise convolution "
+    "with the constant kernel $1/k^2$ and zero padding $p$, as identical polynomials, for $k \\le "
+    "3$, $s \\le 2$, $p \\le k/2$ (PyTorch's limit).",
     inputs=_pool_inputs,
     lhs=_avgpool,
     rhs=_depthwise_const,
@@ -103,9 +107,9 @@ avgpool_padded = Identity(
 avgpool_exclude = Identity(
     "equivalences.avgpool-exclude-pad",
     "Excluding padding from the count breaks the equivalence",
-    "Claim (false): with count_include_pad=False and padding p > 0, average pooling equals the depthwise "
-    "convolution with the constant kernel 1/k^2. At a border window the divisor is the number of input "
-    "pixels, not k^2.",
+    "Claim (false): when the padding does not count in the average and $p > 0$, average pooling equals "
+    "the depthwise convolution with the constant kernel $1/k^2$. At a border window the divisor is the "
+    "number of input pixels, not $k^2$.",
     expected="refuted",
     inputs=_pool_inputs,
     lhs=_avgpool,
@@ -117,10 +121,11 @@ avgpool_exclude = Identity(
 
 avgpool_ceil = Identity(
     "equivalences.avgpool-ceil-mode",
-    "ceil_mode breaks the equivalence",
-    "Claim (false): with ceil_mode=True (count_include_pad=True), average pooling equals the depthwise "
-    "convolution with kernel 1/k^2 on the input zero-padded by p, plus the extra bottom/right rows the last "
-    "window needs. PyTorch divides a window cut off by ceil mode by its clipped size.",
+    "Rounding the output size up breaks the equivalence",
+    "Claim (false): when the output size rounds up (ceil mode; the padding counted in the average), "
+    "average pooling equals the depthwise convolution with kernel $1/k^2$ on the input zero-padded by $p$, "
+    "plus the extra bottom and right rows the last window needs. PyTorch divides a window cut off by ceil "
+    "mode by its clipped size.",
     expected="refuted",
     inputs=_pool_inputs,
     lhs=_avgpool,
@@ -184,8 +189,11 @@ def derive_maxpool_homogeneous(P: Proof) -> None:
 maxpool_homogeneous = Checked(
     "equivalences.maxpool-positively-homogeneous",
     "Max pooling is positively homogeneous (only)",
-    "For every window and every real s > 0: maxpool(s x) = s maxpool(x). This is why max pooling commutes with "
-    "positive per-channel scales (equalization through ReLU), while it is not linear: s = -1 fails.",
+    "For every window and every real $s > 0$: max pooling of $s x$ is $s$ times max pooling of $x$. "
+    "This is why max pooling commutes with positive per-channel scales (equalization through ReLU), "
+    "while it is not linear: $s = -1$ fails.",
+    idea="The maximum of two numbers scaled by $s > 0$ is $s$ times their maximum (z3 decides it "
+         "for all reals); a window's maximum is a chain of such maxima.",
     derive=derive_maxpool_homogeneous,
     remarks=("It is not linear: for s = -1, max(-0, -1) = 0 but -max(0, 1) = -1 (the emitted check tests it).",),
     check_source=checks.test_maxpool_positively_homogeneous,

@@ -64,9 +64,11 @@ def derive_output_size(P: Proof) -> None:
 output_size = Checked(
     "costs.conv-output-size",
     "Output size: the number of windows that fit",
-    "For all sizes n, k, strides s, dilations d and paddings p_l, p_r with d(k-1)+1 <= n + p_l + p_r: "
-    "the number of window positions i >= 0 whose last tap s i + d(k-1) lies in the padded input is "
-    "floor((n + p_l + p_r - d(k-1) - 1)/s) + 1.",
+    "For all sizes $n, k$, strides $s$, dilations $d$ and paddings $p_l, p_r$ with $d(k-1)+1 \\le n "
+    "+ p_l + p_r$: the number of window positions $i \\ge 0$ whose last tap $s i + d(k-1)$ lies in "
+    "the padded input is $\\lfloor (n + p_l + p_r - d(k-1) - 1)/s \\rfloor + 1$.",
+    idea="Window $i$ fits when its last tap $s i + d(k-1)$ is inside the padded input; z3 decides, "
+         "for all sizes, that the windows that fit are exactly $0, \\dots, q$ with $q$ the floor.",
     derive=derive_output_size,
     check_source=(
         exported("_costs_conv_output_size", "conv_output_size"),
@@ -110,7 +112,7 @@ def derive_ceil(P: Proof) -> None:
              for p in range(k // 2 + 1) if d * (k - 1) + 1 <= n + 2 * p]
     P.cross_check("windows enumerated one by one", cases, lambda **c: len(ceil_windows(**c)),
              lambda **c: ev(f.expression, {n2: c["n"], k2: c["k"], s2: c["s"], p2: c["p"], d2: c["d"]}))
-    P.cross_check("PyTorch's rule as implemented by convsym.shapes.pool_output_size", cases,
+    P.cross_check("PyTorch's rule for the output size of pooling", cases,
              lambda **c: len(ceil_windows(**c)),
              lambda **c: pool_output_size(c["n"], c["k"], c["s"], c["p"], c["d"], ceil_mode=True))
 
@@ -118,9 +120,13 @@ def derive_ceil(P: Proof) -> None:
 ceil_mode = Checked(
     "costs.ceil-mode",
     "Ceil mode: PyTorch's drop rule counts the windows that start inside",
-    "For all sizes with PyTorch's pooling rule 2p <= k: PyTorch's ceil-mode output size "
-    "ceil(X/s) + 1, minus one when window ceil(X/s) would start at or beyond n + p, is the number of "
-    "windows needed to reach the end of the padded input that start inside the input or its left padding.",
+    "For all sizes with PyTorch's pooling rule $2p \\le k$: PyTorch's ceil-mode output size "
+    "$\\lceil X/s \\rceil + 1$, minus one when window $\\lceil X/s \\rceil$ would start at or "
+    "beyond $n + p$, is the number of windows needed to reach the end of the padded input that "
+    "start inside the input or its left padding.",
+    idea="Count the windows that start inside the input or its left padding and the windows needed "
+         "to cover the padded input; z3 decides, for all sizes, that PyTorch's rule with its drop "
+         "gives that count.",
     derive=derive_ceil,
     check_source=(
         exported("_costs_pool_output_size_ceil", "pool_output_size_ceil"),
@@ -163,9 +169,12 @@ def derive_same(P: Proof) -> None:
 same_padding = Checked(
     "costs.same-padding",
     "'same' padding with even kernels",
-    "For all kernel sizes and dilations, padding='same' pads floor(d(k-1)/2) on the left (top) and "
-    "the rest, d(k-1) - floor(d(k-1)/2), on the right (bottom); the output has the input's size at "
-    "stride 1, and an even kernel (dilation 1) puts its extra row/column at the bottom/right.",
+    "For all kernel sizes and dilations, 'same' padding pads $\\lfloor d(k-1)/2 \\rfloor$ on the "
+    "left (top) and the rest, $d(k-1) - \\lfloor d(k-1)/2 \\rfloor$, on the right (bottom); the "
+    "output has the input's size at stride 1, and an even kernel (dilation 1) puts its extra row or "
+    "column at the bottom or right.",
+    idea="The two paddings add up to $d(k-1)$, so the output-size rule at stride 1 gives back $n$; "
+         "the floor puts the odd one out on the right.",
     derive=derive_same,
     check_source=(
         exported("_costs_same_left", "same_padding_left", (k3, d3)),
@@ -213,9 +222,11 @@ def derive_transposed(P: Proof) -> None:
 transposed_size = Checked(
     "costs.transposed-output-size",
     "Transposed convolution: output size and the inverse of the forward rule",
-    "For all sizes: a transposed convolution's output has (n-1)s - 2p + d(k-1) + output_padding + 1 "
-    "positions (the scatter extent, cropped by p on each side, plus output_padding), and the forward "
-    "rule maps it back to n exactly when output_padding < s.",
+    "For all sizes: a transposed convolution's output has $(n-1)s - 2p + d(k-1) + q + 1$ positions "
+    "(the scatter extent, cropped by $p$ on each side, plus the output padding $q$), and the "
+    "forward rule maps it back to $n$ exactly when $q < s$.",
+    idea="The last input scatters to $(n-1)s + d(k-1)$; crop and pad, then let z3 decide when the "
+         "forward floor returns $n$.",
     derive=derive_transposed,
     check_source=(
         exported("_costs_transposed_size", "conv_transpose_output_size"),
@@ -269,12 +280,13 @@ def derive_receptive(P: Proof) -> None:
                 step={"r": lambda prev, n: prev["r"] + dd[n] * (kk[n] - 1) * prev["J"],
                       "J": lambda prev, n: prev["J"] * ss[n]},
                 shown=r"r_L = 1 + \sum_{l=1}^{L} d_l (k_l - 1) \prod_{i<l} s_i,\quad J_L = \prod_{l=1}^{L} s_l")
-    P.cross_check("the closed form is what convsym.shapes.receptive_field computes, for stacks of 1 to 5 "
-                  "layers with every size symbolic", [dict(L=L) for L in range(1, 6)],
+    P.cross_check("the closed form is what the library's receptive-field function computes, for "
+                  "stacks of 1 to 5 layers with every size symbolic", [dict(L=L) for L in range(1, 6)],
                   lambda L: sympy.expand(_rf_closed(L)), lambda L: sympy.expand(receptive_field(*_rf_symbols(L))[0]))
     cases = [dict(layers=layers) for L in (1, 2, 3)
              for layers in itertools.product(itertools.product((1, 2, 3), (1, 2), (1, 2)), repeat=L)]
-    P.cross_check("every stack of up to 3 layers with k <= 3, s, d <= 2, traced position by position",
+    P.cross_check("every stack of up to 3 layers with $k \\le 3$ and $s, d \\le 2$, traced position "
+                  "by position",
              cases, lambda layers: trace(*zip(*layers, strict=True)),
              lambda layers: receptive_field(*zip(*layers, strict=True)))
 
@@ -294,9 +306,11 @@ def _rf_closed(L: int) -> sympy.Expr:
 receptive = Checked(
     "costs.receptive-field",
     "Receptive field and jump of a stack",
-    "For every stack of layers (k_l, s_l, d_l), by induction on the number of layers: the receptive "
-    "field is 1 + sum_l d_l (k_l - 1) prod_{i<l} s_i and the jump between neighbouring outputs is "
-    "prod_l s_l.",
+    "For every stack of layers $(k_l, s_l, d_l)$, by induction on the number of layers: the "
+    "receptive field is $1 + \\sum_l d_l (k_l - 1) \\prod_{i<l} s_i$ and the jump between "
+    "neighbouring outputs is $\\prod_l s_l$.",
+    idea="A new layer on top widens the field by $d(k-1)$ steps of the current jump and multiplies "
+         "the jump by its stride: induction on the number of layers.",
     derive=derive_receptive,
     check_source=(
         checks._costs_stack_response,

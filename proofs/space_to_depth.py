@@ -38,12 +38,12 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/spac
 
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 o, c, i, j = index("o c i j")
-u, v, r, n = index("u v r n")
+u, v, n = index("u v n")
 
 # =============================================================================================
-# 6. space-to-depth (seed 003)
+# 6. space-to-depth
 
-Cf, K_s, S_s = sizes("C K S")
+Cf, K_s, S_s = sizes("r K S")
 Yb, Wb, Xb, Wp = IndexedBase("y"), IndexedBase("w"), IndexedBase("z"), IndexedBase("w'")
 aa, bb, th, tw = index("a b t_h t_w")
 
@@ -73,13 +73,12 @@ def _s2d_figure(fields):
         merged.append(cells)
     sources = [[[f"{uu}{vv}" for vv in range(kk)] for uu in range(kk)] for _ in range(cr * cr)]
     titles = [f"$c = {ch}$\\\\$(a, b) = ({ch // cr}, {ch % cr})$" for ch in range(cr * cr)]
-    tikz = figures.weight_map(sources, merged, titles, r"$w'_{Cu+a,\,Cv+b} = w_{aC+b,\,u,v}$")
+    tikz = figures.weight_map(sources, merged, titles, r"$w'_{ru+a,\,rv+b} = w_{ar+b,\,u,v}$")
     caption = (
-        f"The weight map of space-to-depth for $C = {cr}$, $K = {kk}$: the ${cr * cr}$ channel kernels of size "
-        f"${kk} \\times {kk}$ (left, a colour per channel $c = aC + b$, each weight labelled $uv$) and the "
-        f"${cr * kk} \\times {cr * kk}$ kernel of the stride-$CS$ convolution (right) as "
-        f"convsym.transforms.reshape.unshuffled_conv_to_conv builds it: weight $(u, v)$ of channel $aC + b$ "
-        f"lands at row $Cu + a$, column $Cv + b$."
+        f"The weight map of space-to-depth for $r = {cr}$, $K = {kk}$: the ${cr * cr}$ channel kernels of size "
+        f"${kk} \\times {kk}$ (left, a colour per channel $c = ar + b$, each weight labelled $uv$) and the "
+        f"${cr * kk} \\times {cr * kk}$ kernel of the stride-$rS$ convolution (right), as the rewrite builds it: "
+        f"weight $(u, v)$ of channel $ar + b$ lands at row $ru + a$, column $rv + b$."
     )
     return tikz, caption
 
@@ -87,9 +86,14 @@ def _s2d_figure(fields):
 space_to_depth = General(
     "equivalences.space-to-depth",
     "A convolution on the pixel-unshuffled map is a strided convolution on the map",
-    "For all C, K, S: a K x K, stride-S conv of the C^2 x H x W map pixel_unshuffle(y, C) equals the CK x CK, "
-    "stride-CS conv of the 1 x CH x CW map y with w'[o, 0, Cu + a, Cv + b] = w[o, aC + b, u, v], which is "
-    "pixel_shuffle(w, C). Padding P becomes CP and D input channels stay D (exact check below).",
+    "For all $r, K, S$: a $K \\times K$, stride-$S$ convolution of the $r^2 \\times H \\times W$ "
+    "map $y$ unshuffled by $r$ equals the $rK \\times rK$, stride-$rS$ convolution of the $1 \\times "
+    "rH \\times rW$ map $y$ with $w'_{o,0,ru + a,rv + b} = w_{o,ar + b,u,v}$, which is "
+    "$\\mathrm{PS}_r(w)$. Padding $P$ becomes $rP$ and $D$ input channels stay $D$ (exact check "
+    "below).",
+    idea="Each weight $w_{o,ar+b,u,v}$ of the small convolution meets the input pixel at offset "
+         "$(ru + a, rv + b)$: group the terms by these two offsets $t_h, t_w$; the group of each "
+         "offset is one weight of $w'$.",
     lhs=D.conv_unshuffled(Xb, Wb, Cf, K_s, S_s, o, i, j),
     rhs=D.conv_strided(Yb, Wp, Cf * K_s, Cf * S_s, o, i, j),
     lets=[X_unsh, Wp_let],
@@ -107,7 +111,7 @@ space_to_depth = General(
         Reorder([("t_h", 0, Cf * K_s - 1), ("t_w", 0, Cf * K_s - 1)]),
         Fold(D.conv_strided(Yb, Wp, Cf * K_s, Cf * S_s, o, i, j), ("t_h", "t_w")),
     ],
-    instances=[{"C": 2, "K": 1, "S": 2}, {"C": 1, "K": 2, "S": 1}],
+    instances=[{"r": 2, "K": 1, "S": 2}, {"r": 1, "K": 2, "S": 1}],
     figure=_s2d_figure,
     check_source=checks.test_space_to_depth_one_channel_exact,
 )
@@ -128,9 +132,11 @@ def _s2d_rhs(T, cr, kk, ss, pp, **_):
 space_to_depth_exact = Identity(
     "equivalences.space-to-depth-exact",
     "Exact check of space-to-depth with padding and several channels",
-    "For C in {2, 3}, K <= 3, S <= 2, P <= 1 and D in {1, 2} input channels: conv2d(pixel_unshuffle(y, C), w, b, "
-    "stride S, padding P) == conv2d(y, pixel_shuffle(w, C), b, stride CS, padding CP), as identical polynomials; "
-    "pixel_shuffle(w, C)[o, d, Cu + a, Cv + b] = w[o, dC^2 + aC + b, u, v].",
+    "For $r \\in \\{2, 3\\}$, $K \\le 3$, $S \\le 2$, $P \\le 1$ and $D \\in \\{1, 2\\}$ input "
+    "channels: the convolution of the pixel unshuffle of $y$ (factor $r$) with $w$, $b$, stride $S$ and padding $P$ "
+    "equals the convolution of $y$ with $\\mathrm{PS}_r(w)$, $b$, stride $rS$ and padding $rP$, as "
+    "identical polynomials, where $\\mathrm{PS}_r(w)_{o,d,ru + a,rv + b} = w_{o,dr^2 + ar + "
+    "b,u,v}$.",
     inputs=_s2d_inputs,
     lhs=_s2d_lhs,
     rhs=_s2d_rhs,
@@ -147,28 +153,36 @@ Hh, Ww, Pp, Oo, Dd = sizes("H W P O D")
 def derive_s2d_cost(P: Proof) -> None:
     out_small = sympy.floor((Hh + 2 * Pp - K_s) / S_s) + 1
     out_big = sympy.floor((Cf * Hh + 2 * Cf * Pp - Cf * K_s) / (Cf * S_s)) + 1
-    P.equal("H_out of both convolutions (the argument of the floor cancels C)", out_big, out_small)
+    P.equal("H_out of both convolutions (the argument of the floor cancels r)", out_big, out_small)
     P.equal("weights of both sides", Oo * Dd * Cf**2 * K_s**2, Oo * Dd * (Cf * K_s) ** 2)
     P.equal("multiply-accumulates of both sides", Oo * Dd * Cf**2 * K_s**2 * out_small**2,
             Oo * Dd * (Cf * K_s) ** 2 * out_big**2)
     P.cross_check("256 = 16^2 channels and a 3 x 3 kernel are a 48 x 48 kernel at stride 16",
-                  [dict(C=16, K=3)], lambda C, K: C * C * K * K, lambda C, K: 48 * 48)
+                  [dict(r=16, K=3)], lambda r, K: r * r * K * K, lambda r, K: 48 * 48)
 
 
 space_to_depth_cost = Checked(
     "equivalences.space-to-depth-cost",
     "Both sides of space-to-depth cost the same",
-    "For all sizes: the two convolutions of equivalences.space-to-depth have the same output size, the same "
-    "number of weights O D C^2 K^2 = O D (CK)^2 and the same MACs. The seed's 'HUUUGE 48x48 conv' on a "
-    "1 x 16H x 16W map is the ordinary 256-channel 3x3 conv rewritten: 48^2 = 256 * 9 MACs per output in both, "
-    "and it runs at stride 16, so its output is H x W. The big kernel is not a larger receptive field: a 48 x 48 "
-    "window of the shuffled map holds exactly the 3 x 3 x 256 values of the original window.",
+    "For all sizes: the two convolutions of equivalences.space-to-depth have the same output size, "
+    "the same number of weights $O D r^2 K^2 = O D (rK)^2$ and the same multiply-accumulates. A $48 "
+    "\\times 48$ convolution at stride 16 on a $1 \\times 16H \\times 16W$ map is the ordinary "
+    "256-channel $3 \\times 3$ convolution rewritten: $48^2 = 256 \\cdot 9$ multiply-accumulates "
+    "per output in both, and its output is $H \\times W$. The big kernel is not a larger receptive "
+    "field: a $48 \\times 48$ window of the shuffled map holds exactly the $3 \\times 3 \\times "
+    "256$ values of the original window.",
+    idea="Write out both output sizes, weight counts and multiply-accumulate counts; the factor $r$ "
+         "cancels inside the floor of the output size, and the rest is algebra.",
     derive=derive_s2d_cost,
     check_source=checks.test_space_to_depth_costs_equal,
 )
 
 
-def _s2d_seed_rhs(T, cr, kk, variant, **_):
+def _conv_of_the_unshuffled_map(T, cr, **_):
+    return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"])
+
+
+def _strided_conv_by_the_recipe(T, cr, kk, variant, **_):
     y = T["y"]
     if variant == "literal":  # conv_weight = pixelshuffle(f_map): the (shuffled) feature map y becomes the weight
         weight = y.reshape((1,) + y.shape)
@@ -180,19 +194,20 @@ def _s2d_seed_rhs(T, cr, kk, variant, **_):
 
 
 space_to_depth_literal = Identity(
-    "equivalences.space-to-depth-seed-literal",
-    "The seed's literal recipe is wrong: it shuffles the feature map into the weight",
-    "Claim (false): the seed's code 'f_map = pixelshuffle(f_map, C); conv_weight = pixelshuffle(f_map, C); "
-    "conv(f_map, stride=C)' computes case 1. As written, the second pixelshuffle gets the already shuffled 1-channel "
-    "map and fails (C^2 does not divide 1); read as shuffling the original map, the 'weight' is the input y itself "
-    "and the result is quadratic in the input (refuted below, with the map the size of the kernel); "
-    "the layer it calls was built before from the unshuffled "
-    "C^2-channel weight, which does not even accept the 1-channel map. The intended recipe, pixel_shuffle of the "
+    "equivalences.space-to-depth-literal",
+    "Shuffling the feature map into the weight is wrong",
+    'Claim (false): the recipe "shuffle the feature map by $r$; take as convolution weight the '
+    'pixel shuffle of the feature map; convolve the map at stride $r$" computes the convolution of '
+    "the unshuffled map. As written, the second shuffle gets the already shuffled 1-channel map and "
+    "fails ($r^2$ does not divide 1); read as shuffling the original map, the weight is the input "
+    "$y$ itself and the result is quadratic in the input (refuted below, with the map the size of "
+    "the kernel); the layer it calls was built before from the unshuffled $r^2$-channel weight, "
+    "which does not even accept the 1-channel map. The intended recipe, the pixel shuffle of the "
     "weight, is right (equivalences.space-to-depth-exact).",
     expected="refuted",
     inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
-    lhs=lambda T, cr, **_: ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"]),
-    rhs=_s2d_seed_rhs,
+    lhs=_conv_of_the_unshuffled_map,
+    rhs=_strided_conv_by_the_recipe,
     family=[dict(cr=2, kk=1, variant="literal")],
     witness_check=checks._confirm_s2d_witness,
     check_source=checks._confirm_s2d_witness,
@@ -200,13 +215,13 @@ space_to_depth_literal = Identity(
 
 space_to_depth_transposed = Identity(
     "equivalences.space-to-depth-transposed-order",
-    "The sub-pixel order matters: channel $aC+b$, not $bC+a$",
-    "Claim (false): w'[o, 0, Cu + a, Cv + b] = w[o, bC + a, u, v] (rows and columns of the sub-pixel grid "
-    "swapped) also works.",
+    "The sub-pixel order matters: channel $ar+b$, not $br+a$",
+    "Claim (false): $w'_{o,0,ru + a,rv + b} = w_{o,br + a,u,v}$ (rows and columns of the sub-pixel "
+    "grid swapped) also works.",
     expected="refuted",
     inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
-    lhs=lambda T, cr, **_: ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"]),
-    rhs=_s2d_seed_rhs,
+    lhs=_conv_of_the_unshuffled_map,
+    rhs=_strided_conv_by_the_recipe,
     family=[dict(cr=2, kk=1, variant="transposed")],
     witness_check=checks._confirm_s2d_witness,
 )

@@ -62,11 +62,15 @@ p_t = sympy.expand(r * (K - 1 - P))
 weight_map_1d = General(
     "subpixel.weight-map-1d",
     "A sub-pixel convolution is a stride-r transposed convolution",
-    "For all lengths n, kernel sizes K, factors r and paddings 0 <= P <= K - 1, at every output i >= 0: "
-    "the transposed convolution with stride r, padding r(K - 1 - P) and the kernel V of size r K with "
-    "V[phi + r(K-1-a)] = W[phi, a] equals the 1-D pixel shuffle of the r phases phi of the stride-1 "
-    "convolution of x with W[phi] (padding P). (P <= K - 1 makes the transposed padding >= 0; "
-    "subpixel.output-length shows both have r(n + 2P - K + 1) outputs.)",
+    "For all lengths $n$, kernel sizes $K$, factors $r$ and paddings $0 \\le P \\le K - 1$, at "
+    "every output $i \\ge 0$: the transposed convolution with stride $r$, padding $r(K - 1 - P)$ "
+    "and the kernel $V$ of size $r K$ with $V_{\\phi + r(K-1-a)} = W_{\\phi, a}$ equals the 1-D "
+    "pixel shuffle of the $r$ phases $\\phi$ of the stride-1 convolution of $x$ with $W_\\phi$ "
+    "(padding $P$). ($P \\le K - 1$ makes the transposed padding $\\ge 0$; subpixel.output-length "
+    "shows both have $r(n + 2P - K + 1)$ outputs.)",
+    idea="Write output $i$ as $r j + \\phi$: the transposed convolution at stride $r$ reads only "
+         "the taps of $V$ in phase $\\phi$, which are $W_\\phi$ flipped, so substituting the tap "
+         "index turns it into the stride-1 convolution of phase $\\phi$.",
     lhs=T.conv_transpose1d(x, V, n, r * K, r, p_t, 1, i),
     rhs=T.subpixel1d(x, W, n, K, P, r, i),
     lets=[V_def],
@@ -92,16 +96,19 @@ def derive_length(P_: Proof) -> None:
     tr = (n2 - 1) * r2 - 2 * r2 * (K2 - 1 - P2) + (r2 * K2 - 1) + 0 + 1
     P_.equal("the sub-pixel output, r times the convolution's n + 2P - K + 1 outputs, has the transposed "
              "convolution's length (n-1) r - 2 r(K-1-P) + (rK - 1) + 1 with output padding 0", sub, tr)
-    P_.implies("its padding r(K - 1 - P) is a valid (nonnegative) padding exactly when P <= K - 1",
+    P_.implies("its padding $r(K - 1 - P)$ is a valid (nonnegative) padding exactly when $P \\le K "
+               "- 1$",
                [P2 >= 0, P2 <= K2 - 1], [r2 * (K2 - 1 - P2) >= 0])
-    P_.implies("and negative for P >= K (subpixel.border-padding-too-large)", [P2 >= K2], [r2 * (K2 - 1 - P2) < 0])
+    P_.implies("and negative for $P \\ge K$ (subpixel.border-padding-too-large)", [P2 >= K2], [r2 * (K2 - 1 - P2) < 0])
 
 
 output_length = Checked(
     "subpixel.output-length",
     "Both sides have the same length, and the padding condition",
-    "For all n, K, r and P: r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K, so the output padding is 0; the "
-    "transposed padding r(K-1-P) is nonnegative exactly when P <= K - 1.",
+    "For all $n, K, r$ and $P$: $r(n + 2P - K + 1) = (n-1) r - 2 r (K-1-P) + r K$, so the output "
+    "padding is 0; the transposed padding $r(K-1-P)$ is nonnegative exactly when $P \\le K - 1$.",
+    idea="Expand both lengths and compare them as polynomials; the padding $r(K-1-P)$ is "
+         "nonnegative exactly when $P \\le K - 1$ because $r > 0$.",
     derive=derive_length,
     check_source=_src("test_subpixel_output_length"),
 )
@@ -126,13 +133,13 @@ def _sp_inputs(c, ci, kk, r, g, nn, **_):
 
 
 def _subpixel_side(T_, r, pp, g, c, **_):
-    """pixel_shuffle(conv2d(x, W, padding P), r), the r^2 phases of channel c sharing b[c]"""
+    """the pixel shuffle by r of the convolution of x with W (padding P), the r^2 phases of channel c sharing b_c"""
     bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
     return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
 
 
 def _transposed_side(T_, r, pp, g, c, **_):
-    """conv_transpose2d with the weights and bias subpixel_to_transposed maps"""
+    """the transposed convolution with the weights and bias the rewrite maps them to"""
     idx = _index_array(T_["W"].shape)
     bias_idx = np.repeat(np.arange(c) + 1, r * r).astype(object)
     t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=pp, groups=g), r)
@@ -154,18 +161,20 @@ def _weight_map_figure(fields):
             cells.append((ph, f"W^{{{ph}}}_{{{ah}{aw}}}"))
         merged.append(cells)
     titles = [f"phase {ph} = ({ph // rr}, {ph % rr})" for ph in range(rr * rr)]
-    caption = (f"The weight map of subpixel_to_transposed for r = {rr}, K = {kk} (drawn from the transform's "
-               f"output): tap (a_h, a_w) of phase (phi_h, phi_w) goes to (phi_h + r(K-1-a_h), phi_w + r(K-1-a_w)) "
-               f"of the {rr * kk} x {rr * kk} kernel; each phase's kernel is flipped and spread with stride r.")
+    caption = (f"The weight map from a sub-pixel to a transposed convolution for $r = {rr}$, $K = {kk}$ (drawn "
+               f"from the rewrite's output): tap $(a_h, a_w)$ of phase $(\\phi_h, \\phi_w)$ goes to "
+               f"$(\\phi_h + r(K-1-a_h), \\phi_w + r(K-1-a_w))$ of the ${rr * kk} \\times {rr * kk}$ kernel; each "
+               f"phase's kernel is flipped and spread with stride $r$.")
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
 
 
 weight_map_2d = Identity(
     "subpixel.weight-map-2d",
     "The 2-D weight map with channels, groups and bias",
-    "For r in 2, 3, kernels 1..3, every padding P <= K - 1, groups 1, 2: pixel_shuffle(conv2d(x, W, b), r) "
-    "and the transposed convolution subpixel_to_transposed returns (its weight map and bias read back "
-    "from the transform) are the same polynomials in x, W and b.",
+    "For $r \\in \\{2, 3\\}$, kernels 1 to 3, every padding $P \\le K - 1$ and groups 1, 2: the "
+    "pixel shuffle by $r$ of the convolution of $x$ with $W$ and $b$, and the transposed "
+    "convolution the rewrite returns (its weight map and bias read back from the rewrite), are the "
+    "same polynomials in $x$, $W$ and $b$.",
     inputs=_sp_inputs,
     lhs=_subpixel_side,
     rhs=_transposed_side,
@@ -180,10 +189,10 @@ weight_map_2d = Identity(
 
 padding_too_large = Refutation(
     "subpixel.border-padding-too-large",
-    "With padding P >= K the sub-pixel convolution is no transposed convolution",
-    "Claim (false): the weight map works for every padding, with the transposed padding clipped at 0. For "
-    "P >= K the sub-pixel output has border entries that read only padding (the bias), which a "
-    "transposed convolution cannot produce: r(K - 1 - P) would be negative.",
+    "With padding $P \\ge K$ the sub-pixel convolution is no transposed convolution",
+    "Claim (false): the weight map works for every padding, with the transposed padding clipped at "
+    "0. For $P \\ge K$ the sub-pixel output has border entries that read only padding (the bias), "
+    "which a transposed convolution cannot produce: $r(K - 1 - P)$ would be negative.",
     lhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[0],
     rhs=lambda x, W, r, P_before, P_after: CHECKS._sub_border_sides(x, W, r, P_before, P_after)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), W=_obj([1, 1, 1, 1], (4, 1, 1, 1)), r=2, P_before=1, P_after=1),
@@ -232,7 +241,7 @@ def _transposed(T_, s, p, q, d, g, **_):
 
 
 def _as_subpixel(T_, s, p, q, d, g, **_):
-    """pixel_shuffle of the convolution transposed_to_subpixel returns"""
+    """the pixel shuffle of the convolution the rewrite returns"""
     tc = ConvTranspose2d(_index_array(T_["w"].shape), _index_array(T_["b"].shape), stride=s, padding=p,
                          output_padding=q, dilation=d, groups=g)
     conv, rr = transposed_to_subpixel(tc)
@@ -244,12 +253,12 @@ def _as_subpixel(T_, s, p, q, d, g, **_):
 converse = Identity(
     "subpixel.converse",
     "Every stride-r transposed convolution with output length a multiple of r is a sub-pixel convolution",
-    "Construction (transposed_to_subpixel): output r j + phi reads input j + (phi + p - d b)/r through tap b "
-    "whenever that is an integer; the taps of phase phi form kernel phi of a stride-1 convolution with "
-    "r^2 C_out channels and zero padding (before, after) chosen so that its output has L/r entries. "
-    "Exact family: strides 2, 3, kernels 1..4, paddings 0..2, output paddings below max(s, d), dilations "
-    "1, 2, groups 1, 2, whenever d(k-1) - 2p + q + 1 is a multiple of r (subpixel.converse-length: "
-    "otherwise no sub-pixel convolution has that length).",
+    "Construction: output $r j + \\phi$ reads input $j + (\\phi + p - d b)/r$ through tap $b$ whenever that "
+    "is an integer; the taps of phase $\\phi$ form kernel $\\phi$ of a stride-1 convolution with "
+    "$r^2 C_{\\mathrm{out}}$ channels and zero padding (before, after) chosen so that its output has $L/r$ "
+    "entries. Exact family: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below "
+    "$\\max(s, d)$, dilations 1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$ "
+    "(subpixel.converse-length: otherwise no sub-pixel convolution has that length).",
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
@@ -274,9 +283,9 @@ def _zero(n, k, s, p, q, d):
 converse_length = Refutation(
     "subpixel.converse-length",
     "Not every stride-r transposed convolution is a sub-pixel convolution",
-    "Claim (false): every stride-r transposed convolution is a convolution followed by pixel_shuffle(r). "
-    "pixel_shuffle(r) outputs a multiple of r entries per axis; with stride 2, kernel 3 and no padding "
-    "the transposed convolution has 2n + 1.",
+    "Claim (false): every stride-$r$ transposed convolution is a convolution followed by a pixel shuffle by "
+    "$r$. A pixel shuffle by $r$ outputs a multiple of $r$ entries per axis; with stride 2, kernel 3 and no "
+    "padding the transposed convolution has $2n + 1$.",
     lhs=_length_mod_r, rhs=_zero,
     witness=dict(n=1, k=3, s=2, p=0, q=0, d=1),
     describe="n = 1, k = 3, s = 2, p = q = 0, d = 1: 3 outputs, not a multiple of r = 2",

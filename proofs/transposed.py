@@ -49,11 +49,15 @@ f_def = Let(f, lambda bb: SumExpr.of(w[k - 1 - bb]))
 definition_1d = General(
     "transposed.definition-1d",
     "A transposed convolution is an upsampled, padded convolution with the flipped kernel",
-    "For all lengths n, kernel sizes k, strides s, dilations d and paddings p >= 0: the transposed "
-    "convolution of y at output i equals the stride-1 convolution (dilation d) of u with the flipped "
-    "kernel f_b = w_{k-1-b}, where u holds y_j at position s j + d(k-1) - p and 0 elsewhere: y with "
-    "s - 1 zeros between entries, d(k-1) - p zeros in front (a negative number crops). The end padding "
-    "d(k-1) - p + q only decides how many outputs are kept (transposed.output-size).",
+    "For all lengths $n$, kernel sizes $k$, strides $s$, dilations $d$ and paddings $p \\ge 0$: the "
+    "transposed convolution of $y$ at output $i$ equals the stride-1 convolution (dilation $d$) of "
+    "$u$ with the flipped kernel $f_b = w_{k-1-b}$, where $u$ holds $y_j$ at position $s j + d(k-1) "
+    "- p$ and 0 elsewhere: $y$ with $s - 1$ zeros between entries, $d(k-1) - p$ zeros in front (a "
+    "negative number crops). The end padding $d(k-1) - p + q$ only decides how many outputs are "
+    "kept (transposed.output-size).",
+    idea="Each input $y_j$ is scattered to the outputs $s j + d b - p$: substitute the output index "
+         "for the tap, so that output $i$ gathers from $u$ at $i + d b$ with the flipped kernel, "
+         "and the entries of $u$ off the stride grid are zero.",
     lhs=D.conv1d(u, f, k, i, dilation=d),
     rhs=T.conv_transpose1d(y, w, n, k, s, p, d, i),
     lets=[u_def, f_def],
@@ -137,10 +141,13 @@ x = IndexedBase("x")
 adjoint_1d = General(
     "transposed.adjoint-1d",
     "The transposed convolution is the adjoint of the convolution",
-    "For all lengths n (input) and m (outputs kept), kernel sizes, strides, dilations and paddings: "
-    "sum_i y_i conv(x, w)_i = sum_t x_t conv_transpose(y, w)_t, with zero padding p on x and the "
-    "transposed convolution cropping p. This is why it is called the transpose: as matrices, "
-    "conv_transpose is conv^T.",
+    "For all lengths $n$ (input) and $m$ (outputs kept), kernel sizes, strides, dilations and paddings: "
+    "$\\sum_i y_i\\, (x \\star w)_i = \\sum_t x_t\\, u_t$, where $u$ is the transposed convolution of $y$ "
+    "with $w$, with zero padding $p$ on $x$ and the transposed convolution cropping $p$. "
+    "This is why it is called the transpose: as "
+    "matrices, the transposed convolution is the transpose of the convolution.",
+    idea="Unfold both sides into double sums over output and tap; substitute the input position $t = s i + "
+    "d a - p$ on the left, and both become the same sum of $y_i\\, w_a\\, x_t$ over the pairs that meet.",
     lhs=SumExpr.of(Term(y[i] * T.padded_conv1d(x, w, n, k, s, p, d, i), (Range.of(i, 0, m - 1),))),
     rhs=SumExpr.of(Term(x[t] * T.conv_transpose1d(y, w, m, k, s, p, d, t), (Range.of(t, 0, n - 1),))),
     size_hypotheses=[sympy.Ge(p, 0)],
@@ -220,8 +227,8 @@ def derive_output_size(P: Proof) -> None:
     P.implies("with q < s the forward rule maps L back to n: floor((L + 2p - d(k-1) - 1)/s) + 1 = n, so the "
               "two layers map between the same sizes and are adjoint (transposed.adjoint-1d)",
               [p3 >= 0, q3 < s3, *floor_def], [sympy.Eq(M3 + 1, n3)])
-    P.implies("with q >= s the forward rule gives more than n: the convolution of that size is not the one "
-              "this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
+    P.implies("with $q \\ge s$ the forward rule gives more than $n$: the convolution of that size "
+              "is not the one this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
     cases = [dict(n=nn, k=kk, s=ss, p=pp, q=qq, d=dd)
              for nn, kk, ss, dd in itertools.product(range(1, 5), range(1, 4), range(1, 4), range(1, 3))
              for qq in range(max(ss, dd)) for pp in range(3) if (nn - 1) * ss + dd * (kk - 1) + 1 + qq - 2 * pp >= 1]
@@ -233,10 +240,13 @@ def derive_output_size(P: Proof) -> None:
 output_size = Checked(
     "transposed.output-size",
     "Output size by counting, and which output padding keeps the layer an adjoint",
-    "For all sizes: L = (n-1)s - 2p + d(k-1) + q + 1 outputs; without padding the last q hold the bias only; "
-    "the forward "
-    "rule maps L back to n exactly when q < s. PyTorch accepts q < max(s, d): for s <= q < d the layer "
-    "runs but is not the adjoint of the convolution of its output size (transposed.output-padding-dilation).",
+    "For all sizes: $L = (n-1)s - 2p + d(k-1) + q + 1$ outputs; without padding the last $q$ hold "
+    "the bias only; the forward rule maps $L$ back to $n$ exactly when $q < s$. PyTorch accepts $q "
+    "< \\max(s, d)$: for $s \\le q < d$ the layer runs but is not the adjoint of the convolution of "
+    "its output size (transposed.output-padding-dilation).",
+    idea="Count the positions the scatter reaches, crop $p$ on each side and add $q$; then let z3 "
+         "decide, for all integers, when the convolution's output-size rule maps that length back "
+         "to $n$.",
     derive=derive_output_size,
     check_source=_src("_size_roundtrip_sides", "test_transposed_output_size_counted"),
 )
@@ -262,9 +272,9 @@ assert n == witness["rhs"] != witness["lhs"]
 padding_too_large = Refutation(
     "transposed.output-padding-too-large",
     "Output padding of at least max(s, d) breaks the adjoint",
-    "Claim (false): any output padding q keeps the transposed convolution the adjoint of the convolution "
-    "of its output size. With q >= max(s, d) (which PyTorch rejects) the forward rule gives back more "
-    "than n outputs.",
+    "Claim (false): any output padding $q$ keeps the transposed convolution the adjoint of the "
+    "convolution of its output size. With $q \\ge \\max(s, d)$ (which PyTorch rejects) the forward "
+    "rule gives back more than $n$ outputs.",
     lhs=_roundtrip, rhs=_input_length,
     witness=dict(n=1, k=1, s=1, p=0, q=1, d=1),
     describe="n = k = s = d = 1, p = 0, q = 1: the transposed output has 2 entries, whose convolution has 2 "
@@ -314,21 +324,25 @@ def derive_costs(P: Proof) -> None:
                           "input and output channels", 1,
                           [(vc, 0, kwc - 1), (uc, 0, khc - 1), (jc, 0, Wc - 1), (ic, 0, Hc - 1)])
     loop = Nc * Gc * ci_ * co_ * spatial
-    P.equal("times the N g c_i c_o (batch, group, channel pair) iterations of the outer loops, whose bounds do not "
-            "depend on the inner ones: N C_in H W (C_out/g) k_h k_w MACs, with C_in = g c_i, C_out = g c_o",
+    P.equal("times the $N g\\, c_i c_o$ (batch, group, channel pair) iterations of the outer loops, "
+            "whose bounds do not depend on the inner ones: $N C_{\\mathrm{in}} H W "
+            "(C_{\\mathrm{out}}/g)\\, k_h k_w$ multiply-accumulates, with $C_{\\mathrm{in}} = g "
+            "c_i$, $C_{\\mathrm{out}} = g c_o$",
             loop, Nc * (Gc * ci_) * Hc * Wc * co_ * khc * kwc)
     taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding p): every output "
                        "position of one channel pair times k_h k_w taps", 1,
                        [(vc, 0, kwc - 1), (uc, 0, khc - 1), (zc, 0, Wo - 1), (yc, 0, Ho - 1)])
     up = Nc * Gc * co_ * ci_ * taps
-    P.equal("times N g c_o c_i: N C_out H_out W_out (C_in/g) k_h k_w taps", up,
+    P.equal("times $N g\\, c_o c_i$: $N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} "
+            "(C_{\\mathrm{in}}/g)\\, k_h k_w$ taps", up,
             Nc * (Gc * co_) * Ho * Wo * ci_ * khc * kwc)
     P.implies("without padding every product lands inside the output (rows; the columns alike)",
               [ic >= 0, ic <= Hc - 1, uc >= 0, uc <= khc - 1, qhc >= 0],
               [shc * ic + dhc * uc >= 0, shc * ic + dhc * uc <= Ho - 1])
     P.define("so the upsampled convolution reads a real input entry exactly once per product of the loop nest, "
              "and a zero (inserted between entries, or padding) at every other tap", r"Z = U - M")
-    P.equal("the zero taps it skips: N C_out (C_in/g) k_h k_w (H_out W_out - H W)", up - loop,
+    P.equal("the zero taps it skips: $N C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w "
+            "(H_{\\mathrm{out}} W_{\\mathrm{out}} - H W)$", up - loop,
             Nc * Gc * co_ * ci_ * khc * kwc * (Ho * Wo - Hc * Wc))
     cases = [dict(n=nn, c_in=ci, h=h, w=ww, c_out=co, k=kk, s=ss, d=dd, q=qq, g=gg)
              for nn, ci, co, gg in ((1, 2, 2, 1), (2, 4, 2, 2)) for h, ww in ((2, 3), (3, 3))
@@ -364,10 +378,16 @@ def _tool_remarks() -> tuple[str, ...]:
 costs = Checked(
     "transposed.costs",
     "MACs of a transposed convolution, of its upsampled form, and the zero taps",
-    "For all sizes: the scatter loop makes N C_in H W (C_out/g) k_h k_w MACs; the stride-1 convolution over "
-    "the upsampled input makes N C_out H_out W_out (C_in/g) k_h k_w, and without padding the difference, "
-    "N C_out (C_in/g) k_h k_w (H_out W_out - H W), are the taps that read a zero (inserted between entries or "
-    "padded around). thop reports the upsampled count (cross-checked below); the remarks list each tool.",
+    "For all sizes: the scatter loop makes $N C_{\\mathrm{in}} H W (C_{\\mathrm{out}}/g)\\, k_h "
+    "k_w$ multiply-accumulates; the stride-1 convolution over the upsampled input makes $N "
+    "C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$, and "
+    "without padding the difference, $N C_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w "
+    "(H_{\\mathrm{out}} W_{\\mathrm{out}} - H W)$, are the taps that read a zero (inserted between "
+    "entries or padded around). thop reports the upsampled count (cross-checked below); the remarks "
+    "list each tool.",
+    idea="Sum each loop nest with SymPy: the scatter loop runs over inputs and taps, the upsampled "
+         "convolution over outputs and taps; their difference counts the taps that read an inserted "
+         "or padded zero.",
     derive=derive_costs,
     check_source=_src("test_transposed_zero_taps_counted"),
     remarks=_tool_remarks(),

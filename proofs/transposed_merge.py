@@ -47,13 +47,15 @@ def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
 merge_two = Identity(
     "transposed.merge-two",
     "Two transposed convolutions in a row are one",
-    "With no padding and no bias in the first layer: conv_transpose(conv_transpose(x, w1; s1, q1, d1), "
-    "w2; s2, p2, q2, d2) = conv_transpose(x, W; s1 s2, p2, s2 q1 + q2) with W[c, o, t] = sum_m sum over "
-    "s2 d1 a + d2 b = t of w1[c, m, a] w2[m, o, b], of size s2 d1 (k1-1) + d2 (k2-1) + 1 (s2 (k1-1) + k2 "
-    "without dilation). Conditions: p1 = 0 (transposed.merge-padded-first), no first bias, q1 < s1 and "
-    "s2 q1 + q2 < s1 s2 (a valid output padding). Exact family: strides 1..3, dilations 1, 2, kernels 1..3, "
-    "(p2, q1, q2) in {(0,0,0), (1,1,0), (0,1,1), (1,0,1)} where allowed, 2 channels each; an exact family, not a "
-    "derivation for all sizes.",
+    "With no padding and no bias in the first layer: two transposed convolutions in a row, the first "
+    "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
+    "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
+    "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
+    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1;c,m,a}\\, w_{2;m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
+    "($s_2 (k_1-1) + k_2$ without dilation). Conditions: $p_1 = 0$ (transposed.merge-padded-first), no "
+    "first bias, $q_1 < s_1$ and $s_2 q_1 + q_2 < s_1 s_2$ (a valid output padding). Exact family: strides "
+    "1 to 3, dilations 1, 2, kernels 1 to 3, $(p_2, q_1, q_2) \\in \\{(0,0,0), (1,1,0), (0,1,1), (1,0,1)\\}$ "
+    "where allowed, 2 channels each; an exact family, not a derivation for all sizes.",
     inputs=_tt_inputs,
     lhs=_two_transposed,
     rhs=_one_transposed,
@@ -68,9 +70,9 @@ merge_two = Identity(
 merge_padded_first = Refutation(
     "transposed.merge-padded-first",
     "With padding in the first transposed convolution the naive merge is wrong",
-    "Claim (false): with the first layer cropping p1 > 0, the merged layer with padding s2 p1 still equals "
-    "the two layers. The crop removes entries of the intermediate map that the second layer would scatter "
-    "into the kept outputs.",
+    "Claim (false): with the first layer cropping $p_1 > 0$, the merged layer with padding $s_2 "
+    "p_1$ still equals the two layers. The crop removes entries of the intermediate map that the "
+    "second layer would scatter into the kept outputs.",
     lhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[0],
     rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
@@ -99,10 +101,12 @@ def _conv_after_merged(T_, s, p2, k2, **_):
 conv_after = Identity(
     "transposed.conv-after",
     "A convolution after a transposed convolution is a transposed convolution",
-    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding p2 <= k2 - 1: "
-    "conv(conv_transpose(x, w1; s), w2; p2) = conv_transpose(x, V; s, padding k2 - 1 - p2) with "
-    "V[c, o, t] = sum_m sum over a - b + k2 - 1 = t of w1[c, m, a] w2[o, m, b] (size k1 + k2 - 1). Exact family "
-    "over strides 1..3, kernels 1..3, p2 <= k2 - 1. (transposed.conv-after-padded: with p1 > 0 the border "
+    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding "
+    "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
+    "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
+    "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
+    "w_{1;c,m,a}\\, w_{2;o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
+    "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
     "is wrong.)",
     inputs=_ca_inputs,
     lhs=_conv_after,
@@ -116,9 +120,9 @@ conv_after = Identity(
 conv_after_padded = Refutation(
     "transposed.conv-after-padded",
     "With padding in the transposed convolution the convolution after it does not merge",
-    "Claim (false): with the transposed layer cropping p1 > 0, the convolution (padding k2 - 1) after it "
-    "equals the transposed convolution with the correlated kernel and padding p1. The convolution's zero "
-    "padding stands where the transposed layer cropped real values.",
+    "Claim (false): with the transposed layer cropping $p_1 > 0$, the convolution (padding $k_2 - "
+    "1$) after it equals the transposed convolution with the correlated kernel and padding $p_1$. "
+    "The convolution's zero padding stands where the transposed layer cropped real values.",
     lhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[0],
     rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
@@ -139,10 +143,13 @@ V6_def = Let(V6, lambda cc, oo, aa: SumExpr.of(gam[oo] * ww[cc, oo, aa]))
 bn_fold = General(
     "transposed.bn-fold-axis1",
     "BatchNorm after a transposed convolution folds along the weight's axis 1",
-    "For all channel counts, sizes, strides and paddings: an inference BatchNorm (y -> gamma_o y + beta_o per "
-    "output channel o; gamma = weight / sqrt(var + eps), beta = bias - gamma mean) after a transposed "
-    "convolution with weight w[c, o, a] and bias b is the transposed convolution with weight "
-    "gamma_o w[c, o, a] (axis 1: the output channel) and bias gamma_o b_o + beta_o.",
+    "For all channel counts, sizes, strides and paddings: an inference BatchNorm ($y \\mapsto "
+    "\\gamma_o y + \\beta_o$ per output channel $o$, with $\\gamma$ the weight over "
+    "$\\sqrt{\\sigma^2 + \\epsilon}$ and $\\beta$ the bias minus $\\gamma \\mu$) after a transposed "
+    "convolution with weight $w_{c,o,a}$ and bias $b$ is the transposed convolution with weight "
+    "$\\gamma_o w_{c,o,a}$ (axis 1: the output channel) and bias $\\gamma_o b_o + \\beta_o$.",
+    idea="Unfold the transposed convolution and distribute $\\gamma_o$ over its sum: every term of "
+         "output $o$ carries a weight $w_{c,o,a}$, which takes the factor.",
     lhs=gam[o6] * T.conv_transpose_channels(xw, ww, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
     rhs=T.conv_transpose_channels(xw, V6, C6, n6, k6, s6, p6, o6, i6) + gam[o6] * bias6[o6] + bet[o6],
     lets=[V6_def],
@@ -180,9 +187,11 @@ def _bn_folded(T_, s, p, g, ci, co, **_):
 bn_fold_groups = Identity(
     "transposed.bn-fold-groups",
     "With groups, the output channels of group g are a slice of axis 1",
-    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row c of the weight "
-    "(input channel c of group g = c // (C_in/g)) is scaled by gamma over the output channels "
-    "g C_out/g .. (g+1) C_out/g - 1; the folded layer and BatchNorm after the layer are the same polynomials.",
+    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row $c$ of "
+    "the weight (input channel $c$ of group $g = \\lfloor c / (C_{\\mathrm{in}}/g) \\rfloor$) is "
+    "scaled by $\\gamma$ over the output channels $g C_{\\mathrm{out}}/g, \\dots, (g+1) "
+    "C_{\\mathrm{out}}/g - 1$; the folded layer and BatchNorm after the layer are the same "
+    "polynomials.",
     inputs=_bn_inputs,
     lhs=_bn_after,
     rhs=_bn_folded,
@@ -193,9 +202,9 @@ bn_fold_groups = Identity(
 bn_fold_axis0 = Refutation(
     "transposed.bn-fold-axis0",
     "Folding BatchNorm along axis 0 of a transposed weight is wrong",
-    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it does for "
-    "a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree whenever "
-    "C_in = C_out, so the bug passes shape checks.",
+    "Claim (false): BatchNorm's per-channel scale folds into axis 0 of the transposed weight, as it "
+    "does for a convolution. Axis 0 of a transposed weight is the input channel; the shapes agree "
+    "whenever $C_{\\mathrm{in}} = C_{\\mathrm{out}}$, so the bug passes shape checks.",
     lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
     rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
     witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),

@@ -15,8 +15,8 @@ FAMILY = Family(
     "tutorial",
     "A worked example: convolution is linear in its input",
     intro=(
-        "This chapter is the example of the README's section on writing a proof: one general "
-        "theorem with a four-step derivation, one exact family and their numeric check."
+        "This chapter is a worked example of writing a proof: one general theorem with a four-step "
+        "derivation, one exact family and their numeric check."
     ),
     order=90,
 )
@@ -35,7 +35,9 @@ z_def = Let(z, lambda j: SumExpr.of(x[j], y[j]))
 linear_in_input = General(
     "tutorial.linear-in-input",
     "Convolution is linear in its input",
-    "For every kernel size k: conv(x + y, w) == conv(x, w) + conv(y, w).",
+    "For every kernel size $k$: $(x + y) \\star w = x \\star w + y \\star w$.",
+    idea="Unfold the convolution and the sum $z = x + y$, distribute $w_a$ over the sum, and fold "
+         "each half back into a convolution.",
     lhs=D.conv1d(z, w, k, i),
     rhs=D.conv1d(x, w, k, i) + D.conv1d(y, w, k, i),
     lets=[z_def],

@@ -119,7 +119,9 @@ class Theorem:
     ``observed`` for a numeric observation.  ``check_source`` is Python source of ``def test_...``
     functions that re-test the claim with NumPy and :mod:`convsym.reference` (text, or functions whose
     source is emitted: :func:`convsym.proof.sources.check_text`); ``remarks`` are
-    plain-language notes (never checked, printed as remarks).
+    plain-language notes (never checked, printed as remarks).  ``idea`` is one sentence of prose
+    that says how the proof goes (printed before the derivation); like ``title`` it decides
+    nothing.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Theorem:
         notes: Sequence[str] = (),
         remarks: Sequence[str] = (),
         figure: Callable[[Mapping], tuple[str, str]] | None = None,
+        idea: str = "",
     ) -> None:
         if not isinstance(name, str) or "." not in name:
             raise ValueError(f"Theorem: name={name!r} must be 'family.theorem'")
@@ -141,6 +144,9 @@ class Theorem:
         self.name = name
         self.family = name.split(".", 1)[0]
         self.title = title
+        if not isinstance(idea, str):
+            raise TypeError(f"Theorem {name}: idea must be a str (one sentence of prose), got {type(idea).__name__}")
+        self.idea = idea
         self.statement = gloss
         self.gloss = gloss
         self.expected = expected
@@ -188,6 +194,7 @@ class Theorem:
             name=self.name,
             family=self.family,
             title=self.title,
+            idea=self.idea,
             statement=self.gloss,
             statement_latex=fields.pop("statement_latex", ""),
             statement_text=fields.pop("statement_text", ""),

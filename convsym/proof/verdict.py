@@ -124,6 +124,8 @@ class Verdict:
     figure: str = ""
     figure_caption: str = ""
     statement_text: str = ""
+    #: one sentence of prose on how the proof goes (the theorem's ``idea``; it decides nothing)
+    idea: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -140,15 +140,21 @@ _ASSIGNMENTS = re.compile(r"[^\s=,;]+=-?\d+(?:, [^\s=,;]+=-?\d+)*")
 
 
 def sizes_prose(text: str) -> str:
-    """Size lists as math: ``all k_1, k_2 >= 1`` and ``... exactly at k_1=1, k_2=2; k_1=2, k_2=1``."""
+    """Size lists as math: ``all k_1, k_2 >= 1`` (with conditions such as ``with p >= 0, p <= k - 1``)
+    and ``... exactly at k_1=1, k_2=2; k_1=2, k_2=1``."""
     if not isinstance(text, str):
         raise RenderError(f"sizes_prose: expected sizes as str, got {type(text).__name__}")
     if "$" in text:
         return text
-    match = re.fullmatch(r"all ((?:[^\s,]+, )*[^\s,]+) >= 1", text)
+    match = re.fullmatch(r"all ((?:[^\s,]+, )*[^\s,]+) >= 1(?: with (.+))?", text)
     if match and _balanced(match[1]):
         names = match[1].replace(", ", ",\\allowbreak{} ")
-        return f"all ${names} \\ge 1$"
+        conditions = match[2] or ""
+        if not conditions:
+            return f"all ${names} \\ge 1$"
+        if _balanced(conditions) and re.fullmatch(r"[\w\s+\-*/(),<>=]+", conditions):
+            tex = sstr_math(conditions.replace(">=", r"\ge").replace("<=", r"\le"))
+            return f"all ${names} \\ge 1$ with ${tex}$"
     match = re.fullmatch(r"(every step re-evaluated exactly at )(.+)", text)
     if match:
         groups = match[2].split("; ")
@@ -174,3 +180,101 @@ def checked_prose(text: str) -> str:
     if match:
         return f"{match['head']}{match['strength']}, {sizes_prose(match['sizes'])})"
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# what a step changed
+
+#: The rules of a derivation (:mod:`convsym.symbolic.rules`): each rewrites the whole expression
+#: of the step before, so the part it changed can be shown.
+REWRITE_RULES = frozenset({"definition", "linearity", "exchange of sums", "substitution", "partition by value",
+                           "fold", "collapse"})
+
+_TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
+#: A changed part longer than this (characters of LaTeX) is not shown apart: the step rewrote
+#: most of the expression, and its display says it all.
+CHANGED_PART_CHARS = 90
+
+
+def changed_part(before: str, after: str, limit: int = CHANGED_PART_CHARS) -> str:
+    r"""The part of the formula ``after`` that differs from ``before``, as balanced LaTeX math.
+
+    The longest common head and tail (in LaTeX tokens) are cut off; the rest is widened to the
+    smallest group (braces or parentheses) around it.  ``""`` when the two are equal, when the changed part is
+    (almost) the whole formula, longer than ``limit``, or not a formula one can set apart (it
+    holds an alignment, a line break or half of a ``\left ... \right`` pair).
+
+    >>> changed_part(r"b + \sum_{a} w_{a} (x_{i + a} + y_{i + a}) + c",
+    ...              r"b + \sum_{a} (w_{a} x_{i + a} + w_{a} y_{i + a}) + c")
+    '(w_{a} x_{i + a} + w_{a} y_{i + a})'
+    """
+    if not isinstance(before, str) or not isinstance(after, str):
+        raise RenderError("changed_part: expected two formulas as str, got "
+                          f"{type(before).__name__} and {type(after).__name__}")
+    a, b = _TEX_TOKEN.findall(before), _TEX_TOKEN.findall(after)
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    lo, hi = head, len(b) - tail
+    if lo >= hi:
+        return ""
+    depth = [0]
+    for token in b:
+        depth.append(depth[-1] + {"{": 1, "}": -1, "(": 1, ")": -1}.get(token, 0))
+    target = min(depth[lo:hi + 1])
+    while lo > 0 and depth[lo] > target:
+        lo -= 1
+    while hi < len(b) and depth[hi] > target:
+        hi += 1
+    # a group that is the argument of a command (\frac{..}{..}) goes with its command, a subscript
+    # or superscript with its base
+    while lo > 0 and b[lo] == "{" and re.fullmatch(r"\\[A-Za-z]+", b[lo - 1]):
+        lo -= 1
+    if lo > 1 and b[lo - 1] in ("_", "^"):
+        if b[lo - 2] in ("}", ")", " ") or b[lo - 2].isspace():
+            return ""
+        lo -= 2
+    while hi < len(b) and b[hi] in ("_", "^") and hi + 1 < len(b) and b[hi + 1] != "{":
+        hi += 2
+    part = "".join(b[lo:hi]).strip()
+    whole = "".join(b).strip()
+    if (not part or len(part) > limit or len(part) > 0.75 * len(whole) or not _balanced(part)
+            or "&" in part or "\\\\" in part or part.count(r"\left") != part.count(r"\right")
+            or part[0] in "^_=" or part[-1] in "^_="):
+        return ""
+    return part
+
+
+def _top_level_relations(text: str) -> list[int]:
+    """Positions of the ``=`` signs of ``text`` outside every brace group."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "=" and depth == 0:
+            out.append(i)
+        i += 1
+    return out
+
+
+def is_tautology(formula: str) -> bool:
+    r"""True when ``formula`` is one equation whose two sides are the same text (``n = n``):
+    printed, it would say nothing about what the step checked.
+
+    >>> is_tautology("n = n"), is_tautology(r"H_{out} = H_{out}"), is_tautology("a = b")
+    (True, True, False)
+    """
+    if not isinstance(formula, str):
+        raise RenderError(f"is_tautology: expected a formula as str, got {type(formula).__name__}")
+    cuts = _top_level_relations(formula)
+    if len(cuts) != 1:
+        return False
+    left, right = formula[:cuts[0]].strip(), formula[cuts[0] + 1:].strip()
+    return bool(left) and "".join(left.split()) == "".join(right.split())

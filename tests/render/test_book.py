@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from convsym.errors import RenderError
 from convsym.render.latex import overfull_hboxes
+from convsym.render.prose import changed_part, is_tautology
 from convsym.run.build import compile_latex, recorded_source_hash, source_hash
 
 GENERATED = Path(__file__).resolve().parents[2] / "generated"
@@ -205,9 +207,9 @@ STANDARD_MACROS = frozenset("""
     resizebox scriptsize setlength smallskip texorpdfstring textasciicircum textasciitilde
     textbackslash textbar textbf textgreater textless texttt thetheorem thminfo thmref tiny
     begin end label needspace baselineskip linewidth centering small toprule midrule bottomrule
-    emph text mathrm operatorname mathbb mathrel substack
+    emph text mathrm operatorname mathbb mathrel substack colorbox raggedleft
     frac tfrac sum prod left right cdot times dots quad qquad colon le leq ge geq ne neq in
-    to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt
+    to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
 """.split())
 
@@ -231,3 +233,44 @@ def test_every_symbol_of_the_chapters_is_in_the_notation():
     for symbol in (r"\star", r"\star_{s,d}", r"\star_G", r"\star^{\mathrm{dw}}", r"x * w", r"\mathrm{PS}_r",
                    r"\Sigma w", r"\lfloor", "NCHW"):
         assert symbol in notation, symbol
+
+
+def test_every_step_label_is_explained_in_how_to_read():
+    sources = _sources()
+    main = sources["latex/main.tex"]
+    how = main[main.index(r"\chapter{How to read this book}"):main.index(r"\chapter{Summary of results}")]
+    explained = set(re.findall(r"\\item\[([^\]]+)\]", how))
+    used: dict[str, str] = {}
+    for path, text in sources.items():
+        if path != "latex/main.tex":
+            for label in re.findall(r"^\\item \\textbf\{([^}]*)\}:", text, re.MULTILINE):
+                used.setdefault(label, path)
+    assert {"definition", "fold", "algebra"} <= set(used), sorted(used)
+    unexplained = sorted(f"{label} ({path})" for label, path in used.items() if label not in explained)
+    assert unexplained == [], f"step labels used but not explained in How to read: {unexplained}"
+
+
+def test_the_changed_part_of_a_rewrite():
+    before = r"b + \sum_{a} w_{a} (x_{i + a} + y_{i + a}) + c"
+    after = r"b + \sum_{a} (w_{a} x_{i + a} + w_{a} y_{i + a}) + c"
+    assert changed_part(before, after) == r"(w_{a} x_{i + a} + w_{a} y_{i + a})"
+    # only the inserted factor; a change across groups widens to the smallest group around it
+    assert changed_part(r"\sum_{a} w_{a} x_{i + a} + q", r"\sum_{a} w_{a} x_{2 i + a} + q") == "2"
+    assert changed_part(r"q + \frac{a}{b} + c", r"q + \frac{a + 1}{b + 1} + c") == r"\frac{a + 1}{b + 1}"
+    # the bounds of a sum go with the sum
+    summand = r" {w^{(1)}}_{a} {w^{(2)}}_{b} {x}_{a + b + i} + b_{2} + b_{1} \Sigma w^{(2)}"
+    assert changed_part(r"\sum_{b=0}^{k} \sum_{a=0}^{m}" + summand, r"\sum_{a=0}^{m} \sum_{b=0}^{k}" + summand) == (
+        r"\sum_{a=0}^{m} \sum_{b=0}^{k}")
+    assert changed_part("a + b", "a + b") == ""
+    # a change of (almost) everything is not set apart
+    assert changed_part("x", r"\sum_{t} W_{t} y_{t}") == ""
+    with pytest.raises(RenderError, match="changed_part: expected two formulas as str"):
+        changed_part(None, "x")
+
+
+def test_a_tautology_is_recognised():
+    assert is_tautology("n = n") and is_tautology(r"H_{\mathrm{out}} = H_{\mathrm{out}} ")
+    assert not is_tautology("n = m") and not is_tautology("n = n = n") and not is_tautology("n")
+    assert not is_tautology(r"\{n = n\} \le 1 = 1 + 0")
+    with pytest.raises(RenderError, match="is_tautology: expected a formula as str"):
+        is_tautology(3)

@@ -498,7 +498,7 @@ def _section(theorem_name: str):
         ("split-counterexample", "refuted", "exact-instance"),
         ("order-not-commutative", "refuted", "exact-instance"),
         ("avgpool-ceil-mode", "refuted", "exact-instance"),
-        ("space-to-depth-seed-literal", "refuted", "exact-instance"),
+        ("space-to-depth-literal", "refuted", "exact-instance"),
     ],
 )
 def test_quick_theorems(name, verdict, strength):
@@ -512,7 +512,7 @@ def test_family_lists_every_topic():
     for topic in ("conv1x1-linear", "fc-full-map", "im2col", "toeplitz", "true-conv-flip", "true-conv-associative",
                   "xcorr-not-commutative", "xcorr-stack", "order-not-commutative", "merge-associative",
                   "avgpool-depthwise", "avgpool-exclude-pad", "maxpool-not-affine", "space-to-depth",
-                  "space-to-depth-cost", "space-to-depth-seed-literal", "padded-ring-error",
+                  "space-to-depth-cost", "space-to-depth-literal", "padded-ring-error",
                   "padded-exact-characterisation", "padded-bias-repair", "split-counterexample", "split-criterion",
                   "split-channels"):
         assert "equivalences." + topic in names
