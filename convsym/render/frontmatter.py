@@ -93,7 +93,7 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                               r"the channels between two layers"),
         (r"G,\ O_g", r"the number of groups and the output channels of each group"),
         (r"N", r"the batch size"),
-        (r"r", r"the factor of a pixel shuffle (in the space-to-depth theorems it is called $C$)"),
+        (r"r", r"the factor of a pixel shuffle (space to depth, depth to space, sub-pixel convolution)"),
     )),
     ("Operations", (
         (r"x \star w", r"cross-correlation, what deep-learning libraries call convolution: "
@@ -115,6 +115,15 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                                    r"$\Sigma_G$ within groups"),
         (r"\mathrm{PS}_r", r"pixel shuffle by a factor $r$ (depth to space); its inverse is "
                            r"space-to-depth (pixel unshuffle)"),
+        (r"y \mathbin{\star^{\top}_{s,p,d}} w", r"transposed convolution (scatter form): "
+                                              r"$(y \mathbin{\star^{\top}_{s,p,d}} w)_i = \sum_j \sum_a "
+                                              r"[s j + d a - p = i]\, w_a\, y_j$; with channels the "
+                                              r"output channel is the weight's axis 1"),
+        (r"w_1 \circledast^{\top}_{s_2,d_1,d_2} w_2", r"the kernel of two transposed convolutions in a row: "
+                                                   r"$\sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}$"),
+        (r"\mathcal{S}_r(W),\ \phi", r"the sub-pixel kernel map: phase $\phi$ ($0 \le \phi < r$), tap $a$ "
+                                   r"of a sub-pixel convolution goes to tap $\phi + r(K-1-a)$ of a "
+                                   r"transposed kernel of size $rK$"),
         (r"\mathrm{avg}_{k,s}", r"average pooling with window $k$ and stride $s$"),
         (r"\mathrm{vec}\,x,\ \mathrm{mat}\,w", r"a map flattened to a vector; a kernel as a matrix "
                                                r"with one row per output channel"),
