@@ -353,9 +353,9 @@ def _equalization_figure(fields):
     shown = ", ".join(figures.exact_label(Fraction(x)) for x in scales)
     caption = (
         "Per-channel weight ranges of two layers before and after cross-layer equalization, computed by "
-        "convsym.transforms.equalize on small integer weights (layer 1: 4 output channels of 2 x 1 x 2 "
-        f"weights; layer 2: 3 x 4 x 1 x 1). The scales are $s = ({shown})$; afterwards both ranges of "
-        "channel $i$ are $\\sqrt{r_{1,i} r_{2,i}}$."
+        "the equalize transform on small integer weights (layer 1: $4$ output channels of $2 \\times 1 \\times 2$ "
+        f"weights; layer 2: $3 \\times 4 \\times 1 \\times 1$). The scales are $s = ({shown})$; "
+        "afterwards both ranges of channel $i$ are $\\sqrt{r_{1,i} r_{2,i}}$."
     )
     return tikz, caption
 

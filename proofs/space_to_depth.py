@@ -78,7 +78,7 @@ def _s2d_figure(fields):
         f"The weight map of space-to-depth for $C = {cr}$, $K = {kk}$: the ${cr * cr}$ channel kernels of size "
         f"${kk} \\times {kk}$ (left, a colour per channel $c = aC + b$, each weight labelled $uv$) and the "
         f"${cr * kk} \\times {cr * kk}$ kernel of the stride-$CS$ convolution (right) as "
-        f"convsym.transforms.reshape.unshuffled_conv_to_conv builds it: weight $(u, v)$ of channel $aC + b$ "
+        f"the space-to-depth weight transform builds it: weight $(u, v)$ of channel $aC + b$ "
         f"lands at row $Cu + a$, column $Cv + b$."
     )
     return tikz, caption
