@@ -325,7 +325,7 @@ def _why_ring_figure(fields):
           for j, (v, wrong) in enumerate(zip(seen, bad, strict=True))]),
     ]
     tikz = figures.strip_rows(rows, key=[("pad", "zero padding"), ("out", "the same on both sides"),
-                                         ("bad", "different: the ring")], cell=1.75)
+                                         ("bad", "different: the ring")], cell=1.65)
     caption = (f"Why padding in the second layer breaks the merge ($k_1 = {ka}$, $p_1 = 0$, $p_2 = {p2}$, "
                f"$n = {n}$, computed symbolically): the second layer reads the intermediate "
                "$h_j = b_1 + \\sum_a w^{(1)}_a x_{j+a}$ with a ring of zeros around it, but the merged layer "

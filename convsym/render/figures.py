@@ -20,14 +20,21 @@ OKABE_ITO = {
 
 
 def tint(name: str, strength: float) -> str:
-    """An Okabe-Ito colour mixed with white (``strength`` 1 is the colour itself), as an xcolor
-    specification TikZ accepts: ``{rgb,255:red,R;green,G;blue,B}``."""
+    """An Okabe-Ito colour mixed with white (``strength`` 1 is the colour itself): the xcolor
+    expression ``okabe<name>!<percent>`` (the colours are defined by every picture, see
+    :func:`_begin`)."""
     if name not in OKABE_ITO:
         raise ValueError(f"tint: unknown colour {name!r}; valid: {sorted(OKABE_ITO)}")
     if not 0 < strength <= 1:
         raise ValueError(f"tint: strength={strength} must be in (0, 1]")
-    r, g, b = (round(255 - (255 - v) * strength) for v in OKABE_ITO[name])
-    return f"{{rgb,255:red,{r};green,{g};blue,{b}}}"
+    return f"okabe{name}!{round(strength * 100)}"
+
+
+def _begin(options: str) -> list[str]:
+    """The first lines of a picture: ``\\begin{tikzpicture}[options]`` and the palette's colours
+    (defined inside the picture, so a figure needs nothing from the preamble but TikZ)."""
+    return [rf"\begin{{tikzpicture}}[{options}]",
+            *(rf"\definecolor{{okabe{name}}}{{RGB}}{{{r},{g},{b}}}" for name, (r, g, b) in OKABE_ITO.items())]
 
 
 _FILLS = {
@@ -76,14 +83,16 @@ def _cell(kind: str, x0: float, y0: float, x1: float, y1: float) -> list[str]:
 
 
 def legend(entries: Sequence[tuple[str, str]], x: float, y: float, box: float = 0.3,
-           spacing: float = 3.2) -> list[str]:
-    """TikZ lines of a legend: for each ``(kind, text)`` a swatch of that kind (fill and pattern)
-    and the text, in one row from ``(x, y)``, ``spacing`` units apart."""
+           spacing: float = 3.2, height: float | None = None) -> list[str]:
+    """TikZ lines of a legend: for each ``(kind, text)`` a swatch of that kind (fill and pattern),
+    ``box`` wide and ``height`` (default ``box``) high, and the text, in one row from ``(x, y)``,
+    ``spacing`` units apart."""
     lines = []
+    tall = box if height is None else height
     for i, (kind, text) in enumerate(entries):
         x0 = x + i * spacing
-        lines += _cell(kind, x0, y, x0 + box, y + box)
-        lines.append(_node(x0 + box + 0.1, y + box / 2, text, r"\scriptsize", "right"))
+        lines += _cell(kind, x0, y, x0 + box, y + tall)
+        lines.append(_node(x0 + box + 0.1 * box, y + tall / 2, text, r"\scriptsize", "right"))
     return lines
 
 
@@ -104,7 +113,7 @@ def grid(cells: Sequence[Sequence[str]], labels: Sequence[Sequence[str]] | None 
     ``pad``, ``hi`` or empty) and ``labels[r][c]`` optional math text; ``key`` is a legend,
     ``(kind, text)`` pairs set in rows of two under the grid."""
     rows = len(cells)
-    lines = [rf"\begin{{tikzpicture}}[x={size}cm, y={size}cm]"]
+    lines = _begin(f"x={size}cm, y={size}cm")
     for r, row in enumerate(cells):
         for c, kind in enumerate(row):
             y = rows - 1 - r
@@ -134,7 +143,7 @@ def receptive_field_1d(k1: int, k2: int, n: int | None = None) -> str:
     nh, ny = n - k1 + 1, n - k1 - k2 + 2
     if ny < 1:
         raise ValueError(f"receptive_field_1d: n={n} too small for k1={k1}, k2={k2}")
-    lines = [r"\begin{tikzpicture}[x=0.75cm, y=1cm]"]
+    lines = _begin("x=0.75cm, y=1cm")
     rows = (("x", n, 0, "in"), ("h", nh, 1.5, ""), ("y", ny, 3, "out"))
     reach_h, reach_x = set(range(k2)), set(range(k1 + k2 - 1))
     for name, count, y, kind in rows:
@@ -174,7 +183,7 @@ def sliding_window_1d(n: int, k: int, position: int,
                 f"sliding_window_1d: kernel row {name!r} has {len(labels)} labels, expected k={k}"
             )
     rows = len(kernel_rows) + 2
-    lines = [r"\begin{tikzpicture}[x=0.95cm, y=0.8cm]"]
+    lines = _begin("x=0.95cm, y=0.8cm")
 
     def row(r: int, name: str, cells: Sequence[tuple[int, str, str]]) -> None:
         y = rows - 1 - r
@@ -230,7 +239,7 @@ def weight_map(sources: Sequence[Sequence[Sequence[str]]],
     gap = 1.6 if source_titles is not None else 0.8
     height = block_rows * (kh + gap) - gap
     left = per_row * (kw + gap) - gap
-    lines = [r"\begin{tikzpicture}[x=0.62cm, y=0.62cm]"]
+    lines = _begin("x=0.62cm, y=0.62cm")
 
     def draw(x0: float, y0: float, cells: Sequence[Sequence[tuple[int, str]]]) -> None:
         for r, row in enumerate(cells):
@@ -296,7 +305,7 @@ def grouped_bars(values: Sequence[Sequence[Number]], series: Sequence[str], grou
     group_width = width * len(series)
     right = len(values) * (group_width + gap) - gap
     # baseline 0: pictures side by side line up on their bars' base line
-    lines = [rf"\begin{{tikzpicture}}[x=1cm, y={unit}cm, baseline=0]"]
+    lines = _begin(f"x=1cm, y={unit}cm, baseline=0")
     for g, row in enumerate(values):
         x0 = g * (group_width + gap)
         for s, value in enumerate(row):
@@ -361,7 +370,7 @@ def strip_rows(rows: Sequence[tuple[str, float, Sequence[Cell]]], key: Sequence[
     name (text) at the left, its cells from column ``offset`` on; a cell is ``(kind, label)``
     (a box of that kind, ``label`` math), ``("op", text)`` (text between boxes, no box) or None
     (an empty column).  ``key`` is the legend, set under the rows."""
-    lines = [rf"\begin{{tikzpicture}}[x={cell}cm, y=0.75cm]"]
+    lines = _begin(f"x={cell}cm, y=0.75cm")
     count = len(rows)
     for r, (name, offset, cells) in enumerate(rows):
         y = count - 1 - r
@@ -377,7 +386,7 @@ def strip_rows(rows: Sequence[tuple[str, float, Sequence[Cell]]], key: Sequence[
             lines += _cell(kind, x, y, x + 0.9, y + 0.6)
             lines.append(_node(x + 0.45, y + 0.3, f"${label}$", r"\scriptsize"))
     if key:
-        lines += legend(key, 0, -0.75, box=0.3 / cell, spacing=3.6 / cell)
+        lines += legend(key, 0, -0.75, box=0.3 / cell, spacing=4.4 / cell, height=0.4)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
@@ -402,8 +411,10 @@ def receptive_field_stack(kernels: Sequence[int], strides: Sequence[int], n: int
     for layer in range(len(kernels), 0, -1):
         k, st = kernels[layer - 1], strides[layer - 1]
         reach[layer - 1] = {st * i + a for i in reach[layer] for a in range(k)}
-    names = ["x"] + [f"h^{{({i})}}" for i in range(1, len(kernels))] + ["y"]
-    lines = [r"\begin{tikzpicture}[x=0.62cm, y=1.1cm]"]
+    # one intermediate is h, several are h^(1), h^(2), ...
+    middle = [f"h^{{({i})}}" for i in range(1, len(kernels))] if len(kernels) > 2 else ["h"] * (len(kernels) - 1)
+    names = ["x", *middle, "y"]
+    lines = _begin("x=0.62cm, y=1.1cm")
     for level, count in enumerate(sizes):
         y = 1.4 * level
         for j in range(count):
@@ -421,7 +432,7 @@ def receptive_field_stack(kernels: Sequence[int], strides: Sequence[int], n: int
                                  rf"({_num(st * i + a + 0.4)},{_num(y - 0.85)});")
     lines.append(_node(sizes[0] + 0.3, 0.275, "input", r"\scriptsize", "right"))
     lines += legend([("kernel", f"read by $y_0$: {len(reach[0])} inputs"), ("in", "input"),
-                     ("out", "output")], 0, -0.75, box=0.4, spacing=6)
+                     ("out", "output")], 0, -0.75, box=0.4, spacing=6, height=0.25)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
@@ -438,7 +449,7 @@ def im2col_picture(inputs: Sequence[Sequence[str]], window: tuple[int, int], k: 
         raise ValueError(f"im2col_picture: row {row} is {list(matrix[row])}, the window reads {taps}")
     if len(kernel) != k * k:
         raise ValueError(f"im2col_picture: {len(kernel)} kernel labels for k*k={k * k} taps")
-    lines = [r"\begin{tikzpicture}[x=0.62cm, y=0.5cm]"]
+    lines = _begin("x=0.62cm, y=0.5cm")
     n, m = len(inputs), len(matrix)
     top = max(n, m)
     for r, cells in enumerate(inputs):
@@ -456,9 +467,9 @@ def im2col_picture(inputs: Sequence[Sequence[str]], window: tuple[int, int], k: 
             lines += _cell("kernel" if r == row else "", x0 + c, y, x0 + c + 1, y + 1)
             lines.append(_node(x0 + c + 0.5, y + 0.5, f"${label}$", r"\tiny"))
     width = len(matrix[0])
-    lines.append(_node(x0 + width / 2, top + 0.1, "im2col matrix (a row per window)", r"\scriptsize", "above"))
+    lines.append(_node(x0 + width / 2, top + 0.1, "im2col matrix", r"\scriptsize", "above"))
     lines.append(_node(x0 + width + 0.6, top - m / 2, r"$\cdot$", r"\small"))
-    xk = x0 + width + 1.2
+    xk = x0 + width + 1.6
     yk = top - (m - len(kernel)) / 2
     for t, label in enumerate(kernel):
         y = yk - 1 - t
@@ -466,7 +477,7 @@ def im2col_picture(inputs: Sequence[Sequence[str]], window: tuple[int, int], k: 
         lines.append(_node(xk + 0.6, y + 0.5, f"${label}$", r"\tiny"))
     lines.append(_node(xk + 0.6, top + 0.1, "kernel", r"\scriptsize", "above"))
     lines += legend([("kernel", "one window = one matrix row"), ("hi", "flattened kernel")],
-                    0, -1.6, box=0.6, spacing=9)
+                    0, -1.6, box=0.6, spacing=9, height=0.75)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
@@ -476,17 +487,18 @@ def kernel_sum(terms: Sequence[tuple[str, Sequence[Sequence[tuple[str, str]]]]],
     """Kernels added into one: ``terms[i] = (title, cells)`` with ``cells[r][c] = (kind, label)``
     (math), drawn left to right with ``+`` between them and ``=`` before ``result``."""
     pictures = [*terms, result]
+    cw = 1.6  # cell width: the merged centre holds a sum
     height = max(len(cells) for _, cells in pictures)
-    lines = [r"\begin{tikzpicture}[x=0.62cm, y=0.62cm]"]
+    lines = _begin("x=0.62cm, y=0.62cm")
     x = 0.0
     for i, (title, cells) in enumerate(pictures):
         y0 = (height - len(cells)) / 2
         for r, row in enumerate(cells):
             for c, (kind, label) in enumerate(row):
                 y = y0 + len(cells) - 1 - r
-                lines += _cell(kind, x + c * 1.3, y, x + (c + 1) * 1.3, y + 1)
-                lines.append(_node(x + c * 1.3 + 0.65, y + 0.5, f"${label}$", r"\tiny"))
-        width = 1.3 * max(len(row) for row in cells)
+                lines += _cell(kind, x + c * cw, y, x + (c + 1) * cw, y + 1)
+                lines.append(_node(x + (c + 0.5) * cw, y + 0.5, f"${label}$", r"\tiny"))
+        width = cw * max(len(row) for row in cells)
         lines.append(_node(x + width / 2, height + 0.1, title, r"\scriptsize", "above, align=center"))
         x += width
         if i < len(pictures) - 1:
