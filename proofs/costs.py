@@ -116,7 +116,7 @@ def _model_totals_figure(fields) -> tuple[str, str]:
     if len(shapes) != 1:
         raise ValueError(f"_model_totals_figure: the models were counted at several input shapes {sorted(shapes)}")
     n, c, h, w = next(iter(shapes))
-    versions = ", ".join(f"{tool} {version}" for tool, version in data["versions"].items())
+    versions = ", ".join(f"{tool} {data['versions'][tool]}" for tool in data["tools"])
     models = ", ".join(model_name(a["name"]) for a in data["architectures"])
     caption = (
         "Measured data, not part of the proof: whole models at input $"

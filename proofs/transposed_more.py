@@ -189,7 +189,7 @@ def _weight_map_figure(fields):
     titles = [f"phase ${ph} = ({ph // rr}, {ph % rr})$" for ph in range(rr * rr)]
     caption = (f"The weight map from a subpixel convolution to a transposed one for $r = {rr}$, $K = {kk}$ (drawn "
                "from the transform's output, a colour per phase): tap $(a_h, a_w)$ of phase "
-               "$(\\varphi_h, \\varphi_w)$ goes to $(\\varphi_h + r(K-1-a_h),\\ \\varphi_w + r(K-1-a_w))$ "
+               "$(\\phi_h, \\phi_w)$ goes to $(\\phi_h + r(K-1-a_h),\\ \\phi_w + r(K-1-a_w))$ "
                f"of the ${rr * kk} \\times {rr * kk}$ kernel; each phase's kernel is flipped and spread with "
                "stride $r$.")
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
