@@ -198,6 +198,9 @@ def sliding_window_1d(n: int, k: int, position: int,
         row(r, f"${name}$", [(position + tap, "hi", label) for tap, label in enumerate(labels)])
     row(rows - 1, "output", [(j, "out" if j == position else "", f"{output_label}_{{{j}}}")
                              for j in range(n - k + 1)])
+    lines += legend([("kernel", "inputs the window reads"), ("hi", "kernel taps"),
+                     ("out", f"the output ${output_label}_{{{position}}}$")],
+                    0, -0.6, box=0.3, spacing=4.2, height=0.35)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 

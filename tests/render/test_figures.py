@@ -50,13 +50,13 @@ def test_sliding_window_reads_k_taps_at_its_position(n, k, position):
     tikz = figures.sliding_window_1d(n, k, position, rows)
     lines = tikz.splitlines()
     # input, two kernel rows, output
-    assert len(_rectangles(tikz)) == n + 2 * k + (n - k + 1)
+    assert len(_rectangles(tikz)) == n + 2 * k + (n - k + 1) + 3  # and the legend's three swatches
     taps = [ln for ln in lines if f"fill={figures.tint('orange', 0.55)}," in ln]
-    assert [ln.split("(")[1].split(",")[0] for ln in taps] == [str(position + a) for a in range(k)]
+    assert [ln.split("(")[1].split(",")[0] for ln in taps][:k] == [str(position + a) for a in range(k)]
     # each kernel label sits under the input it multiplies
     for a in range(k):
         assert rf"at ({position + a}.45,2.325) {{$w_{{{a}}}$}};" in tikz
-    assert sum(f"fill={figures.tint('green', 0.3)}," in ln for ln in lines) == 1
+    assert sum(f"fill={figures.tint('green', 0.3)}," in ln for ln in lines) == 1 + 1  # and its legend swatch
 
 
 def test_weight_map_colours_each_cell_by_its_source_kernel():
