@@ -321,7 +321,7 @@ def _why_ring_figure(fields):
          [("pad" if not 0 <= j < inner else "out", "0" if not 0 <= j < inner else f"h_{{{j}}}")
           for j in range(-p2, inner + p2)]),
         ("what the merged layer uses", 0,
-         [("bad" if wrong else "out", sympy.latex(v) if wrong else f"h_{{{j - p2}}}")
+         [("bad" if wrong else "out", sympy.latex(v).replace(" + ", "{+}") if wrong else f"h_{{{j - p2}}}")
           for j, (v, wrong) in enumerate(zip(seen, bad, strict=True))]),
     ]
     tikz = figures.strip_rows(rows, key=[("pad", "zero padding"), ("out", "the same on both sides"),

@@ -94,10 +94,11 @@ def _repvgg_figure(fields):
         ("$1 \\times 1$ branch,\\\\ centred", kernel("in", "v", "", lambda u, v: "0")),
         ("identity", kernel("hi", "1", "", lambda u, v: "0")),
     ]
-    result = ("merged $3 \\times 3$", kernel("out", "w_{11}{+}v{+}1", "kernel", lambda u, v: f"w_{{{u}{v}}}"))
+    result = ("merged $3 \\times 3$", kernel("out", "w'_{11}", "kernel", lambda u, v: f"w_{{{u}{v}}}"))
     caption = ("RepVGG branch merging for one channel, each BatchNorm already folded into its branch: the "
                "$1 \\times 1$ kernel is padded with zeros to $3 \\times 3$ (centred), the identity is the "
-               "$3 \\times 3$ kernel with a $1$ at the centre, and the three kernels (and biases) add. With $C$ "
+               "$3 \\times 3$ kernel with a $1$ at the centre, and the three kernels (and biases) add: only the centre "
+               "changes, $w'_{11} = w_{11} + v + 1$. With $C$ "
                "channels the identity puts the $1$ at $(o, o, 1, 1)$.")
     return figures.kernel_sum(terms, result), caption
 

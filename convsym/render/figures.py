@@ -387,9 +387,13 @@ def strip_rows(rows: Sequence[tuple[str, float, Sequence[Cell]]], key: Sequence[
                 lines.append(_node(x + 0.45, y + 0.3, label, r"\small"))
                 continue
             lines += _cell(kind, x, y, x + 0.9, y + 0.6)
-            lines.append(_node(x + 0.45, y + 0.3, f"${label}$", r"\scriptsize"))
+            # a label over a hatched box is set smaller on a white ground, so that the lines show
+            # around it and do not cross it
+            hatched = kind in _HATCHED
+            lines.append(_node(x + 0.45, y + 0.3, f"${label}$", r"\tiny" if hatched else r"\scriptsize",
+                               "fill=white" if hatched else ""))
     if key:
-        lines += legend(key, 0, -0.75, box=0.3 / cell, spacing=4.4 / cell, height=0.4)
+        lines += legend(key, 0, -0.75, box=0.3 / cell, spacing=3.9 / cell, height=0.4)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
