@@ -183,11 +183,13 @@ def validation_appendix(data: Mapping[str, Any], label: str = "ch:validation") -
             why = escape_text(g["rule"])
         if g["bound"] and g["bound"] not in bounds:
             bounds.append(g["bound"])
-        rows.append([str(g["count"]), _op(g["op"]), " + ".join(_op(o) for o in g["original"]),
-                     escape_text(g["status"]), why, f"({bounds.index(g['bound']) + 1})" if g["bound"] else ""])
+        replaces = " + ".join(_op(o) for o in g["original"])
+        node = _op(g["op"]) if replaces == _op(g["op"]) else f"{_op(g['op'])} from {replaces}"
+        rows.append([str(g["count"]), node, escape_text(g["status"]), why,
+                     f"({bounds.index(g['bound']) + 1})" if g["bound"] else ""])
     status = ", ".join(f"{counts[k]} {escape_text(k)}" for k in sorted(counts) if counts[k])
-    body = table(["nodes", "optimized", "replaces", "status", "theorem", "bound"], rows, "rllllc",
-                 footer=[[str(len(data["nodes"])), "", "", status, "", ""]])
+    body = table(["nodes", "optimized node (from the original nodes)", "status", "theorem", "bound"], rows, "rlllc",
+                 footer=[[str(len(data["nodes"])), "", status, "", ""]])
     optimizer = escape_text(data["optimizer"].split(",")[0])
     level = data["optimizer"].split(",")[1].strip().rsplit("_", 1)[-1].lower() if "," in data["optimizer"] else ""
     lines = [
