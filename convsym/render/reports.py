@@ -112,7 +112,8 @@ def bound_tex(bound: str) -> str:
             raise ValueError(f"bound_tex: unexpected character {bound[pos]!r} at {pos} in {bound!r}")
         token, pos = match.group(0), match.end()
         if token.isspace():
-            out.append(" ")
+            # math mode drops spaces: keep the one before a parenthetical remark
+            out.append(r"\ " if bound.startswith("(", pos) else " ")
         elif token == "<=":
             out.append(r"\le")
         elif token == ">=":
@@ -185,11 +186,11 @@ def validation_appendix(data: Mapping[str, Any], label: str = "ch:validation") -
             bounds.append(g["bound"])
         replaces = " + ".join(_op(o) for o in g["original"])
         node = _op(g["op"]) if replaces == _op(g["op"]) else f"{_op(g['op'])} from {replaces}"
-        rows.append([str(g["count"]), node, escape_text(g["status"]), why,
-                     f"({bounds.index(g['bound']) + 1})" if g["bound"] else ""])
+        mark = f", bound ({bounds.index(g['bound']) + 1})" if g["bound"] else ""
+        rows.append([str(g["count"]), node, escape_text(g["status"]), why + mark])
     status = ", ".join(f"{counts[k]} {escape_text(k)}" for k in sorted(counts) if counts[k])
-    body = table(["nodes", "optimized node (from the original nodes)", "status", "theorem", "bound"], rows, "rlllc",
-                 footer=[[str(len(data["nodes"])), "", status, "", ""]])
+    body = table(["nodes", "optimized node", "status", "theorem"], rows, "rlll",
+                 footer=[[str(len(data["nodes"])), "", status, ""]])
     optimizer = escape_text(data["optimizer"].split(",")[0])
     level = data["optimizer"].split(",")[1].strip().rsplit("_", 1)[-1].lower() if "," in data["optimizer"] else ""
     lines = [
@@ -210,14 +211,15 @@ def validation_appendix(data: Mapping[str, Any], label: str = "ch:validation") -
         rf"nodes, the optimized one {data['optimized_nodes']}: "
         + ", ".join(f"{counts[k]} {escape_text(k)}" for k in sorted(counts))
         + r".  Table~\ref{tab:validation} groups the nodes that have the same operator, replace the same "
-        r"operators and are justified the same way; an \\emph{unchanged} node is the same operator as "
+        r"operators and are justified the same way; an \emph{unchanged} node is the same operator as "
         r"its original node, on inputs already matched.",
         "",
         r"\begin{table}[htbp]",
-        r"\centering",
+        r"\centering\setlength{\tabcolsep}{4pt}",
         body,
-        rf"\caption{{The optimized nodes of {model_name(model['name'])}, grouped; a number in parentheses "
-        r"refers to the bound below.}\label{tab:validation}",
+        rf"\caption{{The optimized nodes of {model_name(model['name'])}, grouped: each with the original "
+        r"nodes it replaces, the theorem that justifies it and the floating-point bound it is checked "
+        r"against (listed below).}\label{tab:validation}",
         r"\end{table}",
         "",
         r"\noindent Bounds, with $u$ the unit roundoff of float32 and $\gamma_n = n u / (1 - n u)$ the "

@@ -284,7 +284,7 @@ def test_bound_tex_writes_the_relations_and_rejects_what_it_does_not_know():
     from convsym.render.reports import bound_tex
 
     assert bound_tex("|W' - W S| <= gamma_7 |W S| and |b'| >= 0 (u = 2^-24)") == (
-        r"$|W' - W S| \le \gamma_{7} |W S| \text{ and } |b'| \ge 0 (u = 2^{-24})$")
+        r"$|W' - W S| \le \gamma_{7} |W S| \text{ and } |b'| \ge 0\ (u = 2^{-24})$")
     with pytest.raises(ValueError, match=r"bound_tex: unexpected character '\$' at 2"):
         bound_tex("a $x$")
 
