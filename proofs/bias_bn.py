@@ -18,6 +18,7 @@ from convsym.proof import (
     Name,
     SumExpr,
     Unfold,
+    figures,
     index,
     load_checks,
     ops,
@@ -100,6 +101,41 @@ W_after = Let(Wf, lambda oo, cc, uu, vv: SumExpr.of(gam[oo] * rr[oo] * Wt[oo, cc
 R_HYP = r"In BatchNorm $r_o = 1/\sqrt{\sigma^2_o + \epsilon}$; the identity holds for every $r_o$."
 
 
+def _bn_fold_figure(fields):
+    """BatchNorm folding per output channel, with the folded numbers of a small example computed by
+    convsym.transforms.fold_batchnorm in exact arithmetic."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from convsym.transforms import BatchNorm2d, Conv2d, fold_batchnorm
+
+    def arr(values):
+        return np.array([Fraction(v) for v in values], dtype=object)
+
+    w = np.array([[[[Fraction(2)]]], [[[Fraction(3)]]]], dtype=object)
+    mean, var, gamma, beta, bias = arr([1, 2]), arr([3, 8]), arr([4, 6]), arr([7, 9]), arr([1, 5])
+    folded = fold_batchnorm(Conv2d(w, bias), BatchNorm2d(mean, var, gamma, beta, eps=Fraction(1)))
+    rows = []
+    for o_ in range(2):
+        rows.append((f"channel $o = {o_}$", 0, [
+            ("in", f"w_{{{o_},c,u,v}}"), ("op", r"$\times$"), ("hi", f"\\gamma_{o_} r_{o_}"), ("op", "$=$"),
+            ("out", f"w'_{{{o_},c,u,v}}"), None,
+            ("in", f"b_{o_}"), ("op", r"$\mapsto$"), ("out", f"b'_{o_}"),
+        ]))
+    tikz = figures.strip_rows(rows, key=[("in", "convolution"), ("hi", "BatchNorm scale"),
+                                         ("out", "folded layer")], cell=1.15)
+    ws = ", ".join(str(v) for v in folded.weight.ravel())
+    bs = ", ".join(str(v) for v in folded.bias)
+    caption = ("BatchNorm after a convolution, folded: output channel $o$ of the kernel (all its "
+               "$c, u, v$) is multiplied by the scale $\\gamma_o r_o$ with $r_o = 1/\\sqrt{\\sigma^2_o + "
+               "\\epsilon}$, and the shift goes into the bias, $b'_o = \\gamma_o r_o (b_o - \\mu_o) + "
+               "\\beta_o$. Example ($1 \\times 1$ kernels $w = (2, 3)$, $b = (1, 5)$, $\\mu = (1, 2)$, "
+               "$\\sigma^2 = (3, 8)$, $\\epsilon = 1$, $\\gamma = (4, 6)$, $\\beta = (7, 9)$, folded exactly): "
+               f"$w' = ({ws})$, $b' = ({bs})$.")
+    return tikz, caption
+
+
 bn_after = General(
     "folding.bn-after-conv",
     "BatchNorm after a convolution folds into it",
@@ -122,6 +158,7 @@ bn_after = General(
     remarks=(R_HYP,),
     instances=[{"C": 1, "k_h": 2, "k_w": 1}, {"C": 2, "k_h": 1, "k_w": 2}],
     check_source=(checks.test_folding_bn_after_conv_numeric, checks.test_folding_bn_after_conv_exact),
+    figure=_bn_fold_figure,
 )
 
 

@@ -6,7 +6,9 @@ Section 2 of the costs chapter (see ``_chapters.py``).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
 import sympy
 from _chapters import COSTS
@@ -59,6 +61,7 @@ from convsym.proof import (
     Proof,
     load_checks,
 )
+from convsym.render.reports import model_name, model_totals_table
 from convsym.shapes import conv_output_size
 
 FAMILY = COSTS
@@ -101,6 +104,32 @@ def _direct_args(c: Mapping[str, int]) -> dict[str, int]:
                 s_h=c["s_h"], s_w=c["s_w"], p_h=c["p_h"], p_w=c["p_w"], d_h=c["d_h"], d_w=c["d_w"], g=c["g"])
 
 
+#: Whole-model totals recorded by ``python benchmarks/model_totals.py --write`` (which runs the
+#: tools) and checked by tests/crosscheck/test_model_totals.py; the book only reads them.
+MODEL_TOTALS = Path(__file__).resolve().parent / "data" / "model_totals.json"
+
+
+def _model_totals_figure(fields) -> tuple[str, str]:
+    """Measured data next to the formula: whole models counted with it, by convsym and by each tool."""
+    data = json.loads(MODEL_TOTALS.read_text(encoding="utf-8"))
+    shapes = {tuple(a["input_shape"]) for a in data["architectures"]}
+    if len(shapes) != 1:
+        raise ValueError(f"_model_totals_figure: the models were counted at several input shapes {sorted(shapes)}")
+    n, c, h, w = next(iter(shapes))
+    versions = ", ".join(f"{tool} {data['versions'][tool]}" for tool in data["tools"])
+    models = ", ".join(model_name(a["name"]) for a in data["architectures"])
+    caption = (
+        "Measured data, not part of the proof: whole models at input $"
+        f"{n} \\times {c} \\times {h} \\times {w}$, counted operator by operator. Each entry is convsym's "
+        "model of the tool's total (this formula and its siblings summed with the tool's convention), in "
+        "millions of what the tool reports, under the name the tool gives it; $=$ marks that the tool's own "
+        f"total, recorded by running the tool, is the same integer. Versions: {versions}. The totals differ "
+        "between tools because the conventions do (MACs or FLOPs, bias, pooling, activations counted or not); "
+        f"the tools are not run when this book is built. Models: {models}."
+    )
+    return model_totals_table(data), caption
+
+
 conv2d_macs = Checked(
     "costs.conv2d-macs",
     "Convolution MACs: the loop nest summed",
@@ -113,6 +142,7 @@ conv2d_macs = Checked(
          "tap) with SymPy: every bound is independent of the inner indices, so the count is the "
          "product of the ranges.",
     derive=derive_macs,
+    figure=_model_totals_figure,
     check_source=(
         exported("_costs_conv2d_macs", "conv2d_macs"),
         checks.test_costs_conv2d_macs_counted_by_a_convolution_of_ones,

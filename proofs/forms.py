@@ -23,6 +23,7 @@ from convsym.proof import (
     SumExpr,
     Unfold,
     VariablePool,
+    figures,
     index,
     load_checks,
     ops,
@@ -154,6 +155,26 @@ U_ = IndexedBase("U")
 
 U_let = Let(U_, lambda cc, uu, vv, ii, jj: SumExpr.of(X[cc, s_ * ii + d_ * uu, s_ * jj + d_ * vv]))
 
+def _im2col_figure(fields):
+    """The im2col matrix of a 3 x 3 input and a 2 x 2 kernel, as convsym.reference builds it."""
+    import numpy as np
+
+    import convsym.reference as reference
+
+    n_, k_ = 3, 2
+    labels = [[f"x_{{{r}{c}}}" for c in range(n_)] for r in range(n_)]
+    matrix = reference.im2col(np.array([[labels]], dtype=object), k_)[0].T.tolist()
+    window = (0, 1)
+    row = window[0] * (n_ - k_ + 1) + window[1]
+    kernel = [f"w_{{{u}{v}}}" for u in range(k_) for v in range(k_)]
+    tikz = figures.im2col_picture(labels, window, k_, matrix, row, kernel)
+    caption = (f"im2col for a ${n_} \\times {n_}$ input and a ${k_} \\times {k_}$ kernel (stride 1, no "
+               f"padding), the matrix as the NumPy reference builds it: each of the ${(n_ - k_ + 1) ** 2}$ windows "
+               f"becomes a row of ${k_ * k_}$ entries, so the output is the matrix times the flattened kernel; "
+               f"the window at $(i, j) = {window}$ gives row ${row}$ and $y_{{{window[0]}{window[1]}}}$.")
+    return tikz, caption
+
+
 im2col_general = General(
     "equivalences.im2col",
     "im2col: a convolution is a matrix product",
@@ -174,6 +195,7 @@ im2col_general = General(
     ],
     instances=[{"C": 1, "k_h": 2, "k_w": 1, "s": 2, "d": 1}, {"C": 2, "k_h": 1, "k_w": 2, "s": 1, "d": 2}],
     check_source=(checks.test_im2col_matmul_numeric, checks.test_im2col_seed_corr2d_matmul),
+    figure=_im2col_figure,
 )
 
 

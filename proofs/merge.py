@@ -68,6 +68,24 @@ b1, b2 = scalars("b_1 b_2")
 h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
 W_1d = Let(W, lambda j: SumExpr.of(D.full_convolution(w1, w2, k1, k2, j)))
 
+def _stack_figure(kernels, strides, n):
+    """The receptive field of output 0 of two layers, drawn and counted (convsym.shapes agrees)."""
+    from convsym.shapes import receptive_field
+
+    field, _ = receptive_field(list(kernels), list(strides))
+    (ka, kb), (sa, sb) = kernels, strides
+    if sa == 1:
+        caption = (f"Two convolutions in a row with $k_1 = {ka}$, $k_2 = {kb}$: the output $y_0$ reads ${kb}$ "
+                   f"entries of $h$, which read ${field}$ entries of $x$, so the merged kernel has "
+                   f"$k_1 + k_2 - 1 = {field}$ taps.")
+    else:
+        caption = (f"A stride-${sa}$ layer ($k_1 = {ka}$) followed by a layer with $k_2 = {kb}$, $s_2 = {sb}$: "
+                   f"neighbouring entries of $h$ are ${sa}$ inputs apart, so $y_0$ reads "
+                   f"$(k_1 - 1) + s_1 (k_2 - 1) + 1 = {field}$ entries of $x$, the size of the merged kernel "
+                   f"(dilations $d_1 = d_2 = 1$).")
+    return figures.receptive_field_stack(kernels, strides, n), caption
+
+
 sequential_1d = General(
     "merge.sequential-1d",
     "Two 1-D convolutions in a row are one of size $k_1+k_2-1$",
@@ -94,11 +112,7 @@ sequential_1d = General(
     ],
     instances=grid(k_1=range(1, 4), k_2=range(1, 4)),
     check_source=checks.test_merge_sequential_1d_numeric,
-    figure=lambda fields: (
-        figures.receptive_field_1d(3, 3),
-        "Two convolutions in a row with $k_1 = k_2 = 3$: the output $y_0$ reads three entries of $h$, "
-        "which read five entries of $x$, so the merged kernel has $k_1 + k_2 - 1 = 5$ taps.",
-    ),
+    figure=lambda fields: _stack_figure((3, 3), (1, 1), 7),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +212,7 @@ strided_1d = General(
         {"k_1": 2, "k_2": 2, "s_1": 1, "d_1": 1, "s_2": 1, "d_2": 1},
     ],
     check_source=checks.test_merge_strided_dilated_numeric,
+    figure=lambda fields: _stack_figure((3, 3), (2, 1), 9),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +307,45 @@ strided_exact = Identity(
 # padding: where the naive merge breaks
 
 
+def _why_ring_figure(fields):
+    """Why the padded merge fails, in 1-D: the padded ring of the intermediate versus what the
+    merged layer computes there (the first layer on the padded input), entry by entry."""
+    import sympy
+
+    ka, n, p2 = 2, 4, 1
+    xs = sympy.symbols(f"x_0:{n}")
+    ws = [sympy.Symbol(f"w^{{(1)}}_{a_}") for a_ in range(ka)]
+    bb = sympy.Symbol("b_1")
+
+    def x_at(j):
+        return xs[j] if 0 <= j < n else 0
+
+    inner = n - ka + 1
+    seen = [sum(ws[a_] * x_at(j + a_) for a_ in range(ka)) + bb for j in range(-p2, inner + p2)]
+    used = [seen[j + p2] if 0 <= j < inner else sympy.Integer(0) for j in range(-p2, inner + p2)]
+    bad = [sympy.expand(u - v) != 0 for u, v in zip(used, seen, strict=True)]
+    if bad != [not 0 <= j < inner for j in range(-p2, inner + p2)]:
+        raise ValueError(f"_why_ring_figure: the entries that differ are {bad}, not the ring")
+    rows = [
+        ("input $x$, padded by $p_1 + p_2$", 0,
+         [("pad", "0")] + [("in", f"x_{{{j}}}") for j in range(n)] + [("pad", "0")]),
+        ("$h$ padded by $p_2$ (two layers)", 0,
+         [("pad" if not 0 <= j < inner else "out", "0" if not 0 <= j < inner else f"h_{{{j}}}")
+          for j in range(-p2, inner + p2)]),
+        ("what the merged layer uses", 0,
+         [("bad" if wrong else "out", sympy.latex(v).replace(" + ", "{+}") if wrong else f"h_{{{j - p2}}}")
+          for j, (v, wrong) in enumerate(zip(seen, bad, strict=True))]),
+    ]
+    tikz = figures.strip_rows(rows, key=[("pad", "zero padding"), ("out", "the same on both sides"),
+                                         ("bad", "different: the ring")], cell=1.65)
+    caption = (f"Why padding in the second layer breaks the merge ($k_1 = {ka}$, $p_1 = 0$, $p_2 = {p2}$, "
+               f"$n = {n}$, computed symbolically): the second layer reads the intermediate "
+               "$h_j = b_1 + \\sum_a w^{(1)}_a x_{j+a}$ with a ring of zeros around it, but the merged layer "
+               "sees through to the padded input, as if the ring held the first layer applied there: $b_1$ "
+               "plus the taps that still reach $x$. The two agree inside and differ on a ring of width $p_2$.")
+    return tikz, caption
+
+
 padded = Identity(
     "merge.padded-second",
     "With padding in the second layer the naive merge is wrong",
@@ -305,6 +359,7 @@ padded = Identity(
     family=[dict(k1=p, k2=q, ci=1, cm=1, co=1, n=1, p1=0, p2=1) for p in (1, 2) for q in (1, 2)],
     check_source=checks._confirm_padded_merge_witness,
     witness_check=checks._confirm_padded_merge_witness,
+    figure=_why_ring_figure,
 )
 
 
@@ -324,10 +379,10 @@ def _ring_figure(fields):
     shape = diff.shape[1:]
     wrong = set(int(e) for e in np.unique(diff.entry))
     cells = [["bad" if r * shape[1] + c in wrong else "out" for c in range(shape[1])] for r in range(shape[0])]
-    caption = (f"Outputs of the padded merge for k1 = k2 = 3, p1 = p2 = 1 on a 6 x 6 input, computed "
-               f"exactly: {len(wrong)} of {shape[0] * shape[1]} entries (red) differ from the two layers; "
-               f"they form the ring of width p2 = 1.")
-    return figures.grid(cells, size=0.45), caption
+    caption = (f"Outputs of the padded merge for $k_1 = k_2 = 3$, $p_1 = p_2 = 1$ on a $6 \\times 6$ input, "
+               f"computed exactly: {len(wrong)} of {shape[0] * shape[1]} entries (hatched) differ from the two "
+               "layers; they form the ring of width $p_2 = 1$.")
+    return figures.grid(cells, size=0.45, key=[("out", "equal"), ("bad", "different")]), caption
 
 
 padded_interior = Identity(

@@ -21,6 +21,7 @@ from convsym.proof import (
     Name,
     SumExpr,
     Unfold,
+    figures,
     index,
     load_checks,
     ops,
@@ -69,6 +70,39 @@ def _repvgg_merged(T, k, groups=1, **_):
     return ops.conv2d(T["x"], weight, bias, padding=k // 2, groups=groups)
 
 
+def _repvgg_figure(fields):
+    """Where each branch lands in the merged 3 x 3 kernel, checked with convsym.transforms.merge_parallel
+    on distinct integers (each BatchNorm already folded into its branch)."""
+    from convsym.transforms import Conv2d, identity_conv, merge_parallel
+
+    k_ = 3
+    w3 = np.array([[[[10 + k_ * u + v for v in range(k_)] for u in range(k_)]]], dtype=object)
+    merged = merge_parallel(Conv2d(w3, padding=k_ // 2), Conv2d(np.array([[[[100]]]], dtype=object)),
+                            identity_conv(1, k_)).weight[0, 0]
+    c_ = k_ // 2
+    expected = w3[0, 0].copy()
+    expected[c_, c_] += 100 + 1
+    if not (merged == expected).all():
+        raise ValueError(f"_repvgg_figure: merge_parallel gave {merged.tolist()}, expected {expected.tolist()}")
+
+    def kernel(centre_kind, centre, rest_kind, rest):
+        return [[(centre_kind, centre) if (u, v) == (c_, c_) else (rest_kind, rest(u, v)) for v in range(k_)]
+                for u in range(k_)]
+
+    terms = [
+        ("$3 \\times 3$ branch", kernel("kernel", "w_{11}", "kernel", lambda u, v: f"w_{{{u}{v}}}")),
+        ("$1 \\times 1$ branch,\\\\ centred", kernel("in", "v", "", lambda u, v: "0")),
+        ("identity", kernel("hi", "1", "", lambda u, v: "0")),
+    ]
+    result = ("merged $3 \\times 3$", kernel("out", "w'_{11}", "kernel", lambda u, v: f"w_{{{u}{v}}}"))
+    caption = ("RepVGG branch merging for one channel, each BatchNorm already folded into its branch: the "
+               "$1 \\times 1$ kernel is padded with zeros to $3 \\times 3$ (centred), the identity is the "
+               "$3 \\times 3$ kernel with a $1$ at the centre, and the three kernels (and biases) add: only the centre "
+               "changes, $w'_{11} = w_{11} + v + 1$. With $C$ "
+               "channels the identity puts the $1$ at $(o, o, 1, 1)$.")
+    return figures.kernel_sum(terms, result), caption
+
+
 repvgg = Identity(
     "folding.repvgg",
     "RepVGG: k x k + 1 x 1 + identity, each with BatchNorm, is one k x k conv",
@@ -84,6 +118,7 @@ repvgg = Identity(
     family=[dict(C=1, k=3, n=3), dict(C=2, k=3, n=3), dict(C=2, k=3, n=3, groups=2), dict(C=2, k=5, n=3),
             dict(C=3, k=3, n=4, groups=3)],
     check_source=checks.test_folding_repvgg_numeric,
+    figure=_repvgg_figure,
 )
 
 

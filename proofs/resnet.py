@@ -47,11 +47,14 @@ from convsym.cost import (
     linear_cost,
     resnet18_convs,
 )
+from convsym.dtypes import TOOL_VERSIONS
 from convsym.proof import (
     Checked,
     Proof,
+    figures,
     load_checks,
 )
+from convsym.render.reports import millions
 
 FAMILY = COSTS
 SECTION = 4
@@ -164,10 +167,6 @@ def _resnet_axes_source() -> str:
     return f"RESNET18_AXES = {rows!r}"
 
 
-def _num(v: int) -> str:
-    return f"{v:,}".replace(",", r"\,")
-
-
 def _layer_counts(name: str, cost) -> tuple[int, int, int]:
     """(windows, dense MACs, MACs without padding) of one ResNet-18 convolution, by enumeration."""
     spec = cost.layer
@@ -196,26 +195,50 @@ def _tool_figure(cost, tool: str) -> int | None:
         return None
 
 
+def _shape(shape) -> str:
+    """``C x H x W`` of an NCHW shape (batch 1 left out), ``C`` of a flat one, as math."""
+    dims = [int(v) for v in shape[1:]]
+    if len(dims) == 3 and dims[1] == dims[2]:
+        return f"${dims[0]}{{\\times}}{dims[1]}^2$"
+    return "$" + "{\\times}".join(str(v) for v in dims) + "$"
+
+
+#: Tool names too wide for a column of numbers, on two lines.
+_HEADS = {"torchinfo": r"\shortstack[r]{torch-\\ info}", "deepspeed": r"\shortstack[r]{deep-\\ speed}"}
+
+
 def _resnet_table(fields) -> tuple[str, str]:
-    """The table, computed from convsym.cost (every conv row checked by the theorem's family)."""
+    """The table, computed from convsym.cost (every conv row checked by the theorem's family):
+    per layer its shapes, kernel and stride, the counts in millions, and each tool's figure as
+    convsym models the tool's convention."""
     rows, table = [], resnet18_table()
     for name, cost in table:
         tools = [_tool_figure(cost, tool) for tool in TOOLS]
-        label = name.replace("layer", "L").replace(".downsample.0", ".ds").replace("_", r"\_")
-        rows.append(r"\text{" + label + "} & " + " & ".join(
-            [_num(int(cost.macs)), _num(int(cost.macs_without_padding))]
-            + [r"\text{--}" if t is None else _num(t) for t in tools]) + r" \\")
+        label = (name.replace("layer", "L").replace(".downsample.0", ".ds").replace(".conv", ".c")
+                 .replace("_", r"\_"))
+        spec = cost.layer
+        ks = (f"${spec.kernel_size[0]}, {spec.stride[0]}$" if spec.op != "linear" else r"\text{--}")
+        rows.append([label, _shape(cost.input_shape), _shape(cost.output_shape), ks,
+                     f"${millions(int(cost.macs))}$", f"${millions(int(cost.macs_without_padding))}$",
+                     *(r"\text{--}" if t is None else f"${millions(t)}$" for t in tools)])
     totals = [sum(int(c.macs) for _, c in table), sum(int(c.macs_without_padding) for _, c in table)]
     tool_totals = [sum(t for t in (_tool_figure(c, tool) for _, c in table) if t is not None) for tool in TOOLS]
-    head = (r"\text{layer} & \text{MACs} & \text{no-pad MACs} & "
-            + " & ".join(r"\text{" + t + "}" for t in TOOLS) + r" \\ \hline")
-    foot = r"\hline \text{total} & " + " & ".join(_num(v) for v in totals + tool_totals) + r" \\"
-    # narrow column gaps: the nine columns of numbers then need less scaling to fit the line
-    latex = (r"\resizebox{\linewidth}{!}{\setlength{\arraycolsep}{2.5pt}$\begin{array}{l"
-             + "r" * (2 + len(TOOLS)) + "}\n" + head + "\n" + "\n".join(rows) + "\n" + foot + r"\end{array}$}")
-    caption = (f"ResNet-18 at $224 \\times 224$, batch 1: {len(rows)} layers; dense total {totals[0]:,} MACs, "
-               f"of which {totals[0] - totals[1]:,} on zero padding; the tool columns are convsym's model of "
-               "each tool's convention (convsym.cost), compared with the real tools by the crosscheck tests.")
+    header = ["layer", "input", "output", "$k, s$", "MACs", r"\shortstack[r]{MACs\\ no pad}",
+              *(_HEADS.get(t, t) for t in TOOLS)]
+    footer = [["total", "", "", "", *(f"${millions(v)}$" for v in totals + tool_totals)]]
+    # \tabcolsep narrowed inside the group: twelve columns on the line at \small, nothing scaled
+    latex = (r"{\setlength{\tabcolsep}{2pt}" + "\n"
+             + figures.table(header, rows, "lllc" + "r" * (2 + len(TOOLS)), footer=footer) + "}")
+    caption = (f"ResNet-18 at $224 \\times 224$, batch 1, {len(rows)} layers (L2.0.c1 is layer2.0.conv1, ds the "
+               "downsampling convolution): input and output shape "
+               "(channels $\\times$ height $\\times$ width), kernel size $k$ and stride $s$, and the counts in "
+               f"millions. Dense total {totals[0]:,} MACs, of which {totals[0] - totals[1]:,} on zero padding. "
+               "The tool columns reproduce each tool's "
+               "convention as convsym models it (fvcore, thop: MACs; ptflops, torchinfo: MACs plus bias "
+               "additions, ptflops counting pooling; deepspeed, torch: FLOPs $= 2$ MACs; -- where the tool "
+               "does not count the layer) at the versions whose convention was read: "
+               + ", ".join(f"{t} {v}" for t, v in TOOL_VERSIONS.items())
+               + "; the tools are not run when this book is built, the crosscheck tests compare them.")
     return latex, caption
 
 

@@ -160,11 +160,12 @@ def _weight_map_figure(fields):
             ah, aw = divmod(rest, kk)
             cells.append((ph, f"W^{{{ph}}}_{{{ah}{aw}}}"))
         merged.append(cells)
-    titles = [f"phase {ph} = ({ph // rr}, {ph % rr})" for ph in range(rr * rr)]
-    caption = (f"The weight map from a sub-pixel to a transposed convolution for $r = {rr}$, $K = {kk}$ (drawn "
-               f"from the rewrite's output): tap $(a_h, a_w)$ of phase $(\\phi_h, \\phi_w)$ goes to "
-               f"$(\\phi_h + r(K-1-a_h), \\phi_w + r(K-1-a_w))$ of the ${rr * kk} \\times {rr * kk}$ kernel; each "
-               f"phase's kernel is flipped and spread with stride $r$.")
+    titles = [f"phase ${ph} = ({ph // rr}, {ph % rr})$" for ph in range(rr * rr)]
+    caption = (f"The weight map from a sub-pixel convolution to a transposed one for $r = {rr}$, $K = {kk}$ (drawn "
+               "from the transform's output, a colour per phase): tap $(a_h, a_w)$ of phase "
+               "$(\\phi_h, \\phi_w)$ goes to $(\\phi_h + r(K-1-a_h),\\ \\phi_w + r(K-1-a_w))$ "
+               f"of the ${rr * kk} \\times {rr * kk}$ kernel; each phase's kernel is flipped and spread with "
+               "stride $r$.")
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
 
 

@@ -91,6 +91,10 @@ def _upsampled(T_, s, p, q, d, g, kk, **_):
 
 
 def _upsample_figure(fields):
+    """The upsampled, padded input of a transposed convolution, with the first window of the
+    stride-1 convolution that follows; sizes from convsym.shapes."""
+    from convsym.shapes import conv_transpose_output_size
+
     n_, s_, k_, p_, q_ = 3, 2, 3, 1, 1
     lo = k_ - 1 - p_
     size = (n_ - 1) * s_ + 1 + 2 * lo + q_
@@ -100,20 +104,27 @@ def _upsample_figure(fields):
         for c in range(size):
             ri, ci = r - lo, c - lo
             real = 0 <= ri < (n_ - 1) * s_ + 1 and 0 <= ci < (n_ - 1) * s_ + 1
+            window = r < k_ and c < k_
             if real and ri % s_ == 0 and ci % s_ == 0:
-                row.append("hi" if r < k_ and c < k_ else "in")
+                row.append("hi" if window else "in")
                 lab.append(f"y_{{{ri // s_}{ci // s_}}}")
             else:
-                row.append("kernel" if r < k_ and c < k_ else ("" if real else "pad"))
+                row.append("kernel" if window else ("" if real else "pad"))
                 lab.append("")
         cells.append(row)
         labels.append(lab)
-    out = (n_ - 1) * s_ - 2 * p_ + k_ + q_
-    caption = (f"The input of a transposed convolution with n = {n_}, stride {s_}, kernel {k_}, padding {p_}, "
-               f"output padding {q_}: s - 1 = {s_ - 1} zero between entries (white), d(k-1) - p = {lo} zero "
-               f"row/column in front and {lo + q_} behind (grey). A stride-1 {k_} x {k_} convolution with the "
-               f"flipped kernel (first window shaded) gives the {out} x {out} output.")
-    return figures.grid(cells, labels, size=0.5), caption
+    out = size - k_ + 1
+    if out != conv_transpose_output_size(n_, k_, s_, p_, q_):
+        raise ValueError(f"_upsample_figure: {out} outputs, convsym.shapes says "
+                         f"{conv_transpose_output_size(n_, k_, s_, p_, q_)}")
+    key = [("in", "input entry"), ("", "zero between entries"), ("pad", "zero border"),
+           ("kernel", "first window")]
+    caption = (f"The input of a transposed convolution, $n = {n_}$, $s = {s_}$, $k = {k_}$, $p = {p_}$, output "
+               f"padding $q = {q_}$, as the stride-1 convolution that computes it sees it: $s - 1 = {s_ - 1}$ zero "
+               f"between entries, $d(k-1) - p = {lo}$ zero row and column in front and ${lo + q_}$ behind. A "
+               f"${k_} \\times {k_}$ convolution with the flipped kernel (first window shaded) gives the "
+               f"${out} \\times {out}$ output, $(n-1)s - 2p + d(k-1) + q + 1 = {out}$.")
+    return figures.grid(cells, labels, size=0.5, key=key), caption
 
 
 definition_2d = Identity(

@@ -10,15 +10,45 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
+#: The Okabe-Ito palette (Okabe and Ito, "Color Universal Design"): told apart by readers with
+#: any common colour-vision deficiency.  RGB in 0..255.
+OKABE_ITO = {
+    "orange": (230, 159, 0), "skyblue": (86, 180, 233), "green": (0, 158, 115),
+    "yellow": (240, 228, 66), "blue": (0, 114, 178), "vermillion": (213, 94, 0),
+    "purple": (204, 121, 167), "grey": (153, 153, 153),
+}
+
+
+def tint(name: str, strength: float) -> str:
+    """An Okabe-Ito colour mixed with white (``strength`` 1 is the colour itself): the xcolor
+    expression ``okabe<name>!<percent>`` (the colours are defined by every picture, see
+    :func:`_begin`)."""
+    if name not in OKABE_ITO:
+        raise ValueError(f"tint: unknown colour {name!r}; valid: {sorted(OKABE_ITO)}")
+    if not 0 < strength <= 1:
+        raise ValueError(f"tint: strength={strength} must be in (0, 1]")
+    return f"okabe{name}!{round(strength * 100)}"
+
+
+def _begin(options: str) -> list[str]:
+    """The first lines of a picture: ``\\begin{tikzpicture}[options]`` and the palette's colours
+    (defined inside the picture, so a figure needs nothing from the preamble but TikZ)."""
+    return [rf"\begin{{tikzpicture}}[{options}]",
+            *(rf"\definecolor{{okabe{name}}}{{RGB}}{{{r},{g},{b}}}" for name, (r, g, b) in OKABE_ITO.items())]
+
+
 _FILLS = {
     "": "white",
-    "in": "blue!12",
-    "kernel": "orange!35",
-    "out": "green!20",
-    "bad": "red!45",
-    "pad": "gray!15",
-    "hi": "yellow!50",
+    "in": tint("skyblue", 0.3),
+    "kernel": tint("orange", 0.55),
+    "out": tint("green", 0.3),
+    "bad": tint("vermillion", 0.6),
+    "pad": tint("grey", 0.3),
+    "hi": tint("yellow", 0.6),
 }
+
+#: Kinds drawn with a pattern as well as a colour, so that they read in grey print too.
+_HATCHED = {"bad"}
 
 
 def _num(v: float) -> str:
@@ -29,6 +59,41 @@ def _num(v: float) -> str:
 
 def _box(fill: str, x0: float, y0: float, x1: float, y1: float) -> str:
     return rf"\filldraw[fill={fill}, draw=black!60] ({_num(x0)},{_num(y0)}) rectangle ({_num(x1)},{_num(y1)});"
+
+
+def _hatch(x0: float, y0: float, x1: float, y1: float, step: float = 0.25) -> list[str]:
+    """Diagonal lines (lower left to upper right) across a rectangle, ``step`` apart, clipped to it."""
+    lines, w, h = [], x1 - x0, y1 - y0
+    t = step
+    while t < w + h - 1e-9:
+        # the line x - x0 + y - y0 = t, clipped to the rectangle
+        ax, ay = x0 + min(t, w), y0 + max(0.0, t - w)
+        bx, by = x0 + max(0.0, t - h), y0 + min(t, h)
+        lines.append(rf"\draw[black!55, line width=0.3pt] ({_num(ax)},{_num(ay)}) -- ({_num(bx)},{_num(by)});")
+        t += step
+    return lines
+
+
+def _cell(kind: str, x0: float, y0: float, x1: float, y1: float) -> list[str]:
+    """A box of a kind: its fill, and its pattern for the kinds of :data:`_HATCHED`."""
+    out = [_box(_fill(kind), x0, y0, x1, y1)]
+    if kind in _HATCHED:
+        out += _hatch(x0, y0, x1, y1, step=(y1 - y0) / 3)
+    return out
+
+
+def legend(entries: Sequence[tuple[str, str]], x: float, y: float, box: float = 0.3,
+           spacing: float = 3.2, height: float | None = None) -> list[str]:
+    """TikZ lines of a legend: for each ``(kind, text)`` a swatch of that kind (fill and pattern),
+    ``box`` wide and ``height`` (default ``box``) high, and the text, in one row from ``(x, y)``,
+    ``spacing`` units apart."""
+    lines = []
+    tall = box if height is None else height
+    for i, (kind, text) in enumerate(entries):
+        x0 = x + i * spacing
+        lines += _cell(kind, x0, y, x0 + box, y + tall)
+        lines.append(_node(x0 + box + 0.1 * box, y + tall / 2, text, r"\scriptsize", "right"))
+    return lines
 
 
 def _node(x: float, y: float, text: str, font: str = r"\scriptsize", where: str = "") -> str:
@@ -43,20 +108,24 @@ def _fill(kind: str) -> str:
 
 
 def grid(cells: Sequence[Sequence[str]], labels: Sequence[Sequence[str]] | None = None,
-         size: float = 0.5, title: str = "") -> str:
+         size: float = 0.5, title: str = "", key: Sequence[tuple[str, str]] = ()) -> str:
     """A rectangular grid; ``cells[r][c]`` is a kind (``in``, ``kernel``, ``out``, ``bad``,
-    ``pad``, ``hi`` or empty) and ``labels[r][c]`` optional math text."""
+    ``pad``, ``hi`` or empty) and ``labels[r][c]`` optional math text; ``key`` is a legend,
+    ``(kind, text)`` pairs set in rows of two under the grid."""
     rows = len(cells)
-    lines = [rf"\begin{{tikzpicture}}[x={size}cm, y={size}cm]"]
+    lines = _begin(f"x={size}cm, y={size}cm")
     for r, row in enumerate(cells):
         for c, kind in enumerate(row):
             y = rows - 1 - r
-            lines.append(rf"\filldraw[fill={_fill(kind)}, draw=black!60] ({c},{y}) rectangle ({c + 1},{y + 1});")
+            lines += _cell(kind, c, y, c + 1, y + 1)
             if labels is not None and labels[r][c]:
                 lines.append(rf"\node[font=\tiny] at ({c + 0.5},{y + 0.5}) {{${labels[r][c]}$}};")
     if title:
         width = max(len(r) for r in cells)
         lines.append(rf"\node[above, font=\small] at ({width / 2:.2f},{rows}) {{{title}}};")
+    spacing = max(max(len(r) for r in cells) / 2, 2.5 / size)
+    for i in range(0, len(key), 2):
+        lines += legend(key[i:i + 2], 0, -1.3 - 1.1 * (i // 2), box=0.7, spacing=spacing)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
@@ -74,7 +143,7 @@ def receptive_field_1d(k1: int, k2: int, n: int | None = None) -> str:
     nh, ny = n - k1 + 1, n - k1 - k2 + 2
     if ny < 1:
         raise ValueError(f"receptive_field_1d: n={n} too small for k1={k1}, k2={k2}")
-    lines = [r"\begin{tikzpicture}[x=0.75cm, y=1cm]"]
+    lines = _begin("x=0.75cm, y=1cm")
     rows = (("x", n, 0, "in"), ("h", nh, 1.5, ""), ("y", ny, 3, "out"))
     reach_h, reach_x = set(range(k2)), set(range(k1 + k2 - 1))
     for name, count, y, kind in rows:
@@ -114,7 +183,7 @@ def sliding_window_1d(n: int, k: int, position: int,
                 f"sliding_window_1d: kernel row {name!r} has {len(labels)} labels, expected k={k}"
             )
     rows = len(kernel_rows) + 2
-    lines = [r"\begin{tikzpicture}[x=0.95cm, y=0.8cm]"]
+    lines = _begin("x=0.95cm, y=0.8cm")
 
     def row(r: int, name: str, cells: Sequence[tuple[int, str, str]]) -> None:
         y = rows - 1 - r
@@ -129,13 +198,17 @@ def sliding_window_1d(n: int, k: int, position: int,
         row(r, f"${name}$", [(position + tap, "hi", label) for tap, label in enumerate(labels)])
     row(rows - 1, "output", [(j, "out" if j == position else "", f"{output_label}_{{{j}}}")
                              for j in range(n - k + 1)])
+    lines += legend([("kernel", "inputs the window reads"), ("hi", "kernel taps"),
+                     ("out", f"the output ${output_label}_{{{position}}}$")],
+                    0, -0.6, box=0.3, spacing=4.2, height=0.35)
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
 
 #: Distinct fills for channels and data series, in order.
-PALETTE = ("blue!30", "orange!45", "green!35", "red!30", "violet!30", "yellow!60", "cyan!30",
-           "brown!35", "gray!35")
+PALETTE = tuple(tint(name, strength) for name, strength in (
+    ("skyblue", 0.45), ("orange", 0.55), ("green", 0.4), ("purple", 0.45), ("yellow", 0.7),
+    ("blue", 0.35), ("vermillion", 0.4), ("grey", 0.45), ("skyblue", 0.15)))
 
 
 def weight_map(sources: Sequence[Sequence[Sequence[str]]],
@@ -169,7 +242,7 @@ def weight_map(sources: Sequence[Sequence[Sequence[str]]],
     gap = 1.6 if source_titles is not None else 0.8
     height = block_rows * (kh + gap) - gap
     left = per_row * (kw + gap) - gap
-    lines = [r"\begin{tikzpicture}[x=0.62cm, y=0.62cm]"]
+    lines = _begin("x=0.62cm, y=0.62cm")
 
     def draw(x0: float, y0: float, cells: Sequence[Sequence[tuple[int, str]]]) -> None:
         for r, row in enumerate(cells):
@@ -235,7 +308,7 @@ def grouped_bars(values: Sequence[Sequence[Number]], series: Sequence[str], grou
     group_width = width * len(series)
     right = len(values) * (group_width + gap) - gap
     # baseline 0: pictures side by side line up on their bars' base line
-    lines = [rf"\begin{{tikzpicture}}[x=1cm, y={unit}cm, baseline=0]"]
+    lines = _begin(f"x=1cm, y={unit}cm, baseline=0")
     for g, row in enumerate(values):
         x0 = g * (group_width + gap)
         for s, value in enumerate(row):
@@ -288,4 +361,155 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str,
         lines.append(r"\midrule")
         lines += [" & ".join(r) + r" \\" for r in footer]
     lines += [r"\bottomrule", r"\end{tabular}}"]
+    return "\n".join(lines)
+
+
+Cell = tuple[str, str] | None
+
+
+def strip_rows(rows: Sequence[tuple[str, float, Sequence[Cell]]], key: Sequence[tuple[str, str]] = (),
+               cell: float = 0.9) -> str:
+    """Rows of labelled boxes, one above the other: ``rows[r] = (name, offset, cells)``, the row's
+    name (text) at the left, its cells from column ``offset`` on; a cell is ``(kind, label)``
+    (a box of that kind, ``label`` math), ``("op", text)`` (text between boxes, no box) or None
+    (an empty column).  ``key`` is the legend, set under the rows."""
+    lines = _begin(f"x={cell}cm, y=0.75cm")
+    count = len(rows)
+    for r, (name, offset, cells) in enumerate(rows):
+        y = count - 1 - r
+        lines.append(_node(-0.15, y + 0.3, name, r"\small", "left"))
+        for j, item in enumerate(cells):
+            if item is None:
+                continue
+            kind, label = item
+            x = offset + j
+            if kind == "op":
+                lines.append(_node(x + 0.45, y + 0.3, label, r"\small"))
+                continue
+            lines += _cell(kind, x, y, x + 0.9, y + 0.6)
+            # a label over a hatched box is set smaller on a white ground, so that the lines show
+            # around it and do not cross it
+            hatched = kind in _HATCHED
+            lines.append(_node(x + 0.45, y + 0.3, f"${label}$", r"\tiny" if hatched else r"\scriptsize",
+                               "fill=white" if hatched else ""))
+    if key:
+        lines += legend(key, 0, -0.75, box=0.3 / cell, spacing=3.9 / cell, height=0.4)
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines)
+
+
+def receptive_field_stack(kernels: Sequence[int], strides: Sequence[int], n: int) -> str:
+    """The receptive field of one output of a stack of 1-D convolutions (no padding, dilation 1):
+    row 0 the input (``n`` entries), row ``l`` the output of layer ``l`` (kernel ``kernels[l-1]``,
+    stride ``strides[l-1]``); the entries that output 0 of the last layer depends on are shaded,
+    with the lines from each shaded entry to the taps it reads."""
+    if len(kernels) != len(strides) or not kernels:
+        raise ValueError(f"receptive_field_stack: {len(kernels)} kernels and {len(strides)} strides")
+    sizes = [n]
+    for k, st in zip(kernels, strides, strict=True):
+        if k < 1 or st < 1:
+            raise ValueError(f"receptive_field_stack: kernel {k} and stride {st} must be >= 1")
+        if sizes[-1] < k:
+            raise ValueError(f"receptive_field_stack: n={n} too small: layer {len(sizes)} has {sizes[-1]} "
+                             f"inputs for kernel {k}")
+        sizes.append((sizes[-1] - k) // st + 1)
+    reach = [set() for _ in sizes]
+    reach[-1] = {0}
+    for layer in range(len(kernels), 0, -1):
+        k, st = kernels[layer - 1], strides[layer - 1]
+        reach[layer - 1] = {st * i + a for i in reach[layer] for a in range(k)}
+    # one intermediate is h, several are h^(1), h^(2), ...
+    middle = [f"h^{{({i})}}" for i in range(1, len(kernels))] if len(kernels) > 2 else ["h"] * (len(kernels) - 1)
+    names = ["x", *middle, "y"]
+    lines = _begin("x=0.62cm, y=1.1cm")
+    for level, count in enumerate(sizes):
+        y = 1.4 * level
+        for j in range(count):
+            kind = ("kernel" if j in reach[level] else "in" if level == 0 else
+                    "out" if level == len(sizes) - 1 else "")
+            lines += _cell(kind, j, y, j + 0.8, y + 0.55)
+            lines.append(_node(j + 0.4, y + 0.275, f"${names[level]}_{{{j}}}$", r"\tiny"))
+        if level:
+            k, st = kernels[level - 1], strides[level - 1]
+            lines.append(_node(count + 0.3, y + 0.275, rf"$k_{{{level}}}={k},\ s_{{{level}}}={st}$", r"\scriptsize",
+                               "right"))
+            for i in sorted(reach[level]):
+                for a in range(k):
+                    lines.append(rf"\draw[black!45] ({_num(i + 0.4)},{_num(y)}) -- "
+                                 rf"({_num(st * i + a + 0.4)},{_num(y - 0.85)});")
+    lines.append(_node(sizes[0] + 0.3, 0.275, "input", r"\scriptsize", "right"))
+    lines += legend([("kernel", f"read by $y_0$: {len(reach[0])} inputs"), ("in", "input"),
+                     ("out", "output")], 0, -0.75, box=0.4, spacing=6, height=0.25)
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines)
+
+
+def im2col_picture(inputs: Sequence[Sequence[str]], window: tuple[int, int], k: int,
+                   matrix: Sequence[Sequence[str]], row: int, kernel: Sequence[str]) -> str:
+    """An input grid with one ``k x k`` window (top-left corner ``window``), the im2col matrix
+    (a row per window, a column per tap; ``matrix`` labels) with that window's row ``row``
+    highlighted, times the flattened kernel ``kernel`` (a column): a convolution as a matrix
+    product.  Every highlighted label of the row must be a label of the window."""
+    r0, c0 = window
+    taps = [inputs[r0 + u][c0 + v] for u in range(k) for v in range(k)]
+    if list(matrix[row]) != taps:
+        raise ValueError(f"im2col_picture: row {row} is {list(matrix[row])}, the window reads {taps}")
+    if len(kernel) != k * k:
+        raise ValueError(f"im2col_picture: {len(kernel)} kernel labels for k*k={k * k} taps")
+    lines = _begin("x=0.62cm, y=0.5cm")
+    n, m = len(inputs), len(matrix)
+    top = max(n, m)
+    for r, cells in enumerate(inputs):
+        for c, label in enumerate(cells):
+            kind = "kernel" if r0 <= r < r0 + k and c0 <= c < c0 + k else "in"
+            y = top - 1 - r
+            lines += _cell(kind, c, y, c + 1, y + 1)
+            lines.append(_node(c + 0.5, y + 0.5, f"${label}$", r"\tiny"))
+    lines.append(_node(len(inputs[0]) / 2, top + 0.1, "input $x$", r"\scriptsize", "above"))
+    x0 = len(inputs[0]) + 2
+    lines.append(rf"\draw[->, thick] ({_num(x0 - 1.6)},{_num(top - 1.5)}) -- ({_num(x0 - 0.3)},{_num(top - 1.5)});")
+    for r, cells in enumerate(matrix):
+        y = top - 1 - r
+        for c, label in enumerate(cells):
+            lines += _cell("kernel" if r == row else "", x0 + c, y, x0 + c + 1, y + 1)
+            lines.append(_node(x0 + c + 0.5, y + 0.5, f"${label}$", r"\tiny"))
+    width = len(matrix[0])
+    lines.append(_node(x0 + width / 2, top + 0.1, "im2col matrix", r"\scriptsize", "above"))
+    lines.append(_node(x0 + width + 0.6, top - m / 2, r"$\cdot$", r"\small"))
+    xk = x0 + width + 1.6
+    yk = top - (m - len(kernel)) / 2
+    for t, label in enumerate(kernel):
+        y = yk - 1 - t
+        lines += _cell("hi", xk, y, xk + 1.2, y + 1)
+        lines.append(_node(xk + 0.6, y + 0.5, f"${label}$", r"\tiny"))
+    lines.append(_node(xk + 0.6, top + 0.1, "kernel", r"\scriptsize", "above"))
+    lines += legend([("kernel", "one window = one matrix row"), ("hi", "flattened kernel")],
+                    0, -1.6, box=0.6, spacing=9, height=0.75)
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines)
+
+
+def kernel_sum(terms: Sequence[tuple[str, Sequence[Sequence[tuple[str, str]]]]],
+               result: tuple[str, Sequence[Sequence[tuple[str, str]]]]) -> str:
+    """Kernels added into one: ``terms[i] = (title, cells)`` with ``cells[r][c] = (kind, label)``
+    (math), drawn left to right with ``+`` between them and ``=`` before ``result``."""
+    pictures = [*terms, result]
+    cw = 1.6  # cell width: the merged centre holds a sum
+    height = max(len(cells) for _, cells in pictures)
+    lines = _begin("x=0.62cm, y=0.62cm")
+    x = 0.0
+    for i, (title, cells) in enumerate(pictures):
+        y0 = (height - len(cells)) / 2
+        for r, row in enumerate(cells):
+            for c, (kind, label) in enumerate(row):
+                y = y0 + len(cells) - 1 - r
+                lines += _cell(kind, x + c * cw, y, x + (c + 1) * cw, y + 1)
+                lines.append(_node(x + (c + 0.5) * cw, y + 0.5, f"${label}$", r"\tiny"))
+        width = cw * max(len(row) for row in cells)
+        lines.append(_node(x + width / 2, height + 0.1, title, r"\scriptsize", "above, align=center"))
+        x += width
+        if i < len(pictures) - 1:
+            lines.append(_node(x + 0.5, height / 2, "$=$" if i == len(pictures) - 2 else "$+$", r"\small"))
+            x += 1.0
+    lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)

@@ -42,12 +42,25 @@ from convsym.errors import RenderError
 from convsym.proof.verdict import Family, Verdict
 from convsym.render.checks import check_source_of, render_checks
 from convsym.render.latex import HEADER, render_chapter, render_main
-from convsym.run.registry import failed_verdict, load_file, proof_files, prove_one, select
+from convsym.render.reports import validation_appendix
+from convsym.run.registry import (
+    default_proof_dir,
+    failed_verdict,
+    load_file,
+    proof_files,
+    prove_one,
+    select,
+)
 
 Results = list[tuple[Family, list[tuple[Verdict, Any]]]]
 
 OWNED_DIRS = ("latex", "checks", "formulas")
 MANIFEST = "MANIFEST.json"
+#: The recorded translation-validation report the appendix prints (``convsym validate``'s JSON),
+#: in the shipped proofs' data folder, and the LaTeX file of that appendix (main.tex inputs it
+#: when the tree has it).
+VALIDATION_REPORT = "validation_resnet18.json"
+VALIDATION_TEX = "latex/validation.tex"
 PDF = "convsym.pdf"
 #: Folders tools leave next to generated files (pytest runs generated/checks); never compared.
 IGNORED_DIRS = ("__pycache__", ".pytest_cache")
@@ -169,6 +182,19 @@ def _owned(path: str) -> bool:
     return path in (MANIFEST, PDF) or path.split("/", 1)[0] in OWNED_DIRS and "/" in path
 
 
+def validation_report_tex(names: Iterable[str]) -> str | None:
+    """The appendix printing the recorded validation report, when every theorem the report
+    cites is among ``names`` (the book's theorems) and the report ships; None otherwise."""
+    path = default_proof_dir() / "data" / VALIDATION_REPORT
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cited = {node["theorem"] for node in data.get("nodes", ()) if node.get("theorem")}
+    if not cited or not cited <= set(names):
+        return None
+    return f"% {HEADER}\n" + validation_appendix(data)
+
+
 def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The text files of ``generated/`` for ``results`` = ``[(Family, [(Verdict, Theorem)])]``.
 
@@ -192,6 +218,10 @@ def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict
         theorems[f"checks/test_{family.name}.py"] = [
             t.name for v, t in entries if check_source_of((v, t)).strip()
         ]
+    appendix = validation_report_tex(v.name for _, entries in results for v, _ in entries)
+    if appendix is not None:
+        tree[VALIDATION_TEX] = appendix
+        theorems[VALIDATION_TEX] = []
     main = render_main([family for family, _ in results], [v for _, entries in results for v, _ in entries])
     if main.count(_UNSET_SOURCE) != 1:
         raise RenderError(f"build_tree: main.tex must hold the field {_UNSET_SOURCE!r} once")

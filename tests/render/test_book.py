@@ -13,6 +13,7 @@ is compiled instead of ``generated/latex/``, to check a book before it is commit
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ GENERATED = Path(__file__).resolve().parents[2] / "generated"
 LATEX_DIR = Path(os.environ.get("CONVSYM_BOOK_DIR") or GENERATED) / "latex"
 #: A box wider than the line by more than this shows in print.
 OVERFULL_LIMIT_PT = 1.0
-PAGES = range(40, 151)
+PAGES = range(40, 171)
 
 
 def _sources() -> dict[str, str]:
@@ -211,6 +212,7 @@ STANDARD_MACROS = frozenset("""
     frac tfrac sum prod left right cdot times dots quad qquad colon le leq ge geq ne neq in
     to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
+    arabic caption definecolor ref shortstack tabcolsep textit
 """.split())
 
 
@@ -274,3 +276,41 @@ def test_a_tautology_is_recognised():
     assert not is_tautology(r"\{n = n\} \le 1 = 1 + 0")
     with pytest.raises(RenderError, match="is_tautology: expected a formula as str"):
         is_tautology(3)
+# ---------------------------------------------------------------------------------------------
+# recorded data: the whole-model totals (costs chapter) and the validation report (appendix)
+
+DATA = Path(__file__).resolve().parents[2] / "proofs" / "data"
+
+
+@pytest.mark.latex
+def test_the_model_totals_table_is_in_the_costs_chapter(book_pages):
+    from convsym.render.reports import model_name
+
+    data = json.loads((DATA / "model_totals.json").read_text(encoding="utf-8"))
+    page = next((p for p in book_pages if "Measured data, not part of the proof" in p), None)
+    assert page is not None, "no page holds the whole-model totals"
+    assert "SHAPES AND COSTS" in page.upper()
+    for arch in data["architectures"]:
+        assert model_name(arch["name"]) in page
+    # one "=" per model and tool: every recorded total equals the tool's own
+    equal = sum(entry["equal"] for arch in data["architectures"] for entry in arch["tools"].values())
+    assert equal == len(data["architectures"]) * len(data["tools"])
+    assert len(re.findall(r"\d =$", page, re.MULTILINE)) >= equal
+    words = " ".join(page.split())  # a caption may break a line between a tool and its version
+    for tool in data["tools"]:
+        assert f"{tool} {data['versions'][tool]}" in words
+
+
+@pytest.mark.latex
+def test_the_validation_report_is_an_appendix(book_pages):
+    data = json.loads((DATA / "validation_resnet18.json").read_text(encoding="utf-8"))
+    start = next((n for n, p in enumerate(book_pages) if re.search(r"^Appendix [A-Z]\s+Validating an optimized "
+                                                                      r"network", p, re.MULTILINE)), None)
+    assert start is not None, "no appendix 'Validating an optimized network'"
+    text = "\n".join(book_pages[start:start + 3])
+    assert "measured data, not a proof of this book" in text
+    assert f"{data['counts']['verified']} verified" in text
+    # the grouped rows: the conv+BN folds once, with their theorem and its number
+    folds = sum(1 for node in data["nodes"] if node["theorem"] == "folding.bn-after-conv-exact")
+    assert folds > 1 and re.search(r"folding\.bn-after-conv-exact \(\d+\.\d+\)", text)
+    assert "Conv from Conv + BatchNorm" in text and str(folds) in text.split()
