@@ -429,8 +429,13 @@ class Checked(Theorem):
         self.derive(proof)
         checked = [s for s in proof.steps if s.evidence != "definition"]
         if proof.witness is not None:
+            from convsym.proof.verdict import Statement
+
+            words = self.gloss.strip() or proof.steps[-1].description
+            parts = Statement(claim_words=words, claim_text=words)
             return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
-                    "instances": tuple(proof.instances), "statement_latex": proof.steps[-1].expression,
+                    "statement_parts": parts, "instances": tuple(proof.instances),
+                    "statement_latex": proof.steps[-1].expression,
                     "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
         for n, step in enumerate(proof.steps, start=1):
             if not minted(step):
@@ -455,6 +460,7 @@ class Checked(Theorem):
             else:
                 latex = last[1]
             text = "; ".join(tx for _, _, tx in records if tx)
+        parts = self._statement_parts(proof, records, latex, text)
         strength = weakest(s.evidence for s in checked)
         if strength == "general":
             sizes = "all sizes"
@@ -462,7 +468,33 @@ class Checked(Theorem):
             sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
         self._sizes = sizes
         return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
-                "statement_latex": latex, "statement_text": text, "sizes": sizes}
+                "statement_latex": latex, "statement_text": text, "sizes": sizes, "statement_parts": parts}
+
+    def _statement_parts(self, proof: Proof, records: list, latex: str, text: str):
+        """The statement: the claim (or the last fact), quantified over the symbols it holds (their
+        assumptions give the number system), with the notation the proof defined as definitions."""
+        from convsym.proof import statement as S
+        from convsym.proof.verdict import Statement
+
+        expr = self.claim if self.claim is not None else records[-1][0]
+        symbols = sorted(getattr(expr, "free_symbols", set()), key=sympy.default_sort_key)
+        symbols = [q for q in symbols if isinstance(q, sympy.Symbol)]
+        quantifiers = [q for q in (S.sizes_quantifier([q for q in symbols if q.is_integer and q.is_positive]),
+                                   S.positions_quantifier([q for q in symbols if q.is_integer and not q.is_positive]))
+                       if q]
+        quantifiers += S.scalars_quantifiers([q for q in symbols if q.is_real and not q.is_integer])
+        other = [q for q in symbols if q.is_real is not True]
+        if other:
+            quantifiers.append((f"all numbers ${S.math_list(other)}$", f"all numbers {S.text_list(other)}"))
+        definitions = tuple(st.expression for st in proof.steps if st.evidence == "definition")
+        definitions_text = tuple(st.text or st.description for st in proof.steps if st.evidence == "definition")
+        if latex.startswith(r"	ext{the "):
+            # a fact too long (or z3's formula): the statement points to the step that holds it
+            words = latex[len(r"	ext{"):-1]
+            return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
+                             definitions_text=definitions_text, claim_words=words, claim_text=text)
+        return Statement(quantifiers=tuple(quantifiers), definitions=definitions, definitions_text=definitions_text,
+                         claim_latex=latex, claim_text=text)
 
     def check_source_for(self, verdict) -> str:
         """``check_source``, plus the witness re-test for a refutation."""

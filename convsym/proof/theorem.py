@@ -191,6 +191,7 @@ class Theorem:
             statement=self.gloss,
             statement_latex=fields.pop("statement_latex", ""),
             statement_text=fields.pop("statement_text", ""),
+            statement_parts=fields.pop("statement_parts", None),
             expected=self.expected,
             sizes=fields.pop("sizes", self.sizes()),
             seconds=time.perf_counter() - start,
