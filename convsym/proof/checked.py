@@ -488,9 +488,9 @@ class Checked(Theorem):
             quantifiers.append((f"all numbers ${S.math_list(other)}$", f"all numbers {S.text_list(other)}"))
         definitions = tuple(st.expression for st in proof.steps if st.evidence == "definition")
         definitions_text = tuple(st.text or st.description for st in proof.steps if st.evidence == "definition")
-        if latex.startswith(r"	ext{the "):
+        if latex.startswith(r"\text{the "):
             # a fact too long (or z3's formula): the statement points to the step that holds it
-            words = latex[len(r"	ext{"):-1]
+            words = latex[len(r"\text{"):-1]
             return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
                              definitions_text=definitions_text, claim_words=words, claim_text=text)
         return Statement(quantifiers=tuple(quantifiers), definitions=definitions, definitions_text=definitions_text,

@@ -188,7 +188,7 @@ class Identity(Theorem):
             tex = ", ".join(f"{S.size_name_latex(k)} = {int(v)}" for k, v in coords.items())
             return tex, f"${tex}$"
         index = ", ".join(map(str, where))
-        return rf"	ext{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
+        return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
 
     def _witness(self, sz, pool, owners, lhs, rhs, diff):
         ids = [pool.id(n) for n in diff.monomial]

@@ -174,3 +174,58 @@ def checked_prose(text: str) -> str:
     if match:
         return f"{match['head']}{match['strength']}, {sizes_prose(match['sizes'])})"
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# statements: the kernel's structured statement as sentences (prose with inline $...$ math)
+
+_CODE_RELATIONS = ((" == ", " = "), (">=", r"$\ge$"), ("<=", r"$\le$"), ("!=", r"$\ne$"))
+
+
+def code_relations(text: str) -> str:
+    r"""Prose whose relations were typed as code (``a == b``, ``p >= 1``) with them as mathematics
+    (``a = b``, ``p $\ge$ 1``); the ``$...$`` parts are left as they are.
+
+    >>> code_relations("p2 >= 1 and f == g")
+    'p2 $\\ge$ 1 and f = g'
+    """
+    if not isinstance(text, str):
+        raise RenderError(f"code_relations: expected prose as str, got {type(text).__name__}")
+    out = []
+    for is_math, part in segments(text, "code_relations"):
+        if is_math:
+            out.append(f"${part}$")
+            continue
+        for code, math in _CODE_RELATIONS:
+            part = part.replace(code, math)
+        out.append(part)
+    return "".join(out)
+
+
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def statement_sentences(parts, refuted: bool = False) -> dict[str, str]:
+    r"""The statement as the book and the terminal print it, from the kernel's
+    :class:`~convsym.proof.verdict.Statement`: prose with inline ``$...$`` math.
+
+    ``lead``: the quantifiers and hypotheses, ending in a colon, before the claim's display
+    (``For all integers $k_{1}, k_{2} \ge 1$ and every integer position $i$:``);
+    ``claim``: the claim's LaTeX (empty when it is told in words); ``words``: the claim in words;
+    ``scope``: for a claim in words, the sizes and inputs it was checked for; ``where``: the
+    definitions (``where $h_{j} := \dots$.``).
+    """
+    quantifiers = [q for q, _ in parts.quantifiers]
+    hypotheses = [f"${h}$" for h in parts.hypotheses]
+    such = f" such that {_and(hypotheses)}" if hypotheses else ""
+    definitions = [f"${d}$" for d in parts.definitions]
+    where = f"where {_and(definitions)}." if definitions else ""
+    if parts.claim_latex:
+        lead = f"For {_and(quantifiers)}{such}:" if quantifiers or such else ""
+        return {"lead": lead, "claim": parts.claim_latex, "words": "", "scope": "", "where": where}
+    words = code_relations(parts.claim_words)
+    scope = f"{'Tested' if refuted else 'Checked'} for {_and(quantifiers)}{such}." if quantifiers else ""
+    return {"lead": "", "claim": "", "words": words, "scope": scope, "where": where}
