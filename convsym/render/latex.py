@@ -179,7 +179,7 @@ def _witness_view(w: Witness) -> dict[str, Any]:
     return {
         "description": _sentence(code_relations(w.description)),
         "reason": _sentence(reason[:1].upper() + reason[1:]) if reason else "",
-        "arrays": [{"name": name, "shape": shape, "values": values} for name, shape, values in w.arrays],
+        "arrays": [{"name": name, "shape": shape, "entries": values} for name, shape, values in w.arrays],
         "assignment": [{"name": name, "value": value} for name, value in rest],
         "where": w.where,
         "lhs": w.lhs,
