@@ -347,10 +347,12 @@ class Refutation(Theorem):
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
         witness = mint_witness(
             description=self.describe or f"the two sides differ at the input {inputs}",
-            assignment=tuple((k, _show(v)) for k, v in self.witness_inputs.items()),
+            assignment=tuple((S.input_name_latex(k), _show(v)) for k, v in self.witness_inputs.items()),
             where=self.where or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
             data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **self.data},
-            reason=f"evaluated exactly at this input, the left side is {_show(lv)} and the right side {_show(rv)}",
+            # the inputs are given whole: each is printed in full
+            arrays=tuple((S.input_name_latex(k), _shape_latex(v), _latex_value(v))
+                         for k, v in self.witness_inputs.items()),
         )
         step = mint("exact evaluation", "both sides evaluated exactly at the witness input",
                     rf"{_latex(lv)} \ne {_latex(rv)}", "exact-instance", checked_by=("exact rational arithmetic",))
@@ -358,6 +360,26 @@ class Refutation(Theorem):
 
     def check_source_for(self, verdict: Verdict) -> str:
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)
+
+
+def _shape_latex(v) -> str:
+    """``2 \\times 3`` for an array, ``1`` for a number (a scalar input)."""
+    shape = getattr(v, "shape", None)
+    if shape is None and isinstance(v, tuple | list):
+        shape = (len(v),)
+    return r" \times ".join(map(str, shape)) if shape else "1"
+
+
+def _latex_value(v) -> str:
+    """An input's value as LaTeX: a number, or nested brackets for an array."""
+    if isinstance(v, np.ndarray):
+        return _array_latex(v.flat, v.shape)
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(_latex_value(e) for e in v) + "]"
+    try:
+        return _latex_number(_exact_value(v))
+    except ProofError:
+        return r"\text{" + str(v).replace("_", r"\_") + "}"
 
 
 def _exact_or_raw(v):

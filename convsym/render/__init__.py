@@ -15,6 +15,7 @@ from convsym.render.checks import render_checks
 from convsym.render.latex import (
     HEADER,
     bookmark,
+    entries_not_in_full,
     environment,
     escape,
     render_chapter,
@@ -87,11 +88,10 @@ def render_text(v: Verdict) -> str:
         out.append(f"counterexample: {prose(code_relations(w.description))}")
         if w.reason:
             out.append(f"    why: {prose(w.reason)}")
-        full = [name for name, _, _ in w.arrays]
         out += _indent([f"{math(name)} ({math(shape)}) = {math(values)}" for name, shape, values in w.arrays])
-        out += _indent([f"{math(name)} = {value}" for name, value in w.assignment
-                        if not any(name.startswith((f"{{{a}}}_", f"{a}_")) or name == a for a in full)])
-        if w.assignment and not full:
+        rest = entries_not_in_full(w)
+        out += _indent([f"{math(name)} = {value}" for name, value in rest])
+        if rest:
             out.append("    (every input entry not listed is 0)")
         out.append(f"    left side = {plain(str(w.lhs))}, right side = {plain(str(w.rhs))} at {math(w.where)}")
     if v.verdict == "failed":

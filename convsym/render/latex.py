@@ -169,12 +169,20 @@ def _sentence(text: str) -> str:
     return text.rstrip() + "." if last and (last.isalnum() or last in ")$") else text
 
 
+def entries_not_in_full(w: Witness) -> list[tuple[str, str]]:
+    """The witness's listed entries that do not belong to an input printed in full."""
+    full = [name for name, _, _ in w.arrays]
+
+    def part_of(name: str, a: str) -> bool:
+        return name in (a, f"{{{a}}}") or name.startswith((f"{{{a}}}_", f"{a}_"))
+
+    return [(name, value) for name, value in w.assignment if not any(part_of(name, a) for a in full)]
+
+
 def _witness_view(w: Witness) -> dict[str, Any]:
     """A counterexample in the book's terms: its sentence (sizes, where, both values), the reason,
     the inputs in full when they are small and, for the others, their entries that are not zero."""
-    full = [name for name, _, _ in w.arrays]
-    rest = [(name, value) for name, value in w.assignment
-            if not any(name == f"{{{a}}}" or name.startswith(f"{{{a}}}_") or name.startswith(f"{a}_") for a in full)]
+    rest = entries_not_in_full(w)
     reason = w.reason.strip()
     return {
         "description": _sentence(code_relations(w.description)),
