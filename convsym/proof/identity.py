@@ -259,7 +259,8 @@ class Identity(Theorem):
                     start += int(np.prod(shape))
                 witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
                                         check.difference)
-                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ", rf"{witness.lhs} \ne "
+                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ" if sz else
+                            "the two sides differ", rf"{witness.lhs} \ne "
                             rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
                 return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
                         "steps": (step,), "sizes": _fmt_sizes(sz)}

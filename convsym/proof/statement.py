@@ -52,6 +52,19 @@ def positions_quantifier(positions: Sequence[Symbol]) -> tuple[str, str] | None:
     return (f"{word} ${math_list(positions)}$", f"{word} {text_list(positions)}")
 
 
+def integers_quantifiers(symbols: Sequence[Symbol]) -> list[tuple[str, str]]:
+    """Integer symbols that are not sizes, grouped by declared sign: ``all integers $p, q \\ge 0$``,
+    ``every integer $c$``."""
+    groups: dict[tuple[str, str], list[Symbol]] = {}
+    for q in sorted(symbols, key=_key):
+        groups.setdefault(_sign(q), []).append(q)
+    out = []
+    for (tex_sign, text_sign), syms in groups.items():
+        word = _plural(syms, "every integer", "all integers")
+        out.append((f"{word} ${math_list(syms)}{tex_sign}$", f"{word} {text_list(syms)}{text_sign}"))
+    return out
+
+
 def _sign(s: Symbol) -> tuple[str, str]:
     if s.is_positive:
         return r" > 0", " > 0"
@@ -136,7 +149,7 @@ def size_name_latex(name: str) -> str:
         return f"{match[1]}_{{{match[2]}}}"
     if re.fullmatch(r"[A-Za-z]", name):
         return name
-    match = re.fullmatch(r"([A-Za-z])_?([A-Za-z0-9]+)", name)
+    match = re.fullmatch(r"([A-Za-z])_([A-Za-z0-9]+)", name)
     if match:
         return f"{match[1]}_{{{match[2]}}}"
     return r"\mathit{" + name.replace("_", r"\_") + "}"
