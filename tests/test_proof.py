@@ -320,8 +320,9 @@ def test_general_statement_is_generated_from_the_objects():
     v = merge_1d(k1 + k2 - 1).prove()
     parts = v.statement_parts
     assert [q for q, _ in parts.quantifiers] == [
-        r"all integers $k_{1}, k_{2} \ge 1$", "every integer position $i$", "all real numbers $b_{1}, b_{2}$",
-        "all real signals $w^{(1)}, w^{(2)}, x$"]
+        r"all integers $k_{1},\allowbreak{} k_{2} \ge 1$", "every integer position $i$",
+        r"all real numbers $b_{1},\allowbreak{} b_{2}$",
+        r"all real signals $w^{(1)},\allowbreak{} w^{(2)},\allowbreak{} x$"]
     # the definitions are kept apart from the hypotheses; every symbol of the claim is quantified or defined
     assert parts.hypotheses == ()
     assert [d.split(" := ")[0] for d in parts.definitions] == ["{h}_{j}", "{W}_{j}"]

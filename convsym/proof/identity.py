@@ -269,7 +269,7 @@ class Identity(Theorem):
             done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
-                    "coefficient", statement["statement_latex"] or r"\text{left side} \equiv \text{right side}",
+                    "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
                     evidence,
                     checked_by=(f"{len(self.cases)} instance(s): {family_text(self.cases)}",))
         if len(done) > 6:

@@ -24,12 +24,14 @@ def _key(s) -> tuple:
 
 
 def math_list(symbols: Iterable) -> str:
-    """``k_{1}, k_{2}``: LaTeX of the symbols, comma separated."""
-    return ", ".join(sympy.latex(s) for s in symbols)
+    """``k_{1},\\allowbreak{} k_{2}``: LaTeX of the symbols, comma separated (a line may break after
+    each comma), each name once."""
+    names = list(dict.fromkeys(sympy.latex(s) for s in symbols))
+    return r",\allowbreak{} ".join(names)
 
 
 def text_list(symbols: Iterable) -> str:
-    return ", ".join(str(s) for s in symbols)
+    return ", ".join(dict.fromkeys(str(s) for s in symbols))
 
 
 def _plural(items: Sequence, one: str, many: str) -> str:
@@ -152,7 +154,7 @@ def size_name_latex(name: str) -> str:
     match = re.fullmatch(r"([A-Za-z])_([A-Za-z0-9]+)", name)
     if match:
         return f"{match[1]}_{{{match[2]}}}"
-    return r"\mathit{" + name.replace("_", r"\_") + "}"
+    return name if name.isalpha() else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
 def input_name_latex(name: str) -> str:

@@ -81,6 +81,8 @@ DOCUMENT_ABSTRACT = (
 #: its own is scaled to it, never below 0.85, or broken inside).  Shorter ones are set as ordinary
 #: display math.
 BREAKABLE_DISPLAY_CHARS = 60
+#: Definitions (``where ...``) longer than this (LaTeX characters together) are displayed.
+WHERE_INLINE_CHARS = 90
 #: A counterexample table with at most this many rows is kept on one page with its sentence.
 WITNESS_ROWS_KEPT_TOGETHER = 25
 
@@ -201,10 +203,14 @@ def statement_view(v: Verdict) -> dict[str, Any]:
     if v.statement_parts is None:
         claim = drop_true_conjuncts(v.statement_latex) if v.statement_latex else ""
         return {"lead": "", "display": display_view(claim) if claim else None,
-                "words": code_relations(v.statement), "scope": "", "where": ""}
+                "words": code_relations(v.statement), "scope": "", "where": "", "where_displays": []}
     sentences = statement_sentences(v.statement_parts, refuted=v.expected == "refuted")
     claim = sentences.pop("claim")
-    return {**sentences, "display": display_view(drop_true_conjuncts(claim)) if claim else None}
+    definitions = sentences.pop("definitions")
+    # long definitions are displayed, one a line, after "where"
+    displayed = sum(len(d) for d in definitions) > WHERE_INLINE_CHARS
+    return {**sentences, "display": display_view(drop_true_conjuncts(claim)) if claim else None,
+            "where_displays": [display_view(d) for d in definitions] if displayed else []}
 
 
 def display_view(expression: str) -> dict[str, Any]:
@@ -306,7 +312,7 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "error": v.error,
         "failed_step": v.failed_step,
         "failed_rule": v.failed_rule or "?",
-        "notes": list(v.notes),
+        "notes": [code_relations(n) for n in v.notes],
         "figure": v.figure,
         "figure_caption": v.figure_caption,
     }

@@ -133,7 +133,7 @@ def step_prose(description: str) -> str:
         if match:
             text = form(match)
             return text if _balanced(text) else description
-    return description
+    return code_relations(description)
 
 
 _ASSIGNMENTS = re.compile(r"[^\s=,;]+=-?\d+(?:, [^\s=,;]+=-?\d+)*")
@@ -154,7 +154,7 @@ def sizes_prose(text: str) -> str:
         groups = match[2].split("; ")
         if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
             return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
-    return text
+    return code_relations(text)
 
 
 _LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")
@@ -223,9 +223,10 @@ def statement_sentences(parts, refuted: bool = False) -> dict[str, str]:
     such = f" such that {_and(hypotheses)}" if hypotheses else ""
     definitions = [f"${d}$" for d in parts.definitions]
     where = f"where {_and(definitions)}." if definitions else ""
+    common = {"where": where, "definitions": list(parts.definitions)}
     if parts.claim_latex:
         lead = f"For {_and(quantifiers)}{such}:" if quantifiers or such else ""
-        return {"lead": lead, "claim": parts.claim_latex, "words": "", "scope": "", "where": where}
+        return {"lead": lead, "claim": parts.claim_latex, "words": "", "scope": "", **common}
     words = code_relations(parts.claim_words)
     scope = f"{'Tested' if refuted else 'Checked'} for {_and(quantifiers)}{such}." if quantifiers else ""
-    return {"lead": "", "claim": "", "words": words, "scope": scope, "where": where}
+    return {"lead": "", "claim": "", "words": words, "scope": scope, **common}

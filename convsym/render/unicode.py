@@ -64,7 +64,7 @@ TEXT = {"text", "mathrm", "operatorname", "mathit", "mathbf", "mathsf", "mathtt"
 #: Commands that show nothing, with how many arguments they swallow.
 SILENT = {"left": 0, "right": 0, "big": 0, "Big": 0, "bigg": 0, "Bigg": 0, "bigl": 0, "bigr": 0,
           "Bigl": 0, "Bigr": 0, "middle": 0, "nonumber": 0, "label": 1, "hspace": 1, "vspace": 1,
-          "setlength": 2, "phantom": 1}
+          "setlength": 2, "phantom": 1, "allowbreak": 0}
 ACCENTS = {"bar": "\u0304", "overline": "\u0305", "hat": "\u0302", "widehat": "\u0302",
            "tilde": "\u0303", "widetilde": "\u0303", "vec": "\u20d7", "dot": "\u0307", "ddot": "\u0308"}
 DOUBLE_STRUCK = {"N": "ℕ", "Z": "ℤ", "Q": "ℚ", "R": "ℝ", "C": "ℂ", "P": "ℙ", "1": "𝟙"}

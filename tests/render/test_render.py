@@ -334,7 +334,7 @@ def test_chapter_proved_theorem(verdict_factory, toy_family):
         r"expected & proved \\",
         r"verdict & \textbf{proved} \\",
         r"strength & exact-instance \\",
-        r"sizes & a, b \textless{}= 3 \\",
+        r"sizes & a, b $\le$ 3 \\",
         r"\bottomrule",
     ]
     positions = [lines.index(line) for line in expected_in_order]
@@ -460,7 +460,7 @@ def test_rule_descriptions_show_their_formulas(verdict_factory, toy_family, desc
     ("sizes", "latex"),
     [
         ("all k_1, k_2 >= 1", r"all $k_1,\allowbreak{} k_2 \ge 1$"),
-        ("k1, k2 <= 5", r"k1, k2 \textless{}= 5"),
+        ("k1, k2 <= 5", r"k1, k2 $\le$ 5"),
     ],
 )
 def test_sizes_as_math(verdict_factory, toy_family, sizes, latex):
