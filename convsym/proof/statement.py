@@ -157,11 +157,19 @@ def size_name_latex(name: str) -> str:
     return name if name.isalpha() else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
+#: Input names spelled as Greek letters (BatchNorm's ``gamma``, ``beta``, ``mu``...).
+GREEK = frozenset("alpha beta gamma delta epsilon lambda mu sigma rho tau theta phi".split())
+
+
 def input_name_latex(name: str) -> str:
-    """An input's name as the book writes it: ``w2`` -> ``w^{(2)}``, ``f`` -> ``f``, ``x`` -> ``x``."""
+    """An input's name as the book writes it: ``w2`` -> ``w^{(2)}``, ``gamma1`` -> ``\\gamma^{(1)}``,
+    ``f`` -> ``f``, ``x`` -> ``x``."""
     match = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
     if match:
-        return f"{match[1]}^{{({match[2]})}}"
+        base = "\\" + match[1] if match[1] in GREEK else match[1]
+        return f"{base}^{{({match[2]})}}"
+    if name in GREEK:
+        return "\\" + name
     return size_name_latex(name)
 
 
@@ -210,6 +218,10 @@ def family_quantifiers(cases: Sequence[Mapping]) -> list[tuple[str, str]]:
     return out
 
 
+def _names(names: Sequence[str]) -> str:
+    return r",\allowbreak{} ".join(dict.fromkeys(input_name_latex(n) for n in names))
+
+
 def inputs_quantifier(shapes: Mapping[str, Sequence[int]] | None, names: Sequence[str]) -> tuple[str, str]:
     """``all real arrays $f, g$ of length 2`` (shapes known: one instance) or ``all real input
     arrays $x, w_1$, every entry a symbol``."""
@@ -226,10 +238,10 @@ def inputs_quantifier(shapes: Mapping[str, Sequence[int]] | None, names: Sequenc
             else:
                 size = "of shape $" + r" \times ".join(map(str, shape)) + "$"
                 size_text = "of shape " + "x".join(map(str, shape))
-            parts.append(f"{word} ${', '.join(input_name_latex(n) for n in nms)}$ {size}")
+            parts.append(f"{word} ${_names(nms)}$ {size}")
             texts.append(f"{word} {', '.join(nms)} {size_text}")
         return ", ".join(parts), ", ".join(texts)
-    math = ", ".join(input_name_latex(n) for n in names)
+    math = _names(names)
     word = "every real input array" if len(names) == 1 else "all real input arrays"
     shapes_note = "of the shapes these sizes give"
     return f"{word} ${math}$ {shapes_note}", f"{word} {', '.join(names)} {shapes_note}"
