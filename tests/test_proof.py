@@ -344,7 +344,7 @@ def test_identity_statement_is_the_gloss_with_generated_quantifiers():
                   lhs=lambda T: T["f"], rhs=lambda T: T["f"], family=[{}])
     v = th.prove()
     assert v.statement_parts.claim_words == "Two layers are one."
-    assert v.statement_parts.quantifiers == (("all real vectors $f, g$ of length 2",
+    assert v.statement_parts.quantifiers == ((r"all real vectors $f,\allowbreak{} g$ of length 2",
                                               "all real vectors f, g of length 2"),)
     assert "lambda" not in v.statement_latex and "lambda" not in v.steps[0].expression
 
