@@ -223,7 +223,7 @@ def _statement():
 def test_statement_is_one_sentence_with_its_claim_and_definitions(verdict_factory, toy_family):
     lines = _lines(render_chapter(toy_family, [verdict_factory(statement_parts=_statement())]))
     i = lines.index(r"\noindent For all integers $a, b$ such that $a \le b$:")
-    assert lines[i + 1:i + 3] == [r"\[ a + b = b + a \]", r"\noindent where $c := a + b$."]
+    assert lines[i + 1:i + 3] == [r"\[ a + b = b + a \]", r"\par\noindent where $c := a + b$."]
     # the gloss and the hypotheses list are not repeated: the statement says it once
     assert not any("Hypotheses" in ln or "For all integers $a$ and $b$" in ln for ln in lines)
 
@@ -236,7 +236,7 @@ def test_statement_in_words_for_builders(verdict_factory, toy_family):
     v = verdict_factory("toy.sub-commutes", "refuted", statement_parts=parts)
     lines = _lines(render_chapter(toy_family, [v]))
     assert r"\noindent the two layers = the merged layer" in lines
-    assert r"Tested for every size $k \in \{1, 2\}$." in lines
+    assert r"\par\noindent Tested for every size $k \in \{1, 2\}$." in lines
     assert not any(r"\text{" in ln and "lambda" in ln for ln in lines)
 
 
