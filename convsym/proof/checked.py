@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import sympy
 import z3
 
-from convsym.proof.theorem import StepError, Theorem, established, mint, mint_witness, minted, weakest
+from convsym.proof.theorem import StepError, Theorem, established, fact_symbols, mint, mint_witness, minted, weakest
 from convsym.symbolic import decide
 
 
@@ -56,7 +56,8 @@ class Proof:
         self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
                                checked_by=("the difference reduces to 0 (SymPy)",),
                                text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
-                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}",
+                               symbols=lhs.free_symbols | rhs.free_symbols))
 
     def identical(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
         """``lhs`` and ``rhs`` are the same SymPy expression (structurally, e.g. two Piecewise forms)."""
@@ -66,7 +67,8 @@ class Proof:
         self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
                                checked_by=("the same expression (SymPy, structurally)",),
                                text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
-                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}"))
+                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}",
+                               symbols=lhs.free_symbols | rhs.free_symbols))
 
     def induction(self, description: str, n: sympy.Symbol, closed: Mapping[str, Callable], base: Mapping[str, object],
                   step: Mapping[str, Callable], shown: str = "") -> None:
@@ -145,7 +147,7 @@ class Proof:
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
                                text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
-                               fact_latex=f"{_tex(shown)} = {_tex(value)}",
+                               fact_latex=f"{_tex(shown)} = {_tex(value)}", symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
                                checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
         return value
@@ -158,6 +160,7 @@ class Proof:
         self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
                                side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
                                checked_by=(d.how,), fact_latex=rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",
+                               symbols=set().union(*(sympy.sympify(e).free_symbols for e in [*hypotheses, *goals])),
                                text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
                                     f"{' and '.join(map(sympy.sstr, goals))}"))
 
@@ -208,7 +211,7 @@ class Proof:
                 self._fail("case analysis", f"{description}: for {variable} {list(assumption)[0]} it reduces to {e}")
         self.steps.append(mint("case analysis", description, expression, "general",
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
-                               checked_by=("SymPy: zero on each sign",), fact=expr,
+                               checked_by=("SymPy: zero on each sign",), fact=expr, symbols=expr.free_symbols,
                                fact_latex=f"{_tex(expr)} = 0", text=f"{sympy.sstr(expr)} = 0"))
 
     def positive(self, description: str, expr, expression: str) -> None:
@@ -217,7 +220,8 @@ class Proof:
             self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
         self.steps.append(mint("sign", description, expression, "general",
                                checked_by=("SymPy: positive from the declared signs of its symbols",),
-                               fact_latex=f"{_tex(expr)} > 0", text=f"{sympy.sstr(expr)} > 0"))
+                               fact_latex=f"{_tex(expr)} > 0", text=f"{sympy.sstr(expr)} > 0",
+                               symbols=sympy.sympify(expr).free_symbols))
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
         """Use a theorem of the library: it must be proved; the step's evidence is its strength."""
@@ -429,8 +433,13 @@ class Checked(Theorem):
         self.derive(proof)
         checked = [s for s in proof.steps if s.evidence != "definition"]
         if proof.witness is not None:
+            from convsym.proof.verdict import Statement
+
+            words = self.gloss.strip() or proof.steps[-1].description
+            parts = Statement(claim_words=words, claim_text=words)
             return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
-                    "instances": tuple(proof.instances), "statement_latex": proof.steps[-1].expression,
+                    "statement_parts": parts, "instances": tuple(proof.instances),
+                    "statement_latex": proof.steps[-1].expression,
                     "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
         for n, step in enumerate(proof.steps, start=1):
             if not minted(step):
@@ -455,6 +464,7 @@ class Checked(Theorem):
             else:
                 latex = last[1]
             text = "; ".join(tx for _, _, tx in records if tx)
+        parts = self._statement_parts(proof, records, latex, text)
         strength = weakest(s.evidence for s in checked)
         if strength == "general":
             sizes = "all sizes"
@@ -462,7 +472,44 @@ class Checked(Theorem):
             sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
         self._sizes = sizes
         return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
-                "statement_latex": latex, "statement_text": text, "sizes": sizes}
+                "statement_latex": latex, "statement_text": text, "sizes": sizes, "statement_parts": parts}
+
+    def _statement_parts(self, proof: Proof, records: list, latex: str, text: str):
+        """The statement: the claim (or the last fact), quantified over the symbols it holds (their
+        assumptions give the number system), with the notation the proof defined as definitions."""
+        from convsym.proof import statement as S
+        from convsym.proof.verdict import Statement
+
+        if self.claim is not None:
+            found = self.claim.free_symbols
+        else:
+            last = [s for s in proof.steps if s.evidence != "definition"][-1]
+            found = fact_symbols(last) or getattr(records[-1][0], "free_symbols", set())
+        symbols = sorted(found, key=sympy.default_sort_key)
+        symbols = [q for q in symbols if isinstance(q, sympy.Symbol)]
+        sizes = S.sizes_quantifier([q for q in symbols if q.is_integer and q.is_positive])
+        quantifiers = ([sizes] if sizes else []) + S.integers_quantifiers(
+            [q for q in symbols if q.is_integer and not q.is_positive])
+        quantifiers += S.scalars_quantifiers([q for q in symbols if q.is_real and not q.is_integer])
+        other = [q for q in symbols if q.is_real is not True]
+        if other:
+            quantifiers.append((f"all numbers ${S.math_list(other)}$", f"all numbers {S.text_list(other)}"))
+        definitions = tuple(st.expression for st in proof.steps if st.evidence == "definition")
+        definitions_text = tuple(st.text or st.description for st in proof.steps if st.evidence == "definition")
+        half = (len(latex) - 3) // 2
+        if self.gloss.strip() and latex[half:half + 3] == " = " and latex[:half] == latex[half + 3:]:
+            # the last fact reads X = X (both sides were computed to the same form): the claim is
+            # the gloss, the quantifiers say what it was checked for
+            words = self.gloss.strip()
+            return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
+                             definitions_text=definitions_text, claim_words=words, claim_text=text)
+        if latex.startswith(r"\text{the "):
+            # a fact too long (or z3's formula): the statement points to the step that holds it
+            words = latex[len(r"\text{"):-1]
+            return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
+                             definitions_text=definitions_text, claim_words=words, claim_text=text)
+        return Statement(quantifiers=tuple(quantifiers), definitions=definitions, definitions_text=definitions_text,
+                         claim_latex=latex, claim_text=text)
 
     def check_source_for(self, verdict) -> str:
         """``check_source``, plus the witness re-test for a refutation."""

@@ -23,7 +23,9 @@ from sympy import IndexedBase, Symbol
 
 from convsym.errors import ProofError
 from convsym.proof import claim as C
+from convsym.proof import statement as S
 from convsym.proof.theorem import StepError, Theorem, mint, mint_witness
+from convsym.proof.verdict import Statement
 from convsym.symbolic.printing import latex_sumexpr, let_latex, let_text, text_sumexpr
 from convsym.symbolic.rules import Context, Rule
 from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols
@@ -122,6 +124,25 @@ class General(Theorem):
     def definitions_latex(self) -> tuple[str, ...]:
         return tuple(let_latex(let) for let in self.lets)
 
+    def statement_parts(self) -> Statement:
+        """The statement, generated from the two sides, the sizes, positions, signals and scalars
+        they read, the hypotheses and the ``Let`` definitions."""
+        quantifiers = [q for q in (S.sizes_quantifier(self.size_symbols()),
+                                   S.positions_quantifier(self.position_symbols())) if q]
+        quantifiers += S.scalars_quantifiers(S.scalars_of((self.lhs, self.rhs), self.lets))
+        signals = S.signals_quantifier(S.signals_of((self.lhs, self.rhs), self.lets))
+        if signals:
+            quantifiers.append(signals)
+        return Statement(
+            quantifiers=tuple(quantifiers),
+            hypotheses=tuple(sympy.latex(h) for h in self.size_hypotheses),
+            hypotheses_text=tuple(S.relation_text(h) for h in self.size_hypotheses),
+            definitions=self.definitions_latex(),
+            definitions_text=tuple(let_text(let) for let in self.lets),
+            claim_latex=f"{latex_sumexpr(self.lhs)} = {latex_sumexpr(self.rhs)}",
+            claim_text=f"{text_sumexpr(self.lhs)} = {text_sumexpr(self.rhs)}",
+        )
+
     def statement_text(self) -> str:
         parts = []
         sizes = self.size_symbols()
@@ -207,15 +228,24 @@ class General(Theorem):
             sizes = {str(k): int(v) for k, v in env.items() if C.is_size(k)}
             positions = {str(k): int(v) for k, v in env.items() if not C.is_size(k)}
             inputs = {sympy.sstr(k): int(v) for k, v in assign.items() if v != 0}
-            described = ", ".join(f"{k} = {v}" for k, v in inputs.items()) or "no input needed"
+            size_pairs = tuple((sympy.latex(k), str(int(v))) for k, v in sorted(env.items(), key=lambda kv: str(kv[0]))
+                               if C.is_size(k))
+            where = ", ".join(f"{sympy.latex(k)} = {int(v)}" for k, v in sorted(env.items(), key=lambda kv: str(kv[0]))
+                              if not C.is_size(k))
+            at = ("At $" + ", ".join(f"{k} = {v}" for k, v in size_pairs) + "$") if size_pairs else "At these inputs"
+            place = f" and ${where}$" if where else ""
+            listed = ", ".join(f"${sympy.latex(k)} = {int(v)}$" for k, v in assign.items() if v != 0)
             return mint_witness(
-                description=(f"at {C.format_env(env)}: with {described} (every other entry 0) the left side is "
-                             f"{l_val} and the right side is {r_val}"),
+                description=(f"{at}{place}, with {listed or 'every input entry 0'}, the left side is {l_val} and "
+                             f"the right side is {r_val}"),
                 assignment=tuple((sympy.latex(k), str(v)) for k, v in assign.items() if v != 0),
-                where=C.format_env({k: v for k, v in env.items() if not C.is_size(k)}) or "the only entry",
+                where=where or r"\text{the only entry}",
                 lhs=str(l_val), rhs=str(r_val),
                 data={"sizes": sizes, "positions": positions, "inputs": inputs,
                       "lhs": str(l_val), "rhs": str(r_val)},
+                sizes=size_pairs,
+                reason=("both sides were evaluated exactly at this instance, every sum enumerated term by term, "
+                        "independently of the derivation"),
             )
         return None
 
@@ -227,7 +257,7 @@ class General(Theorem):
         claim_instances, step_instances = self._instances()
         out = {"hypotheses": self.hypotheses_latex() + self.definitions_latex(),
                "statement_latex": f"{latex_sumexpr(self.lhs)} = {latex_sumexpr(self.rhs)}",
-               "statement_text": self.statement_text()}
+               "statement_text": self.statement_text(), "statement_parts": self.statement_parts()}
         witness = self._claim_check(claim_instances)
         if witness is not None:
             step = mint("claim on an instance", "both sides evaluated exactly, independently of the derivation",

@@ -11,9 +11,10 @@ import numpy as np
 import sympy
 
 from convsym.errors import ProofError
+from convsym.proof import statement as S
 from convsym.proof.sources import check_text
 from convsym.proof.theorem import Theorem, mint, mint_witness
-from convsym.proof.verdict import Verdict
+from convsym.proof.verdict import Statement, Verdict
 
 
 def _fmt_sizes(sz: Mapping) -> str:
@@ -66,6 +67,64 @@ def _describe_fn(fn: Callable) -> str:
     return doc[0].rstrip(".") if doc else getattr(fn, "__name__", "f").strip("_").replace("_", " ")
 
 
+def _has_name(fn: Callable) -> bool:
+    """Whether a builder says what it computes (a docstring, or a name that is not ``<lambda>``)."""
+    return bool((fn.__doc__ or "").strip()) or getattr(fn, "__name__", "<lambda>") != "<lambda>"
+
+
+def _builders_latex(lhs: Callable, rhs: Callable) -> str:
+    """The equation of two builders by their names, or ``""`` when they have none (lambdas)."""
+    return _text_equation(_describe_fn(lhs), _describe_fn(rhs)) if _has_name(lhs) and _has_name(rhs) else ""
+
+
+def entry_latex(pool_name: str) -> str:
+    """A pool variable ``w2_{0,1}`` as the book writes an entry: ``w^{(2)}_{0,1}``."""
+    import re
+
+    match = re.fullmatch(r"(.+?)_\{(.*)\}", pool_name)
+    if not match:
+        return S.input_name_latex(pool_name)
+    return f"{{{S.input_name_latex(match[1])}}}_{{{match[2]}}}"
+
+
+#: an input with at most this many entries is printed in full with a witness
+FULL_ARRAY_ENTRIES = 16
+
+
+def _array_latex(values, shape: Sequence[int]) -> str:
+    """Nested brackets: ``[1, 0]``, ``[[1, 0], [0, 0]]``."""
+    arr = np.asarray(values, dtype=object).reshape(shape)
+
+    def rec(a) -> str:
+        if not isinstance(a, np.ndarray):
+            return _latex_number(a)
+        return "[" + ", ".join(rec(e) for e in a) + "]"
+
+    return rec(arr)
+
+
+def _latex_number(v) -> str:
+    if isinstance(v, Fraction):
+        return sympy.latex(sympy.Rational(v.numerator, v.denominator))
+    return sympy.latex(sympy.sympify(v))
+
+
+def witness_arrays(inputs: Mapping[str, Mapping]) -> tuple[tuple[str, str, str], ...]:
+    """The inputs of a witness in full when they are small: ``(name, shape, values)`` in LaTeX;
+    ``inputs[name]`` is ``{"shape": [...], "nonzero": [[index, value], ...]}``."""
+    out = []
+    for nm, spec in inputs.items():
+        shape = tuple(int(d) for d in spec["shape"])
+        count = int(np.prod(shape))
+        if count > FULL_ARRAY_ENTRIES:
+            continue
+        full = np.zeros(shape, dtype=object)
+        for index, value in spec["nonzero"]:
+            full[tuple(index)] = value
+        out.append((S.input_name_latex(nm), r" \times ".join(map(str, shape)), _array_latex(full.flat, shape)))
+    return tuple(out)
+
+
 class Identity(Theorem):
     """An exact polynomial identity ``lhs == rhs`` for concrete sizes, every input entry a symbol.
 
@@ -90,9 +149,13 @@ class Identity(Theorem):
         rhs: Callable[..., object],
         family: Sequence[Mapping[str, int]],
         witness_check: str | Callable = "",
+        coordinates: Callable[..., Mapping[str, int]] | None = None,
         **kw,
     ) -> None:
         super().__init__(name, title, gloss, **kw)
+        if coordinates is not None and not callable(coordinates):
+            raise TypeError(f"Theorem {name}: coordinates must be a function (entry, **sizes) -> {{index: value}}")
+        self.coordinates = coordinates
         if not family:
             raise ValueError(f"Theorem {name}: family must list at least one size assignment")
         self.inputs, self.lhs_fn, self.rhs_fn = inputs, lhs, rhs
@@ -105,6 +168,27 @@ class Identity(Theorem):
     def statement_text(self) -> str:
         return (f"for {family_text(self.cases)}: {_describe_fn(self.lhs_fn)} = {_describe_fn(self.rhs_fn)}, "
                 "as exact polynomials in every input entry")
+
+    def statement_parts(self) -> Statement:
+        """The family's sizes and the inputs as quantifiers; the claim in words (the gloss: the two
+        sides are builders, which have no formula), or the builders' names."""
+        quantifiers = S.family_quantifiers(self.cases)
+        if len(self.cases) == 1:
+            shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**self.cases[0]).items()}
+            quantifiers.append(S.inputs_quantifier(shapes, list(shapes)))
+        else:
+            quantifiers.append(S.inputs_quantifier(None, list(self.inputs(**self.cases[0]))))
+        return S.words_statement(quantifiers, self.gloss, _describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))
+
+    def _where(self, where: tuple, sz: Mapping) -> tuple[str, str]:
+        """The differing output entry in the statement's coordinates when the theorem gives them
+        (``coordinates``), else as the output's array index counted from 0: ``(LaTeX, words)``."""
+        if self.coordinates is not None:
+            coords = dict(self.coordinates(where, **sz))
+            tex = ", ".join(f"{S.size_name_latex(k)} = {int(v)}" for k, v in coords.items())
+            return tex, f"${tex}$"
+        index = ", ".join(map(str, where))
+        return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
 
     def _witness(self, sz, pool, owners, lhs, rhs, diff):
         ids = [pool.id(n) for n in diff.monomial]
@@ -125,14 +209,20 @@ class Identity(Theorem):
                 if start <= vid < start + count:
                     nonzero.append([[int(q) for q in np.unravel_index(vid - start, shape)], value])
             data["inputs"][nm] = {"shape": list(shape), "nonzero": nonzero}
-        rows = tuple((sympy.latex(sympy.Symbol(pool.name(v))), str(value)) for v in sorted(set(ids)))
+        rows = tuple((entry_latex(pool.name(v)), str(value)) for v in sorted(set(ids)))
+        where_tex, where_words = self._where(where, sz)
+        sizes = tuple((S.size_name_latex(k), str(v)) for k, v in sz.items())
+        at = ("at the sizes $" + ", ".join(f"{k} = {v}" for k, v in sizes) + "$, ") if sizes else ""
+        product = r"\, ".join(entry_latex(n) for n in diff.monomial) or "1"
+        entries = "these entries" if len(set(ids)) > 1 else "this entry"
         return mint_witness(
-            description=(
-                f"at sizes {_fmt_sizes(sz)}: the inputs listed are {value}, every other input entry is 0; "
-                f"the two sides differ at entry {where} (monomial {'*'.join(diff.monomial) or '1'}: "
-                f"coefficient {diff.lhs} on the left, {diff.rhs} on the right)"
-            ),
-            assignment=rows, where=str(where), lhs=str(lv), rhs=str(rv), data=data,
+            description=(f"{at[:1].upper() + at[1:] if at else ''}{'w' if at else 'W'}ith the inputs below, "
+                         f"the two sides differ at {where_words}: the left side is {lv}, the right side {rv}"),
+            assignment=rows, where=where_tex, lhs=str(lv), rhs=str(rv), data=data, sizes=sizes,
+            arrays=witness_arrays(data["inputs"]),
+            reason=(f"As polynomials in the input entries the two sides differ in the term ${product}$ "
+                    f"(coefficient {diff.lhs} on the left, {diff.rhs} on the right), so setting {entries} to "
+                    f"{value} and every other entry to 0 separates them"),
         )
 
     def _run(self) -> dict:
@@ -140,8 +230,9 @@ class Identity(Theorem):
 
         done = []
         statement = {"statement_text": self.statement_text(),
-                     # the display holds the equation only; the family is the sizes line
-                     "statement_latex": _text_equation(_describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))}
+                     # the builders' names when they have them (no formula: the statement is in words)
+                     "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
+                     "statement_parts": self.statement_parts()}
         for sz in self.cases:
             shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**sz).items()}
             for nm, shape in shapes.items():
@@ -168,15 +259,18 @@ class Identity(Theorem):
                     start += int(np.prod(shape))
                 witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
                                         check.difference)
-                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ", rf"{witness.lhs} \ne "
+                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ" if sz else
+                            "the two sides differ", rf"{witness.lhs} \ne "
                             rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
                 return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
                         "steps": (step,), "sizes": _fmt_sizes(sz)}
             stats = check.terms_per_entry
-            done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} monomials per entry at most)")
+            many = "monomial" if stats.max == 1 else "monomials"
+            done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
-                    "coefficient", statement["statement_latex"], evidence,
+                    "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
+                    evidence,
                     checked_by=(f"{len(self.cases)} instance(s): {family_text(self.cases)}",))
         if len(done) > 6:
             done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
@@ -246,16 +340,20 @@ class Refutation(Theorem):
     def _run(self) -> dict:
         lv, rv = _exact_value(self.lhs_fn(**self.witness_inputs)), _exact_value(self.rhs_fn(**self.witness_inputs))
         text = f"{_describe_fn(self.lhs_fn)} = {_describe_fn(self.rhs_fn)}"
-        statement = {"statement_text": text,
-                     "statement_latex": _text_equation(_describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))}
+        statement = {"statement_text": text, "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
+                     "statement_parts": S.words_statement((), self.gloss, _describe_fn(self.lhs_fn),
+                                                          _describe_fn(self.rhs_fn))}
         if lv == rv:
             raise ProofError(f"the witness does not separate the two sides: both are {_show(lv)}", rule="witness")
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
         witness = mint_witness(
             description=self.describe or f"the two sides differ at the input {inputs}",
-            assignment=tuple((k, _show(v)) for k, v in self.witness_inputs.items()),
-            where=self.where or "the output", lhs=_show(lv), rhs=_show(rv),
+            assignment=tuple((S.input_name_latex(k), _show(v)) for k, v in self.witness_inputs.items()),
+            where=self.where or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
             data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **self.data},
+            # the inputs are given whole: each is printed in full
+            arrays=tuple((S.input_name_latex(k), _shape_latex(v), _latex_value(v))
+                         for k, v in self.witness_inputs.items()),
         )
         step = mint("exact evaluation", "both sides evaluated exactly at the witness input",
                     rf"{_latex(lv)} \ne {_latex(rv)}", "exact-instance", checked_by=("exact rational arithmetic",))
@@ -263,6 +361,26 @@ class Refutation(Theorem):
 
     def check_source_for(self, verdict: Verdict) -> str:
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)
+
+
+def _shape_latex(v) -> str:
+    """``2 \\times 3`` for an array, ``1`` for a number (a scalar input)."""
+    shape = getattr(v, "shape", None)
+    if shape is None and isinstance(v, tuple | list):
+        shape = (len(v),)
+    return r" \times ".join(map(str, shape)) if shape else "1"
+
+
+def _latex_value(v) -> str:
+    """An input's value as LaTeX: a number, or nested brackets for an array."""
+    if isinstance(v, np.ndarray):
+        return _array_latex(v.flat, v.shape)
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(_latex_value(e) for e in v) + "]"
+    try:
+        return _latex_number(_exact_value(v))
+    except ProofError:
+        return r"\text{" + str(v).replace("_", r"\_") + "}"
 
 
 def _exact_or_raw(v):

@@ -31,6 +31,8 @@ _MINTED: dict[int, weakref.ref] = {}
 #: what a minted step established, kept by the kernel (not on the record a proof can touch):
 #: ``id(step) -> (fact, latex, text)`` with ``fact`` a SymPy expression proved to be 0, or None
 _FACTS: dict[int, tuple] = {}
+#: the symbols a minted step's fact is about (``id(step) -> frozenset``), for the generated statement
+_SYMBOLS: dict[int, frozenset] = {}
 
 
 def _remember(obj) -> None:
@@ -39,6 +41,7 @@ def _remember(obj) -> None:
     def forget(_ref, key=key):
         _MINTED.pop(key, None)
         _FACTS.pop(key, None)
+        _SYMBOLS.pop(key, None)
 
     _MINTED[key] = weakref.ref(obj, forget)
 
@@ -50,7 +53,8 @@ def minted(obj) -> bool:
 
 
 def mint(rule: str, description: str, expression: str, evidence: str, *, side_conditions: Sequence[str] = (),
-         checked_by: Sequence[str] = (), text: str = "", fact=None, fact_latex: str = "") -> StepRecord:
+         checked_by: Sequence[str] = (), text: str = "", fact=None, fact_latex: str = "",
+         symbols: Iterable = ()) -> StepRecord:
     """A step record for a check the caller (kernel code) has just carried out.
 
     ``fact`` (a SymPy expression the check proved to be 0) and ``fact_latex``/``text`` (what the
@@ -61,7 +65,13 @@ def mint(rule: str, description: str, expression: str, evidence: str, *, side_co
     record = StepRecord(rule, description, expression, tuple(side_conditions), tuple(checked_by), text, evidence)
     _remember(record)
     _FACTS[id(record)] = (fact, fact_latex, text)
+    _SYMBOLS[id(record)] = frozenset(symbols)
     return record
+
+
+def fact_symbols(step: StepRecord) -> frozenset:
+    """The symbols of what a minted step established (empty when the step did not say)."""
+    return _SYMBOLS.get(id(step), frozenset()) if minted(step) else frozenset()
 
 
 def established(step: StepRecord) -> tuple:
@@ -198,6 +208,7 @@ class Theorem:
             statement=self.gloss,
             statement_latex=fields.pop("statement_latex", ""),
             statement_text=fields.pop("statement_text", ""),
+            statement_parts=fields.pop("statement_parts", None),
             expected=self.expected,
             sizes=fields.pop("sizes", self.sizes()),
             seconds=time.perf_counter() - start,

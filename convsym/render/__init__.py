@@ -15,6 +15,7 @@ from convsym.render.checks import render_checks
 from convsym.render.latex import (
     HEADER,
     bookmark,
+    entries_not_in_full,
     environment,
     escape,
     render_chapter,
@@ -22,7 +23,8 @@ from convsym.render.latex import (
     render_template,
     tex,
 )
-from convsym.render.unicode import latex_to_unicode, text_to_unicode
+from convsym.render.prose import code_relations
+from convsym.render.unicode import latex_to_unicode, prose_to_unicode, statement_lines, text_to_unicode
 
 __all__ = [
     "HEADER",
@@ -59,22 +61,15 @@ def render_text(v: Verdict) -> str:
     ``w^{(1)}``).  Each step shows its plain-text form (``StepRecord.text``) when the proof gave
     one, its LaTeX otherwise.
     """
-    math, plain = latex_to_unicode, text_to_unicode
+    math, plain, prose = latex_to_unicode, text_to_unicode, prose_to_unicode
     out = [f"{v.name}: {plain(v.title)}"]
-    if v.statement:
-        out.append("in words (a gloss, not checked): " + plain(v.statement))
-    if v.hypotheses:
-        out.append("hypotheses:")
-        out += _indent([math(h) for h in v.hypotheses])
-    if v.statement_text:
-        out += ["statement (what the kernel checks):", *_indent([plain(v.statement_text)])]
-    elif v.statement_latex:
-        out += ["statement (what the kernel checks):", *_indent([math(v.statement_latex)])]
+    out += statement_lines(v)
     if v.steps:
         out.append("derivation:")
         for number, step in enumerate(v.steps, start=1):
             out.append(f"  {number}. [{step.rule}] {plain(step.description)}")
-            shown = plain(step.text) if step.text else math(step.expression)
+            # the step's LaTeX, as the book prints it (its plain text is code: sum(...), ==)
+            shown = math(drop_true_conjuncts(step.expression)) if step.expression else plain(step.text)
             out += _indent([shown], "       = ")
             for i, cond in enumerate(step.side_conditions):
                 if is_trivially_true(cond):  # as in the book: a condition true for all sizes is not shown
@@ -87,11 +82,17 @@ def render_text(v: Verdict) -> str:
         out.append("exact-instance checks:")
         out += _indent([plain(i) for i in v.instances])
     mark = "" if v.ok else f" (expected {v.expected})"
-    out.append(f"verdict: {v.verdict}{mark}, strength {v.strength}, sizes {plain(v.sizes) or '-'}")
+    out.append(f"verdict: {v.verdict}{mark}, strength {v.strength}, sizes {prose(code_relations(v.sizes)) or '-'}")
     if v.witness is not None:
         w = v.witness
-        out.append(f"counterexample: {plain(w.description)}")
-        out += _indent([f"{math(name)} = {value}" for name, value in w.assignment])
+        out.append(f"counterexample: {prose(code_relations(w.description))}")
+        if w.reason:
+            out.append(f"    why: {prose(w.reason)}")
+        out += _indent([f"{math(name)} ({math(shape)}) = {math(values)}" for name, shape, values in w.arrays])
+        rest = entries_not_in_full(w)
+        out += _indent([f"{math(name)} = {value}" for name, value in rest])
+        if rest:
+            out.append("    (every input entry not listed is 0)")
         out.append(f"    left side = {plain(str(w.lhs))}, right side = {plain(str(w.rhs))} at {math(w.where)}")
     if v.verdict == "failed":
         where = f" at step {v.failed_step} ({v.failed_rule or '?'})" if v.failed_step else ""

@@ -48,9 +48,11 @@ from convsym.render.prose import (
     REWRITE_RULES,
     changed_part,
     checked_prose,
+    code_relations,
     crossref_prose,
     is_tautology,
     sizes_prose,
+    statement_sentences,
     step_prose,
 )
 from convsym.render.tex import bookmark, escape, escape_text, tex  # noqa: F401 (escape_text: re-exported)
@@ -82,6 +84,8 @@ DOCUMENT_ABSTRACT = (
 #: its own is scaled to it, never below 0.85, or broken inside).  Shorter ones are set as ordinary
 #: display math.
 BREAKABLE_DISPLAY_CHARS = 60
+#: Definitions (``where ...``) longer than this (LaTeX characters together) are displayed.
+WHERE_INLINE_CHARS = 90
 #: A counterexample table with at most this many rows is kept on one page with its sentence.
 WITNESS_ROWS_KEPT_TOGETHER = 25
 
@@ -95,6 +99,15 @@ def inline(value: Any) -> str:
 def prose(text: Any) -> str:
     """Prose as :func:`escape` makes it, with theorem names linked and long words breakable."""
     return crossref_prose(text)
+
+
+def statement_prose(text: Any) -> str:
+    """Prose as :func:`prose` makes it, its inline math allowed to break (a statement's
+    quantifiers and definitions can be long)."""
+    from convsym.render.tex import segments
+
+    return "".join("$" + inline(part) + "$" if is_math else crossref_prose(part)
+                   for is_math, part in segments(text, "statement"))
 
 
 def name_tex(name: Any) -> str:
@@ -125,6 +138,7 @@ def environment() -> jinja2.Environment:
     env.filters["inline"] = inline
     env.filters["escape"] = escape
     env.filters["prose"] = prose
+    env.filters["statement"] = statement_prose
     env.filters["name"] = name_tex
     env.filters["breakable"] = breakable_prose
     env.filters["bookmark"] = bookmark
@@ -160,14 +174,46 @@ def _sentence(text: str) -> str:
     return text.rstrip() + "." if last and (last.isalnum() or last in ")$") else text
 
 
+def entries_not_in_full(w: Witness) -> list[tuple[str, str]]:
+    """The witness's listed entries that do not belong to an input printed in full."""
+    full = [name for name, _, _ in w.arrays]
+
+    def part_of(name: str, a: str) -> bool:
+        return name in (a, f"{{{a}}}") or name.startswith((f"{{{a}}}_", f"{a}_"))
+
+    return [(name, value) for name, value in w.assignment if not any(part_of(name, a) for a in full)]
+
+
 def _witness_view(w: Witness) -> dict[str, Any]:
+    """A counterexample in the book's terms: its sentence (sizes, where, both values), the reason,
+    the inputs in full when they are small and, for the others, their entries that are not zero."""
+    rest = entries_not_in_full(w)
+    reason = w.reason.strip()
     return {
-        "description": _sentence(w.description),
-        "assignment": [{"name": name, "value": value} for name, value in w.assignment],
+        "description": _sentence(code_relations(w.description)),
+        "reason": _sentence(reason[:1].upper() + reason[1:]) if reason else "",
+        "arrays": [{"name": name, "shape": shape, "entries": values} for name, shape, values in w.arrays],
+        "assignment": [{"name": name, "value": value} for name, value in rest],
         "where": w.where,
         "lhs": w.lhs,
         "rhs": w.rhs,
     }
+
+
+def statement_view(v: Verdict) -> dict[str, Any]:
+    """The theorem's one statement (see :func:`convsym.render.prose.statement_sentences`), its
+    claim as a display; a verdict without a generated statement (a failed one) shows its gloss."""
+    if v.statement_parts is None:
+        claim = drop_true_conjuncts(v.statement_latex) if v.statement_latex else ""
+        return {"lead": "", "display": display_view(claim) if claim else None,
+                "words": code_relations(v.statement), "scope": "", "where": "", "where_displays": []}
+    sentences = statement_sentences(v.statement_parts, refuted=v.expected == "refuted")
+    claim = sentences.pop("claim")
+    definitions = sentences.pop("definitions")
+    # long definitions are displayed, one a line, after "where"
+    displayed = sum(len(d) for d in definitions) > WHERE_INLINE_CHARS
+    return {**sentences, "display": display_view(drop_true_conjuncts(claim)) if claim else None,
+            "where_displays": [display_view(d) for d in definitions] if displayed else []}
 
 
 def display_view(expression: str) -> dict[str, Any]:
@@ -264,9 +310,7 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "environment_title": environment_title,
         "title": v.title,
         "idea": v.idea,
-        "statement": v.statement,
-        "statement_display": display_view(drop_true_conjuncts(v.statement_latex)) if v.statement_latex else None,
-        "hypotheses": list(v.hypotheses),
+        "statement": statement_view(v),
         "steps": steps,
         "reevaluated": reevaluation_sentence(steps),
         "instances": [sizes_prose(i) for i in v.instances],
@@ -279,7 +323,7 @@ def theorem_view(v: Verdict) -> dict[str, Any]:
         "error": v.error,
         "failed_step": v.failed_step,
         "failed_rule": v.failed_rule or "?",
-        "notes": list(v.notes),
+        "notes": [code_relations(n) for n in v.notes],
         "figure": v.figure,
         "figure_caption": v.figure_caption,
     }

@@ -133,7 +133,7 @@ def step_prose(description: str) -> str:
         if match:
             text = form(match)
             return text if _balanced(text) else description
-    return description
+    return code_relations(description)
 
 
 _ASSIGNMENTS = re.compile(r"[^\s=,;]+=-?\d+(?:, [^\s=,;]+=-?\d+)*")
@@ -160,7 +160,7 @@ def sizes_prose(text: str) -> str:
         groups = match[2].split("; ")
         if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
             return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
-    return text
+    return code_relations(text)
 
 
 _LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")
@@ -278,3 +278,58 @@ def is_tautology(formula: str) -> bool:
         return False
     left, right = formula[:cuts[0]].strip(), formula[cuts[0] + 1:].strip()
     return bool(left) and "".join(left.split()) == "".join(right.split())
+
+
+# statements: the kernel's structured statement as sentences (prose with inline $...$ math)
+
+_CODE_RELATIONS = ((" == ", " = "), (">=", r"$\ge$"), ("<=", r"$\le$"), ("!=", r"$\ne$"))
+
+
+def code_relations(text: str) -> str:
+    r"""Prose whose relations were typed as code (``a == b``, ``p >= 1``) with them as mathematics
+    (``a = b``, ``p $\ge$ 1``); the ``$...$`` parts are left as they are.
+
+    >>> code_relations("p2 >= 1 and f == g")
+    'p2 $\\ge$ 1 and f = g'
+    """
+    if not isinstance(text, str):
+        raise RenderError(f"code_relations: expected prose as str, got {type(text).__name__}")
+    out = []
+    for is_math, part in segments(text, "code_relations"):
+        if is_math:
+            out.append(f"${part}$")
+            continue
+        for code, math in _CODE_RELATIONS:
+            part = part.replace(code, math)
+        out.append(part)
+    return "".join(out)
+
+
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def statement_sentences(parts, refuted: bool = False) -> dict[str, str]:
+    r"""The statement as the book and the terminal print it, from the kernel's
+    :class:`~convsym.proof.verdict.Statement`: prose with inline ``$...$`` math.
+
+    ``lead``: the quantifiers and hypotheses, ending in a colon, before the claim's display
+    (``For all integers $k_{1}, k_{2} \ge 1$ and every integer position $i$:``);
+    ``claim``: the claim's LaTeX (empty when it is told in words); ``words``: the claim in words;
+    ``scope``: for a claim in words, the sizes and inputs it was checked for; ``where``: the
+    definitions (``where $h_{j} := \dots$.``).
+    """
+    quantifiers = [q for q, _ in parts.quantifiers]
+    hypotheses = [f"${h}$" for h in parts.hypotheses]
+    such = f" such that {_and(hypotheses)}" if hypotheses else ""
+    definitions = [f"${d}$" for d in parts.definitions]
+    where = f"where {_and(definitions)}." if definitions else ""
+    common = {"where": where, "definitions": list(parts.definitions)}
+    if parts.claim_latex:
+        lead = f"For {_and(quantifiers)}{such}:" if quantifiers or such else ""
+        return {"lead": lead, "claim": parts.claim_latex, "words": "", "scope": "", **common}
+    words = code_relations(parts.claim_words)
+    scope = f"{'Tested' if refuted else 'Checked'} for {_and(quantifiers)}{such}." if quantifiers else ""
+    return {"lead": "", "claim": "", "words": words, "scope": scope, **common}

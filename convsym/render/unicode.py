@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["latex_to_unicode", "text_to_unicode"]
+__all__ = ["latex_to_unicode", "prose_to_unicode", "statement_lines", "text_to_unicode"]
 
 SYMBOLS = {
     # relations and logic
@@ -64,7 +64,7 @@ TEXT = {"text", "mathrm", "operatorname", "mathit", "mathbf", "mathsf", "mathtt"
 #: Commands that show nothing, with how many arguments they swallow.
 SILENT = {"left": 0, "right": 0, "big": 0, "Big": 0, "bigg": 0, "Bigg": 0, "bigl": 0, "bigr": 0,
           "Bigl": 0, "Bigr": 0, "middle": 0, "nonumber": 0, "label": 1, "hspace": 1, "vspace": 1,
-          "setlength": 2, "phantom": 1}
+          "setlength": 2, "phantom": 1, "allowbreak": 0}
 ACCENTS = {"bar": "\u0304", "overline": "\u0305", "hat": "\u0302", "widehat": "\u0302",
            "tilde": "\u0303", "widetilde": "\u0303", "vec": "\u20d7", "dot": "\u0307", "ddot": "\u0308"}
 DOUBLE_STRUCK = {"N": "ℕ", "Z": "ℤ", "Q": "ℚ", "R": "ℝ", "C": "ℂ", "P": "ℙ", "1": "𝟙"}
@@ -292,3 +292,49 @@ def text_to_unicode(text: str) -> str:
     'window i of size k₁ in {0, 1}: max_pool with w⁽¹⁾'
     """
     return latex_to_unicode(text, keep_braces=True)
+
+
+def prose_to_unicode(text: str) -> str:
+    """Prose with inline ``$...$`` LaTeX math (what the kernel's statements and witnesses hold): the
+    math read by :func:`latex_to_unicode`, the words by :func:`text_to_unicode`.
+
+    >>> prose_to_unicode("where ${h}_{j} := x_{j} + b_{1}$ and $p \\ge 1$.")
+    'where hⱼ := xⱼ + b₁ and p ≥ 1.'
+    """
+    parts = text.split("$")
+    if len(parts) % 2 == 0:  # an unpaired dollar is a literal one
+        parts[-2:] = [parts[-2] + "$" + parts[-1]]
+
+    def words(p: str) -> str:  # the spaces around the words stay
+        core = p.strip()
+        return p[:len(p) - len(p.lstrip())] + text_to_unicode(core) + p[len(p.rstrip()):] if core else p
+
+    return "".join(latex_to_unicode(p) if i % 2 else words(p) for i, p in enumerate(parts))
+
+
+def statement_lines(v) -> list[str]:
+    """A verdict's statement for the terminal: the same sentences as the book
+    (:func:`convsym.render.prose.statement_sentences`) in Unicode, the claim on its own line.
+
+    A verdict without a generated statement (a failed one) shows its gloss and its LaTeX claim.
+    """
+    from convsym.render.prose import code_relations, statement_sentences
+
+    if v.statement_parts is None:
+        out = []
+        if v.statement:
+            out.append("statement: " + prose_to_unicode(code_relations(v.statement)))
+        if v.statement_latex:
+            out.append("    " + latex_to_unicode(v.statement_latex))
+        return out
+    s = statement_sentences(v.statement_parts, refuted=v.expected == "refuted")
+    out = ["statement:"]
+    for key in ("words", "lead"):
+        if s[key]:
+            out.append("  " + prose_to_unicode(s[key]))
+    if s["claim"]:
+        out.append("      " + latex_to_unicode(s["claim"]))
+    for key in ("where", "scope"):
+        if s[key]:
+            out.append("  " + prose_to_unicode(s[key]))
+    return out

@@ -159,17 +159,18 @@ def test_show(toy_dir):
     assert status == 0
     assert out.splitlines() == [
         "toy.sub-commutes: sub commutes",
-        "in words (a gloss, not checked): a - b = b - a",
-        "statement (what the kernel checks):",
-        "    a - b = b - a",
+        # one statement, the same the book prints (the claim in words: its sides are functions)
+        "statement:",
+        "  a - b = b - a",
         "derivation:",
         "  1. [exact evaluation] both sides evaluated exactly at the witness input",
         "       = 1 ≠ -1",
         "       checked: exact rational arithmetic",
         "verdict: refuted, strength exact-instance, sizes one exact input: a = 1, b = 0",
         "counterexample: one point",
-        "    a = 1",
-        "    b = 0",
+        # the inputs in full, with their shapes
+        "    a (1) = 1",
+        "    b (1) = 0",
         "    left side = 1, right side = -1 at a - b",
     ]
 
