@@ -22,7 +22,7 @@ def test_costs_conv_output_size_is_the_references():
         x = np.zeros((1, 1, n, 2))
         w = np.zeros((1, 1, k, 1))
         out = ref.conv2d(x, w, padding=((p_l, p_r), (0, 0)), stride=(s, 1), dilation=(d, 1))
-        assert out.shape[2] == _costs_conv_output_size(n, k, s, p_l, p_r, d)
+        assert out.shape[2] == _costs_conv_output_size(n, k, s, p_l, p_r, d)  # noqa: F821
 
 
 # costs.ceil-mode
@@ -38,7 +38,7 @@ def test_costs_ceil_mode_is_the_references():
         n = int(rng.integers(max(1, d * (k - 1) + 1 - 2 * p), 14))
         x = np.zeros((1, 1, n, 1))
         out = ref.max_pool2d(x, (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode=True)
-        assert out.shape[2] == _costs_pool_output_size_ceil(n, k, s, p, d)
+        assert out.shape[2] == _costs_pool_output_size_ceil(n, k, s, p, d)  # noqa: F821
 
 
 # costs.same-padding
@@ -56,7 +56,7 @@ def test_costs_same_padding_puts_the_extra_row_last():
         for d in (1, 2, 3):
             x = rng.standard_normal((1, 2, 9, 8))
             w = rng.standard_normal((3, 2, k, k))
-            left, right = _costs_same_left(k, d), _costs_same_right(k, d)
+            left, right = _costs_same_left(k, d), _costs_same_right(k, d)  # noqa: F821
             same = ref.conv2d(x, w, padding="same", dilation=d)
             explicit = ref.conv2d(x, w, padding=((left, right), (left, right)), dilation=d)
             assert same.shape == (1, 3, 9, 8)
@@ -77,7 +77,7 @@ def test_costs_transposed_size_is_the_references():
         p = int(rng.integers(0, (full - 1) // 2 + 1))
         x, w = np.zeros((1, 1, n, 1)), np.zeros((1, 1, k, 1))
         out = ref.conv_transpose2d(x, w, None, (s, 1), (p, 0), (op, 0), (d, 1))
-        assert out.shape[2] == _costs_transposed_size(n, k, s, p, op, d)
+        assert out.shape[2] == _costs_transposed_size(n, k, s, p, op, d)  # noqa: F821
 
 
 # costs.receptive-field
@@ -126,7 +126,7 @@ def test_costs_conv2d_macs_counted_by_a_convolution_of_ones():
         w = int(rng.integers(max(1, d_w * (k_w - 1) + 1 - 2 * p_w), 10))
         x = np.pad(np.ones((n, c_in, h, w)), ((0, 0), (0, 0), (p_h, p_h), (p_w, p_w)), constant_values=1)
         y = ref.conv2d(x, np.ones((c_out, c_in // g, k_h, k_w)), stride=(s_h, s_w), dilation=(d_h, d_w), groups=g)
-        assert y.sum() == _costs_conv2d_macs(n, c_in, h, w, c_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_w, g)
+        assert y.sum() == _costs_conv2d_macs(n, c_in, h, w, c_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h, d_w, g)  # noqa: F821
 
 
 # costs.conv2d-params-flops
@@ -141,7 +141,7 @@ def _costs_conv2d_flops(N, C_in, H, W, C_out, k_h, k_w, s_h, s_w, p_h, p_w, d_h,
 def test_costs_params_are_the_array_sizes():
     for c_in, c_out, k_h, k_w, g in [(3, 64, 7, 7, 1), (32, 32, 3, 3, 32), (8, 12, 1, 3, 4), (6, 4, 2, 2, 2)]:
         weight, bias = np.zeros((c_out, c_in // g, k_h, k_w)), np.zeros(c_out)
-        assert weight.size + bias.size == _costs_conv2d_params(c_in, c_out, k_h, k_w, g)
+        assert weight.size + bias.size == _costs_conv2d_params(c_in, c_out, k_h, k_w, g)  # noqa: F821
 
 
 def test_costs_flops_count_the_products_and_sums():
@@ -154,7 +154,7 @@ def test_costs_flops_count_the_products_and_sums():
         w = rng.integers(-3, 4, size=(c_out, c_in // g, k, k)).astype(object)
         y = ref.conv2d(x, w, np.zeros(c_out, dtype=object), groups=g)
         products = y.size * (c_in // g) * k * k
-        assert _costs_conv2d_flops(1, c_in, n, n, c_out, k, k, 1, 1, 0, 0, 1, 1, g) == 2 * products
+        assert _costs_conv2d_flops(1, c_in, n, n, c_out, k, k, 1, 1, 0, 0, 1, 1, g) == 2 * products  # noqa: F821
 
 
 # costs.conv-transpose-macs
@@ -168,7 +168,7 @@ def test_costs_transposed_macs_counted_by_ones():
     for n, c_in, h, w, c_out, k, s, g in [(1, 4, 5, 5, 2, 3, 2, 1), (2, 6, 4, 3, 6, 2, 2, 3), (1, 2, 3, 3, 4, 4, 1, 2)]:
         x = np.ones((n, c_in, h, w))
         y = ref.conv_transpose2d(x, np.ones((c_in, c_out // g, k, k)), stride=s, groups=g)
-        assert y.sum() == _costs_conv_transpose2d_macs(n, c_in, h, w, c_out, k, k, g)
+        assert y.sum() == _costs_conv_transpose2d_macs(n, c_in, h, w, c_out, k, k, g)  # noqa: F821
 
 
 # costs.pooling
@@ -185,7 +185,7 @@ def test_costs_avg_pooling_is_a_depthwise_conv():
         kernel = np.full((c, 1, k_h, k_w), 1.0 / (k_h * k_w))
         conv = ref.conv2d(x, kernel, stride=(s_h, s_w), padding=(p_h, p_w), groups=c)
         np.testing.assert_allclose(pooled, conv, rtol=1e-12, atol=1e-12)
-        assert pooled.size * k_h * k_w == _costs_avg_pool2d_flops(2, c, h, w, k_h, k_w, s_h, s_w, p_h, p_w)
+        assert pooled.size * k_h * k_w == _costs_avg_pool2d_flops(2, c, h, w, k_h, k_w, s_h, s_w, p_h, p_w)  # noqa: F821
 
 
 # costs.linear-and-1x1
@@ -202,7 +202,7 @@ def test_costs_conv1x1_is_a_linear_layer_per_pixel():
         rows = x.transpose(0, 2, 3, 1).reshape(n * h * w, c_in)
         lin = ref.linear(rows, weight).reshape(n, h, w, c_out).transpose(0, 3, 1, 2)
         assert (conv == lin).all()
-        assert conv.size * c_in == _costs_linear_macs(n * h * w, c_in, c_out)
+        assert conv.size * c_in == _costs_linear_macs(n * h * w, c_in, c_out)  # noqa: F821
 
 
 # costs.doubling-channels
@@ -245,7 +245,7 @@ def test_costs_padding_taps_counted_by_a_convolution_of_ones():
     for e, k, s, n in [(1, 3, 1, 6), (3, 7, 2, 12), (2, 2, 2, 5), (4, 3, 1, 8), (5, 3, 2, 9)]:
         y = ref.conv2d(np.ones((1, 1, n, 1)), np.ones((1, 1, k, 1)), stride=(s, 1), padding=((e, 0), (0, 0)))
         m = y.shape[2]
-        assert m * k - y.sum() == _costs_padding_taps(e, k, s, m)
+        assert m * k - y.sum() == _costs_padding_taps(e, k, s, m)  # noqa: F821
 
 
 # costs.macs-without-padding
@@ -266,13 +266,13 @@ def test_costs_macs_without_padding_counted_by_a_convolution_of_ones():
         w = int(rng.integers(max(1, k_w - 2 * p_w), 12))
         y = ref.conv2d(np.ones((2, c_in, h, w)), np.ones((c_out, c_in // g, k_h, k_w)), stride=(s_h, s_w),
                        padding=(p_h, p_w), groups=g)
-        assert y.sum() == _costs_macs_without_padding(2, c_in, h, w, c_out, k_h, k_w, s_h, s_w, p_h, p_w, g)
+        assert y.sum() == _costs_macs_without_padding(2, c_in, h, w, c_out, k_h, k_w, s_h, s_w, p_h, p_w, g)  # noqa: F821
 
 
 def test_costs_resnet18_stem_without_padding():
     y = ref.conv2d(np.ones((1, 1, 224, 224)), np.ones((1, 1, 7, 7)), stride=2, padding=3)
     assert y.sum() == 778 * 778  # 112 windows x 7 taps per axis, minus 4 + 2 on the padding
-    assert 64 * 3 * y.sum() == _costs_macs_without_padding(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1)
+    assert 64 * 3 * y.sum() == _costs_macs_without_padding(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1)  # noqa: F821
 
 
 # costs.memory
@@ -288,7 +288,7 @@ def test_costs_im2col_matrix_multiplies_to_the_conv():
         padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
         windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))[:, :, ::s, ::s]
         cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, c_in * k * k)
-        assert cols.size == _costs_im2col_elements(n, c_in, h, w, k, k, s, s, p, p, 1, 1)
+        assert cols.size == _costs_im2col_elements(n, c_in, h, w, k, k, s, s, p, p, 1, 1)  # noqa: F821
         y = (cols @ wt.reshape(c_out, -1).T).reshape(n, windows.shape[2], windows.shape[3], c_out)
         np.testing.assert_allclose(y.transpose(0, 3, 1, 2), ref.conv2d(x, wt, stride=s, padding=p),
                                    rtol=1e-10, atol=1e-10)
@@ -330,10 +330,11 @@ def test_costs_grad_weight_makes_the_forward_products():
 # costs.resnet18
 RESNET18_AXES = [(224, 7, 2, 3, 784, 778), (56, 3, 1, 1, 168, 166), (56, 3, 2, 1, 84, 83), (28, 3, 1, 1, 84, 82), (56, 1, 2, 0, 28, 28), (28, 3, 2, 1, 42, 41), (14, 3, 1, 1, 42, 40), (28, 1, 2, 0, 14, 14), (14, 3, 2, 1, 21, 20), (7, 3, 1, 1, 21, 19), (14, 1, 2, 0, 7, 7)]
 
+
 def test_costs_resnet18_per_axis_counts():
     # every distinct (size, kernel, stride, padding) of ResNet-18 at 224: the dense taps per axis
     # (ones padded with ones) and the real taps (zero padding), from the reference
-    for n, k, s, p, dense, real in RESNET18_AXES:
+    for n, k, s, p, dense, real in RESNET18_AXES:  # noqa: F821
         ones = np.ones((1, 1, n, 1))
         padded = np.pad(ones, ((0, 0), (0, 0), (p, p), (0, 0)), constant_values=1)
         assert ref.conv2d(padded, np.ones((1, 1, k, 1)), stride=(s, 1)).sum() == dense

@@ -250,8 +250,7 @@ def _vec(spec):
     return out
 
 
-def test_witness_xcorr_not_commutative():
-    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}}, 'entry': [0], 'lhs': '0', 'rhs': '1'}
+def _confirm_xcorr_witness(witness):
     f = [Fraction(v) for v in _vec(witness["inputs"]["f"])]
     g = [Fraction(v) for v in _vec(witness["inputs"]["g"])]
     def xcorr(p, q):   # (p cross-correlated with q)_t = sum_n p[n] q[n + t], t = -(len p - 1) .. len q - 1
@@ -264,9 +263,13 @@ def test_witness_xcorr_not_commutative():
     assert [Fraction(int(v)) for v in np.correlate(np.array(g, dtype=object), np.array(f, dtype=object), "full")] == lhs
 
 
+def test_witness_xcorr_not_commutative():
+    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}}, 'entry': [0], 'lhs': '0', 'rhs': '1'}
+    _confirm_xcorr_witness(witness)
+
+
 # equivalences.xcorr-not-associative
-def test_witness_xcorr_not_associative():
-    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}, 'h': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0], 'lhs': '1', 'rhs': '0'}
+def _confirm_xcorr_assoc_witness(witness):
     def xcorr(p, q):
         return [sum((p[m] * q[m + t] for m in range(len(p)) if 0 <= m + t < len(q)), Fraction(0))
                 for t in range(-(len(p) - 1), len(q))]
@@ -274,6 +277,11 @@ def test_witness_xcorr_not_associative():
     lhs, rhs = xcorr(xcorr(f, g), h), xcorr(f, xcorr(g, h))
     e = witness["entry"][0]
     assert lhs[e] == Fraction(witness["lhs"]) and rhs[e] == Fraction(witness["rhs"]) and lhs[e] != rhs[e]
+
+
+def test_witness_xcorr_not_associative():
+    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}, 'h': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0], 'lhs': '1', 'rhs': '0'}
+    _confirm_xcorr_assoc_witness(witness)
 
 
 # equivalences.xcorr-stack
@@ -288,8 +296,7 @@ def test_xcorr_stack_true_convolution():
 
 
 # equivalences.xcorr-stack-not-xcorr-kernel
-def test_witness_xcorr_stack_not_xcorr_kernel():
-    witness = {'sizes': {}, 'inputs': {'x': {'shape': [4], 'nonzero': [[[0], 1]]}, 'w1': {'shape': [2], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0], 'lhs': '1', 'rhs': '0'}
+def _confirm_stack_witness(witness):
     x, w1, w2 = (np.array(_vec(witness["inputs"][k]), dtype=object) for k in ("x", "w1", "w2"))
     two = ref.conv1d(ref.conv1d(x[None, None], w1[None, None]), w2[None, None])[0, 0]
     kernel = np.array([sum((w1[m] * w2[m + t] for m in range(len(w1)) if 0 <= m + t < len(w2)), 0)
@@ -299,11 +306,15 @@ def test_witness_xcorr_stack_not_xcorr_kernel():
     assert two[e] == Fraction(witness["lhs"]) and one[e] == Fraction(witness["rhs"]) and two[e] != one[e]
 
 
+def test_witness_xcorr_stack_not_xcorr_kernel():
+    witness = {'sizes': {}, 'inputs': {'x': {'shape': [4], 'nonzero': [[[0], 1]]}, 'w1': {'shape': [2], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0], 'lhs': '1', 'rhs': '0'}
+    _confirm_stack_witness(witness)
+
+
 # equivalences.order-not-commutative
 def _confirm_order_witness(witness):
-    sz = witness["sizes"]
-    x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))
-    b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))
+    x, w1, w2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "w2"))  # noqa: F821
+    b1, b2 = (_witness_array(witness["inputs"][k]) if k in witness["inputs"] else None for k in ("b1", "b2"))  # noqa: F821
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1), w2, b2)[0]
     rhs = ref.conv2d(ref.conv2d(x[None], w2, b2), w1, b1)[0]
     entry = tuple(witness["entry"])
@@ -340,7 +351,7 @@ def test_merge_associative_layers():
     ws = [rng.integers(-3, 4, (2, 2, k, k)).astype(object) for k in (2, 3, 2)]
     bs = [rng.integers(-3, 4, 2).astype(object) for _ in range(3)]
     y = x
-    for w, b in zip(ws, bs):
+    for w, b in zip(ws, bs, strict=True):
         y = ref.conv2d(y, w, b)
     def merged_kernel(w1, w2):
         size = (w1.shape[2] + w2.shape[2] - 1, w1.shape[3] + w2.shape[3] - 1)
@@ -388,7 +399,7 @@ def test_avgpool_padded_is_depthwise_exact():
 # equivalences.avgpool-exclude-pad
 def _confirm_pool_witness(witness):
     sz = witness["sizes"]
-    x = _witness_array(witness["inputs"]["x"])[None]
+    x = _witness_array(witness["inputs"]["x"])[None]  # noqa: F821
     k, s, p, extra = sz["k"], sz["s"], sz["p"], sz.get("extra", 0)
     pool = ref.avg_pool2d(x, k, s, p, ceil_mode=sz.get("ceil", False), count_include_pad=sz.get("cip", True))[0]
     kern = np.full((x.shape[1], 1, k, k), Fraction(1, k * k), dtype=object)
@@ -414,17 +425,28 @@ def test_witness_avgpool_ceil_mode():
 
 
 # equivalences.maxpool-not-affine
-def test_witness_maxpool_not_affine():
-    witness = {'x': [[0, 0, 0, 0], 1], 'y': [[0, 0, 0, 1], 1], 'lhs': '2', 'rhs': '1'}
-    x = np.zeros((1, 1, 1, 2), dtype=object); x[...] = 0; x[0, 0, 0, 0] = 1
-    y = np.zeros((1, 1, 1, 2), dtype=object); y[...] = 0; y[0, 0, 0, 1] = 1
-    f = lambda t: ref.max_pool2d(t, (1, 2))[0, 0, 0, 0]
+def _confirm_maxpool_not_affine_witness(witness):
+    x, y = np.zeros((2, 1, 1, 1, 2), dtype=object)
+    x[...], y[...] = 0, 0
+    x[0, 0, 0, 0], y[0, 0, 0, 1] = 1, 1
+
+    def f(t):
+        return ref.max_pool2d(t, (1, 2))[0, 0, 0, 0]
+
     assert f(x) + f(y) == Fraction(witness["lhs"]) and f(x + y) + f(0 * x) == Fraction(witness["rhs"])
     assert f(x) + f(y) != f(x + y) + f(0 * x)
     rng = np.random.default_rng(51)
     w, bias = rng.standard_normal((1, 1, 1, 2)), rng.standard_normal(1)
-    g = lambda t: ref.conv2d(t.astype(float), w, bias)[0, 0, 0, 0]
+
+    def g(t):
+        return ref.conv2d(t.astype(float), w, bias)[0, 0, 0, 0]
+
     assert np.isclose(g(x) + g(y), g(x + y) + g(0 * x))   # any convolution is affine
+
+
+def test_witness_maxpool_not_affine():
+    witness = {'x': [[0, 0, 0, 0], 1], 'y': [[0, 0, 0, 1], 1], 'lhs': '2', 'rhs': '1'}
+    _confirm_maxpool_not_affine_witness(witness)
 
 
 # equivalences.maxpool-positively-homogeneous
@@ -485,11 +507,11 @@ def test_space_to_depth_costs_equal():
     assert ref.conv2d(y, ref.pixel_shuffle(w, 16), stride=16).shape == ref.conv2d(x, w).shape == (1, 1, 2, 2)
 
 
-# equivalences.space-to-depth-seed-literal
+# equivalences.space-to-depth-literal
 def _confirm_s2d_witness(witness):
     sz = witness["sizes"]
     cr = sz["cr"]
-    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])
+    y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])  # noqa: F821
     lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
     if sz.get("variant") == "literal":
         rhs = ref.conv2d(y[None], y[None], stride=cr)[0]           # the feature map used as the weight
@@ -506,7 +528,7 @@ def _confirm_s2d_witness(witness):
     assert lhs[entry] != rhs[entry]
 
 
-def test_witness_space_to_depth_seed_literal():
+def test_witness_space_to_depth_literal():
     witness = {'sizes': {'cr': 2, 'kk': 1, 'variant': 'literal'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     _confirm_s2d_witness(witness)
 
@@ -571,10 +593,9 @@ def test_padded_bias_repair_numeric():
 
 
 # equivalences.padded-bias-repair-wide
-def test_witness_padded_bias_repair_wide():
-    witness = {'sizes': {'k1': 2, 'k2': 2, 'n': 2, 'c': 1, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w1': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 0, 1], 1]]}, 'b1': {'shape': [1], 'nonzero': []}, 'w2': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 1, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+def _confirm_pad_repair_witness(witness):
     sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))  # noqa: F821
     k1, k2, p1, p2 = sz["k1"], sz["k2"], sz["p1"], sz["p2"]
     h = ref.conv2d(x[None], w1, b1, padding=p1)
     hp = np.zeros((1, h.shape[1], h.shape[2] + 2 * p2, h.shape[3] + 2 * p2), dtype=object)
@@ -589,7 +610,13 @@ def test_witness_padded_bias_repair_wide():
             W[:, :, bh:bh + k1, bw:bw + k1] += np.tensordot(w2[:, :, bh, bw], w1, axes=(1, 0))
     one = ref.conv2d(x[None], W, b2 + w2.sum(axis=(2, 3)).dot(b1), padding=p1 + p2)[0]
     entry = tuple(witness["entry"])
-    assert two[entry] == Fraction(witness["lhs"]) and one[entry] == Fraction(witness["rhs"]) and two[entry] != one[entry]
+    assert two[entry] == Fraction(witness["lhs"]) and one[entry] == Fraction(witness["rhs"])
+    assert two[entry] != one[entry]
+
+
+def test_witness_padded_bias_repair_wide():
+    witness = {'sizes': {'k1': 2, 'k2': 2, 'n': 2, 'c': 1, 'p1': 0, 'p2': 1}, 'inputs': {'x': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w1': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 0, 1], 1]]}, 'b1': {'shape': [1], 'nonzero': []}, 'w2': {'shape': [1, 1, 2, 2], 'nonzero': [[[0, 0, 1, 0], 1]]}, 'b2': {'shape': [1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+    _confirm_pad_repair_witness(witness)
 
 
 # equivalences.split-polynomial
@@ -618,8 +645,7 @@ def test_split_polynomial_product_is_the_stacked_kernel():
 
 
 # equivalences.split-counterexample
-def test_witness_split_counterexample():
-    witness = {'w': [1, 0, 1], 'k1': 2, 'k2': 2, 'lhs': '[1, 0, 1]', 'rhs': 'none'}
+def _confirm_split_counterexample_witness(witness):
     w = witness["w"]
     # (u0 + u1 z)(v0 + v1 z) = 1 + z^2 forces u0 v0 = u1 v1 = 1 and u0 v1 = -u1 v0, so
     # (u0 v0)(u1 v1) = 1 > 0 but (u0 v1)(u1 v0) = -(u1 v0)^2 <= 0: the two products are the same number
@@ -629,6 +655,11 @@ def test_witness_split_counterexample():
     roots = np.roots([w[2], w[1], w[0]])
     assert np.all(np.abs(roots.imag) > 0.5)
     assert np.allclose(np.convolve([1, 1j], [1, -1j]), w)  # the complex split exists
+
+
+def test_witness_split_counterexample():
+    witness = {'w': [1, 0, 1], 'k1': 2, 'k2': 2, 'lhs': '[1, 0, 1]', 'rhs': 'none'}
+    _confirm_split_counterexample_witness(witness)
 
 
 # equivalences.split-criterion

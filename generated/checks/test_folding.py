@@ -52,15 +52,19 @@ def test_folding_bias_padded_ring_numeric():
     assert np.abs(lhs - rhs)[:, :, 0, :].max() > 1e-8  # the ring is wrong
 
 
-def test_witness_bias_padded():
-    witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    x, w, b1 = (_witness_array(witness["inputs"][k]) for k in ("x", "w", "b1"))
+def _confirm_bias_pad_witness(witness):
+    x, w, b1 = (_witness_array(witness["inputs"][k]) for k in ("x", "w", "b1"))  # noqa: F821
     p = witness["sizes"]["p"]
     lhs = ref.conv2d((x + b1[:, None, None])[None], w, padding=p)[0]
     rhs = ref.conv2d(x[None], w, w.sum(axis=(2, 3)).dot(b1), padding=p)[0]
     entry = tuple(witness["entry"])
     assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
     assert lhs[entry] != rhs[entry]
+
+
+def test_witness_bias_padded():
+    witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b1': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+    _confirm_bias_pad_witness(witness)
 
 
 # folding.bn-after-conv
@@ -165,9 +169,8 @@ def test_folding_bn_before_padded_ring_numeric():
     assert np.abs(lhs - rhs).max() > 1e-6  # the ring is wrong
 
 
-def test_witness_bn_before_padded():
-    witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b': {'shape': [1], 'nonzero': []}, 'mu': {'shape': [1], 'nonzero': []}, 'gamma': {'shape': [1], 'nonzero': []}, 'r': {'shape': [1], 'nonzero': []}, 'beta': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
-    T = {k: _witness_array(s) for k, s in witness["inputs"].items()}
+def _confirm_bn_pad_witness(witness):
+    T = {k: _witness_array(s) for k, s in witness["inputs"].items()}  # noqa: F821
     p = witness["sizes"]["p"]
     z = (T["x"] - T["mu"][:, None, None]) * (T["gamma"] * T["r"])[:, None, None] + T["beta"][:, None, None]
     lhs = ref.conv2d(z[None], T["w"], T["b"], padding=p)[0]
@@ -178,6 +181,11 @@ def test_witness_bn_before_padded():
     entry = tuple(witness["entry"])
     assert lhs[entry] == Fraction(witness["lhs"]) and rhs[entry] == Fraction(witness["rhs"])
     assert lhs[entry] != rhs[entry]
+
+
+def test_witness_bn_before_padded():
+    witness = {'sizes': {'C': 1, 'O': 1, 'k': 1, 'n': 1, 'p': 1}, 'inputs': {'x': {'shape': [1, 1, 1], 'nonzero': []}, 'w': {'shape': [1, 1, 1, 1], 'nonzero': [[[0, 0, 0, 0], 1]]}, 'b': {'shape': [1], 'nonzero': []}, 'mu': {'shape': [1], 'nonzero': []}, 'gamma': {'shape': [1], 'nonzero': []}, 'r': {'shape': [1], 'nonzero': []}, 'beta': {'shape': [1], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+    _confirm_bn_pad_witness(witness)
 
 
 # folding.bn-before-repair
@@ -212,7 +220,7 @@ def test_folding_repvgg_numeric():
         lhs = (ref.batch_norm(ref.conv2d(x, w3, padding=k // 2, groups=groups), *bns[0])
                + ref.batch_norm(ref.conv2d(x, w1, groups=groups), *bns[1]) + ref.batch_norm(x, *bns[2]))
         W, B = np.zeros((C, C // groups, k, k)), np.zeros(C)
-        for w, (mean, var, gamma, beta) in zip((w3, w1, eye), bns):
+        for w, (mean, var, gamma, beta) in zip((w3, w1, eye), bns, strict=True):
             a = gamma / np.sqrt(var + 1e-5)
             e = (k - w.shape[2]) // 2
             W[:, :, e:e + w.shape[2], e:e + w.shape[3]] += w * a[:, None, None, None]
@@ -297,9 +305,10 @@ def test_cle_scale_in_exact():
 
 
 # folding.cle-relu
-def test_folding_cle_relu_numeric():
-    rng = np.random.default_rng(50)
-    act = lambda h: np.maximum(h, 0)
+def _cle_rescaling_is_exact(seed, act):
+    # dividing channel i of layer 1 by s_i > 0 and multiplying what layer 2 reads of it by s_i
+    # changes nothing through a positively homogeneous activation act
+    rng = np.random.default_rng(seed)
     for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
         x = rng.standard_normal((2, C, 7, 7))
         w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
@@ -310,54 +319,28 @@ def test_folding_cle_relu_numeric():
         w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
         rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
         np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+def test_folding_cle_relu_numeric():
+    _cle_rescaling_is_exact(50, lambda h: np.maximum(h, 0))
 
 
 # folding.cle-leaky-relu
 def test_folding_cle_leaky_relu_numeric():
-    rng = np.random.default_rng(51)
-    act = lambda h: np.where(h >= 0, h, 0.1 * h)
-    for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
-        x = rng.standard_normal((2, C, 7, 7))
-        w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
-        w2, b2 = rng.standard_normal((O, M // g2, k2, k2)), rng.standard_normal(O)
-        lhs = ref.conv2d(act(ref.conv2d(x, w1, b1, padding=p1)), w2, b2, padding=p2, groups=g2)
-        s = np.exp(rng.standard_normal(M))           # any positive scales
-        cols = (np.arange(O)[:, None] // (O // g2)) * (M // g2) + np.arange(M // g2)[None, :]
-        w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
-        rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    _cle_rescaling_is_exact(51, lambda h: np.where(h >= 0, h, 0.1 * h))
 
 
 # folding.cle-prelu
 def test_folding_cle_prelu_numeric():
-    rng = np.random.default_rng(52)
-    act = lambda h: np.where(h >= 0, h, np.linspace(-0.5, 0.5, h.shape[1])[None, :, None, None] * h)
-    for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
-        x = rng.standard_normal((2, C, 7, 7))
-        w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
-        w2, b2 = rng.standard_normal((O, M // g2, k2, k2)), rng.standard_normal(O)
-        lhs = ref.conv2d(act(ref.conv2d(x, w1, b1, padding=p1)), w2, b2, padding=p2, groups=g2)
-        s = np.exp(rng.standard_normal(M))           # any positive scales
-        cols = (np.arange(O)[:, None] // (O // g2)) * (M // g2) + np.arange(M // g2)[None, :]
-        w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
-        rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    def prelu(h):  # one slope per channel
+        return np.where(h >= 0, h, np.linspace(-0.5, 0.5, h.shape[1])[None, :, None, None] * h)
+
+    _cle_rescaling_is_exact(52, prelu)
 
 
 # folding.cle-identity
 def test_folding_cle_identity_numeric():
-    rng = np.random.default_rng(53)
-    act = lambda h: h
-    for C, M, O, k1, k2, p1, p2, g2 in [(3, 4, 5, 3, 3, 1, 1, 1), (2, 6, 6, 1, 3, 0, 1, 6), (4, 3, 2, 3, 1, 2, 0, 1)]:
-        x = rng.standard_normal((2, C, 7, 7))
-        w1, b1 = rng.standard_normal((M, C, k1, k1)), rng.standard_normal(M)
-        w2, b2 = rng.standard_normal((O, M // g2, k2, k2)), rng.standard_normal(O)
-        lhs = ref.conv2d(act(ref.conv2d(x, w1, b1, padding=p1)), w2, b2, padding=p2, groups=g2)
-        s = np.exp(rng.standard_normal(M))           # any positive scales
-        cols = (np.arange(O)[:, None] // (O // g2)) * (M // g2) + np.arange(M // g2)[None, :]
-        w1s, b1s, w2s = w1 / s[:, None, None, None], b1 / s, w2 * s[cols][:, :, None, None]
-        rhs = ref.conv2d(act(ref.conv2d(x, w1s, b1s, padding=p1)), w2s, b2, padding=p2, groups=g2)
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    _cle_rescaling_is_exact(53, lambda h: h)
 
 
 # folding.cle-relu6

@@ -139,7 +139,7 @@ def test_merge_strided_grouped_exact_integers():
 def _confirm_padded_merge_witness(witness):
     # rebuild the exact inputs, run both sides through the reference, compare at the entry
     sz = witness["sizes"]
-    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))
+    x, w1, b1, w2, b2 = (_witness_array(witness["inputs"][k]) for k in ("x", "w1", "b1", "w2", "b2"))  # noqa: F821
     p1, p2 = sz.get("p1", 0), sz.get("p2", 0)
     lhs = ref.conv2d(ref.conv2d(x[None], w1, b1, padding=p1), w2, b2, padding=p2)[0]
     rhs = ref.conv2d(x[None], _merged_kernel(w1, w2), _merged_bias(w2, b1, b2), padding=p1 + p2)[0]

@@ -58,7 +58,7 @@ def test_default_proof_dir():
 
 
 def test_in_the_repository_the_defaults_are_its_folders(tmp_path, monkeypatch):
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert source_checkout() == root
     monkeypatch.chdir(tmp_path)
     assert default_out_dir() == root / "generated"

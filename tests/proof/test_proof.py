@@ -19,7 +19,7 @@ from convsym.symbolic.rules import Context, Distribute, Fold, Name, Reorder, Rul
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, evaluate, grid, index
 from convsym.symbolic.symbols import scalars, sizes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MERGE = runpy.run_path(str(ROOT / "proofs" / "merge.py"))
 
 k1, k2 = sizes("k_1 k_2")
