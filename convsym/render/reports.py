@@ -232,4 +232,40 @@ def validation_appendix(data: Mapping[str, Any], label: str = "ch:validation") -
     ]
     if "note" in data:
         lines += ["", rf"\noindent {escape_text(data['note'][:1].upper() + data['note'][1:])}."]
+    lines += ["", *validation_nodes(data["nodes"], bounds)]
     return "\n".join(lines) + "\n"
+
+
+def _node_name(name: str) -> str:
+    """An ONNX node name (``/layer1/layer1.0/conv1/Conv``) set so that it breaks at its slashes."""
+    return r"\texttt{" + r"/\allowbreak{}".join(escape_text(part) for part in name.split("/")) + "}"
+
+
+def validation_nodes(nodes: Sequence[Mapping[str, Any]], bounds: Sequence[str]) -> list[str]:
+    """The report node by node, as a ``longtable``: the optimized node, the original nodes it
+    replaces, its status and what justifies it (a theorem and the number of its bound in
+    ``bounds``, or *unchanged*)."""
+    rows = []
+    for k, node in enumerate(nodes, 1):
+        _require(node, ("node", "op", "original", "status", "rule", "theorem", "bound"), "validation_nodes")
+        if node["theorem"]:
+            why = crossref_prose(node["theorem"])
+            if node["bound"] in bounds:
+                why += f", ({bounds.index(node['bound']) + 1})"
+        else:
+            why = escape_text(node["rule"])
+        replaced = ", ".join(_node_name(o) for o in node["original"])
+        rows.append(rf"{k} & {_node_name(node['node'])} & {replaced} & {escape_text(node['status'])} & {why} \\")
+    return [
+        r"\noindent Node by node (optimized node, the original nodes it computes the same tensor as, status, "
+        r"justification and bound):",
+        r"{\small\setlength{\tabcolsep}{3pt}",
+        r"\begin{longtable}{@{}r>{\raggedright}p{0.27\linewidth}>{\raggedright}p{0.33\linewidth}l"
+        r">{\raggedright\arraybackslash}p{0.22\linewidth}@{}}",
+        r"\toprule",
+        r"& optimized node & original nodes & status & justification \\",
+        r"\midrule\endhead",
+        *rows,
+        r"\bottomrule",
+        r"\end{longtable}}",
+    ]

@@ -212,7 +212,7 @@ STANDARD_MACROS = frozenset("""
     frac tfrac sum prod left right cdot times dots quad qquad colon le leq ge geq ne neq in
     to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
-    arabic caption definecolor ref shortstack tabcolsep textit
+    arabic caption definecolor ref shortstack tabcolsep textit raggedright arraybackslash endhead
 """.split())
 
 
