@@ -324,7 +324,8 @@ def test_build_writes_the_formulas_with_their_verdicts(costs_results):
     data = json.loads(tree["formulas/formulas.json"])
     assert {(f["verdict"], f["strength"]) for f in data["formulas"]} == {("proved", "general")}
     chapter = tree["latex/costs.tex"]
-    assert "ResNet-18 at 224 x 224" in chapter and "\\text{fvcore}" in chapter
+    # the ResNet-18 table, and the tools' columns of the whole-model totals
+    assert "ResNet-18 at $224 \\times 224$" in chapter and "\\shortstack[r]{fvcore" in chapter
 
 
 def test_prove_json_lists_the_costs_theorems():

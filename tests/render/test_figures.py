@@ -155,7 +155,7 @@ def test_space_to_depth_figure_follows_the_weight_map():
         u, a, v, b = row // C, row % C, col // C, col % C
         # W'[o, 0, C u + a, C v + b] = W[o, a C + b, u, v]
         assert (fill, label) == (figures.PALETTE[a * C + b], f"{u}{v}")
-    assert "$C = 2$, $K = 3$" in caption
+    assert "$r = 2$, $K = 3$" in caption
 
 
 def test_equalization_figure_balances_the_ranges():
