@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
-import sympy
+from convsym.lazy_sympy import is_sympy, is_sympy_false, sympy
 
 __all__ = [
     "conv_output_size",
@@ -26,17 +27,22 @@ __all__ = [
     "same_padding",
 ]
 
-Size = int | sympy.Expr
+if TYPE_CHECKING:
+    import sympy as _sympy
+
+    Size = int | _sympy.Expr
+else:
+    Size = Union[int, "sympy.Expr"]
 
 
 def _size(op: str, name: str, value: object) -> Size:
     """``value`` as an ``int`` or an integer-valued ``sympy.Expr``; ``TypeError`` otherwise."""
     # sympy.Symbol is also a logic Boolean, so only Python bools and sympy.true/false are bools.
-    if isinstance(value, (bool, sympy.logic.boolalg.BooleanAtom)):
+    if isinstance(value, bool) or is_sympy(value) and isinstance(value, sympy.logic.boolalg.BooleanAtom):
         raise TypeError(f"{op}: {name} must be an int or a sympy expression, got bool {value!r}")
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, sympy.Expr):
+    if is_sympy(value) and isinstance(value, sympy.Expr):
         # sympy.Float(2.0).is_integer is None, so floats are rejected by their atoms instead.
         if value.atoms(sympy.Float) or value.is_integer is False:
             raise TypeError(f"{op}: {name} must be integer-valued, got {value}")
@@ -51,12 +57,12 @@ def _require(condition: object, op: str, message: str) -> None:
 
     An undecided SymPy relational (a symbol without enough assumptions) passes.
     """
-    if condition is False or condition is sympy.false:
+    if condition is False or is_sympy_false(condition):
         raise ValueError(f"{op}: {message}")
 
 
 def _symbolic(*values: object) -> bool:
-    return any(isinstance(v, sympy.Basic) for v in values)
+    return is_sympy(*values)
 
 
 def _max(a: Size, b: Size) -> Size:
@@ -202,7 +208,7 @@ def pool_output_size(
     span = dilation * (k - 1) + 1
     padded = n + 2 * padding
     over = span <= padded
-    if over is False or over is sympy.false:
+    if over is False or is_sympy_false(over):
         out = _floor_div(padded - span + (stride - 1 if ceil_mode else 0), stride) + 1
         _require(
             out >= 1, op, f"dilated kernel size {span} exceeds padded input size {padded}"

@@ -15,21 +15,51 @@ how each counting tool counts them.
 * :mod:`convsym.cost.models`: whole models (``count_module``, :class:`ModelCost`).
 """
 
-from convsym.cost.formulas import Formula, exported_formulas
-from convsym.cost.layers import (
-    conv2d_cost,
-    conv_transpose2d_cost,
-    cost_from_options,
-    evaluate_sums,
-    linear_cost,
-    padding_taps,
-    pool2d_cost,
-    real_taps,
-    resnet18_convs,
-)
-from convsym.cost.models import ModelCost, OpRecord, count_module
-from convsym.cost.record import DTYPE_SIZES, TOOL_VERSIONS, TOOLS, Cost, LayerSpec, Reported
-from convsym.cost.tools import ToolCount
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Each public name and the submodule that defines it.  The submodules are imported on first
+# use (PEP 562), so counting a model with ints never imports SymPy (``convsym.cost.formulas``
+# builds SymPy expressions).
+_HOMES = {
+    "Formula": "formulas",
+    "exported_formulas": "formulas",
+    "conv2d_cost": "layers",
+    "conv_transpose2d_cost": "layers",
+    "cost_from_options": "layers",
+    "evaluate_sums": "layers",
+    "linear_cost": "layers",
+    "padding_taps": "layers",
+    "pool2d_cost": "layers",
+    "real_taps": "layers",
+    "resnet18_convs": "layers",
+    "ModelCost": "models",
+    "OpRecord": "models",
+    "count_module": "models",
+    "DTYPE_SIZES": "record",
+    "TOOL_VERSIONS": "record",
+    "TOOLS": "record",
+    "Cost": "record",
+    "LayerSpec": "record",
+    "Reported": "record",
+    "ToolCount": "tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'convsym.cost' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"convsym.cost.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "DTYPE_SIZES",

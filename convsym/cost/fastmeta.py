@@ -17,6 +17,12 @@ shape, dtype and layout, so :func:`meta_outputs` builds them directly for the co
 * ``_safe_softmax(x, dim, dtype)``: ``x``'s shape, in ``dtype`` if given;
 * ``add``, ``sub``, ``mul``, ``div`` of two tensors of one dtype (the broadcast shape) or of a
   tensor and a number (``.Scalar``);
+* ``convolution(x, w, b, stride, padding, dilation, transposed, output_padding, groups)``,
+  1-D to 3-D: ``(N, C_out, *out)`` with ``out = floor((n + 2p - d(k - 1) - 1) / s) + 1`` per
+  axis, or ``(n - 1) s - 2p + d(k - 1) + q + 1`` when transposed (torch's conv meta kernel
+  imports SymPy through ``torch.fx``, 0.8 s);
+* ``max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode)``: the
+  output of :func:`convsym.shapes.pool_output_size` per axis, and int64 indices of that shape;
 * activations (``relu``, ``hardtanh``, ``hardswish``, ``hardsigmoid``, ``silu``, ``gelu``,
   ``sigmoid``): ``x``'s shape and dtype;
 
@@ -32,6 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from convsym.shapes import pool_output_size
 
 __all__ = ["meta_outputs"]
 
@@ -159,6 +167,75 @@ def _binary(inplace: bool, scalar: bool) -> Callable:
     return rule
 
 
+def _int_list(value: Any, n: int) -> tuple[int, ...] | None:
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return None
+    return tuple(value)
+
+
+def _convolution(torch, x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    if not (_plain(x, torch) and _plain(weight, torch)) or x.dtype != weight.dtype:
+        return None
+    spatial = x.dim() - 2
+    if not 1 <= spatial <= 3 or weight.dim() != x.dim() or not isinstance(transposed, bool):
+        return None
+    lists = [_int_list(v, spatial) for v in (stride, padding, dilation, output_padding)]
+    if any(v is None for v in lists) or not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        return None
+    s, p, d, q = lists
+    if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(q) < 0 or min(x.shape) < 1 or min(weight.shape) < 1:
+        return None
+    if transposed:
+        if x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+            return None
+        if any(qi >= max(si, di) for qi, si, di in zip(q, s, d, strict=True)):
+            return None
+        c_out = weight.shape[1] * groups
+        out = [(n - 1) * si - 2 * pi + di * (k - 1) + qi + 1
+               for n, k, si, pi, di, qi in zip(x.shape[2:], weight.shape[2:], s, p, d, q, strict=True)]
+    else:
+        if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups or any(q):
+            return None
+        c_out = weight.shape[0]
+        out = [(n + 2 * pi - di * (k - 1) - 1) // si + 1
+               for n, k, si, pi, di in zip(x.shape[2:], weight.shape[2:], s, p, d, strict=True)]
+    if min(out) < 1:
+        return None
+    if bias is not None and not (isinstance(bias, torch.Tensor) and bias.device.type == "meta"
+                                 and bias.dim() == 1 and bias.shape[0] == c_out and bias.dtype == x.dtype):
+        return None
+    return torch.empty((x.shape[0], c_out, *out), dtype=x.dtype, device="meta")
+
+
+def _pair_list(value: Any, default: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 0 and default is not None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return _pair_list(value[0])
+    return _int_list(value, 2)
+
+
+def _max_pool2d(torch, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    if not _plain(x, torch) or x.dim() != 4 or min(x.shape) < 1 or not isinstance(ceil_mode, bool):
+        return None
+    k = _pair_list(kernel_size)
+    s = _pair_list(stride, default=k) if k is not None else None
+    p, d = _pair_list(padding), _pair_list(dilation)
+    if k is None or s is None or p is None or d is None:
+        return None
+    try:
+        out = [pool_output_size(n, ki, si, pi, di, ceil_mode)
+               for n, ki, si, pi, di in zip(x.shape[2:], k, s, p, d, strict=True)]
+    except (ValueError, TypeError):  # torch's kernel raises its own error
+        return None
+    shape = (*x.shape[:2], *out)
+    return (torch.empty(shape, dtype=x.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
+
+
 def _unary(inplace: bool) -> Callable:
     def rule(torch, x, *args, **kwargs):
         if not _plain(x, torch):
@@ -172,6 +249,8 @@ def _rules(torch) -> dict[Any, Callable]:
     aten = torch.ops.aten
     rules: dict[Any, Callable] = {
         aten.native_batch_norm.default: _batch_norm,
+        aten.convolution.default: _convolution,
+        aten.max_pool2d_with_indices.default: _max_pool2d,
         aten.addmm.default: _addmm,
         aten.mean.dim: _mean_dim,
         aten.cat.default: _cat,

@@ -41,11 +41,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sympy
-
 from convsym.cost.record import Cost, LayerSpec, _clean
 from convsym.cost.units import Size
 from convsym.cost.units import numel as _numel
+from convsym.lazy_sympy import sympy
 from convsym.shapes import (
     _floor_div,
     _require,

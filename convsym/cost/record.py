@@ -7,16 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import sympy
-
 from convsym.cost.units import Size
 from convsym.cost.units import is_symbolic as _symbolic
 from convsym.dtypes import DTYPE_SIZES, TOOL_VERSIONS, TOOLS  # noqa: F401  (re-exported)
+from convsym.lazy_sympy import sympy
 
 
 def _clean(value: Size) -> Size:
     """Python ints stay ints; SymPy integers become ints; other expressions stay."""
-    if isinstance(value, sympy.Integer):
+    if _symbolic(value) and isinstance(value, sympy.Integer):
         return int(value)
     return value
 

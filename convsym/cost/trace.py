@@ -204,10 +204,16 @@ def _meta_copy(module, torch):
     """A deep copy of ``module`` whose parameters and buffers are ``meta`` tensors (no data
     copied: the memo maps every tensor to its meta twin before ``deepcopy`` runs)."""
     memo: dict[int, Any] = {}
+
+    def twin(t):
+        # empty_strided, not empty_like: on meta tensors empty_like runs torch's Python reference,
+        # which imports SymPy (0.8 s); the strides are kept the same way.
+        return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
+
     for p in module.parameters(recurse=True):
-        memo[id(p)] = torch.nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+        memo[id(p)] = torch.nn.Parameter(twin(p), requires_grad=p.requires_grad)
     for b in module.buffers(recurse=True):
-        memo[id(b)] = torch.empty_like(b, device="meta")
+        memo[id(b)] = twin(b)
     return copy.deepcopy(module, memo)
 
 

@@ -6,17 +6,24 @@ At the bottom of :mod:`convsym.cost`: the record and the tools' conventions both
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
-import sympy
+from convsym.lazy_sympy import is_sympy
 
-Size = int | sympy.Expr
+if TYPE_CHECKING:
+    import sympy
+
+    Size = int | sympy.Expr
+else:
+    Size = Union[int, "sympy.Expr"]
 
 __all__ = ["Size", "is_symbolic", "numel"]
 
 
 def is_symbolic(*values: object) -> bool:
     """Whether any of ``values`` is a SymPy expression (then results are expressions too)."""
-    return any(isinstance(v, sympy.Basic) for v in values)
+    return is_sympy(*values)
+
 
 def numel(shape: Sequence[Size]) -> Size:
     out: Size = 1

@@ -68,6 +68,17 @@ COVERED = [
     (aten.silu.default, (m(2, 3, dtype=torch.float64),), {}),
     (aten.gelu.default, (m(2, 3),), {"approximate": "tanh"}),
     (aten.sigmoid_.default, (m(2, 3),), {}),
+    (aten.convolution.default, (m(1, 3, 8, 8), m(4, 3, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1), {}),
+    (aten.convolution.default, (m(2, 8, 9, 7), m(6, 4, 3, 2), m(6), [2, 1], [1, 0], [2, 1], False, [0, 0], 2), {}),
+    (aten.convolution.default, (m(2, 8, 9, 7, dtype=torch.float64), m(8, 1, 3, 3, dtype=torch.float64), None,
+                                [1, 1], [1, 1], [1, 1], False, [0, 0], 8), {}),
+    (aten.convolution.default, (m(1, 4, 5, 6), m(4, 3, 3, 3), m(6), [2, 3], [1, 0], [1, 2], True, [1, 2], 2), {}),
+    (aten.convolution.default, (m(2, 3, 11), m(5, 3, 4), None, [3], [2], [1], False, [0], 1), {}),
+    (aten.convolution.default, (m(1, 2, 4, 5, 6), m(3, 2, 1, 2, 3), None, [1, 1, 1], [0, 1, 0], [1, 1, 1],
+                                False, [0, 0, 0], 1), {}),
+    (aten.max_pool2d_with_indices.default, (m(1, 64, 112, 112), [3, 3], [2, 2], [1, 1]), {}),
+    (aten.max_pool2d_with_indices.default, (m(2, 3, 9, 10), [2, 3], [], [1, 0], [1, 2], True), {}),
+    (aten.max_pool2d_with_indices.default, (m(2, 3, 7, 7, dtype=torch.float16), [3], [2], [0], [1], True), {}),
 ]
 
 # a rule declines (torch's kernel decides, and raises its own error where the call is wrong)
@@ -91,6 +102,26 @@ DECLINED = [
     (aten.add.Tensor, (m(2, 3), torch.zeros(())), {}),
     (aten.relu.default, (m(4, 6).t(),), {}),
     (aten.relu.default, (torch.zeros(2, 3),), {}),
+    # a bias of another size, a channels-last input, mixed dtypes, out channels not divisible by
+    # the groups: left to torch's own kernel
+    (aten.convolution.default, (m(1, 3, 8, 8), m(4, 3, 3, 3), m(5), [1, 1], [0, 0], [1, 1], False, [0, 0], 1), {}),
+    (aten.convolution.default, (m(1, 3, 8, 8).to(memory_format=torch.channels_last), m(4, 3, 3, 3), None,
+                                [1, 1], [0, 0], [1, 1], False, [0, 0], 1), {}),
+    (aten.convolution.default, (m(1, 3, 8, 8), m(4, 3, 3, 3, dtype=torch.float64), None, [1, 1], [0, 0], [1, 1],
+                                False, [0, 0], 1), {}),
+    (aten.convolution.default, (m(1, 4, 8, 8), m(3, 2, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 2), {}),
+    # output_padding not below max(stride, dilation) (torch's meta kernel accepts it, its CPU kernel does not)
+    (aten.convolution.default, (m(1, 4, 5, 5), m(4, 3, 3, 3), None, [2, 2], [0, 0], [1, 1], True, [2, 0], 1), {}),
+]
+
+# calls torch refuses: the rules decline them, so torch raises its own error
+REFUSED = [
+    # wrong channel count, kernel larger than the padded input
+    (aten.convolution.default, (m(1, 3, 8, 8), m(4, 2, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1), {}),
+    (aten.convolution.default, (m(1, 3, 2, 2), m(4, 3, 3, 3), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1), {}),
+    # padding above half the kernel, a kernel larger than the padded input
+    (aten.max_pool2d_with_indices.default, (m(1, 3, 8, 8), [2, 2], [2, 2], [2, 2]), {}),
+    (aten.max_pool2d_with_indices.default, (m(1, 3, 2, 2), [3, 3], [1, 1], [0, 0]), {}),
 ]
 
 
@@ -116,16 +147,22 @@ def test_a_rule_declines_what_it_does_not_cover(func, args, kwargs):
 
 
 def test_an_operator_without_a_rule_is_left_to_torch():
-    assert meta_outputs(aten.convolution.default, (m(1, 3, 8, 8), m(4, 3, 3, 3), None, [1, 1], [0, 0], [1, 1],
-                                                   False, [0, 0], 1), {}, torch) is None
+    assert meta_outputs(aten.avg_pool2d.default, (m(1, 3, 8, 8), [2, 2]), {}, torch) is None
 
 
-def test_counting_a_resnet_does_not_import_dynamo():
+@pytest.mark.parametrize("func, args, kwargs", REFUSED, ids=[f"{c[0]}-{i}" for i, c in enumerate(REFUSED)])
+def test_a_call_torch_refuses_is_declined_and_torch_raises(func, args, kwargs):
+    assert meta_outputs(func, args, kwargs, torch) is None
+    with pytest.raises(RuntimeError):
+        func(*args, **kwargs)
+
+
+def test_counting_a_resnet_does_not_import_dynamo_or_sympy():
     code = ("import sys, torch\n"
             "from convsym.cost import count_module\n"
             "from tests.zoo import resnet50\n"
             "cost = count_module(resnet50(), (1, 3, 64, 64))\n"
             "assert cost.uncounted == (), cost.uncounted\n"
-            "print(sorted(m for m in ('torch._dynamo', 'z3', 'jinja2') if m in sys.modules))\n")
+            "print(sorted(m for m in ('torch._dynamo', 'z3', 'jinja2', 'sympy') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stderr
