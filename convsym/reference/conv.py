@@ -77,12 +77,17 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
         out[n, c*m + j, i1, i2] = b[c*m + j]
                                   + sum_{u, v} w[c*m + j, 0, u, v] * xpad[n, c, i1 + u*d_h, i2 + v*d_w]
 
-    The ``N*C`` padded planes are laid end to end in the input's own order, so a tap is a *shift*
-    of a plane's flat run: the output is computed at every flat position ``i1*W_pad + i2`` of its
-    ``H_out`` rows (the positions past a row's last window are dropped at the end, in the pass
-    that adds the bias).  For a block of planes (or a stretch of one large plane) one copy fills
-    ``cols (planes, taps, positions)`` from a strided view of the padded planes, then one batched
-    matrix product ``W[c] (m, taps) @ cols[p]`` writes the outputs of every plane of the block.
+    The work goes block by block, a block being a few of the ``N*C`` planes (or a few rows of one
+    large plane), so that its buffers stay in cache and no whole-size temporary is made:
+
+    1. the block's planes are copied into a zero-bordered buffer, padded planes end to end, so
+       that a tap is a *shift* of the flat run (the borders are written once, then stay zero);
+    2. one copy fills ``cols (planes, taps, positions)`` from a strided view of that buffer, with
+       a position at every flat index ``i1*W_pad + i2`` of the output rows;
+    3. one batched matrix product ``W[c] (m, taps) @ cols[p]`` gives the block's outputs;
+    4. the positions past each row's last window are dropped as the block is copied into the
+       result (adding the bias in the same pass).
+
     The arithmetic is the dtype's own: float32 stays float32 throughout, as in torch.  Exact
     (object) arrays keep the im2col path: NumPy's object matrix product makes fewer temporaries
     than tap-by-tap sums (measured 0.75x their time on Fractions).
@@ -96,31 +101,45 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
     ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
     dtype = np.result_type(x, w)
     planes, plane, taps = batch * channels, hp * wp, kh * kw
-    span = ho * wp  # flat positions computed per plane
-    # the last tap of the last position of the last plane reads dw*(kw-1) entries past its end
-    buf = np.zeros(planes * plane + dw * (kw - 1), dtype=dtype)
-    buf[: planes * plane].reshape(batch, channels, hp, wp)[:, :, top : top + height, left : left + width] = x
-    item = buf.itemsize
-    # view[p, u, v, q] = entry q + u*d_h*W_pad + v*d_w of plane p: tap (u, v) at position q
-    view = as_strided(buf, shape=(planes, kh, kw, span), strides=(plane * item, dh * wp * item, dw * item, item),
-                      writeable=False)
+    rows = min(ho, max(1, _DEPTHWISE_ENTRIES // (taps * wp)))  # output rows per block
+    per_block = max(1, _DEPTHWISE_ENTRIES // (taps * ho * wp)) if rows == ho else 1  # planes per block
     weights = np.broadcast_to(w.astype(dtype, copy=False).reshape(1, channels, mult, taps),
                               (batch, channels, mult, taps)).reshape(planes, mult, taps)
-    length = min(span, max(1, _DEPTHWISE_ENTRIES // taps))  # positions per block
-    per_block = max(1, _DEPTHWISE_ENTRIES // (taps * span))  # planes per block (small planes)
-    out = np.empty((planes, mult, span), dtype=dtype)
-    cols = np.empty(per_block * taps * length, dtype=dtype)
+    x_planes = x.reshape(planes, height, width)
+    result = np.empty((batch, out_channels, ho, wo), dtype=np.result_type(dtype, *([] if b is None else [b])))
+    out_planes = result.reshape(planes, mult, ho, wo)
+    bias = None if b is None else b.reshape(channels, mult, 1, 1)
+    # the last tap of the last position of a block's last plane reads dw*(kw-1) entries past it
+    buf = np.zeros(per_block * plane + dw * (kw - 1), dtype=dtype)
+    padded = buf[: per_block * plane].reshape(per_block, hp, wp)
+    item = buf.itemsize
+    # view[p, u, v, q] = entry q + u*d_h*W_pad + v*d_w of plane p: tap (u, v) at flat position q
+    view = as_strided(buf, shape=(per_block, kh, kw, ho * wp), strides=(plane * item, dh * wp * item, dw * item, item),
+                      writeable=False)
+    length = rows * wp  # flat positions per block
+    cols = np.empty((per_block, taps, length), dtype=dtype)
+    cols_by_tap = cols.reshape(per_block, kh, kw, length)
+    products = np.empty((per_block, mult, length), dtype=dtype)
+    kept = products.reshape(per_block, mult, rows, wp)[:, :, :, :wo]
+    interior = padded[:, top : top + height, left : left + width]
     for p0 in range(0, planes, per_block):
         p1 = min(p0 + per_block, planes)
-        for start in range(0, span, length):
-            stop = min(start + length, span)
-            block = cols[: (p1 - p0) * taps * (stop - start)].reshape(p1 - p0, kh, kw, stop - start)
-            np.copyto(block, view[p0:p1, :, :, start:stop])
-            np.matmul(weights[p0:p1], block.reshape(p1 - p0, taps, stop - start), out=out[p0:p1, :, start:stop])
-    out = out.reshape(batch, out_channels, ho, wp)[:, :, :, :wo]
-    if b is None:
-        return np.ascontiguousarray(out)
-    return np.add(out, b.reshape(1, -1, 1, 1))  # the dtype _add_bias would give
+        count = p1 - p0
+        np.copyto(interior[:count], x_planes[p0:p1])
+        for i0 in range(0, ho, rows):
+            i1 = min(i0 + rows, ho)
+            # (a full block, the usual case, needs no sub-views of the buffers)
+            full = count == per_block and i1 - i0 == rows
+            n = (i1 - i0) * wp
+            np.copyto(cols_by_tap if full else cols_by_tap[:count, :, :, :n], view[:count, :, :, i0 * wp : i1 * wp])
+            np.matmul(weights[p0:p1], cols if full else cols[:count, :, :n],
+                      out=products if full else products[:count, :, :n])
+            block = kept if full else products[:count, :, :n].reshape(count, mult, i1 - i0, wp)[:, :, :, :wo]
+            if bias is None:
+                np.copyto(out_planes[p0:p1, :, i0:i1], block)
+            else:
+                np.add(block, bias[np.arange(p0, p1) % channels], out=out_planes[p0:p1, :, i0:i1])
+    return result
 
 
 def _add_bias(out: np.ndarray, b: np.ndarray | None) -> np.ndarray:
