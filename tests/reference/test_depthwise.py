@@ -161,16 +161,23 @@ def test_depthwise_float_path_is_used_and_keeps_float32():
     assert_same(out, general_path(x, w, None, stride=1, padding="same", dilation=2, groups=3), "float32")
 
 
-def test_depthwise_float_path_in_several_stretches(monkeypatch):
-    """Stretches shorter than a channel's run, and several channels per step, agree too."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depthwise_float_path_in_blocks_of_every_size(monkeypatch, dtype):
+    """Blocks of rows of one plane (the last one short), blocks of several planes (the last one
+    short) and one block for all give the general path's result, bias included."""
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 5, 11, 7))
-    w = rng.standard_normal((10, 1, 3, 2))
-    expected = general_path(x, w, None, stride=1, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
-    for entries in (6, 50, 1 << 12, 1 << 20):
-        monkeypatch.setattr(RV, "_DEPTHWISE_ENTRIES", entries)
-        out = R.conv2d(x, w, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
-        assert_same(out, expected, "float64")
+    x = rng.standard_normal((3, 5, 11, 7)).astype(dtype)
+    w = rng.standard_normal((10, 1, 3, 2)).astype(dtype)
+    b = rng.standard_normal(10).astype(dtype)
+    kwargs = dict(padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
+    expected = general_path(x, w, b, stride=1, **kwargs)
+    # padded planes 13 x 11, 11 output rows, 6 taps: a row's taps are 66 entries, a plane's 726;
+    # blocks of 1 row, of 4 rows (4 + 4 + 3), of 2 planes (7 x 2 + 1), of all 15 planes
+    for entries in (6, 264, 2000, 1 << 20):
+        monkeypatch.setattr(RV, "_DEPTHWISE_BYTES", entries * x.itemsize)
+        out = R.conv2d(x, w, b, **kwargs)
+        assert out.flags.c_contiguous
+        assert_same(out, expected, np.dtype(dtype).name)
 
 
 def test_only_floating_stride_one_depthwise_convs_take_the_depthwise_path(monkeypatch):
