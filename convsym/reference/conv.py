@@ -76,16 +76,21 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
         out[n, c*m + j, i1, i2] = b[c*m + j]
                                   + sum_{u, v} w[c*m + j, 0, u, v] * xpad[n, c, i1 + u*d_h, i2 + v*d_w]
 
-    The work goes block by block, a block being a few of the ``N*C`` planes (or a few rows of one
-    large plane), so that its buffers stay in cache and no whole-size temporary is made:
+    Each plane is stored in rows of ``G = max(W, W_out)`` entries (the input row, then zeros),
+    with ``top``/``bottom`` rows of zeros, planes end to end: the entry of tap ``(u, v)`` for output
+    position ``q = i1*G + i2`` is then at ``q + u*d_h*G + v*d_w - left``, a *shift* of the flat run.
+    A shift that leaves the input row on the left or right reads a neighbouring row; those taps
+    are the zero padding, set to zero after the copy.  The work goes block by block, a block being
+    a few of the ``N*C`` planes (or a few rows of one large plane), so that its buffers stay in
+    cache and no whole-size temporary is made:
 
-    1. the block's planes are copied into a zero-bordered buffer, padded planes end to end, so
-       that a tap is a *shift* of the flat run (the borders are written once, then stay zero);
-    2. one copy fills ``cols (planes, taps, positions)`` from a strided view of that buffer, with
-       a position at every flat index ``i1*W_pad + i2`` of the output rows;
-    3. one batched matrix product ``W[c] (m, taps) @ cols[p]`` gives the block's outputs;
-    4. the positions past each row's last window are dropped as the block is copied into the
-       result (adding the bias in the same pass).
+    1. the block's planes are copied into the zero-bordered buffer (the zeros are written once);
+    2. one copy fills ``cols (planes, taps, positions)`` from a strided view of that buffer, and
+       the taps that fall in the left/right padding are zeroed (a column range per tap);
+    3. one batched matrix product ``W[c] (m, taps) @ cols[p]`` gives the block's outputs, written
+       straight into the result when ``G = W_out`` (padding 'same' and wider); otherwise (less
+       padding than 'same') the positions past each row's last window are dropped as the block is
+       copied into the result.  The bias is added to the block while it is in cache.
 
     The arithmetic is the dtype's own: float32 stays float32 throughout, as in torch.  Exact
     (object) arrays keep the im2col path: NumPy's object matrix product makes fewer temporaries
@@ -95,50 +100,70 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
     out_channels, _, kh, kw = w.shape
     mult = out_channels // channels
     (top, bottom), (left, right) = pads
-    hp, wp = height + top + bottom, width + left + right
+    hp = height + top + bottom
     dh, dw = dilation
-    ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+    ho, wo = hp - dh * (kh - 1), width + left + right - dw * (kw - 1)
+    row = max(width, wo)  # G: entries per stored row, and output positions per row
     dtype = np.result_type(x, w)
-    planes, plane, taps = batch * channels, hp * wp, kh * kw
+    result_dtype = dtype if b is None else np.result_type(dtype, b)
+    planes, plane, taps = batch * channels, hp * row, kh * kw
     entries = _DEPTHWISE_BYTES // np.dtype(dtype).itemsize  # of the tap copies of one block
-    rows = min(ho, max(1, entries // (taps * wp)))  # output rows per block
-    per_block = min(planes, max(1, entries // (taps * ho * wp))) if rows == ho else 1  # planes per block
+    rows = min(ho, max(1, entries // (taps * row)))  # output rows per block
+    per_block = min(planes, max(1, entries // (taps * ho * row))) if rows == ho else 1  # planes per block
     weights = np.broadcast_to(w.astype(dtype, copy=False).reshape(1, channels, mult, taps),
                               (batch, channels, mult, taps)).reshape(planes, mult, taps)
     x_planes = x.reshape(planes, height, width)
-    result = np.empty((batch, out_channels, ho, wo), dtype=np.result_type(dtype, *([] if b is None else [b])))
-    out_planes = result.reshape(planes, mult, ho, wo)
-    bias = None if b is None else b.reshape(channels, mult, 1, 1)
-    # the last tap of the last position of a block's last plane reads dw*(kw-1) entries past it
-    buf = np.zeros(per_block * plane + dw * (kw - 1), dtype=dtype)
-    padded = buf[: per_block * plane].reshape(per_block, hp, wp)
+    result = np.empty((batch, out_channels, ho, wo), dtype=result_dtype)
+    bias = None if b is None else b.reshape(channels, mult, 1)
+    # reads reach `left` entries before a block's first plane and right-ish after its last
+    reach = max(0, dw * (kw - 1) - left)
+    buf = np.zeros(left + per_block * plane + reach, dtype=dtype)
+    stored = buf[left : left + per_block * plane].reshape(per_block, hp, row)[:, top : top + height, :width]
     item = buf.itemsize
-    # view[p, u, v, q] = entry q + u*d_h*W_pad + v*d_w of plane p: tap (u, v) at flat position q
-    view = as_strided(buf, shape=(per_block, kh, kw, ho * wp), strides=(plane * item, dh * wp * item, dw * item, item),
-                      writeable=False)
-    length = rows * wp  # flat positions per block
+    # view[p, u, v, q] = the entry of tap (u, v) at flat output position q of plane p
+    view = as_strided(buf, shape=(per_block, kh, kw, ho * row),
+                      strides=(plane * item, dh * row * item, dw * item, item), writeable=False)
+    # output columns whose tap v reads left of the input row (i2 + v*d_w < left) or right of it
+    padding_columns = []
+    for v in range(kw):
+        shift = v * dw - left
+        if shift < 0:
+            padding_columns.append((v, 0, min(row, -shift)))
+        if width - shift < row:
+            padding_columns.append((v, max(0, width - shift), row))
+    direct = row == wo and result_dtype == dtype
+    length = rows * row  # flat positions per block
     cols = np.empty((per_block, taps, length), dtype=dtype)
     cols_by_tap = cols.reshape(per_block, kh, kw, length)
-    products = np.empty((per_block, mult, length), dtype=dtype)
-    kept = products.reshape(per_block, mult, rows, wp)[:, :, :, :wo]
-    interior = padded[:, top : top + height, left : left + width]
+    products = None if direct else np.empty((per_block, mult, length), dtype=dtype)
+    out_planes = result.reshape(planes, mult, ho * wo)
     for p0 in range(0, planes, per_block):
         p1 = min(p0 + per_block, planes)
         count = p1 - p0
-        np.copyto(interior[:count], x_planes[p0:p1])
+        np.copyto(stored[:count], x_planes[p0:p1])
         for i0 in range(0, ho, rows):
             i1 = min(i0 + rows, ho)
-            # (a full block, the usual case, needs no sub-views of the buffers)
-            full = count == per_block and i1 - i0 == rows
-            n = (i1 - i0) * wp
-            np.copyto(cols_by_tap if full else cols_by_tap[:count, :, :, :n], view[:count, :, :, i0 * wp : i1 * wp])
-            np.matmul(weights[p0:p1], cols if full else cols[:count, :, :n],
-                      out=products if full else products[:count, :, :n])
-            block = kept if full else products[:count, :, :n].reshape(count, mult, i1 - i0, wp)[:, :, :, :wo]
-            if bias is None:
-                np.copyto(out_planes[p0:p1, :, i0:i1], block)
+            n = (i1 - i0) * row
+            block = cols_by_tap[:count, :, :, :n]
+            np.copyto(block, view[:count, :, :, i0 * row : i1 * row])
+            grid = block.reshape(count, kh, kw, i1 - i0, row)
+            for v, lo, hi in padding_columns:
+                grid[:, :, v, :, lo:hi] = 0
+            channel = None if bias is None else bias[np.arange(p0, p1) % channels]
+            if direct:
+                target = out_planes[p0:p1, :, i0 * wo : i1 * wo]
+                np.matmul(weights[p0:p1], cols[:count, :, :n], out=target)
+                if channel is not None:
+                    np.add(target, channel, out=target)
+                continue
+            block_out = products[:count, :, :n]
+            np.matmul(weights[p0:p1], cols[:count, :, :n], out=block_out)
+            kept = block_out.reshape(count, mult, i1 - i0, row)[:, :, :, :wo]
+            target = out_planes[p0:p1, :, i0 * wo : i1 * wo].reshape(count, mult, i1 - i0, wo)
+            if channel is None:
+                np.copyto(target, kept)
             else:
-                np.add(block, bias[np.arange(p0, p1) % channels], out=out_planes[p0:p1, :, i0:i1])
+                np.add(kept, channel[:, :, :, None], out=target)
     return result
 
 
