@@ -114,7 +114,6 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
                               (batch, channels, mult, taps)).reshape(planes, mult, taps)
     x_planes = x.reshape(planes, height, width)
     result = np.empty((batch, out_channels, ho, wo), dtype=result_dtype)
-    bias = None if b is None else b.reshape(channels, mult, 1)
     # reads reach `left` entries before a block's first plane and right-ish after its last
     reach = max(0, dw * (kw - 1) - left)
     buf = np.zeros(left + per_block * plane + reach, dtype=dtype)
@@ -135,35 +134,43 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
     length = rows * row  # flat positions per block
     cols = np.empty((per_block, taps, length), dtype=dtype)
     cols_by_tap = cols.reshape(per_block, kh, kw, length)
+    grid = cols_by_tap.reshape(per_block, kh, kw, rows, row)
+    padding_taps = [grid[:, :, v, :, lo:hi] for v, lo, hi in padding_columns]  # of a whole block
     products = None if direct else np.empty((per_block, mult, length), dtype=dtype)
     out_planes = result.reshape(planes, mult, ho * wo)
+    bias_planes = None if b is None else np.broadcast_to(
+        b.reshape(1, channels, mult, 1), (batch, channels, mult, 1)).reshape(planes, mult, 1)
     for p0 in range(0, planes, per_block):
         p1 = min(p0 + per_block, planes)
         count = p1 - p0
-        np.copyto(stored[:count], x_planes[p0:p1])
+        np.copyto(stored if count == per_block else stored[:count], x_planes[p0:p1])
         for i0 in range(0, ho, rows):
             i1 = min(i0 + rows, ho)
-            n = (i1 - i0) * row
-            block = cols_by_tap[:count, :, :, :n]
-            np.copyto(block, view[:count, :, :, i0 * row : i1 * row])
-            grid = block.reshape(count, kh, kw, i1 - i0, row)
-            for v, lo, hi in padding_columns:
-                grid[:, :, v, :, lo:hi] = 0
-            channel = None if bias is None else bias[np.arange(p0, p1) % channels]
+            if count == per_block and i1 - i0 == rows:  # a whole block: the views made above
+                block, by_tap, zeros = cols, cols_by_tap, padding_taps
+                np.copyto(by_tap, view if rows == ho else view[:, :, :, i0 * row : i1 * row])
+            else:
+                n = (i1 - i0) * row
+                block, by_tap = cols[:count, :, :n], cols_by_tap[:count, :, :, :n]
+                np.copyto(by_tap, view[:count, :, :, i0 * row : i1 * row])
+                part = by_tap.reshape(count, kh, kw, i1 - i0, row)
+                zeros = [part[:, :, v, :, lo:hi] for v, lo, hi in padding_columns]
+            for entries in zeros:
+                entries.fill(0)
+            target = out_planes[p0:p1, :, i0 * wo : i1 * wo]
             if direct:
-                target = out_planes[p0:p1, :, i0 * wo : i1 * wo]
-                np.matmul(weights[p0:p1], cols[:count, :, :n], out=target)
-                if channel is not None:
-                    np.add(target, channel, out=target)
+                np.matmul(weights[p0:p1], block, out=target)
+                if bias_planes is not None:
+                    np.add(target, bias_planes[p0:p1], out=target)
                 continue
-            block_out = products[:count, :, :n]
-            np.matmul(weights[p0:p1], cols[:count, :, :n], out=block_out)
+            block_out = products[:count, :, : block.shape[2]]
+            np.matmul(weights[p0:p1], block, out=block_out)
             kept = block_out.reshape(count, mult, i1 - i0, row)[:, :, :, :wo]
-            target = out_planes[p0:p1, :, i0 * wo : i1 * wo].reshape(count, mult, i1 - i0, wo)
-            if channel is None:
+            target = target.reshape(count, mult, i1 - i0, wo)
+            if bias_planes is None:
                 np.copyto(target, kept)
             else:
-                np.add(kept, channel[:, :, :, None], out=target)
+                np.add(kept, bias_planes[p0:p1, :, :, None], out=target)
     return result
 
 
