@@ -153,7 +153,7 @@ def torch_one_thread(fn, *args, **kwargs):
 
 
 def depthwise_rows(repeat: int) -> None:
-    """CPU ms (best and median of ``repeat``; the calls take turns) of the depthwise 3x3 conv."""
+    """CPU ms (best and median of ``repeat``) of the depthwise 3x3 conv, the calls taking turns."""
     from convsym import reference
 
     rng = np.random.default_rng(0)
@@ -173,13 +173,18 @@ def depthwise_rows(repeat: int) -> None:
                 assert float(np.abs(calls[name]() - expected).max()) <= scale, name
         for call in calls.values():
             call()
-        # CPU time: torch's threads are all counted, and a shared machine does not blur it
+        # CPU time: torch's threads are all counted, and a shared machine does not blur it.  The
+        # calls take turns, except torch with all its threads, timed on its own afterwards: its
+        # idle threads keep spinning after it returns, and process CPU time would charge that
+        # spinning to whichever call came next.
         times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(repeat):
-            for name, call in calls.items():
-                start = time.process_time()
-                call()
-                times[name].append(time.process_time() - start)
+        turns = [name for name in calls if name != "torch"]
+        for names in (turns, ["torch"] if "torch" in calls else []):
+            for _ in range(repeat):
+                for name in names:
+                    start = time.process_time()
+                    calls[name]()
+                    times[name].append(time.process_time() - start)
         best = {name: min(t) for name, t in times.items()}
         median = {name: float(np.median(t)) for name, t in times.items()}
         label = f"depthwise 3x3 64ch {np.dtype(dtype).name}"
