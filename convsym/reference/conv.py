@@ -76,9 +76,10 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
         out[n, c*m + j, i1, i2] = b[c*m + j]
                                   + sum_{u, v} w[c*m + j, 0, u, v] * xpad[n, c, i1 + u*d_h, i2 + v*d_w]
 
-    Each plane is stored in rows of ``G = max(W, W_out)`` entries (the input row, then zeros),
-    with ``top``/``bottom`` rows of zeros, planes end to end: the entry of tap ``(u, v)`` for output
-    position ``q = i1*G + i2`` is then at ``q + u*d_h*G + v*d_w - left``, a *shift* of the flat run.
+    Each plane is stored in rows of ``G = max(W, W_out)`` entries (the input row, then zeros if
+    ``G > W``) between ``top`` and ``bottom`` rows of zeros, planes end to end: the entry of tap
+    ``(u, v)`` for output position ``q = i1*G + i2`` is then at ``q + u*d_h*G + v*d_w - left``, a
+    *shift* of the flat run.
     A shift that leaves the input row on the left or right reads a neighbouring row; those taps
     are the zero padding, set to zero after the copy.  The work goes block by block, a block being
     a few of the ``N*C`` planes (or a few rows of one large plane), so that its buffers stay in
@@ -114,7 +115,7 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
                               (batch, channels, mult, taps)).reshape(planes, mult, taps)
     x_planes = x.reshape(planes, height, width)
     result = np.empty((batch, out_channels, ho, wo), dtype=result_dtype)
-    # reads reach `left` entries before a block's first plane and right-ish after its last
+    # the reads reach `left` entries before a block's first plane and d_w*(k_w-1) - left past its last
     reach = max(0, dw * (kw - 1) - left)
     buf = np.zeros(left + per_block * plane + reach, dtype=dtype)
     stored = buf[left : left + per_block * plane].reshape(per_block, hp, row)[:, top : top + height, :width]
@@ -155,8 +156,8 @@ def _depthwise(x: np.ndarray, w: np.ndarray, pads, stride, dilation, b: np.ndarr
                 np.copyto(by_tap, view[:count, :, :, i0 * row : i1 * row])
                 part = by_tap.reshape(count, kh, kw, i1 - i0, row)
                 zeros = [part[:, :, v, :, lo:hi] for v, lo, hi in padding_columns]
-            for entries in zeros:
-                entries.fill(0)
+            for beside in zeros:  # the taps beside the input row: its zero padding
+                beside.fill(0)
             target = out_planes[p0:p1, :, i0 * wo : i1 * wo]
             if direct:
                 np.matmul(weights[p0:p1], block, out=target)
