@@ -18,7 +18,8 @@ in its own process, so its peak is its own:
 Usage (from the repository root, so that this checkout's convsym is imported):
 
     python -m benchmarks.exact_scaling              # k = 3..7, C = 1..8: a couple of minutes
-    python -m benchmarks.exact_scaling --full       # k = 3..11, C = 1..16: ~15 min, ~2 GB
+    python -m benchmarks.exact_scaling --full       # k = 3..11, C = 1..16: ~5 min, ~2.3 GB peak
+                                                    # (benchmarks/results/exact_scaling.md)
     python -m benchmarks.exact_scaling --previous   # also time exact_check where it fits
                                                     # (--previous-limit terms, default 30M)
     python -m benchmarks.exact_scaling --kernels 9,11 --channels 16   # chosen cells only

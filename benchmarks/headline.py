@@ -29,10 +29,11 @@ Rows and what "previous" and "torch" mean in each:
   exact / Zippel (7,7)8  exact check time over 3 Schwartz-Zippel points (and over 1 point, the
                          pre-check's default); previous: exact_check
   depthwise 3x3 64ch     convsym.reference.conv2d on (8,64,56,56), padding 1 (the depthwise path:
-                         shifted flat planes, one matrix product per stretch); previous: the
-                         grouped im2col path it replaces; torch: torch.nn.functional.conv2d
-                         (CPU time of all its threads, idle spinning included, and with 1 thread);
-                         best and median of the runs
+                         blocks of padded planes, one tap copy and one batched matrix product per
+                         block, cropped into the result while in cache); previous: the grouped
+                         im2col path it replaces; torch: torch.nn.functional.conv2d (CPU time of
+                         all its threads, idle spinning included, and with 1 thread); best and
+                         median of the runs.  Only these rows:  python -m benchmarks.headline --depthwise-only
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def torch_one_thread(fn, *args, **kwargs):
 
 
 def depthwise_rows(repeat: int) -> None:
-    """CPU ms (best and median of ``repeat``; the calls take turns) of the depthwise 3x3 conv."""
+    """CPU ms (best and median of ``repeat``) of the depthwise 3x3 conv, the calls taking turns."""
     from convsym import reference
 
     rng = np.random.default_rng(0)
@@ -172,13 +173,18 @@ def depthwise_rows(repeat: int) -> None:
                 assert float(np.abs(calls[name]() - expected).max()) <= scale, name
         for call in calls.values():
             call()
-        # CPU time: torch's threads are all counted, and a shared machine does not blur it
+        # CPU time: torch's threads are all counted, and a shared machine does not blur it.  The
+        # calls take turns, except torch with all its threads, timed on its own afterwards: its
+        # idle threads keep spinning after it returns, and process CPU time would charge that
+        # spinning to whichever call came next.
         times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(repeat):
-            for name, call in calls.items():
-                start = time.process_time()
-                call()
-                times[name].append(time.process_time() - start)
+        turns = [name for name in calls if name != "torch"]
+        for names in (turns, ["torch"] if "torch" in calls else []):
+            for _ in range(repeat):
+                for name in names:
+                    start = time.process_time()
+                    calls[name]()
+                    times[name].append(time.process_time() - start)
         best = {name: min(t) for name, t in times.items()}
         median = {name: float(np.median(t)) for name, t in times.items()}
         label = f"depthwise 3x3 64ch {np.dtype(dtype).name}"
@@ -199,13 +205,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--previous-large", action="store_true",
                         help="also the previous exact check at (9,9) C=16 (~11.5 GB)")
     parser.add_argument("--skip-depthwise", action="store_true")
+    parser.add_argument("--depthwise-only", action="store_true", help="only the depthwise 3x3 rows")
     args = parser.parse_args(argv)
+    if args.depthwise_only and args.skip_depthwise:
+        parser.error("--depthwise-only and --skip-depthwise exclude each other")
 
     print(f"issue 17 figures; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"numpy {np.__version__}; torch {getattr(torch, '__version__', 'not installed')}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')!r}")
     row("figure", "now", "previous", "/prev", "torch", "/torch", "target")
     print("-" * 140)
+    if args.depthwise_only:
+        depthwise_rows(max(args.repeat, 9))
+        return
 
     # -- start-up
     torch_import = import_seconds("import torch", args.repeat) if torch is not None else None

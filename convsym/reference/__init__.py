@@ -8,8 +8,8 @@ Numbers
 -------
 * Floating arrays stay floating and keep their precision (float32 in, float32 out); the work is
   vectorised (sliding windows, then one matrix product per chunk of the batch; a depthwise conv
-  with stride 1, one input channel per group, as shifted flat planes and one matrix product per
-  stretch).
+  with stride 1, one input channel per group, as shifted flat planes, block by block: one copy of
+  the taps and one batched matrix product per block of planes).
 * ``dtype=object`` arrays of Python ints and ``fractions.Fraction`` stay exact: no value is ever
   converted to float.  Averages divide by ``Fraction(1, count)``; ``batch_norm`` takes an exact
   square root or raises.

@@ -161,16 +161,23 @@ def test_depthwise_float_path_is_used_and_keeps_float32():
     assert_same(out, general_path(x, w, None, stride=1, padding="same", dilation=2, groups=3), "float32")
 
 
-def test_depthwise_float_path_in_several_stretches(monkeypatch):
-    """Stretches shorter than a channel's run, and several channels per step, agree too."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depthwise_float_path_in_blocks_of_every_size(monkeypatch, dtype):
+    """Blocks of rows of one plane (the last one short), blocks of several planes (the last one
+    short) and one block for all give the general path's result, bias included."""
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 5, 11, 7))
-    w = rng.standard_normal((10, 1, 3, 2))
-    expected = general_path(x, w, None, stride=1, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
-    for entries in (6, 50, 1 << 12, 1 << 20):
-        monkeypatch.setattr(RV, "_DEPTHWISE_ENTRIES", entries)
-        out = R.conv2d(x, w, padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
-        assert_same(out, expected, "float64")
+    x = rng.standard_normal((3, 5, 11, 7)).astype(dtype)
+    w = rng.standard_normal((10, 1, 3, 2)).astype(dtype)
+    b = rng.standard_normal(10).astype(dtype)
+    kwargs = dict(padding=((2, 0), (1, 3)), dilation=(1, 2), groups=5)
+    expected = general_path(x, w, b, stride=1, **kwargs)
+    # padded planes 13 x 11, 11 output rows, 6 taps: a row's taps are 66 entries, a plane's 726;
+    # blocks of 1 row, of 4 rows (4 + 4 + 3), of 2 planes (7 x 2 + 1), of all 15 planes
+    for entries in (6, 264, 2000, 1 << 20):
+        monkeypatch.setattr(RV, "_DEPTHWISE_BYTES", entries * x.itemsize)
+        out = R.conv2d(x, w, b, **kwargs)
+        assert out.flags.c_contiguous
+        assert_same(out, expected, np.dtype(dtype).name)
 
 
 def test_only_floating_stride_one_depthwise_convs_take_the_depthwise_path(monkeypatch):
@@ -191,3 +198,35 @@ def test_only_floating_stride_one_depthwise_convs_take_the_depthwise_path(monkey
     R.conv2d(x.astype(np.float64), w.astype(np.float64), groups=3, stride=2)  # strided: im2col
     R.conv2d(x.astype(np.float64), np.ones((3, 3, 2, 2)))  # dense
     assert taken == [np.float32, np.float64]
+
+
+@pytest.mark.parametrize("padding", ["same", 2, ((0, 3), (2, 1)), "valid"])
+def test_depthwise_padding_taps_never_read_a_neighbouring_row(padding):
+    """A tap left or right of the input row reads the neighbouring row's entry in the flat
+    layout: it must count as the zero padding.  Infinities at both ends of every row show it:
+    an output sees one (inf or nan) exactly when the general path's window does."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 6, 7))
+    x[:, :, :, 0] = np.inf
+    x[:, :, :, -1] = -np.inf
+    w = rng.standard_normal((3, 1, 3, 3))
+    with np.errstate(invalid="ignore"):  # inf - inf where a window holds both ends of a row
+        ours = R.conv2d(x, w, padding=padding, groups=3)
+        expected = general_path(x, w, None, stride=1, padding=padding, dilation=1, groups=3)
+    assert ours.shape == expected.shape
+    assert np.array_equal(np.isfinite(ours), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    assert finite.any() and not finite.all()
+    assert np.allclose(ours[finite], expected[finite], rtol=1e-12, atol=1e-12)
+
+
+def test_depthwise_float32_with_a_float64_bias_gives_float64_as_before():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    w = rng.standard_normal((8, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(8)
+    for padding in ("same", "valid"):
+        out = R.conv2d(x, w, b, padding=padding, groups=4)
+        expected = general_path(x, w, b, stride=1, padding=padding, dilation=1, groups=4)
+        assert out.dtype == np.float64 == expected.dtype
+        assert np.allclose(out, expected, rtol=1e-5, atol=1e-5)
