@@ -34,7 +34,7 @@ MAX_POSITIONS = 4
 
 def admissible(s: Symbol, value: int) -> bool:
     """Whether ``value`` agrees with what ``s`` is declared to be (sign, parity)."""
-    v = sympy.Integer(value)
+    v = int(value)  # plain integer comparisons: the same truth values as SymPy's, without building relations
     checks = {"positive": v > 0, "negative": v < 0, "nonnegative": v >= 0, "nonpositive": v <= 0,
               "zero": v == 0, "nonzero": v != 0, "even": v % 2 == 0, "odd": v % 2 == 1}
     for name, holds in checks.items():

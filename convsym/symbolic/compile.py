@@ -23,6 +23,7 @@ polynomials exactly when the dicts are equal.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from fractions import Fraction
@@ -370,3 +371,26 @@ def env_ints(env: Mapping) -> dict:
         else:
             raise Unsupported(f"{k}={v} is not an integer")
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_number(e: sympy.Basic) -> NumberFn | Unsupported:
+    # keyed by the expression itself: SymPy equality is structural and typed (2 and 2.0 differ)
+    try:
+        return compile_number(e)
+    except Unsupported as exc:
+        return exc
+
+
+def int_value(expr, values: Mapping) -> int | None:
+    """The value of ``expr`` at the integer ``values`` ({Symbol: int}) when the compiled evaluator
+    decides it and it is an integer, else None (then substitute with SymPy, which decides or
+    reports).  The compiled form of each expression is kept (up to 4096 expressions)."""
+    f = _cached_number(sympy.sympify(expr))
+    if isinstance(f, Unsupported):
+        return None
+    try:
+        v = f(env_ints(values))
+    except Unsupported:
+        return None
+    return v if isinstance(v, int) else None

@@ -180,3 +180,40 @@ def test_compiled_forms_are_cached():
     memo: dict = {}
     assert den.poly(expr, env, memo) == first and len(memo) == 4
     assert len(den._templates) == 1 and len(den._sums) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# int_value: closed formulas at integer points (the cost chapter's cross-checks)
+
+
+def _formulas():
+    from convsym.cost import exported_formulas
+
+    return exported_formulas()
+
+
+@pytest.mark.parametrize("formula", _formulas(), ids=lambda f: f.name)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_int_value_agrees_with_substitution(formula, data):
+    values = {s: data.draw(st.integers(-2, 6), label=str(s)) for s, _ in formula.arguments}
+    fast = K.int_value(formula.expression, values)
+    try:
+        out = formula.expression.xreplace({s: sympy.Integer(v) for s, v in values.items()})
+    except (TypeError, ValueError):  # SymPy cannot compare with nan (a zero stride): no value here either
+        assert fast is None
+        return
+    if out.is_Integer:
+        assert fast is None or fast == int(out), (formula.name, values, out, fast)
+        if all(v >= 1 for v in values.values()):
+            assert fast == int(out), (formula.name, values, out, fast)
+    else:
+        assert fast is None, (formula.name, values, out, fast)
+
+
+def test_int_value_leaves_the_undecided_to_sympy():
+    assert K.int_value(n / 2, {n: 3}) is None  # not an integer
+    assert K.int_value(n + m, {n: 3}) is None  # m has no value
+    assert K.int_value(sympy.sqrt(n), {n: 4}) is None  # not compiled
+    assert K.int_value(n / (m - 1), {n: 3, m: 1}) is None  # division by zero
+    assert K.int_value(Max(n, 2) * floor(m / 3) + Mod(n, -3), {n: 5, m: 7}) == 5 * 2 + (5 % -3)
