@@ -24,7 +24,7 @@ from sympy import Indexed, IndexedBase, Symbol
 from convsym.errors import ProofError
 from convsym.symbolic import compile as K
 from convsym.symbolic import decide
-from convsym.symbolic.sums import App, Let, SumExpr, Term, instantiate, rename_bound
+from convsym.symbolic.sums import App, Let, SumExpr, Term, free_symbols, instantiate, rename_bound
 
 #: at most this many boundary size combinations (beyond it: least, next, and one size at a time)
 MAX_BOUNDARY = 16
@@ -274,13 +274,16 @@ class Denoter:
         self._templates: dict = {}
         self._memo: dict = {}
         self.unsupported: K.Unsupported | None = None
+        self._top: frozenset = frozenset()  # the names of the instance's sizes and positions
 
     # -- evaluation ---------------------------------------------------------------------------
     def poly(self, expr: SumExpr, env: Mapping, memo: dict | None = None) -> dict | None:
-        """The value of ``expr`` at ``env`` as a polynomial dict, or None (use the reference)."""
+        """The value of ``expr`` at ``env`` as a polynomial dict, or None (use the reference).
+        ``memo`` (application values) belongs to this one ``env``."""
         try:
             ienv = K.env_ints(env)
-            compiled = self._sum(expr, frozenset(str(k) for k in env))
+            self._top = frozenset(str(k) for k in env)
+            compiled = self._sum(expr, self._top)
             self._memo = {} if memo is None else memo
             return self._eval_sum(compiled, ienv)
         except K.Unsupported as exc:
@@ -371,7 +374,7 @@ class Denoter:
             hit = self._memo.get(mkey)
             if hit is not None:
                 return hit
-            holders, compiled = self._template(key, body, pattern, names)
+            holders, compiled = self._template(key + (self._top,), body, pattern, names)
             inner_env = dict(env)
             for h, v in zip(holders, values, strict=True):
                 if h is not None:
@@ -385,7 +388,7 @@ class Denoter:
         hit = self._templates.get(key)
         if hit is None:
             try:
-                hit = self._build_template(body, pattern, names)
+                hit = self._build_template(body, pattern, names, key[-1])
             except K.Unsupported as exc:
                 hit = exc
             self._templates[key] = hit
@@ -393,7 +396,7 @@ class Denoter:
             raise hit
         return hit
 
-    def _build_template(self, body, pattern: tuple, names: frozenset):
+    def _build_template(self, body, pattern: tuple, names: frozenset, top: frozenset):
         # as instantiate(body, args, env) with integer args: the body at placeholders, its bound
         # indices renamed away from the names of env (integer arguments have no symbols); the
         # placeholders then stand for the arguments (values at each point, not substitution)
@@ -405,6 +408,14 @@ class Denoter:
         if not isinstance(expr, SumExpr):
             raise K.Unsupported("a definition body must return a SumExpr")
         expr = rename_bound(expr, set(names))
+        # the value must depend on the arguments and the instance only (it is remembered per
+        # argument tuple, in a memo of one instance): a body that reads an integer symbol other
+        # than a size or position of the instance (an index of the sum around it, say) is left to
+        # the reference
+        outside = [q for q in free_symbols(expr) if q not in holders and str(q) not in top
+                   and (q.is_integer or str(q) in names)]
+        if outside:
+            raise K.Unsupported(f"the body reads {', '.join(sorted(map(str, outside)))}, which it does not bind")
         compiled = self._sum(expr, names)
         return [None if p is not None else h for p, h in zip(pattern, holders, strict=True)], compiled
 

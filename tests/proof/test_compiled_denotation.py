@@ -217,3 +217,20 @@ def test_int_value_leaves_the_undecided_to_sympy():
     assert K.int_value(sympy.sqrt(n), {n: 4}) is None  # not compiled
     assert K.int_value(n / (m - 1), {n: 3, m: 1}) is None  # division by zero
     assert K.int_value(Max(n, 2) * floor(m / 3) + Mod(n, -3), {n: 5, m: 7}) == 5 * 2 + (5 % -3)
+
+
+def test_a_body_reading_an_outside_symbol():
+    """Values are remembered per argument tuple in a memo of one instance: a body may read a size of
+    the instance, but one that reads another integer symbol (here the index of the sum around its
+    application, so that its value depends on where it is used) is left to the reference."""
+    x = IndexedBase("x")
+    g = sympy.Symbol("g", integer=True)
+    size = OpDef("size", lambda sig, i: SumExpr.of(Term(sig[i + g], (Range.of(q, 0, g),))), lambda sig, i: "s")
+    expr = SumExpr.of(Term(size(x, r), (Range.of(r, 0, 1),)))
+    env = {g: sympy.Integer(2)}
+    assert _agree(expr, env)
+    assert K.poly_to_sympy(C.Denoter().poly(expr, env)) == 3 * x[2] + 3 * x[3]
+    peek = OpDef("peek", lambda sig, i: SumExpr.of(Term(sig[i + r], (Range.of(q, 0, g),))), lambda sig, i: "p")
+    expr = SumExpr.of(Term(peek(x, 0), (Range.of(r, 0, 1),)))
+    den = C.Denoter()
+    assert den.poly(expr, env) is None and "does not bind" in str(den.unsupported)
