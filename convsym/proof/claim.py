@@ -8,6 +8,11 @@ to capture but the signal entries) and every sum is enumerated point by point.  
 are then compared as polynomials in the signal entries (``x[3]``, ``w[1, 0]``...) and scalars.
 A difference is a refutation, with a witness that assigns small integers to the entries.
 
+The enumeration runs compiled (:class:`Denoter`: every bound, condition and index is compiled once
+into plain-integer code, values are polynomial dicts); anything the compiler does not decide, and
+every difference, is evaluated again by substitution in SymPy (:func:`denote_reference`), which
+decides and writes the witness.
+
 The instances are the user's plus the kernel's own *boundary* instances: every size at its least
 value allowed by the hypotheses and at the next one, in combination, each combined with
 positions ``0`` and ``1``.
