@@ -260,9 +260,11 @@ class Denoter:
     renamed away exactly as :func:`~convsym.symbolic.sums.instantiate` renames them for the same
     environment, and the placeholders given the integer arguments as values at each point instead
     of being substituted.  The template cache key is (body, the signal arguments, the names bound
-    in the environment), everything the instantiated sum depends on.  Values are polynomials in
-    the signal entries and scalars (dicts, see :mod:`convsym.symbolic.compile`); the value of one
-    application at one argument tuple is remembered in ``memo``.
+    in the environment, the names of the instance's sizes and positions), everything the
+    instantiated sum depends on.  Values are polynomials in the signal entries and scalars (dicts,
+    see :mod:`convsym.symbolic.compile`); the value of one application at one argument tuple is
+    remembered in ``memo``, so a template that reads any integer symbol but its placeholders and
+    the instance's sizes and positions is not compiled.
 
     :meth:`poly` returns None whenever anything is outside what the compiler decides exactly (an
     unknown function, a bound that is not an integer, an undecided condition...): the caller then

@@ -36,8 +36,9 @@ def _as_sumexpr(e) -> SumExpr:
 
 
 def _memo(memos: dict, env: Mapping) -> dict:
-    """The memo of application values for one instance (shared by the claim and the steps: the
-    value of an application depends only on its operation and its arguments)."""
+    """The memo of application values for one instance (shared by the claim and the steps: on one
+    instance the value of an application depends only on its operation and its arguments, which
+    :class:`~convsym.proof.claim.Denoter` makes sure of before it remembers one)."""
     return memos.setdefault(frozenset(env.items()), {})
 
 
