@@ -8,6 +8,11 @@ to capture but the signal entries) and every sum is enumerated point by point.  
 are then compared as polynomials in the signal entries (``x[3]``, ``w[1, 0]``...) and scalars.
 A difference is a refutation, with a witness that assigns small integers to the entries.
 
+The enumeration runs compiled (:class:`Denoter`: every bound, condition and index is compiled once
+into plain-integer code, values are polynomial dicts); anything the compiler does not decide, and
+every difference, is evaluated again by substitution in SymPy (:func:`denote_reference`), which
+decides and writes the witness.
+
 The instances are the user's plus the kernel's own *boundary* instances: every size at its least
 value allowed by the hypotheses and at the next one, in combination, each combined with
 positions ``0`` and ``1``.
@@ -22,8 +27,9 @@ import sympy
 from sympy import Indexed, IndexedBase, Symbol
 
 from convsym.errors import ProofError
+from convsym.symbolic import compile as K
 from convsym.symbolic import decide
-from convsym.symbolic.sums import App, Let, SumExpr, Term, instantiate
+from convsym.symbolic.sums import App, Let, SumExpr, Term, free_symbols, instantiate, rename_bound
 
 #: at most this many boundary size combinations (beyond it: least, next, and one size at a time)
 MAX_BOUNDARY = 16
@@ -33,7 +39,7 @@ MAX_POSITIONS = 4
 
 def admissible(s: Symbol, value: int) -> bool:
     """Whether ``value`` agrees with what ``s`` is declared to be (sign, parity)."""
-    v = sympy.Integer(value)
+    v = int(value)  # plain integer comparisons: the same truth values as SymPy's, without building relations
     checks = {"positive": v > 0, "negative": v < 0, "nonnegative": v >= 0, "nonpositive": v <= 0,
               "zero": v == 0, "nonzero": v != 0, "even": v % 2 == 0, "odd": v % 2 == 1}
     for name, holds in checks.items():
@@ -169,8 +175,9 @@ def _cond(c, env: Mapping) -> bool:
     raise ProofError(f"condition {c} is not decided at {format_env(env)} (got {v})", rule="instance")
 
 
-def denote(expr: SumExpr, env: Mapping, lets: Sequence[Let] = (), memo: dict | None = None) -> sympy.Expr:
-    """The exact value of ``expr`` with every integer symbol in ``env`` (sizes and positions).
+def denote_reference(expr: SumExpr, env: Mapping, lets: Sequence[Let] = (), memo: dict | None = None) -> sympy.Expr:
+    """The exact value of ``expr`` with every integer symbol in ``env`` (sizes and positions), by
+    SymPy substitution at every point (the reference for :class:`Denoter`, which compiles).
 
     Sums are enumerated point by point from their ranges and conditions; applications and
     intermediate signals are instantiated at integer arguments and evaluated the same way.  The
@@ -192,7 +199,7 @@ def _denote_term(term: Term, env: dict, lets: Sequence[Let], memo: dict) -> symp
             if all(_cond(w, env) for w in term.where):
                 value = _value(sympy.sympify(term.summand), env, lets, memo)
                 if term.inner is not None:
-                    value = value * denote(term.inner, env, lets, memo)
+                    value = value * denote_reference(term.inner, env, lets, memo)
                 out += value
             return
         r = term.ranges[k]
@@ -228,11 +235,196 @@ def _value(e: sympy.Expr, env: Mapping, lets: Sequence[Let], memo: dict) -> symp
                 if bad:
                     raise ProofError(f"argument {x} of {a.op.name} is not an integer at {format_env(env)}",
                                      rule="instance")
-        mapping[a] = memo[a] = denote(instantiate(a.op.body, args, env), env, lets, memo)
+        mapping[a] = memo[a] = denote_reference(instantiate(a.op.body, args, env), env, lets, memo)
     for a in hits:
         let = next(let for let in lets if let.base == a.base)
-        mapping[a] = memo[a] = denote(instantiate(let.body, a.indices, env), env, lets, memo)
+        mapping[a] = memo[a] = denote_reference(instantiate(let.body, a.indices, env), env, lets, memo)
     return _value(e.xreplace(mapping), env, lets, memo)
+
+
+
+#: the SymPy value (its printed form is what a witness shows)
+denote = denote_reference
+
+
+# ---------------------------------------------------------------------------------------------
+# the same denotation, compiled
+
+
+class Denoter:
+    """The denotation of :func:`denote_reference`, compiled once and evaluated with plain integers.
+
+    Every bound, condition and index of a sum is compiled once (:mod:`convsym.symbolic.compile`);
+    an application ``op(x, w, k, i)`` or an entry ``h[t]`` of an intermediate signal is
+    instantiated once per operation *template*: the body at fresh placeholders, its bound indices
+    renamed away exactly as :func:`~convsym.symbolic.sums.instantiate` renames them for the same
+    environment, and the placeholders given the integer arguments as values at each point instead
+    of being substituted.  The template cache key is (body, the signal arguments, the names bound
+    in the environment, the names of the instance's sizes and positions), everything the
+    instantiated sum depends on.  Values are polynomials in the signal entries and scalars (dicts,
+    see :mod:`convsym.symbolic.compile`); the value of one application at one argument tuple is
+    remembered in ``memo``, so a template that reads any integer symbol but its placeholders and
+    the instance's sizes and positions is not compiled.
+
+    :meth:`poly` returns None whenever anything is outside what the compiler decides exactly (an
+    unknown function, a bound that is not an integer, an undecided condition...): the caller then
+    uses :func:`denote_reference`, which computes the value or raises its error.  One Denoter
+    serves one list of ``lets``.
+    """
+
+    def __init__(self, lets: Sequence[Let] = ()) -> None:
+        self.lets = tuple(lets)
+        self._let_of: dict = {}
+        for let in self.lets:
+            self._let_of.setdefault(let.base, let)  # the first let of a base, as the reference
+        self._sums: dict = {}
+        self._templates: dict = {}
+        self._memo: dict = {}
+        self.unsupported: K.Unsupported | None = None
+        self._top: frozenset = frozenset()  # the names of the instance's sizes and positions
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def poly(self, expr: SumExpr, env: Mapping, memo: dict | None = None) -> dict | None:
+        """The value of ``expr`` at ``env`` as a polynomial dict, or None (use the reference).
+        ``memo`` (application values) belongs to this one ``env``."""
+        try:
+            ienv = K.env_ints(env)
+            self._top = frozenset(str(k) for k in env)
+            compiled = self._sum(expr, self._top)
+            self._memo = {} if memo is None else memo
+            return self._eval_sum(compiled, ienv)
+        except K.Unsupported as exc:
+            self.unsupported = exc  # why the reference is needed (for diagnostics and tests)
+            return None
+
+    def _eval_sum(self, compiled, env: dict) -> dict:
+        total: dict = {}
+        for term in compiled:
+            K.poly_add_into(total, self._eval_term(term, dict(env)))
+        return total
+
+    def _eval_term(self, term, env: dict) -> dict:
+        ranges, where, summand, inner = term
+        out: dict = {}
+        depth = len(ranges)
+
+        def rec(k: int) -> None:
+            if k == depth:
+                for w in where:
+                    if not w(env):
+                        return
+                value = summand(env)
+                if inner is not None:
+                    value = K.poly_mul(value, self._eval_sum(inner, env))
+                K.poly_add_into(out, value)
+                return
+            idx, lows, ups = ranges[k]
+            lo = max(K.as_int(f(env)) for f in lows)
+            hi = min(K.as_int(f(env)) for f in ups)
+            for val in range(lo, hi + 1):
+                env[idx] = val
+                rec(k + 1)
+            env.pop(idx, None)
+
+        rec(0)
+        return out
+
+    # -- compilation --------------------------------------------------------------------------
+    def _sum(self, expr: SumExpr, names: frozenset):
+        """``expr`` compiled for an environment whose keys have ``names`` (cached; Unsupported is
+        cached too)."""
+        key = (id(expr), names)
+        hit = self._sums.get(key)
+        if hit is None:
+            try:
+                compiled = tuple(self._term(t, names) for t in expr.terms)
+            except K.Unsupported as exc:
+                compiled = exc
+            hit = self._sums[key] = (expr, compiled)  # the expression is kept: its id stays its own
+        if isinstance(hit[1], K.Unsupported):
+            raise hit[1]
+        return hit[1]
+
+    def _term(self, term: Term, names: frozenset):
+        ranges = tuple((r.index, tuple(K.compile_number(v) for v in r.lower),
+                        tuple(K.compile_number(v) for v in r.upper)) for r in term.ranges)
+        where = tuple(K.compile_bool(w) for w in term.where)
+        point = names | {str(r.index) for r in term.ranges}
+        summand = K.compile_poly(term.summand, lambda node: self._special(node, point))
+        inner = None
+        if term.inner is not None:
+            inner = tuple(self._term(t, point) for t in term.inner.terms)
+        return ranges, where, summand, inner
+
+    def _special(self, node, names: frozenset):
+        """Evaluators for an application or an entry of an intermediate signal (None otherwise)."""
+        if isinstance(node, App):
+            args = [sympy.sympify(x) for x in node.args]
+            parts = [x if isinstance(x, IndexedBase) else K.compile_number(x) for x in args]
+            pattern = tuple(x if isinstance(x, IndexedBase) else None for x in args)
+            return self._application(("app", node.func, node.op.body, pattern, names), node.op.body, pattern,
+                                     parts, node.func)
+        if isinstance(node, Indexed) and node.base in self._let_of:
+            let = self._let_of[node.base]
+            parts = [K.compile_number(i) for i in node.indices]
+            pattern = (None,) * len(parts)
+            return self._application(("let", node.base, let.body, pattern, names), let.body, pattern,
+                                     parts, node.base)
+        return None
+
+    def _application(self, key, body, pattern: tuple, parts: list, head):
+        names = key[-1]
+
+        def f(env: dict) -> dict:
+            values = tuple(p if isinstance(p, IndexedBase) else K.as_int(p(env)) for p in parts)
+            mkey = (key[0], head, values)
+            hit = self._memo.get(mkey)
+            if hit is not None:
+                return hit
+            holders, compiled = self._template(key + (self._top,), body, pattern, names)
+            inner_env = dict(env)
+            for h, v in zip(holders, values, strict=True):
+                if h is not None:
+                    inner_env[h] = v
+            value = self._memo[mkey] = self._eval_sum(compiled, inner_env)
+            return value
+
+        return f
+
+    def _template(self, key, body, pattern: tuple, names: frozenset):
+        hit = self._templates.get(key)
+        if hit is None:
+            try:
+                hit = self._build_template(body, pattern, names, key[-1])
+            except K.Unsupported as exc:
+                hit = exc
+            self._templates[key] = hit
+        if isinstance(hit, K.Unsupported):
+            raise hit
+        return hit
+
+    def _build_template(self, body, pattern: tuple, names: frozenset, top: frozenset):
+        # as instantiate(body, args, env) with integer args: the body at placeholders, its bound
+        # indices renamed away from the names of env (integer arguments have no symbols); the
+        # placeholders then stand for the arguments (values at each point, not substitution)
+        holders = [p if p is not None else sympy.Dummy(f"arg{k}", integer=True) for k, p in enumerate(pattern)]
+        try:
+            expr = body(*holders)
+        except Exception as exc:  # the reference calls the body again and reports it
+            raise K.Unsupported(f"the body raised {exc!r}") from None
+        if not isinstance(expr, SumExpr):
+            raise K.Unsupported("a definition body must return a SumExpr")
+        expr = rename_bound(expr, set(names))
+        # the value must depend on the arguments and the instance only (it is remembered per
+        # argument tuple, in a memo of one instance): a body that reads an integer symbol other
+        # than a size or position of the instance (an index of the sum around it, say) is left to
+        # the reference
+        outside = [q for q in free_symbols(expr) if q not in holders and str(q) not in top
+                   and (q.is_integer or str(q) in names)]
+        if outside:
+            raise K.Unsupported(f"the body reads {', '.join(sorted(map(str, outside)))}, which it does not bind")
+        compiled = self._sum(expr, names)
+        return [None if p is not None else h for p, h in zip(pattern, holders, strict=True)], compiled
 
 
 def format_env(env: Mapping) -> str:

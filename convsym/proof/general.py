@@ -35,6 +35,13 @@ def _as_sumexpr(e) -> SumExpr:
     return e if isinstance(e, SumExpr) else SumExpr.of(*sympy.Add.make_args(sympy.sympify(e)))
 
 
+def _memo(memos: dict, env: Mapping) -> dict:
+    """The memo of application values for one instance (shared by the claim and the steps: on one
+    instance the value of an application depends only on its operation and its arguments, which
+    :class:`~convsym.proof.claim.Denoter` makes sure of before it remembers one)."""
+    return memos.setdefault(frozenset(env.items()), {})
+
+
 def python_name(symbol: Symbol) -> str:
     """The name an instance may use for a size or position: its LaTeX name without braces, carets
     and backslashes (``C_{in}`` -> ``C_in``, ``k^h_1`` -> ``kh_1``, ``k_1`` -> ``k_1``)."""
@@ -216,8 +223,15 @@ class General(Theorem):
         return claim, steps or claim[:1]
 
     # -- the proof -------------------------------------------------------------------------------
-    def _claim_check(self, instances: list[dict]):
+    def _claim_check(self, instances: list[dict], denoter: C.Denoter | None = None, memos: dict | None = None):
+        denoter = C.Denoter(self.lets) if denoter is None else denoter
+        memos = {} if memos is None else memos
         for env in instances:
+            lp = denoter.poly(self.lhs, env, _memo(memos, env))
+            rp = None if lp is None else denoter.poly(self.rhs, env, _memo(memos, env))
+            if lp is not None and rp is not None and lp == rp:
+                continue  # equal as polynomials: what find_assignment would find
+            # different, or outside the compiled evaluator: the SymPy values decide and show
             memo: dict = {}
             lv = C.denote(self.lhs, env, self.lets, memo)
             rv = C.denote(self.rhs, env, self.lets, memo)
@@ -258,7 +272,8 @@ class General(Theorem):
         out = {"hypotheses": self.hypotheses_latex() + self.definitions_latex(),
                "statement_latex": f"{latex_sumexpr(self.lhs)} = {latex_sumexpr(self.rhs)}",
                "statement_text": self.statement_text(), "statement_parts": self.statement_parts()}
-        witness = self._claim_check(claim_instances)
+        denoter, memos = C.Denoter(self.lets), {}
+        witness = self._claim_check(claim_instances, denoter, memos)
         if witness is not None:
             step = mint("claim on an instance", "both sides evaluated exactly, independently of the derivation",
                         rf"{witness.lhs} \ne {witness.rhs}", "exact-instance",
@@ -268,18 +283,26 @@ class General(Theorem):
         steps = []
         ctx = Context(lets=self.lets, hypotheses=self.size_hypotheses)
         cur = self.lhs
-        values = [C.denote(cur, env, self.lets) for env in step_instances]
+        fast = [denoter.poly(cur, env, _memo(memos, env)) for env in step_instances]
+        values = [C.denote(cur, env, self.lets) for env in step_instances] if None in fast else None
         for n, rule in enumerate(self.derivation, start=1):
             try:
                 outcome = rule.apply(cur, ctx)
                 check_well_formed(outcome.expr, free)
-                new_values = [C.denote(outcome.expr, env, self.lets) for env in step_instances]
-                for env, before, after in zip(step_instances, values, new_values, strict=True):
-                    if sympy.expand(before - after) != 0:
-                        raise ProofError(
-                            f"the rewrite changes the value at the instance {C.format_env(env)}: "
-                            f"{sympy.sstr(before)} became {sympy.sstr(after)}"
-                        )
+                new_fast = [denoter.poly(outcome.expr, env, _memo(memos, env)) for env in step_instances]
+                if None not in fast and fast == new_fast:
+                    new_values = None  # unchanged on every instance, as polynomials
+                else:
+                    # changed, or outside the compiled evaluator: the SymPy values decide and show
+                    if values is None:
+                        values = [C.denote(cur, env, self.lets) for env in step_instances]
+                    new_values = [C.denote(outcome.expr, env, self.lets) for env in step_instances]
+                    for env, before, after in zip(step_instances, values, new_values, strict=True):
+                        if sympy.expand(before - after) != 0:
+                            raise ProofError(
+                                f"the rewrite changes the value at the instance {C.format_env(env)}: "
+                                f"{sympy.sstr(before)} became {sympy.sstr(after)}"
+                            )
             except ProofError as exc:
                 msg = str(exc).split(": ", 1)[-1] if exc.step else str(exc)
                 raise StepError(msg, step=n, rule=rule.name, steps=steps) from exc
@@ -288,7 +311,7 @@ class General(Theorem):
             steps.append(mint(rule.name, rule.describe(), latex_sumexpr(outcome.expr), "general",
                               side_conditions=outcome.side_conditions, checked_by=checked,
                               text=text_sumexpr(outcome.expr)))
-            cur, values = outcome.expr, new_values
+            cur, values, fast = outcome.expr, new_values, new_fast
         if not cur.same_as(self.rhs):
             raise StepError(
                 f"the derivation ends at {text_sumexpr(cur)}, which is not the claimed right side "
