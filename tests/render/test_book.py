@@ -31,7 +31,8 @@ GENERATED = Path(__file__).resolve().parents[2] / "generated"
 LATEX_DIR = Path(os.environ.get("CONVSYM_BOOK_DIR") or GENERATED) / "latex"
 #: A box wider than the line by more than this shows in print.
 OVERFULL_LIMIT_PT = 1.0
-PAGES = range(40, 171)
+#: The chapters and front matter take some 150 pages, the machine record appendix some 45 more.
+PAGES = range(40, 241)
 
 
 def _sources() -> dict[str, str]:
@@ -213,6 +214,7 @@ STANDARD_MACROS = frozenset("""
     to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
     arabic caption definecolor ref shortstack tabcolsep textit raggedright arraybackslash endhead
+    csrec csrecentry csrecinstances csrecmark csrecthm pageref phantomsection setcounter mathit forall
 """.split())
 
 
