@@ -5,9 +5,10 @@ true whatever the sizes.  The record keeps all of it, from the proof objects the
 (:class:`~convsym.proof.verdict.StepRecord` and :class:`~convsym.proof.verdict.Verdict`):
 
 * per theorem, the instances on which the claim (or a cross-check of it) was evaluated exactly;
-* per step, its rule, every side condition as the rule stated it, every question put to z3 as
-  it was put (the unknowns with the ranges z3 was told, the hypotheses, the goal) with z3's
-  answer, and the instances on which the step was evaluated exactly.
+* per step, its rule, every side condition in full: one that z3 decided as the question put to
+  z3, as it was put (the unknowns with the ranges z3 was told, the hypotheses, the goal) with z3's
+  answer, any other as the rule stated it; and the instances on which the step was evaluated
+  exactly.
 
 Each step of a chapter links to its entry (``\csrec{theorem}{step}``, printed ``record 2.7.3``:
 theorem 2.7, step 3) and each entry links back to its step.  An instance list is printed as a
