@@ -255,7 +255,7 @@ def query_view(query: Any) -> dict[str, Any]:
     return {"kind": kind, "head": QUERY_HEADS[kind],
             "unknowns": unknowns_tex(query.variables),
             "rows": [{"head": head, "conjuncts": items} for head, items in rows],
-            "answer": escape_text(answer.replace(": ", ", ", 1) if answer.startswith("z3: ") else answer)}
+            "answer": escape_text(answer[len("z3: "):] if answer.startswith("z3: ") else answer)}
 
 
 # ---------------------------------------------------------------------------------------------
