@@ -17,6 +17,7 @@ import sympy
 import z3
 
 from convsym.proof.theorem import StepError, Theorem, established, fact_symbols, mint, mint_witness, minted, weakest
+from convsym.proof.verdict import Instances
 from convsym.symbolic import decide
 
 
@@ -32,6 +33,25 @@ def _fmt_case(case: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in case.items())
 
 
+def _case_name(key: str) -> str:
+    """The name of a case's size as LaTeX for the record: ``C_in`` -> ``C_{in}``, ``k1`` -> ``k_{1}``."""
+    head, sep, tail = str(key).partition("_")
+    if not sep:
+        stem = head.rstrip("0123456789")
+        head, tail = (stem, head[len(stem):]) if stem and stem != head else (head, "")
+    head = head if len(head) == 1 else rf"\mathit{{{head}}}"
+    return f"{head}_{{{tail}}}" if tail else head
+
+
+def cases_record(what: str, cases: Sequence[Mapping]) -> Instances:
+    """The cases of an exact family for the machine record, in the order they were evaluated."""
+    keys: list = []
+    for case in cases:
+        keys.extend(k for k in case if k not in keys)
+    return Instances(what, tuple(_case_name(k) for k in keys),
+                     tuple(tuple(str(case[k]) if k in case else "" for k in keys) for case in cases))
+
+
 class Proof:
     """Collects the checked steps of one proof; every check raises :class:`ProofError` when it fails."""
 
@@ -39,6 +59,8 @@ class Proof:
         self.steps: list = []
         self.instances: list[str] = []
         self.witness = None
+        #: the machine record of the cross-checks: the cases each was evaluated on
+        self.evaluated: list[Instances] = []
 
     def _fail(self, rule: str, message: str) -> None:
         raise StepError(message, step=len(self.steps) + 1, rule=rule, steps=self.steps)
@@ -122,6 +144,7 @@ class Proof:
         if not summand.is_polynomial(*indices):
             self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
         conditions = []
+        queries = []
         for k, (idx, lo, hi) in enumerate(limits):
             width = sympy.sympify(hi) - sympy.sympify(lo) + 1
             conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
@@ -130,6 +153,7 @@ class Proof:
             outer = [lim[0] for lim in limits[k + 1:]]
             ranges = [c for (j, a, b) in limits[k + 1:] for c in (j >= a, j <= b)]
             d = decide.implies(list(hypotheses) + ranges, [width >= 0], bound=outer)
+            queries.append(d.query)
             if not d.holds:
                 self._fail("summation", f"{description}: the range of {idx} may run backwards ({_tex(lo)} > "
                                         f"{_tex(hi)} + 1), where the closed form is not the sum: {d.how} "
@@ -137,6 +161,7 @@ class Proof:
         value = sympy.factor_terms(sympy.summation(summand, *limits))
         bounds = sorted({s for lim in limits for b in lim[1:] for s in sympy.sympify(b).free_symbols}
                         - set(indices), key=sympy.default_sort_key)
+        enumerated = []
         for trial in range(3):
             env = {s: sympy.Integer(2 + (trial * 3 + k) % 4) for k, s in enumerate(bounds)}
             direct = _enumerate(summand, limits, env)
@@ -144,12 +169,19 @@ class Proof:
             if direct is not None and sympy.simplify(closed - direct) != 0:
                 self._fail("summation", f"{description}: the closed form {value} gives {closed} at "
                                         f"{_fmt_case(env)}, enumeration gives {direct}")
+            if direct is not None:
+                enumerated.append(env)
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
                                text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
                                fact_latex=f"{_tex(shown)} = {_tex(value)}", symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
-                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",)))
+                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",),
+                               queries=queries, instances=Instances(
+                                   "the closed form against the sum enumerated term by term",
+                                   tuple(_tex(b) for b in bounds),
+                                   tuple(tuple(str(env[b]) for b in bounds) for env in enumerated))
+                               if enumerated else None))
         return value
 
     def implies(self, description: str, hypotheses: Sequence, goals: Sequence, shown: str | None = None) -> None:
@@ -160,6 +192,7 @@ class Proof:
         self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
                                side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
                                checked_by=(d.how,), fact_latex=rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",
+                               queries=(d.query,),
                                symbols=set().union(*(sympy.sympify(e).free_symbols for e in [*hypotheses, *goals])),
                                text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
                                     f"{' and '.join(map(sympy.sstr, goals))}"))
@@ -173,7 +206,7 @@ class Proof:
         self.steps.append(mint(
             "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}", "general",
             side_conditions=(rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
-            checked_by=(d.how,),
+            checked_by=(d.how,), queries=(d.query,),
             fact_latex=rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",
             text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
                  f"{{{' and '.join(map(sympy.sstr, a))}}} = {{{' and '.join(map(sympy.sstr, b))}}}",
@@ -189,8 +222,10 @@ class Proof:
             model = solver.model() if result == z3.sat else solver.reason_unknown()
             self._fail("z3", f"{description}: z3 does not prove it ({result}: {model})")
         shown = " ".join(str(formula).split())
+        query = decide.formula_query("valid", [formula], "z3: no counterexample exists (unsat)")
         self.steps.append(mint("z3", description, expression, "general", side_conditions=tuple(conditions),
-                               checked_by=(f"z3: the negation of this formula is unsat: {shown}",), text=shown))
+                               checked_by=(f"z3: the negation of this formula is unsat: {shown}",), text=shown,
+                               queries=(query,)))
 
     def cases(self, description: str, expr, variable: sympy.Symbol, expression: str) -> None:
         """``expr == 0`` for every real value of ``variable``, by cases on its sign: SymPy checks the
@@ -260,6 +295,7 @@ class Proof:
         fns = f"{getattr(lhs, '__name__', 'lhs')} = {getattr(rhs, '__name__', 'rhs')}"
         self.steps.append(mint("exact family", description, shown or rf"\text{{{len(cases)} exact instances}}",
                                evidence, checked_by=(text,), text=f"{fns} on {len(cases)} cases",
+                               instances=cases_record("both sides computed exactly", cases),
                                fact_latex=r"\text{" + _escape_text(f"{fns} on {len(cases)} cases") + "}"))
 
     def cross_check(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
@@ -273,6 +309,7 @@ class Proof:
                                           f"the right side {right}")
         self.instances.append(f"{description}: {len(cases)} instances, exact, from {_fmt_case(cases[0])} "
                               f"to {_fmt_case(cases[-1])}")
+        self.evaluated.append(cases_record(description, cases))
 
     def exact_counterexample(self, description: str, lhs, rhs, expression: str, *, witness: str,
                              assignment: Sequence[tuple[str, str]], where: str, data: Mapping) -> None:
@@ -298,15 +335,17 @@ class Proof:
         result = solver.check()
         if result != z3.unsat:
             self._fail("z3", f"{description}: z3 answers {result}, so the witness is not shown to refute the claim")
+        query = decide.formula_query("unsatisfiable", constraints, "z3: unsatisfiable")
         self._witness(description, expression, "z3: the claim's equations at the witness are unsat", witness,
-                      assignment, where, lhs, rhs, data)
+                      assignment, where, lhs, rhs, data, queries=(query,))
 
-    def _witness(self, description, expression, how, text, assignment, where, lhs, rhs, data) -> None:
+    def _witness(self, description, expression, how, text, assignment, where, lhs, rhs, data, queries=()) -> None:
         if self.witness is not None:
             self._fail("witness", f"{description}: a proof refutes its claim once")
         self.witness = mint_witness(description=text, assignment=tuple((str(a), str(b)) for a, b in assignment),
                                     where=where, lhs=lhs, rhs=rhs, data=dict(data))
         self.steps.append(mint("counterexample", description, expression, "exact-instance", checked_by=(how,),
+                               queries=queries,
                                text=f"{lhs} != {rhs}", fact_latex=rf"\text{{{_escape_text(lhs)}}} \ne "
                                                                  rf"\text{{{_escape_text(rhs)}}}"))
 
@@ -472,7 +511,8 @@ class Checked(Theorem):
             sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
         self._sizes = sizes
         return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
-                "statement_latex": latex, "statement_text": text, "sizes": sizes, "statement_parts": parts}
+                "statement_latex": latex, "statement_text": text, "sizes": sizes, "statement_parts": parts,
+                "evaluated": tuple(proof.evaluated)}
 
     def _statement_parts(self, proof: Proof, records: list, latex: str, text: str):
         """The statement: the claim (or the last fact), quantified over the symbols it holds (their

@@ -25,7 +25,8 @@ from convsym.errors import ProofError
 from convsym.proof import claim as C
 from convsym.proof import statement as S
 from convsym.proof.theorem import StepError, Theorem, mint, mint_witness
-from convsym.proof.verdict import Statement
+from convsym.proof.verdict import Instances, Statement
+from convsym.symbolic import decide
 from convsym.symbolic.printing import latex_sumexpr, let_latex, let_text, text_sumexpr
 from convsym.symbolic.rules import Context, Rule
 from convsym.symbolic.sums import Let, SumExpr, check_well_formed, free_symbols
@@ -46,6 +47,14 @@ def python_name(symbol: Symbol) -> str:
     """The name an instance may use for a size or position: its LaTeX name without braces, carets
     and backslashes (``C_{in}`` -> ``C_in``, ``k^h_1`` -> ``kh_1``, ``k_1`` -> ``k_1``)."""
     return "".join(ch for ch in str(symbol) if ch not in "{}^\\")
+
+
+def instances_record(what: str, envs: Sequence[Mapping]) -> Instances:
+    """The instances ``envs`` (symbol -> integer) for the machine record: sizes first, then
+    positions, each group by name; the instances in the order they were evaluated."""
+    keys = sorted({k for env in envs for k in env}, key=lambda k: (not C.is_size(k), str(k)))
+    return Instances(what, tuple(sympy.latex(k) for k in keys),
+                     tuple(tuple(str(int(env[k])) if k in env else "" for k in keys) for env in envs))
 
 
 class General(Theorem):
@@ -281,13 +290,18 @@ class General(Theorem):
             return {**out, "verdict": "refuted", "witness": witness, "steps": (step,),
                     "instances": (f"the claim fails at {witness.where}",)}
         steps = []
+        claim_record = instances_record("the claim: both sides evaluated exactly, independently of the derivation",
+                                        claim_instances)
+        step_record = instances_record("the step: the expressions before and after it evaluated exactly",
+                                       step_instances)
         ctx = Context(lets=self.lets, hypotheses=self.size_hypotheses)
         cur = self.lhs
         fast = [denoter.poly(cur, env, _memo(memos, env)) for env in step_instances]
         values = [C.denote(cur, env, self.lets) for env in step_instances] if None in fast else None
         for n, rule in enumerate(self.derivation, start=1):
             try:
-                outcome = rule.apply(cur, ctx)
+                with decide.recording() as queries:
+                    outcome = rule.apply(cur, ctx)
                 check_well_formed(outcome.expr, free)
                 new_fast = [denoter.poly(outcome.expr, env, _memo(memos, env)) for env in step_instances]
                 if None not in fast and fast == new_fast:
@@ -310,7 +324,8 @@ class General(Theorem):
                 (f"re-evaluated exactly on {len(step_instances)} instance(s)",) if step_instances else ())
             steps.append(mint(rule.name, rule.describe(), latex_sumexpr(outcome.expr), "general",
                               side_conditions=outcome.side_conditions, checked_by=checked,
-                              text=text_sumexpr(outcome.expr)))
+                              text=text_sumexpr(outcome.expr), queries=queries,
+                              instances=step_record if step_instances else None))
             cur, values, fast = outcome.expr, new_values, new_fast
         if not cur.same_as(self.rhs):
             raise StepError(
@@ -331,4 +346,5 @@ class General(Theorem):
                 raise StepError(f"cross-check {th.name} did not prove: {v.error or v.verdict}",
                                 step=len(steps) + 1, rule="cross-check", steps=steps)
             instances.append(f"{th.title} ({v.strength}: {v.sizes})")
-        return {**out, "verdict": "proved", "steps": tuple(steps), "instances": tuple(instances)}
+        return {**out, "verdict": "proved", "steps": tuple(steps), "instances": tuple(instances),
+                "evaluated": (claim_record,)}

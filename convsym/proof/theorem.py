@@ -54,15 +54,18 @@ def minted(obj) -> bool:
 
 def mint(rule: str, description: str, expression: str, evidence: str, *, side_conditions: Sequence[str] = (),
          checked_by: Sequence[str] = (), text: str = "", fact=None, fact_latex: str = "",
-         symbols: Iterable = ()) -> StepRecord:
+         symbols: Iterable = (), queries: Sequence = (), instances=None) -> StepRecord:
     """A step record for a check the caller (kernel code) has just carried out.
 
     ``fact`` (a SymPy expression the check proved to be 0) and ``fact_latex``/``text`` (what the
     check established, printed by the kernel from the checked objects) are kept by the kernel.
+    ``queries`` (the z3 questions the check asked) and ``instances`` (those it evaluated on) go
+    into the machine record the book prints; they decide nothing.
     """
     if evidence not in EVIDENCE:
         raise ValueError(f"mint: evidence={evidence!r} must be one of {EVIDENCE}")
-    record = StepRecord(rule, description, expression, tuple(side_conditions), tuple(checked_by), text, evidence)
+    record = StepRecord(rule, description, expression, tuple(side_conditions), tuple(checked_by), text, evidence,
+                        tuple(queries), instances)
     _remember(record)
     _FACTS[id(record)] = (fact, fact_latex, text)
     _SYMBOLS[id(record)] = frozenset(symbols)

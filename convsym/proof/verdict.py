@@ -23,7 +23,10 @@ The strength is computed by the kernel from the weakest evidence of the steps
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from convsym.symbolic.decide import Query
 
 STRENGTHS = ("numeric", "exact-instance", "exact-family", "general")
 #: what a step's check established, weakest first; ``definition`` introduces notation and checks
@@ -34,6 +37,20 @@ VERDICTS = ("proved", "refuted", "failed", "observed")
 NO_STRENGTH = "none"
 #: what a theorem file may declare
 EXPECTED = ("proved", "refuted", "observed")
+
+
+@dataclass(frozen=True)
+class Instances:
+    """A list of instances on which something was evaluated exactly, kept for the machine record.
+
+    ``what`` says in words what was evaluated; ``names`` are the LaTeX names of the sizes (and
+    positions) that make an instance; ``rows`` hold their values (as text), one tuple per
+    instance, in the order they were evaluated.
+    """
+
+    what: str
+    names: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,10 @@ class StepRecord:
     checked_by: tuple[str, ...] = ()
     text: str = ""
     evidence: str = ""
+    #: the machine record (decides nothing): the questions put to z3 for this step, in order
+    queries: tuple[Query, ...] = ()
+    #: the machine record: the instances on which the step was evaluated exactly
+    instances: Instances | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -174,6 +195,9 @@ class Verdict:
     idea: str = ""
     #: the statement as the kernel generated it (quantifiers, hypotheses, definitions, claim)
     statement_parts: Statement | None = None
+    #: the machine record: the instance lists on which the claim (or a cross-check of it) was
+    #: evaluated exactly, apart from the steps
+    evaluated: tuple[Instances, ...] = ()
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

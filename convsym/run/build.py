@@ -6,6 +6,7 @@ gives the same bytes.  Layout (paths relative to ``generated/``)::
 
     latex/main.tex            the document: preamble, title, contents, one \\input per family
     latex/<family>.tex        one chapter per family
+    latex/record.tex          the machine record appendix (and validation.tex, when it ships)
     checks/test_<family>.py   the emitted numeric checks of the family
     formulas/...              exported formulas (passed in as ``extra``)
     convsym.pdf               the compiled document, when LaTeX is installed
@@ -41,7 +42,7 @@ from typing import Any
 from convsym.errors import RenderError
 from convsym.proof.verdict import Family, Verdict
 from convsym.render.checks import check_source_of, render_checks
-from convsym.render.latex import HEADER, render_chapter, render_main
+from convsym.render.latex import HEADER, render_chapter, render_main, render_record
 from convsym.render.reports import validation_appendix
 from convsym.run.registry import (
     default_proof_dir,
@@ -61,6 +62,8 @@ MANIFEST = "MANIFEST.json"
 #: when the tree has it).
 VALIDATION_REPORT = "validation_resnet18.json"
 VALIDATION_TEX = "latex/validation.tex"
+#: The machine record appendix (every step's side conditions, z3 queries and instances).
+RECORD_TEX = "latex/record.tex"
 PDF = "convsym.pdf"
 #: Folders tools leave next to generated files (pytest runs generated/checks); never compared.
 IGNORED_DIRS = ("__pycache__", ".pytest_cache")
@@ -222,6 +225,8 @@ def build_tree(results: Results, extra: Mapping[str, str] | None = None) -> dict
     if appendix is not None:
         tree[VALIDATION_TEX] = appendix
         theorems[VALIDATION_TEX] = []
+    tree[RECORD_TEX] = render_record([(family, [v for v, _ in entries]) for family, entries in results])
+    theorems[RECORD_TEX] = [v.name for _, entries in results for v, _ in entries if v.steps]
     main = render_main([family for family, _ in results], [v for _, entries in results for v, _ in entries])
     if main.count(_UNSET_SOURCE) != 1:
         raise RenderError(f"build_tree: main.tex must hold the field {_UNSET_SOURCE!r} once")

@@ -12,8 +12,9 @@ proved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import sympy
 import z3
@@ -22,12 +23,79 @@ TIMEOUT_MS = 20_000
 
 
 @dataclass(frozen=True)
+class Query:
+    """One question put to z3, kept for the machine record as LaTeX math (it decides nothing).
+
+    ``kind`` is ``implies`` (``hypotheses`` imply the conjunction ``goal``), ``equivalent``
+    (under ``hypotheses``, the conjunction ``goal`` holds exactly when the conjunction ``other``
+    does), ``satisfiable`` (some values satisfy ``goal``) or ``valid`` (the closed formula
+    ``goal`` holds).  ``variables`` are the integer unknowns, each with the range z3 was told:
+    ``(LaTeX name, LaTeX conditions)``, the conditions empty for a summation index or another
+    unknown z3 was told nothing about.  ``outcome`` is z3's answer as :class:`Decision` says it;
+    ``counterexample`` the values z3 found, ``(name, value)`` pairs (empty after unsat).
+    """
+
+    kind: str
+    variables: tuple[tuple[str, tuple[str, ...]], ...]
+    hypotheses: tuple[str, ...]
+    goal: tuple[str, ...]
+    other: tuple[str, ...] = ()
+    outcome: str = ""
+    counterexample: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Decision:
-    """The answer to one side condition: ``holds`` with the way it was decided, or a counterexample."""
+    """The answer to one side condition: ``holds`` with the way it was decided, or a counterexample.
+
+    ``query`` is the question as it was put to z3, for the record (not compared)."""
 
     holds: bool
     how: str
     counterexample: dict[str, int] | None = None
+    query: Query | None = field(default=None, compare=False, repr=False)
+
+
+#: the open :func:`recording` blocks, innermost last
+_RECORDERS: list[list[Query]] = []
+
+
+@contextmanager
+def recording() -> Iterator[list[Query]]:
+    """Collect, in order, the queries decided inside the block (a nested block keeps its own)."""
+    log: list[Query] = []
+    _RECORDERS.append(log)
+    try:
+        yield log
+    finally:
+        _RECORDERS.pop()
+
+
+def _latex_all(exprs: Iterable) -> tuple[str, ...]:
+    out = []
+    for e in exprs:
+        try:
+            out.append(sympy.latex(sympy.sympify(e)))
+        except (sympy.SympifyError, TypeError, ValueError, AttributeError):
+            out.append(r"\text{" + "".join("\\" + c if c in "{}_^%&#$" else c for c in str(e)) + "}")
+    return tuple(out)
+
+
+def _recorded(decision: Decision, kind: str, tr: _Translator, hypotheses: Iterable, goal: Iterable,
+              other: Iterable = (), ranges: Iterable = ()) -> Decision:
+    """``decision`` with its query attached, and the query added to the innermost recording."""
+    told: dict[str, list[str]] = {}
+    for s, cond in ranges:
+        told.setdefault(str(s), []).append(cond)
+    variables = tuple((sympy.latex(s), tuple(told.get(str(s), ())))
+                      for s in sorted(tr.vars, key=lambda s: (str(s), sympy.default_sort_key(s))))
+    cex = tuple(sorted((decision.counterexample or {}).items())) if not decision.holds or kind == "satisfiable" \
+        else ()
+    query = Query(kind, variables, _latex_all(hypotheses), _latex_all(goal), _latex_all(other), decision.how,
+                  cex)
+    if _RECORDERS:
+        _RECORDERS[-1].append(query)
+    return Decision(decision.holds, decision.how, decision.counterexample, query)
 
 
 class _Translator:
@@ -112,24 +180,30 @@ def _size_assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) ->
     Summation indices (``bound``) get nothing: a bound index ranges over what its range says,
     whatever assumptions its symbol was created with.
     """
+    return [z for _, _, z in _assumptions(tr, exprs, bound)]
+
+
+def _assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) -> list[tuple]:
+    """The assumptions of :func:`_size_assumptions` as ``(symbol, LaTeX condition, z3 condition)``."""
     out = []
     syms: set[sympy.Symbol] = set()
     for e in exprs:
         syms |= sympy.sympify(e).free_symbols
     syms -= set(bound)
     for s in sorted(syms, key=sympy.default_sort_key):
+        name = sympy.latex(s)
         if s.is_positive:
-            out.append(tr.var(s) >= 1)
+            out.append((s, rf"{name} \ge 1", tr.var(s) >= 1))
         elif s.is_nonnegative:
-            out.append(tr.var(s) >= 0)
+            out.append((s, rf"{name} \ge 0", tr.var(s) >= 0))
         if s.is_negative:
-            out.append(tr.var(s) <= -1)
+            out.append((s, rf"{name} \le -1", tr.var(s) <= -1))
         elif s.is_nonpositive:
-            out.append(tr.var(s) <= 0)
+            out.append((s, rf"{name} \le 0", tr.var(s) <= 0))
         if s.is_even:
-            out.append(tr.var(s) % 2 == 0)
+            out.append((s, rf"{name} \equiv 0 \pmod{{2}}", tr.var(s) % 2 == 0))
         elif s.is_odd:
-            out.append(tr.var(s) % 2 == 1)
+            out.append((s, rf"{name} \equiv 1 \pmod{{2}}", tr.var(s) % 2 == 1))
     return out
 
 
@@ -162,10 +236,13 @@ def equivalent(a: Iterable, b: Iterable, hypotheses: Iterable = (), bound: Itera
     try:
         za = z3.And([tr(c) for c in a]) if a else z3.BoolVal(True)
         zb = z3.And([tr(c) for c in b]) if b else z3.BoolVal(True)
-        hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, a + b + hypotheses, bound)
+        hyps = [tr(h) for h in hypotheses]
+        told = _assumptions(tr, a + b + hypotheses, bound)
+        hyps += [z for _, _, z in told]
     except ValueError as exc:
-        return Decision(False, f"not decided: {exc}")
-    return _solve(za != zb, hyps, tr)
+        return _recorded(Decision(False, f"not decided: {exc}"), "equivalent", tr, hypotheses, a, b)
+    return _recorded(_solve(za != zb, hyps, tr), "equivalent", tr, hypotheses, a, b,
+                     [(s, c) for s, c, _ in told])
 
 
 def implies(hypotheses: Iterable, goal: Iterable, bound: Iterable = ()) -> Decision:
@@ -177,10 +254,13 @@ def implies(hypotheses: Iterable, goal: Iterable, bound: Iterable = ()) -> Decis
     tr = _Translator()
     try:
         zg = z3.And([tr(c) for c in goal]) if goal else z3.BoolVal(True)
-        hyps = [tr(h) for h in hypotheses] + _size_assumptions(tr, hypotheses + goal, bound)
+        hyps = [tr(h) for h in hypotheses]
+        told = _assumptions(tr, hypotheses + goal, bound)
+        hyps += [z for _, _, z in told]
     except ValueError as exc:
-        return Decision(False, f"not decided: {exc}")
-    return _solve(z3.Not(zg), hyps, tr)
+        return _recorded(Decision(False, f"not decided: {exc}"), "implies", tr, hypotheses, goal)
+    return _recorded(_solve(z3.Not(zg), hyps, tr), "implies", tr, hypotheses, goal, (),
+                     [(s, c) for s, c, _ in told])
 
 
 def satisfiable(conditions: Iterable) -> Decision:
@@ -189,19 +269,110 @@ def satisfiable(conditions: Iterable) -> Decision:
     conditions = list(conditions)
     tr = _Translator()
     try:
-        zc = [tr(c) for c in conditions] + _size_assumptions(tr, conditions)
+        zc = [tr(c) for c in conditions]
+        told = _assumptions(tr, conditions)
+        zc += [z for _, _, z in told]
     except ValueError as exc:
-        return Decision(False, f"not decided: {exc}")
+        return _recorded(Decision(False, f"not decided: {exc}"), "satisfiable", tr, (), conditions)
     solver = z3.Solver()
     solver.set("timeout", TIMEOUT_MS)
     solver.add(*zc)
     res = solver.check()
+    ranges = [(s, c) for s, c, _ in told]
     if res == z3.sat:
         m = solver.model()
-        return Decision(True, "z3: satisfiable", {
+        return _recorded(Decision(True, "z3: satisfiable", {
             str(s): m.eval(v, model_completion=True).as_long()
-            for s, v in sorted(tr.vars.items(), key=lambda kv: str(kv[0]))})
+            for s, v in sorted(tr.vars.items(), key=lambda kv: str(kv[0]))}), "satisfiable", tr, (), conditions,
+            (), ranges)
     if res == z3.unsat:
-        return Decision(False, "z3: unsatisfiable")
-    return Decision(False, f"z3: undecided ({solver.reason_unknown()})")
+        return _recorded(Decision(False, "z3: unsatisfiable"), "satisfiable", tr, (), conditions, (), ranges)
+    return _recorded(Decision(False, f"z3: undecided ({solver.reason_unknown()})"), "satisfiable", tr, (),
+                     conditions, (), ranges)
 
+
+# ---------------------------------------------------------------------------------------------
+# the record of a formula a proof hands to z3 itself (over the reals, or a system of equations)
+
+_Z3_RELATIONS = {z3.Z3_OP_LE: r"\le", z3.Z3_OP_GE: r"\ge", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">",
+                 z3.Z3_OP_DISTINCT: r"\ne"}
+_Z3_SORTS = {z3.Z3_REAL_SORT: r"\mathbb{R}", z3.Z3_INT_SORT: r"\mathbb{Z}", z3.Z3_BOOL_SORT: r"\{0, 1\}"}
+
+
+def z3_latex(e) -> str:
+    """A z3 formula or term as LaTeX math, for the record (``If`` reads ``a \text{ if } c
+    \text{ else } b`` in parentheses; a quantifier names its variables and their sort)."""
+    if z3.is_quantifier(e):
+        names = [z3_latex(z3.Const(e.var_name(k), e.var_sort(k))) for k in range(e.num_vars())]
+        sorts = {_Z3_SORTS.get(e.var_sort(k).kind(), str(e.var_sort(k))) for k in range(e.num_vars())}
+        body = z3.substitute_vars(e.body(), *[z3.Const(e.var_name(k), e.var_sort(k))
+                                             for k in reversed(range(e.num_vars()))])
+        head = r"\forall" if e.is_forall() else r"\exists"
+        return rf"{head}\, {', '.join(names)} \in {', '.join(sorted(sorts))}\colon\ {z3_latex(body)}"
+    if z3.is_int_value(e) or z3.is_rational_value(e):
+        return sympy.latex(sympy.Rational(str(e.as_fraction() if z3.is_rational_value(e) else e.as_long())))
+    if z3.is_true(e):
+        return r"\mathrm{true}"
+    if z3.is_false(e):
+        return r"\mathrm{false}"
+    if z3.is_const(e):
+        name = str(e)
+        head, digits = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
+        return f"{head}_{{{digits}}}" if head and digits else name
+    k = e.decl().kind()
+    args = [z3_latex(a) for a in e.children()]
+    wrap = [f"({a})" if z3.is_app(c) and c.num_args() > 1 and c.decl().kind() not in (z3.Z3_OP_ITE,)
+            and not z3.is_const(c) else a for a, c in zip(args, e.children(), strict=True)]
+    if k == z3.Z3_OP_AND:
+        return r" \wedge ".join(wrap)
+    if k == z3.Z3_OP_OR:
+        return r" \vee ".join(wrap)
+    if k == z3.Z3_OP_NOT:
+        return rf"\neg {wrap[0]}"
+    if k == z3.Z3_OP_IMPLIES:
+        return rf"{wrap[0]} \Rightarrow {wrap[1]}"
+    if k == z3.Z3_OP_EQ:
+        return rf"{wrap[0]} \iff {wrap[1]}" if z3.is_bool(e.children()[0]) else f"{args[0]} = {args[1]}"
+    if k in _Z3_RELATIONS:
+        return f" {_Z3_RELATIONS[k]} ".join(args)
+    if k == z3.Z3_OP_ITE:
+        return rf"\left({args[1]} \text{{ if }} {args[0]} \text{{ else }} {args[2]}\right)"
+    if k == z3.Z3_OP_ADD:
+        return " + ".join(args)
+    if k == z3.Z3_OP_SUB:
+        return " - ".join([args[0]] + wrap[1:])
+    if k == z3.Z3_OP_UMINUS:
+        return f"-{wrap[0]}"
+    if k == z3.Z3_OP_MUL:
+        return r" \cdot ".join(wrap)
+    if k in (z3.Z3_OP_DIV, z3.Z3_OP_IDIV):
+        return rf"\frac{{{args[0]}}}{{{args[1]}}}"
+    if k == z3.Z3_OP_POWER:
+        return f"{{{wrap[0]}}}^{{{args[1]}}}"
+    if k in (z3.Z3_OP_TO_REAL, z3.Z3_OP_TO_INT):
+        return args[0]
+    return rf"\operatorname{{{e.decl().name()}}}({', '.join(args)})"
+
+
+def formula_query(kind: str, formulas: Iterable, outcome: str) -> Query:
+    """The record of z3 formulas a proof decided itself (``valid``: the formula holds;
+    ``unsatisfiable``: no values satisfy all of them), for the innermost recording too."""
+    formulas = list(formulas)
+    consts: dict[str, str] = {}
+
+    def collect(e) -> None:
+        if z3.is_quantifier(e):
+            return
+        if z3.is_const(e) and not (z3.is_int_value(e) or z3.is_rational_value(e) or z3.is_true(e)
+                                    or z3.is_false(e)):
+            consts[z3_latex(e)] = _Z3_SORTS.get(e.sort().kind(), str(e.sort()))
+        for c in e.children():
+            collect(c)
+
+    for f in formulas:
+        collect(f)
+    variables = tuple((name, (rf"{name} \in {sort}",)) for name, sort in sorted(consts.items()))
+    query = Query(kind, variables, (), tuple(z3_latex(f) for f in formulas), (), outcome)
+    if _RECORDERS:
+        _RECORDERS[-1].append(query)
+    return query

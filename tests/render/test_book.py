@@ -31,7 +31,8 @@ GENERATED = Path(__file__).resolve().parents[2] / "generated"
 LATEX_DIR = Path(os.environ.get("CONVSYM_BOOK_DIR") or GENERATED) / "latex"
 #: A box wider than the line by more than this shows in print.
 OVERFULL_LIMIT_PT = 1.0
-PAGES = range(40, 171)
+#: The chapters and front matter take some 150 pages, the machine record appendix some 45 more.
+PAGES = range(40, 241)
 
 
 def _sources() -> dict[str, str]:
@@ -213,6 +214,7 @@ STANDARD_MACROS = frozenset("""
     to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
     arabic caption definecolor ref shortstack tabcolsep textit raggedright arraybackslash endhead
+    csrec csrecentry csrecinstances csrecmark csrecthm pageref phantomsection setcounter mathit forall
 """.split())
 
 
@@ -314,3 +316,23 @@ def test_the_validation_report_is_an_appendix(book_pages):
     folds = sum(1 for node in data["nodes"] if node["theorem"] == "folding.bn-after-conv-exact")
     assert folds > 1 and re.search(r"folding\.bn-after-conv-exact \(\d+\.\d+\)", text)
     assert "Conv from Conv + BatchNorm" in text and str(folds) in text.split()
+
+
+# ---------------------------------------------------------------------------------------------
+# the machine record
+
+
+@pytest.mark.latex
+def test_the_machine_record_is_an_appendix_per_chapter(book_pages):
+    start = next((n for n, p in enumerate(book_pages) if re.search(r"^Appendix [A-Z]\s+Machine record\s*$", p,
+                                                                       re.MULTILINE)), None)
+    assert start is not None, "no appendix 'Machine record'"
+    record = "\n".join(book_pages[start:])
+    chapters = sorted({int(n) for n in re.findall(r"^Chapter (\d+)$", "\n".join(book_pages[:start]), re.MULTILINE)})
+    sections = [int(n) for n in re.findall(r"Machine record for Chapter (\d+)$", record, re.MULTILINE)]
+    assert chapters and sections == chapters
+    # every step of the chapters links to its record, and each record names its step and page
+    links = set(re.findall(r"record (\d+\.\d+\.\d+)", "\n".join(book_pages[:start])))
+    entries = set(re.findall(r"^Record (\d+\.\d+\.\d+) \(step \d+, page \d+\)", record, re.MULTILINE))
+    assert links and links <= entries
+    assert len(entries) == len(re.findall(r"\\csrecentry\{", _sources().get("latex/record.tex", "")))

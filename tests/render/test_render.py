@@ -322,9 +322,10 @@ def test_chapter_proved_theorem(verdict_factory, toy_family):
         r"\[ a + b = b + a \]",
         r"\end{theorem}",
         r"\paragraph{Derivation.}",
-        r"\item \textbf{unfold\_sum}: write the sum out",
+        r"\item \textbf{unfold\_sum}: write the sum out\label{step:toy.add-commutes:1}"
+        r"\csrecmark{toy.add-commutes}{1}",
         r"\[ a + b \]",
-        r"\item \textbf{commute}: swap the terms",
+        r"\item \textbf{commute}: swap the terms\label{step:toy.add-commutes:2}\csrecmark{toy.add-commutes}{2}",
         r"\[ b + a \]",
         r"Side conditions and how each was checked:",
         r"  \item $a \in \mathbb{Z}$ --- z3: unsat",
@@ -453,7 +454,8 @@ def test_side_conditions_may_break(verdict_factory, toy_family, condition, latex
 def test_rule_descriptions_show_their_formulas(verdict_factory, toy_family, description, latex):
     step = StepRecord("rule", description, "W")
     lines = _lines(render_chapter(toy_family, [verdict_factory(steps=(step,))]))
-    assert rf"\item \textbf{{rule}}: {latex}" in lines
+    v = verdict_factory(steps=(step,))
+    assert rf"\item \textbf{{rule}}: {latex}\label{{step:{v.name}:1}}\csrecmark{{{v.name}}}{{1}}" in lines
 
 
 @pytest.mark.parametrize(

@@ -303,7 +303,7 @@ def test_a_theorem_with_its_own_prove_is_not_run(write_script, prove_body):
 def test_build_tree_files(toy_results):
     tree = build_tree(toy_results)
     assert list(tree) == [
-        "MANIFEST.json", "checks/test_toy.py", "latex/main.tex", "latex/toy.tex",
+        "MANIFEST.json", "checks/test_toy.py", "latex/main.tex", "latex/record.tex", "latex/toy.tex",
     ]
     comment = {".tex": "% ", ".py": "# "}
     for path, text in tree.items():
@@ -414,7 +414,7 @@ def test_build_tree_ignores_hash_seed(toy_dir):
         outputs.append(json.loads(proc.stdout))
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == {"MANIFEST.json", "checks/test_toy.py", "latex/main.tex",
-                               "latex/toy.tex"}
+                               "latex/record.tex", "latex/toy.tex"}
 
 
 # ---------------------------------------------------------------------------------------------

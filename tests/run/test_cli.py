@@ -181,9 +181,9 @@ def test_build_writes_and_reports(toy_dir, tmp_path, no_latex):
     (out / "latex" / "stale.tex").write_text("%")
     status, stdout, err = call("build", "--out", str(out), "--path", str(toy_dir))
     assert (status, stdout) == (0, "")
-    assert f"wrote 4 files to {out}, removed 1 stale\n" in err
+    assert f"wrote 5 files to {out}, removed 1 stale\n" in err
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "MANIFEST.json", "checks/test_toy.py", "latex/main.tex", "latex/toy.tex",
+        "MANIFEST.json", "checks/test_toy.py", "latex/main.tex", "latex/record.tex", "latex/toy.tex",
     ]
 
 
