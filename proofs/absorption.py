@@ -77,8 +77,8 @@ def _absorb_witness(x, w1, c, w2_size, padding):
             "description": (f"one channel, one pixel x = {x}, w1 = {w1}, b1 = 0, c = {c}, "
                             f"w2 = ones({w2_size}x{w2_size}), b2 = 0, layer 2 padding {padding}: the pre-activation "
                             f"is {Fraction(x) * Fraction(w1)}."),
-            "assignment": [("x", Fraction(x)), ("w^{(1)}", Fraction(w1)), ("c", Fraction(c)),
-                           (rf"w^{{(2)}} \text{{ (every entry, {w2_size}x{w2_size})}}", 1)],
+            "assignment": [("x", Fraction(x)), ("w_1", Fraction(w1)), ("c", Fraction(c)),
+                           (rf"w_2 \text{{ (every entry, {w2_size}x{w2_size})}}", 1)],
             "data": {"x": str(x), "w1": str(w1), "c": str(c), "k2": w2_size, "p2": padding,
                      "lhs": str(lhs), "rhs": str(rhs)},
         }

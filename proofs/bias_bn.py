@@ -41,7 +41,7 @@ Cg, Og, kh, kw = sizes("C_g O_g k_h k_w")
 g, o, i, j = index("g o i j")
 c, u, v = _c, _u, _v
 X, Wt, Hb = IndexedBase("x"), IndexedBase("w"), IndexedBase("h")
-B1 = IndexedBase("b^{(1)}")
+B1 = IndexedBase("b_1")
 
 h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]))
 

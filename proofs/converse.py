@@ -37,7 +37,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/conv
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 a, b, t, e, f, p_ = index("a b t e f p")
 k1, k2, k3 = sizes("k_1 k_2 k_3")
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w1_, w2_ = IndexedBase("x"), IndexedBase("w_1"), IndexedBase("w_2")
 
 # =============================================================================================
 # 8. the converse: which kernels split

@@ -38,7 +38,8 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/corr
 a, b, t, e, f, p_ = index("a b t e f p")
 o, c, i, j = index("o c i j")
 s_, d_, kh, kw, k = sizes("s d k_h k_w k")
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w0_ = IndexedBase("x"), IndexedBase("w")
+w1_, w2_, w3_ = IndexedBase("w_1"), IndexedBase("w_2"), IndexedBase("w_3")
 
 # =============================================================================================
 # 3. convolution versus cross-correlation
@@ -46,7 +47,7 @@ x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), 
 k1, k2, k3 = sizes("k_1 k_2 k_3")
 wf = IndexedBase(r"\bar{w}")
 
-flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]))
+flip_let = Let(wf, lambda bb: SumExpr.of(w0_[k - 1 - bb]))
 
 
 def _kernel_taps(expr: SumExpr, env: dict) -> dict[int, str]:
@@ -91,7 +92,7 @@ true_conv_flip = General(
     "true convolution.",
     idea="Substitute $a = k - 1 - b$: tap $b$ of the flipped kernel is tap $k - 1 - b$ of $w$, and "
          "the sum runs over the same taps.",
-    lhs=D.true_conv1d(x1, w1_, k, i + k - 1),
+    lhs=D.true_conv1d(x1, w0_, k, i + k - 1),
     rhs=D.conv1d(x1, wf, k, i),
     lets=[flip_let],
     derivation=[

@@ -264,7 +264,7 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
             "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
             "description": (f"one channel, 1x1 kernels, one pixel: w1 = {w1}, w2 = {w2}, x = {x}, {how} = {s}; "
                             f"layer2({activation}(layer1(x))) = {lhs} but after scaling it is {rhs}."),
-            "assignment": [("w^{(1)}", Fraction(w1)), ("w^{(2)}", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
+            "assignment": [("w_1", Fraction(w1)), ("w_2", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
             "data": {"activation": activation, "w1": str(w1), "w2": str(w2), "x": str(x), "s": str(s),
                      "lhs": str(lhs), "rhs": str(rhs)},
         }

@@ -219,7 +219,7 @@ im2col_exact = Identity(
     check_source=checks.test_im2col_exact_family_integers,
 )
 
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w1_ = IndexedBase("x"), IndexedBase("w")
 a, b, t, e, f, p_ = index("a b t e f p")
 
 toeplitz_general = General(

@@ -62,7 +62,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/merg
 
 k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
-x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
+x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w_1", "w_2", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
 
 h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
@@ -122,8 +122,8 @@ C_in, C_mid = sizes("C_{in} C_{mid}")
 kh1, kw1, kh2, kw2 = sizes("k^h_1 k^w_1 k^h_2 k^w_2")
 o, c, m, j = index("o c m j")
 a_h, a_w, b_h, b_w, t_h, t_w = index("a_h a_w b_h b_w t_h t_w")
-X, V1, V2, H, M = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
-B1, B2 = IndexedBase("b^{(1)}"), IndexedBase("b^{(2)}")
+X, V1, V2, H, M = (IndexedBase(n) for n in ("x", "w_1", "w_2", "h", "W"))
+B1, B2 = IndexedBase("b_1"), IndexedBase("b_2")
 
 h_2d = Let(H, lambda mm, ii, jj: SumExpr.of(D.conv2d(X, V1, C_in, kh1, kw1, mm, ii, jj), B1[mm]))
 W_2d = Let(M, lambda oo, cc, th, tw: SumExpr.of(
@@ -314,7 +314,7 @@ def _why_ring_figure(fields):
 
     ka, n, p2 = 2, 4, 1
     xs = sympy.symbols(f"x_0:{n}")
-    ws = [sympy.Symbol(f"w^{{(1)}}_{a_}") for a_ in range(ka)]
+    ws = [sympy.Symbol(f"w_{{1,{a_}}}") for a_ in range(ka)]
     bb = sympy.Symbol("b_1")
 
     def x_at(j):
@@ -340,7 +340,7 @@ def _why_ring_figure(fields):
                                          ("bad", "different: the ring")], cell=1.65)
     caption = (f"Why padding in the second layer breaks the merge ($k_1 = {ka}$, $p_1 = 0$, $p_2 = {p2}$, "
                f"$n = {n}$, computed symbolically): the second layer reads the intermediate "
-               "$h_j = b_1 + \\sum_a w^{(1)}_a x_{j+a}$ with a ring of zeros around it, but the merged layer "
+               "$h_j = b_1 + \\sum_a w_{1,a} x_{j+a}$ with a ring of zeros around it, but the merged layer "
                "sees through to the padded input, as if the ring held the first layer applied there: $b_1$ "
                "plus the taps that still reach $x$. The two agree inside and differ on a ring of width $p_2$.")
     return tikz, caption

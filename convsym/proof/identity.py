@@ -78,12 +78,16 @@ def _builders_latex(lhs: Callable, rhs: Callable) -> str:
 
 
 def entry_latex(pool_name: str) -> str:
-    """A pool variable ``w2_{0,1}`` as the book writes an entry: ``w^{(2)}_{0,1}``."""
+    """A pool variable ``w2_{0,1}`` as the book writes an entry: ``w_{2,0,1}`` (the layer's number
+    first, as in the derivations), ``x_{0,1}`` for an array without a number."""
     import re
 
     match = re.fullmatch(r"(.+?)_\{(.*)\}", pool_name)
     if not match:
         return S.input_name_latex(pool_name)
+    numbered = re.fullmatch(r"(.+)_\{(\d+)\}", S.input_name_latex(match[1]))
+    if numbered:
+        return f"{numbered[1]}_{{{numbered[2]},{match[2]}}}"
     return f"{{{S.input_name_latex(match[1])}}}_{{{match[2]}}}"
 
 
