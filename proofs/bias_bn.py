@@ -52,7 +52,7 @@ bias_through_conv = General(
     "For all group sizes $C_g$ (input channels per group), $O_g$ (output channels per group), any "
     "number of groups and all kernel sizes: a convolution without padding of $x + b_1$ ($b_1$ added "
     "to every position of its channel) equals the convolution of $x$ plus the constant "
-    "$\\sum_{c,u,v} w_{g O_g + o,c,u,v}\\, b_{1;g C_g + c}$: the bias is summed over the kernel's "
+    "$\\sum_{c,u,v} w_{g O_g + o,c,u,v}\\, b_{1,g C_g + c}$: the bias is summed over the kernel's "
     "taps and its group's channels.",
     idea="Unfold the convolution of $x + b_1$ and distribute: the part with $x$ folds back into the "
          "convolution of $x$, and the part with $b_1$ does not depend on the position, so it folds "

@@ -72,7 +72,7 @@ conv1x1_linear = General(
 
 
 def derive_conv1x1_cost(P: Proof) -> None:
-    macs = P.summation("sum 1 over the output positions and the terms of the definition", 1,
+    macs = P.summation("count the output positions times the terms of the definition", 1,
                        [(c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1)])
     P.equal("the closed form", macs, C_o * C_i * H * W_)
     P.cross_check("multiply-accumulates counted as the monomials w x of exact results",

@@ -134,9 +134,9 @@ sequential_2d = General(
     "Two multichannel 2-D convolutions in a row are one",
     "For all channel counts $C_{\\mathrm{in}}, C_{\\mathrm{mid}}, C_{\\mathrm{out}}$ and kernel sizes: "
     "$(x \\star w_1 + b_1) \\star w_2 + b_2 = x \\star W + B$ with "
-    "$W_{o,c} = \\sum_m w_{1;m,c} * w_{2;o,m}$ (the full 2-D convolution of each pair of channel "
+    "$W_{o,c} = \\sum_m w_{1,m,c} * w_{2,o,m}$ (the full 2-D convolution of each pair of channel "
     "kernels, of size $(k^h_1+k^h_2-1) \\times (k^w_1+k^w_2-1)$) and "
-    "$B_o = b_{2;o} + \\sum_{m,u,v} w_{2;o,m,u,v}\\, b_{1;m}$.",
+    "$B_o = b_{2,o} + \\sum_{m,u,v} w_{2,o,m,u,v}\\, b_{1,m}$.",
     idea="Per spatial axis, as in merge.sequential-1d: substitute $t_h = a_h + b_h$ and $t_w = a_w + b_w$ "
     "and restrict $a_h, a_w$ to the taps that reach them; the sum over the middle channels $m$ "
     "is carried along into the merged kernel.",
@@ -187,7 +187,7 @@ strided_1d = General(
     "Strided and dilated convolutions in a row",
     "For all sizes, strides and dilations: $(x \\star_{s_1,d_1} w_1 + b_1) \\star_{s_2,d_2} w_2 + b_2 = "
     "x \\star_{s_1 s_2, 1} W + b_2 + (\\Sigma w_2)\\, b_1$ with "
-    "$W_t = \\sum_{d_1 a + s_1 d_2 b = t} w_{1;a}\\, w_{2;b}$, of size $d_1(k_1-1) + s_1 d_2(k_2-1) + 1$.",
+    "$W_t = \\sum_{d_1 a + s_1 d_2 b = t} w_{1,a}\\, w_{2,b}$, of size $d_1(k_1-1) + s_1 d_2(k_2-1) + 1$.",
     idea="Tap $a$ of the first kernel and tap $b$ of the second read the input at offset "
     "$d_1 a + s_1 d_2 b$ from $s_1 s_2 i$: group the terms by that offset $t$; each group is $W_t$.",
     lhs=D.conv1d(h, w2, k2, i, stride=s2, dilation=d2) + b2,

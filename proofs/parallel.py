@@ -142,7 +142,7 @@ dbb_1x1_kxk = Identity(
     "A $1 \\times 1$ convolution ($w_1$, $b_1$) whose output is padded by $p$ with $b_1$ (not 0: "
     "the padded ring of the $1 \\times 1$'s output is what the $1 \\times 1$ computes on zero "
     "input), then a $k \\times k$ convolution ($w_2$, $b_2$) without padding, equals one $k \\times "
-    "k$ convolution with padding $p$, kernel $W_{o,c} = \\sum_m w_{1;m,c}\\, w_{2;o,m}$ and bias "
+    "k$ convolution with padding $p$, kernel $W_{o,c} = \\sum_m w_{1,m,c}\\, w_{2,o,m}$ and bias "
     "$b_2 + (\\Sigma w_2)\\, b_1$. (Zero padding of the intermediate instead breaks it on the ring "
     "unless $b_1 = 0$: merge.padded-second.)",
     inputs=_dbb_inputs,

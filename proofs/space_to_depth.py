@@ -153,7 +153,8 @@ Hh, Ww, Pp, Oo, Dd = sizes("H W P O D")
 def derive_s2d_cost(P: Proof) -> None:
     out_small = sympy.floor((Hh + 2 * Pp - K_s) / S_s) + 1
     out_big = sympy.floor((Cf * Hh + 2 * Cf * Pp - Cf * K_s) / (Cf * S_s)) + 1
-    P.equal("H_out of both convolutions (the argument of the floor cancels r)", out_big, out_small)
+    P.equal("the output height $H_{out}$ of both convolutions (the argument of the floor cancels $r$)",
+            out_big, out_small)
     P.equal("weights of both sides", Oo * Dd * Cf**2 * K_s**2, Oo * Dd * (Cf * K_s) ** 2)
     P.equal("multiply-accumulates of both sides", Oo * Dd * Cf**2 * K_s**2 * out_small**2,
             Oo * Dd * (Cf * K_s) ** 2 * out_big**2)

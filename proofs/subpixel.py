@@ -94,8 +94,8 @@ n2, K2, r2 = sizes("n K r")
 def derive_length(P_: Proof) -> None:
     sub = r2 * (n2 + 2 * P2 - K2 + 1)
     tr = (n2 - 1) * r2 - 2 * r2 * (K2 - 1 - P2) + (r2 * K2 - 1) + 0 + 1
-    P_.equal("the sub-pixel output, r times the convolution's n + 2P - K + 1 outputs, has the transposed "
-             "convolution's length (n-1) r - 2 r(K-1-P) + (rK - 1) + 1 with output padding 0", sub, tr)
+    P_.equal("the sub-pixel output, $r$ times the convolution's $n + 2P - K + 1$ outputs, has the transposed "
+             "convolution's length $(n-1) r - 2 r(K-1-P) + (rK - 1) + 1$ with output padding 0", sub, tr)
     P_.implies("its padding $r(K - 1 - P)$ is a valid (nonnegative) padding exactly when $P \\le K "
                "- 1$",
                [P2 >= 0, P2 <= K2 - 1], [r2 * (K2 - 1 - P2) >= 0])

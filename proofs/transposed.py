@@ -221,22 +221,24 @@ def derive_output_size(P: Proof) -> None:
     P.implies("before cropping, every scattered position lies in $[0, (n-1)s + d(k-1)]$",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1],
               [s3 * i3 + d3 * a3 >= 0, s3 * i3 + d3 * a3 <= top])
-    P.implies("both ends are reached (i = a = 0 and i = n-1, a = k-1)", [],
+    P.implies("both ends are reached ($i = a = 0$ and $i = n-1$, $a = k-1$)", [],
               [sympy.Eq(s3 * 0 + d3 * 0, 0), sympy.Eq(s3 * (n3 - 1) + d3 * (k3 - 1), top)])
-    P.equal("counted: the full extent (n-1)s + d(k-1) + 1, minus p on each side, plus q at the end",
+    P.equal("counted: the full extent $(n-1)s + d(k-1) + 1$, minus $p$ on each side, plus $q$ at the end",
             top + 1 - 2 * p3 + q3, (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1)
-    P.implies("products land at output positions at most (n-1)s + d(k-1) - p, so the q added positions "
-              "(n-1)s + d(k-1) - 2p + 1 .. + q re-admit min(p, q) of the positions cropped at the end",
+    P.implies("products land at output positions at most $(n-1)s + d(k-1) - p$, so the $q$ added positions "
+              "$(n-1)s + d(k-1) - 2p + 1, \\dots, (n-1)s + d(k-1) - 2p + q$ re-admit $\\min(p, q)$ of the "
+              "positions cropped at the end",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, p3 >= 0],
               [s3 * i3 + d3 * a3 - p3 <= top - p3])
-    P.implies("without padding (p = 0) the q added positions receive no product: they hold the bias only",
+    P.implies("without padding ($p = 0$) the $q$ added positions receive no product: they hold the bias only",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, sympy.Eq(p3, 0)],
               [s3 * i3 + d3 * a3 - p3 < top - 2 * p3 + 1])
     L = (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1
     back = L + 2 * p3 - d3 * (k3 - 1) - 1
     floor_def = [M3 * s3 <= back, back < (M3 + 1) * s3]
-    P.implies("with q < s the forward rule maps L back to n: floor((L + 2p - d(k-1) - 1)/s) + 1 = n, so the "
-              "two layers map between the same sizes and are adjoint (transposed.adjoint-1d)",
+    P.implies("with $q < s$ the forward rule maps $L$ back to $n$: "
+              "$\\lfloor (L + 2p - d(k-1) - 1)/s \\rfloor + 1 = n$, so the two layers map between the same sizes "
+              "and are adjoint (transposed.adjoint-1d)",
               [p3 >= 0, q3 < s3, *floor_def], [sympy.Eq(M3 + 1, n3)])
     P.implies("with $q \\ge s$ the forward rule gives more than $n$: the convolution of that size "
               "is not the one this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
@@ -340,8 +342,8 @@ def derive_costs(P: Proof) -> None:
             "(C_{\\mathrm{out}}/g)\\, k_h k_w$ multiply-accumulates, with $C_{\\mathrm{in}} = g "
             "c_i$, $C_{\\mathrm{out}} = g c_o$",
             loop, Nc * (Gc * ci_) * Hc * Wc * co_ * khc * kwc)
-    taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding p): every output "
-                       "position of one channel pair times k_h k_w taps", 1,
+    taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding $p$): every output "
+                       "position of one channel pair times $k_h k_w$ taps", 1,
                        [(vc, 0, kwc - 1), (uc, 0, khc - 1), (zc, 0, Wo - 1), (yc, 0, Ho - 1)])
     up = Nc * Gc * co_ * ci_ * taps
     P.equal("times $N g\\, c_o c_i$: $N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} "

@@ -51,7 +51,7 @@ merge_two = Identity(
     "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
     "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
     "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
-    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1;c,m,a}\\, w_{2;m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
+    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, w_{2,m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
     "($s_2 (k_1-1) + k_2$ without dilation). Conditions: $p_1 = 0$ (transposed.merge-padded-first), no "
     "first bias, $q_1 < s_1$ and $s_2 q_1 + q_2 < s_1 s_2$ (a valid output padding). Exact family: strides "
     "1 to 3, dilations 1, 2, kernels 1 to 3, $(p_2, q_1, q_2) \\in \\{(0,0,0), (1,1,0), (0,1,1), (1,0,1)\\}$ "
@@ -105,7 +105,7 @@ conv_after = Identity(
     "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
     "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
     "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
-    "w_{1;c,m,a}\\, w_{2;o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
+    "w_{1,c,m,a}\\, w_{2,o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
     "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
     "is wrong.)",
     inputs=_ca_inputs,

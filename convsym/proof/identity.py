@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
@@ -129,6 +130,38 @@ def witness_arrays(inputs: Mapping[str, Mapping]) -> tuple[tuple[str, str, str],
     return tuple(out)
 
 
+def statement_coordinates(name: str, coordinates: Callable[..., Mapping[str, int]], where: Sequence[int],
+                          sizes: Mapping) -> dict[str, int]:
+    """``coordinates(where, **sizes)`` checked: a nonempty ``{index name: int}``."""
+    coords = dict(coordinates(tuple(int(q) for q in where), **sizes))
+    if not coords or not all(isinstance(k, str) for k in coords):
+        raise ProofError(f"Theorem {name}: coordinates({tuple(where)}) gave {coords!r}, not a nonempty "
+                         "{index name: value} mapping", rule="witness")
+    out = {}
+    for k, v in coords.items():
+        if isinstance(v, bool) or int(v) != v:
+            raise ProofError(f"Theorem {name}: coordinates({tuple(where)}) gives {k} = {v!r}, not an integer",
+                             rule="witness")
+        out[k] = int(v)
+    return out
+
+
+def _index_name_latex(name: str) -> str:
+    """An index name as math: ``t`` -> ``t``, ``j_h`` -> ``j_{h}``; a name in LaTeX already
+    (``\\phi_h``) stays as it is."""
+    return S.size_name_latex(name) if re.fullmatch(r"[A-Za-z0-9_]+", name) else name
+
+
+def where_text(coords: Mapping[str, int] | None, where: Sequence[int]) -> tuple[str, str]:
+    """An output entry as ``(LaTeX, words)``: by the statement's index values ``coords`` when
+    there are any (``t = -1``), else by its array index counted from 0."""
+    if coords:
+        tex = ", ".join(f"{_index_name_latex(k)} = {int(v)}" for k, v in coords.items())
+        return tex, f"${tex}$"
+    index = ", ".join(map(str, where))
+    return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
+
+
 class Identity(Theorem):
     """An exact polynomial identity ``lhs == rhs`` for concrete sizes, every input entry a symbol.
 
@@ -184,15 +217,15 @@ class Identity(Theorem):
             quantifiers.append(S.inputs_quantifier(None, list(self.inputs(**self.cases[0]))))
         return S.words_statement(quantifiers, self.gloss, _describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))
 
+    def statement_coordinates(self, where: Sequence[int], sz: Mapping) -> dict[str, int] | None:
+        """The statement's index values of the output entry with array index ``where``
+        (``coordinates``), or None when the statement indexes the output as the array does."""
+        return None if self.coordinates is None else statement_coordinates(self.name, self.coordinates, where, sz)
+
     def _where(self, where: tuple, sz: Mapping) -> tuple[str, str]:
         """The differing output entry in the statement's coordinates when the theorem gives them
         (``coordinates``), else as the output's array index counted from 0: ``(LaTeX, words)``."""
-        if self.coordinates is not None:
-            coords = dict(self.coordinates(where, **sz))
-            tex = ", ".join(f"{S.size_name_latex(k)} = {int(v)}" for k, v in coords.items())
-            return tex, f"${tex}$"
-        index = ", ".join(map(str, where))
-        return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
+        return where_text(self.statement_coordinates(where, sz), where)
 
     def _witness(self, sz, pool, owners, lhs, rhs, diff):
         ids = [pool.id(n) for n in diff.monomial]
@@ -206,6 +239,9 @@ class Identity(Theorem):
         else:  # pragma: no cover - a nonzero polynomial vanishing at all of these is not possible here
             raise ProofError(f"no small witness found for the difference {diff}")
         data: dict = {"sizes": dict(sz), "inputs": {}, "entry": list(where), "lhs": str(lv), "rhs": str(rv)}
+        coords = self.statement_coordinates(where, sz)
+        if coords is not None:
+            data["coordinates"] = coords
         for nm, (start, shape) in owners.items():
             count = int(np.prod(shape))
             nonzero = []
@@ -330,12 +366,40 @@ class Refutation(Theorem):
 
     def __init__(self, name: str, title: str, gloss: str = "", *, lhs: Callable[..., object],
                  rhs: Callable[..., object], witness: Mapping[str, object], where: str = "",
-                 describe: str = "", witness_check: str | Callable = "", data: Mapping | None = None, **kw) -> None:
+                 describe: str = "", witness_check: str | Callable = "", data: Mapping | None = None,
+                 coordinates: Callable[..., Mapping[str, int]] | None = None, **kw) -> None:
         kw.setdefault("expected", "refuted")
         super().__init__(name, title, gloss, **kw)
+        if coordinates is not None and not callable(coordinates):
+            raise TypeError(f"Theorem {name}: coordinates must be a function (entry, **inputs) -> {{index: value}}")
         self.lhs_fn, self.rhs_fn, self.witness_inputs = lhs, rhs, dict(witness)
         self.where, self.describe, self.witness_check = where, describe, witness_check
+        self.coordinates = coordinates
         self.data = dict(data or {})
+
+    def _first_difference(self, left, right) -> tuple[str, str, dict]:
+        """Where two array sides differ, as ``(LaTeX, words, data)``: the first differing entry (in
+        the statement's coordinates when the theorem gives them), or the two shapes when they
+        differ; ``("", "", {})`` when a side is not an array."""
+        if not (isinstance(left, np.ndarray) and isinstance(right, np.ndarray)):
+            return "", "", {}
+        if left.shape != right.shape:
+            words = (f"the two sides have different shapes, ${_shape_latex(left)}$ on the left and "
+                     f"${_shape_latex(right)}$ on the right")
+            return r"\text{the output's shape}", words, {}
+        for where in itertools.product(*(range(d) for d in left.shape)):
+            if _exact_value(left[where]) != _exact_value(right[where]):
+                break
+        else:  # pragma: no cover - the caller has seen the sides differ
+            return "", "", {}
+        sizes = {k: v for k, v in self.witness_inputs.items() if isinstance(v, int) and not isinstance(v, bool)}
+        coords = (None if self.coordinates is None else
+                  statement_coordinates(self.name, self.coordinates, where, sizes))
+        tex, words = where_text(coords, where)
+        words = (f"the two sides differ at {words}: the left side is {_show(_exact_value(left[where]))}, "
+                 f"the right side {_show(_exact_value(right[where]))}")
+        data = {"entry": list(where), **({"coordinates": coords} if coords else {})}
+        return tex, words, data
 
     def sizes(self) -> str:
         shown = ", ".join(f"{k} = {_show(_exact_or_raw(v))}" for k, v in self.witness_inputs.items())
@@ -350,11 +414,15 @@ class Refutation(Theorem):
         if lv == rv:
             raise ProofError(f"the witness does not separate the two sides: both are {_show(lv)}", rule="witness")
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
+        where_tex, where_words, where_data = self._first_difference(self.lhs_fn(**self.witness_inputs),
+                                                                    self.rhs_fn(**self.witness_inputs))
+        default = (f"With the inputs below, {where_words}" if where_words else
+                   "With the inputs below, the two sides differ")
         witness = mint_witness(
-            description=self.describe or f"the two sides differ at the input {inputs}",
+            description=self.describe or default,
             assignment=tuple((S.input_name_latex(k), _show(v)) for k, v in self.witness_inputs.items()),
-            where=self.where or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
-            data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **self.data},
+            where=self.where or where_tex or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
+            data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **where_data, **self.data},
             # the inputs are given whole: each is printed in full
             arrays=tuple((S.input_name_latex(k), _shape_latex(v), _latex_value(v))
                          for k, v in self.witness_inputs.items()),
