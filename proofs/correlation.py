@@ -5,6 +5,7 @@ Section 2 of the equivalences chapter (see ``_chapters.py``).
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 from _chapters import EQUIVALENCES
 from sympy import IndexedBase
@@ -153,31 +154,64 @@ true_conv_associative = General(
 )
 
 
+#: the length of the vectors f, g, h of the cross-correlation refutations
+XCORR_LENGTH = 2
+
+
+def _xcorr_t(entry, **_):
+    """The index t of (f star g)_t stored at array entry e: the full cross-correlation of two
+    vectors of length L holds t = -(L - 1), ..., L - 1 in this order."""
+    return {"t": entry[0] - (XCORR_LENGTH - 1)}
+
+
 xcorr_not_commutative = Identity(
     "equivalences.xcorr-not-commutative",
     "Cross-correlation is not commutative",
     "Claim (false): the full cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$ is commutative. "
     "It reverses instead: $(f \\star g)_t = (g \\star f)_{-t}$.",
     expected="refuted",
-    inputs=lambda **_: {"f": (2,), "g": (2,)},
+    inputs=lambda **_: {"f": (XCORR_LENGTH,), "g": (XCORR_LENGTH,)},
     lhs=lambda T: E.xcorr_full(T["f"], T["g"]),
     rhs=lambda T: E.xcorr_full(T["g"], T["f"]),
     family=[{}],
+    coordinates=_xcorr_t,
     check_source=(checks._vec, checks._confirm_xcorr_witness),
     witness_check=checks._confirm_xcorr_witness,
 )
 
 
+def _zeros(like, count):
+    return like.constant_like(np.zeros((count,), dtype=np.int64))
+
+
+def _xcorr_nested(T, side):
+    # both sides on t = -2(L - 1), ..., 2(L - 1): the left side's array holds t = -(L - 1), ..., 2(L - 1)
+    # (its intermediate f star g starts at its own t = -(L - 1)), the right side's t = -2(L - 1), ..., L - 1
+    if side == "left":
+        out = E.xcorr_full(E.xcorr_full(T["f"], T["g"]), T["h"])
+        return E.concat(_zeros(out, XCORR_LENGTH - 1), out)
+    out = E.xcorr_full(T["f"], E.xcorr_full(T["g"], T["h"]))
+    return E.concat(out, _zeros(out, XCORR_LENGTH - 1))
+
+
+def _xcorr_nested_t(entry, **_):
+    """The index t at array entry e of both nested sides: t = -2(L - 1), ..., 2(L - 1) in this order."""
+    return {"t": entry[0] - 2 * (XCORR_LENGTH - 1)}
+
+
 xcorr_not_associative = Identity(
     "equivalences.xcorr-not-associative",
     "Cross-correlation is not associative",
-    "Claim (false): ((f with g) with h) = (f with (g with h)) for the full cross-correlation. In terms of true "
-    "convolution the left side is f * flip(g) * h, the right side flip(f) * flip(g) * h.",
+    "Claim (false): $((f \\star g) \\star h)_t = (f \\star (g \\star h))_t$ for every $t$, for the full "
+    "cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$. In terms of true convolution the left side "
+    "is $f * \\bar{g} * h$, the right side $\\bar{f} * \\bar{g} * h$, with $\\bar{f}_n = f_{-n}$ the reversed "
+    "vector.",
     expected="refuted",
-    inputs=lambda **_: {"f": (2,), "g": (2,), "h": (2,)},
-    lhs=lambda T: E.xcorr_full(E.xcorr_full(T["f"], T["g"]), T["h"]),
-    rhs=lambda T: E.xcorr_full(T["f"], E.xcorr_full(T["g"], T["h"])),
+    inputs=lambda **_: {"f": (XCORR_LENGTH,), "g": (XCORR_LENGTH,), "h": (XCORR_LENGTH,)},
+    lhs=lambda T: _xcorr_nested(T, "left"),
+    rhs=lambda T: _xcorr_nested(T, "right"),
     family=[{}],
+    coordinates=_xcorr_nested_t,
     check_source=checks._confirm_xcorr_assoc_witness,
     witness_check=checks._confirm_xcorr_assoc_witness,
 )
@@ -225,6 +259,7 @@ xcorr_stack_wrong = Identity(
                              T["w2"].reshape((1, 1, 2))),
     rhs=lambda T: ops.conv1d(T["x"].reshape((1, 4)), E.xcorr_full(T["w1"], T["w2"]).reshape((1, 1, 3))),
     family=[{}],
+    coordinates=lambda entry, **_: {"i": entry[1]},  # the output (one channel) at position i
     check_source=checks._confirm_stack_witness,
     witness_check=checks._confirm_stack_witness,
 )

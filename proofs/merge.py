@@ -367,6 +367,11 @@ def _interior(y, p2):
     return y if p2 == 0 else y[:, p2:-p2, p2:-p2]
 
 
+def _interior_position(entry, p2, **_):
+    """Entry (o, i, j) of the interior is output position (o, i + p_2, j + p_2) of the two layers."""
+    return {"o": entry[0], "i": entry[1] + p2, "j": entry[2] + p2}
+
+
 def _ring_figure(fields):
     """Which outputs of the naive padded merge are wrong, computed exactly (every entry a symbol)."""
     from convsym.exact.poly import PolyTensor
@@ -395,6 +400,7 @@ padded_interior = Identity(
     rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
     family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
+    coordinates=_interior_position,
     check_source=checks.test_merge_padded_ring_numeric,
     figure=_ring_figure,
 )

@@ -214,6 +214,12 @@ asymmetric = Refutation(
     witness_check=_retest("_sub_asym_sides"),
 )
 
+def _position_and_phase(entry, r, **_):
+    """Output position (i, j) of the pixel-shuffled map and its phase (i mod r, j mod r)."""
+    i, j = entry[2], entry[3]
+    return {"i": i, "j": j, r"\phi_h": i % r, r"\phi_w": j % r}
+
+
 phase_bias = Refutation(
     "subpixel.phase-bias",
     "Phases with different biases are no transposed convolution",
@@ -223,6 +229,7 @@ phase_bias = Refutation(
     lhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[0],
     rhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[1],
     witness=dict(x=_obj([0], (1, 1, 1, 1)), W=_obj([0, 0, 0, 0], (4, 1, 1, 1)), b=_obj([0, 1, 0, 0], (4,)), r=2),
+    coordinates=_position_and_phase,
     check_source=_src("_sub_bias_sides"),
     witness_check=_retest("_sub_bias_sides"),
 )
@@ -267,6 +274,7 @@ converse = Identity(
             for s_ in (2, 3) for d_ in (1, 2) for kk in (1, 2, 3, 4) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for g in (1, 2)
             if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],
+    coordinates=lambda entry, s, **_: {"o": entry[1], **_position_and_phase(entry, s)},
     check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
 )
 

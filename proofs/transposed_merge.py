@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from _transposed import TRANSPOSED, _obj, _retest, source_of
+from _transposed import TRANSPOSED, _obj, _retest, output_position, source_of
 from sympy import IndexedBase
 
 from convsym.exact import ops
@@ -77,6 +77,7 @@ merge_padded_first = Refutation(
     rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
                  s1=2, s2=1, p1=1),
+    coordinates=output_position,
     check_source=_src("_tt_padded_sides"),
     witness_check=_retest("_tt_padded_sides"),
 )
@@ -127,6 +128,7 @@ conv_after_padded = Refutation(
     rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
                  s=2, p1=1),
+    coordinates=output_position,
     check_source=_src("_ct_padded_sides"),
     witness_check=_retest("_ct_padded_sides"),
 )
@@ -208,6 +210,7 @@ bn_fold_axis0 = Refutation(
     lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
     rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
     witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),
+    coordinates=lambda entry, **_: {"o": entry[1]},  # one pixel: the output channel o
     check_source=_src("_bn_axis0_sides"),
     witness_check=_retest("_bn_axis0_sides"),
 )
