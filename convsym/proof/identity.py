@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import numbers
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -139,7 +140,7 @@ def statement_coordinates(name: str, coordinates: Callable[..., Mapping[str, int
                          "{index name: value} mapping", rule="witness")
     out = {}
     for k, v in coords.items():
-        if isinstance(v, bool) or int(v) != v:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise ProofError(f"Theorem {name}: coordinates({tuple(where)}) gives {k} = {v!r}, not an integer",
                              rule="witness")
         out[k] = int(v)
