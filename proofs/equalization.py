@@ -241,6 +241,17 @@ def _exact_activation(name):
     return sigmoid
 
 
+#: the activations of the witnesses as the book names them
+_ACTIVATION_NAMES = {"relu": r"$\mathrm{ReLU}$", "relu6": r"$\mathrm{ReLU6}$", "hardswish": "hard-swish",
+                     "sigmoid": "the sigmoid"}
+
+
+def _tex(value) -> str:
+    """An exact number as LaTeX: ``1/2`` as ``\\frac{1}{2}``."""
+    value = Fraction(value)
+    return sympy.latex(sympy.Rational(value.numerator, value.denominator))
+
+
 def _scaling_witness(activation, w1, w2, x, scale=None):
     """Layer 1: 1x1 conv, weight w1, no bias; layer 2: 1x1 conv, weight w2; one pixel x."""
     def build():
@@ -259,11 +270,13 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
         act = np.frompyfunc(f, 1, 1)
         lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
         rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-        how = "the DFQ scale s = sqrt(r1 r2)/r2" if scale is None else "the scale s"
+        how = "the DFQ scale $s = \\sqrt{r_1 r_2}/r_2" if scale is None else "the scale $s"
+        name = _ACTIVATION_NAMES.get(activation, activation)
         return {
             "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
-            "description": (f"one channel, 1x1 kernels, one pixel: w1 = {w1}, w2 = {w2}, x = {x}, {how} = {s}; "
-                            f"layer2({activation}(layer1(x))) = {lhs} but after scaling it is {rhs}."),
+            "description": (f"one channel, $1 \\times 1$ kernels, one pixel: $w_1 = {_tex(w1)}$, $w_2 = {_tex(w2)}$, "
+                            f"$x = {_tex(x)}$, {how} = {_tex(s)}$; the two layers with {name} between them give "
+                            f"${_tex(lhs)}$, the scaled layers ${_tex(rhs)}$."),
             "assignment": [("w_1", Fraction(w1)), ("w_2", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
             "data": {"activation": activation, "w1": str(w1), "w2": str(w2), "x": str(x), "s": str(s),
                      "lhs": str(lhs), "rhs": str(rhs)},
