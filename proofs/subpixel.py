@@ -223,9 +223,9 @@ def _position_and_phase(entry, r, **_):
 phase_bias = Refutation(
     "subpixel.phase-bias",
     "Phases with different biases are no transposed convolution",
-    "Claim (false): any bias of the r^2 C channels maps to a bias of the transposed convolution. The "
+    "Claim (false): any bias of the $r^2 C$ channels maps to a bias of the transposed convolution. The "
     "transposed convolution has one bias per output channel; the sub-pixel output's bias varies with the "
-    "phase when the r^2 biases of a channel differ.",
+    "phase when the $r^2$ biases of a channel differ.",
     lhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[0],
     rhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[1],
     witness=dict(x=_obj([0], (1, 1, 1, 1)), W=_obj([0, 0, 0, 0], (4, 1, 1, 1)), b=_obj([0, 1, 0, 0], (4,)), r=2),

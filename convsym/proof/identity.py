@@ -23,6 +23,11 @@ def _fmt_sizes(sz: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in sz.items())
 
 
+def _sizes_latex(sz: Mapping) -> str:
+    """``$k_{1} = 1, C_{in} = 2$``: sizes as the book writes them."""
+    return "$" + ", ".join(f"{S.size_name_latex(k)} = {v}" for k, v in sz.items()) + "$"
+
+
 def family_text(cases: Sequence[Mapping]) -> str:
     """The family in words, generated from its cases: a product of value sets when it is one,
     otherwise the number of instances and the range of each size."""
@@ -300,7 +305,7 @@ class Identity(Theorem):
                     start += int(np.prod(shape))
                 witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
                                         check.difference)
-                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ" if sz else
+                step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
                             "the two sides differ", rf"{witness.lhs} \ne "
                             rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
                 return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
@@ -378,29 +383,29 @@ class Refutation(Theorem):
         self.coordinates = coordinates
         self.data = dict(data or {})
 
-    def _first_difference(self, left, right) -> tuple[str, str, dict]:
-        """Where two array sides differ, as ``(LaTeX, words, data)``: the first differing entry (in
-        the statement's coordinates when the theorem gives them), or the two shapes when they
-        differ; ``("", "", {})`` when a side is not an array."""
+    def _first_difference(self, left, right) -> tuple[str, str, dict, tuple[str, str] | None]:
+        """Where two array sides differ, as ``(LaTeX, words, data, (left, right) there)``: the first
+        differing entry (in the statement's coordinates when the theorem gives them), or the two
+        shapes when they differ (no entry); ``("", "", {}, None)`` when a side is not an array."""
         if not (isinstance(left, np.ndarray) and isinstance(right, np.ndarray)):
-            return "", "", {}
+            return "", "", {}, None
         if left.shape != right.shape:
             words = (f"the two sides have different shapes, ${_shape_latex(left)}$ on the left and "
                      f"${_shape_latex(right)}$ on the right")
-            return r"\text{the output's shape}", words, {}
+            return "", words, {}, None
         for where in itertools.product(*(range(d) for d in left.shape)):
             if _exact_value(left[where]) != _exact_value(right[where]):
                 break
         else:  # pragma: no cover - the caller has seen the sides differ
-            return "", "", {}
+            return "", "", {}, None
         sizes = {k: v for k, v in self.witness_inputs.items() if isinstance(v, int) and not isinstance(v, bool)}
         coords = (None if self.coordinates is None else
                   statement_coordinates(self.name, self.coordinates, where, sizes))
         tex, words = where_text(coords, where)
-        words = (f"the two sides differ at {words}: the left side is {_show(_exact_value(left[where]))}, "
-                 f"the right side {_show(_exact_value(right[where]))}")
+        at_left, at_right = _show(_exact_value(left[where])), _show(_exact_value(right[where]))
+        words = f"the two sides differ at {words}: the left side is {at_left}, the right side {at_right}"
         data = {"entry": list(where), **({"coordinates": coords} if coords else {})}
-        return tex, words, data
+        return tex, words, data, (at_left, at_right)
 
     def sizes(self) -> str:
         shown = ", ".join(f"{k} = {_show(_exact_or_raw(v))}" for k, v in self.witness_inputs.items())
@@ -415,14 +420,16 @@ class Refutation(Theorem):
         if lv == rv:
             raise ProofError(f"the witness does not separate the two sides: both are {_show(lv)}", rule="witness")
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
-        where_tex, where_words, where_data = self._first_difference(self.lhs_fn(**self.witness_inputs),
-                                                                    self.rhs_fn(**self.witness_inputs))
+        where_tex, where_words, where_data, there = self._first_difference(self.lhs_fn(**self.witness_inputs),
+                                                                           self.rhs_fn(**self.witness_inputs))
         default = (f"With the inputs below, {where_words}" if where_words else
                    "With the inputs below, the two sides differ")
         witness = mint_witness(
             description=self.describe or default,
             assignment=tuple((S.input_name_latex(k), _show(v)) for k, v in self.witness_inputs.items()),
-            where=self.where or where_tex or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
+            # the two values at the differing entry when there is one, else the whole sides
+            where=self.where or where_tex or r"\text{the output}", lhs=there[0] if there else _show(lv),
+            rhs=there[1] if there else _show(rv),
             data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **where_data, **self.data},
             # the inputs are given whole: each is printed in full
             arrays=tuple((S.input_name_latex(k), _shape_latex(v), _latex_value(v))
