@@ -208,3 +208,21 @@ def test_every_printed_step_is_words_and_math():
         verdict = th.prove()
         for step in verdict.steps:
             assert not code_in(step.description), f"{name}: {step.description!r} reads as code"
+
+
+def test_toeplitz_rows_are_the_outputs_of_the_convolution():
+    """Row e of the Toeplitz product is output entry (o, i, j) of the convolution, row-major: the
+    coordinates agree with the reference convolution's output, entry by entry."""
+    th = THEOREMS["equivalences.toeplitz-exact"]
+    for sz in th.cases[::7]:
+        shapes = th.inputs(**sz)
+        rng = np.random.default_rng(len(th.cases))
+        x = rng.integers(-3, 4, shapes["x"]).astype(object)
+        w = rng.integers(-3, 4, shapes["w"]).astype(object)
+        y = ref.conv2d(x[None], w, stride=sz["s"], padding=sz["p"], dilation=sz["d"], groups=sz["g"])[0]
+        flat = y.reshape(-1)
+        for e in range(flat.size):
+            at = th.statement_coordinates((e,), sz)
+            assert flat[e] == y[at["o"], at["i"], at["j"]]
+        assert th.statement_coordinates((flat.size - 1,), sz) == dict(zip("oij", (d - 1 for d in y.shape),
+                                                                           strict=True))
