@@ -175,7 +175,7 @@ xcorr_not_commutative = Identity(
     rhs=lambda T: E.xcorr_full(T["g"], T["f"]),
     family=[{}],
     coordinates=_xcorr_t,
-    check_source=(checks._vec, checks._confirm_xcorr_witness),
+    check_source=(checks._vec, checks._xcorr_on_integers, checks._confirm_xcorr_witness),
     witness_check=checks._confirm_xcorr_witness,
 )
 
