@@ -226,3 +226,31 @@ def test_toeplitz_rows_are_the_outputs_of_the_convolution():
             assert flat[e] == y[at["o"], at["i"], at["j"]]
         assert th.statement_coordinates((flat.size - 1,), sz) == dict(zip("oij", (d - 1 for d in y.shape),
                                                                            strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernels of two layers are w_1, w_2 everywhere: statements, derivations, witnesses
+
+
+def test_numbered_arrays_print_as_the_notation_writes_them():
+    import sympy
+
+    from convsym.proof.identity import entry_latex
+    from convsym.proof.statement import input_name_latex
+    from convsym.symbolic.printing import latex
+
+    a, t = sympy.symbols("a t", integer=True)
+    w1, x = sympy.IndexedBase("w_1"), sympy.IndexedBase("x")
+    assert latex(w1[a] * x[t - a]) == "w_{1,a} {x}_{- a + t}"
+    assert latex(sympy.IndexedBase(r"\gamma_2")[a]) == r"\gamma_{2,a}"
+    assert latex(w1) == "w_{1}"
+    assert input_name_latex("w2") == "w_{2}" and input_name_latex("gamma1") == r"\gamma_{1}"
+    assert entry_latex("w2_{0,1}") == "w_{2,0,1}" and entry_latex("x_{0,1}") == "{x}_{0,1}"
+
+
+def test_merge_derivation_writes_w_1_as_its_statement():
+    verdict = THEOREMS["merge.sequential-1d"].prove()
+    printed = [verdict.statement_latex, *(s.expression for s in verdict.steps),
+               *(s.description for s in verdict.steps)]
+    assert not [p for p in printed if "^{(" in p]
+    assert "w_{1,a}" in " ".join(printed) and r"\left(w_{1} * w_{2}\right)_{t}" in " ".join(printed)
