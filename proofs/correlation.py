@@ -337,11 +337,13 @@ def _flat_pair(wb):
 
 
 def _merge_left(T, s1, s2, d1, d2, d3, **_):
+    """the first two layers merged, then the third"""
     w12, b12 = _merge(T["w1"], T["b1"], T["w2"], T["b2"], s1, d1, d2)
     return _flat_pair(_merge(w12, b12, T["w3"], T["b3"], s1 * s2, 1, d3))
 
 
 def _merge_right(T, s1, s2, d1, d2, d3, **_):
+    """the first layer merged with the merge of the last two"""
     w23, b23 = _merge(T["w2"], T["b2"], T["w3"], T["b3"], s2, d2, d3)
     return _flat_pair(_merge(T["w1"], T["b1"], w23, b23, s1, d1, 1))
 

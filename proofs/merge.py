@@ -225,12 +225,13 @@ def layer_inputs(k1, k2, ci, cm, co, n, g1=1, g2=1, **_):
 
 
 def two_layers(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
+    """the two layers"""
     h = ops.conv2d(T["x"], T["w1"], T["b1"], stride=s1, dilation=d1, padding=p1, groups=g1)
     return ops.conv2d(h, T["w2"], T["b2"], stride=s2, dilation=d2, padding=p2, groups=g2)
 
 
 def merged_layer(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
-    """The naive merge: kernel and bias as in the theorems, input padded by p1 + s1*p2."""
+    """the naive merge: kernel and bias as in the theorems, input padded by p1 + s1 p2"""
     W = ops.merge_kernels(expand_groups(T["w1"], g1), expand_groups(T["w2"], g2),
                           stride1=s1, dilation1=d1, dilation2=d2)
     B = ops.merge_bias(expand_groups(T["w2"], g2), T["b1"], T["b2"])
@@ -411,6 +412,9 @@ def _no_first_bias(builder):
         T = dict(T)
         T["b1"] = T["b1"] * 0
         return builder(T, **s)
+
+    first = (builder.__doc__ or builder.__name__).strip().splitlines()[0].rstrip(".")
+    build.__doc__ = f"{first}, without a first bias"
     return build
 
 

@@ -76,6 +76,7 @@ def _pool_inputs(c, n, **_):
 
 
 def _depthwise_const(T, k, s, p, ceil=False, cip=True, extra=0, scale=1, **_):
+    """the depthwise convolution with a constant kernel"""
     x = T["x"]
     ch = x.shape[0]
     kern = np.empty((ch, 1, k, k), dtype=object)
@@ -84,6 +85,7 @@ def _depthwise_const(T, k, s, p, ceil=False, cip=True, extra=0, scale=1, **_):
 
 
 def _avgpool(T, k, s, p, ceil=False, cip=True, scale=1, **_):
+    """average pooling"""
     # ``scale`` (a common multiple of the divisors) keeps the refutations' coefficients integers
     return E.avg_pool2d(T["x"], k, s, p, ceil, cip) * scale
 

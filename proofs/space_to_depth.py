@@ -122,10 +122,12 @@ def _s2d_inputs(cr, dd, kk, n, **_):
 
 
 def _s2d_lhs(T, cr, kk, ss, pp, **_):
+    """the convolution of the pixel unshuffle of y"""
     return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"], T["b"], stride=ss, padding=pp)
 
 
 def _s2d_rhs(T, cr, kk, ss, pp, **_):
+    """the strided convolution of y with the pixel shuffle of w"""
     return ops.conv2d(T["y"], E.pixel_shuffle(T["w"], cr), T["b"], stride=cr * ss, padding=cr * pp)
 
 
@@ -180,10 +182,12 @@ space_to_depth_cost = Checked(
 
 
 def _conv_of_the_unshuffled_map(T, cr, **_):
+    """the convolution of the unshuffled map"""
     return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"])
 
 
 def _strided_conv_by_the_recipe(T, cr, kk, variant, **_):
+    """the strided convolution by the recipe"""
     y = T["y"]
     if variant == "literal":  # conv_weight = pixelshuffle(f_map): the (shuffled) feature map y becomes the weight
         weight = y.reshape((1,) + y.shape)

@@ -133,7 +133,7 @@ def _sp_inputs(c, ci, kk, r, g, nn, **_):
 
 
 def _subpixel_side(T_, r, pp, g, c, **_):
-    """the pixel shuffle by r of the convolution of x with W (padding P), the r^2 phases of channel c sharing b_c"""
+    """the pixel shuffle by r of the convolution of x with W (padding P), the phases of a channel sharing its bias"""
     bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
     return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
 
@@ -243,7 +243,7 @@ def _cv_inputs(c, o, g, kk, nn, **_):
 
 
 def _transposed(T_, s, p, q, d, g, **_):
-    """conv_transpose2d(x, w, b) with stride r"""
+    """the transposed convolution with stride r"""
     return OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, output_padding=q, dilation=d,
                                groups=g)
 

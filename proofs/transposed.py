@@ -178,12 +178,12 @@ def _adj_inputs(c, o, g, kk, nn, s, p, d, **_):
 
 
 def _inner_conv(T_, s, p, d, g, **_):
-    """<conv2d(x, w), y>"""
+    """the inner product of the convolution of x with y"""
     return (ops.conv2d(T_["x"], T_["w"], stride=s, padding=p, dilation=d, groups=g) * T_["y"]).sum().reshape((1,))
 
 
 def _inner_transposed(T_, s, p, d, g, kk, nn, **_):
-    """<x, conv_transpose2d(y, w)>"""
+    """the inner product of x with the transposed convolution of y"""
     q = (nn + 2 * p - d * (kk - 1) - 1) % s
     back = OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
     return (T_["x"] * back).sum().reshape((1,))
