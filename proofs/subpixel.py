@@ -128,21 +128,21 @@ def _take(src, mapped) -> object:
     return OT.place(src, tuple(np.shape(mapped)), nz, flat[nz] - 1)
 
 
-def _sp_inputs(c, ci, kk, r, g, nn, **_):
-    return {"x": (1, ci, nn, nn), "W": (r * r * c, ci // g, kk, kk), "b": (c,)}
+def _sp_inputs(c, ci, K, r, g, n, **_):
+    return {"x": (1, ci, n, n), "W": (r * r * c, ci // g, K, K), "b": (c,)}
 
 
-def _subpixel_side(T_, r, pp, g, c, **_):
+def _subpixel_side(T_, r, P, g, c, **_):
     """the pixel shuffle by r of the convolution of x with W (padding P), the phases of a channel sharing its bias"""
     bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
-    return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
+    return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=P, groups=g), r)
 
 
-def _transposed_side(T_, r, pp, g, c, **_):
+def _transposed_side(T_, r, P, g, c, **_):
     """the transposed convolution with the weights and bias the rewrite maps them to"""
     idx = _index_array(T_["W"].shape)
     bias_idx = np.repeat(np.arange(c) + 1, r * r).astype(object)
-    t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=pp, groups=g), r)
+    t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=P, groups=g), r)
     V_ = _take(T_["W"], t.weight)
     return OT.conv_transpose2d(T_["x"], V_, _take(T_["b"], t.bias), stride=t.stride, padding=t.padding,
                                output_padding=t.output_padding, groups=g)
@@ -179,7 +179,7 @@ weight_map_2d = Identity(
     inputs=_sp_inputs,
     lhs=_subpixel_side,
     rhs=_transposed_side,
-    family=[dict(c=2, ci=2, kk=kk, r=rr, g=g, nn=2, pp=pp)
+    family=[dict(c=2, ci=2, K=kk, r=rr, g=g, n=2, P=pp)
             for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
     figure=_weight_map_figure,
     check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
@@ -238,8 +238,8 @@ phase_bias = Refutation(
 # 4. the converse: a stride-r transposed convolution is a sub-pixel convolution
 
 
-def _cv_inputs(c, o, g, kk, nn, **_):
-    return {"x": (1, c, nn, nn), "w": (c, o // g, kk, kk), "b": (o,)}
+def _cv_inputs(c, o, g, k, n, **_):
+    return {"x": (1, c, n, n), "w": (c, o // g, k, k), "b": (o,)}
 
 
 def _transposed(T_, s, p, q, d, g, **_):
@@ -270,7 +270,7 @@ converse = Identity(
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=2, s=s_, p=p_, q=q_, d=d_)
             for s_ in (2, 3) for d_ in (1, 2) for kk in (1, 2, 3, 4) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for g in (1, 2)
             if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],

@@ -74,8 +74,8 @@ definition_1d = General(
 )
 
 
-def _def_inputs(c, o, g, kk, nn, **_):
-    return {"y": (1, c, nn, nn), "w": (c, o // g, kk, kk)}
+def _def_inputs(c, o, g, k, n, **_):
+    return {"y": (1, c, n, n), "w": (c, o // g, k, k)}
 
 
 def _scatter(T_, s, p, q, d, g, **_):
@@ -83,9 +83,9 @@ def _scatter(T_, s, p, q, d, g, **_):
     return OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
 
 
-def _upsampled(T_, s, p, q, d, g, kk, **_):
+def _upsampled(T_, s, p, q, d, g, k, **_):
     """Stride-1 convolution of the upsampled, padded input with the flipped, channel-swapped kernel"""
-    lo = d * (kk - 1) - p
+    lo = d * (k - 1) - p
     up = OT.upsample_pad(T_["y"], (s, s), ((lo, lo + q), (lo, lo + q)))
     return ops.conv2d(up, OT.flip_swap(T_["w"], g), dilation=d, groups=g)
 
@@ -136,7 +136,7 @@ definition_2d = Identity(
     inputs=_def_inputs,
     lhs=_scatter,
     rhs=_upsampled,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=2, s=s_, p=p_, q=q_, d=d_)
             for s_ in (1, 2, 3) for d_ in (1, 2) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for kk in (2, 3) for g in (1, 2) if (s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1) >= 1],
     figure=_upsample_figure,
@@ -172,9 +172,9 @@ adjoint_1d = General(
 )
 
 
-def _adj_inputs(c, o, g, kk, nn, s, p, d, **_):
-    mm = (nn + 2 * p - d * (kk - 1) - 1) // s + 1
-    return {"x": (1, c, nn, nn), "w": (o, c // g, kk, kk), "y": (1, o, mm, mm)}
+def _adj_inputs(c, o, g, k, n, s, p, d, **_):
+    mm = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return {"x": (1, c, n, n), "w": (o, c // g, k, k), "y": (1, o, mm, mm)}
 
 
 def _inner_conv(T_, s, p, d, g, **_):
@@ -182,9 +182,9 @@ def _inner_conv(T_, s, p, d, g, **_):
     return (ops.conv2d(T_["x"], T_["w"], stride=s, padding=p, dilation=d, groups=g) * T_["y"]).sum().reshape((1,))
 
 
-def _inner_transposed(T_, s, p, d, g, kk, nn, **_):
+def _inner_transposed(T_, s, p, d, g, k, n, **_):
     """the inner product of x with the transposed convolution of y"""
-    q = (nn + 2 * p - d * (kk - 1) - 1) % s
+    q = (n + 2 * p - d * (k - 1) - 1) % s
     back = OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
     return (T_["x"] * back).sum().reshape((1,))
 
@@ -199,7 +199,7 @@ adjoint_2d = Identity(
     inputs=_adj_inputs,
     lhs=_inner_conv,
     rhs=_inner_transposed,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=nn, s=s_, p=p_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=nn, s=s_, p=p_, d=d_)
             for nn in (4, 5) for kk in (2, 3) for s_ in (1, 2, 3) for p_ in (0, 1) for d_ in (1, 2) for g in (1, 2)
             if nn + 2 * p_ - d_ * (kk - 1) >= 1],
     check_source=_src("test_transposed_adjoint_grouped_float"),

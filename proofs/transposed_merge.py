@@ -28,8 +28,8 @@ SECTION = 2
 # 5. merging: two transposed convolutions, a convolution after a transposed one
 
 
-def _tt_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (m_, o, k2, k2)}
+def _tt_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (m, o, k2, k2)}
 
 
 def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
@@ -59,7 +59,7 @@ merge_two = Identity(
     inputs=_tt_inputs,
     lhs=_two_transposed,
     rhs=_one_transposed,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
             for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
             for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
             for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
@@ -83,8 +83,8 @@ merge_padded_first = Refutation(
 )
 
 
-def _ca_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (o, m_, k2, k2)}
+def _ca_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (o, m, k2, k2)}
 
 
 def _conv_after(T_, s, p2, **_):
@@ -112,7 +112,7 @@ conv_after = Identity(
     inputs=_ca_inputs,
     lhs=_conv_after,
     rhs=_conv_after_merged,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s=s_, p2=p2_)
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s=s_, p2=p2_)
             for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
             if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
     check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
@@ -166,8 +166,8 @@ bn_fold = General(
 )
 
 
-def _bn_inputs(ci, co, g, kk, nn, **_):
-    return {"x": (1, ci, nn, nn), "w": (ci, co // g, kk, kk), "b": (co,), "gamma": (co,), "beta": (co,)}
+def _bn_inputs(ci, co, g, k, n, **_):
+    return {"x": (1, ci, n, n), "w": (ci, co // g, k, k), "b": (co,), "gamma": (co,), "beta": (co,)}
 
 
 def _bn_after(T_, s, p, g, **_):
@@ -197,7 +197,7 @@ bn_fold_groups = Identity(
     inputs=_bn_inputs,
     lhs=_bn_after,
     rhs=_bn_folded,
-    family=[dict(ci=4, co=4, g=g, kk=2, nn=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
+    family=[dict(ci=4, co=4, g=g, k=2, n=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
     check_source=_src("test_transposed_bn_fold_axis1_exact"),
 )
 
