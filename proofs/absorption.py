@@ -75,11 +75,10 @@ def _absorb_witness(x, w1, c, w2_size, padding):
         rhs = ref.conv2d(relu(ref.conv2d(X1, W1, zero - cc)), W2, b2, padding=padding)[0, 0, 0, 0]
         return {
             "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
-            "description": (f"one channel, one pixel: $x = {x}$, $w_1 = {w1}$, $b_1 = 0$, $c = {c}$, $w_2$ the "
+            "description": (f"one channel, one pixel: $x = {x}$, $w_1 = {w1}$, $b_1 = 0$, $c_i = {c}$, $w_2$ the "
                             f"${w2_size} \\times {w2_size}$ kernel of ones, $b_2 = 0$, layer 2 padded by ${padding}$: "
                             f"the pre-activation is ${Fraction(x) * Fraction(w1)}$."),
-            "assignment": [("x", Fraction(x)), ("w_1", Fraction(w1)), ("c", Fraction(c)),
-                           (rf"w_2 \text{{ (every entry, {w2_size}x{w2_size})}}", 1)],
+            "assignment": [("x", Fraction(x)), ("w1", Fraction(w1)), ("c_i", Fraction(c)), ("w2", W2[0, 0])],
             "data": {"x": str(x), "w1": str(w1), "c": str(c), "k2": w2_size, "p2": padding,
                      "lhs": str(lhs), "rhs": str(rhs)},
         }

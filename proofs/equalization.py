@@ -277,7 +277,7 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
             "description": (f"one channel, $1 \\times 1$ kernels, one pixel: $w_1 = {_tex(w1)}$, $w_2 = {_tex(w2)}$, "
                             f"$x = {_tex(x)}$, {how} = {_tex(s)}$; the two layers with {name} between them give "
                             f"${_tex(lhs)}$, the scaled layers ${_tex(rhs)}$."),
-            "assignment": [("w_1", Fraction(w1)), ("w_2", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
+            "assignment": [("w1", Fraction(w1)), ("w2", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
             "data": {"activation": activation, "w1": str(w1), "w2": str(w2), "x": str(x), "s": str(s),
                      "lhs": str(lhs), "rhs": str(rhs)},
         }
