@@ -23,9 +23,43 @@ def _fmt_sizes(sz: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in sz.items())
 
 
+def _value_latex(v) -> str:
+    """A size's value as math: ``3``, an upright word for anything else (``\\text{literal}``)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return r"\text{" + str(v).replace("_", r"\_") + "}"
+
+
 def _sizes_latex(sz: Mapping) -> str:
     """``$k_{1} = 1, C_{in} = 2$``: sizes as the book writes them."""
-    return "$" + ", ".join(f"{S.size_name_latex(k)} = {v}" for k, v in sz.items()) + "$"
+    return "$" + ", ".join(f"{S.size_name_latex(k)} = {_value_latex(v)}" for k, v in sz.items()) + "$"
+
+
+def family_latex(cases: Sequence[Mapping]) -> str:
+    """:func:`family_text` as the book writes it: ``every $k_{1} \\in \\{1, \\dots, 3\\}$ (9 instances)``."""
+    if not cases:
+        return "no instance"
+    if len(cases) == 1:
+        return _sizes_latex(cases[0])
+    keys = list(cases[0])
+    if any(list(c) != keys for c in cases):
+        return f"{len(cases)} instances"
+    values = {k: sorted({c[k] for c in cases}, key=repr) for k in keys}
+    full = set(itertools.product(*(values[k] for k in keys)))
+
+    def vals(vs):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
+                vs == list(range(vs[0], vs[-1] + 1)):
+            return rf"\{{{vs[0]}, \dots, {vs[-1]}\}}"
+        return r"\{" + ", ".join(_value_latex(v) for v in vs) + r"\}"
+
+    fixed = {k: values[k][0] for k in keys if len(values[k]) == 1}
+    ranges = ", ".join(f"${S.size_name_latex(k)} \\in {vals(values[k])}$" for k in keys if len(values[k]) > 1)
+    if {tuple(c[k] for k in keys) for c in cases} == full:
+        text = f"every {ranges} ({len(cases)} instances)"
+    else:
+        text = f"{len(cases)} instances with {ranges}"
+    return text + (f"; {_sizes_latex(fixed)}" if fixed else "")
 
 
 def family_text(cases: Sequence[Mapping]) -> str:
@@ -312,12 +346,13 @@ class Identity(Theorem):
                         "steps": (step,), "sizes": _fmt_sizes(sz)}
             stats = check.terms_per_entry
             many = "monomial" if stats.max == 1 else "monomials"
-            done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
+            done.append(f"{_sizes_latex(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
                     "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
                     evidence,
-                    checked_by=(f"{len(self.cases)} instance(s): {family_text(self.cases)}",))
+                    checked_by=(family_latex(self.cases) if len(self.cases) > 1 else
+                                f"one instance: {family_latex(self.cases)}",))
         if len(done) > 6:
             done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
         return {**statement, "verdict": "proved", "instances": tuple(done), "steps": (step,)}
