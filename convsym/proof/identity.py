@@ -31,8 +31,18 @@ def _value_latex(v) -> str:
 
 
 def _sizes_latex(sz: Mapping) -> str:
-    """``$k_{1} = 1, C_{in} = 2$``: sizes as the book writes them."""
-    return "$" + ", ".join(f"{S.size_name_latex(k)} = {_value_latex(v)}" for k, v in sz.items()) + "$"
+    """``$k_{1} = 1$, $C_{in} = 2$``: sizes as the book writes them ("" for no sizes)."""
+    if not sz:
+        return ""
+    return ", ".join(f"${S.size_name_latex(k)} = {_value_latex(v)}$" for k, v in sz.items())
+
+
+def _in_order(values) -> list:
+    """Numbers in increasing order, then anything else by its text."""
+    def key(v):
+        number = isinstance(v, int) and not isinstance(v, bool)
+        return (not number, v if number else 0, repr(v))
+    return sorted(values, key=key)
 
 
 def family_latex(cases: Sequence[Mapping]) -> str:
@@ -40,11 +50,11 @@ def family_latex(cases: Sequence[Mapping]) -> str:
     if not cases:
         return "no instance"
     if len(cases) == 1:
-        return _sizes_latex(cases[0])
+        return _sizes_latex(cases[0]) or "no sizes"
     keys = list(cases[0])
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
-    values = {k: sorted({c[k] for c in cases}, key=repr) for k in keys}
+    values = {k: _in_order({c[k] for c in cases}) for k in keys}
     full = set(itertools.product(*(values[k] for k in keys)))
 
     def vals(vs):
@@ -346,13 +356,14 @@ class Identity(Theorem):
                         "steps": (step,), "sizes": _fmt_sizes(sz)}
             stats = check.terms_per_entry
             many = "monomial" if stats.max == 1 else "monomials"
-            done.append(f"{_sizes_latex(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
+            done.append(f"{_sizes_latex(sz) or 'the one instance'}: identical polynomials ({stats.max} {many} "
+                        "per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
                     "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
                     evidence,
                     checked_by=(family_latex(self.cases) if len(self.cases) > 1 else
-                                f"one instance: {family_latex(self.cases)}",))
+                                f"one instance: {family_latex(self.cases)}" if self.cases[0] else "one instance",))
         if len(done) > 6:
             done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
         return {**statement, "verdict": "proved", "instances": tuple(done), "steps": (step,)}
