@@ -82,7 +82,7 @@ def family_text(cases: Sequence[Mapping]) -> str:
     keys = list(cases[0])
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
-    values = {k: sorted({c[k] for c in cases}, key=repr) for k in keys}
+    values = {k: _in_order({c[k] for c in cases}) for k in keys}
     product = {tuple(c[k] for k in keys) for c in cases}
     full = set(itertools.product(*(values[k] for k in keys)))
 
