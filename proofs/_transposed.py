@@ -27,6 +27,12 @@ TRANSPOSED = Family(
 
 
 
+def output_position(entry, **_):
+    """The output position i of a witness whose input is one column (N = C = 1, W = 1): the
+    transposed convolution's index i, counted from 0 after the crop, is the array's row."""
+    return {"i": entry[2]}
+
+
 def source_of(checks):
     """``_src(*names)``: the source of the named functions of a script's checks module (its
     ``check_source``)."""

@@ -36,7 +36,8 @@ def derive_absorb_condition(P: Proof) -> None:
         return z3.If(e >= 0, e, 0)
 
     formula = z3.ForAll([zz, cc], (relu(zz - cc) + cc == relu(zz)) == z3.Or(cc == 0, zz >= z3.If(cc >= 0, cc, 0)))
-    P.real_valid("relu(z - c) + c = relu(z) as a statement over all real z, c", formula,
+    P.real_valid("when $\\mathrm{relu}(z - c) + c = \\mathrm{relu}(z)$ holds, as a statement over all real "
+                 "$z$ and $c$", formula,
                  r"\mathrm{relu}(z - c) + c = \mathrm{relu}(z) \iff c = 0 \lor z \ge \max(c, 0)")
     P.lemma("the constant $-c$ through layer 2 (no padding) is the bias $-(\\Sigma w_2)\\, "
             "c$", bias_bn.bias_through_conv,
@@ -47,7 +48,7 @@ absorb_condition = Checked(
     "folding.absorb-condition",
     "Bias absorption across ReLU: exactly when the pre-activation stays above c",
     "Moving $c_i$ from layer 1's bias into layer 2 ($b'_1 = b_1 - c$, $b'_2 = b_2 + (\\Sigma "
-    "w_{2;\\cdot,i})\\, c_i$, no padding in layer 2) is exact at a position when $\\mathrm{relu}(z "
+    "w_{2,\\cdot,i})\\, c_i$, no padding in layer 2) is exact at a position when $\\mathrm{relu}(z "
     "- c) + c = \\mathrm{relu}(z)$ for the pre-activation $z$ there, which holds iff $c = 0$ or $z "
     "\\ge \\max(c, 0)$; for DFQ's $c \\ge 0$: iff $z \\ge c$. If every pre-activation of channel "
     "$i$ (at every position layer 2 reads) meets it, the network is unchanged: layer 2 then sees "
@@ -74,11 +75,10 @@ def _absorb_witness(x, w1, c, w2_size, padding):
         rhs = ref.conv2d(relu(ref.conv2d(X1, W1, zero - cc)), W2, b2, padding=padding)[0, 0, 0, 0]
         return {
             "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
-            "description": (f"one channel, one pixel x = {x}, w1 = {w1}, b1 = 0, c = {c}, "
-                            f"w2 = ones({w2_size}x{w2_size}), b2 = 0, layer 2 padding {padding}: the pre-activation "
-                            f"is {Fraction(x) * Fraction(w1)}."),
-            "assignment": [("x", Fraction(x)), ("w^{(1)}", Fraction(w1)), ("c", Fraction(c)),
-                           (rf"w^{{(2)}} \text{{ (every entry, {w2_size}x{w2_size})}}", 1)],
+            "description": (f"one channel, one pixel: $x = {x}$, $w_1 = {w1}$, $b_1 = 0$, $c_i = {c}$, $w_2$ the "
+                            f"${w2_size} \\times {w2_size}$ kernel of ones, $b_2 = 0$, layer 2 padded by ${padding}$: "
+                            f"the pre-activation is ${Fraction(x) * Fraction(w1)}$."),
+            "assignment": [("x", Fraction(x)), ("w1", Fraction(w1)), ("c_i", Fraction(c)), ("w2", W2[0, 0])],
             "data": {"x": str(x), "w1": str(w1), "c": str(c), "k2": w2_size, "p2": padding,
                      "lhs": str(lhs), "rhs": str(rhs)},
         }

@@ -41,7 +41,7 @@ Cg, Og, kh, kw = sizes("C_g O_g k_h k_w")
 g, o, i, j = index("g o i j")
 c, u, v = _c, _u, _v
 X, Wt, Hb = IndexedBase("x"), IndexedBase("w"), IndexedBase("h")
-B1 = IndexedBase("b^{(1)}")
+B1 = IndexedBase("b_1")
 
 h_bias = Let(Hb, lambda mm, ii, jj: SumExpr.of(X[mm, ii, jj], B1[mm]))
 
@@ -52,7 +52,7 @@ bias_through_conv = General(
     "For all group sizes $C_g$ (input channels per group), $O_g$ (output channels per group), any "
     "number of groups and all kernel sizes: a convolution without padding of $x + b_1$ ($b_1$ added "
     "to every position of its channel) equals the convolution of $x$ plus the constant "
-    "$\\sum_{c,u,v} w_{g O_g + o,c,u,v}\\, b_{1;g C_g + c}$: the bias is summed over the kernel's "
+    "$\\sum_{c,u,v} w_{g O_g + o,c,u,v}\\, b_{1,g C_g + c}$: the bias is summed over the kernel's "
     "taps and its group's channels.",
     idea="Unfold the convolution of $x + b_1$ and distribute: the part with $x$ folds back into the "
          "convolution of $x$, and the part with $b_1$ does not depend on the position, so it folds "
@@ -168,11 +168,13 @@ def _conv_bn_inputs(C, O, k, n, groups=1, **_):
 
 
 def _conv_then_bn(T, **sz):
+    """BatchNorm after the convolution"""
     y = ops.conv2d(T["x"], T["w"], T["b"], **_hyper(**sz))
     return _batchnorm(y, T["mu"], T["gamma"], T["r"], T["beta"])
 
 
 def _folded_after(T, **sz):
+    """the convolution with BatchNorm folded in"""
     a = T["gamma"] * T["r"]
     w = T["w"] * a.reshape((a.shape[0], 1, 1, 1))
     return ops.conv2d(T["x"], w, (T["b"] - T["mu"]) * a + T["beta"], **_hyper(**sz))
@@ -239,6 +241,7 @@ def _bn_conv_inputs(C, O, k, n, groups=1, **_):
 
 
 def _bn_then_conv(T, **sz):
+    """the convolution after BatchNorm"""
     return ops.conv2d(_batchnorm(T["x"], T["mu"], T["gamma"], T["r"], T["beta"]), T["w"], T["b"], **_hyper(**sz))
 
 
@@ -252,6 +255,7 @@ def _folded_before_parts(T, groups=1, **_):
 
 
 def _folded_before(T, **sz):
+    """the convolution with BatchNorm folded in"""
     w, b = _folded_before_parts(T, **sz)
     return ops.conv2d(T["x"], w, b, **_hyper(**sz))
 
@@ -299,10 +303,12 @@ def _repair_beta(T):
 
 
 def _repair_lhs(T, **sz):
+    """the zero-padded convolution after BatchNorm"""
     return _bn_then_conv(_repair_beta(T), **sz)
 
 
 def _repair_rhs(T, p=0, **sz):
+    """the folded convolution of x padded with q"""
     T = _repair_beta(T)
     w, b = _folded_before_parts(T, **sz)
     return ops.conv2d(_pad_with(T["x"], T["q"], p), w, b, **_hyper(p=0, **sz))

@@ -37,7 +37,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/conv
 # symbols shared with the other sections (equal symbols: same name, same assumptions)
 a, b, t, e, f, p_ = index("a b t e f p")
 k1, k2, k3 = sizes("k_1 k_2 k_3")
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w1_, w2_ = IndexedBase("x"), IndexedBase("w_1"), IndexedBase("w_2")
 
 # =============================================================================================
 # 8. the converse: which kernels split
@@ -94,8 +94,8 @@ def derive_split_counterexample(P: Proof) -> None:
     P.zero("over the complex numbers the split exists, so the obstruction is the reals",
            sympy.expand((1 + sympy.I * z) * (1 - sympy.I * z)) - (1 + z**2), shown=r"1 + z^2 = (1 + i z)(1 - i z)")
     P.no_solution(
-        "a split of [1, 0, 1] into two real length-2 kernels u, v solves the coefficient equations of "
-        "(u_0 + u_1 z)(v_0 + v_1 z) = 1 + z^2; over the reals they have no solution",
+        "a split of $[1, 0, 1]$ into two real kernels $u, v$ of length 2 solves the coefficient equations of "
+        "$(u_0 + u_1 z)(v_0 + v_1 z) = 1 + z^2$; over the reals they have no solution",
         [u0 * v0 == 1, u0 * v1 + u1 * v0 == 0, u1 * v1 == 1],
         r"u_0 v_0 = 1,\ u_0 v_1 + u_1 v_0 = 0,\ u_1 v_1 = 1 \text{ has no real solution}",
         witness=("the kernel w = [1, 0, 1] (polynomial 1 + z^2) is not the true convolution of two real length-2 "

@@ -5,6 +5,7 @@ Section 2 of the equivalences chapter (see ``_chapters.py``).
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 from _chapters import EQUIVALENCES
 from sympy import IndexedBase
@@ -38,7 +39,8 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/corr
 a, b, t, e, f, p_ = index("a b t e f p")
 o, c, i, j = index("o c i j")
 s_, d_, kh, kw, k = sizes("s d k_h k_w k")
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w0_ = IndexedBase("x"), IndexedBase("w")
+w1_, w2_, w3_ = IndexedBase("w_1"), IndexedBase("w_2"), IndexedBase("w_3")
 
 # =============================================================================================
 # 3. convolution versus cross-correlation
@@ -46,7 +48,7 @@ x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), 
 k1, k2, k3 = sizes("k_1 k_2 k_3")
 wf = IndexedBase(r"\bar{w}")
 
-flip_let = Let(wf, lambda bb: SumExpr.of(w1_[k - 1 - bb]))
+flip_let = Let(wf, lambda bb: SumExpr.of(w0_[k - 1 - bb]))
 
 
 def _kernel_taps(expr: SumExpr, env: dict) -> dict[int, str]:
@@ -91,7 +93,7 @@ true_conv_flip = General(
     "true convolution.",
     idea="Substitute $a = k - 1 - b$: tap $b$ of the flipped kernel is tap $k - 1 - b$ of $w$, and "
          "the sum runs over the same taps.",
-    lhs=D.true_conv1d(x1, w1_, k, i + k - 1),
+    lhs=D.true_conv1d(x1, w0_, k, i + k - 1),
     rhs=D.conv1d(x1, wf, k, i),
     lets=[flip_let],
     derivation=[
@@ -152,31 +154,64 @@ true_conv_associative = General(
 )
 
 
+#: the length of the vectors f, g, h of the cross-correlation refutations
+XCORR_LENGTH = 2
+
+
+def _xcorr_t(entry, **_):
+    """The index t of (f star g)_t stored at array entry e: the full cross-correlation of two
+    vectors of length L holds t = -(L - 1), ..., L - 1 in this order."""
+    return {"t": entry[0] - (XCORR_LENGTH - 1)}
+
+
 xcorr_not_commutative = Identity(
     "equivalences.xcorr-not-commutative",
     "Cross-correlation is not commutative",
     "Claim (false): the full cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$ is commutative. "
     "It reverses instead: $(f \\star g)_t = (g \\star f)_{-t}$.",
     expected="refuted",
-    inputs=lambda **_: {"f": (2,), "g": (2,)},
+    inputs=lambda **_: {"f": (XCORR_LENGTH,), "g": (XCORR_LENGTH,)},
     lhs=lambda T: E.xcorr_full(T["f"], T["g"]),
     rhs=lambda T: E.xcorr_full(T["g"], T["f"]),
     family=[{}],
-    check_source=(checks._vec, checks._confirm_xcorr_witness),
+    coordinates=_xcorr_t,
+    check_source=(checks._vec, checks._xcorr_on_integers, checks._confirm_xcorr_witness),
     witness_check=checks._confirm_xcorr_witness,
 )
+
+
+def _zeros(like, count):
+    return like.constant_like(np.zeros((count,), dtype=np.int64))
+
+
+def _xcorr_nested(T, side):
+    # both sides on t = -2(L - 1), ..., 2(L - 1): the left side's array holds t = -(L - 1), ..., 2(L - 1)
+    # (its intermediate f star g starts at its own t = -(L - 1)), the right side's t = -2(L - 1), ..., L - 1
+    if side == "left":
+        out = E.xcorr_full(E.xcorr_full(T["f"], T["g"]), T["h"])
+        return E.concat(_zeros(out, XCORR_LENGTH - 1), out)
+    out = E.xcorr_full(T["f"], E.xcorr_full(T["g"], T["h"]))
+    return E.concat(out, _zeros(out, XCORR_LENGTH - 1))
+
+
+def _xcorr_nested_t(entry, **_):
+    """The index t at array entry e of both nested sides: t = -2(L - 1), ..., 2(L - 1) in this order."""
+    return {"t": entry[0] - 2 * (XCORR_LENGTH - 1)}
 
 
 xcorr_not_associative = Identity(
     "equivalences.xcorr-not-associative",
     "Cross-correlation is not associative",
-    "Claim (false): ((f with g) with h) = (f with (g with h)) for the full cross-correlation. In terms of true "
-    "convolution the left side is f * flip(g) * h, the right side flip(f) * flip(g) * h.",
+    "Claim (false): $((f \\star g) \\star h)_t = (f \\star (g \\star h))_t$ for every $t$, for the full "
+    "cross-correlation $(f \\star g)_t = \\sum_n f_n\\, g_{n+t}$. In terms of true convolution the left side "
+    "is $f * \\bar{g} * h$, the right side $\\bar{f} * \\bar{g} * h$, with $\\bar{f}_n = f_{-n}$ the reversed "
+    "vector.",
     expected="refuted",
-    inputs=lambda **_: {"f": (2,), "g": (2,), "h": (2,)},
-    lhs=lambda T: E.xcorr_full(E.xcorr_full(T["f"], T["g"]), T["h"]),
-    rhs=lambda T: E.xcorr_full(T["f"], E.xcorr_full(T["g"], T["h"])),
+    inputs=lambda **_: {"f": (XCORR_LENGTH,), "g": (XCORR_LENGTH,), "h": (XCORR_LENGTH,)},
+    lhs=lambda T: _xcorr_nested(T, "left"),
+    rhs=lambda T: _xcorr_nested(T, "right"),
     family=[{}],
+    coordinates=_xcorr_nested_t,
     check_source=checks._confirm_xcorr_assoc_witness,
     witness_check=checks._confirm_xcorr_assoc_witness,
 )
@@ -224,6 +259,7 @@ xcorr_stack_wrong = Identity(
                              T["w2"].reshape((1, 1, 2))),
     rhs=lambda T: ops.conv1d(T["x"].reshape((1, 4)), E.xcorr_full(T["w1"], T["w2"]).reshape((1, 1, 3))),
     family=[{}],
+    coordinates=lambda entry, **_: {"i": entry[1]},  # the output (one channel) at position i
     check_source=checks._confirm_stack_witness,
     witness_check=checks._confirm_stack_witness,
 )
@@ -301,11 +337,13 @@ def _flat_pair(wb):
 
 
 def _merge_left(T, s1, s2, d1, d2, d3, **_):
+    """the first two layers merged, then the third"""
     w12, b12 = _merge(T["w1"], T["b1"], T["w2"], T["b2"], s1, d1, d2)
     return _flat_pair(_merge(w12, b12, T["w3"], T["b3"], s1 * s2, 1, d3))
 
 
 def _merge_right(T, s1, s2, d1, d2, d3, **_):
+    """the first layer merged with the merge of the last two"""
     w23, b23 = _merge(T["w2"], T["b2"], T["w3"], T["b3"], s2, d2, d3)
     return _flat_pair(_merge(T["w1"], T["b1"], w23, b23, s1, d1, 1))
 

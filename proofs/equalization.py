@@ -175,10 +175,10 @@ def _cle_derivation(name: str):
     def derive(P: Proof) -> None:
         homogeneity = f(s_pos * z) - s_pos * f(z)
         if homogeneity == 0:  # a linear f: no cases needed
-            P.zero(f"f(z) = {name}: positive homogeneity", homogeneity,
+            P.zero(f"$f(z) = {tex}$ is positively homogeneous", homogeneity,
                    shown=rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
         else:
-            P.cases(f"f(z) = {name}: positive homogeneity, on each sign of z", homogeneity, z,
+            P.cases(f"$f(z) = {tex}$ is positively homogeneous: checked on each sign of $z$", homogeneity, z,
                     rf"f(s z) = s f(z) \quad (s > 0),\ f(z) = {tex}")
         P.lemma("first layer: output channel $i$ (weights and bias) divided by $s_i$ divides channel $i$ of its output",
                 scale_out, r"\tilde{w}_1 \star x + \tilde{b}_1 = \tfrac{1}{s} \odot (w_1 \star x + b_1)")
@@ -241,6 +241,17 @@ def _exact_activation(name):
     return sigmoid
 
 
+#: the activations of the witnesses as the book names them
+_ACTIVATION_NAMES = {"relu": r"$\mathrm{ReLU}$", "relu6": r"$\mathrm{ReLU6}$", "hardswish": "hard-swish",
+                     "sigmoid": "the sigmoid"}
+
+
+def _tex(value) -> str:
+    """An exact number as LaTeX: ``1/2`` as ``\\frac{1}{2}``."""
+    value = Fraction(value)
+    return sympy.latex(sympy.Rational(value.numerator, value.denominator))
+
+
 def _scaling_witness(activation, w1, w2, x, scale=None):
     """Layer 1: 1x1 conv, weight w1, no bias; layer 2: 1x1 conv, weight w2; one pixel x."""
     def build():
@@ -259,12 +270,14 @@ def _scaling_witness(activation, w1, w2, x, scale=None):
         act = np.frompyfunc(f, 1, 1)
         lhs = ref.conv2d(act(ref.conv2d(xx, W1)), W2)[0, 0, 0, 0]
         rhs = ref.conv2d(act(ref.conv2d(xx, W1 / s)), W2 * s)[0, 0, 0, 0]
-        how = "the DFQ scale s = sqrt(r1 r2)/r2" if scale is None else "the scale s"
+        how = "the DFQ scale $s = \\sqrt{r_1 r_2}/r_2" if scale is None else "the scale $s"
+        name = _ACTIVATION_NAMES.get(activation, activation)
         return {
             "lhs": lhs, "rhs": rhs, "where": "y_{0,0,0,0}",
-            "description": (f"one channel, 1x1 kernels, one pixel: w1 = {w1}, w2 = {w2}, x = {x}, {how} = {s}; "
-                            f"layer2({activation}(layer1(x))) = {lhs} but after scaling it is {rhs}."),
-            "assignment": [("w^{(1)}", Fraction(w1)), ("w^{(2)}", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
+            "description": (f"one channel, $1 \\times 1$ kernels, one pixel: $w_1 = {_tex(w1)}$, $w_2 = {_tex(w2)}$, "
+                            f"$x = {_tex(x)}$, {how} = {_tex(s)}$; the two layers with {name} between them give "
+                            f"${_tex(lhs)}$, the scaled layers ${_tex(rhs)}$."),
+            "assignment": [("w1", Fraction(w1)), ("w2", Fraction(w2)), ("x", Fraction(x)), ("s", s)],
             "data": {"activation": activation, "w1": str(w1), "w2": str(w2), "x": str(x), "s": str(s),
                      "lhs": str(lhs), "rhs": str(rhs)},
         }
@@ -328,15 +341,15 @@ def _max_scales_formula():
 
 
 def derive_equalized_ranges(P: Proof) -> None:
-    P.positive("s is positive for positive ranges (so equalization is exact through ReLU)", S_DFQ,
+    P.positive("$s$ is positive for positive ranges (so equalization is exact through ReLU)", S_DFQ,
                r"s = \frac{\sqrt{r_1 r_2}}{r_2} > 0")
     P.real_valid("a positive factor leaves the arg-max in place: $\\max(|a x|, |a y|) = a \\max(|x|, |y|)$ for "
                  "$a > 0$, so $\\max_j |a w_j| = a \\max_j |w_j|$ (a maximum over more entries is an iterated maximum)",
                  _max_scales_formula(), r"\max_j |a w_j| = a \max_j |w_j| \quad (a > 0)", (r"a > 0",))
-    P.zero("range of layer 1: $r'_1 = \\max |w_{1;i} / s| = r_1 / s = \\sqrt{r_1 "
+    P.zero("range of layer 1: $r'_1 = \\max |w_{1,i} / s| = r_1 / s = \\sqrt{r_1 "
            "r_2}$", r1s / S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"\frac{r_1}{s} = \sqrt{r_1 r_2}")
-    P.zero("range of layer 2: $r'_2 = \\max |w_{2;\\cdot,i}\\, s| = r_2 s = \\sqrt{r_1 "
+    P.zero("range of layer 2: $r'_2 = \\max |w_{2,\\cdot,i}\\, s| = r_2 s = \\sqrt{r_1 "
            "r_2}$", r2s * S_DFQ - sympy.sqrt(r1s * r2s),
            shown=r"r_2 s = \sqrt{r_1 r_2}")
 
@@ -402,7 +415,7 @@ def derive_optimal(P: Proof) -> None:
     zmax = z3.If(q1 >= q2, q1, q2)
     zmax_sq = z3.If(q1 * q1 >= q2 * q2, q1 * q1, q2 * q2)
     monotone = z3.ForAll([q1, q2], z3.Implies(z3.And(q1 > 0, q2 > 0), zmax * zmax == zmax_sq))
-    P.zero("the product of the two ranges of a channel does not depend on s_i", r1s / s_ * (r2s * s_) - r1s * r2s,
+    P.zero("the product of the two ranges of a channel does not depend on $s_i$", r1s / s_ * (r2s * s_) - r1s * r2s,
            shown=r"\frac{r_{1,i}}{s_i}\, r_{2,i} s_i = r_{1,i} r_{2,i} =: c_i")
     P.zero("each term of DFQ's objective $\\sum_i p_{1,i} p_{2,i}$, with precisions $p_{k,i} = "
            "r'_{k,i}/R'_k$, is the channel's invariant over $R'_1 R'_2$, so maximising the (finite) "

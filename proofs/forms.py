@@ -5,6 +5,7 @@ Section 1 of the equivalences chapter (see ``_chapters.py``).
 
 from __future__ import annotations
 
+import numpy as np
 from _chapters import EQUIVALENCES
 from sympy import IndexedBase
 
@@ -72,7 +73,7 @@ conv1x1_linear = General(
 
 
 def derive_conv1x1_cost(P: Proof) -> None:
-    macs = P.summation("sum 1 over the output positions and the terms of the definition", 1,
+    macs = P.summation("count the output positions times the terms of the definition", 1,
                        [(c, 0, C_i - 1), (i, 0, H - 1), (j, 0, W_ - 1), (o, 0, C_o - 1)])
     P.equal("the closed form", macs, C_o * C_i * H * W_)
     P.cross_check("multiply-accumulates counted as the monomials w x of exact results",
@@ -219,7 +220,7 @@ im2col_exact = Identity(
     check_source=checks.test_im2col_exact_family_integers,
 )
 
-x1, w1_, w2_, w3_ = IndexedBase("x"), IndexedBase("w"), IndexedBase("w^{(2)}"), IndexedBase("w^{(3)}")
+x1, w1_ = IndexedBase("x"), IndexedBase("w")
 a, b, t, e, f, p_ = index("a b t e f p")
 
 toeplitz_general = General(
@@ -242,6 +243,16 @@ toeplitz_general = General(
     check_source=(checks._toeplitz, checks.test_toeplitz_numeric, checks.test_toeplitz_doubly_blocked),
 )
 
+def _toeplitz_row(entry, ci, co, k, s=1, p=0, d=1, n=5, **_):
+    """Row e of T (entry e of the flattened output) is the output entry (o, i, j), row-major."""
+    from convsym.shapes import conv_output_size
+
+    kh_, kw_ = (k, k) if isinstance(k, int) else k
+    shape = (co, conv_output_size(n, kh_, s, p, d), conv_output_size(n + 1, kw_, s, p, d))
+    o_, i_, j_ = (int(q) for q in np.unravel_index(entry[0], shape))
+    return {"o": o_, "i": i_, "j": j_}
+
+
 toeplitz_exact = Identity(
     "equivalences.toeplitz-exact",
     "Exact check: a convolution is one matrix-vector product",
@@ -256,6 +267,7 @@ toeplitz_exact = Identity(
         E.toeplitz_matrix(T["w"], T["x"].shape[1:], s, p, d, g), T["x"].reshape((T["x"].size,))),
     family=[dict(ci=2, co=2, k=kk, s=ss, p=pp, d=dd, g=gg)
             for kk in (2, (1, 3)) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2) for gg in (1, 2)],
+    coordinates=_toeplitz_row,
     check_source=(checks._toeplitz_general, checks.test_toeplitz_exact_strided_dilated_grouped),
 )
 

@@ -62,7 +62,7 @@ checks = load_checks(__file__)  # the emitted numeric checks: proofs/checks/merg
 
 k1, k2 = sizes("k_1 k_2")
 i, a, b, t = index("i a b t")
-x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
+x, w1, w2, h, W = (IndexedBase(n) for n in ("x", "w_1", "w_2", "h", "W"))
 b1, b2 = scalars("b_1 b_2")
 
 h_1d = Let(h, lambda j: SumExpr.of(D.conv1d(x, w1, k1, j), b1))
@@ -122,8 +122,8 @@ C_in, C_mid = sizes("C_{in} C_{mid}")
 kh1, kw1, kh2, kw2 = sizes("k^h_1 k^w_1 k^h_2 k^w_2")
 o, c, m, j = index("o c m j")
 a_h, a_w, b_h, b_w, t_h, t_w = index("a_h a_w b_h b_w t_h t_w")
-X, V1, V2, H, M = (IndexedBase(n) for n in ("x", "w^{(1)}", "w^{(2)}", "h", "W"))
-B1, B2 = IndexedBase("b^{(1)}"), IndexedBase("b^{(2)}")
+X, V1, V2, H, M = (IndexedBase(n) for n in ("x", "w_1", "w_2", "h", "W"))
+B1, B2 = IndexedBase("b_1"), IndexedBase("b_2")
 
 h_2d = Let(H, lambda mm, ii, jj: SumExpr.of(D.conv2d(X, V1, C_in, kh1, kw1, mm, ii, jj), B1[mm]))
 W_2d = Let(M, lambda oo, cc, th, tw: SumExpr.of(
@@ -134,9 +134,9 @@ sequential_2d = General(
     "Two multichannel 2-D convolutions in a row are one",
     "For all channel counts $C_{\\mathrm{in}}, C_{\\mathrm{mid}}, C_{\\mathrm{out}}$ and kernel sizes: "
     "$(x \\star w_1 + b_1) \\star w_2 + b_2 = x \\star W + B$ with "
-    "$W_{o,c} = \\sum_m w_{1;m,c} * w_{2;o,m}$ (the full 2-D convolution of each pair of channel "
+    "$W_{o,c} = \\sum_m w_{1,m,c} * w_{2,o,m}$ (the full 2-D convolution of each pair of channel "
     "kernels, of size $(k^h_1+k^h_2-1) \\times (k^w_1+k^w_2-1)$) and "
-    "$B_o = b_{2;o} + \\sum_{m,u,v} w_{2;o,m,u,v}\\, b_{1;m}$.",
+    "$B_o = b_{2,o} + \\sum_{m,u,v} w_{2,o,m,u,v}\\, b_{1,m}$.",
     idea="Per spatial axis, as in merge.sequential-1d: substitute $t_h = a_h + b_h$ and $t_w = a_w + b_w$ "
     "and restrict $a_h, a_w$ to the taps that reach them; the sum over the middle channels $m$ "
     "is carried along into the merged kernel.",
@@ -187,7 +187,7 @@ strided_1d = General(
     "Strided and dilated convolutions in a row",
     "For all sizes, strides and dilations: $(x \\star_{s_1,d_1} w_1 + b_1) \\star_{s_2,d_2} w_2 + b_2 = "
     "x \\star_{s_1 s_2, 1} W + b_2 + (\\Sigma w_2)\\, b_1$ with "
-    "$W_t = \\sum_{d_1 a + s_1 d_2 b = t} w_{1;a}\\, w_{2;b}$, of size $d_1(k_1-1) + s_1 d_2(k_2-1) + 1$.",
+    "$W_t = \\sum_{d_1 a + s_1 d_2 b = t} w_{1,a}\\, w_{2,b}$, of size $d_1(k_1-1) + s_1 d_2(k_2-1) + 1$.",
     idea="Tap $a$ of the first kernel and tap $b$ of the second read the input at offset "
     "$d_1 a + s_1 d_2 b$ from $s_1 s_2 i$: group the terms by that offset $t$; each group is $W_t$.",
     lhs=D.conv1d(h, w2, k2, i, stride=s2, dilation=d2) + b2,
@@ -225,12 +225,13 @@ def layer_inputs(k1, k2, ci, cm, co, n, g1=1, g2=1, **_):
 
 
 def two_layers(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
+    """the two layers"""
     h = ops.conv2d(T["x"], T["w1"], T["b1"], stride=s1, dilation=d1, padding=p1, groups=g1)
     return ops.conv2d(h, T["w2"], T["b2"], stride=s2, dilation=d2, padding=p2, groups=g2)
 
 
 def merged_layer(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
-    """The naive merge: kernel and bias as in the theorems, input padded by p1 + s1*p2."""
+    """the naive merge: kernel and bias as in the theorems, input padded by p1 + s1 p2"""
     W = ops.merge_kernels(expand_groups(T["w1"], g1), expand_groups(T["w2"], g2),
                           stride1=s1, dilation1=d1, dilation2=d2)
     B = ops.merge_bias(expand_groups(T["w2"], g2), T["b1"], T["b2"])
@@ -314,7 +315,7 @@ def _why_ring_figure(fields):
 
     ka, n, p2 = 2, 4, 1
     xs = sympy.symbols(f"x_0:{n}")
-    ws = [sympy.Symbol(f"w^{{(1)}}_{a_}") for a_ in range(ka)]
+    ws = [sympy.Symbol(f"w_{{1,{a_}}}") for a_ in range(ka)]
     bb = sympy.Symbol("b_1")
 
     def x_at(j):
@@ -340,7 +341,7 @@ def _why_ring_figure(fields):
                                          ("bad", "different: the ring")], cell=1.65)
     caption = (f"Why padding in the second layer breaks the merge ($k_1 = {ka}$, $p_1 = 0$, $p_2 = {p2}$, "
                f"$n = {n}$, computed symbolically): the second layer reads the intermediate "
-               "$h_j = b_1 + \\sum_a w^{(1)}_a x_{j+a}$ with a ring of zeros around it, but the merged layer "
+               "$h_j = b_1 + \\sum_a w_{1,a} x_{j+a}$ with a ring of zeros around it, but the merged layer "
                "sees through to the padded input, as if the ring held the first layer applied there: $b_1$ "
                "plus the taps that still reach $x$. The two agree inside and differ on a ring of width $p_2$.")
     return tikz, caption
@@ -365,6 +366,11 @@ padded = Identity(
 
 def _interior(y, p2):
     return y if p2 == 0 else y[:, p2:-p2, p2:-p2]
+
+
+def _interior_position(entry, p2, **_):
+    """Entry (o, i, j) of the interior is output position (o, i + p_2, j + p_2) of the two layers."""
+    return {"o": entry[0], "i": entry[1] + p2, "j": entry[2] + p2}
 
 
 def _ring_figure(fields):
@@ -395,6 +401,7 @@ padded_interior = Identity(
     rhs=lambda T, p2, **s: _interior(merged_layer(T, p2=p2, **s), p2),
     family=[dict(k1=p, k2=q, ci=2, cm=1, co=2, n=p + q + 1, p1=p1, p2=p2)
             for p in (1, 2, 3) for q in (1, 2, 3) for p1 in (0, 1, 2) for p2 in (1, 2)],
+    coordinates=_interior_position,
     check_source=checks.test_merge_padded_ring_numeric,
     figure=_ring_figure,
 )
@@ -405,6 +412,9 @@ def _no_first_bias(builder):
         T = dict(T)
         T["b1"] = T["b1"] * 0
         return builder(T, **s)
+
+    first = (builder.__doc__ or builder.__name__).strip().splitlines()[0].rstrip(".")
+    build.__doc__ = f"{first}, without a first bias"
     return build
 
 

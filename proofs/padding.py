@@ -82,7 +82,9 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
 
 
 def merge_is_exact_by_polynomials(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
-    """Whether the merged layer equals the two layers as exact polynomials (PolyTensor)."""
+    """whether the merge is exact (the two sides as exact polynomials)
+
+    The merged layer against the two layers, every entry a symbol (PolyTensor)."""
     from convsym.exact.poly import PolyTensor as PT
 
     pool = VariablePool()
@@ -113,7 +115,9 @@ def _characterisation_cases() -> list[dict]:
 
 
 def merge_is_exact_by_conditions(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
-    """Conditions (i)-(iii) of equivalences.padded-exact-characterisation."""
+    """whether conditions (i)-(iii) hold
+
+    Conditions (i)-(iii) of equivalences.padded-exact-characterisation."""
     return _predicted_exact(k1_, s1, p1, n_, b1_zero, mode)
 
 

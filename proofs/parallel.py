@@ -51,6 +51,7 @@ def _bn_of(T, br, y):
 
 
 def _repvgg_branches(T, k, groups=1, **_):
+    """the sum of the three branches"""
     x = T["x"]
     big = _bn_of(T, "3", ops.conv2d(x, T["w3"], padding=k // 2, groups=groups))
     one = _bn_of(T, "1", ops.conv2d(x, T["w1"], groups=groups))
@@ -58,6 +59,7 @@ def _repvgg_branches(T, k, groups=1, **_):
 
 
 def _repvgg_merged(T, k, groups=1, **_):
+    """the one merged convolution"""
     C = T["x"].shape[0]
     weight = None
     bias = None
@@ -127,11 +129,13 @@ def _dbb_inputs(C, M, O, k, n, **_):
 
 
 def _dbb_branch(T, p, **_):
+    """the 1 x 1 convolution, then the k x k one"""
     h = ops.conv2d(T["x"], T["w1"], T["b1"])
     return ops.conv2d(_pad_with(h, T["b1"], p), T["w2"], T["b2"])
 
 
 def _dbb_merged(T, p, **_):
+    """the one merged convolution"""
     W = ops.merge_kernels(T["w1"], T["w2"])
     return ops.conv2d(T["x"], W, ops.merge_bias(T["w2"], T["b1"], T["b2"]), padding=p)
 
@@ -142,7 +146,7 @@ dbb_1x1_kxk = Identity(
     "A $1 \\times 1$ convolution ($w_1$, $b_1$) whose output is padded by $p$ with $b_1$ (not 0: "
     "the padded ring of the $1 \\times 1$'s output is what the $1 \\times 1$ computes on zero "
     "input), then a $k \\times k$ convolution ($w_2$, $b_2$) without padding, equals one $k \\times "
-    "k$ convolution with padding $p$, kernel $W_{o,c} = \\sum_m w_{1;m,c}\\, w_{2;o,m}$ and bias "
+    "k$ convolution with padding $p$, kernel $W_{o,c} = \\sum_m w_{1,m,c}\\, w_{2,o,m}$ and bias "
     "$b_2 + (\\Sigma w_2)\\, b_1$. (Zero padding of the intermediate instead breaks it on the ring "
     "unless $b_1 = 0$: merge.padded-second.)",
     inputs=_dbb_inputs,
@@ -158,6 +162,7 @@ def _avg_inputs(C, n, **_):
 
 
 def _avg_pool(T, k, s, p, **_):
+    """average pooling"""
     xp = _zero_pad(T["x"], p)
     out = (xp.shape[1] - k) // s + 1
     total = None
@@ -169,6 +174,7 @@ def _avg_pool(T, k, s, p, **_):
 
 
 def _avg_as_conv(T, k, s, p, **_):
+    """the depthwise convolution with a constant kernel"""
     C = T["x"].shape[0]
     kernel = np.empty((C, 1, k, k), dtype=object)
     kernel[...] = Fraction(1, k * k)

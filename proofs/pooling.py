@@ -76,6 +76,7 @@ def _pool_inputs(c, n, **_):
 
 
 def _depthwise_const(T, k, s, p, ceil=False, cip=True, extra=0, scale=1, **_):
+    """the depthwise convolution with a constant kernel"""
     x = T["x"]
     ch = x.shape[0]
     kern = np.empty((ch, 1, k, k), dtype=object)
@@ -84,6 +85,7 @@ def _depthwise_const(T, k, s, p, ceil=False, cip=True, extra=0, scale=1, **_):
 
 
 def _avgpool(T, k, s, p, ceil=False, cip=True, scale=1, **_):
+    """average pooling"""
     # ``scale`` (a common multiple of the divisors) keeps the refutations' coefficients integers
     return E.avg_pool2d(T["x"], k, s, p, ceil, cip) * scale
 
@@ -142,8 +144,8 @@ def derive_maxpool_not_affine(P: Proof) -> None:
     xs, ys = sympy.MatrixSymbol("x", 2, 1), sympy.MatrixSymbol("y", 2, 1)
     aff = (M * xs + cc) + (M * ys + cc) - ((M * (xs + ys) + cc) + (M * sympy.ZeroMatrix(2, 1) + cc))
     for entry in sympy.Matrix(aff.as_explicit()):
-        P.zero("every convolution, and every stack of convolutions, is x -> Mx + c; such a map satisfies "
-               "A(x) + A(y) = A(x + y) + A(0) (entrywise, symbolic M, c)", entry,
+        P.zero("every convolution, and every stack of convolutions, is an affine map $A(x) = M x + c$; such a map "
+               "satisfies $A(x) + A(y) = A(x + y) + A(0)$ (entrywise, with symbolic $M$ and $c$)", entry,
                shown=r"A(x) + A(y) - A(x+y) - A(0) = (Mx + c) + (My + c) - (M(x+y) + c) - c = 0")
     x = np.array([[[[1, 0]]]], dtype=object)
     y = np.array([[[[0, 1]]]], dtype=object)
@@ -152,7 +154,7 @@ def derive_maxpool_not_affine(P: Proof) -> None:
     fx, fy, fxy, f0 = (ref.max_pool2d(t, (1, 2))[0, 0, 0, 0] for t in (x, y, x + y, zero))
     lhs, rhs = fx + fy, fxy + f0
     P.exact_counterexample(
-        "max pooling with a 1x2 window on x = (1, 0), y = (0, 1), evaluated exactly", lhs, rhs,
+        "max pooling with a $1 \\times 2$ window on $x = (1, 0)$ and $y = (0, 1)$, evaluated exactly", lhs, rhs,
         rf"f(x) + f(y) = {lhs} \ne {rhs} = f(x+y) + f(0)",
         witness=("f = max pooling with a 1 x 2 window on a 1 x 1 x 1 x 2 input; x = (1, 0), y = (0, 1): "
                  f"f(x) + f(y) = {lhs} but f(x + y) + f(0) = {rhs}, so f is not affine, and no convolution (any "
@@ -176,13 +178,13 @@ maxpool_not_affine = Checked(
 def derive_maxpool_homogeneous(P: Proof) -> None:
     a_, b_, s, m, ms, v = z3.Reals("a b s m ms v")
     mx = lambda p, q: z3.If(p >= q, p, q)  # noqa: E731
-    P.real_valid("for real a, b and s > 0",
+    P.real_valid("for real $a, b$ and $s > 0$",
                  z3.ForAll([a_, b_, s], z3.Implies(s > 0, mx(s * a_, s * b_) == s * mx(a_, b_))),
                  r"\max(s a, s b) = s \max(a, b)", (r"s > 0",))
-    P.real_valid("induction on the window size n (the max of n + 1 values is max(max of the first n, the last)): "
-                 "a window of one value gives s v = s v, and if the scaled max of n values is s times their max, "
-                 "so it is for n + 1", z3.ForAll([m, ms, v, s], z3.Implies(z3.And(s > 0, ms == s * m),
-                                                                              mx(ms, s * v) == s * mx(m, v))),
+    P.real_valid("induction on the window size $n$ (the max of $n + 1$ values is the max of two: the max of the first "
+                 "$n$ and the last): a window of one value gives $s v = s v$, and if the scaled max of $n$ values is "
+                 "$s$ times their max, so it is for $n + 1$",
+                 z3.ForAll([m, ms, v, s], z3.Implies(z3.And(s > 0, ms == s * m), mx(ms, s * v) == s * mx(m, v))),
                  r"M'_n = s M_n \implies \max(M'_n, s v_{n+1}) = s \max(M_n, v_{n+1})", (r"s > 0",))
 
 

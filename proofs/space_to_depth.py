@@ -117,16 +117,18 @@ space_to_depth = General(
 )
 
 
-def _s2d_inputs(cr, dd, kk, n, **_):
-    return {"y": (dd, cr * n, cr * n), "w": (2, dd * cr * cr, kk, kk), "b": (2,)}
+def _s2d_inputs(r, D, K, n, **_):
+    return {"y": (D, r * n, r * n), "w": (2, D * r * r, K, K), "b": (2,)}
 
 
-def _s2d_lhs(T, cr, kk, ss, pp, **_):
-    return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"], T["b"], stride=ss, padding=pp)
+def _s2d_lhs(T, r, K, S, P, **_):
+    """the convolution of the pixel unshuffle of y"""
+    return ops.conv2d(E.pixel_unshuffle(T["y"], r), T["w"], T["b"], stride=S, padding=P)
 
 
-def _s2d_rhs(T, cr, kk, ss, pp, **_):
-    return ops.conv2d(T["y"], E.pixel_shuffle(T["w"], cr), T["b"], stride=cr * ss, padding=cr * pp)
+def _s2d_rhs(T, r, K, S, P, **_):
+    """the strided convolution of y with the pixel shuffle of w"""
+    return ops.conv2d(T["y"], E.pixel_shuffle(T["w"], r), T["b"], stride=r * S, padding=r * P)
 
 
 space_to_depth_exact = Identity(
@@ -140,7 +142,7 @@ space_to_depth_exact = Identity(
     inputs=_s2d_inputs,
     lhs=_s2d_lhs,
     rhs=_s2d_rhs,
-    family=[dict(cr=cr, dd=dd, kk=kk, ss=ss, pp=pp, n=kk + ss)
+    family=[dict(r=cr, D=dd, K=kk, S=ss, P=pp, n=kk + ss)
             for cr in (2, 3) for kk in (1, 2, 3) for ss in (1, 2) for pp in (0, 1) for dd in (1, 2)
             if not (cr == 3 and dd == 2 and kk == 3)],
     check_source=checks.test_space_to_depth_numeric,
@@ -153,7 +155,8 @@ Hh, Ww, Pp, Oo, Dd = sizes("H W P O D")
 def derive_s2d_cost(P: Proof) -> None:
     out_small = sympy.floor((Hh + 2 * Pp - K_s) / S_s) + 1
     out_big = sympy.floor((Cf * Hh + 2 * Cf * Pp - Cf * K_s) / (Cf * S_s)) + 1
-    P.equal("H_out of both convolutions (the argument of the floor cancels r)", out_big, out_small)
+    P.equal("the output height $H_{out}$ of both convolutions (the argument of the floor cancels $r$)",
+            out_big, out_small)
     P.equal("weights of both sides", Oo * Dd * Cf**2 * K_s**2, Oo * Dd * (Cf * K_s) ** 2)
     P.equal("multiply-accumulates of both sides", Oo * Dd * Cf**2 * K_s**2 * out_small**2,
             Oo * Dd * (Cf * K_s) ** 2 * out_big**2)
@@ -178,19 +181,21 @@ space_to_depth_cost = Checked(
 )
 
 
-def _conv_of_the_unshuffled_map(T, cr, **_):
-    return ops.conv2d(E.pixel_unshuffle(T["y"], cr), T["w"])
+def _conv_of_the_unshuffled_map(T, r, **_):
+    """the convolution of the unshuffled map"""
+    return ops.conv2d(E.pixel_unshuffle(T["y"], r), T["w"])
 
 
-def _strided_conv_by_the_recipe(T, cr, kk, variant, **_):
+def _strided_conv_by_the_recipe(T, r, K, variant, **_):
+    """the strided convolution by the recipe"""
     y = T["y"]
     if variant == "literal":  # conv_weight = pixelshuffle(f_map): the (shuffled) feature map y becomes the weight
         weight = y.reshape((1,) + y.shape)
     else:  # sub-pixel order transposed: channel b C + a instead of a C + b
         w = T["w"]
-        weight = E.pixel_shuffle(w.reshape((w.shape[0], 1, cr, cr, kk, kk)).transpose(0, 1, 3, 2, 4, 5)
-                                 .reshape(w.shape), cr)
-    return ops.conv2d(y, weight, stride=cr)
+        weight = E.pixel_shuffle(w.reshape((w.shape[0], 1, r, r, K, K)).transpose(0, 1, 3, 2, 4, 5)
+                                 .reshape(w.shape), r)
+    return ops.conv2d(y, weight, stride=r)
 
 
 space_to_depth_literal = Identity(
@@ -205,10 +210,10 @@ space_to_depth_literal = Identity(
     "which does not even accept the 1-channel map. The intended recipe, the pixel shuffle of the "
     "weight, is right (equivalences.space-to-depth-exact).",
     expected="refuted",
-    inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
+    inputs=lambda r, K, **_: {"y": (1, r * K, r * K), "w": (1, r * r, K, K)},
     lhs=_conv_of_the_unshuffled_map,
     rhs=_strided_conv_by_the_recipe,
-    family=[dict(cr=2, kk=1, variant="literal")],
+    family=[dict(r=2, K=1, variant="literal")],
     witness_check=checks._confirm_s2d_witness,
     check_source=checks._confirm_s2d_witness,
 )
@@ -219,9 +224,9 @@ space_to_depth_transposed = Identity(
     "Claim (false): $w'_{o,0,ru + a,rv + b} = w_{o,br + a,u,v}$ (rows and columns of the sub-pixel "
     "grid swapped) also works.",
     expected="refuted",
-    inputs=lambda cr, kk, **_: {"y": (1, cr * kk, cr * kk), "w": (1, cr * cr, kk, kk)},
+    inputs=lambda r, K, **_: {"y": (1, r * K, r * K), "w": (1, r * r, K, K)},
     lhs=_conv_of_the_unshuffled_map,
     rhs=_strided_conv_by_the_recipe,
-    family=[dict(cr=2, kk=1, variant="transposed")],
+    family=[dict(r=2, K=1, variant="transposed")],
     witness_check=checks._confirm_s2d_witness,
 )

@@ -94,8 +94,8 @@ n2, K2, r2 = sizes("n K r")
 def derive_length(P_: Proof) -> None:
     sub = r2 * (n2 + 2 * P2 - K2 + 1)
     tr = (n2 - 1) * r2 - 2 * r2 * (K2 - 1 - P2) + (r2 * K2 - 1) + 0 + 1
-    P_.equal("the sub-pixel output, r times the convolution's n + 2P - K + 1 outputs, has the transposed "
-             "convolution's length (n-1) r - 2 r(K-1-P) + (rK - 1) + 1 with output padding 0", sub, tr)
+    P_.equal("the sub-pixel output, $r$ times the convolution's $n + 2P - K + 1$ outputs, has the transposed "
+             "convolution's length $(n-1) r - 2 r(K-1-P) + (rK - 1) + 1$ with output padding 0", sub, tr)
     P_.implies("its padding $r(K - 1 - P)$ is a valid (nonnegative) padding exactly when $P \\le K "
                "- 1$",
                [P2 >= 0, P2 <= K2 - 1], [r2 * (K2 - 1 - P2) >= 0])
@@ -128,21 +128,21 @@ def _take(src, mapped) -> object:
     return OT.place(src, tuple(np.shape(mapped)), nz, flat[nz] - 1)
 
 
-def _sp_inputs(c, ci, kk, r, g, nn, **_):
-    return {"x": (1, ci, nn, nn), "W": (r * r * c, ci // g, kk, kk), "b": (c,)}
+def _sp_inputs(c, ci, K, r, g, n, **_):
+    return {"x": (1, ci, n, n), "W": (r * r * c, ci // g, K, K), "b": (c,)}
 
 
-def _subpixel_side(T_, r, pp, g, c, **_):
-    """the pixel shuffle by r of the convolution of x with W (padding P), the r^2 phases of channel c sharing b_c"""
+def _subpixel_side(T_, r, P, g, c, **_):
+    """the pixel shuffle by r of the convolution of x with W (padding P), the phases of a channel sharing its bias"""
     bias = T_["b"].gather(np.repeat(np.arange(c), r * r))
-    return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=pp, groups=g), r)
+    return OT.pixel_shuffle(ops.conv2d(T_["x"], T_["W"], bias, padding=P, groups=g), r)
 
 
-def _transposed_side(T_, r, pp, g, c, **_):
+def _transposed_side(T_, r, P, g, c, **_):
     """the transposed convolution with the weights and bias the rewrite maps them to"""
     idx = _index_array(T_["W"].shape)
     bias_idx = np.repeat(np.arange(c) + 1, r * r).astype(object)
-    t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=pp, groups=g), r)
+    t = subpixel_to_transposed(Conv2d(idx, bias_idx, padding=P, groups=g), r)
     V_ = _take(T_["W"], t.weight)
     return OT.conv_transpose2d(T_["x"], V_, _take(T_["b"], t.bias), stride=t.stride, padding=t.padding,
                                output_padding=t.output_padding, groups=g)
@@ -179,7 +179,7 @@ weight_map_2d = Identity(
     inputs=_sp_inputs,
     lhs=_subpixel_side,
     rhs=_transposed_side,
-    family=[dict(c=2, ci=2, kk=kk, r=rr, g=g, nn=2, pp=pp)
+    family=[dict(c=2, ci=2, K=kk, r=rr, g=g, n=2, P=pp)
             for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
     figure=_weight_map_figure,
     check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
@@ -214,15 +214,22 @@ asymmetric = Refutation(
     witness_check=_retest("_sub_asym_sides"),
 )
 
+def _position_and_phase(entry, r, **_):
+    """Output position (i, j) of the pixel-shuffled map and its phase (i mod r, j mod r)."""
+    i, j = entry[2], entry[3]
+    return {"i": i, "j": j, r"\phi_h": i % r, r"\phi_w": j % r}
+
+
 phase_bias = Refutation(
     "subpixel.phase-bias",
     "Phases with different biases are no transposed convolution",
-    "Claim (false): any bias of the r^2 C channels maps to a bias of the transposed convolution. The "
+    "Claim (false): any bias of the $r^2 C$ channels maps to a bias of the transposed convolution. The "
     "transposed convolution has one bias per output channel; the sub-pixel output's bias varies with the "
-    "phase when the r^2 biases of a channel differ.",
+    "phase when the $r^2$ biases of a channel differ.",
     lhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[0],
     rhs=lambda x, W, b, r: CHECKS._sub_bias_sides(x, W, b, r)[1],
     witness=dict(x=_obj([0], (1, 1, 1, 1)), W=_obj([0, 0, 0, 0], (4, 1, 1, 1)), b=_obj([0, 1, 0, 0], (4,)), r=2),
+    coordinates=_position_and_phase,
     check_source=_src("_sub_bias_sides"),
     witness_check=_retest("_sub_bias_sides"),
 )
@@ -231,12 +238,12 @@ phase_bias = Refutation(
 # 4. the converse: a stride-r transposed convolution is a sub-pixel convolution
 
 
-def _cv_inputs(c, o, g, kk, nn, **_):
-    return {"x": (1, c, nn, nn), "w": (c, o // g, kk, kk), "b": (o,)}
+def _cv_inputs(c, o, g, k, n, **_):
+    return {"x": (1, c, n, n), "w": (c, o // g, k, k), "b": (o,)}
 
 
 def _transposed(T_, s, p, q, d, g, **_):
-    """conv_transpose2d(x, w, b) with stride r"""
+    """the transposed convolution with stride r"""
     return OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, output_padding=q, dilation=d,
                                groups=g)
 
@@ -263,10 +270,11 @@ converse = Identity(
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=2, s=s_, p=p_, q=q_, d=d_)
             for s_ in (2, 3) for d_ in (1, 2) for kk in (1, 2, 3, 4) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for g in (1, 2)
             if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],
+    coordinates=lambda entry, s, **_: {"o": entry[1], **_position_and_phase(entry, s)},
     check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
 )
 

@@ -74,8 +74,8 @@ definition_1d = General(
 )
 
 
-def _def_inputs(c, o, g, kk, nn, **_):
-    return {"y": (1, c, nn, nn), "w": (c, o // g, kk, kk)}
+def _def_inputs(c, o, g, k, n, **_):
+    return {"y": (1, c, n, n), "w": (c, o // g, k, k)}
 
 
 def _scatter(T_, s, p, q, d, g, **_):
@@ -83,9 +83,9 @@ def _scatter(T_, s, p, q, d, g, **_):
     return OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
 
 
-def _upsampled(T_, s, p, q, d, g, kk, **_):
+def _upsampled(T_, s, p, q, d, g, k, **_):
     """Stride-1 convolution of the upsampled, padded input with the flipped, channel-swapped kernel"""
-    lo = d * (kk - 1) - p
+    lo = d * (k - 1) - p
     up = OT.upsample_pad(T_["y"], (s, s), ((lo, lo + q), (lo, lo + q)))
     return ops.conv2d(up, OT.flip_swap(T_["w"], g), dilation=d, groups=g)
 
@@ -136,7 +136,7 @@ definition_2d = Identity(
     inputs=_def_inputs,
     lhs=_scatter,
     rhs=_upsampled,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=2, s=s_, p=p_, q=q_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=2, s=s_, p=p_, q=q_, d=d_)
             for s_ in (1, 2, 3) for d_ in (1, 2) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
             for kk in (2, 3) for g in (1, 2) if (s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1) >= 1],
     figure=_upsample_figure,
@@ -172,19 +172,19 @@ adjoint_1d = General(
 )
 
 
-def _adj_inputs(c, o, g, kk, nn, s, p, d, **_):
-    mm = (nn + 2 * p - d * (kk - 1) - 1) // s + 1
-    return {"x": (1, c, nn, nn), "w": (o, c // g, kk, kk), "y": (1, o, mm, mm)}
+def _adj_inputs(c, o, g, k, n, s, p, d, **_):
+    mm = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    return {"x": (1, c, n, n), "w": (o, c // g, k, k), "y": (1, o, mm, mm)}
 
 
 def _inner_conv(T_, s, p, d, g, **_):
-    """<conv2d(x, w), y>"""
+    """the inner product of the convolution of x with y"""
     return (ops.conv2d(T_["x"], T_["w"], stride=s, padding=p, dilation=d, groups=g) * T_["y"]).sum().reshape((1,))
 
 
-def _inner_transposed(T_, s, p, d, g, kk, nn, **_):
-    """<x, conv_transpose2d(y, w)>"""
-    q = (nn + 2 * p - d * (kk - 1) - 1) % s
+def _inner_transposed(T_, s, p, d, g, k, n, **_):
+    """the inner product of x with the transposed convolution of y"""
+    q = (n + 2 * p - d * (k - 1) - 1) % s
     back = OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
     return (T_["x"] * back).sum().reshape((1,))
 
@@ -199,7 +199,7 @@ adjoint_2d = Identity(
     inputs=_adj_inputs,
     lhs=_inner_conv,
     rhs=_inner_transposed,
-    family=[dict(c=2, o=2, g=g, kk=kk, nn=nn, s=s_, p=p_, d=d_)
+    family=[dict(c=2, o=2, g=g, k=kk, n=nn, s=s_, p=p_, d=d_)
             for nn in (4, 5) for kk in (2, 3) for s_ in (1, 2, 3) for p_ in (0, 1) for d_ in (1, 2) for g in (1, 2)
             if nn + 2 * p_ - d_ * (kk - 1) >= 1],
     check_source=_src("test_transposed_adjoint_grouped_float"),
@@ -221,22 +221,24 @@ def derive_output_size(P: Proof) -> None:
     P.implies("before cropping, every scattered position lies in $[0, (n-1)s + d(k-1)]$",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1],
               [s3 * i3 + d3 * a3 >= 0, s3 * i3 + d3 * a3 <= top])
-    P.implies("both ends are reached (i = a = 0 and i = n-1, a = k-1)", [],
+    P.implies("both ends are reached ($i = a = 0$ and $i = n-1$, $a = k-1$)", [],
               [sympy.Eq(s3 * 0 + d3 * 0, 0), sympy.Eq(s3 * (n3 - 1) + d3 * (k3 - 1), top)])
-    P.equal("counted: the full extent (n-1)s + d(k-1) + 1, minus p on each side, plus q at the end",
+    P.equal("counted: the full extent $(n-1)s + d(k-1) + 1$, minus $p$ on each side, plus $q$ at the end",
             top + 1 - 2 * p3 + q3, (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1)
-    P.implies("products land at output positions at most (n-1)s + d(k-1) - p, so the q added positions "
-              "(n-1)s + d(k-1) - 2p + 1 .. + q re-admit min(p, q) of the positions cropped at the end",
+    P.implies("products land at output positions at most $(n-1)s + d(k-1) - p$, so the $q$ added positions "
+              "$(n-1)s + d(k-1) - 2p + 1, \\dots, (n-1)s + d(k-1) - 2p + q$ re-admit $\\min(p, q)$ of the "
+              "positions cropped at the end",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, p3 >= 0],
               [s3 * i3 + d3 * a3 - p3 <= top - p3])
-    P.implies("without padding (p = 0) the q added positions receive no product: they hold the bias only",
+    P.implies("without padding ($p = 0$) the $q$ added positions receive no product: they hold the bias only",
               [i3 >= 0, i3 <= n3 - 1, a3 >= 0, a3 <= k3 - 1, sympy.Eq(p3, 0)],
               [s3 * i3 + d3 * a3 - p3 < top - 2 * p3 + 1])
     L = (n3 - 1) * s3 - 2 * p3 + d3 * (k3 - 1) + q3 + 1
     back = L + 2 * p3 - d3 * (k3 - 1) - 1
     floor_def = [M3 * s3 <= back, back < (M3 + 1) * s3]
-    P.implies("with q < s the forward rule maps L back to n: floor((L + 2p - d(k-1) - 1)/s) + 1 = n, so the "
-              "two layers map between the same sizes and are adjoint (transposed.adjoint-1d)",
+    P.implies("with $q < s$ the forward rule maps $L$ back to $n$: "
+              "$\\lfloor (L + 2p - d(k-1) - 1)/s \\rfloor + 1 = n$, so the two layers map between the same sizes "
+              "and are adjoint (transposed.adjoint-1d)",
               [p3 >= 0, q3 < s3, *floor_def], [sympy.Eq(M3 + 1, n3)])
     P.implies("with $q \\ge s$ the forward rule gives more than $n$: the convolution of that size "
               "is not the one this layer is the adjoint of", [p3 >= 0, q3 >= s3, *floor_def], [M3 + 1 >= n3 + 1])
@@ -340,8 +342,8 @@ def derive_costs(P: Proof) -> None:
             "(C_{\\mathrm{out}}/g)\\, k_h k_w$ multiply-accumulates, with $C_{\\mathrm{in}} = g "
             "c_i$, $C_{\\mathrm{out}} = g c_o$",
             loop, Nc * (Gc * ci_) * Hc * Wc * co_ * khc * kwc)
-    taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding p): every output "
-                       "position of one channel pair times k_h k_w taps", 1,
+    taps = P.summation("the equivalent stride-1 convolution over the upsampled input (no padding $p$): every output "
+                       "position of one channel pair times $k_h k_w$ taps", 1,
                        [(vc, 0, kwc - 1), (uc, 0, khc - 1), (zc, 0, Wo - 1), (yc, 0, Ho - 1)])
     up = Nc * Gc * co_ * ci_ * taps
     P.equal("times $N g\\, c_o c_i$: $N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} "

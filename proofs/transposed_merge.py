@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
-from _transposed import TRANSPOSED, _obj, _retest, source_of
+from _transposed import TRANSPOSED, _obj, _retest, output_position, source_of
 from sympy import IndexedBase
 
 from convsym.exact import ops
@@ -28,8 +28,8 @@ SECTION = 2
 # 5. merging: two transposed convolutions, a convolution after a transposed one
 
 
-def _tt_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (m_, o, k2, k2)}
+def _tt_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (m, o, k2, k2)}
 
 
 def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
@@ -51,7 +51,7 @@ merge_two = Identity(
     "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
     "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
     "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
-    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1;c,m,a}\\, w_{2;m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
+    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, w_{2,m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
     "($s_2 (k_1-1) + k_2$ without dilation). Conditions: $p_1 = 0$ (transposed.merge-padded-first), no "
     "first bias, $q_1 < s_1$ and $s_2 q_1 + q_2 < s_1 s_2$ (a valid output padding). Exact family: strides "
     "1 to 3, dilations 1, 2, kernels 1 to 3, $(p_2, q_1, q_2) \\in \\{(0,0,0), (1,1,0), (0,1,1), (1,0,1)\\}$ "
@@ -59,7 +59,7 @@ merge_two = Identity(
     inputs=_tt_inputs,
     lhs=_two_transposed,
     rhs=_one_transposed,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
             for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
             for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
             for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
@@ -77,13 +77,14 @@ merge_padded_first = Refutation(
     rhs=lambda x, w1, w2, s1, s2, p1: CHECKS._tt_padded_sides(x, w1, w2, s1, s2, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1], (1, 1, 2, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
                  s1=2, s2=1, p1=1),
+    coordinates=output_position,
     check_source=_src("_tt_padded_sides"),
     witness_check=_retest("_tt_padded_sides"),
 )
 
 
-def _ca_inputs(c, m_, o, k1, k2, nn, **_):
-    return {"x": (1, c, nn, nn), "w1": (c, m_, k1, k1), "w2": (o, m_, k2, k2)}
+def _ca_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (o, m, k2, k2)}
 
 
 def _conv_after(T_, s, p2, **_):
@@ -105,13 +106,13 @@ conv_after = Identity(
     "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
     "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
     "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
-    "w_{1;c,m,a}\\, w_{2;o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
+    "w_{1,c,m,a}\\, w_{2,o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
     "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
     "is wrong.)",
     inputs=_ca_inputs,
     lhs=_conv_after,
     rhs=_conv_after_merged,
-    family=[dict(c=2, m_=2, o=2, k1=k1_, k2=k2_, nn=2, s=s_, p2=p2_)
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s=s_, p2=p2_)
             for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
             if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
     check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
@@ -127,6 +128,7 @@ conv_after_padded = Refutation(
     rhs=lambda x, w1, w2, s, p1: CHECKS._ct_padded_sides(x, w1, w2, s, p1)[1],
     witness=dict(x=_obj([1, 1], (1, 1, 2, 1)), w1=_obj([1, 1, 1], (1, 1, 3, 1)), w2=_obj([1, 1], (1, 1, 2, 1)),
                  s=2, p1=1),
+    coordinates=output_position,
     check_source=_src("_ct_padded_sides"),
     witness_check=_retest("_ct_padded_sides"),
 )
@@ -164,8 +166,8 @@ bn_fold = General(
 )
 
 
-def _bn_inputs(ci, co, g, kk, nn, **_):
-    return {"x": (1, ci, nn, nn), "w": (ci, co // g, kk, kk), "b": (co,), "gamma": (co,), "beta": (co,)}
+def _bn_inputs(ci, co, g, k, n, **_):
+    return {"x": (1, ci, n, n), "w": (ci, co // g, k, k), "b": (co,), "gamma": (co,), "beta": (co,)}
 
 
 def _bn_after(T_, s, p, g, **_):
@@ -195,7 +197,7 @@ bn_fold_groups = Identity(
     inputs=_bn_inputs,
     lhs=_bn_after,
     rhs=_bn_folded,
-    family=[dict(ci=4, co=4, g=g, kk=2, nn=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
+    family=[dict(ci=4, co=4, g=g, k=2, n=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
     check_source=_src("test_transposed_bn_fold_axis1_exact"),
 )
 
@@ -208,6 +210,7 @@ bn_fold_axis0 = Refutation(
     lhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[0],
     rhs=lambda x, w, scale: CHECKS._bn_axis0_sides(x, w, scale)[1],
     witness=dict(x=_obj([1, 0], (1, 2, 1, 1)), w=_obj([0, 1, 0, 0], (2, 2, 1, 1)), scale=_obj([1, 2], (2,))),
+    coordinates=lambda entry, **_: {"o": entry[1]},  # one pixel: the output channel o
     check_source=_src("_bn_axis0_sides"),
     witness_check=_retest("_bn_axis0_sides"),
 )

@@ -66,10 +66,12 @@ def inputs(c, o, k, n, g, **_):
 
 
 def conv_of_sum(T, s, p, g, **_):
+    """the convolution of x + y"""
     return ops.conv2d(T["x"] + T["y"], T["w"], stride=s, padding=p, groups=g)
 
 
 def sum_of_convs(T, s, p, g, **_):
+    """the sum of the convolutions of x and of y"""
     return (ops.conv2d(T["x"], T["w"], stride=s, padding=p, groups=g)
             + ops.conv2d(T["y"], T["w"], stride=s, padding=p, groups=g))
 

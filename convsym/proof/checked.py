@@ -52,6 +52,16 @@ def cases_record(what: str, cases: Sequence[Mapping]) -> Instances:
                      tuple(tuple(str(case[k]) if k in case else "" for k in keys) for case in cases))
 
 
+def _fn_words(fn: Callable) -> str:
+    """What a function computes, in words: its docstring's first line, else its name with spaces
+    (``merge_is_exact`` -> "merge is exact"); "" for a lambda, which has neither."""
+    doc = (fn.__doc__ or "").strip().splitlines()
+    if doc:
+        return doc[0].rstrip(".")
+    name = getattr(fn, "__name__", "<lambda>")
+    return "" if name == "<lambda>" else name.strip("_").replace("_", " ")
+
+
 class Proof:
     """Collects the checked steps of one proof; every check raises :class:`ProofError` when it fails."""
 
@@ -292,11 +302,13 @@ class Proof:
         text = f"{description}: {len(cases)} instances, exact, from {first} to {last}"
         self.instances.append(text)
         evidence = "exact-family" if len(cases) > 1 else "exact-instance"
-        fns = f"{getattr(lhs, '__name__', 'lhs')} = {getattr(rhs, '__name__', 'rhs')}"
+        sides = (_fn_words(lhs), _fn_words(rhs))
+        fns = (f"{sides[0]} = {sides[1]} on {len(cases)} cases" if all(sides) else
+               f"the two sides agree on {len(cases)} cases")
         self.steps.append(mint("exact family", description, shown or rf"\text{{{len(cases)} exact instances}}",
-                               evidence, checked_by=(text,), text=f"{fns} on {len(cases)} cases",
+                               evidence, checked_by=(text,), text=fns,
                                instances=cases_record("both sides computed exactly", cases),
-                               fact_latex=r"\text{" + _escape_text(f"{fns} on {len(cases)} cases") + "}"))
+                               fact_latex=r"\text{" + _escape_text(fns) + "}"))
 
     def cross_check(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable) -> None:
         """Like :meth:`family`, but as a cross-check of a derivation that is complete without it:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import numbers
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
@@ -21,6 +23,55 @@ def _fmt_sizes(sz: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in sz.items())
 
 
+def _value_latex(v) -> str:
+    """A size's value as math: ``3``, an upright word for anything else (``\\text{literal}``)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return r"\text{" + str(v).replace("_", r"\_") + "}"
+
+
+def _sizes_latex(sz: Mapping) -> str:
+    """``$k_{1} = 1$, $C_{in} = 2$``: sizes as the book writes them ("" for no sizes)."""
+    if not sz:
+        return ""
+    return ", ".join(f"${S.size_name_latex(k)} = {_value_latex(v)}$" for k, v in sz.items())
+
+
+def _in_order(values) -> list:
+    """Numbers in increasing order, then anything else by its text."""
+    def key(v):
+        number = isinstance(v, int) and not isinstance(v, bool)
+        return (not number, v if number else 0, repr(v))
+    return sorted(values, key=key)
+
+
+def family_latex(cases: Sequence[Mapping]) -> str:
+    """:func:`family_text` as the book writes it: ``every $k_{1} \\in \\{1, \\dots, 3\\}$ (9 instances)``."""
+    if not cases:
+        return "no instance"
+    if len(cases) == 1:
+        return _sizes_latex(cases[0]) or "no sizes"
+    keys = list(cases[0])
+    if any(list(c) != keys for c in cases):
+        return f"{len(cases)} instances"
+    values = {k: _in_order({c[k] for c in cases}) for k in keys}
+    full = set(itertools.product(*(values[k] for k in keys)))
+
+    def vals(vs):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
+                vs == list(range(vs[0], vs[-1] + 1)):
+            return rf"\{{{vs[0]}, \dots, {vs[-1]}\}}"
+        return r"\{" + ", ".join(_value_latex(v) for v in vs) + r"\}"
+
+    fixed = {k: values[k][0] for k in keys if len(values[k]) == 1}
+    ranges = ", ".join(f"${S.size_name_latex(k)} \\in {vals(values[k])}$" for k in keys if len(values[k]) > 1)
+    if {tuple(c[k] for k in keys) for c in cases} == full:
+        text = f"every {ranges} ({len(cases)} instances)"
+    else:
+        text = f"{len(cases)} instances with {ranges}"
+    return text + (f"; {_sizes_latex(fixed)}" if fixed else "")
+
+
 def family_text(cases: Sequence[Mapping]) -> str:
     """The family in words, generated from its cases: a product of value sets when it is one,
     otherwise the number of instances and the range of each size."""
@@ -31,7 +82,7 @@ def family_text(cases: Sequence[Mapping]) -> str:
     keys = list(cases[0])
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
-    values = {k: sorted({c[k] for c in cases}, key=repr) for k in keys}
+    values = {k: _in_order({c[k] for c in cases}) for k in keys}
     product = {tuple(c[k] for k in keys) for c in cases}
     full = set(itertools.product(*(values[k] for k in keys)))
 
@@ -78,12 +129,16 @@ def _builders_latex(lhs: Callable, rhs: Callable) -> str:
 
 
 def entry_latex(pool_name: str) -> str:
-    """A pool variable ``w2_{0,1}`` as the book writes an entry: ``w^{(2)}_{0,1}``."""
+    """A pool variable ``w2_{0,1}`` as the book writes an entry: ``w_{2,0,1}`` (the layer's number
+    first, as in the derivations), ``x_{0,1}`` for an array without a number."""
     import re
 
     match = re.fullmatch(r"(.+?)_\{(.*)\}", pool_name)
     if not match:
         return S.input_name_latex(pool_name)
+    numbered = re.fullmatch(r"(.+)_\{(\d+)\}", S.input_name_latex(match[1]))
+    if numbered:
+        return f"{numbered[1]}_{{{numbered[2]},{match[2]}}}"
     return f"{{{S.input_name_latex(match[1])}}}_{{{match[2]}}}"
 
 
@@ -123,6 +178,38 @@ def witness_arrays(inputs: Mapping[str, Mapping]) -> tuple[tuple[str, str, str],
             full[tuple(index)] = value
         out.append((S.input_name_latex(nm), r" \times ".join(map(str, shape)), _array_latex(full.flat, shape)))
     return tuple(out)
+
+
+def statement_coordinates(name: str, coordinates: Callable[..., Mapping[str, int]], where: Sequence[int],
+                          sizes: Mapping) -> dict[str, int]:
+    """``coordinates(where, **sizes)`` checked: a nonempty ``{index name: int}``."""
+    coords = dict(coordinates(tuple(int(q) for q in where), **sizes))
+    if not coords or not all(isinstance(k, str) for k in coords):
+        raise ProofError(f"Theorem {name}: coordinates({tuple(where)}) gave {coords!r}, not a nonempty "
+                         "{index name: value} mapping", rule="witness")
+    out = {}
+    for k, v in coords.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ProofError(f"Theorem {name}: coordinates({tuple(where)}) gives {k} = {v!r}, not an integer",
+                             rule="witness")
+        out[k] = int(v)
+    return out
+
+
+def _index_name_latex(name: str) -> str:
+    """An index name as math: ``t`` -> ``t``, ``j_h`` -> ``j_{h}``; a name in LaTeX already
+    (``\\phi_h``) stays as it is."""
+    return S.size_name_latex(name) if re.fullmatch(r"[A-Za-z0-9_]+", name) else name
+
+
+def where_text(coords: Mapping[str, int] | None, where: Sequence[int]) -> tuple[str, str]:
+    """An output entry as ``(LaTeX, words)``: by the statement's index values ``coords`` when
+    there are any (``t = -1``), else by its array index counted from 0."""
+    if coords:
+        tex = ", ".join(f"{_index_name_latex(k)} = {int(v)}" for k, v in coords.items())
+        return tex, f"${tex}$"
+    index = ", ".join(map(str, where))
+    return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
 
 
 class Identity(Theorem):
@@ -180,15 +267,15 @@ class Identity(Theorem):
             quantifiers.append(S.inputs_quantifier(None, list(self.inputs(**self.cases[0]))))
         return S.words_statement(quantifiers, self.gloss, _describe_fn(self.lhs_fn), _describe_fn(self.rhs_fn))
 
+    def statement_coordinates(self, where: Sequence[int], sz: Mapping) -> dict[str, int] | None:
+        """The statement's index values of the output entry with array index ``where``
+        (``coordinates``), or None when the statement indexes the output as the array does."""
+        return None if self.coordinates is None else statement_coordinates(self.name, self.coordinates, where, sz)
+
     def _where(self, where: tuple, sz: Mapping) -> tuple[str, str]:
         """The differing output entry in the statement's coordinates when the theorem gives them
         (``coordinates``), else as the output's array index counted from 0: ``(LaTeX, words)``."""
-        if self.coordinates is not None:
-            coords = dict(self.coordinates(where, **sz))
-            tex = ", ".join(f"{S.size_name_latex(k)} = {int(v)}" for k, v in coords.items())
-            return tex, f"${tex}$"
-        index = ", ".join(map(str, where))
-        return rf"\text{{output entry }} ({index})", f"the output entry with array index $({index})$ (counted from 0)"
+        return where_text(self.statement_coordinates(where, sz), where)
 
     def _witness(self, sz, pool, owners, lhs, rhs, diff):
         ids = [pool.id(n) for n in diff.monomial]
@@ -202,6 +289,9 @@ class Identity(Theorem):
         else:  # pragma: no cover - a nonzero polynomial vanishing at all of these is not possible here
             raise ProofError(f"no small witness found for the difference {diff}")
         data: dict = {"sizes": dict(sz), "inputs": {}, "entry": list(where), "lhs": str(lv), "rhs": str(rv)}
+        coords = self.statement_coordinates(where, sz)
+        if coords is not None:
+            data["coordinates"] = coords
         for nm, (start, shape) in owners.items():
             count = int(np.prod(shape))
             nonzero = []
@@ -259,19 +349,21 @@ class Identity(Theorem):
                     start += int(np.prod(shape))
                 witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
                                         check.difference)
-                step = mint("exact polynomials", f"at {_fmt_sizes(sz)} the two sides differ" if sz else
+                step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
                             "the two sides differ", rf"{witness.lhs} \ne "
                             rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
                 return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
                         "steps": (step,), "sizes": _fmt_sizes(sz)}
             stats = check.terms_per_entry
             many = "monomial" if stats.max == 1 else "monomials"
-            done.append(f"{_fmt_sizes(sz)}: identical polynomials ({stats.max} {many} per entry at most)")
+            done.append(f"{_sizes_latex(sz) or 'the one instance'}: identical polynomials ({stats.max} {many} "
+                        "per entry at most)")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
                     "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
                     evidence,
-                    checked_by=(f"{len(self.cases)} instance(s): {family_text(self.cases)}",))
+                    checked_by=(family_latex(self.cases) if len(self.cases) > 1 else
+                                f"one instance: {family_latex(self.cases)}" if self.cases[0] else "one instance",))
         if len(done) > 6:
             done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
         return {**statement, "verdict": "proved", "instances": tuple(done), "steps": (step,)}
@@ -326,12 +418,40 @@ class Refutation(Theorem):
 
     def __init__(self, name: str, title: str, gloss: str = "", *, lhs: Callable[..., object],
                  rhs: Callable[..., object], witness: Mapping[str, object], where: str = "",
-                 describe: str = "", witness_check: str | Callable = "", data: Mapping | None = None, **kw) -> None:
+                 describe: str = "", witness_check: str | Callable = "", data: Mapping | None = None,
+                 coordinates: Callable[..., Mapping[str, int]] | None = None, **kw) -> None:
         kw.setdefault("expected", "refuted")
         super().__init__(name, title, gloss, **kw)
+        if coordinates is not None and not callable(coordinates):
+            raise TypeError(f"Theorem {name}: coordinates must be a function (entry, **inputs) -> {{index: value}}")
         self.lhs_fn, self.rhs_fn, self.witness_inputs = lhs, rhs, dict(witness)
         self.where, self.describe, self.witness_check = where, describe, witness_check
+        self.coordinates = coordinates
         self.data = dict(data or {})
+
+    def _first_difference(self, left, right) -> tuple[str, str, dict, tuple[str, str] | None]:
+        """Where two array sides differ, as ``(LaTeX, words, data, (left, right) there)``: the first
+        differing entry (in the statement's coordinates when the theorem gives them), or the two
+        shapes when they differ (no entry); ``("", "", {}, None)`` when a side is not an array."""
+        if not (isinstance(left, np.ndarray) and isinstance(right, np.ndarray)):
+            return "", "", {}, None
+        if left.shape != right.shape:
+            words = (f"the two sides have different shapes, ${_shape_latex(left)}$ on the left and "
+                     f"${_shape_latex(right)}$ on the right")
+            return "", words, {}, None
+        for where in itertools.product(*(range(d) for d in left.shape)):
+            if _exact_value(left[where]) != _exact_value(right[where]):
+                break
+        else:  # pragma: no cover - the caller has seen the sides differ
+            return "", "", {}, None
+        sizes = {k: v for k, v in self.witness_inputs.items() if isinstance(v, int) and not isinstance(v, bool)}
+        coords = (None if self.coordinates is None else
+                  statement_coordinates(self.name, self.coordinates, where, sizes))
+        tex, words = where_text(coords, where)
+        at_left, at_right = _show(_exact_value(left[where])), _show(_exact_value(right[where]))
+        words = f"the two sides differ at {words}: the left side is {at_left}, the right side {at_right}"
+        data = {"entry": list(where), **({"coordinates": coords} if coords else {})}
+        return tex, words, data, (at_left, at_right)
 
     def sizes(self) -> str:
         shown = ", ".join(f"{k} = {_show(_exact_or_raw(v))}" for k, v in self.witness_inputs.items())
@@ -346,11 +466,17 @@ class Refutation(Theorem):
         if lv == rv:
             raise ProofError(f"the witness does not separate the two sides: both are {_show(lv)}", rule="witness")
         inputs = {k: _jsonable(v) for k, v in self.witness_inputs.items()}
+        where_tex, where_words, where_data, there = self._first_difference(self.lhs_fn(**self.witness_inputs),
+                                                                           self.rhs_fn(**self.witness_inputs))
+        default = (f"With the inputs below, {where_words}" if where_words else
+                   "With the inputs below, the two sides differ")
         witness = mint_witness(
-            description=self.describe or f"the two sides differ at the input {inputs}",
+            description=self.describe or default,
             assignment=tuple((S.input_name_latex(k), _show(v)) for k, v in self.witness_inputs.items()),
-            where=self.where or r"\text{the output}", lhs=_show(lv), rhs=_show(rv),
-            data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **self.data},
+            # the two values at the differing entry when there is one, else the whole sides
+            where=self.where or where_tex or r"\text{the output}", lhs=there[0] if there else _show(lv),
+            rhs=there[1] if there else _show(rv),
+            data={"inputs": inputs, "lhs": _jsonable(lv), "rhs": _jsonable(rv), **where_data, **self.data},
             # the inputs are given whole: each is printed in full
             arrays=tuple((S.input_name_latex(k), _shape_latex(v), _latex_value(v))
                          for k, v in self.witness_inputs.items()),

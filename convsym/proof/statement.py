@@ -162,12 +162,12 @@ GREEK = frozenset("alpha beta gamma delta epsilon lambda mu sigma rho tau theta 
 
 
 def input_name_latex(name: str) -> str:
-    """An input's name as the book writes it: ``w2`` -> ``w^{(2)}``, ``gamma1`` -> ``\\gamma^{(1)}``,
-    ``f`` -> ``f``, ``x`` -> ``x``."""
+    """An input's name as the book writes it: ``w2`` -> ``w_{2}`` (the kernel of the second layer,
+    as the notation writes it), ``gamma1`` -> ``\\gamma_{1}``, ``f`` -> ``f``, ``x`` -> ``x``."""
     match = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
     if match:
         base = "\\" + match[1] if match[1] in GREEK else match[1]
-        return f"{base}^{{({match[2]})}}"
+        return f"{base}_{{{match[2]}}}"
     if name in GREEK:
         return "\\" + name
     return size_name_latex(name)

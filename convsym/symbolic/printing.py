@@ -6,18 +6,43 @@ printed form with these functions, and the renderers lay them out.
 
 from __future__ import annotations
 
+import re
+
 import sympy
+from sympy.printing.latex import LatexPrinter
 
 from convsym.symbolic.sums import Let, Range, SumExpr, Term
 
-__all__ = ["latex_range", "latex_sumexpr", "latex_term", "let_latex", "let_text", "text_sumexpr", "text_term"]
+__all__ = ["latex", "latex_range", "latex_sumexpr", "latex_term", "let_latex", "let_text", "text_sumexpr",
+           "text_term"]
+
+#: the name of an array of one layer of several, as the book writes it: ``w_1``, ``b_{2}``, ``\gamma_1``
+_NUMBERED = re.compile(r"(?P<base>[A-Za-z]|\\[A-Za-z]+)_(?:\{(?P<braced>\d+)\}|(?P<plain>\d+))")
+
+
+class _BookPrinter(LatexPrinter):
+    """SymPy's LaTeX, except an entry of a numbered array (the kernel ``w_1`` of the first layer
+    of two) is written with one subscript, the layer first: ``w_{1,a}``, not ``{w_{1}}_{a}``."""
+
+    def _print_Indexed(self, expr) -> str:
+        match = _NUMBERED.fullmatch(str(expr.base.label))
+        if match is None:
+            return super()._print_Indexed(expr)
+        number = match["braced"] or match["plain"]
+        indices = ",".join(self._print(i) for i in expr.indices)
+        return f"{match['base']}_{{{number},{indices}}}"
+
+
+def latex(expr) -> str:
+    """The LaTeX of a SymPy expression of a derivation, as the book prints it (see ``_BookPrinter``)."""
+    return _BookPrinter().doprint(expr)
 
 
 def latex_range(r: Range) -> tuple[str, str]:
     """``(index=lower, upper)`` for ``\\sum_{...}^{...}``: a max of lower bounds, a min of upper ones."""
     lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
     hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
-    return f"{sympy.latex(r.index)}={sympy.latex(lo)}", sympy.latex(hi)
+    return f"{latex(r.index)}={latex(lo)}", latex(hi)
 
 
 def latex_term(term: Term) -> str:
@@ -34,15 +59,15 @@ def latex_term(term: Term) -> str:
         if r.index in constrained:
             lo = r.lower[0] if len(r.lower) == 1 else sympy.Max(*r.lower, evaluate=False)
             hi = r.upper[0] if len(r.upper) == 1 else sympy.Min(*r.upper, evaluate=False)
-            stacked.append(rf"{sympy.latex(lo)} \le {sympy.latex(r.index)} \le {sympy.latex(hi)}")
+            stacked.append(rf"{latex(lo)} \le {latex(r.index)} \le {latex(hi)}")
         else:
             lo_s, hi_s = latex_range(r)
             parts.append(rf"\sum_{{{lo_s}}}^{{{hi_s}}}")
     if term.where:
-        stacked.extend(sympy.latex(w) for w in term.where)
+        stacked.extend(latex(w) for w in term.where)
         joined = r" \\ ".join(stacked)
         parts.append(rf"\sum_{{\substack{{{joined}}}}}")
-    body = sympy.latex(term.summand)
+    body = latex(term.summand)
     if term.inner is not None:
         inner = latex_sumexpr(term.inner)
         body = (body + " " if term.summand != 1 else "") + rf"\left({inner}\right)"
@@ -83,7 +108,7 @@ def text_sumexpr(expr: SumExpr) -> str:
 def let_latex(let: Let) -> str:
     """``h_{j} := ...``: the definition of an intermediate signal, generated from its body."""
     params = let.parameters()
-    return f"{sympy.latex(let.head(params))} := {latex_sumexpr(let.at(*params))}"
+    return f"{latex(let.head(params))} := {latex_sumexpr(let.at(*params))}"
 
 
 def let_text(let: Let) -> str:

@@ -27,6 +27,7 @@ from sympy import Expr, Indexed, Symbol
 
 from convsym.errors import ProofError
 from convsym.symbolic import decide
+from convsym.symbolic.printing import latex as book_latex
 from convsym.symbolic.sums import App, Let, Range, SumExpr, Term, instantiate, labels, rename_term, term_symbols
 
 
@@ -43,6 +44,28 @@ class Outcome:
     expr: SumExpr
     side_conditions: tuple[str, ...] = ()
     checked_by: tuple[str, ...] = ()
+
+
+def _index_latex(name) -> str:
+    """A summation index by its name (``a_h``) as LaTeX (``a_{h}``)."""
+    return book_latex(Symbol(str(name)))
+
+
+def _operations(cls=App):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _operations(sub)
+
+
+def _target_words(target: str) -> str:
+    """What :class:`Unfold` writes out, in the book's notation: an operation by the left side of
+    its definition (``$(x \\star_{s,d} w)_i$``, the head of its ``doc``), an intermediate signal by
+    its name (``$h$``)."""
+    op = next((sub.op for sub in _operations() if sub.op.name == target), None)
+    if op is None:
+        return f"${target}$"
+    head = op.doc.split(" = ", 1)[0].strip()
+    return f"${head}$" if head and head != op.doc.strip() else "the operation"
 
 
 def _latex_conds(conds) -> str:
@@ -91,7 +114,7 @@ class Unfold(Rule):
     name = "definition"
 
     def describe(self) -> str:
-        return f"unfold the definition of {self.target}"
+        return f"write out the definition of {_target_words(self.target)}"
 
     def _matches(self, atom, ctx: Context) -> bool:
         if isinstance(atom, App):
@@ -237,7 +260,8 @@ class Reorder(Rule):
     name = "exchange of sums"
 
     def describe(self) -> str:
-        return "exchange the order of summation (" + ", ".join(str(r[0]) for r in self.ranges) + " outermost first)"
+        order = ", ".join(_index_latex(r[0]) for r in self.ranges)
+        return f"exchange the order of summation: ${order}$, outermost first"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         names = {r[0] for r in self.ranges}
@@ -279,7 +303,7 @@ class Substitute(Rule):
     name = "substitution"
 
     def describe(self) -> str:
-        return f"substitute {self.old} = {sympy.sstr(self.value)}"
+        return f"substitute ${_index_latex(self.old)} = {book_latex(self.value)}$"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         out = list(expr.terms)
@@ -359,7 +383,7 @@ class GroupBy(Rule):
     name = "partition by value"
 
     def describe(self) -> str:
-        return f"group the terms by t = {sympy.sstr(self.value)}"
+        return f"group the terms by the value ${_index_latex(self.new)} = {book_latex(self.value)}$"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         names = set(self.indices)
@@ -423,7 +447,8 @@ class Fold(Rule):
     name = "fold"
 
     def describe(self) -> str:
-        return f"fold the sum over {', '.join(self.over)} into {sympy.sstr(self.app)}"
+        over = ", ".join(_index_latex(q) for q in self.over)
+        return f"the sum over ${over}$ is, by definition, ${book_latex(self.app)}$"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         arg_names = {str(q) for q in self.app.free_symbols - labels(self.app)}
@@ -493,7 +518,7 @@ class Name(Rule):
     name = "definition"
 
     def describe(self) -> str:
-        return f"name it {self.let.base.label} (its definition)"
+        return f"write it as ${book_latex(self.let.base)}$, by its definition"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         if not any(let is self.let for let in ctx.lets):
@@ -541,7 +566,8 @@ class Collapse(Rule):
     name = "collapse"
 
     def describe(self) -> str:
-        return f"the domain fixes {self.index} = {sympy.sstr(self.value)}: drop its sum"
+        return (f"the conditions fix ${_index_latex(self.index)} = {book_latex(self.value)}$, so its sum has one "
+                "term")
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         out = list(expr.terms)

@@ -112,27 +112,33 @@ def test_merge_associative_layers():
     assert (ref.conv2d(x, left, bias) == y).all()
 
 
+def _xcorr_on_integers(p, q):
+    """(p cross-correlated with q)_t = sum_n p_n q_{n+t} for sequences given as {index: value}
+    (zero elsewhere), on every t where a product exists."""
+    return {t: sum((p[n] * q[n + t] for n in p if n + t in q), Fraction(0))
+            for t in range(min(q) - max(p), max(q) - min(p) + 1)}
+
+
 def _confirm_xcorr_witness(witness):
-    f = [Fraction(v) for v in _vec(witness["inputs"]["f"])]
-    g = [Fraction(v) for v in _vec(witness["inputs"]["g"])]
-    def xcorr(p, q):   # (p cross-correlated with q)_t = sum_n p[n] q[n + t], t = -(len p - 1) .. len q - 1
-        return [sum((p[m] * q[m + t] for m in range(len(p)) if 0 <= m + t < len(q)), Fraction(0))
-                for t in range(-(len(p) - 1), len(q))]
-    lhs, rhs = xcorr(f, g), xcorr(g, f)
-    e = witness["entry"][0]
-    assert lhs[e] == Fraction(witness["lhs"]) and rhs[e] == Fraction(witness["rhs"]) and lhs[e] != rhs[e]
-    # numpy's correlate(q, p, 'full') is the same operation
-    assert [Fraction(int(v)) for v in np.correlate(np.array(g, dtype=object), np.array(f, dtype=object), "full")] == lhs
+    f = {n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"]["f"]))}
+    g = {n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"]["g"]))}
+    lhs, rhs = _xcorr_on_integers(f, g), _xcorr_on_integers(g, f)
+    t = witness["coordinates"]["t"]  # the statement's index, as the book prints it
+    assert lhs.get(t, 0) == Fraction(witness["lhs"]) and rhs.get(t, 0) == Fraction(witness["rhs"])
+    assert lhs.get(t, 0) != rhs.get(t, 0)
+    assert all(lhs[u] == rhs[-u] for u in lhs)  # it reverses instead: (f star g)_t = (g star f)_{-t}
+    # numpy's correlate(q, p, 'full') is the same operation, from its first t
+    full = np.correlate(np.array(list(g.values()), dtype=object), np.array(list(f.values()), dtype=object), "full")
+    assert [Fraction(int(v)) for v in full] == [lhs[u] for u in sorted(lhs)]
 
 
 def _confirm_xcorr_assoc_witness(witness):
-    def xcorr(p, q):
-        return [sum((p[m] * q[m + t] for m in range(len(p)) if 0 <= m + t < len(q)), Fraction(0))
-                for t in range(-(len(p) - 1), len(q))]
-    f, g, h = ([Fraction(v) for v in _vec(witness["inputs"][name])] for name in ("f", "g", "h"))
-    lhs, rhs = xcorr(xcorr(f, g), h), xcorr(f, xcorr(g, h))
-    e = witness["entry"][0]
-    assert lhs[e] == Fraction(witness["lhs"]) and rhs[e] == Fraction(witness["rhs"]) and lhs[e] != rhs[e]
+    f, g, h = ({n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"][name]))} for name in ("f", "g", "h"))
+    lhs = _xcorr_on_integers(_xcorr_on_integers(f, g), h)
+    rhs = _xcorr_on_integers(f, _xcorr_on_integers(g, h))
+    t = witness["coordinates"]["t"]  # the statement's index, as the book prints it
+    assert lhs.get(t, 0) == Fraction(witness["lhs"]) and rhs.get(t, 0) == Fraction(witness["rhs"])
+    assert lhs.get(t, 0) != rhs.get(t, 0)
 
 
 def _confirm_stack_witness(witness):
@@ -141,5 +147,5 @@ def _confirm_stack_witness(witness):
     kernel = np.array([sum((w1[m] * w2[m + t] for m in range(len(w1)) if 0 <= m + t < len(w2)), 0)
                        for t in range(-(len(w1) - 1), len(w2))], dtype=object)
     one = ref.conv1d(x[None, None], kernel[None, None])[0, 0]
-    e = witness["entry"][1]
+    e = witness["coordinates"]["i"]  # the output position, as the book prints it
     assert two[e] == Fraction(witness["lhs"]) and one[e] == Fraction(witness["rhs"]) and two[e] != one[e]

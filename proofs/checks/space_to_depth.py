@@ -61,7 +61,7 @@ def test_space_to_depth_costs_equal():
 
 def _confirm_s2d_witness(witness):
     sz = witness["sizes"]
-    cr = sz["cr"]
+    cr = sz["r"]
     y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])  # noqa: F821
     lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
     if sz.get("variant") == "literal":

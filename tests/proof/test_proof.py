@@ -357,8 +357,10 @@ def test_identity_witness_is_in_the_books_terms():
     assert "*" not in w.description + w.reason and "b1_{0}" not in w.reason
     assert w.reason.startswith("As polynomials in the input entries the two sides differ in the term $")
     # every input is small, so every input is printed in full (with its shape)
-    assert [a[0] for a in w.arrays] == ["x", "w^{(1)}", "b^{(1)}", "w^{(2)}", "b^{(2)}"]
-    assert ("b^{(1)}", "1", "[1]") in w.arrays
+    # named as the notation writes them: w_1, b_1 (not w^{(1)}), entries w_{1,a}
+    assert [a[0] for a in w.arrays] == ["x", "w_{1}", "b_{1}", "w_{2}", "b_{2}"]
+    assert ("b_{1}", "1", "[1]") in w.arrays
+    assert all("^{(" not in name for name, _ in w.assignment)
 
 
 def test_identity_witness_in_the_statements_coordinates():
