@@ -556,8 +556,9 @@ class Checked(Theorem):
             return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
                              definitions_text=definitions_text, claim_words=words, claim_text=text)
         if latex.startswith(r"\text{the "):
-            # a fact too long (or z3's formula): the statement points to the step that holds it
-            words = latex[len(r"\text{"):-1]
+            # a fact too long to typeset as one display (or z3's formula): the claim is the gloss,
+            # which states it in words and formulas; without one, the statement points to the step
+            words = self.gloss.strip() or latex[len(r"\text{"):-1]
             return Statement(quantifiers=tuple(quantifiers), definitions=definitions,
                              definitions_text=definitions_text, claim_words=words, claim_text=text)
         return Statement(quantifiers=tuple(quantifiers), definitions=definitions, definitions_text=definitions_text,

@@ -58,7 +58,7 @@ def render_text(v: Verdict) -> str:
     :func:`convsym.render.unicode.latex_to_unicode` (``k_{1} \\in \\mathbb{Z}_{\\ge 1}`` prints
     ``k₁ ∈ ℤ≥1``); prose by :func:`~convsym.render.unicode.text_to_unicode`, which keeps its
     words and braces and converts its ``$...$`` parts and LaTeX-style names (``k_1``,
-    ``w^{(1)}``).  Each step shows its plain-text form (``StepRecord.text``) when the proof gave
+    ``w_{1,a}``).  Each step shows its plain-text form (``StepRecord.text``) when the proof gave
     one, its LaTeX otherwise.
     """
     math, plain, prose = latex_to_unicode, text_to_unicode, prose_to_unicode
@@ -74,8 +74,9 @@ def render_text(v: Verdict) -> str:
             for i, cond in enumerate(step.side_conditions):
                 if is_trivially_true(cond):  # as in the book: a condition true for all sizes is not shown
                     continue
-                how = plain(step.checked_by[i]) if i < len(step.checked_by) else "not stated"
-                out.append(f"       if {math(drop_true_conjuncts(cond))}   (checked: {how})")
+                # a step gives one "how" per side condition, or fewer that speak for them all
+                how = f"   (checked: {plain(step.checked_by[i])})" if i < len(step.checked_by) else ""
+                out.append(f"       if {math(drop_true_conjuncts(cond))}{how}")
             for how in step.checked_by[len(step.side_conditions):]:
                 out.append(f"       checked: {plain(how)}")
     if v.instances:

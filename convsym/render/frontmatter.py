@@ -23,7 +23,7 @@ from convsym.render.tex import check_braces
 QUESTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Can two convolutions in a row be replaced by one?",
      "Yes, without padding in the second layer: the merged kernel is the true convolution of the "
-     "two kernels and the first bias passes through as $b_1 \\Sigma w^{(2)}$ "
+     "two kernels and the first bias passes through as $b_1 \\Sigma w_2$ "
      "(merge.sequential-1d, merge.sequential-2d, with strides and dilations merge.strided-dilated).",
      ("ding2021dbb",)),
     ("Is a $1\\times 1$ convolution a fully connected layer?",
@@ -67,9 +67,9 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (r"w_{o,c,a,b}", r"an entry of a kernel: output channel $o$, input channel $c$, kernel row $a$ "
                          r"and column $b$ (PyTorch's weight layout); in one dimension $w_a$"),
         (r"b_o", r"the bias of output channel $o$"),
-        (r"w^{(1)},\ w^{(2)}", r"the kernels of the first and the second layer of a pair, likewise "
-                               r"$b^{(1)}, b^{(2)}$ or $b_1, b_2$ for their biases and $k_1, k_2$ "
-                               r"for their sizes"),
+        (r"w_1,\ w_2", r"the kernels of the first and the second layer of a pair (entries $w_{1,a}$, "
+                       r"$w_{2,o,c,a,b}$: the layer first), likewise $b_1, b_2$ for their biases and "
+                       r"$k_1, k_2$ for their sizes"),
         (r"h", r"the intermediate signal, the output of the first layer"),
         (r"W", r"a merged kernel (the one kernel that replaces two)"),
         (r"\bar{w}", r"the flipped kernel, $\bar{w}_a = w_{k-1-a}$"),
@@ -106,7 +106,7 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (r"x \star^{\mathrm{dw}} w", r"depthwise: one kernel per channel ($G = C_{in} = C_{out}$)"),
         (r"x * w", r"true convolution, the kernel flipped: $(x * w)_t = \sum_a x_{t-a} w_a$ over the "
                    r"indices where both exist (the full convolution, of length $n + k - 1$)"),
-        (r"w^{(2)} \circledast w^{(1)}", r"the merged kernel of two layers with channels: the true "
+        (r"w_2 \circledast w_1", r"the merged kernel of two layers with channels: the true "
                                          r"convolution over space summed over the middle channels; "
                                          r"with subscripts, strides and dilations"),
         (r"\Sigma w,\ \Sigma_G w", r"the sum of the kernel's spatial entries: "

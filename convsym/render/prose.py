@@ -7,9 +7,8 @@ things make them read better in the book, each a pure function of the text:
   (``merge.padded-second``) into ``\thmref{...}``: a link to the theorem labelled
   ``thm:<name>`` with its number when the document has that label, the plain name otherwise
   (LaTeX decides, from the labels of the previous run, so names of other chapters work too);
-* :func:`step_prose` writes the descriptions of the rules of :mod:`convsym.symbolic.rules`
-  (``fold the sum over a into conv1d(x, W, k_1 + k_2 - 1, 1, 1, i)``) with their formulas as
-  inline math; any other description is left as it is;
+* :func:`step_prose` leaves a step description that holds inline math as it is (the rules of
+  :mod:`convsym.symbolic.rules` write theirs so) and typesets the relations of any other;
 * :func:`sizes_prose` does the same for size lists (``all k_1, k_2 >= 1``) and for the
   instances a derivation was re-evaluated on.
 
@@ -19,7 +18,6 @@ A text that does not match a known form, or whose math would not be balanced, st
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from convsym.errors import RenderError
 from convsym.render.breaking import breakable_name, breakable_prose
@@ -61,7 +59,6 @@ def crossref_prose(text: object) -> str:
 # ---------------------------------------------------------------------------------------------
 # formulas written by sympy.sstr, as LaTeX
 
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _OPERATION = re.compile(r"([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]*|[A-Za-z]+[0-9][A-Za-z0-9]*|[A-Za-z]{3,})\(")
 
 
@@ -95,44 +92,14 @@ def sstr_math(text: str) -> str:
     return tex
 
 
-def _name_math(name: str) -> str:
-    """An operation name (``full_convolution``) upright, a signal name (``h``, ``\\tilde{w}``) as a symbol."""
-    if _IDENTIFIER.fullmatch(name) and len(name) > 1 and not re.fullmatch(r"[A-Za-z]_?\d*", name):
-        return r"$\operatorname{" + name.replace("_", r"\_") + "}$"
-    return f"${name}$"
-
-
-def _math(text: str) -> str:
-    return f"${sstr_math(text)}$"
-
-
-_RULE_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
-    (re.compile(r"unfold the definition of (?P<name>\S+)"),
-     lambda m: "unfold the definition of " + _name_math(m["name"])),
-    (re.compile(r"fold the sum over (?P<over>[^$]+?) into (?P<app>.+)"),
-     lambda m: f"fold the sum over {_math(m['over'])} into {_math(m['app'])}"),
-    (re.compile(r"name it (?P<name>\S+) \(its definition\)"),
-     lambda m: f"name it {_name_math(m['name'])} (its definition)"),
-    (re.compile(r"substitute (?P<eq>[^$]+)"), lambda m: "substitute " + _math(m["eq"])),
-    (re.compile(r"group the terms by (?P<eq>[^$]+)"), lambda m: "group the terms by " + _math(m["eq"])),
-    (re.compile(r"exchange the order of summation \((?P<order>[^$]+) outermost first\)"),
-     lambda m: f"exchange the order of summation ({_math(m['order'])} outermost first)"),
-    (re.compile(r"the domain fixes (?P<eq>[^$:]+): drop its sum"),
-     lambda m: f"the domain fixes {_math(m['eq'])}: drop its sum"),
-)
-
-
 def step_prose(description: str) -> str:
-    """A rule's description with its formulas as inline math (see the module docstring)."""
+    """A step's description as the book prints it: the rules of :mod:`convsym.symbolic.rules`
+    write their formulas as inline math already; other prose gets its relations typeset
+    (:func:`code_relations`)."""
     if not isinstance(description, str):
         raise RenderError(f"step_prose: expected a description as str, got {type(description).__name__}")
     if "$" in description:
         return description
-    for pattern, form in _RULE_FORMS:
-        match = pattern.fullmatch(description)
-        if match:
-            text = form(match)
-            return text if _balanced(text) else description
     return code_relations(description)
 
 

@@ -436,16 +436,12 @@ def test_side_conditions_may_break(verdict_factory, toy_family, condition, latex
 @pytest.mark.parametrize(
     ("description", "latex"),
     [
-        ("fold the sum over a, b into conv1d(x, W, k_1 + k_2 - 1, 1, 1, i)",
-         r"fold the sum over $a,\allowbreak{} b$ into $\operatorname{conv1d}(x,\allowbreak{} W,\allowbreak{} "
-         r"k_1 + k_2 - 1,\allowbreak{} 1,\allowbreak{} 1,\allowbreak{} i)$"),
-        ("unfold the definition of full_convolution", r"unfold the definition of $\operatorname{full\_convolution}$"),
-        ("unfold the definition of h", "unfold the definition of $h$"),
-        (r"name it \bar{w} (its definition)", r"name it $\bar{w}$ (its definition)"),
-        ("substitute b = -a + t", "substitute $b = -a + t$"),
-        ("group the terms by t = a*d_1 + b*d_2*s_1", r"group the terms by $t = a\,d_1 + b\,d_2\,s_1$"),
-        ("exchange the order of summation (t, a outermost first)",
-         r"exchange the order of summation ($t,\allowbreak{} a$ outermost first)"),
+        # the rules write their formulas as inline math: printed as they are
+        (r"the sum over $a, b$ is, by definition, $\left(w_1 * w_2\right)_{t}$",
+         r"the sum over $a, b$ is, by definition, $\left(w_1 * w_2\right)_{t}$"),
+        ("substitute $b = t - a$", "substitute $b = t - a$"),
+        # prose without math: its relations typeset
+        ("the kernel fits: k <= n", r"the kernel fits: k $\le$ n"),
         # not a rule's own wording, or already with math: prose as it is
         ("r1' = max |w1[i] / s| = r1 / s", r"r1' = max \textbar{}w1[i] / s\textbar{} = r1 / s"),
         ("a $1 \\times 1$ convolution", "a $1 \\times 1$ convolution"),
