@@ -90,9 +90,10 @@ def derive_memory(P: Proof) -> None:
 memory = Checked(
     "costs.memory",
     "Forward memory: input, output, weights, im2col buffer",
-    "For all sizes: the output has N C_out H_out W_out elements and the im2col matrix "
-    "N H_out W_out x C_in k_h k_w; with the input N C_in H W and the parameters this is the forward "
-    "memory in elements (times the dtype's size in bytes).",
+    "For all sizes: the output has $N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}}$ elements and "
+    "the im2col matrix $N H_{\\mathrm{out}} W_{\\mathrm{out}} \\times C_{\\mathrm{in}} k_h k_w$; with the input "
+    "$N C_{\\mathrm{in}} H W$ and the parameters this is the forward memory in elements (times the "
+    "dtype's size in bytes).",
     derive=derive_memory,
     check_source=(
         exported("_costs_im2col_elements", "conv2d_im2col_elements"),
@@ -129,9 +130,10 @@ def derive_backward(P: Proof) -> None:
 backward = Checked(
     "costs.backward",
     "Backward pass: twice the forward MACs",
-    "For all sizes: the gradient wrt the input (a transposed convolution) and the gradient wrt the "
-    "weights each make the forward number of MACs, so backward costs 2 N C_out H_out W_out (C_in/g) "
-    "k_h k_w MACs plus N C_out H_out W_out bias-gradient additions, and must keep the input.",
+    "For all sizes: the gradient with respect to the input (a transposed convolution) and the "
+    "gradient with respect to the weights each make the forward number of MACs, so backward costs "
+    "$2 N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$ MACs plus "
+    "$N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}}$ bias-gradient additions, and must keep the input.",
     derive=derive_backward,
     check_source=(
         checks.test_costs_grad_input_is_the_transposed_conv_exactly,

@@ -52,6 +52,16 @@ def cases_record(what: str, cases: Sequence[Mapping]) -> Instances:
                      tuple(tuple(str(case[k]) if k in case else "" for k in keys) for case in cases))
 
 
+def _case_math(case: Mapping) -> str:
+    """A case as inline math for the book and ``convsym show``: ``$C_{in} = 1,\\ k_{1} = 2$``."""
+    def value(v) -> str:
+        if isinstance(v, str):
+            return r"\text{" + _escape_text(v) + "}"
+        return str(v)
+
+    return "$" + r",\ ".join(f"{_case_name(k)} = {value(v)}" for k, v in case.items()) + "$"
+
+
 def _fn_words(fn: Callable) -> str:
     """What a function computes, in words: its docstring's first line, else its name with spaces
     (``merge_is_exact`` -> "merge is exact"); "" for a lambda, which has neither."""
@@ -298,7 +308,7 @@ class Proof:
             if left != right:
                 self._fail("exact family", f"{description}: at {_fmt_case(case)} the left side is {left}, "
                                            f"the right side {right}")
-        first, last = _fmt_case(cases[0]), _fmt_case(cases[-1])
+        first, last = _case_math(cases[0]), _case_math(cases[-1])
         text = f"{description}: {len(cases)} instances, exact, from {first} to {last}"
         self.instances.append(text)
         evidence = "exact-family" if len(cases) > 1 else "exact-instance"
@@ -319,8 +329,8 @@ class Proof:
             if left != right:
                 self._fail("cross-check", f"{description}: at {_fmt_case(case)} the left side is {left}, "
                                           f"the right side {right}")
-        self.instances.append(f"{description}: {len(cases)} instances, exact, from {_fmt_case(cases[0])} "
-                              f"to {_fmt_case(cases[-1])}")
+        self.instances.append(f"{description}: {len(cases)} instances, exact, from {_case_math(cases[0])} "
+                              f"to {_case_math(cases[-1])}")
         self.evaluated.append(cases_record(description, cases))
 
     def exact_counterexample(self, description: str, lhs, rhs, expression: str, *, witness: str,

@@ -126,8 +126,33 @@ def sizes_prose(text: str) -> str:
     if match:
         groups = match[2].split("; ")
         if all(_ASSIGNMENTS.fullmatch(g) and _balanced(g) for g in groups):
-            return match[1] + "; ".join("$" + g.replace(", ", ",\\allowbreak{} ") + "$" for g in groups)
+            return match[1] + "; ".join(_assignments_math(g) for g in groups)
+    if _ASSIGNMENTS.fullmatch(text) and _balanced(text):
+        return _assignments_math(text)
     return code_relations(text)
+
+
+#: The scripts' short size names and the notation's symbols for them.
+_SIZE_NAMES = {"ci": "C_{in}", "co": "C_{out}", "cm": "C_{mid}", "Cin": "C_{in}", "Cout": "C_{out}",
+               "Cmid": "C_{mid}", "kh": "k_h", "kw": "k_w"}
+
+
+def _assignments_math(text: str) -> str:
+    """``k1=2, C_in=3`` as ``$k_{1} = 2,\\allowbreak{} C_{in} = 3$``: a trailing number or an
+    underscore part of a name becomes its subscript."""
+    def name(n: str) -> str:
+        if n in _SIZE_NAMES:
+            return _SIZE_NAMES[n]
+        m = re.fullmatch(r"([A-Za-z])(\d)([hw])", n)  # k1h: the height of the first kernel
+        if m is not None:
+            return f"{m[1]}_{{{m[2]},{m[3]}}}"
+        m = re.fullmatch(r"([A-Za-z]+)_?(\d+|[A-Za-z]+)?", n) if "_" in n else re.fullmatch(r"([A-Za-z]+?)(\d+)?", n)
+        if m is None or m[2] is None:
+            return n
+        return f"{m[1]}_{{{m[2]}}}"
+
+    pairs = [pair.split("=", 1) for pair in text.split(", ")]
+    return "$" + ",\\allowbreak{} ".join(f"{name(k)} = {v}" for k, v in pairs) + "$"
 
 
 _LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")

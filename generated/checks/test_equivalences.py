@@ -250,37 +250,43 @@ def _vec(spec):
     return out
 
 
+def _xcorr_on_integers(p, q):
+    """(p cross-correlated with q)_t = sum_n p_n q_{n+t} for sequences given as {index: value}
+    (zero elsewhere), on every t where a product exists."""
+    return {t: sum((p[n] * q[n + t] for n in p if n + t in q), Fraction(0))
+            for t in range(min(q) - max(p), max(q) - min(p) + 1)}
+
+
 def _confirm_xcorr_witness(witness):
-    f = [Fraction(v) for v in _vec(witness["inputs"]["f"])]
-    g = [Fraction(v) for v in _vec(witness["inputs"]["g"])]
-    def xcorr(p, q):   # (p cross-correlated with q)_t = sum_n p[n] q[n + t], t = -(len p - 1) .. len q - 1
-        return [sum((p[m] * q[m + t] for m in range(len(p)) if 0 <= m + t < len(q)), Fraction(0))
-                for t in range(-(len(p) - 1), len(q))]
-    lhs, rhs = xcorr(f, g), xcorr(g, f)
-    e = witness["entry"][0]
-    assert lhs[e] == Fraction(witness["lhs"]) and rhs[e] == Fraction(witness["rhs"]) and lhs[e] != rhs[e]
-    # numpy's correlate(q, p, 'full') is the same operation
-    assert [Fraction(int(v)) for v in np.correlate(np.array(g, dtype=object), np.array(f, dtype=object), "full")] == lhs
+    f = {n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"]["f"]))}
+    g = {n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"]["g"]))}
+    lhs, rhs = _xcorr_on_integers(f, g), _xcorr_on_integers(g, f)
+    t = witness["coordinates"]["t"]  # the statement's index, as the book prints it
+    assert lhs.get(t, 0) == Fraction(witness["lhs"]) and rhs.get(t, 0) == Fraction(witness["rhs"])
+    assert lhs.get(t, 0) != rhs.get(t, 0)
+    assert all(lhs[u] == rhs[-u] for u in lhs)  # it reverses instead: (f star g)_t = (g star f)_{-t}
+    # numpy's correlate(q, p, 'full') is the same operation, from its first t
+    full = np.correlate(np.array(list(g.values()), dtype=object), np.array(list(f.values()), dtype=object), "full")
+    assert [Fraction(int(v)) for v in full] == [lhs[u] for u in sorted(lhs)]
 
 
 def test_witness_xcorr_not_commutative():
-    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}}, 'entry': [0], 'lhs': '0', 'rhs': '1'}
+    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}}, 'entry': [0], 'lhs': '0', 'rhs': '1', 'coordinates': {'t': -1}}
     _confirm_xcorr_witness(witness)
 
 
 # equivalences.xcorr-not-associative
 def _confirm_xcorr_assoc_witness(witness):
-    def xcorr(p, q):
-        return [sum((p[m] * q[m + t] for m in range(len(p)) if 0 <= m + t < len(q)), Fraction(0))
-                for t in range(-(len(p) - 1), len(q))]
-    f, g, h = ([Fraction(v) for v in _vec(witness["inputs"][name])] for name in ("f", "g", "h"))
-    lhs, rhs = xcorr(xcorr(f, g), h), xcorr(f, xcorr(g, h))
-    e = witness["entry"][0]
-    assert lhs[e] == Fraction(witness["lhs"]) and rhs[e] == Fraction(witness["rhs"]) and lhs[e] != rhs[e]
+    f, g, h = ({n: Fraction(v) for n, v in enumerate(_vec(witness["inputs"][name]))} for name in ("f", "g", "h"))
+    lhs = _xcorr_on_integers(_xcorr_on_integers(f, g), h)
+    rhs = _xcorr_on_integers(f, _xcorr_on_integers(g, h))
+    t = witness["coordinates"]["t"]  # the statement's index, as the book prints it
+    assert lhs.get(t, 0) == Fraction(witness["lhs"]) and rhs.get(t, 0) == Fraction(witness["rhs"])
+    assert lhs.get(t, 0) != rhs.get(t, 0)
 
 
 def test_witness_xcorr_not_associative():
-    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[0], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}, 'h': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0], 'lhs': '1', 'rhs': '0'}
+    witness = {'sizes': {}, 'inputs': {'f': {'shape': [2], 'nonzero': [[[1], 1]]}, 'g': {'shape': [2], 'nonzero': [[[1], 1]]}, 'h': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0], 'lhs': '0', 'rhs': '1', 'coordinates': {'t': -2}}
     _confirm_xcorr_assoc_witness(witness)
 
 
@@ -302,12 +308,12 @@ def _confirm_stack_witness(witness):
     kernel = np.array([sum((w1[m] * w2[m + t] for m in range(len(w1)) if 0 <= m + t < len(w2)), 0)
                        for t in range(-(len(w1) - 1), len(w2))], dtype=object)
     one = ref.conv1d(x[None, None], kernel[None, None])[0, 0]
-    e = witness["entry"][1]
+    e = witness["coordinates"]["i"]  # the output position, as the book prints it
     assert two[e] == Fraction(witness["lhs"]) and one[e] == Fraction(witness["rhs"]) and two[e] != one[e]
 
 
 def test_witness_xcorr_stack_not_xcorr_kernel():
-    witness = {'sizes': {}, 'inputs': {'x': {'shape': [4], 'nonzero': [[[0], 1]]}, 'w1': {'shape': [2], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0], 'lhs': '1', 'rhs': '0'}
+    witness = {'sizes': {}, 'inputs': {'x': {'shape': [4], 'nonzero': [[[0], 1]]}, 'w1': {'shape': [2], 'nonzero': [[[0], 1]]}, 'w2': {'shape': [2], 'nonzero': [[[0], 1]]}}, 'entry': [0, 0], 'lhs': '1', 'rhs': '0', 'coordinates': {'i': 0}}
     _confirm_stack_witness(witness)
 
 
@@ -510,7 +516,7 @@ def test_space_to_depth_costs_equal():
 # equivalences.space-to-depth-literal
 def _confirm_s2d_witness(witness):
     sz = witness["sizes"]
-    cr = sz["cr"]
+    cr = sz["r"]
     y, w = _witness_array(witness["inputs"]["y"]), _witness_array(witness["inputs"]["w"])  # noqa: F821
     lhs = ref.conv2d(ref.pixel_unshuffle(y[None], cr), w)[0]
     if sz.get("variant") == "literal":
@@ -529,13 +535,13 @@ def _confirm_s2d_witness(witness):
 
 
 def test_witness_space_to_depth_literal():
-    witness = {'sizes': {'cr': 2, 'kk': 1, 'variant': 'literal'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
+    witness = {'sizes': {'r': 2, 'K': 1, 'variant': 'literal'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 0], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': []}}, 'entry': [0, 0, 0], 'lhs': '0', 'rhs': '1'}
     _confirm_s2d_witness(witness)
 
 
 # equivalences.space-to-depth-transposed-order
 def test_witness_space_to_depth_transposed_order():
-    witness = {'sizes': {'cr': 2, 'kk': 1, 'variant': 'transposed'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 1], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': [[[0, 1, 0, 0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '1', 'rhs': '0'}
+    witness = {'sizes': {'r': 2, 'K': 1, 'variant': 'transposed'}, 'inputs': {'y': {'shape': [1, 2, 2], 'nonzero': [[[0, 0, 1], 1]]}, 'w': {'shape': [1, 4, 1, 1], 'nonzero': [[[0, 1, 0, 0], 1]]}}, 'entry': [0, 0, 0], 'lhs': '1', 'rhs': '0'}
     _confirm_s2d_witness(witness)
 
 

@@ -376,25 +376,25 @@ def _confirm_scaling_witness(witness):
 
 
 def test_witness_cle_relu6():
-    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': 2, 's': 2}, 'lhs': '6', 'rhs': '8', 'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2'}
+    witness = {'inputs': {'w1': 4, 'w2': 1, 'x': 2, 's': 2}, 'lhs': '6', 'rhs': '8', 'activation': 'relu6', 'w1': '4', 'w2': '1', 'x': '2', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-hardswish
 def test_witness_cle_hardswish():
-    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': '1/2', 's': 2}, 'lhs': '5/3', 'rhs': '4/3', 'activation': 'hardswish', 'w1': '4', 'w2': '1', 'x': '1/2', 's': '2'}
+    witness = {'inputs': {'w1': 4, 'w2': 1, 'x': '1/2', 's': 2}, 'lhs': '5/3', 'rhs': '4/3', 'activation': 'hardswish', 'w1': '4', 'w2': '1', 'x': '1/2', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-sigmoid
 def test_witness_cle_sigmoid():
-    witness = {'inputs': {'w^{(1)}': 4, 'w^{(2)}': 1, 'x': 0, 's': 2}, 'lhs': '1/2', 'rhs': '1', 'activation': 'sigmoid', 'w1': '4', 'w2': '1', 'x': '0', 's': '2'}
+    witness = {'inputs': {'w1': 4, 'w2': 1, 'x': 0, 's': 2}, 'lhs': '1/2', 'rhs': '1', 'activation': 'sigmoid', 'w1': '4', 'w2': '1', 'x': '0', 's': '2'}
     _confirm_scaling_witness(witness)
 
 
 # folding.cle-relu-negative-scale
 def test_witness_cle_relu_negative_scale():
-    witness = {'inputs': {'w^{(1)}': 1, 'w^{(2)}': 1, 'x': 1, 's': -1}, 'lhs': '1', 'rhs': '0', 'activation': 'relu', 'w1': '1', 'w2': '1', 'x': '1', 's': '-1'}
+    witness = {'inputs': {'w1': 1, 'w2': 1, 'x': 1, 's': -1}, 'lhs': '1', 'rhs': '0', 'activation': 'relu', 'w1': '1', 'w2': '1', 'x': '1', 's': '-1'}
     _confirm_scaling_witness(witness)
 
 
@@ -467,11 +467,11 @@ def _confirm_absorb_witness(witness):
 
 
 def test_witness_absorb_below_threshold():
-    witness = {'inputs': {'x': 1, 'w^{(1)}': 1, 'c': 2, 'w^{(2)} \\text{ (every entry, 1x1)}': 1}, 'lhs': '1', 'rhs': '2', 'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0}
+    witness = {'inputs': {'x': 1, 'w1': 1, 'c_i': 2, 'w2': {'shape': [1, 1], 'values': [1]}}, 'lhs': '1', 'rhs': '2', 'x': '1', 'w1': '1', 'c': '2', 'k2': 1, 'p2': 0}
     _confirm_absorb_witness(witness)
 
 
 # folding.absorb-padded
 def test_witness_absorb_padded():
-    witness = {'inputs': {'x': 3, 'w^{(1)}': 1, 'c': 1, 'w^{(2)} \\text{ (every entry, 3x3)}': 1}, 'lhs': '3', 'rhs': '11', 'x': '3', 'w1': '1', 'c': '1', 'k2': 3, 'p2': 1}
+    witness = {'inputs': {'x': 3, 'w1': 1, 'c_i': 1, 'w2': {'shape': [3, 3], 'values': [1, 1, 1, 1, 1, 1, 1, 1, 1]}}, 'lhs': '3', 'rhs': '11', 'x': '3', 'w1': '1', 'c': '1', 'k2': 3, 'p2': 1}
     _confirm_absorb_witness(witness)

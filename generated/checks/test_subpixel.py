@@ -168,7 +168,7 @@ def _sub_bias_sides(x, W, b, r):
 
 
 def test_witness_phase_bias():
-    witness = {'inputs': {'x': {'shape': [1, 1, 1, 1], 'values': [0]}, 'W': {'shape': [4, 1, 1, 1], 'values': [0, 0, 0, 0]}, 'b': {'shape': [4], 'values': [0, 1, 0, 0]}, 'r': 2}, 'lhs': {'shape': [1, 1, 2, 2], 'values': [0, 1, 0, 0]}, 'rhs': {'shape': [1, 1, 2, 2], 'values': [0, 0, 0, 0]}}
+    witness = {'inputs': {'x': {'shape': [1, 1, 1, 1], 'values': [0]}, 'W': {'shape': [4, 1, 1, 1], 'values': [0, 0, 0, 0]}, 'b': {'shape': [4], 'values': [0, 1, 0, 0]}, 'r': 2}, 'lhs': {'shape': [1, 1, 2, 2], 'values': [0, 1, 0, 0]}, 'rhs': {'shape': [1, 1, 2, 2], 'values': [0, 0, 0, 0]}, 'entry': [0, 0, 0, 1], 'coordinates': {'i': 0, 'j': 1, '\\phi_h': 0, '\\phi_w': 1}}
     inputs = {}
     for key, spec in witness["inputs"].items():
         if isinstance(spec, dict):

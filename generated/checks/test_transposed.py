@@ -202,7 +202,7 @@ def _tt_padded_sides(x, w1, w2, s1, s2, p1):
 
 
 def test_witness_merge_padded_first():
-    witness = {'inputs': {'x': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w1': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w2': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 's1': 2, 's2': 1, 'p1': 1}, 'lhs': {'shape': [1, 1, 3, 1], 'values': [1, 2, 1]}, 'rhs': {'shape': [1, 1, 3, 1], 'values': [2, 2, 2]}}
+    witness = {'inputs': {'x': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w1': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w2': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 's1': 2, 's2': 1, 'p1': 1}, 'lhs': {'shape': [1, 1, 3, 1], 'values': [1, 2, 1]}, 'rhs': {'shape': [1, 1, 3, 1], 'values': [2, 2, 2]}, 'entry': [0, 0, 0, 0], 'coordinates': {'i': 0}}
     inputs = {}
     for key, spec in witness["inputs"].items():
         if isinstance(spec, dict):
@@ -256,7 +256,7 @@ def _ct_padded_sides(x, w1, w2, s, p1):
 
 
 def test_witness_conv_after_padded():
-    witness = {'inputs': {'x': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w1': {'shape': [1, 1, 3, 1], 'values': [1, 1, 1]}, 'w2': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 's': 2, 'p1': 1}, 'lhs': {'shape': [1, 1, 4, 1], 'values': [1, 3, 3, 1]}, 'rhs': {'shape': [1, 1, 4, 1], 'values': [2, 3, 3, 2]}}
+    witness = {'inputs': {'x': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 'w1': {'shape': [1, 1, 3, 1], 'values': [1, 1, 1]}, 'w2': {'shape': [1, 1, 2, 1], 'values': [1, 1]}, 's': 2, 'p1': 1}, 'lhs': {'shape': [1, 1, 4, 1], 'values': [1, 3, 3, 1]}, 'rhs': {'shape': [1, 1, 4, 1], 'values': [2, 3, 3, 2]}, 'entry': [0, 0, 0, 0], 'coordinates': {'i': 0}}
     inputs = {}
     for key, spec in witness["inputs"].items():
         if isinstance(spec, dict):
@@ -316,7 +316,7 @@ def _bn_axis0_sides(x, w, scale):
 
 
 def test_witness_bn_fold_axis0():
-    witness = {'inputs': {'x': {'shape': [1, 2, 1, 1], 'values': [1, 0]}, 'w': {'shape': [2, 2, 1, 1], 'values': [0, 1, 0, 0]}, 'scale': {'shape': [2], 'values': [1, 2]}}, 'lhs': {'shape': [1, 2, 1, 1], 'values': [0, 2]}, 'rhs': {'shape': [1, 2, 1, 1], 'values': [0, 1]}}
+    witness = {'inputs': {'x': {'shape': [1, 2, 1, 1], 'values': [1, 0]}, 'w': {'shape': [2, 2, 1, 1], 'values': [0, 1, 0, 0]}, 'scale': {'shape': [2], 'values': [1, 2]}}, 'lhs': {'shape': [1, 2, 1, 1], 'values': [0, 2]}, 'rhs': {'shape': [1, 2, 1, 1], 'values': [0, 1]}, 'entry': [0, 1, 0, 0], 'coordinates': {'o': 1}}
     inputs = {}
     for key, spec in witness["inputs"].items():
         if isinstance(spec, dict):

@@ -467,10 +467,17 @@ def test_sizes_as_math(verdict_factory, toy_family, sizes, latex):
 
 
 def test_instances_as_math(verdict_factory, toy_family):
-    v = verdict_factory(instances=("every step re-evaluated exactly at C_{in}=1, k=2; C_{in}=2, k=1",))
+    v = verdict_factory(instances=("every step re-evaluated exactly at C_{in}=1, k1=2; C_{in}=2, k1=1",))
     lines = _lines(render_chapter(toy_family, [v]))
-    assert (r"  \item every step re-evaluated exactly at $C_{in}=1,\allowbreak{} k=2$; "
-            r"$C_{in}=2,\allowbreak{} k=1$") in lines
+    assert (r"  \item every step re-evaluated exactly at $C_{in} = 1,\allowbreak{} k_{1} = 2$; "
+            r"$C_{in} = 2,\allowbreak{} k_{1} = 1$") in lines
+
+
+def test_a_witness_size_list_in_the_notation(verdict_factory, toy_family):
+    v = verdict_factory(sizes="k1=1, ci=2, cm=1, co=3, k1h=2, p2=0")
+    lines = _lines(render_chapter(toy_family, [v]))
+    assert (r"sizes & $k_{1} = 1,\allowbreak{} C_{in} = 2,\allowbreak{} C_{mid} = 1,\allowbreak{} "
+            r"C_{out} = 3,\allowbreak{} k_{1,h} = 2,\allowbreak{} p_{2} = 0$ \\") in lines
 
 
 @pytest.mark.parametrize(
