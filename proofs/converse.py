@@ -112,6 +112,8 @@ split_counterexample = Checked(
     "real weights). The converse of the merge fails for one channel; with two middle channels it "
     "holds (equivalences.split-channels).",
     expected="refuted",
+    idea="A split of a kernel is a factorisation of its polynomial $W(z) = \\sum_t w_t z^t$; here "
+         "$W(z) = 1 + z^2$, which has no real root and so no real factor of degree 1.",
     derive=derive_split_counterexample,
     check_source=checks._confirm_split_counterexample_witness,
     witness_check=checks._confirm_split_counterexample_witness,
@@ -148,6 +150,9 @@ split_criterion = Checked(
     "$\\deg F \\le k_1 - 1$ and $\\deg W - \\deg F \\le k_2 - 1$; equivalently unless $k_1$ and "
     "$k_2$ are both even, $w_{K-1} \\ne 0$ and $W$ has no real root. The factors can be constructed "
     "with exact real algebraic entries.",
+    idea="A split is a factorisation $W = F G$ of the kernel's polynomial with bounded degrees; "
+         "real factors exist exactly when the real roots of $W$ allow them, which Sturm sequences "
+         "count exactly, and z3 decides each case of the grid independently over the reals.",
     derive=derive_split_criterion,
     remarks=("Why: a split is a factorisation $W = W_1 W_2$ over the reals with $\\deg W_1 \\le k_1 "
              "- 1$, $\\deg W_2 \\le k_2 - 1$ (equivalences.split-polynomial); over the reals $W$ is "

@@ -512,6 +512,9 @@ iterated = Checked(
     "neighbours, and the network output is unchanged throughout (each step is exact, by folding.cle-relu). "
     "The convergence is observed in float64, not proved.",
     expected="observed",
+    idea="Each sweep equalizes every adjacent pair exactly (folding.cle-relu), so the network's "
+         "function never changes; the scales are iterated in floating point until they stop "
+         "moving.",
     derive=derive_iterated,
     check_source=checks.test_folding_cle_iterated_fixed_point_numeric,
 )

@@ -141,6 +141,8 @@ padded_characterisation = Checked(
     "zero padded (no condition when it is padded with $b_1$). $k_2$ and $p_2$ do not matter; $s_1$ "
     "and, for $s_1 > 1$, the input size $n$ do: a $2 \\times 2$ stride-2 first layer without "
     "padding merges exactly for even $n$ and not for odd $n$.",
+    idea="Predict from conditions (i)--(iii) whether the merge is exact, and compare the "
+         "prediction with the exact polynomial check of the merge on every case of the grid.",
     derive=derive_characterisation,
     remarks=("Why: by equivalences.padded-ring-error the merge is exact iff every ring value the "
              "second layer reads is the padding value (0, or $b_1$ with bias padding); the window "

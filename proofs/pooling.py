@@ -166,9 +166,11 @@ def derive_maxpool_not_affine(P: Proof) -> None:
 maxpool_not_affine = Checked(
     "equivalences.maxpool-not-affine",
     "Max pooling is not affine, so it never merges into a convolution",
-    "Claim (false): max pooling is an affine map x -> Mx + c (which it would be if some convolution, or stack "
-    "of convolutions, computed it).",
+    "Claim (false): max pooling is an affine map $x \\mapsto M x + c$ (which it would be if some convolution, "
+    "or stack of convolutions, computed it).",
     expected="refuted",
+    idea="Every stack of convolutions is an affine map $A$, and every affine map satisfies $A(x) + "
+         "A(y) = A(x + y) + A(0)$; max pooling breaks this identity on two small inputs.",
     derive=derive_maxpool_not_affine,
     check_source=checks._confirm_maxpool_not_affine_witness,
     witness_check=checks._confirm_maxpool_not_affine_witness,

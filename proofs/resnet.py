@@ -94,6 +94,8 @@ memory = Checked(
     "the im2col matrix $N H_{\\mathrm{out}} W_{\\mathrm{out}} \\times C_{\\mathrm{in}} k_h k_w$; with the input "
     "$N C_{\\mathrm{in}} H W$ and the parameters this is the forward memory in elements (times the "
     "dtype's size in bytes).",
+    idea="Each tensor holds the product of its dimensions; the im2col matrix has a row per output "
+         "position and a column per kernel tap over all input channels.",
     derive=derive_memory,
     check_source=(
         exported("_costs_im2col_elements", "conv2d_im2col_elements"),
@@ -134,6 +136,9 @@ backward = Checked(
     "gradient with respect to the weights each make the forward number of MACs, so backward costs "
     "$2 N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}} (C_{\\mathrm{in}}/g)\\, k_h k_w$ MACs plus "
     "$N C_{\\mathrm{out}} H_{\\mathrm{out}} W_{\\mathrm{out}}$ bias-gradient additions, and must keep the input.",
+    idea="Each forward product $x w$ appears once in the gradient with respect to the input and "
+         "once in the gradient with respect to the weights, so each gradient costs the forward "
+         "MACs.",
     derive=derive_backward,
     check_source=(
         checks.test_costs_grad_input_is_the_transposed_conv_exactly,
@@ -252,6 +257,9 @@ resnet18 = Checked(
     "and the figure each tool reports (fvcore and thop: MACs; ptflops and torchinfo: MACs plus bias "
     "additions (none here) and, for ptflops, pooling counted twice; deepspeed and torch: FLOPs = 2 MACs; "
     "'--': the tool does not count the layer), all from convsym.cost; the crosscheck tests run the tools.",
+    idea="For each convolution of the network, enumerate the windows and taps of both axes and "
+         "compare the counts with the closed formulas; each tool's column applies that tool's "
+         "convention.",
     derive=derive_resnet18,
     figure=_resnet_table,
     check_source=(_resnet_axes_source(), checks.test_costs_resnet18_per_axis_counts),
