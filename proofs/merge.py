@@ -231,7 +231,7 @@ def two_layers(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
 
 
 def merged_layer(T, s1=1, d1=1, s2=1, d2=1, p1=0, p2=0, g1=1, g2=1, **_):
-    """the naive merge: kernel and bias as in the theorems, input padded by p1 + s1 p2"""
+    """the naive merge: kernel and bias as in the theorems, input padded by $p_1 + s_1 p_2$"""
     W = ops.merge_kernels(expand_groups(T["w1"], g1), expand_groups(T["w2"], g2),
                           stride1=s1, dilation1=d1, dilation2=d2)
     B = ops.merge_bias(expand_groups(T["w2"], g2), T["b1"], T["b2"])

@@ -39,7 +39,7 @@ def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
 
 
 def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
-    """One transposed convolution, stride s1 s2, kernel s2 d1 (k1-1) + d2 (k2-1) + 1, output padding s2 q1 + q2"""
+    """One transposed convolution with the merged kernel $W$, stride $s_1 s_2$, output padding $s_2 q_1 + q_2$"""
     W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
     return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
 
@@ -93,7 +93,7 @@ def _conv_after(T_, s, p2, **_):
 
 
 def _conv_after_merged(T_, s, p2, k2, **_):
-    """One transposed convolution with the correlated kernel, padding k2 - 1 - p2"""
+    """One transposed convolution with the correlated kernel, padding $k_2 - 1 - p_2$"""
     flipped = T_["w2"][:, :, ::-1, ::-1]
     W = ops.merge_kernels(T_["w1"].transpose(1, 0, 2, 3), flipped)  # (O, C, k1 + k2 - 1)
     return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)

@@ -103,12 +103,17 @@ def family_text(cases: Sequence[Mapping]) -> str:
 
 
 def _text_equation(lhs: str, rhs: str) -> str:
-    """``\\text{lhs} = \\text{rhs}`` with the characters LaTeX's text mode needs escaped."""
+    """``\\text{lhs} = \\text{rhs}`` with the characters LaTeX's text mode needs escaped (inline
+    ``$...$`` math in a builder's docstring stays math)."""
     table = str.maketrans({"\\": r"\textbackslash{}", "_": r"\_", "{": r"\{", "}": r"\}", "#": r"\#",
                            "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"})
 
     def esc(t: str) -> str:
-        return t.translate(table)
+        parts = t.split("$")
+        if len(parts) % 2 == 0:  # an unmatched $: all of it is text
+            return t.translate(table)
+        # the words escaped, the $...$ parts kept as inline math
+        return "".join(p.translate(table) if i % 2 == 0 else f"${p}$" for i, p in enumerate(parts))
 
     return rf"\text{{{esc(lhs)}}} = \text{{{esc(rhs)}}}"
 

@@ -129,7 +129,31 @@ def sizes_prose(text: str) -> str:
             return match[1] + "; ".join(_assignments_math(g) for g in groups)
     if _ASSIGNMENTS.fullmatch(text) and _balanced(text):
         return _assignments_math(text)
+    if not re.search(r"[\\|<>^]", text) and _balanced(text):
+        tex, found = _SIZE_TOKEN.subn(_size_token_math, text)
+        if found:
+            return tex
     return code_relations(text)
+
+
+_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+#: A size in a list of instances: ``k1 in 1..3``, ``s in {1, 2}``, ``n=2`` or ``x = [1, 0]``.
+_SIZE_TOKEN = re.compile(
+    rf"\b(?P<range>{_NAME}) in (?P<a>-?\d+)\.\.(?P<b>-?\d+)"
+    rf"|\b(?P<set>{_NAME}) in \{{(?P<items>[-\d, ()]*)\}}"
+    rf"|\b(?P<name>{_NAME}) ?= ?(?P<value>-?\d+(?:/\d+)?\b|\[[-\d, /]*\]|True\b|False\b)"
+)
+
+
+def _size_token_math(m: re.Match) -> str:
+    if m["range"]:
+        return f"${_size_name(m['range'])} \\in \\{{{m['a']}, \\dots, {m['b']}\\}}$"
+    if m["set"]:
+        return f"${_size_name(m['set'])} \\in \\{{{m['items']}\\}}$"
+    value = m["value"]
+    if value in ("True", "False"):
+        value = rf"\text{{{value.lower()}}}"
+    return f"${_size_name(m['name'])} = {value}$"
 
 
 #: The scripts' short size names and the notation's symbols for them.
@@ -140,19 +164,23 @@ _SIZE_NAMES = {"ci": "C_{in}", "co": "C_{out}", "cm": "C_{mid}", "Cin": "C_{in}"
 def _assignments_math(text: str) -> str:
     """``k1=2, C_in=3`` as ``$k_{1} = 2,\\allowbreak{} C_{in} = 3$``: a trailing number or an
     underscore part of a name becomes its subscript."""
-    def name(n: str) -> str:
-        if n in _SIZE_NAMES:
-            return _SIZE_NAMES[n]
-        m = re.fullmatch(r"([A-Za-z])(\d)([hw])", n)  # k1h: the height of the first kernel
-        if m is not None:
-            return f"{m[1]}_{{{m[2]},{m[3]}}}"
-        m = re.fullmatch(r"([A-Za-z]+)_?(\d+|[A-Za-z]+)?", n) if "_" in n else re.fullmatch(r"([A-Za-z]+?)(\d+)?", n)
-        if m is None or m[2] is None:
-            return n
-        return f"{m[1]}_{{{m[2]}}}"
-
     pairs = [pair.split("=", 1) for pair in text.split(", ")]
-    return "$" + ",\\allowbreak{} ".join(f"{name(k)} = {v}" for k, v in pairs) + "$"
+    return "$" + ",\\allowbreak{} ".join(f"{_size_name(k)} = {v}" for k, v in pairs) + "$"
+
+
+def _size_name(n: str) -> str:
+    """A script's size name in the notation: ``k1`` -> ``k_{1}``, ``ci`` -> ``C_{in}``,
+    ``k1h`` -> ``k_{1,h}``, ``P_before`` -> ``P_{before}``; a longer word upright."""
+    if n in _SIZE_NAMES:
+        return _SIZE_NAMES[n]
+    m = re.fullmatch(r"([A-Za-z])(\d)([hw])", n)  # k1h: the height of the first kernel
+    if m is not None:
+        return f"{m[1]}_{{{m[2]},{m[3]}}}"
+    m = re.fullmatch(r"([A-Za-z]+)_(\d+|[A-Za-z]+)", n) if "_" in n else re.fullmatch(r"([A-Za-z]+?)(\d+)?", n)
+    if m is None:
+        return n
+    head = m[1] if len(m[1]) == 1 else rf"\mathrm{{{m[1]}}}"
+    return head if m[2] is None else f"{head}_{{{m[2]}}}"
 
 
 _LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")

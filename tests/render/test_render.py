@@ -473,6 +473,22 @@ def test_instances_as_math(verdict_factory, toy_family):
             r"$C_{in} = 2,\allowbreak{} k_{1} = 1$") in lines
 
 
+@pytest.mark.parametrize(("sizes", "latex"), [
+    ("126 instances with k1 in 1..3, k2 in {2, 3}; c=2, n=2",
+     r"126 instances with $k_{1} \in \{1, \dots, 3\}$, $k_{2} \in \{2, 3\}$; $c = 2$, $n = 2$"),
+    ("every k in {1, (3, 2)}, s in {1, 2} (32 instances); ci=2, co=2",
+     r"every $k \in \{1, (3, 2)\}$, $s \in \{1, 2\}$ (32 instances); $C_{in} = 2$, $C_{out} = 2$"),
+    ("one exact input: x = [1, 0], P_before = 1, bias=True",
+     r"one exact input: $x = [1, 0]$, $P_{before} = 1$, $\mathrm{bias} = \text{true}$"),
+    # not a list of sizes: left as prose
+    ("fixed point after 22 sweeps", "fixed point after 22 sweeps"),
+])
+def test_instance_lists_as_math(sizes, latex):
+    from convsym.render.prose import sizes_prose
+
+    assert sizes_prose(sizes) == latex
+
+
 def test_a_witness_size_list_in_the_notation(verdict_factory, toy_family):
     v = verdict_factory(sizes="k1=1, ci=2, cm=1, co=3, k1h=2, p2=0")
     lines = _lines(render_chapter(toy_family, [v]))
