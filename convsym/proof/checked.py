@@ -501,7 +501,9 @@ class Checked(Theorem):
             return {"verdict": "refuted", "witness": proof.witness, "steps": tuple(proof.steps),
                     "statement_parts": parts, "instances": tuple(proof.instances),
                     "statement_latex": proof.steps[-1].expression,
-                    "statement_text": proof.steps[-1].description, "sizes": proof.witness.where}
+                    "statement_text": proof.steps[-1].description,
+                    # where the witness sits, as inline math (the book and the terminal print it so)
+                    "sizes": f"${proof.witness.where}$"}
         for n, step in enumerate(proof.steps, start=1):
             if not minted(step):
                 raise StepError(f"step {n} ({step.rule}) was not made by the kernel; it checks nothing", step=n,

@@ -108,14 +108,15 @@ def _text_equation(lhs: str, rhs: str) -> str:
     table = str.maketrans({"\\": r"\textbackslash{}", "_": r"\_", "{": r"\{", "}": r"\}", "#": r"\#",
                            "%": r"\%", "&": r"\&", "$": r"\$", "^": r"\^{}", "~": r"\~{}"})
 
-    def esc(t: str) -> str:
+    def side(t: str) -> str:
         parts = t.split("$")
         if len(parts) % 2 == 0:  # an unmatched $: all of it is text
-            return t.translate(table)
-        # the words escaped, the $...$ parts kept as inline math
-        return "".join(p.translate(table) if i % 2 == 0 else f"${p}$" for i, p in enumerate(parts))
+            return rf"\text{{{t.translate(table)}}}"
+        # the words as escaped text, the $...$ parts as the display's own math (no math nested in text)
+        return "".join((rf"\text{{{p.translate(table)}}}" if p else "") if i % 2 == 0 else f"{{{p}}}"
+                       for i, p in enumerate(parts))
 
-    return rf"\text{{{esc(lhs)}}} = \text{{{esc(rhs)}}}"
+    return f"{side(lhs)} = {side(rhs)}"
 
 
 def _describe_fn(fn: Callable) -> str:
