@@ -25,6 +25,16 @@ def args_of(name: str) -> tuple[Symbol, ...]:
     return tuple(sym for sym, _ in FORMULA[name].arguments)
 
 
+def formula_name(name: str) -> str:
+    """An exported formula's name as inline math in typewriter type, breakable after each
+    underscore: ``$\\mathtt{conv2d\\_}\\allowbreak\\mathtt{macs}$``."""
+    if name not in FORMULA:
+        raise ProofError(f"formula_name: no exported formula is named {name!r}")
+    parts = name.split("_")
+    return "$" + r"\allowbreak".join(rf"\mathtt{{{p}\_}}" for p in parts[:-1]) + \
+        (r"\allowbreak" if len(parts) > 1 else "") + rf"\mathtt{{{parts[-1]}}}$"
+
+
 def exported(function: str, formula: str, args=None) -> str:
     """Python source of ``def <function>(...)``: the exported closed formula ``formula`` (the one this
     chapter proves), printed by the exporter; the emitted checks call it."""

@@ -34,6 +34,7 @@ from _counting import (
     direct_conv_ops,
     ev,
     exported,
+    formula_name,
     g,
     gamma_,
     i2,
@@ -85,7 +86,8 @@ def derive_macs(P: Proof) -> None:
     nest = [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in / g - 1), (j2, 0, W_out - 1),
             (i2, 0, H_out - 1), (o_, 0, C_out / g - 1), (gamma_, 0, g - 1), (b_, 0, N - 1)]
     macs = P.summation("count the points of the loop nest", 1, nest)
-    P.equal("with the output sizes of costs.conv-output-size this is the exported formula $\\mathtt{conv2d\\_macs}$",
+    P.equal("with the output sizes of costs.conv-output-size this is the exported formula "
+            + formula_name("conv2d_macs"),
             macs.xreplace(OUT_SIZES), f.expression,
             shown=sympy.latex(macs) + " = " + sympy.latex(f.expression))
     m = Symbol("m", integer=True, positive=True)
@@ -171,7 +173,7 @@ def derive_params(P: Proof) -> None:
              "adds its bias: $2K$ operations", r"\mathrm{ops}(y_{n,o,i,j}) = K + (K - 1) + 1")
     total = P.summation("sum over the outputs", 2 * K, [(j2, 0, W_out - 1), (i2, 0, H_out - 1),
                                                         (o_, 0, C_out - 1), (b_, 0, N - 1)])
-    P.equal("the exported formula $\\mathtt{conv2d\\_flops}$", total.xreplace(OUT_SIZES), flops,
+    P.equal("the exported formula " + formula_name("conv2d_flops"), total.xreplace(OUT_SIZES), flops,
             shown=sympy.latex(total) + " = " + sympy.latex(flops))
     P.equal("with a bias the FLOPs are exactly twice the MACs", flops, 2 * FORMULA["conv2d_macs"].expression,
             shown=r"\mathrm{FLOPs} = 2\,\mathrm{MACs}")
@@ -218,7 +220,7 @@ def derive_transposed_macs(P: Proof) -> None:
     macs = P.summation("count the points of the scatter loop nest", 1,
                        [(v_, 0, kw - 1), (u_, 0, kh - 1), (o_, 0, Co / gt - 1), (j2, 0, Wt - 1),
                         (i2, 0, Ht - 1), (c2, 0, Ci / gt - 1), (gamma_, 0, gt - 1), (b_, 0, Nt - 1)])
-    P.equal("the exported formula $\\mathtt{conv\\_transpose2d\\_macs}$", macs, f.expression)
+    P.equal("the exported formula " + formula_name("conv_transpose2d_macs"), macs, f.expression)
     forward = FORMULA["conv2d_macs"].expression.xreplace(OUT_SIZES) if False else (
         Nt * Ci * Ht * Wt * (Co / gt) * kh * kw)
     P.equal("the convolution it transposes (from $C_{out}$ to $C_{in}$ channels, output $H \\times W$ "
@@ -273,7 +275,7 @@ def derive_pooling(P: Proof) -> None:
     sizes_p = {H_out: Ho_p, W_out: Wo_p}
     avg = P.summation("average pooling: sum the operations over the outputs", khp * kwp,
                       [(j2, 0, W_out - 1), (i2, 0, H_out - 1), (c2, 0, Cp - 1), (b_, 0, Np - 1)])
-    P.equal("the exported formula $\\mathtt{avg\\_pool2d\\_flops}$", avg.xreplace(sizes_p), f.expression)
+    P.equal("the exported formula " + formula_name("avg_pool2d_flops"), avg.xreplace(sizes_p), f.expression)
     depthwise = conv2d_cost((Np, Cp, Hp, Wp), Cp, (khp, kwp), (shp, swp), (php, pwp), 1, Cp, bias=False)
     P.equal("the MACs of the depthwise conv with weights $1/(k_h k_w)$ that it is (same window rule, "
             "one filter per channel)", f.expression, depthwise.macs,
@@ -317,7 +319,7 @@ def derive_linear(P: Proof) -> None:
     P.define("row $r$ of the output is $y_{r,o} = \\sum_c w_{o,c} x_{r,c} + b_o$",
              r"y_{r,o} = \sum_{c=0}^{C_{in}-1} w_{o,c}\, x_{r,c} + b_o")
     macs = P.summation("count the points of the loop nest", 1, [(c2, 0, Ci - 1), (o_, 0, Co - 1), (i2, 0, R - 1)])
-    P.equal("the exported formula $\\mathtt{linear\\_macs}$", macs, f.expression)
+    P.equal("the exported formula " + formula_name("linear_macs"), macs, f.expression)
     one = conv2d_cost((N, C_in, H, W), C_out, 1, bias=False)
     P.equal("a $1 \\times 1$ convolution (stride 1, no padding) costs a linear layer on its "
             "$N H W$ pixels", one.macs, f.expression.subs({R: N * H * W, Ci: C_in, Co: C_out}))

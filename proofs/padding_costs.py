@@ -28,6 +28,7 @@ from _counting import (
     d_w,
     ev,
     exported,
+    formula_name,
     g,
     k_h,
     k_w,
@@ -178,7 +179,7 @@ def derive_padding_taps(P: Proof) -> None:
     got = f.expression.xreplace({r_node: r13, q_node: q13})
     if got.has(sympy.Min):
         P._fail("algebra", f"the exported padding_taps does not have the expected q and r: {got}")
-    P.equal("the exported formula $\\mathtt{padding\\_taps}$ ($q, r$ written out)", full + part, got,
+    P.equal("the exported formula " + formula_name("padding_taps") + " ($q, r$ written out)", full + part, got,
             shown=r"Z(e) = r k + (q - r) E - \frac{s}{2}\left(q(q-1) - r(r-1)\right)")
     cases = [dict(e=e, k=k, s=s, d=d, m=m) for e in range(-1, 8) for k in range(1, 6) for s in range(1, 4)
              for d in range(1, 4) for m in range(0, 5)]
@@ -256,7 +257,7 @@ def derive_no_padding(P: Proof) -> None:
     Ho1, Wo1 = conv_output_size(H, k_h, s_h, p_h), conv_output_size(W, k_w, s_w, p_w)
     per_axis = {T_h: real_taps(H, k_h, s_h, p_h, 1, Ho1), T_w: real_taps(W, k_w, s_w, p_w, 1, Wo1)}
     P.equal("with costs.padding-taps for $Z$ (dilation 1) this is the exported formula "
-            "$\\mathtt{conv2d\\_macs\\_without\\_padding}$",
+            + formula_name("conv2d_macs_without_padding"),
             nest.xreplace(per_axis), f.expression,
             shown=sympy.latex(nest) + r",\quad T = m k - Z(p) - Z(e_r)")
     cases = []

@@ -24,6 +24,7 @@ from _counting import (
     d_w,
     ev,
     exported,
+    formula_name,
     g,
     gamma_,
     i2,
@@ -69,11 +70,11 @@ def derive_memory(P: Proof) -> None:
     im2col = P.summation("the im2col matrix: a row per output position $(n, i, j)$, a column per "
                          "$(c, u, v)$", 1, [(v_, 0, k_w - 1), (u_, 0, k_h - 1), (c2, 0, C_in - 1),
                                             (j2, 0, W_out - 1), (i2, 0, H_out - 1), (b_, 0, N - 1)])
-    P.equal("the exported formula $\\mathtt{conv2d\\_im2col\\_elements}$", im2col.xreplace(OUT_SIZES),
+    P.equal("the exported formula " + formula_name("conv2d_im2col_elements"), im2col.xreplace(OUT_SIZES),
             FORMULA["conv2d_im2col_elements"].expression)
     out = P.summation("the output tensor", 1, [(j2, 0, W_out - 1), (i2, 0, H_out - 1), (o_, 0, C_out - 1),
                                                (b_, 0, N - 1)])
-    P.equal("the exported formula $\\mathtt{conv2d\\_output\\_elements}$", out.xreplace(OUT_SIZES),
+    P.equal("the exported formula " + formula_name("conv2d_output_elements"), out.xreplace(OUT_SIZES),
             FORMULA["conv2d_output_elements"].expression)
     cost = conv2d_cost((N, C_in, H, W), C_out, (k_h, k_w), (s_h, s_w), (p_h, p_w), (d_h, d_w), g)
     P.equal("the forward memory: input, output, weights and bias, im2col buffer (in elements; bytes "
@@ -117,7 +118,7 @@ def derive_backward(P: Proof) -> None:
              r"\delta w_{o,c,u,v} \mathrel{+}= \delta y_{n,o,i,j}\, x_{n,c,s_h i + d_h u - p_h,\dots}")
     grad_x = P.summation("the gradient with respect to the input", 1, nest)
     grad_w = P.summation("the gradient with respect to the weights", 1, nest)
-    P.equal("together: twice the forward MACs (the exported formula $\\mathtt{conv2d\\_backward\\_macs}$)",
+    P.equal("together: twice the forward MACs (the exported formula " + formula_name("conv2d_backward_macs") + ")",
             (grad_x + grad_w).xreplace(OUT_SIZES), f.expression)
     P.equal("which is $2\\,\\mathrm{MACs}$", f.expression, 2 * FORMULA["conv2d_macs"].expression)
     bias = P.summation("the gradient with respect to the bias: one addition per output element", 1,

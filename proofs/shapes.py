@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import sympy
 from _chapters import COSTS
-from _counting import FORMULA, args_of, ceil_windows, ev, exported, scatter_positions, windows_that_fit
+from _counting import FORMULA, args_of, ceil_windows, ev, exported, formula_name, scatter_positions, windows_that_fit
 from sympy import Symbol
 
 from convsym.proof import (
@@ -49,7 +49,7 @@ def derive_output_size(P: Proof) -> None:
         [p_l_ >= 0, p_r_ >= 0, *fits, *q_def],
     )
     count = P.summation("count them", 1, [(i_, 0, q_)], hypotheses=[p_l_ >= 0, p_r_ >= 0, *fits, *q_def])
-    P.equal("the closed formula (exported as $\\mathtt{conv\\_output\\_size}$)",
+    P.equal("the closed formula (exported as " + formula_name("conv_output_size") + ")",
             count.subs(q_, sympy.floor(X_conv / s_)), f.expression)
     cases = [dict(n=n, k=k, s=s, p_l=a, p_r=b, d=d)
              for n, k, s, a, b, d in itertools.product(range(1, 9), range(1, 4), range(1, 4), range(3),
@@ -105,7 +105,7 @@ def derive_ceil(P: Proof) -> None:
     dropped = P.summation("count the first case", 1, [(i_, 0, c_ - 1)], hypotheses=hyps)
     kept = P.summation("count the second case", 1, [(i_, 0, c_)], hypotheses=hyps)
     expected = sympy.Piecewise((dropped, n2 + p2 <= s2 * c_), (kept, True))
-    P.identical("the closed formula (exported as $\\mathtt{pool\\_output\\_size\\_ceil}$), $c$ written out",
+    P.identical("the closed formula (exported as " + formula_name("pool_output_size_ceil") + "), $c$ written out",
                 f.expression.xreplace({sympy.ceiling(X_pool / s2): c_}), expected)
     cases = [dict(n=n, k=k, s=s, p=p, d=d)
              for n, k, s, d in itertools.product(range(1, 11), range(1, 5), range(1, 4), range(1, 3))
@@ -201,7 +201,7 @@ def derive_transposed(P: Proof) -> None:
               [s4 * i_ + d4 * a_ >= 0, s4 * i_ + d4 * a_ <= top])
     P.implies("and both ends are reached ($i = a = 0$ and $i = n-1$, $a = k-1$)", [],
               [sympy.Eq(s4 * 0 + d4 * 0, 0), sympy.Eq(s4 * (n4 - 1) + d4 * (k4 - 1), top)])
-    P.equal("the full length, cropped and padded (exported as $\\mathtt{conv\\_transpose\\_output\\_size}$)",
+    P.equal("the full length, cropped and padded (exported as " + formula_name("conv_transpose_output_size") + ")",
             top + 1 - 2 * p4 + o4, f.expression)
     out = f.expression
     back = out + 2 * p4 - d4 * (k4 - 1) - 1

@@ -209,7 +209,7 @@ STANDARD_MACROS = frozenset("""
     resizebox scriptsize setlength smallskip texorpdfstring textasciicircum textasciitilde
     textbackslash textbar textbf textgreater textless texttt thetheorem thminfo thmref tiny
     begin end label needspace baselineskip linewidth centering small toprule midrule bottomrule
-    emph text mathrm operatorname mathbb mathrel substack colorbox raggedleft
+    emph text mathrm mathtt operatorname mathbb mathrel substack colorbox raggedleft
     frac tfrac sum prod left right cdot times dots quad qquad colon le leq ge geq ne neq in
     to iff implies leftrightarrow mapsto subseteq cap cup emptyset log lor land sqrt deg min max
     Delta rho
