@@ -203,9 +203,9 @@ padding_too_large = Refutation(
 
 asymmetric = Refutation(
     "subpixel.border-asymmetric",
-    "With asymmetric padding ('same' with an even kernel) the borders differ",
-    "Claim (false): a sub-pixel convolution with padding='same' and an even kernel (padding K/2 - 1 before, "
-    "K/2 after) is the mapped transposed convolution. A transposed convolution crops the same on both "
+    'With asymmetric padding ("same" with an even kernel) the borders differ',
+    'Claim (false): a sub-pixel convolution with "same" padding and an even kernel $K$ (padding $K/2 - 1$ '
+    "before, $K/2$ after) is the mapped transposed convolution. A transposed convolution crops the same on both "
     "sides, so it can match one border, not both: here the lengths differ.",
     lhs=lambda x, W, r: CHECKS._sub_asym_sides(x, W, r)[0],
     rhs=lambda x, W, r: CHECKS._sub_asym_sides(x, W, r)[1],
