@@ -165,11 +165,14 @@ class Proof:
             self._fail("summation", f"{description}: the summand {summand} is not a polynomial in {indices}")
         conditions = []
         queries = []
+        by_signs = []
         for k, (idx, lo, hi) in enumerate(limits):
             width = sympy.sympify(hi) - sympy.sympify(lo) + 1
-            conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
             if width.is_nonnegative:
+                # decided by the signs of the sizes: said once in the step's checks, not listed
+                by_signs.append(idx)
                 continue
+            conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
             outer = [lim[0] for lim in limits[k + 1:]]
             ranges = [c for (j, a, b) in limits[k + 1:] for c in (j >= a, j <= b)]
             d = decide.implies(list(hypotheses) + ranges, [width >= 0], bound=outer)
@@ -196,7 +199,10 @@ class Proof:
                                text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
                                fact_latex=f"{_tex(shown)} = {_tex(value)}", symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
-                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",),
+                               checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",
+                                           *((f"no range runs backwards (lower bound at most the upper bound "
+                                              f"plus 1): for ${', '.join(_tex(i) for i in by_signs)}$ by the "
+                                              "signs of the sizes",) if by_signs else ())),
                                queries=queries, instances=Instances(
                                    "the closed form against the sum enumerated term by term",
                                    tuple(_tex(b) for b in bounds),
