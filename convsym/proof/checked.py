@@ -19,6 +19,7 @@ import z3
 from convsym.proof.theorem import StepError, Theorem, established, fact_symbols, mint, mint_witness, minted, weakest
 from convsym.proof.verdict import Instances
 from convsym.symbolic import decide
+from convsym.symbolic.printing import size_name_latex
 
 
 def _tex(e) -> str:
@@ -33,22 +34,12 @@ def _fmt_case(case: Mapping) -> str:
     return ", ".join(f"{k}={v}" for k, v in case.items())
 
 
-def _case_name(key: str) -> str:
-    """The name of a case's size as LaTeX for the record: ``C_in`` -> ``C_{in}``, ``k1`` -> ``k_{1}``."""
-    head, sep, tail = str(key).partition("_")
-    if not sep:
-        stem = head.rstrip("0123456789")
-        head, tail = (stem, head[len(stem):]) if stem and stem != head else (head, "")
-    head = head if len(head) == 1 else rf"\mathit{{{head}}}"
-    return f"{head}_{{{tail}}}" if tail else head
-
-
 def cases_record(what: str, cases: Sequence[Mapping]) -> Instances:
     """The cases of an exact family for the machine record, in the order they were evaluated."""
     keys: list = []
     for case in cases:
         keys.extend(k for k in case if k not in keys)
-    return Instances(what, tuple(_case_name(k) for k in keys),
+    return Instances(what, tuple(size_name_latex(k) for k in keys),
                      tuple(tuple(str(case[k]) if k in case else "" for k in keys) for case in cases))
 
 
@@ -59,7 +50,7 @@ def _case_math(case: Mapping) -> str:
             return r"\text{" + _escape_text(v) + "}"
         return str(v)
 
-    return "$" + r",\ ".join(f"{_case_name(k)} = {value(v)}" for k, v in case.items()) + "$"
+    return "$" + r",\ ".join(f"{size_name_latex(k)} = {value(v)}" for k, v in case.items()) + "$"
 
 
 def _fn_words(fn: Callable) -> str:

@@ -22,6 +22,7 @@ import re
 from convsym.errors import RenderError
 from convsym.render.breaking import breakable_name, breakable_prose
 from convsym.render.tex import escape_text, quotes, segments
+from convsym.symbolic.printing import size_name_latex
 
 #: A theorem name as the proof scripts spell them: ``family.words-with-hyphens``.
 THEOREM_NAME = re.compile(
@@ -147,40 +148,21 @@ _SIZE_TOKEN = re.compile(
 
 def _size_token_math(m: re.Match) -> str:
     if m["range"]:
-        return f"${_size_name(m['range'])} \\in \\{{{m['a']}, \\dots, {m['b']}\\}}$"
+        return f"${size_name_latex(m['range'])} \\in \\{{{m['a']}, \\dots, {m['b']}\\}}$"
     if m["set"]:
-        return f"${_size_name(m['set'])} \\in \\{{{m['items']}\\}}$"
+        return f"${size_name_latex(m['set'])} \\in \\{{{m['items']}\\}}$"
     value = m["value"]
     if value in ("True", "False"):
         value = rf"\text{{{value.lower()}}}"
-    return f"${_size_name(m['name'])} = {value}$"
-
-
-#: The scripts' short size names and the notation's symbols for them.
-_SIZE_NAMES = {"ci": "C_{in}", "co": "C_{out}", "cm": "C_{mid}", "Cin": "C_{in}", "Cout": "C_{out}",
-               "Cmid": "C_{mid}", "kh": "k_h", "kw": "k_w"}
+    return f"${size_name_latex(m['name'])} = {value}$"
 
 
 def _assignments_math(text: str) -> str:
     """``k1=2, C_in=3`` as ``$k_{1} = 2,\\allowbreak{} C_{in} = 3$``: a trailing number or an
     underscore part of a name becomes its subscript."""
     pairs = [pair.split("=", 1) for pair in text.split(", ")]
-    return "$" + ",\\allowbreak{} ".join(f"{_size_name(k)} = {v}" for k, v in pairs) + "$"
+    return "$" + ",\\allowbreak{} ".join(f"{size_name_latex(k)} = {v}" for k, v in pairs) + "$"
 
-
-def _size_name(n: str) -> str:
-    """A script's size name in the notation: ``k1`` -> ``k_{1}``, ``ci`` -> ``C_{in}``,
-    ``k1h`` -> ``k_{1,h}``, ``P_before`` -> ``P_{before}``; a longer word upright."""
-    if n in _SIZE_NAMES:
-        return _SIZE_NAMES[n]
-    m = re.fullmatch(r"([A-Za-z])(\d)([hw])", n)  # k1h: the height of the first kernel
-    if m is not None:
-        return f"{m[1]}_{{{m[2]},{m[3]}}}"
-    m = re.fullmatch(r"([A-Za-z]+)_(\d+|[A-Za-z]+)", n) if "_" in n else re.fullmatch(r"([A-Za-z]+?)(\d+)?", n)
-    if m is None:
-        return n
-    head = m[1] if len(m[1]) == 1 else rf"\mathrm{{{m[1]}}}"
-    return head if m[2] is None else f"{head}_{{{m[2]}}}"
 
 
 _LEMMA = re.compile(r"(?P<head>lemma \S+: \w+ \()(?P<strength>[\w-]+), (?P<sizes>.+)\)")

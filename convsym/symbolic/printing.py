@@ -115,3 +115,25 @@ def let_text(let: Let) -> str:
     """The plain-text form of :func:`let_latex`."""
     params = let.parameters()
     return f"{sympy.sstr(let.head(params))} := {text_sumexpr(let.at(*params))}"
+
+
+#: The proof scripts' short size names and the notation's symbols for them.
+SIZE_NAMES = {"ci": "C_{in}", "co": "C_{out}", "cm": "C_{mid}", "Cin": "C_{in}", "Cout": "C_{out}",
+              "Cmid": "C_{mid}", "kh": "k_h", "kw": "k_w"}
+
+
+def size_name_latex(name: object) -> str:
+    """A size named in a script's instances as the notation writes it: ``k1`` -> ``k_{1}``,
+    ``ci`` -> ``C_{in}``, ``k1h`` -> ``k_{1,h}``, ``P_before`` -> ``P_{before}``; a longer word
+    upright (``\\mathrm{groups}``)."""
+    n = str(name)
+    if n in SIZE_NAMES:
+        return SIZE_NAMES[n]
+    m = re.fullmatch(r"([A-Za-z])(\d)([hw])", n)  # k1h: the height of the first kernel
+    if m is not None:
+        return f"{m[1]}_{{{m[2]},{m[3]}}}"
+    m = re.fullmatch(r"([A-Za-z]+)_(\d+|[A-Za-z]+)", n) if "_" in n else re.fullmatch(r"([A-Za-z]+?)(\d+)?", n)
+    if m is None:
+        return n
+    head = m[1] if len(m[1]) == 1 else rf"\mathrm{{{m[1]}}}"
+    return head if m[2] is None else f"{head}_{{{m[2]}}}"
