@@ -46,6 +46,8 @@ def cases_record(what: str, cases: Sequence[Mapping]) -> Instances:
 def _case_math(case: Mapping) -> str:
     """A case as inline math for the book and ``convsym show``: ``$C_{in} = 1,\\ k_{1} = 2$``."""
     def value(v) -> str:
+        if isinstance(v, bool):  # as the book's size rows write them
+            return r"\text{" + str(v).lower() + "}"
         if isinstance(v, str):
             return r"\text{" + _escape_text(v) + "}"
         return str(v)
