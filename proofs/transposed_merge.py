@@ -11,9 +11,9 @@ from sympy import IndexedBase
 
 from convsym.exact import ops
 from convsym.exact import transposed as OT
-from convsym.proof import General, Identity, Refutation, load_checks
+from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
 from convsym.symbolic import opdefs_transposed as T
-from convsym.symbolic.rules import Fold, Name, Unfold
+from convsym.symbolic.rules import Collapse, Fold, GroupBy, Name, Restate, Unfold
 from convsym.symbolic.sums import Let, SumExpr, index
 from convsym.symbolic.symbols import sizes
 
@@ -26,6 +26,85 @@ SECTION = 2
 
 # =============================================================================================
 # 5. merging: two transposed convolutions, a convolution after a transposed one
+
+
+n5, C5, M5, k51, k52, s51, s52, d51, d52 = sizes("n C M k_1 k_2 s_1 s_2 d_1 d_2")
+p52, q51, q52 = index("p_2 q_1 q_2")  # paddings and output paddings may be 0
+i5, a5, b5, j5, m5, t5, c5, o5, mu5 = index("i a b j m t c o mu")
+x5, w51, w52, h5, W5, V5 = (IndexedBase(q) for q in ("x", "w_1", "w_2", "h", "W", "V"))
+#: the first layer's output length (no padding, output padding q_1) and the merged kernel's size
+n5_mid = sympy.expand((n5 - 1) * s51 + d51 * (k51 - 1) + 1 + q51)
+K5 = sympy.expand(s52 * d51 * (k51 - 1) + d52 * (k52 - 1) + 1)
+h5_def = Let(h5, lambda mm, tt: SumExpr.of(T.conv_transpose_dilated(x5, w51, C5, n5, k51, s51, 0, d51, mm, tt)))
+W5_def = Let(W5, lambda cc, oo, tt: SumExpr.of(
+    T.transposed_merge_channels(w51, w52, M5, k51, k52, s52, d51, d52, cc, oo, tt)))
+
+merge_two = General(
+    "transposed.merge-two",
+    "Two transposed convolutions in a row are one",
+    "For all channel counts $C, M$, lengths $n$, kernel sizes $k_1, k_2$, strides $s_1, s_2$, dilations "
+    "$d_1, d_2$, output paddings $q_1 \\ge 0$ and paddings $p_2 \\ge 0$, at every output channel $o$ and "
+    "position $i$: the transposed convolution $h$ of $x$ with $w_1$ (weight $C \\times M \\times k_1$, stride "
+    "$s_1$, dilation $d_1$, no padding, output padding $q_1$) followed by the transposed convolution with "
+    "$w_2$ ($M \\times O \\times k_2$, stride $s_2$, padding $p_2$, dilation $d_2$) is the transposed "
+    "convolution of $x$ with the kernel $W_{c,o,t} = \\sum_m \\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, "
+    "w_{2,m,o,b}$ of size $K = s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ ($s_2 (k_1 - 1) + k_2$ without "
+    "dilation), stride $s_1 s_2$, padding $p_2$ and dilation 1. One spatial axis; the other axis is "
+    "the same derivation (transposed.merge-two-2d checks both axes together), and "
+    "transposed.merge-two-length gives the output padding $s_2 q_1 + q_2$ that keeps the length. "
+    "With padding in the first layer it fails (transposed.merge-padded-first).",
+    idea="Write out both layers: the first scatters $x_{c,j}$ to $m = s_1 j + d_1 a$, which fixes the "
+         "intermediate position, and the second sends it on to $s_2 m + d_2 b - p_2$. Group the pairs of "
+         "taps by $t = s_2 d_1 a + d_2 b$: the output is then $s_1 s_2 j + t - p_2$, and the sum over the "
+         "pairs with the same $t$ is the merged kernel.",
+    lhs=T.conv_transpose_dilated(h5, w52, M5, n5_mid, k52, s52, p52, d52, o5, i5),
+    rhs=T.conv_transpose_dilated(x5, W5, C5, n5, K5, s51 * s52, p52, 1, o5, i5),
+    lets=[h5_def, W5_def],
+    size_hypotheses=[sympy.Ge(p52, 0), sympy.Ge(q51, 0)],
+    derivation=[
+        Unfold("conv_transpose_dilated", ("mu", "m", "b")),
+        Unfold("h"),
+        Unfold("conv_transpose_dilated", ("c", "j", "a")),
+        Collapse("m", s51 * j5 + d51 * a5),
+        GroupBy("t", s52 * d51 * a5 + d52 * b5, 0, K5 - 1, w51[c5, mu5, a5] * w52[mu5, o5, b5] * x5[c5, j5],
+                ("mu", "b", "c", "j", "a")),
+        Restate(("t", "mu", "b", "c", "j", "a"),
+                [sympy.Eq(s51 * s52 * j5 + t5 - p52, i5), sympy.Eq(s52 * d51 * a5 + d52 * b5, t5)]),
+        Fold(T.transposed_merge_channels(w51, w52, M5, k51, k52, s52, d51, d52, c5, o5, t5), ("mu", "a", "b")),
+        Name(W5_def, (c5, o5, t5)),
+        Fold(T.conv_transpose_dilated(x5, W5, C5, n5, K5, s51 * s52, p52, 1, o5, i5), ("c", "j", "t")),
+    ],
+    instances=[dict(n=2, C=2, M=2, k_1=2, k_2=2, s_1=2, s_2=2, d_1=1, d_2=2, q_1=1)],
+    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
+)
+
+
+def derive_merge_length(P: Proof) -> None:
+    mid = (n5 - 1) * s51 + d51 * (k51 - 1) + 1 + q51
+    two = (mid - 1) * s52 - 2 * p52 + d52 * (k52 - 1) + q52 + 1
+    one = (n5 - 1) * s51 * s52 - 2 * p52 + (K5 - 1) + (s52 * q51 + q52) + 1
+    P.equal("the second layer's output length, from the first layer's $(n-1)s_1 + d_1(k_1-1) + 1 + q_1$, "
+            "equals the merged layer's with output padding $s_2 q_1 + q_2$ (transposed.output-size)", two, one)
+    P.implies("with $q_1 < s_1$ and $q_2 < s_2$ that output padding is below the merged stride $s_1 s_2$, "
+              "so PyTorch accepts it",
+              [q51 >= 0, q51 <= s51 - 1, q52 >= 0, q52 <= s52 - 1], [s52 * q51 + q52 <= s51 * s52 - 1])
+    P.implies("with $q_2 \\ge s_2$ (allowed when $d_2 > s_2$) and $q_1 = s_1 - 1$ it is not: the merged "
+              "layer then needs an explicit crop",
+              [sympy.Eq(q51, s51 - 1), q52 >= s52], [s52 * q51 + q52 >= s51 * s52])
+
+
+merge_two_length = Checked(
+    "transposed.merge-two-length",
+    "The merged layer keeps the length with output padding $s_2 q_1 + q_2$",
+    "For all sizes: two transposed convolutions in a row (the first without padding, output padding "
+    "$q_1$; the second with padding $p_2$ and output padding $q_2$) have as many outputs as the merged "
+    "layer of transposed.merge-two with output padding $s_2 q_1 + q_2$; that output padding is valid "
+    "(below $s_1 s_2$) when $q_1 < s_1$ and $q_2 < s_2$, and can exceed it when $q_2 \\ge s_2$.",
+    idea="Expand both lengths of transposed.output-size as polynomials in the sizes; z3 bounds the "
+         "output padding.",
+    derive=derive_merge_length,
+    check_source=_src("test_transposed_merge_two_exact"),
+)
 
 
 def _tt_inputs(c, m, o, k1, k2, n, **_):
@@ -44,9 +123,9 @@ def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
     return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
 
 
-merge_two = Identity(
-    "transposed.merge-two",
-    "Two transposed convolutions in a row are one",
+merge_two_2d = Identity(
+    "transposed.merge-two-2d",
+    "Both axes and the output padding together: the merge as exact polynomials",
     "With no padding and no bias in the first layer: two transposed convolutions in a row, the first "
     "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
     "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
@@ -83,6 +162,47 @@ merge_padded_first = Refutation(
 )
 
 
+(s5c,) = sizes("s")
+n5_ca = sympy.expand((n5 - 1) * s5c + k51)  # the transposed layer's length (stride s_1, no padding)
+h5c_def = Let(h5, lambda mm, tt: SumExpr.of(T.conv_transpose_dilated(x5, w51, C5, n5, k51, s5c, 0, 1, mm, tt)))
+V5_def = Let(V5, lambda cc, oo, tt: SumExpr.of(T.conv_after_kernel(w51, w52, M5, k51, k52, cc, oo, tt)))
+
+conv_after = General(
+    "transposed.conv-after",
+    "A convolution after a transposed convolution is a transposed convolution",
+    "For all channel counts $C, M$, lengths $n$, kernel sizes $k_1, k_2$, strides $s$ and paddings "
+    "$0 \\le p_2 \\le k_2 - 1$, at every output channel $o$ and position $i$: the stride-1 convolution "
+    "with $w_2$ (weight $O \\times M \\times k_2$, zero padding $p_2$) of the transposed convolution $h$ "
+    "of $x$ with $w_1$ ($C \\times M \\times k_1$, stride $s$, no padding) is the transposed convolution "
+    "of $x$ with $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} w_{1,c,m,a}\\, w_{2,o,m,b}$ (size "
+    "$k_1 + k_2 - 1$), stride $s$ and padding $k_2 - 1 - p_2$. One spatial axis (transposed.conv-after-2d "
+    "checks both together); with padding in the transposed layer it fails "
+    "(transposed.conv-after-padded).",
+    idea="Write out both layers: output $i$ reads $h$ at $i + b - p_2$, which $x_{c,j}$ reaches through tap "
+         "$a$ when $s j + a = i + b - p_2$. Group the pairs of taps by $t = a - b + k_2 - 1$: the condition "
+         "becomes $s j + t - (k_2 - 1 - p_2) = i$, and the convolution's zero padding is never read, "
+         "because every scattered position lies inside $h$.",
+    lhs=T.padded_conv_channels(h5, w52, M5, n5_ca, k52, p52, o5, i5),
+    rhs=T.conv_transpose_dilated(x5, V5, C5, n5, k51 + k52 - 1, s5c, k52 - 1 - p52, 1, o5, i5),
+    lets=[h5c_def, V5_def],
+    size_hypotheses=[sympy.Ge(p52, 0), sympy.Le(p52, k52 - 1)],
+    derivation=[
+        Unfold("padded_conv_channels", ("mu", "b")),
+        Unfold("h"),
+        Unfold("conv_transpose_dilated", ("c", "j", "a")),
+        GroupBy("t", a5 - b5 + k52 - 1, 0, k51 + k52 - 2, w51[c5, mu5, a5] * w52[o5, mu5, b5] * x5[c5, j5],
+                ("mu", "b", "c", "j", "a")),
+        Restate(("t", "mu", "b", "c", "j", "a"),
+                [sympy.Eq(s5c * j5 + t5 - (k52 - 1 - p52), i5), sympy.Eq(a5 - b5 + k52 - 1, t5)]),
+        Fold(T.conv_after_kernel(w51, w52, M5, k51, k52, c5, o5, t5), ("mu", "a", "b")),
+        Name(V5_def, (c5, o5, t5)),
+        Fold(T.conv_transpose_dilated(x5, V5, C5, n5, k51 + k52 - 1, s5c, k52 - 1 - p52, 1, o5, i5), ("c", "j", "t")),
+    ],
+    instances=[dict(n=2, C=2, M=2, k_1=2, k_2=3, s=2)],
+    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
+)
+
+
 def _ca_inputs(c, m, o, k1, k2, n, **_):
     return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (o, m, k2, k2)}
 
@@ -99,9 +219,9 @@ def _conv_after_merged(T_, s, p2, k2, **_):
     return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
 
 
-conv_after = Identity(
-    "transposed.conv-after",
-    "A convolution after a transposed convolution is a transposed convolution",
+conv_after_2d = Identity(
+    "transposed.conv-after-2d",
+    "Both axes together: the convolution after a transposed one as exact polynomials",
     "With no padding and no bias in the transposed layer and a stride-1 convolution with padding "
     "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
     "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "

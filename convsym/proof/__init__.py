@@ -39,7 +39,8 @@ NAMES = {
     "Family": "convsym.proof.verdict", "StepRecord": "convsym.proof.verdict",
     "Verdict": "convsym.proof.verdict", "Witness": "convsym.proof.verdict",
     **{rule: "convsym.symbolic.rules"
-       for rule in ("Collapse", "Distribute", "Fold", "GroupBy", "Name", "Reorder", "Substitute", "Unfold")},
+       for rule in ("Collapse", "Distribute", "Fold", "GroupBy", "Name", "Reorder", "Restate", "Substitute",
+                    "Unfold")},
     **{name: "convsym.symbolic.sums"
        for name in ("Let", "OpDef", "Range", "SumExpr", "Term", "evaluate", "grid", "index")},
     "scalars": "convsym.symbolic.symbols", "sizes": "convsym.symbolic.symbols",
@@ -70,7 +71,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Checked", "Collapse", "Distribute", "Family", "Fold", "General", "GroupBy", "Identity", "Let", "Name", "OpDef",
-    "Proof", "ProofError", "Range", "Refutation", "Reorder", "StepRecord", "Substitute", "SumExpr", "Term",
+    "Proof", "ProofError", "Range", "Refutation", "Reorder", "Restate", "StepRecord", "Substitute", "SumExpr", "Term",
     "Theorem", "Unfold", "VariablePool", "Verdict", "Witness", "check_text", "defs", "evaluate", "family_text",
     "figures", "grid", "index", "load_checks", "minted", "ops", "scalars", "sizes",
 ]

@@ -92,8 +92,20 @@ def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: M
         return [{}]
     size_conds = [h for h in hypotheses if sympy.sympify(h).free_symbols <= set(sizes)]
     values = {s: [v for v in range(1, 9) if admissible(s, v)][:3] for s in sizes}
+    try:  # the conditions compiled once (exact integers); SymPy per combination is slow at 3^10
+        tests = [K.compile_bool(c) for c in size_conds]
+    except K.Unsupported:
+        tests = None
     candidates = []
     for combo in itertools.product(*(values[s] for s in sizes)):
+        if tests is not None:
+            ints = dict(zip(sizes, combo, strict=True))
+            try:
+                if all(t(ints) for t in tests):
+                    candidates.append(combo)
+                continue
+            except K.Unsupported:
+                pass  # this combination is decided by SymPy below
         env = dict(zip(sizes, map(sympy.Integer, combo), strict=True))
         if _holds(size_conds, env):
             candidates.append(combo)

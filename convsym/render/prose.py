@@ -190,7 +190,7 @@ def checked_prose(text: str) -> str:
 #: The rules of a derivation (:mod:`convsym.symbolic.rules`): each rewrites the whole expression
 #: of the step before, so the part it changed can be shown.
 REWRITE_RULES = frozenset({"definition", "linearity", "exchange of sums", "substitution", "partition by value",
-                           "fold", "collapse"})
+                           "fold", "collapse", "equivalent conditions"})
 
 _TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
 #: A changed part longer than this (characters of LaTeX) is not shown apart: the step rewrote

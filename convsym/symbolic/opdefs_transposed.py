@@ -112,3 +112,73 @@ conv_transpose_channels = OpDef(
     doc=(r"(x \star^\top w)_{o,i} = \sum_c \sum_j \sum_a [s j + a - p = i]\, w_{c,o,a} x_{c,j}: weight "
          r"(C_{in}, C_{out}, k), the output channel on axis 1."),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# merging: channels and dilation (two transposed convolutions in a row, a convolution after one)
+
+cm, mm, bb = index("c m b")
+
+
+def _ctd_body(y, w, C, n, k, s, p, d, o, i) -> SumExpr:
+    return SumExpr.of(Term(w[cm, o, a] * y[cm, j],
+                           (Range.of(cm, 0, C - 1), Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),
+                           (sympy.Eq(s * j + d * a - p, i),)))
+
+
+conv_transpose_dilated = OpDef(
+    "conv_transpose_dilated",
+    _ctd_body,
+    lambda y, w, C, n, k, s, p, d, o, i: (
+        rf"\left({y} \mathbin{{\star^{{\top}}_{{{s},{p},{d}}}}} "
+        rf"{w}\right)_{{{o},{i}}}"),
+    doc=(r"(y \star^\top_{s,p,d} w)_{o,i} = \sum_{c<C} \sum_{j<n} \sum_{a<k} [s j + d a - p = i]\, w_{c,o,a} "
+         r"y_{c,j}: the transposed convolution with channels, weight (C_{in}, C_{out}, k)."),
+)
+
+
+def _tmerge_ch_body(w1, w2, M, k1, k2, s2, d1, d2, c, o, t) -> SumExpr:
+    return SumExpr.of(Term(w1[c, mm, a] * w2[mm, o, bb],
+                           (Range.of(mm, 0, M - 1), Range.of(a, 0, k1 - 1), Range.of(bb, 0, k2 - 1)),
+                           (sympy.Eq(s2 * d1 * a + d2 * bb, t),)))
+
+
+transposed_merge_channels = OpDef(
+    "transposed_merge_channels",
+    _tmerge_ch_body,
+    lambda w1, w2, M, k1, k2, s2, d1, d2, c, o, t: (
+        rf"\left({w1} \circledast^{{\top}}_{{{s2},{d1},{d2}}} "
+        rf"{w2}\right)_{{{c},{o},{t}}}"),
+    doc=(r"(w_1 \circledast^\top_{s_2,d_1,d_2} w_2)_{c,o,t} = \sum_{m<M} \sum_{a,b:\ s_2 d_1 a + d_2 b = t} "
+         r"w_{1,c,m,a} w_{2,m,o,b}: the kernel of two transposed convolutions in a row."),
+)
+
+
+def _pconv_ch_body(x, w, C, n, k, p, o, i) -> SumExpr:
+    pos = i + bb - p
+    return SumExpr.of(Term(w[o, cm, bb] * x[cm, pos], (Range.of(cm, 0, C - 1), Range.of(bb, 0, k - 1)),
+                           (sympy.Ge(pos, 0), sympy.Le(pos, n - 1))))
+
+
+padded_conv_channels = OpDef(
+    "padded_conv_channels",
+    _pconv_ch_body,
+    lambda x, w, C, n, k, p, o, i: rf"\left({x} \star_{{1,{p},1}} {w}\right)_{{{o},{i}}}",
+    doc=(r"(x \star_{1,p,1} w)_{o,i} = \sum_{c<C} \sum_{b<k} [0 \le i + b - p \le n-1]\, w_{o,c,b} "
+         r"x_{c,i+b-p}: a stride-1 convolution with channels and zero padding p."),
+)
+
+
+def _corr_kernel_body(w1, w2, M, k1, k2, c, o, t) -> SumExpr:
+    return SumExpr.of(Term(w1[c, mm, a] * w2[o, mm, bb],
+                           (Range.of(mm, 0, M - 1), Range.of(a, 0, k1 - 1), Range.of(bb, 0, k2 - 1)),
+                           (sympy.Eq(a - bb + k2 - 1, t),)))
+
+
+conv_after_kernel = OpDef(
+    "conv_after_kernel",
+    _corr_kernel_body,
+    lambda w1, w2, M, k1, k2, c, o, t: rf"\left({w1} \mathbin{{\star^{{\top}}}} {w2}\right)_{{{c},{o},{t}}}",
+    doc=(r"(w_1 \star^\top w_2)_{c,o,t} = \sum_{m<M} \sum_{a,b:\ a - b + k_2 - 1 = t} w_{1,c,m,a} w_{2,o,m,b}: "
+         r"the kernel of a convolution after a transposed convolution."),
+)

@@ -14,7 +14,8 @@ The rules, in the order a convolution derivation usually needs them:
 ``GroupBy``     partition a sum by the value ``t`` of an index expression (strides, dilations);
 ``Fold``        recognise a (partial) sum as the definition of an operation and name it;
 ``Name``        name an expression (or a factor of a product) by an intermediate definition;
-``Collapse``    drop the sum of an index that the domain pins to one value.
+``Collapse``    drop the sum of an index that the domain pins to one value;
+``Restate``     replace the conditions of a sum by equivalent ones (the same points).
 """
 
 from __future__ import annotations
@@ -160,7 +161,9 @@ class Unfold(Rule):
         out: list[Term] = []
         found = False
         for term in expr.terms:
-            summand = sympy.sympify(term.summand)
+            # expanded first: expansion also rewrites the arguments of an application, and the
+            # applications must be found in the form the additive parts below have
+            summand = sympy.expand(sympy.sympify(term.summand))
             atoms = sorted(
                 [a for a in summand.atoms(App, Indexed) if self._matches(a, ctx)],
                 key=sympy.default_sort_key,
@@ -176,6 +179,8 @@ class Unfold(Rule):
             rest = summand
             for atom in atoms:
                 hit, rest = _split_additive(rest, lambda p, a=atom: p.has(a))
+                if not hit:
+                    raise ProofError(f"{sympy.sstr(atom)} occurs in no additive part of {sympy.sstr(summand)}")
                 for part in hit:
                     coeff = _linear_coefficient(part, atom)
                     host_syms = _term_symbols(Term(coeff, term.ranges, term.where)) | (atom.free_symbols - labels(atom))
@@ -608,4 +613,70 @@ class Collapse(Rule):
             how.append(d.how)
         if not hit:
             raise ProofError(f"no sum over {self.index} to collapse")
+        return Outcome(SumExpr(tuple(out)), tuple(conds), tuple(how))
+
+
+_RELATIONS = (sympy.Eq, sympy.Ne, sympy.Ge, sympy.Gt, sympy.Le, sympy.Lt)
+
+
+@dataclass
+class Restate(Rule):
+    """Replace the conditions (``where``) of the sum over exactly ``indices`` by ``where``.
+
+    The sum runs over the same integer points when the old domain (ranges and conditions) and the
+    new one are the same set for every value of the sizes and of the outer indices allowed by the
+    hypotheses: decided by z3, for all sizes.  The summand and the ranges stay as they are.  Used
+    where one condition is rewritten with the help of another (``s a + b - p = i`` becomes
+    ``t - p = i`` given ``s a + b = t``), or a condition the others imply is dropped.  The new
+    conditions may mention only symbols the term already has.
+    """
+
+    indices: tuple[str, ...]
+    where: Sequence[Expr]
+    name = "equivalent conditions"
+
+    def describe(self) -> str:
+        over = ", ".join(_index_latex(q) for q in self.indices)
+        conds = [sympy.sympify(c) for c in self.where]
+        return (f"restate the conditions of the sum over ${over}$ as ${_latex_conds(conds)}$, which select "
+                "the same points")
+
+    def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
+        names = set(self.indices)
+        if len(names) != len(self.indices):
+            raise ProofError(f"the indices {tuple(self.indices)} are not distinct")
+        out = list(expr.terms)
+        conds, how = [], []
+        hit = False
+        for k, term in enumerate(expr.terms):
+            known = {str(i): i for i in term.indices}
+            if set(known) != names:
+                continue
+            hit = True
+            available = {str(q): q for q in _term_symbols(term)}
+            for h in ctx.hypotheses:
+                available.update({str(q): q for q in sympy.sympify(h).free_symbols})
+            new_where = []
+            for c in self.where:
+                c = sympy.sympify(c)
+                if not isinstance(c, _RELATIONS):
+                    raise ProofError(f"condition {c} is not an equation or inequality")
+                stray = sorted(str(q) for q in c.free_symbols if str(q) not in available)
+                if stray:
+                    raise ProofError(f"condition {c} mentions {', '.join(stray)}, which the sum does not have")
+                c = c.xreplace({q: available[str(q)] for q in c.free_symbols})
+                if c is sympy.true or c is sympy.false:
+                    raise ProofError(f"condition {c} is constant; restate only with conditions on the indices")
+                new_where.append(c)
+            new = Term(term.summand, term.ranges, tuple(new_where), term.inner)
+            d = decide.equivalent(term.domain(), new.domain(), ctx.hypotheses, bound=term.indices)
+            if not d.holds:
+                raise ProofError(
+                    f"the new conditions do not select the same points: {d.how} {d.counterexample}"
+                )
+            conds.append(rf"\{{{_latex_conds(term.domain())}\}} = \{{{_latex_conds(new.domain())}\}}")
+            how.append(d.how)
+            out[k] = new
+        if not hit:
+            raise ProofError(f"no sum over exactly the indices {sorted(names)}")
         return Outcome(SumExpr(tuple(out)), tuple(conds), tuple(how))
