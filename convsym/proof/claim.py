@@ -21,6 +21,7 @@ positions ``0`` and ``1``.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 import sympy
@@ -85,45 +86,74 @@ def check_hypotheses(name: str, hypotheses: Sequence, sizes: Sequence[Symbol]) -
     return d.counterexample or {}
 
 
-def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: Mapping[str, int]) -> list[dict]:
-    """Every size at its least value and the next, in combination (capped), filtered by the hypotheses."""
-    sizes = list(sizes)
-    if not sizes:
-        return [{}]
-    size_conds = [h for h in hypotheses if sympy.sympify(h).free_symbols <= set(sizes)]
-    values = {s: [v for v in range(1, 9) if admissible(s, v)][:3] for s in sizes}
+def _satisfying(sizes: Sequence[Symbol], values: Mapping, conds: Sequence) -> list[tuple[int, ...]]:
+    """The combinations of ``values`` of ``sizes`` (product order) that satisfy ``conds``."""
     try:  # the conditions compiled once (exact integers); SymPy per combination is slow at 3^10
-        tests = [K.compile_bool(c) for c in size_conds]
+        tests = [K.compile_bool(c) for c in conds]
     except K.Unsupported:
         tests = None
-    candidates = []
+    out = []
     for combo in itertools.product(*(values[s] for s in sizes)):
         if tests is not None:
             ints = dict(zip(sizes, combo, strict=True))
             try:
                 if all(t(ints) for t in tests):
-                    candidates.append(combo)
+                    out.append(combo)
                 continue
             except K.Unsupported:
                 pass  # this combination is decided by SymPy below
         env = dict(zip(sizes, map(sympy.Integer, combo), strict=True))
-        if _holds(size_conds, env):
-            candidates.append(combo)
-    if not candidates and example:
-        candidates = [tuple(example.get(str(s), 1) for s in sizes)]
-    if not candidates:
-        return []
-    least = [min(c[k] for c in candidates) for k in range(len(sizes))]
-    chosen = [c for c in candidates if all(c[k] in (least[k], least[k] + 1) for k in range(len(sizes)))]
-    if not chosen:
-        chosen = [min(candidates)]
-    if len(chosen) > MAX_BOUNDARY:
-        keep = {tuple(least), tuple(v + 1 for v in least)}
+        if _holds(conds, env):
+            out.append(combo)
+    return out
+
+
+def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: Mapping[str, int]) -> list[dict]:
+    """Every size at its least value and the next, in combination (capped), filtered by the hypotheses.
+
+    The candidates are the first three admissible values of each size that satisfy the size
+    hypotheses; a size no hypothesis mentions is independent of the others, so only the sizes the
+    hypotheses mention are enumerated together (3^10 combinations would be slow), and the rest
+    are combined afterwards: the instances are those of the full enumeration, in its order."""
+    sizes = list(sizes)
+    if not sizes:
+        return [{}]
+    size_conds = [h for h in hypotheses if sympy.sympify(h).free_symbols <= set(sizes)]
+    values = {s: [v for v in range(1, 9) if admissible(s, v)][:3] for s in sizes}
+    mentioned = set().union(*(sympy.sympify(h).free_symbols for h in size_conds)) if size_conds else set()
+    tied = [s for s in sizes if s in mentioned]
+    tied_ok = _satisfying(tied, values, size_conds)
+    if not tied_ok or any(not values[s] for s in sizes):
+        if not example:
+            return []
+        least = [example.get(str(s), 1) for s in sizes]
+        return [dict(zip(sizes, map(sympy.Integer, least), strict=True))]
+    least = {s: values[s][0] for s in sizes if s not in mentioned}
+    least.update({s: min(c[k] for c in tied_ok) for k, s in enumerate(tied)})
+    near = {s: [v for v in values[s] if v in (least[s], least[s] + 1)] for s in sizes}
+    tied_near = {c for c in tied_ok if all(c[k] in near[s] for k, s in enumerate(tied))}
+    position = {s: k for k, s in enumerate(tied)}
+
+    def ok(combo) -> bool:
+        return tuple(combo[sizes.index(s)] for s in tied) in tied_near
+
+    total = len(tied_near) * math.prod(len(near[s]) for s in sizes if s not in position)
+    if total == 0:  # no candidate near the least values: the least candidate
+        first = dict(zip(tied, min(tied_ok), strict=True))
+        chosen = [tuple(first[s] if s in position else values[s][0] for s in sizes)]
+    elif total <= MAX_BOUNDARY:
+        chosen = [c for c in itertools.product(*(near[s] for s in sizes)) if ok(c)]
+    else:
+        low = tuple(least[s] for s in sizes)
+        keep = {low, tuple(v + 1 for v in low)}
         for k in range(len(sizes)):
-            one = list(least)
+            one = list(low)
             one[k] += 1
             keep.add(tuple(one))
-        chosen = [c for c in chosen if c in keep] or chosen[:MAX_BOUNDARY]
+        chosen = sorted(c for c in keep if ok(c) and all(c[k] in near[s] for k, s in enumerate(sizes)))
+        if not chosen:
+            chosen = list(itertools.islice((c for c in itertools.product(*(near[s] for s in sizes)) if ok(c)),
+                                           MAX_BOUNDARY))
     return [dict(zip(sizes, map(sympy.Integer, c), strict=True)) for c in chosen]
 
 
