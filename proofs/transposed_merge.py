@@ -28,55 +28,75 @@ SECTION = 2
 # 5. merging: two transposed convolutions, a convolution after a transposed one
 
 
-n5, C5, M5, k51, k52, s51, s52, d51, d52 = sizes("n C M k_1 k_2 s_1 s_2 d_1 d_2")
-p52, q51, q52 = index("p_2 q_1 q_2")  # paddings and output paddings may be 0
-i5, a5, b5, j5, m5, t5, c5, o5, mu5 = index("i a b j m t c o mu")
+(n5h, n5w, C5, M5, k1h, k1w, k2h, k2w, s1h, s1w, s2h, s2w, d1h, d1w, d2h, d2w) = sizes(
+    "n_h n_w C M k^h_1 k^w_1 k^h_2 k^w_2 s^h_1 s^w_1 s^h_2 s^w_2 d^h_1 d^w_1 d^h_2 d^w_2")
+p2h, p2w, q1h, q1w = index("p^h_2 p^w_2 q^h_1 q^w_1")  # paddings and output paddings may be 0
+i5, j5, o5, c5, mu5, th5, tw5 = index("i j o c mu t_h t_w")
+ah5, aw5, bh5, bw5, jh5, jw5 = index("a_h a_w b_h b_w j_h j_w")
 x5, w51, w52, h5, W5, V5 = (IndexedBase(q) for q in ("x", "w_1", "w_2", "h", "W", "V"))
-#: the first layer's output length (no padding, output padding q_1) and the merged kernel's size
-n5_mid = sympy.expand((n5 - 1) * s51 + d51 * (k51 - 1) + 1 + q51)
-K5 = sympy.expand(s52 * d51 * (k51 - 1) + d52 * (k52 - 1) + 1)
-h5_def = Let(h5, lambda mm, tt: SumExpr.of(T.conv_transpose_dilated(x5, w51, C5, n5, k51, s51, 0, d51, mm, tt)))
-W5_def = Let(W5, lambda cc, oo, tt: SumExpr.of(
-    T.transposed_merge_channels(w51, w52, M5, k51, k52, s52, d51, d52, cc, oo, tt)))
+#: the first layer's output size (no padding, output padding q_1) and the merged kernel's, per axis
+n5mh = sympy.expand((n5h - 1) * s1h + d1h * (k1h - 1) + 1 + q1h)
+n5mw = sympy.expand((n5w - 1) * s1w + d1w * (k1w - 1) + 1 + q1w)
+K5h = sympy.expand(s2h * d1h * (k1h - 1) + d2h * (k2h - 1) + 1)
+K5w = sympy.expand(s2w * d1w * (k1w - 1) + d2w * (k2w - 1) + 1)
+h5_def = Let(h5, lambda mm, ii, jj: SumExpr.of(
+    T.conv_transpose2d_dilated(x5, w51, C5, n5h, n5w, k1h, k1w, s1h, s1w, 0, 0, d1h, d1w, mm, ii, jj)))
+W5_def = Let(W5, lambda cc, oo, tth, ttw: SumExpr.of(
+    T.transposed_merge2d(w51, w52, M5, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, cc, oo, tth, ttw)))
+_tt_summand = w51[c5, mu5, ah5, aw5] * w52[mu5, o5, bh5, bw5] * x5[c5, jh5, jw5]
+_tt_all = ("mu", "b_h", "b_w", "c", "j_h", "j_w", "a_h", "a_w")
 
 merge_two = General(
     "transposed.merge-two",
     "Two transposed convolutions in a row are one",
-    "For all channel counts $C, M$, lengths $n$, kernel sizes $k_1, k_2$, strides $s_1, s_2$, dilations "
-    "$d_1, d_2$, output paddings $q_1 \\ge 0$ and paddings $p_2 \\ge 0$, at every output channel $o$ and "
-    "position $i$: the transposed convolution $h$ of $x$ with $w_1$ (weight $C \\times M \\times k_1$, stride "
-    "$s_1$, dilation $d_1$, no padding, output padding $q_1$) followed by the transposed convolution with "
-    "$w_2$ ($M \\times O \\times k_2$, stride $s_2$, padding $p_2$, dilation $d_2$) is the transposed "
-    "convolution of $x$ with the kernel $W_{c,o,t} = \\sum_m \\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, "
-    "w_{2,m,o,b}$ of size $K = s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ ($s_2 (k_1 - 1) + k_2$ without "
-    "dilation), stride $s_1 s_2$, padding $p_2$ and dilation 1. One spatial axis; the other axis is "
-    "the same derivation (transposed.merge-two-2d checks both axes together), and "
-    "transposed.merge-two-length gives the output padding $s_2 q_1 + q_2$ that keeps the length. "
-    "With padding in the first layer it fails (transposed.merge-padded-first).",
-    idea="Write out both layers: the first scatters $x_{c,j}$ to $m = s_1 j + d_1 a$, which fixes the "
-         "intermediate position, and the second sends it on to $s_2 m + d_2 b - p_2$. Group the pairs of "
-         "taps by $t = s_2 d_1 a + d_2 b$: the output is then $s_1 s_2 j + t - p_2$, and the sum over the "
-         "pairs with the same $t$ is the merged kernel.",
-    lhs=T.conv_transpose_dilated(h5, w52, M5, n5_mid, k52, s52, p52, d52, o5, i5),
-    rhs=T.conv_transpose_dilated(x5, W5, C5, n5, K5, s51 * s52, p52, 1, o5, i5),
+    "For all channel counts $C, M$, sizes $n_h \\times n_w$, kernel sizes, strides, dilations (each "
+    "axis its own), output paddings $q_1 \\ge 0$ and paddings $p_2 \\ge 0$, at every output channel $o$ "
+    "and position $(i, j)$: the transposed convolution $h$ of $x$ with $w_1$ (weight $C \\times M \\times "
+    "k^h_1 \\times k^w_1$, stride $s_1$, dilation $d_1$, no padding, output padding $q_1$) followed by "
+    "the transposed convolution with $w_2$ ($M \\times O \\times k^h_2 \\times k^w_2$, stride $s_2$, "
+    "padding $p_2$, dilation $d_2$) is the transposed convolution of $x$ with the kernel $W_{c,o,t_h,t_w} "
+    "= \\sum_m \\sum w_{1,c,m,a_h,a_w}\\, w_{2,m,o,b_h,b_w}$ over the taps with $s_2 d_1 a + d_2 b = t$ "
+    "on each axis, of size $K = s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ per axis ($s_2 (k_1 - 1) + k_2$ "
+    "without dilation), stride $s_1 s_2$, padding $p_2$ and dilation 1. transposed.merge-two-length "
+    "gives the output padding $s_2 q_1 + q_2$ that keeps the size; with padding in the first layer it "
+    "fails (transposed.merge-padded-first).",
+    idea="Write out both layers: the first scatters $x_{c,j_h,j_w}$ to $m_h = s_1 j_h + d_1 a_h$, which "
+         "fixes the intermediate position, and the second sends it on to $s_2 m_h + d_2 b_h - p_2$ (the "
+         "same on the other axis). Group the pairs of taps by $t_h = s_2 d_1 a_h + d_2 b_h$: the output "
+         "is then $s_1 s_2 j_h + t_h - p_2$, and the sum over the pairs with the same $t$ is the merged "
+         "kernel.",
+    lhs=T.conv_transpose2d_dilated(h5, w52, M5, n5mh, n5mw, k2h, k2w, s2h, s2w, p2h, p2w, d2h, d2w, o5, i5, j5),
+    rhs=T.conv_transpose2d_dilated(x5, W5, C5, n5h, n5w, K5h, K5w, s1h * s2h, s1w * s2w, p2h, p2w, 1, 1,
+                                   o5, i5, j5),
     lets=[h5_def, W5_def],
-    size_hypotheses=[sympy.Ge(p52, 0), sympy.Ge(q51, 0)],
+    size_hypotheses=[sympy.Ge(p2h, 0), sympy.Ge(p2w, 0), sympy.Ge(q1h, 0), sympy.Ge(q1w, 0)],
     derivation=[
-        Unfold("conv_transpose_dilated", ("mu", "m", "b")),
+        Unfold("conv_transpose2d_dilated", ("mu", "m_h", "m_w", "b_h", "b_w")),
         Unfold("h"),
-        Unfold("conv_transpose_dilated", ("c", "j", "a")),
-        Collapse("m", s51 * j5 + d51 * a5),
-        GroupBy("t", s52 * d51 * a5 + d52 * b5, 0, K5 - 1, w51[c5, mu5, a5] * w52[mu5, o5, b5] * x5[c5, j5],
-                ("mu", "b", "c", "j", "a")),
-        Restate(("t", "mu", "b", "c", "j", "a"),
-                [sympy.Eq(s51 * s52 * j5 + t5 - p52, i5), sympy.Eq(s52 * d51 * a5 + d52 * b5, t5)]),
-        Fold(T.transposed_merge_channels(w51, w52, M5, k51, k52, s52, d51, d52, c5, o5, t5), ("mu", "a", "b")),
-        Name(W5_def, (c5, o5, t5)),
-        Fold(T.conv_transpose_dilated(x5, W5, C5, n5, K5, s51 * s52, p52, 1, o5, i5), ("c", "j", "t")),
+        Unfold("conv_transpose2d_dilated", ("c", "j_h", "j_w", "a_h", "a_w")),
+        Collapse("m_h", s1h * jh5 + d1h * ah5),
+        Collapse("m_w", s1w * jw5 + d1w * aw5),
+        GroupBy("t_h", s2h * d1h * ah5 + d2h * bh5, 0, K5h - 1, _tt_summand, _tt_all),
+        GroupBy("t_w", s2w * d1w * aw5 + d2w * bw5, 0, K5w - 1, _tt_summand, ("t_h",) + _tt_all),
+        Restate(("t_w", "t_h") + _tt_all,
+                [sympy.Eq(s1h * s2h * jh5 + th5 - p2h, i5), sympy.Eq(s1w * s2w * jw5 + tw5 - p2w, j5),
+                 sympy.Eq(s2h * d1h * ah5 + d2h * bh5, th5), sympy.Eq(s2w * d1w * aw5 + d2w * bw5, tw5)]),
+        Fold(T.transposed_merge2d(w51, w52, M5, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, c5, o5, th5, tw5),
+             ("mu", "a_h", "a_w", "b_h", "b_w")),
+        Name(W5_def, (c5, o5, th5, tw5)),
+        Fold(T.conv_transpose2d_dilated(x5, W5, C5, n5h, n5w, K5h, K5w, s1h * s2h, s1w * s2w, p2h, p2w, 1, 1,
+                                        o5, i5, j5), ("c", "j_h", "j_w", "t_h", "t_w")),
     ],
-    instances=[dict(n=2, C=2, M=2, k_1=2, k_2=2, s_1=2, s_2=2, d_1=1, d_2=2, q_1=1)],
+    instances=[{"n_h": 2, "n_w": 1, "C": 2, "M": 1, "k^h_1": 2, "k^w_1": 1, "k^h_2": 2, "k^w_2": 2, "s^h_1": 2,
+                "s^w_1": 1, "s^h_2": 1, "s^w_2": 2, "d^h_1": 1, "d^w_1": 2, "d^h_2": 2, "d^w_2": 1, "q^h_1": 1,
+                "q^w_1": 0}],
     check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
 )
+
+# the length, one axis (the other is the same with its own sizes)
+n5, k51, k52, s51, s52, d51, d52 = sizes("n k_1 k_2 s_1 s_2 d_1 d_2")
+p52, q51, q52 = index("p_2 q_1 q_2")
+K5 = sympy.expand(s52 * d51 * (k51 - 1) + d52 * (k52 - 1) + 1)
 
 
 def derive_merge_length(P: Proof) -> None:
@@ -123,10 +143,13 @@ def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
     return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
 
 
-merge_two_2d = Identity(
-    "transposed.merge-two-2d",
-    "Both axes and the output padding together: the merge as exact polynomials",
-    "With no padding and no bias in the first layer: two transposed convolutions in a row, the first "
+merge_two_exact = Identity(
+    "transposed.merge-two-exact",
+    "The merge as the library computes it, output padding included",
+    "transposed.merge-two derives the merge at every position for all sizes; this family checks the "
+    "library's own arithmetic for it (the exact layers of convsym.exact and the kernel merge the "
+    "transforms use), whole outputs with their sizes. With no padding and no bias in the first layer: "
+    "two transposed convolutions in a row, the first "
     "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
     "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
     "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
@@ -162,43 +185,53 @@ merge_padded_first = Refutation(
 )
 
 
-(s5c,) = sizes("s")
-n5_ca = sympy.expand((n5 - 1) * s5c + k51)  # the transposed layer's length (stride s_1, no padding)
-h5c_def = Let(h5, lambda mm, tt: SumExpr.of(T.conv_transpose_dilated(x5, w51, C5, n5, k51, s5c, 0, 1, mm, tt)))
-V5_def = Let(V5, lambda cc, oo, tt: SumExpr.of(T.conv_after_kernel(w51, w52, M5, k51, k52, cc, oo, tt)))
+(s5,) = sizes("s")
+p2h5, p2w5 = index("p^h_2 p^w_2")
+n5ch = sympy.expand((n5h - 1) * s5 + k1h)  # the transposed layer's size (stride s, no padding)
+n5cw = sympy.expand((n5w - 1) * s5 + k1w)
+h5c_def = Let(h5, lambda mm, ii, jj: SumExpr.of(
+    T.conv_transpose2d_dilated(x5, w51, C5, n5h, n5w, k1h, k1w, s5, s5, 0, 0, 1, 1, mm, ii, jj)))
+V5_def = Let(V5, lambda cc, oo, tth, ttw: SumExpr.of(
+    T.conv_after_kernel2d(w51, w52, M5, k1h, k1w, k2h, k2w, cc, oo, tth, ttw)))
+_ca_summand = w51[c5, mu5, ah5, aw5] * w52[o5, mu5, bh5, bw5] * x5[c5, jh5, jw5]
 
 conv_after = General(
     "transposed.conv-after",
     "A convolution after a transposed convolution is a transposed convolution",
-    "For all channel counts $C, M$, lengths $n$, kernel sizes $k_1, k_2$, strides $s$ and paddings "
-    "$0 \\le p_2 \\le k_2 - 1$, at every output channel $o$ and position $i$: the stride-1 convolution "
-    "with $w_2$ (weight $O \\times M \\times k_2$, zero padding $p_2$) of the transposed convolution $h$ "
-    "of $x$ with $w_1$ ($C \\times M \\times k_1$, stride $s$, no padding) is the transposed convolution "
-    "of $x$ with $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} w_{1,c,m,a}\\, w_{2,o,m,b}$ (size "
-    "$k_1 + k_2 - 1$), stride $s$ and padding $k_2 - 1 - p_2$. One spatial axis (transposed.conv-after-2d "
-    "checks both together); with padding in the transposed layer it fails "
-    "(transposed.conv-after-padded).",
-    idea="Write out both layers: output $i$ reads $h$ at $i + b - p_2$, which $x_{c,j}$ reaches through tap "
-         "$a$ when $s j + a = i + b - p_2$. Group the pairs of taps by $t = a - b + k_2 - 1$: the condition "
-         "becomes $s j + t - (k_2 - 1 - p_2) = i$, and the convolution's zero padding is never read, "
-         "because every scattered position lies inside $h$.",
-    lhs=T.padded_conv_channels(h5, w52, M5, n5_ca, k52, p52, o5, i5),
-    rhs=T.conv_transpose_dilated(x5, V5, C5, n5, k51 + k52 - 1, s5c, k52 - 1 - p52, 1, o5, i5),
+    "For all channel counts $C, M$, sizes $n_h \\times n_w$, kernel sizes $k_1, k_2$ (each axis its "
+    "own), strides $s$ and paddings $0 \\le p_2 \\le k_2 - 1$ per axis, at every output channel $o$ and "
+    "position $(i, j)$: the stride-1 convolution with $w_2$ (weight $O \\times M \\times k^h_2 \\times "
+    "k^w_2$, zero padding $p_2$) of the transposed convolution $h$ of $x$ with $w_1$ ($C \\times M \\times "
+    "k^h_1 \\times k^w_1$, stride $s$, no padding) is the transposed convolution of $x$ with $V_{c,o,t_h,"
+    "t_w} = \\sum_m \\sum w_{1,c,m,a_h,a_w}\\, w_{2,o,m,b_h,b_w}$ over the taps with $a - b + k_2 - 1 = t$ "
+    "on each axis (size $k_1 + k_2 - 1$), stride $s$ and padding $k_2 - 1 - p_2$. With padding in the "
+    "transposed layer it fails (transposed.conv-after-padded).",
+    idea="Write out both layers: output $i$ reads $h$ at $i + b_h - p_2$, which $x_{c,j_h,j_w}$ reaches "
+         "through tap $a_h$ when $s j_h + a_h = i + b_h - p_2$. Group the pairs of taps by $t_h = a_h - b_h "
+         "+ k_2 - 1$: the condition becomes $s j_h + t_h - (k_2 - 1 - p_2) = i$, and the convolution's zero "
+         "padding is never read, because every scattered position lies inside $h$.",
+    lhs=T.padded_conv2d_channels(h5, w52, M5, n5ch, n5cw, k2h, k2w, p2h5, p2w5, o5, i5, j5),
+    rhs=T.conv_transpose2d_dilated(x5, V5, C5, n5h, n5w, k1h + k2h - 1, k1w + k2w - 1, s5, s5,
+                                   k2h - 1 - p2h5, k2w - 1 - p2w5, 1, 1, o5, i5, j5),
     lets=[h5c_def, V5_def],
-    size_hypotheses=[sympy.Ge(p52, 0), sympy.Le(p52, k52 - 1)],
+    size_hypotheses=[sympy.Ge(p2h5, 0), sympy.Le(p2h5, k2h - 1), sympy.Ge(p2w5, 0), sympy.Le(p2w5, k2w - 1)],
     derivation=[
-        Unfold("padded_conv_channels", ("mu", "b")),
+        Unfold("padded_conv2d_channels", ("mu", "b_h", "b_w")),
         Unfold("h"),
-        Unfold("conv_transpose_dilated", ("c", "j", "a")),
-        GroupBy("t", a5 - b5 + k52 - 1, 0, k51 + k52 - 2, w51[c5, mu5, a5] * w52[o5, mu5, b5] * x5[c5, j5],
-                ("mu", "b", "c", "j", "a")),
-        Restate(("t", "mu", "b", "c", "j", "a"),
-                [sympy.Eq(s5c * j5 + t5 - (k52 - 1 - p52), i5), sympy.Eq(a5 - b5 + k52 - 1, t5)]),
-        Fold(T.conv_after_kernel(w51, w52, M5, k51, k52, c5, o5, t5), ("mu", "a", "b")),
-        Name(V5_def, (c5, o5, t5)),
-        Fold(T.conv_transpose_dilated(x5, V5, C5, n5, k51 + k52 - 1, s5c, k52 - 1 - p52, 1, o5, i5), ("c", "j", "t")),
+        Unfold("conv_transpose2d_dilated", ("c", "j_h", "j_w", "a_h", "a_w")),
+        GroupBy("t_h", ah5 - bh5 + k2h - 1, 0, k1h + k2h - 2, _ca_summand, _tt_all),
+        GroupBy("t_w", aw5 - bw5 + k2w - 1, 0, k1w + k2w - 2, _ca_summand, ("t_h",) + _tt_all),
+        Restate(("t_w", "t_h") + _tt_all,
+                [sympy.Eq(s5 * jh5 + th5 - (k2h - 1 - p2h5), i5), sympy.Eq(s5 * jw5 + tw5 - (k2w - 1 - p2w5), j5),
+                 sympy.Eq(ah5 - bh5 + k2h - 1, th5), sympy.Eq(aw5 - bw5 + k2w - 1, tw5)]),
+        Fold(T.conv_after_kernel2d(w51, w52, M5, k1h, k1w, k2h, k2w, c5, o5, th5, tw5),
+             ("mu", "a_h", "a_w", "b_h", "b_w")),
+        Name(V5_def, (c5, o5, th5, tw5)),
+        Fold(T.conv_transpose2d_dilated(x5, V5, C5, n5h, n5w, k1h + k2h - 1, k1w + k2w - 1, s5, s5,
+                                        k2h - 1 - p2h5, k2w - 1 - p2w5, 1, 1, o5, i5, j5),
+             ("c", "j_h", "j_w", "t_h", "t_w")),
     ],
-    instances=[dict(n=2, C=2, M=2, k_1=2, k_2=3, s=2)],
+    instances=[{"n_h": 2, "n_w": 1, "C": 2, "M": 1, "k^h_1": 2, "k^w_1": 1, "k^h_2": 3, "k^w_2": 2, "s": 2}],
     check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
 )
 
@@ -219,10 +252,13 @@ def _conv_after_merged(T_, s, p2, k2, **_):
     return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
 
 
-conv_after_2d = Identity(
-    "transposed.conv-after-2d",
-    "Both axes together: the convolution after a transposed one as exact polynomials",
-    "With no padding and no bias in the transposed layer and a stride-1 convolution with padding "
+conv_after_exact = Identity(
+    "transposed.conv-after-exact",
+    "The convolution after a transposed one as the library computes it",
+    "transposed.conv-after derives it at every position for all sizes; this family checks the library's "
+    "own arithmetic for it (the exact layers of convsym.exact and the kernel the transforms use), whole "
+    "outputs with their sizes. With no padding and no bias in the transposed layer and a stride-1 "
+    "convolution with padding "
     "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
     "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
     "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "

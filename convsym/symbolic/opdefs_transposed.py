@@ -115,70 +115,81 @@ conv_transpose_channels = OpDef(
 
 
 # ---------------------------------------------------------------------------------------------
-# merging: channels and dilation (two transposed convolutions in a row, a convolution after one)
+# merging, 2-D with channels and dilation (two transposed convolutions in a row, a convolution after
+# one); every spatial size has its own symbol per axis
 
-cm, mm, bb = index("c m b")
-
-
-def _ctd_body(y, w, C, n, k, s, p, d, o, i) -> SumExpr:
-    return SumExpr.of(Term(w[cm, o, a] * y[cm, j],
-                           (Range.of(cm, 0, C - 1), Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),
-                           (sympy.Eq(s * j + d * a - p, i),)))
+cm, mm, jh, jw, ah, aw, bh, bw = index("c m j_h j_w a_h a_w b_h b_w")
 
 
-conv_transpose_dilated = OpDef(
-    "conv_transpose_dilated",
-    _ctd_body,
-    lambda y, w, C, n, k, s, p, d, o, i: (
-        rf"\left({y} \mathbin{{\star^{{\top}}_{{{s},{p},{d}}}}} "
-        rf"{w}\right)_{{{o},{i}}}"),
-    doc=(r"(y \star^\top_{s,p,d} w)_{o,i} = \sum_{c<C} \sum_{j<n} \sum_{a<k} [s j + d a - p = i]\, w_{c,o,a} "
-         r"y_{c,j}: the transposed convolution with channels, weight (C_{in}, C_{out}, k)."),
+def _ct2_body(y, w, C, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, o, i, j) -> SumExpr:
+    return SumExpr.of(Term(
+        w[cm, o, ah, aw] * y[cm, jh, jw],
+        (Range.of(cm, 0, C - 1), Range.of(jh, 0, nh - 1), Range.of(jw, 0, nw - 1),
+         Range.of(ah, 0, kh - 1), Range.of(aw, 0, kw - 1)),
+        (sympy.Eq(sh * jh + dh * ah - ph, i), sympy.Eq(sw * jw + dw * aw - pw, j))))
+
+
+conv_transpose2d_dilated = OpDef(
+    "conv_transpose2d_dilated",
+    _ct2_body,
+    lambda y, w, C, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, o, i, j: (
+        rf"\left({y} \mathbin{{\star^{{\top}}_{{({sh},{sw}),({ph},{pw}),({dh},{dw})}}}} "
+        rf"{w}\right)_{{{o},{i},{j}}}"),
+    doc=(r"(y \star^\top_{s,p,d} w)_{o,i,j} = \sum_{c<C} \sum_{j_h<n_h,\, j_w<n_w} \sum_{a_h<k_h,\, a_w<k_w} "
+         r"[s_h j_h + d_h a_h - p_h = i]\, [s_w j_w + d_w a_w - p_w = j]\, w_{c,o,a_h,a_w} y_{c,j_h,j_w}: the "
+         r"2-D transposed convolution, weight (C_{in}, C_{out}, k_h, k_w)."),
 )
 
 
-def _tmerge_ch_body(w1, w2, M, k1, k2, s2, d1, d2, c, o, t) -> SumExpr:
-    return SumExpr.of(Term(w1[c, mm, a] * w2[mm, o, bb],
-                           (Range.of(mm, 0, M - 1), Range.of(a, 0, k1 - 1), Range.of(bb, 0, k2 - 1)),
-                           (sympy.Eq(s2 * d1 * a + d2 * bb, t),)))
+def _tm2_body(w1, w2, M, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, c, o, th, tw) -> SumExpr:
+    return SumExpr.of(Term(
+        w1[c, mm, ah, aw] * w2[mm, o, bh, bw],
+        (Range.of(mm, 0, M - 1), Range.of(ah, 0, k1h - 1), Range.of(aw, 0, k1w - 1),
+         Range.of(bh, 0, k2h - 1), Range.of(bw, 0, k2w - 1)),
+        (sympy.Eq(s2h * d1h * ah + d2h * bh, th), sympy.Eq(s2w * d1w * aw + d2w * bw, tw))))
 
 
-transposed_merge_channels = OpDef(
-    "transposed_merge_channels",
-    _tmerge_ch_body,
-    lambda w1, w2, M, k1, k2, s2, d1, d2, c, o, t: (
-        rf"\left({w1} \circledast^{{\top}}_{{{s2},{d1},{d2}}} "
-        rf"{w2}\right)_{{{c},{o},{t}}}"),
-    doc=(r"(w_1 \circledast^\top_{s_2,d_1,d_2} w_2)_{c,o,t} = \sum_{m<M} \sum_{a,b:\ s_2 d_1 a + d_2 b = t} "
-         r"w_{1,c,m,a} w_{2,m,o,b}: the kernel of two transposed convolutions in a row."),
+transposed_merge2d = OpDef(
+    "transposed_merge2d",
+    _tm2_body,
+    lambda w1, w2, M, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, c, o, th, tw: (
+        rf"\left({w1} \circledast^{{\top}} {w2}\right)_{{{c},{o},{th},{tw}}}"),
+    doc=(r"(w_1 \circledast^\top w_2)_{c,o,t_h,t_w} = \sum_{m<M} \sum_{s_2 d_1 a + d_2 b = t \text{ per axis}} "
+         r"w_{1,c,m,a_h,a_w} w_{2,m,o,b_h,b_w}: the kernel of two transposed convolutions in a row."),
 )
 
 
-def _pconv_ch_body(x, w, C, n, k, p, o, i) -> SumExpr:
-    pos = i + bb - p
-    return SumExpr.of(Term(w[o, cm, bb] * x[cm, pos], (Range.of(cm, 0, C - 1), Range.of(bb, 0, k - 1)),
-                           (sympy.Ge(pos, 0), sympy.Le(pos, n - 1))))
+def _pconv2_body(x, w, C, nh, nw, kh, kw, ph, pw, o, i, j) -> SumExpr:
+    ph_, pw_ = i + bh - ph, j + bw - pw
+    return SumExpr.of(Term(
+        w[o, cm, bh, bw] * x[cm, ph_, pw_],
+        (Range.of(cm, 0, C - 1), Range.of(bh, 0, kh - 1), Range.of(bw, 0, kw - 1)),
+        (sympy.Ge(ph_, 0), sympy.Le(ph_, nh - 1), sympy.Ge(pw_, 0), sympy.Le(pw_, nw - 1))))
 
 
-padded_conv_channels = OpDef(
-    "padded_conv_channels",
-    _pconv_ch_body,
-    lambda x, w, C, n, k, p, o, i: rf"\left({x} \star_{{1,{p},1}} {w}\right)_{{{o},{i}}}",
-    doc=(r"(x \star_{1,p,1} w)_{o,i} = \sum_{c<C} \sum_{b<k} [0 \le i + b - p \le n-1]\, w_{o,c,b} "
-         r"x_{c,i+b-p}: a stride-1 convolution with channels and zero padding p."),
+padded_conv2d_channels = OpDef(
+    "padded_conv2d_channels",
+    _pconv2_body,
+    lambda x, w, C, nh, nw, kh, kw, ph, pw, o, i, j: (
+        rf"\left({x} \star_{{1,({ph},{pw}),1}} {w}\right)_{{{o},{i},{j}}}"),
+    doc=(r"(x \star_{1,p,1} w)_{o,i,j} = \sum_{c<C} \sum_{b_h<k_h,\, b_w<k_w} [\text{inside}]\, "
+         r"w_{o,c,b_h,b_w} x_{c,i+b_h-p_h,j+b_w-p_w}: a stride-1 2-D convolution with zero padding."),
 )
 
 
-def _corr_kernel_body(w1, w2, M, k1, k2, c, o, t) -> SumExpr:
-    return SumExpr.of(Term(w1[c, mm, a] * w2[o, mm, bb],
-                           (Range.of(mm, 0, M - 1), Range.of(a, 0, k1 - 1), Range.of(bb, 0, k2 - 1)),
-                           (sympy.Eq(a - bb + k2 - 1, t),)))
+def _ca2_body(w1, w2, M, k1h, k1w, k2h, k2w, c, o, th, tw) -> SumExpr:
+    return SumExpr.of(Term(
+        w1[c, mm, ah, aw] * w2[o, mm, bh, bw],
+        (Range.of(mm, 0, M - 1), Range.of(ah, 0, k1h - 1), Range.of(aw, 0, k1w - 1),
+         Range.of(bh, 0, k2h - 1), Range.of(bw, 0, k2w - 1)),
+        (sympy.Eq(ah - bh + k2h - 1, th), sympy.Eq(aw - bw + k2w - 1, tw))))
 
 
-conv_after_kernel = OpDef(
-    "conv_after_kernel",
-    _corr_kernel_body,
-    lambda w1, w2, M, k1, k2, c, o, t: rf"\left({w1} \mathbin{{\star^{{\top}}}} {w2}\right)_{{{c},{o},{t}}}",
-    doc=(r"(w_1 \star^\top w_2)_{c,o,t} = \sum_{m<M} \sum_{a,b:\ a - b + k_2 - 1 = t} w_{1,c,m,a} w_{2,o,m,b}: "
-         r"the kernel of a convolution after a transposed convolution."),
+conv_after_kernel2d = OpDef(
+    "conv_after_kernel2d",
+    _ca2_body,
+    lambda w1, w2, M, k1h, k1w, k2h, k2w, c, o, th, tw: (
+        rf"\left({w1} \mathbin{{\star^{{\top}}}} {w2}\right)_{{{c},{o},{th},{tw}}}"),
+    doc=(r"(w_1 \star^\top w_2)_{c,o,t_h,t_w} = \sum_{m<M} \sum_{a - b + k_2 - 1 = t \text{ per axis}} "
+         r"w_{1,c,m,a_h,a_w} w_{2,o,m,b_h,b_w}: the kernel of a convolution after a transposed convolution."),
 )

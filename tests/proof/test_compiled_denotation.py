@@ -33,8 +33,8 @@ SIGNALS = {
     "poly_coeff": "w1 w2", "conv2d_grouped": "x w", "bias_through_grouped": "w bias",
     "sparse_kernel": "w", "conv_transpose1d": "y w", "padded_conv1d": "x w", "subpixel1d": "x W",
     "subpixel_kernel": "W", "transposed_merge_kernel": "w1 w2", "conv_transpose_channels": "x w",
-    "conv_transpose_dilated": "y w", "transposed_merge_channels": "w1 w2", "padded_conv_channels": "x w",
-    "conv_after_kernel": "w1 w2",
+    "conv_transpose2d_dilated": "y w", "transposed_merge2d": "w1 w2", "padded_conv2d_channels": "x w",
+    "conv_after_kernel2d": "w1 w2",
 }
 OPS = [v for m in (opdefs, opdefs_transposed) for v in vars(m).values() if isinstance(v, OpDef)]
 
