@@ -18,9 +18,7 @@ from _transposed import TRANSPOSED, source_of
 from sympy import IndexedBase
 
 from convsym.cost import conv_transpose2d_cost
-from convsym.exact import ops
-from convsym.exact import transposed as OT
-from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
+from convsym.proof import Checked, General, Proof, Refutation, load_checks
 from convsym.render import figures
 from convsym.symbolic import opdefs as D
 from convsym.symbolic import opdefs_transposed as T
