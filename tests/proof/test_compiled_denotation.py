@@ -33,6 +33,8 @@ SIGNALS = {
     "poly_coeff": "w1 w2", "conv2d_grouped": "x w", "bias_through_grouped": "w bias",
     "sparse_kernel": "w", "conv_transpose1d": "y w", "padded_conv1d": "x w", "subpixel1d": "x W",
     "subpixel_kernel": "W", "transposed_merge_kernel": "w1 w2", "conv_transpose_channels": "x w",
+    "conv_transpose2d": "y w", "conv_transpose2d_per_group": "y V", "padded_conv2d_grouped": "x w",
+    "conv2d_grouped_dilated": "u f",
 }
 OPS = [v for m in (opdefs, opdefs_transposed) for v in vars(m).values() if isinstance(v, OpDef)]
 
