@@ -18,13 +18,11 @@ from _transposed import TRANSPOSED, source_of
 from sympy import IndexedBase
 
 from convsym.cost import conv_transpose2d_cost
-from convsym.exact import ops
-from convsym.exact import transposed as OT
-from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
+from convsym.proof import Checked, General, Proof, Refutation, load_checks
 from convsym.render import figures
 from convsym.symbolic import opdefs as D
 from convsym.symbolic import opdefs_transposed as T
-from convsym.symbolic.rules import Fold, GroupBy, Substitute, Unfold
+from convsym.symbolic.rules import Fold, GroupBy, Reorder, Substitute, Unfold
 from convsym.symbolic.sums import Let, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import sizes
 
@@ -74,22 +72,6 @@ definition_1d = General(
 )
 
 
-def _def_inputs(c, o, g, k, n, **_):
-    return {"y": (1, c, n, n), "w": (c, o // g, k, k)}
-
-
-def _scatter(T_, s, p, q, d, g, **_):
-    """Transposed convolution (scatter definition)"""
-    return OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
-
-
-def _upsampled(T_, s, p, q, d, g, k, **_):
-    """Stride-1 convolution of the upsampled, padded input with the flipped, channel-swapped kernel"""
-    lo = d * (k - 1) - p
-    up = OT.upsample_pad(T_["y"], (s, s), ((lo, lo + q), (lo, lo + q)))
-    return ops.conv2d(up, OT.flip_swap(T_["w"], g), dilation=d, groups=g)
-
-
 def _upsample_figure(fields):
     """The upsampled, padded input of a transposed convolution, with the first window of the
     stride-1 convolution that follows; sizes from convsym.shapes."""
@@ -127,18 +109,51 @@ def _upsample_figure(fields):
     return figures.grid(cells, labels, size=0.5, key=key), caption
 
 
-definition_2d = Identity(
+Cg2, nh2, nw2, kh2, kw2, sh2, sw2, dh2, dw2 = sizes("C_g n_h n_w k_h k_w s_h s_w d_h d_w")
+ph2, pw2 = index("p_h p_w")
+g2, o2, ih2, iw2, c2, jh2, jw2, ah2, aw2 = index("g o i_h i_w c j_h j_w a_h a_w")
+u2, f2 = IndexedBase("u"), IndexedBase("f")
+u2_def = Let(u2, lambda cc, t_h, t_w: SumExpr.of(Term(
+    y[cc, jh2, jw2], (Range.of(jh2, 0, nh2 - 1), Range.of(jw2, 0, nw2 - 1)),
+    (sympy.Eq(sh2 * jh2 + dh2 * (kh2 - 1) - ph2, t_h), sympy.Eq(sw2 * jw2 + dw2 * (kw2 - 1) - pw2, t_w)))))
+f2_def = Let(f2, lambda gg, oo, cc, b_h, b_w: SumExpr.of(w[gg * Cg2 + cc, oo, kh2 - 1 - b_h, kw2 - 1 - b_w]))
+_ct2 = T.conv_transpose2d(y, w, Cg2, nh2, nw2, kh2, kw2, sh2, sw2, ph2, pw2, dh2, dw2, g2, o2, ih2, iw2)
+
+definition_2d = General(
     "transposed.definition-2d",
     "Upsample, pad, flip and swap: the 2-D form with groups",
-    "With channels and groups the channel axes are swapped within each group as well: for strides "
-    "1..3, paddings 0..2, dilations 1, 2, every output padding below max(s, d), kernels 2 and 3 and "
-    "groups 1, 2 the scatter definition and the upsampled convolution are the same polynomials.",
-    inputs=_def_inputs,
-    lhs=_scatter,
-    rhs=_upsampled,
-    family=[dict(c=2, o=2, g=g, k=kk, n=2, s=s_, p=p_, q=q_, d=d_)
-            for s_ in (1, 2, 3) for d_ in (1, 2) for p_ in (0, 1, 2) for q_ in range(max(s_, d_))
-            for kk in (2, 3) for g in (1, 2) if (s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1) >= 1],
+    "For all numbers $C_g$ of input channels per group, input sizes $n_h \\times n_w$, kernel sizes "
+    "$k_h \\times k_w$, strides $s_h, s_w$, dilations $d_h, d_w$ and paddings $p_h, p_w \\ge 0$: the "
+    "grouped transposed convolution of $y$ (PyTorch's weight $w$ of shape $(C_{\\mathrm{in}}, "
+    "C_{\\mathrm{out}}/g, k_h, k_w)$) at output channel $o$ of group $g$ and position $(i_h, i_w)$ equals "
+    "the stride-1 grouped convolution (dilations $d_h, d_w$) of $u$ with the kernel $f_{g,o,c,b_h,b_w} = "
+    "w_{g C_g + c,o,k_h-1-b_h,k_w-1-b_w}$: flipped on both axes, and with the two channel axes swapped "
+    "within each group. $u$ holds $y_{c,j_h,j_w}$ at $(s_h j_h + d_h(k_h-1) - p_h, s_w j_w + d_w(k_w-1) - "
+    "p_w)$ and 0 elsewhere: $s - 1$ zeros between entries, $d(k-1) - p$ zeros in front on each axis (a "
+    "negative number crops). The end padding, with the output padding $q$, only decides how many outputs "
+    "are kept (transposed.output-size).",
+    idea="As in 1-D, per axis: each input $y_{c,j_h,j_w}$ reaches output $(i_h, i_w)$ through the taps "
+         "with $s j + d a - p = i$; substitute the flipped taps $b = k - 1 - a$ on both axes, and the "
+         "convolution's window at $(i_h, i_w)$ reads exactly those entries of $u$. Input channel $c$ of "
+         "group $g$ meets output channel $o$ of the same group through $w_{g C_g + c,o}$ on both sides.",
+    lhs=T.conv2d_grouped_dilated(u2, f2, Cg2, kh2, kw2, dh2, dw2, g2, o2, ih2, iw2),
+    rhs=_ct2,
+    lets=[u2_def, f2_def],
+    size_hypotheses=[sympy.Ge(ph2, 0), sympy.Ge(pw2, 0)],
+    derivation=[
+        Unfold("conv2d_grouped_dilated", ("c", "b_h", "b_w")),
+        Unfold("f"),
+        Unfold("u", ("j_h", "j_w")),
+        Substitute("b_h", "a_h", kh2 - 1 - ah2,
+                   [("c", 0, Cg2 - 1), ("a_h", 0, kh2 - 1), ("b_w", 0, kw2 - 1),
+                    ("j_h", 0, nh2 - 1), ("j_w", 0, nw2 - 1)]),
+        Substitute("b_w", "a_w", kw2 - 1 - aw2,
+                   [("c", 0, Cg2 - 1), ("j_h", 0, nh2 - 1), ("j_w", 0, nw2 - 1),
+                    ("a_h", 0, kh2 - 1), ("a_w", 0, kw2 - 1)]),
+        Fold(_ct2, ("c", "j_h", "j_w", "a_h", "a_w")),
+    ],
+    instances=[dict(C_g=2, n_h=2, n_w=1, k_h=3, k_w=2, s_h=2, s_w=1, d_h=1, d_w=2, p_h=1, p_w=0, g=1),
+               dict(C_g=1, n_h=2, n_w=2, k_h=2, k_w=2, s_h=1, s_w=2, d_h=2, d_w=1, p_h=0, p_w=2, g=1)],
     figure=_upsample_figure,
     check_source=_src("_def_upsample_conv", "test_transposed_definition_upsampled_exact"),
 )
@@ -172,36 +187,48 @@ adjoint_1d = General(
 )
 
 
-def _adj_inputs(c, o, g, k, n, s, p, d, **_):
-    mm = (n + 2 * p - d * (k - 1) - 1) // s + 1
-    return {"x": (1, c, n, n), "w": (o, c // g, k, k), "y": (1, o, mm, mm)}
+Ga, Cga, Oga, nha, nwa, mha, mwa, ka, sa, da = sizes("G C_g O_g n_h n_w m_h m_w k s d")
+pha, pwa = index("p_h p_w")
+ga, oa, ca, iha, iwa, tha, twa, aha, awa = index("g o c i_h i_w t_h t_w a_h a_w")
+_conv2 = T.padded_conv2d_grouped(x, w, Cga, nha, nwa, ka, ka, sa, sa, pha, pwa, da, da, ga, Oga, oa, iha, iwa)
+_back2 = T.conv_transpose2d(y, w, Oga, mha, mwa, ka, ka, sa, sa, pha, pwa, da, da, ga, ca, tha, twa)
 
-
-def _inner_conv(T_, s, p, d, g, **_):
-    """the inner product of the convolution of x with y"""
-    return (ops.conv2d(T_["x"], T_["w"], stride=s, padding=p, dilation=d, groups=g) * T_["y"]).sum().reshape((1,))
-
-
-def _inner_transposed(T_, s, p, d, g, k, n, **_):
-    """the inner product of x with the transposed convolution of y"""
-    q = (n + 2 * p - d * (k - 1) - 1) % s
-    back = OT.conv_transpose2d(T_["y"], T_["w"], stride=s, padding=p, output_padding=q, dilation=d, groups=g)
-    return (T_["x"] * back).sum().reshape((1,))
-
-
-adjoint_2d = Identity(
+adjoint_2d = General(
     "transposed.adjoint-2d",
     "The adjoint with channels, groups and both spatial axes",
-    "For inputs 4 x 4 and 5 x 5, kernels 2 and 3, strides 1..3, paddings 0, 1, dilations 1, 2 and "
-    "groups 1, 2 (2 channels each side), with the output padding (n + 2p - d(k-1) - 1) mod s that gives "
-    "the transposed convolution the input's size: <conv2d(x, w), y> and <x, conv_transpose2d(y, w)> "
-    "are the same polynomial.",
-    inputs=_adj_inputs,
-    lhs=_inner_conv,
-    rhs=_inner_transposed,
-    family=[dict(c=2, o=2, g=g, k=kk, n=nn, s=s_, p=p_, d=d_)
-            for nn in (4, 5) for kk in (2, 3) for s_ in (1, 2, 3) for p_ in (0, 1) for d_ in (1, 2) for g in (1, 2)
-            if nn + 2 * p_ - d_ * (kk - 1) >= 1],
+    "For all numbers of groups $G$, channels per group $C_g$ (input) and $O_g$ (output), input sizes $n_h "
+    "\\times n_w$, numbers of outputs kept $m_h \\times m_w$, kernel sizes $k$, strides $s$, dilations $d$ "
+    "(the same on both axes) and paddings $p_h, p_w \\ge 0$: $\\langle x \\star w, y \\rangle = \\langle x, "
+    "y \\star^{\\top} w \\rangle$, both inner products summed over every channel $g O_g + o$, resp. $g C_g + c$, "
+    "and every position. The transposed convolution uses the convolution's weight as it is: the "
+    "convolution's $(C_{\\mathrm{out}}, C_{\\mathrm{in}}/g)$ is the transposed convolution's "
+    "$(C_{\\mathrm{in}}, C_{\\mathrm{out}}/g)$.",
+    idea="As in 1-D, on each axis: unfold the padded convolution into a sum over groups, channels, "
+         "outputs and taps, then group the terms by the input position $t_h = s i_h + d a_h - p_h$, "
+         "$t_w = s i_w + d a_w - p_w$ that each product reads. For fixed $g, c, t_h, t_w$ the remaining "
+         "sum over $o, i_h, i_w, a_h, a_w$ is the scatter definition of the transposed convolution at "
+         "input channel $c$ of group $g$.",
+    lhs=SumExpr.of(Term(y[ga * Oga + oa, iha, iwa] * _conv2,
+                        (Range.of(ga, 0, Ga - 1), Range.of(oa, 0, Oga - 1),
+                         Range.of(iha, 0, mha - 1), Range.of(iwa, 0, mwa - 1)))),
+    rhs=SumExpr.of(Term(x[ga * Cga + ca, tha, twa] * _back2,
+                        (Range.of(ga, 0, Ga - 1), Range.of(ca, 0, Cga - 1),
+                         Range.of(tha, 0, nha - 1), Range.of(twa, 0, nwa - 1)))),
+    size_hypotheses=[sympy.Ge(pha, 0), sympy.Ge(pwa, 0)],
+    derivation=[
+        Unfold("padded_conv2d_grouped", ("c", "a_h", "a_w")),
+        GroupBy("t_h", sa * iha + da * aha - pha, 0, nha - 1,
+                w[ga * Oga + oa, ca, aha, awa] * y[ga * Oga + oa, iha, iwa]
+                * x[ga * Cga + ca, tha, sa * iwa + da * awa - pwa],
+                ("g", "o", "i_h", "i_w", "c", "a_h", "a_w")),
+        GroupBy("t_w", sa * iwa + da * awa - pwa, 0, nwa - 1,
+                w[ga * Oga + oa, ca, aha, awa] * y[ga * Oga + oa, iha, iwa] * x[ga * Cga + ca, tha, twa],
+                ("t_h", "g", "o", "i_h", "i_w", "c", "a_h", "a_w")),
+        Fold(_back2, ("o", "i_h", "i_w", "a_h", "a_w")),
+        Reorder([("g", 0, Ga - 1), ("c", 0, Cga - 1), ("t_h", 0, nha - 1), ("t_w", 0, nwa - 1)]),
+    ],
+    instances=[dict(G=2, C_g=1, O_g=2, n_h=3, n_w=2, m_h=2, m_w=2, k=2, s=2, d=1, p_h=1, p_w=0),
+               dict(G=1, C_g=2, O_g=1, n_h=3, n_w=3, m_h=2, m_w=1, k=2, s=1, d=2, p_h=0, p_w=1)],
     check_source=_src("test_transposed_adjoint_grouped_float"),
 )
 

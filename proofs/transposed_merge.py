@@ -4,7 +4,6 @@ folded into one (along the weight's axis 1).  The family and the shared helpers 
 
 from __future__ import annotations
 
-import numpy as np
 import sympy
 from _transposed import TRANSPOSED, _obj, _retest, output_position, source_of
 from sympy import IndexedBase
@@ -322,38 +321,39 @@ bn_fold = General(
 )
 
 
-def _bn_inputs(ci, co, g, k, n, **_):
-    return {"x": (1, ci, n, n), "w": (ci, co // g, k, k), "b": (co,), "gamma": (co,), "beta": (co,)}
+Cg7, Og7, nh7, nw7, kh7, kw7, s7, d7 = sizes("C_g O_g n_h n_w k_h k_w s d")
+ph7, pw7 = index("p_h p_w")
+g7, o7, c7, ih7, iw7, ah7, aw7 = index("g o c i_h i_w a_h a_w")
+V7 = IndexedBase("V")
+V7_def = Let(V7, lambda gg, cc, oo, a_h, a_w: SumExpr.of(gam[gg * Og7 + oo] * ww[gg * Cg7 + cc, oo, a_h, a_w]))
+_ct7 = dict(Cg=Cg7, nh=nh7, nw=nw7, kh=kh7, kw=kw7, sh=s7, sw=s7, ph=ph7, pw=pw7, dh=d7, dw=d7, g=g7, o=o7,
+            ih=ih7, iw=iw7)
+_bn7 = gam[g7 * Og7 + o7] * bias6[g7 * Og7 + o7] + bet[g7 * Og7 + o7]
 
-
-def _bn_after(T_, s, p, g, **_):
-    """BatchNorm (per-channel gamma, beta) after the transposed convolution"""
-    yv = OT.conv_transpose2d(T_["x"], T_["w"], T_["b"], stride=s, padding=p, groups=g)
-    co = T_["gamma"].shape[0]
-    return yv * T_["gamma"].reshape((1, co, 1, 1)) + T_["beta"].reshape((1, co, 1, 1))
-
-
-def _bn_folded(T_, s, p, g, ci, co, **_):
-    """The transposed convolution with gamma folded into axis 1 (per group) and the folded bias"""
-    per_in, per_out = ci // g, co // g
-    out_channel = np.array([[(c_ // per_in) * per_out + o_ for o_ in range(per_out)] for c_ in range(ci)])
-    scale = T_["gamma"].gather(out_channel.reshape(ci, per_out, 1, 1))
-    return OT.conv_transpose2d(T_["x"], T_["w"] * scale, T_["b"] * T_["gamma"] + T_["beta"], stride=s, padding=p,
-                               groups=g)
-
-
-bn_fold_groups = Identity(
+bn_fold_groups = General(
     "transposed.bn-fold-groups",
     "With groups, the output channels of group g are a slice of axis 1",
-    "For groups 1, 2, 4 (4 input and 4 output channels), strides 1, 2 and paddings 0, 1: row $c$ of "
-    "the weight (input channel $c$ of group $g = \\lfloor c / (C_{\\mathrm{in}}/g) \\rfloor$) is "
-    "scaled by $\\gamma$ over the output channels $g C_{\\mathrm{out}}/g, \\dots, (g+1) "
-    "C_{\\mathrm{out}}/g - 1$; the folded layer and BatchNorm after the layer are the same "
-    "polynomials.",
-    inputs=_bn_inputs,
-    lhs=_bn_after,
-    rhs=_bn_folded,
-    family=[dict(ci=4, co=4, g=g, k=2, n=2, s=s_, p=p_) for g in (1, 2, 4) for s_ in (1, 2) for p_ in (0, 1)],
+    "For all numbers of channels per group $C_g$ (input) and $O_g$ (output), input sizes $n_h \\times n_w$, "
+    "kernel sizes $k_h \\times k_w$, strides $s$, dilations $d$ and paddings $p_h, p_w \\ge 0$: BatchNorm "
+    "($y \\mapsto \\gamma y + \\beta$ per output channel) after a grouped transposed convolution with "
+    "weight $w$ (shape $(C_{\\mathrm{in}}, C_{\\mathrm{out}}/g, k_h, k_w)$) and bias $b$ is the transposed "
+    "convolution whose weight has row $g C_g + c$ (input channel $c$ of group $g$), column $o$ equal to "
+    "$\\gamma_{g O_g + o}\\, w_{g C_g + c,o}$, and bias $\\gamma b + \\beta$: column $o$ of the rows of "
+    "group $g$ is output channel $g O_g + o$, so the scale of the rows of group $g$ is the slice $g O_g, "
+    "\\dots, g O_g + O_g - 1$ of $\\gamma$.",
+    idea="Unfold the transposed convolution at output channel $o$ of group $g$: every term carries a "
+         "weight $w_{g C_g + c,o,a_h,a_w}$ of a row of group $g$ and column $o$, which takes the factor "
+         "$\\gamma_{g O_g + o}$.",
+    lhs=gam[g7 * Og7 + o7] * T.conv_transpose2d(xw, ww, **_ct7) + _bn7,
+    rhs=T.conv_transpose2d_per_group(xw, V7, **_ct7) + _bn7,
+    lets=[V7_def],
+    size_hypotheses=[sympy.Ge(ph7, 0), sympy.Ge(pw7, 0)],
+    derivation=[
+        Unfold("conv_transpose2d", ("c", "j_h", "j_w", "a_h", "a_w")),
+        Name(V7_def, (g7, c7, o7, ah7, aw7)),
+        Fold(T.conv_transpose2d_per_group(xw, V7, **_ct7), ("c", "j_h", "j_w", "a_h", "a_w")),
+    ],
+    instances=[dict(C_g=2, O_g=2, n_h=2, n_w=1, k_h=2, k_w=1, s=2, d=2, p_h=1, p_w=0, g=1)],
     check_source=_src("test_transposed_bn_fold_axis1_exact"),
 )
 

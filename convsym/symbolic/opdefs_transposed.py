@@ -193,3 +193,98 @@ conv_after_kernel2d = OpDef(
     doc=(r"(w_1 \star^\top w_2)_{c,o,t_h,t_w} = \sum_{m<M} \sum_{a - b + k_2 - 1 = t \text{ per axis}} "
          r"w_{1,c,m,a_h,a_w} w_{2,o,m,b_h,b_w}: the kernel of a convolution after a transposed convolution."),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# 2-D, with channels and groups: the transposed convolution, the padded convolution it is the
+# adjoint of, and the stride-1 dilated convolution that computes it.  Per spatial axis a stride,
+# a padding and a dilation (``s_h, s_w`` ...); the output channel ``o`` of group ``g`` is
+# channel ``g O_g + o`` (``O_g`` output channels per group), input channel ``c`` of group ``g``
+# is ``g C_g + c``.
+
+c2, jh2, jw2, ah2, aw2 = index("c j_h j_w a_h a_w")
+
+
+def _ct2d_body(y, w, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, o, ih, iw) -> SumExpr:
+    return SumExpr.of(Term(
+        w[g * Cg + c2, o, ah2, aw2] * y[g * Cg + c2, jh2, jw2],
+        (Range.of(c2, 0, Cg - 1), Range.of(jh2, 0, nh - 1), Range.of(jw2, 0, nw - 1),
+         Range.of(ah2, 0, kh - 1), Range.of(aw2, 0, kw - 1)),
+        (sympy.Eq(sh * jh2 + dh * ah2 - ph, ih), sympy.Eq(sw * jw2 + dw * aw2 - pw, iw)),
+    ))
+
+
+conv_transpose2d = OpDef(
+    "conv_transpose2d",
+    _ct2d_body,
+    lambda y, w, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, o, ih, iw: (
+        rf"\left({y} \mathbin{{\star^{{\top}}_{{G,({sh},{sw}),({ph},{pw}),({dh},{dw})}}}} {w}\right)"
+        rf"_{{({g},{o}),{ih},{iw}}}"),
+    doc=(r"(y \star^\top_G w)_{(g,o),i_h,i_w} = \sum_{c<C_g} \sum_{j_h<n_h} \sum_{j_w<n_w} \sum_{a_h<k_h} "
+         r"\sum_{a_w<k_w} [s_h j_h + d_h a_h - p_h = i_h]\, [s_w j_w + d_w a_w - p_w = i_w]\, "
+         r"w_{g C_g + c,o,a_h,a_w}\, y_{g C_g + c,j_h,j_w}: the grouped 2-D transposed convolution "
+         r"(PyTorch's weight, shape (C_{in}, C_{out}/g, k_h, k_w)) at output channel o of group g."),
+)
+
+
+def _ct2d_per_group_body(y, V, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, o, ih, iw) -> SumExpr:
+    return SumExpr.of(Term(
+        V[g, c2, o, ah2, aw2] * y[g * Cg + c2, jh2, jw2],
+        (Range.of(c2, 0, Cg - 1), Range.of(jh2, 0, nh - 1), Range.of(jw2, 0, nw - 1),
+         Range.of(ah2, 0, kh - 1), Range.of(aw2, 0, kw - 1)),
+        (sympy.Eq(sh * jh2 + dh * ah2 - ph, ih), sympy.Eq(sw * jw2 + dw * aw2 - pw, iw)),
+    ))
+
+
+conv_transpose2d_per_group = OpDef(
+    "conv_transpose2d_per_group",
+    _ct2d_per_group_body,
+    lambda y, V, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, o, ih, iw: (
+        rf"\left({y} \mathbin{{\star^{{\top}}_{{G,({sh},{sw}),({ph},{pw}),({dh},{dw})}}}} {V}\right)"
+        rf"_{{({g},{o}),{ih},{iw}}}"),
+    doc=(r"(y \star^\top_G V)_{(g,o),i_h,i_w} = \sum_{c,j_h,j_w,a_h,a_w} [s_h j_h + d_h a_h - p_h = i_h]\, "
+         r"[s_w j_w + d_w a_w - p_w = i_w]\, V_{g,c,o,a_h,a_w}\, y_{g C_g + c,j_h,j_w}: the grouped 2-D "
+         r"transposed convolution with the weight given per group, V_{g,c,o} being row g C_g + c, column o "
+         r"of PyTorch's weight (the weight reshaped to (g, C_{in}/g, C_{out}/g, k_h, k_w))."),
+)
+
+
+def _pconv2d_body(x, w, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, Og, o, ih, iw) -> SumExpr:
+    rh, rw = sh * ih + dh * ah2 - ph, sw * iw + dw * aw2 - pw
+    return SumExpr.of(Term(
+        w[g * Og + o, c2, ah2, aw2] * x[g * Cg + c2, rh, rw],
+        (Range.of(c2, 0, Cg - 1), Range.of(ah2, 0, kh - 1), Range.of(aw2, 0, kw - 1)),
+        (sympy.Ge(rh, 0), sympy.Le(rh, nh - 1), sympy.Ge(rw, 0), sympy.Le(rw, nw - 1)),
+    ))
+
+
+padded_conv2d_grouped = OpDef(
+    "padded_conv2d_grouped",
+    _pconv2d_body,
+    lambda x, w, Cg, nh, nw, kh, kw, sh, sw, ph, pw, dh, dw, g, Og, o, ih, iw: (
+        rf"\left({x} \star_{{G,({sh},{sw}),({ph},{pw}),({dh},{dw})}} {w}\right)_{{{g} {Og} + {o},{ih},{iw}}}"),
+    doc=(r"(x \star_G w)_{g O_g + o,i_h,i_w} = \sum_{c<C_g} \sum_{a_h<k_h} \sum_{a_w<k_w} "
+         r"[0 \le s_h i_h + d_h a_h - p_h \le n_h - 1]\, [0 \le s_w i_w + d_w a_w - p_w \le n_w - 1]\, "
+         r"w_{g O_g + o,c,a_h,a_w}\, x_{g C_g + c,s_h i_h + d_h a_h - p_h,s_w i_w + d_w a_w - p_w}: the grouped "
+         r"2-D convolution of an n_h x n_w map with zero padding (p_h, p_w), strides (s_h, s_w), dilations "
+         r"(d_h, d_w) (PyTorch's weight, shape (C_{out}, C_{in}/g, k_h, k_w))."),
+)
+
+
+def _conv2d_gd_body(u, f, Cg, kh, kw, dh, dw, g, o, ih, iw) -> SumExpr:
+    return SumExpr.of(Term(
+        f[g, o, c2, ah2, aw2] * u[g * Cg + c2, ih + dh * ah2, iw + dw * aw2],
+        (Range.of(c2, 0, Cg - 1), Range.of(ah2, 0, kh - 1), Range.of(aw2, 0, kw - 1)),
+    ))
+
+
+conv2d_grouped_dilated = OpDef(
+    "conv2d_grouped_dilated",
+    _conv2d_gd_body,
+    lambda u, f, Cg, kh, kw, dh, dw, g, o, ih, iw: (
+        rf"\left({u} \star_{{G,1,({dh},{dw})}} {f}\right)_{{({g},{o}),{ih},{iw}}}"),
+    doc=(r"(u \star_{G,1,d} f)_{(g,o),i_h,i_w} = \sum_{c<C_g} \sum_{a_h<k_h} \sum_{a_w<k_w} f_{g,o,c,a_h,a_w}\, "
+         r"u_{g C_g + c,i_h + d_h a_h,i_w + d_w a_w}: a stride-1 grouped 2-D convolution with dilations "
+         r"(d_h, d_w), no padding, the kernel given per group (f_{g,o,c} is row g O_g + o, column c of "
+         r"PyTorch's weight)."),
+)

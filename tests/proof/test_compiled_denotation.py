@@ -35,6 +35,8 @@ SIGNALS = {
     "subpixel_kernel": "W", "transposed_merge_kernel": "w1 w2", "conv_transpose_channels": "x w",
     "conv_transpose2d_dilated": "y w", "transposed_merge2d": "w1 w2", "padded_conv2d_channels": "x w",
     "conv_after_kernel2d": "w1 w2",
+    "conv_transpose2d": "y w", "conv_transpose2d_per_group": "y V", "padded_conv2d_grouped": "x w",
+    "conv2d_grouped_dilated": "u f",
 }
 OPS = [v for m in (opdefs, opdefs_transposed) for v in vars(m).values() if isinstance(v, OpDef)]
 
