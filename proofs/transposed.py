@@ -187,25 +187,26 @@ adjoint_1d = General(
 )
 
 
-Ga, Cga, Oga, nha, nwa, mha, mwa, ka, sa, da = sizes("G C_g O_g n_h n_w m_h m_w k s d")
+Ga, Cga, Oga, nha, nwa, mha, mwa, kha, kwa, sha, swa, dha, dwa = sizes(
+    "G C_g O_g n_h n_w m_h m_w k_h k_w s_h s_w d_h d_w")
 pha, pwa = index("p_h p_w")
 ga, oa, ca, iha, iwa, tha, twa, aha, awa = index("g o c i_h i_w t_h t_w a_h a_w")
-_conv2 = T.padded_conv2d_grouped(x, w, Cga, nha, nwa, ka, ka, sa, sa, pha, pwa, da, da, ga, Oga, oa, iha, iwa)
-_back2 = T.conv_transpose2d(y, w, Oga, mha, mwa, ka, ka, sa, sa, pha, pwa, da, da, ga, ca, tha, twa)
+_conv2 = T.padded_conv2d_grouped(x, w, Cga, nha, nwa, kha, kwa, sha, swa, pha, pwa, dha, dwa, ga, Oga, oa, iha, iwa)
+_back2 = T.conv_transpose2d(y, w, Oga, mha, mwa, kha, kwa, sha, swa, pha, pwa, dha, dwa, ga, ca, tha, twa)
 
 adjoint_2d = General(
     "transposed.adjoint-2d",
     "The adjoint with channels, groups and both spatial axes",
     "For all numbers of groups $G$, channels per group $C_g$ (input) and $O_g$ (output), input sizes $n_h "
-    "\\times n_w$, numbers of outputs kept $m_h \\times m_w$, kernel sizes $k$, strides $s$, dilations $d$ "
-    "(the same on both axes) and paddings $p_h, p_w \\ge 0$: $\\langle x \\star w, y \\rangle = \\langle x, "
+    "\\times n_w$, numbers of outputs kept $m_h \\times m_w$, kernel sizes $k_h, k_w$, strides $s_h, s_w$, "
+    "dilations $d_h, d_w$ and paddings $p_h, p_w \\ge 0$: $\\langle x \\star w, y \\rangle = \\langle x, "
     "y \\star^{\\top} w \\rangle$, both inner products summed over every channel $g O_g + o$, resp. $g C_g + c$, "
     "and every position. The transposed convolution uses the convolution's weight as it is: the "
     "convolution's $(C_{\\mathrm{out}}, C_{\\mathrm{in}}/g)$ is the transposed convolution's "
     "$(C_{\\mathrm{in}}, C_{\\mathrm{out}}/g)$.",
     idea="As in 1-D, on each axis: unfold the padded convolution into a sum over groups, channels, "
-         "outputs and taps, then group the terms by the input position $t_h = s i_h + d a_h - p_h$, "
-         "$t_w = s i_w + d a_w - p_w$ that each product reads. For fixed $g, c, t_h, t_w$ the remaining "
+         "outputs and taps, then group the terms by the input position $t_h = s_h i_h + d_h a_h - p_h$, "
+         "$t_w = s_w i_w + d_w a_w - p_w$ that each product reads. For fixed $g, c, t_h, t_w$ the remaining "
          "sum over $o, i_h, i_w, a_h, a_w$ is the scatter definition of the transposed convolution at "
          "input channel $c$ of group $g$.",
     lhs=SumExpr.of(Term(y[ga * Oga + oa, iha, iwa] * _conv2,
@@ -217,18 +218,20 @@ adjoint_2d = General(
     size_hypotheses=[sympy.Ge(pha, 0), sympy.Ge(pwa, 0)],
     derivation=[
         Unfold("padded_conv2d_grouped", ("c", "a_h", "a_w")),
-        GroupBy("t_h", sa * iha + da * aha - pha, 0, nha - 1,
+        GroupBy("t_h", sha * iha + dha * aha - pha, 0, nha - 1,
                 w[ga * Oga + oa, ca, aha, awa] * y[ga * Oga + oa, iha, iwa]
-                * x[ga * Cga + ca, tha, sa * iwa + da * awa - pwa],
+                * x[ga * Cga + ca, tha, swa * iwa + dwa * awa - pwa],
                 ("g", "o", "i_h", "i_w", "c", "a_h", "a_w")),
-        GroupBy("t_w", sa * iwa + da * awa - pwa, 0, nwa - 1,
+        GroupBy("t_w", swa * iwa + dwa * awa - pwa, 0, nwa - 1,
                 w[ga * Oga + oa, ca, aha, awa] * y[ga * Oga + oa, iha, iwa] * x[ga * Cga + ca, tha, twa],
                 ("t_h", "g", "o", "i_h", "i_w", "c", "a_h", "a_w")),
         Fold(_back2, ("o", "i_h", "i_w", "a_h", "a_w")),
         Reorder([("g", 0, Ga - 1), ("c", 0, Cga - 1), ("t_h", 0, nha - 1), ("t_w", 0, nwa - 1)]),
     ],
-    instances=[dict(G=2, C_g=1, O_g=2, n_h=3, n_w=2, m_h=2, m_w=2, k=2, s=2, d=1, p_h=1, p_w=0),
-               dict(G=1, C_g=2, O_g=1, n_h=3, n_w=3, m_h=2, m_w=1, k=2, s=1, d=2, p_h=0, p_w=1)],
+    instances=[dict(G=2, C_g=1, O_g=2, n_h=3, n_w=2, m_h=2, m_w=2, k_h=2, k_w=1, s_h=2, s_w=1, d_h=1, d_w=1,
+                    p_h=1, p_w=0),
+               dict(G=1, C_g=2, O_g=1, n_h=3, n_w=3, m_h=2, m_w=1, k_h=2, k_w=2, s_h=1, s_w=2, d_h=2, d_w=1,
+                    p_h=0, p_w=1)],
     check_source=_src("test_transposed_adjoint_grouped_float"),
 )
 

@@ -321,12 +321,12 @@ bn_fold = General(
 )
 
 
-Cg7, Og7, nh7, nw7, kh7, kw7, s7, d7 = sizes("C_g O_g n_h n_w k_h k_w s d")
+Cg7, Og7, nh7, nw7, kh7, kw7, sh7, sw7, dh7, dw7 = sizes("C_g O_g n_h n_w k_h k_w s_h s_w d_h d_w")
 ph7, pw7 = index("p_h p_w")
 g7, o7, c7, ih7, iw7, ah7, aw7 = index("g o c i_h i_w a_h a_w")
 V7 = IndexedBase("V")
 V7_def = Let(V7, lambda gg, cc, oo, a_h, a_w: SumExpr.of(gam[gg * Og7 + oo] * ww[gg * Cg7 + cc, oo, a_h, a_w]))
-_ct7 = dict(Cg=Cg7, nh=nh7, nw=nw7, kh=kh7, kw=kw7, sh=s7, sw=s7, ph=ph7, pw=pw7, dh=d7, dw=d7, g=g7, o=o7,
+_ct7 = dict(Cg=Cg7, nh=nh7, nw=nw7, kh=kh7, kw=kw7, sh=sh7, sw=sw7, ph=ph7, pw=pw7, dh=dh7, dw=dw7, g=g7, o=o7,
             ih=ih7, iw=iw7)
 _bn7 = gam[g7 * Og7 + o7] * bias6[g7 * Og7 + o7] + bet[g7 * Og7 + o7]
 
@@ -334,7 +334,8 @@ bn_fold_groups = General(
     "transposed.bn-fold-groups",
     "With groups, the output channels of group g are a slice of axis 1",
     "For all numbers of channels per group $C_g$ (input) and $O_g$ (output), input sizes $n_h \\times n_w$, "
-    "kernel sizes $k_h \\times k_w$, strides $s$, dilations $d$ and paddings $p_h, p_w \\ge 0$: BatchNorm "
+    "kernel sizes $k_h \\times k_w$, strides $s_h, s_w$, dilations $d_h, d_w$ and paddings $p_h, p_w \\ge 0$: "
+    "BatchNorm "
     "($y \\mapsto \\gamma y + \\beta$ per output channel) after a grouped transposed convolution with "
     "weight $w$ (shape $(C_{\\mathrm{in}}, C_{\\mathrm{out}}/g, k_h, k_w)$) and bias $b$ is the transposed "
     "convolution whose weight has row $g C_g + c$ (input channel $c$ of group $g$), column $o$ equal to "
@@ -353,7 +354,7 @@ bn_fold_groups = General(
         Name(V7_def, (g7, c7, o7, ah7, aw7)),
         Fold(T.conv_transpose2d_per_group(xw, V7, **_ct7), ("c", "j_h", "j_w", "a_h", "a_w")),
     ],
-    instances=[dict(C_g=2, O_g=2, n_h=2, n_w=1, k_h=2, k_w=1, s=2, d=2, p_h=1, p_w=0, g=1)],
+    instances=[dict(C_g=2, O_g=2, n_h=2, n_w=1, k_h=2, k_w=1, s_h=2, s_w=1, d_h=2, d_w=1, p_h=1, p_w=0, g=1)],
     check_source=_src("test_transposed_bn_fold_axis1_exact"),
 )
 
