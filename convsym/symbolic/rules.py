@@ -411,15 +411,19 @@ class GroupBy(Rule):
                 )
             new_summand = sympy.sympify(self.summand)
             solved = None
+            expanded = sympy.expand(value)
             for s in sorted(term.indices, key=sympy.default_sort_key):
-                c = sympy.expand(value).coeff(s, 1)
-                if c != 0 and not sympy.expand(value - c * s).has(s):
-                    solved = (s, sympy.solve(sympy.Eq(value, t), s))
+                c = expanded.coeff(s, 1)
+                rest = sympy.expand(expanded - c * s)
+                if c != 0 and not rest.has(s) and not c.has(s):
+                    solved = (s, (t - rest) / c)  # value = c s + rest, linear in s
                     break
-            if solved is None or len(solved[1]) != 1:
+            if solved is None:
                 raise ProofError(f"cannot solve {value} = {t} for an index")
-            s, (sol,) = solved
-            diff = sympy.simplify((new_summand - term.summand).subs(s, sol))
+            s, sol = solved
+            diff = sympy.expand((new_summand - term.summand).subs(s, sol))
+            if diff != 0:
+                diff = sympy.simplify(diff)
             if diff != 0:
                 raise ProofError(f"the new summand {new_summand} differs from {term.summand} where {value} = {t}")
             new_term = Term(
@@ -480,7 +484,9 @@ class Fold(Rule):
                 )
             rename = {r.index: s for r, s in zip(dterm.ranges, over_syms, strict=False)}
             f = sympy.sympify(dterm.summand).xreplace(rename)
-            g = sympy.cancel(sympy.sympify(term.summand) / f)
+            g = sympy.sympify(term.summand) / f  # a product divided by its factor cancels as it is built
+            if any(g.has(s) for s in over_syms) or sympy.denom(g) != 1:
+                g = sympy.cancel(sympy.sympify(term.summand) / f)
             if any(g.has(s) for s in over_syms) or sympy.expand(g * f - term.summand) != 0:
                 errors.append(f"summand {term.summand} is not (factor free of {self.over}) * {f}")
                 continue
