@@ -94,6 +94,14 @@ def _split_additive(summand: Expr, pred) -> tuple[list[Expr], Expr]:
     return hit, rest
 
 
+def _expand_indices(e: Expr) -> Expr:
+    """``e`` expanded, the index expressions of its signal entries too (``x[s(b + i) - s b]`` is
+    ``x[s i]``): :func:`sympy.expand` leaves them as they are."""
+    e = sympy.sympify(e)
+    entries = {q: q.base[tuple(sympy.expand(i) for i in q.indices)] for q in e.atoms(Indexed)}
+    return sympy.expand(e.xreplace(entries))
+
+
 class Rule:
     name = "rule"
 
@@ -421,7 +429,7 @@ class GroupBy(Rule):
             if solved is None:
                 raise ProofError(f"cannot solve {value} = {t} for an index")
             s, sol = solved
-            diff = sympy.expand((new_summand - term.summand).subs(s, sol))
+            diff = _expand_indices(sympy.expand((new_summand - term.summand).subs(s, sol)))
             if diff != 0:
                 diff = sympy.simplify(diff)
             if diff != 0:
