@@ -40,8 +40,8 @@ K5h = sympy.expand(s2h * d1h * (k1h - 1) + d2h * (k2h - 1) + 1)
 K5w = sympy.expand(s2w * d1w * (k1w - 1) + d2w * (k2w - 1) + 1)
 h5_def = Let(h5, lambda mm, ii, jj: SumExpr.of(
     T.conv_transpose2d_dilated(x5, w51, C5, n5h, n5w, k1h, k1w, s1h, s1w, 0, 0, d1h, d1w, mm, ii, jj)))
-W5_def = Let(W5, lambda cc, oo, tth, ttw: SumExpr.of(
-    T.transposed_merge2d(w51, w52, M5, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, cc, oo, tth, ttw)))
+W5_def = Let(W5, lambda cc, oo, t_h, t_w: SumExpr.of(
+    T.transposed_merge2d(w51, w52, M5, k1h, k1w, k2h, k2w, s2h, s2w, d1h, d1w, d2h, d2w, cc, oo, t_h, t_w)))
 _tt_summand = w51[c5, mu5, ah5, aw5] * w52[mu5, o5, bh5, bw5] * x5[c5, jh5, jw5]
 _tt_all = ("mu", "b_h", "b_w", "c", "j_h", "j_w", "a_h", "a_w")
 
@@ -122,7 +122,7 @@ merge_two_length = Checked(
     idea="Expand both lengths of transposed.output-size as polynomials in the sizes; z3 bounds the "
          "output padding.",
     derive=derive_merge_length,
-    check_source=_src("test_transposed_merge_two_exact"),
+    check_source=_src("test_transposed_merge_two_length"),
 )
 
 
@@ -165,7 +165,7 @@ merge_two_exact = Identity(
             for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
             for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
             if q1_ < s1_ and q2_ < max(s2_, d2_) and s2_ * q1_ + q2_ < s1_ * s2_],
-    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
+    check_source=_src("test_transposed_merge_two_float"),
 )
 
 merge_padded_first = Refutation(
@@ -190,8 +190,8 @@ n5ch = sympy.expand((n5h - 1) * s5 + k1h)  # the transposed layer's size (stride
 n5cw = sympy.expand((n5w - 1) * s5 + k1w)
 h5c_def = Let(h5, lambda mm, ii, jj: SumExpr.of(
     T.conv_transpose2d_dilated(x5, w51, C5, n5h, n5w, k1h, k1w, s5, s5, 0, 0, 1, 1, mm, ii, jj)))
-V5_def = Let(V5, lambda cc, oo, tth, ttw: SumExpr.of(
-    T.conv_after_kernel2d(w51, w52, M5, k1h, k1w, k2h, k2w, cc, oo, tth, ttw)))
+V5_def = Let(V5, lambda cc, oo, t_h, t_w: SumExpr.of(
+    T.conv_after_kernel2d(w51, w52, M5, k1h, k1w, k2h, k2w, cc, oo, t_h, t_w)))
 _ca_summand = w51[c5, mu5, ah5, aw5] * w52[o5, mu5, bh5, bw5] * x5[c5, jh5, jw5]
 
 conv_after = General(
@@ -270,7 +270,7 @@ conv_after_exact = Identity(
     family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s=s_, p2=p2_)
             for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
             if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
-    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
+    check_source=_src("test_transposed_conv_after_float"),
 )
 
 conv_after_padded = Refutation(
