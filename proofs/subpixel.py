@@ -20,6 +20,7 @@ from convsym.exact import transposed as OT
 from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
 from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs_subpixel as S
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Collapse, Fold, Substitute, Unfold
 from convsym.symbolic.sums import Let, SumExpr, index
@@ -169,9 +170,9 @@ def _weight_map_figure(fields):
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
 
 
-weight_map_2d = Identity(
-    "subpixel.weight-map-2d",
-    "The 2-D weight map with channels, groups and bias",
+_WEIGHT_MAP_TRANSFORM = [Identity(
+    "subpixel.weight-map-2d-transform",
+    "The rewrite's weight map with groups and bias",
     "For $r \\in \\{2, 3\\}$, kernels 1 to 3, every padding $P \\le K - 1$ and groups 1, 2: the "
     "pixel shuffle by $r$ of the convolution of $x$ with $W$ and $b$, and the transposed "
     "convolution the rewrite returns (its weight map and bias read back from the rewrite), are the "
@@ -181,6 +182,54 @@ weight_map_2d = Identity(
     rhs=_transposed_side,
     family=[dict(c=2, ci=2, K=kk, r=rr, g=g, n=2, P=pp)
             for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
+)]
+
+C_in, n_h, n_w, K_h, K_w = sizes("C_{in} n_h n_w K_h K_w")
+P_h, P_w, c2, i_h, i_w = index("P_h P_w c i_h i_w")
+j_h, j_w, a_h, a_w, phi_h, phi_w = index("j_h j_w a_h a_w phi_h phi_w")
+V2_def = Let(V, lambda c_i, cc, t_h, t_w: SumExpr.of(S.subpixel_kernel2d(W, K_h, K_w, r, c_i, cc, t_h, t_w)))
+
+weight_map_2d = General(
+    "subpixel.weight-map-2d",
+    "The 2-D weight map with channels",
+    "For all channel counts $C_{\\mathrm{in}}$ (and any number $C$ of output channels), sizes $n_h \\times "
+    "n_w$, kernels $K_h \\times K_w$, factors $r$ and paddings $0 \\le P_h \\le K_h - 1$, $0 \\le P_w "
+    "\\le K_w - 1$, at every output channel $c$ and position $(i_h, i_w) \\ge 0$: the transposed "
+    "convolution with stride $r$, padding $(r(K_h - 1 - P_h), r(K_w - 1 - P_w))$ and the $r K_h \\times "
+    "r K_w$ kernel $V_{c_i, c, \\varphi_h + r(K_h-1-a_h), \\varphi_w + r(K_w-1-a_w)} = "
+    "W_{c r^2 + \\varphi_h r + \\varphi_w, c_i, a_h, a_w}$ equals PyTorch's pixel shuffle by $r$ of the "
+    "stride-1 convolution of $x$ with $W$ (padding $(P_h, P_w)$, $r^2 C$ output channels). Groups and a "
+    "bias shared by the $r^2$ phases of a channel are cross-checked exactly through the rewrite itself "
+    "(subpixel.phase-bias: other biases are no transposed convolution).",
+    idea="Per axis as in 1-D: write the output row as $r j_h + \\varphi_h$ and the column as $r j_w + "
+         "\\varphi_w$; the transposed convolution reads only the taps of $V$ in phase $(\\varphi_h, "
+         "\\varphi_w)$, which are the flipped kernel of channel $c r^2 + \\varphi_h r + \\varphi_w$, so "
+         "substituting the two tap indices turns it into that channel's stride-1 convolution, which the "
+         "pixel shuffle puts at $(r j_h + \\varphi_h, r j_w + \\varphi_w)$.",
+    lhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, r * K_h, r * K_w, r, sympy.expand(r * (K_h - 1 - P_h)),
+                                    sympy.expand(r * (K_w - 1 - P_w)), 1, 1, c2, i_h, i_w),
+    rhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, i_h, i_w),
+    lets=[V2_def],
+    size_hypotheses=[sympy.Ge(P_h, 0), sympy.Le(P_h, K_h - 1), sympy.Ge(P_w, 0), sympy.Le(P_w, K_w - 1),
+                     sympy.Ge(i_h, 0), sympy.Ge(i_w, 0)],
+    derivation=[
+        Unfold("conv_transpose2d_channels", ("c_i", "m_h", "m_w", "b_h", "b_w")),
+        Unfold("V"),
+        Unfold("subpixel_kernel2d", ("phi_h", "phi_w", "a_h", "a_w")),
+        Collapse("b_h", phi_h + r * (K_h - 1 - a_h)),
+        Collapse("b_w", phi_w + r * (K_w - 1 - a_w)),
+        Substitute("m_h", "j_h", j_h + a_h - P_h,
+                   [("c_i", 0, C_in - 1), ("m_w", 0, n_w - 1), ("phi_h", 0, r - 1), ("phi_w", 0, r - 1),
+                    ("a_h", 0, K_h - 1), ("a_w", 0, K_w - 1), ("j_h", P_h - a_h, n_h - 1 + P_h - a_h)]),
+        Substitute("m_w", "j_w", j_w + a_w - P_w,
+                   [("c_i", 0, C_in - 1), ("phi_h", 0, r - 1), ("phi_w", 0, r - 1),
+                    ("a_h", 0, K_h - 1), ("a_w", 0, K_w - 1), ("j_h", P_h - a_h, n_h - 1 + P_h - a_h),
+                    ("j_w", P_w - a_w, n_w - 1 + P_w - a_w)]),
+        Fold(S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, i_h, i_w),
+             ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
+    ],
+    instances=[dict(C_in=2, n_h=2, n_w=1, K_h=2, K_w=1, r=2, P_h=1, P_w=0)],
+    cross_checks=_WEIGHT_MAP_TRANSFORM,
     figure=_weight_map_figure,
     check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
 )
