@@ -23,7 +23,7 @@ from convsym.render import figures
 from convsym.symbolic import opdefs_subpixel as S
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Collapse, Fold, Substitute, Unfold
-from convsym.symbolic.sums import Let, SumExpr, index
+from convsym.symbolic.sums import Let, SumExpr, Term, index
 from convsym.symbolic.symbols import sizes
 from convsym.transforms.layers import Conv2d, ConvTranspose2d
 from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
@@ -307,15 +307,13 @@ def _as_subpixel(T_, s, p, q, d, g, **_):
     return OT.pixel_shuffle(y_, rr)
 
 
-converse = Identity(
-    "subpixel.converse",
-    "Every stride-r transposed convolution with output length a multiple of r is a sub-pixel convolution",
-    "Construction: output $r j + \\phi$ reads input $j + (\\phi + p - d b)/r$ through tap $b$ whenever that "
-    "is an integer; the taps of phase $\\phi$ form kernel $\\phi$ of a stride-1 convolution with "
-    "$r^2 C_{\\mathrm{out}}$ channels and zero padding (before, after) chosen so that its output has $L/r$ "
-    "entries. Exact family: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below "
-    "$\\max(s, d)$, dilations 1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$ "
-    "(subpixel.converse-length: otherwise no sub-pixel convolution has that length).",
+_CONVERSE_TRANSFORM = [Identity(
+    "subpixel.converse-transform",
+    "The rewrite's sub-pixel convolution with dilation, output padding, groups and bias",
+    "The rewrite's construction (output $r j + \\varphi$ reads input $j + (\\varphi + p - d b)/r$ through tap $b$ "
+    "whenever that is an integer; zero padding (before, after) chosen so that its output has $L/r$ entries), "
+    "exactly: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below $\\max(s, d)$, dilations "
+    "1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$.",
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
@@ -324,6 +322,75 @@ converse = Identity(
             for g in (1, 2)
             if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],
     coordinates=lambda entry, s, **_: {"o": entry[1], **_position_and_phase(entry, s)},
+)]
+
+Cc, k_h, k_w, d_h, d_w = sizes("C k_h k_w d_h d_w")
+p_h, p_w, J_h, J_w, Phi_h, Phi_w = index("p_h p_w J_h J_w Phi_h Phi_w")
+m_h, m_w, b_h, b_w = index("m_h m_w b_h b_w")
+W_def = Let(W, lambda o, c_i, t_h, t_w: SumExpr.of(
+    S.transposed_subpixel_kernel2d(V, Cc, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_i, t_h, t_w)))
+out_h, out_w = r * J_h + Phi_h, r * J_w + Phi_w
+
+
+def _tap_ranges(first: str) -> list:
+    """the ranges after substituting the tap ``a_h`` (then ``a_w``) of the sub-pixel kernel by the input row
+    (column) it reads: the output row (column) ``j`` then runs over the taps that land"""
+    h = [("m_h", 0, n_h - 1), ("b_h", 0, k_h - 1), ("j_h", m_h + P_h - K_h + 1, m_h + P_h), ("phi_h", 0, r - 1)]
+    if first == "h":
+        w = [("j_w", 0, out_w), ("phi_w", 0, r - 1), ("a_w", 0, K_w - 1), ("b_w", 0, k_w - 1)]
+    else:
+        w = [("m_w", 0, n_w - 1), ("b_w", 0, k_w - 1), ("j_w", m_w + P_w - K_w + 1, m_w + P_w), ("phi_w", 0, r - 1)]
+    return [("c_i", 0, C_in - 1), *h, *w]
+
+
+converse = General(
+    "subpixel.converse",
+    "Every stride-r transposed convolution is a sub-pixel convolution at every output",
+    "Construction: for a transposed convolution with stride $r$, padding $(p_h, p_w) \\ge 0$, dilation "
+    "$(d_h, d_w)$ and a $k_h \\times k_w$ kernel $V$ with $C$ output channels, output $r j + \\varphi$ reads "
+    "input $j + (\\varphi + p - d b)/r$ through tap $b$ whenever that is an integer; so tap $b$ goes to tap "
+    "$a = P + (\\varphi + p - d b)/r$ of phase $\\varphi$ of a stride-1 convolution with padding $P$: "
+    "$W_{c r^2 + \\varphi_h r + \\varphi_w, c_i, a_h, a_w} = V_{c_i, c, b_h, b_w}$ where $\\varphi + p - d b = "
+    "r (a - P)$ on both axes, and 0 where no tap lands. When every tap lands, $r P + p + r - 1 \\ge d(k-1)$ "
+    "(tap $k - 1$) and $p \\le r(K - 1 - P)$ (tap 0) on each axis, the pixel shuffle by $r$ of the "
+    "convolution of $x$ with $W$ equals the transposed convolution at every output channel $c < C$ "
+    "(and is 0 at the others) and every output position $(r J_h + \\Phi_h, r J_w + \\Phi_w)$. (The rewrite takes "
+    "$P = \\max(0, \\lfloor (d(k-1) - p)/r \\rfloor)$, the least $K$, and the padding after that gives the "
+    "$L/r$ outputs; when $d(k-1) - 2p + q + 1$ is no multiple of $r$ no sub-pixel convolution has the length $L$: "
+    "subpixel.converse-length. Groups, output padding and bias are cross-checked exactly through the rewrite.)",
+    idea="Write out the sub-pixel convolution and the definition of $W$: each term is a tap $b$ of $V$ in the "
+         "phase $\\varphi$ of the output. The channel and phases of $W$ decode uniquely (digits in base $r$); "
+         "substituting the tap $a$ by the input row $m = j + a - P$ it reads leaves the condition $\\varphi + p - "
+         "d b = r(m - j)$, which fixes the phase; the row $j$ of the output $r J + \\Phi$ is then $J$, and what "
+         "remains is the scatter condition $r m + d b - p = r J + \\Phi$ of the transposed convolution.",
+    lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, out_h, out_w),
+    rhs=SumExpr.of(Term(
+        S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c2, out_h, out_w),
+        (), (sympy.Ge(c2, 0), sympy.Le(c2, Cc - 1)))),
+    lets=[W_def],
+    size_hypotheses=[sympy.Ge(J_h, 0), sympy.Ge(J_w, 0), sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
+                     sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1), sympy.Ge(p_h, 0), sympy.Ge(p_w, 0),
+                     sympy.Ge(r * P_h + p_h + r - 1, d_h * (k_h - 1)), sympy.Le(p_h, r * (K_h - 1 - P_h)),
+                     sympy.Ge(r * P_w + p_w + r - 1, d_w * (k_w - 1)), sympy.Le(p_w, r * (K_w - 1 - P_w))],
+    derivation=[
+        Unfold("subpixel2d", ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
+        Unfold("W"),
+        Unfold("transposed_subpixel_kernel2d", ("c'", "psi_h", "psi_w", "b_h", "b_w")),
+        Collapse("c'", c2),
+        Collapse("psi_h", phi_h),
+        Collapse("psi_w", phi_w),
+        Substitute("a_h", "m_h", m_h - j_h + P_h, _tap_ranges("h")),
+        Substitute("a_w", "m_w", m_w - j_w + P_w, _tap_ranges("w")),
+        Collapse("phi_h", r * (m_h - j_h) + d_h * b_h - p_h),
+        Collapse("phi_w", r * (m_w - j_w) + d_w * b_w - p_w),
+        Collapse("j_h", J_h),
+        Collapse("j_w", J_w),
+        Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c2, out_h, out_w),
+             ("c_i", "m_h", "m_w", "b_h", "b_w")),
+    ],
+    instances=[dict(C=2, C_in=2, n_h=2, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=1, p_w=0,
+                    P_h=1, P_w=0, J_h=1, J_w=0, Phi_h=1, Phi_w=0)],
+    cross_checks=_CONVERSE_TRANSFORM,
     check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
 )
 
