@@ -23,7 +23,7 @@ from convsym.render import figures
 from convsym.symbolic import opdefs_subpixel as S
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Collapse, Fold, Substitute, Unfold
-from convsym.symbolic.sums import Let, SumExpr, Term, index
+from convsym.symbolic.sums import Let, SumExpr, index
 from convsym.symbolic.symbols import sizes
 from convsym.transforms.layers import Conv2d, ConvTranspose2d
 from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
@@ -324,11 +324,12 @@ _CONVERSE_TRANSFORM = [Identity(
     coordinates=lambda entry, s, **_: {"o": entry[1], **_position_and_phase(entry, s)},
 )]
 
-Cc, k_h, k_w, d_h, d_w = sizes("C k_h k_w d_h d_w")
+k_h, k_w, d_h, d_w = sizes("k_h k_w d_h d_w")
+c_out = sympy.Symbol("c", integer=True, nonnegative=True)  # an output channel
 p_h, p_w, J_h, J_w, Phi_h, Phi_w = index("p_h p_w J_h J_w Phi_h Phi_w")
 m_h, m_w, b_h, b_w = index("m_h m_w b_h b_w")
 W_def = Let(W, lambda o, c_i, t_h, t_w: SumExpr.of(
-    S.transposed_subpixel_kernel2d(V, Cc, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_i, t_h, t_w)))
+    S.transposed_subpixel_kernel2d(V, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_i, t_h, t_w)))
 out_h, out_w = r * J_h + Phi_h, r * J_w + Phi_w
 
 
@@ -363,10 +364,8 @@ converse = General(
          "substituting the tap $a$ by the input row $m = j + a - P$ it reads leaves the condition $\\varphi + p - "
          "d b = r(m - j)$, which fixes the phase; the row $j$ of the output $r J + \\Phi$ is then $J$, and what "
          "remains is the scatter condition $r m + d b - p = r J + \\Phi$ of the transposed convolution.",
-    lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, out_h, out_w),
-    rhs=SumExpr.of(Term(
-        S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c2, out_h, out_w),
-        (), (sympy.Ge(c2, 0), sympy.Le(c2, Cc - 1)))),
+    lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c_out, out_h, out_w),
+    rhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
     lets=[W_def],
     size_hypotheses=[sympy.Ge(J_h, 0), sympy.Ge(J_w, 0), sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
                      sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1), sympy.Ge(p_h, 0), sympy.Ge(p_w, 0),
@@ -376,7 +375,7 @@ converse = General(
         Unfold("subpixel2d", ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
         Unfold("W"),
         Unfold("transposed_subpixel_kernel2d", ("c'", "psi_h", "psi_w", "b_h", "b_w")),
-        Collapse("c'", c2),
+        Collapse("c'", c_out),
         Collapse("psi_h", phi_h),
         Collapse("psi_w", phi_w),
         Substitute("a_h", "m_h", m_h - j_h + P_h, _tap_ranges("h")),
@@ -385,10 +384,10 @@ converse = General(
         Collapse("phi_w", r * (m_w - j_w) + d_w * b_w - p_w),
         Collapse("j_h", J_h),
         Collapse("j_w", J_w),
-        Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c2, out_h, out_w),
+        Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
              ("c_i", "m_h", "m_w", "b_h", "b_w")),
     ],
-    instances=[dict(C=2, C_in=2, n_h=2, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=1, p_w=0,
+    instances=[dict(C_in=2, n_h=2, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=1, p_w=0,
                     P_h=1, P_w=0, J_h=1, J_w=0, Phi_h=1, Phi_w=0)],
     cross_checks=_CONVERSE_TRANSFORM,
     check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),

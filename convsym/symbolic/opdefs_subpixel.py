@@ -85,10 +85,11 @@ subpixel_kernel2d = OpDef(
 )
 
 
-def _tsk2_body(V, C, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_in, t_h, t_w) -> SumExpr:
+def _tsk2_body(V, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_in, t_h, t_w) -> SumExpr:
+    # c' = o // r^2 is at most o: the range 0 .. o holds it for every number of channels
     return SumExpr.of(Term(
         V[c_in, cc, b_h, b_w],
-        (Range.of(cc, 0, C - 1), Range.of(ph_h, 0, r - 1), Range.of(ph_w, 0, r - 1),
+        (Range.of(cc, 0, o), Range.of(ph_h, 0, r - 1), Range.of(ph_w, 0, r - 1),
          Range.of(b_h, 0, k_h - 1), Range.of(b_w, 0, k_w - 1)),
         (sympy.Eq(cc * r**2 + ph_h * r + ph_w, o),
          sympy.Eq(ph_h + p_h - d_h * b_h, r * (t_h - P_h)), sympy.Eq(ph_w + p_w - d_w * b_w, r * (t_w - P_w))),
@@ -98,11 +99,12 @@ def _tsk2_body(V, C, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_in, t_h, t_
 transposed_subpixel_kernel2d = OpDef(
     "transposed_subpixel_kernel2d",
     _tsk2_body,
-    lambda V, C, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_in, t_h, t_w: (
+    lambda V, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_in, t_h, t_w: (
         rf"\mathcal{{T}}_{{{r}}}({V})_{{{o},{c_in},{t_h},{t_w}}}"),
     doc=(r"\mathcal{T}_r(V)_{o,c_i,a_h,a_w} = \sum_{c' r^2 + \varphi_h r + \varphi_w = o} "
          r"\sum_{b_h:\ \varphi_h + p_h - d_h b_h = r(a_h - P_h)} \sum_{b_w:\ \varphi_w + p_w - d_w b_w = r(a_w - P_w)} "
          r"V_{c_i,c',b_h,b_w}: tap b of the transposed kernel (stride r, padding p, dilation d) goes to tap "
          r"a = P + (\varphi + p - d b)/r of phase \varphi, where that is an integer; channel "
-         r"c' r^2 + \varphi_h r + \varphi_w of the sub-pixel weight (r^2 C, C_in, K_h, K_w), zero elsewhere."),
+         r"c' r^2 + \varphi_h r + \varphi_w of the sub-pixel weight (r^2 C, C_in, K_h, K_w) for o \ge 0 (the "
+         r"sum over 0 \le c' \le o finds c' = \lfloor o / r^2 \rfloor), zero where no tap lands."),
 )
