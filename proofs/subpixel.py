@@ -348,17 +348,18 @@ converse = General(
     "subpixel.converse",
     "Every stride-r transposed convolution is a sub-pixel convolution at every output",
     "Construction: for a transposed convolution with stride $r$, padding $(p_h, p_w) \\ge 0$, dilation "
-    "$(d_h, d_w)$ and a $k_h \\times k_w$ kernel $V$ with $C$ output channels, output $r j + \\varphi$ reads "
-    "input $j + (\\varphi + p - d b)/r$ through tap $b$ whenever that is an integer; so tap $b$ goes to tap "
-    "$a = P + (\\varphi + p - d b)/r$ of phase $\\varphi$ of a stride-1 convolution with padding $P$: "
+    "$(d_h, d_w)$ and a $k_h \\times k_w$ kernel $V$ (weight $(C_{\\mathrm{in}}, C, k_h, k_w)$), output $r j + "
+    "\\varphi$ reads input $j + (\\varphi + p - d b)/r$ through tap $b$ whenever that is an integer; so tap $b$ "
+    "goes to tap $a = P + (\\varphi + p - d b)/r$ of phase $\\varphi$ of a stride-1 convolution with padding $P$: "
     "$W_{c r^2 + \\varphi_h r + \\varphi_w, c_i, a_h, a_w} = V_{c_i, c, b_h, b_w}$ where $\\varphi + p - d b = "
-    "r (a - P)$ on both axes, and 0 where no tap lands. When every tap lands, $r P + p + r - 1 \\ge d(k-1)$ "
-    "(tap $k - 1$) and $p \\le r(K - 1 - P)$ (tap 0) on each axis, the pixel shuffle by $r$ of the "
-    "convolution of $x$ with $W$ equals the transposed convolution at every output channel $c < C$ "
-    "(and is 0 at the others) and every output position $(r J_h + \\Phi_h, r J_w + \\Phi_w)$. (The rewrite takes "
-    "$P = \\max(0, \\lfloor (d(k-1) - p)/r \\rfloor)$, the least $K$, and the padding after that gives the "
-    "$L/r$ outputs; when $d(k-1) - 2p + q + 1$ is no multiple of $r$ no sub-pixel convolution has the length $L$: "
-    "subpixel.converse-length. Groups, output padding and bias are cross-checked exactly through the rewrite.)",
+    "r (a - P)$ on both axes, and 0 where no tap lands. Every tap lands exactly when $r P + p + r - 1 \\ge "
+    "d(k-1)$ (tap $k - 1$) and $p \\le r(K - 1 - P)$ (tap 0) on each axis; then the pixel shuffle by $r$ of the "
+    "convolution of $x$ with $W$ equals the transposed convolution at every output channel $c \\ge 0$ and every "
+    "output position $(r J_h + \\Phi_h, r J_w + \\Phi_w)$ with $J \\ge 0$ and phase $0 \\le \\Phi \\le r - 1$, "
+    "that is at every output. The rewrite takes $P = \\max(0, \\lfloor (d(k-1) - p)/r \\rfloor)$ and $K - 1 - P "
+    "\\ge \\lceil p / r \\rceil$, so both hold, and pads after so that the convolution has $L/r$ outputs; when "
+    "$d(k-1) - 2p + q + 1$ is no multiple of $r$ no sub-pixel convolution has the length $L$ "
+    "(subpixel.converse-length). Groups, output padding and bias are cross-checked exactly through the rewrite.",
     idea="Write out the sub-pixel convolution and the definition of $W$: each term is a tap $b$ of $V$ in the "
          "phase $\\varphi$ of the output. The channel and phases of $W$ decode uniquely (digits in base $r$); "
          "substituting the tap $a$ by the input row $m = j + a - P$ it reads leaves the condition $\\varphi + p - "
@@ -367,7 +368,8 @@ converse = General(
     lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c_out, out_h, out_w),
     rhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
     lets=[W_def],
-    size_hypotheses=[sympy.Ge(J_h, 0), sympy.Ge(J_w, 0), sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
+    size_hypotheses=[sympy.Ge(c_out, 0, evaluate=False), sympy.Ge(J_h, 0), sympy.Ge(J_w, 0),
+                     sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
                      sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1), sympy.Ge(p_h, 0), sympy.Ge(p_w, 0),
                      sympy.Ge(r * P_h + p_h + r - 1, d_h * (k_h - 1)), sympy.Le(p_h, r * (K_h - 1 - P_h)),
                      sympy.Ge(r * P_w + p_w + r - 1, d_w * (k_w - 1)), sympy.Le(p_w, r * (K_w - 1 - P_w))],
@@ -387,8 +389,10 @@ converse = General(
         Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
              ("c_i", "m_h", "m_w", "b_h", "b_w")),
     ],
-    instances=[dict(C_in=2, n_h=2, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=1, p_w=0,
-                    P_h=1, P_w=0, J_h=1, J_w=0, Phi_h=1, Phi_w=0)],
+    instances=[dict(C_in=2, n_h=2, n_w=1, k_h=4, k_w=1, K_h=3, K_w=1, r=2, d_h=1, d_w=1, p_h=1, p_w=0,
+                    P_h=1, P_w=0, J_h=1, J_w=0, Phi_h=1, Phi_w=0),
+               dict(C_in=1, n_h=1, n_w=3, k_h=1, k_w=2, K_h=1, K_w=2, r=2, d_h=1, d_w=2, p_h=0, p_w=1,
+                    P_h=0, P_w=0, J_h=0, J_w=1, Phi_h=0, Phi_w=1, c=1)],
     cross_checks=_CONVERSE_TRANSFORM,
     check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
 )
