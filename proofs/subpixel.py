@@ -347,7 +347,7 @@ def _tap_ranges(first: str) -> list:
 converse = General(
     "subpixel.converse",
     "Every stride-r transposed convolution is a sub-pixel convolution at every output",
-    "Construction: for a transposed convolution with stride $r$, padding $(p_h, p_w) \\ge 0$, dilation "
+    "Construction: for a transposed convolution with stride $r$, padding $(p_h, p_w)$, dilation "
     "$(d_h, d_w)$ and a $k_h \\times k_w$ kernel $V$ (weight $(C_{\\mathrm{in}}, C, k_h, k_w)$), output $r j + "
     "\\varphi$ reads input $j + (\\varphi + p - d b)/r$ through tap $b$ whenever that is an integer; so tap $b$ "
     "goes to tap $a = P + (\\varphi + p - d b)/r$ of phase $\\varphi$ of a stride-1 convolution with padding $P$: "
@@ -370,7 +370,7 @@ converse = General(
     lets=[W_def],
     size_hypotheses=[sympy.Ge(c_out, 0, evaluate=False), sympy.Ge(J_h, 0), sympy.Ge(J_w, 0),
                      sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
-                     sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1), sympy.Ge(p_h, 0), sympy.Ge(p_w, 0),
+                     sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1),
                      sympy.Ge(r * P_h + p_h + r - 1, d_h * (k_h - 1)), sympy.Le(p_h, r * (K_h - 1 - P_h)),
                      sympy.Ge(r * P_w + p_w + r - 1, d_w * (k_w - 1)), sympy.Le(p_w, r * (K_w - 1 - P_w))],
     derivation=[
