@@ -19,7 +19,7 @@ from convsym.errors import ProofError
 from convsym.proof import claim as C
 from convsym.proof.general import General
 from convsym.symbolic import compile as K
-from convsym.symbolic import opdefs, opdefs_transposed
+from convsym.symbolic import opdefs, opdefs_subpixel, opdefs_transposed
 from convsym.symbolic.rules import Reorder
 from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import scalars, sizes
@@ -33,8 +33,10 @@ SIGNALS = {
     "poly_coeff": "w1 w2", "conv2d_grouped": "x w", "bias_through_grouped": "w bias",
     "sparse_kernel": "w", "conv_transpose1d": "y w", "padded_conv1d": "x w", "subpixel1d": "x W",
     "subpixel_kernel": "W", "transposed_merge_kernel": "w1 w2", "conv_transpose_channels": "x w",
+    "conv_transpose2d_channels": "x V", "subpixel2d": "x W", "subpixel_kernel2d": "W",
+    "transposed_subpixel_kernel2d": "V",
 }
-OPS = [v for m in (opdefs, opdefs_transposed) for v in vars(m).values() if isinstance(v, OpDef)]
+OPS = [v for m in (opdefs, opdefs_transposed, opdefs_subpixel) for v in vars(m).values() if isinstance(v, OpDef)]
 
 q, r, jj = index("q r jj")
 n, m = sizes("n m")
