@@ -394,7 +394,8 @@ converse = General(
                dict(C_in=1, n_h=1, n_w=3, k_h=1, k_w=2, K_h=1, K_w=2, r=2, d_h=1, d_w=2, p_h=0, p_w=1,
                     P_h=0, P_w=0, J_h=0, J_w=1, Phi_h=0, Phi_w=1, c=1)],
     cross_checks=_CONVERSE_TRANSFORM,
-    check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
+    check_source=_src("_conv_from_transposed", "test_transposed_converse_exact", "_conv_from_transposed_at",
+                      "test_transposed_converse_any_subpixel_padding"),
 )
 
 
