@@ -115,7 +115,7 @@ output_length = Checked(
 )
 
 # =============================================================================================
-# 2. the weight map in 2-D with channels, groups and bias, through the transform itself
+# 2. the weight map in 2-D with channels, all sizes (groups and bias through the transform itself)
 
 
 def _index_array(shape) -> np.ndarray:
@@ -284,7 +284,7 @@ phase_bias = Refutation(
 )
 
 # =============================================================================================
-# 4. the converse: a stride-r transposed convolution is a sub-pixel convolution
+# 4. the converse, 2-D with channels, all sizes: a stride-r transposed convolution is a sub-pixel convolution
 
 
 def _cv_inputs(c, o, g, k, n, **_):
