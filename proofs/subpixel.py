@@ -335,12 +335,12 @@ out_h, out_w = r * J_h + Phi_h, r * J_w + Phi_w
 
 def _tap_ranges(first: str) -> list:
     """the ranges after substituting the tap ``a_h`` (then ``a_w``) of the sub-pixel kernel by the input row
-    (column) it reads: the output row (column) ``j`` then runs over the taps that land"""
-    h = [("m_h", 0, n_h - 1), ("b_h", 0, k_h - 1), ("j_h", m_h + P_h - K_h + 1, m_h + P_h), ("phi_h", 0, r - 1)]
+    (column) ``m`` it reads: the output row (column) ``j`` then runs over the taps of the kernel"""
+    h = [("m_h", 0, n_h - 1), ("j_h", m_h + P_h - K_h + 1, m_h + P_h), ("phi_h", 0, r - 1)]
     if first == "h":
-        w = [("j_w", 0, out_w), ("phi_w", 0, r - 1), ("a_w", 0, K_w - 1), ("b_w", 0, k_w - 1)]
+        w = [("j_w", 0, out_w), ("phi_w", 0, r - 1), ("a_w", 0, K_w - 1)]
     else:
-        w = [("m_w", 0, n_w - 1), ("b_w", 0, k_w - 1), ("j_w", m_w + P_w - K_w + 1, m_w + P_w), ("phi_w", 0, r - 1)]
+        w = [("m_w", 0, n_w - 1), ("j_w", m_w + P_w - K_w + 1, m_w + P_w), ("phi_w", 0, r - 1)]
     return [("c_i", 0, C_in - 1), *h, *w]
 
 
@@ -360,11 +360,11 @@ converse = General(
     "\\ge \\lceil p / r \\rceil$, so both hold, and pads after so that the convolution has $L/r$ outputs; when "
     "$d(k-1) - 2p + q + 1$ is no multiple of $r$ no sub-pixel convolution has the length $L$ "
     "(subpixel.converse-length). Groups, output padding and bias are cross-checked exactly through the rewrite.",
-    idea="Write out the sub-pixel convolution and the definition of $W$: each term is a tap $b$ of $V$ in the "
-         "phase $\\varphi$ of the output. The channel and phases of $W$ decode uniquely (digits in base $r$); "
-         "substituting the tap $a$ by the input row $m = j + a - P$ it reads leaves the condition $\\varphi + p - "
-         "d b = r(m - j)$, which fixes the phase; the row $j$ of the output $r J + \\Phi$ is then $J$, and what "
-         "remains is the scatter condition $r m + d b - p = r J + \\Phi$ of the transposed convolution.",
+    idea="Write out the sub-pixel convolution and substitute each tap $a$ by the input row $m = j + a - P$ it "
+         "reads; then write out $W$: each term is a tap $b$ of $V$. The channel and phases of $W$ decode uniquely "
+         "(digits in base $r$), and the tap condition $\\varphi + p - d b = r(m - j)$ fixes the phase; the row $j$ "
+         "of the output $r J + \\Phi$ is then $J$, and what remains is the scatter condition $r m + d b - p = r J + "
+         "\\Phi$ of the transposed convolution.",
     lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c_out, out_h, out_w),
     rhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
     lets=[W_def],
@@ -375,13 +375,13 @@ converse = General(
                      sympy.Ge(r * P_w + p_w + r - 1, d_w * (k_w - 1)), sympy.Le(p_w, r * (K_w - 1 - P_w))],
     derivation=[
         Unfold("subpixel2d", ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
+        Substitute("a_h", "m_h", m_h - j_h + P_h, _tap_ranges("h")),
+        Substitute("a_w", "m_w", m_w - j_w + P_w, _tap_ranges("w")),
         Unfold("W"),
         Unfold("transposed_subpixel_kernel2d", ("c'", "psi_h", "psi_w", "b_h", "b_w")),
         Collapse("c'", c_out),
         Collapse("psi_h", phi_h),
         Collapse("psi_w", phi_w),
-        Substitute("a_h", "m_h", m_h - j_h + P_h, _tap_ranges("h")),
-        Substitute("a_w", "m_w", m_w - j_w + P_w, _tap_ranges("w")),
         Collapse("phi_h", r * (m_h - j_h) + d_h * b_h - p_h),
         Collapse("phi_w", r * (m_w - j_w) + d_w * b_w - p_w),
         Collapse("j_h", J_h),
