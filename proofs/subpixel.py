@@ -20,6 +20,7 @@ from convsym.exact import transposed as OT
 from convsym.proof import Checked, General, Identity, Proof, Refutation, load_checks
 from convsym.proof.verdict import Family
 from convsym.render import figures
+from convsym.symbolic import opdefs_subpixel as S
 from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.rules import Collapse, Fold, Substitute, Unfold
 from convsym.symbolic.sums import Let, SumExpr, index
@@ -114,7 +115,7 @@ output_length = Checked(
 )
 
 # =============================================================================================
-# 2. the weight map in 2-D with channels, groups and bias, through the transform itself
+# 2. the weight map in 2-D with channels, all sizes (groups and bias through the transform itself)
 
 
 def _index_array(shape) -> np.ndarray:
@@ -169,9 +170,9 @@ def _weight_map_figure(fields):
     return figures.weight_map(sources, merged, titles, "transposed kernel"), caption
 
 
-weight_map_2d = Identity(
-    "subpixel.weight-map-2d",
-    "The 2-D weight map with channels, groups and bias",
+_WEIGHT_MAP_TRANSFORM = [Identity(
+    "subpixel.weight-map-2d-transform",
+    "The rewrite's weight map with groups and bias",
     "For $r \\in \\{2, 3\\}$, kernels 1 to 3, every padding $P \\le K - 1$ and groups 1, 2: the "
     "pixel shuffle by $r$ of the convolution of $x$ with $W$ and $b$, and the transposed "
     "convolution the rewrite returns (its weight map and bias read back from the rewrite), are the "
@@ -181,6 +182,54 @@ weight_map_2d = Identity(
     rhs=_transposed_side,
     family=[dict(c=2, ci=2, K=kk, r=rr, g=g, n=2, P=pp)
             for rr in (2, 3) for kk in (1, 2, 3) for pp in range(kk) for g in (1, 2) if 2 + 2 * pp - kk + 1 >= 1],
+)]
+
+C_in, n_h, n_w, K_h, K_w = sizes("C_{in} n_h n_w K_h K_w")
+P_h, P_w, c2, i_h, i_w = index("P_h P_w c i_h i_w")
+j_h, j_w, a_h, a_w, phi_h, phi_w = index("j_h j_w a_h a_w phi_h phi_w")
+V2_def = Let(V, lambda c_i, cc, t_h, t_w: SumExpr.of(S.subpixel_kernel2d(W, K_h, K_w, r, c_i, cc, t_h, t_w)))
+
+weight_map_2d = General(
+    "subpixel.weight-map-2d",
+    "The 2-D weight map with channels",
+    "For all channel counts $C_{\\mathrm{in}}$ (and any number $C$ of output channels), sizes $n_h \\times "
+    "n_w$, kernels $K_h \\times K_w$, factors $r$ and paddings $0 \\le P_h \\le K_h - 1$, $0 \\le P_w "
+    "\\le K_w - 1$, at every output channel $c$ and position $(i_h, i_w) \\ge 0$: the transposed "
+    "convolution with stride $r$, padding $(r(K_h - 1 - P_h), r(K_w - 1 - P_w))$ and the $r K_h \\times "
+    "r K_w$ kernel $V_{c_i, c, \\varphi_h + r(K_h-1-a_h), \\varphi_w + r(K_w-1-a_w)} = "
+    "W_{c r^2 + \\varphi_h r + \\varphi_w, c_i, a_h, a_w}$ equals PyTorch's pixel shuffle by $r$ of the "
+    "stride-1 convolution of $x$ with $W$ (padding $(P_h, P_w)$, $r^2 C$ output channels). Groups and a "
+    "bias shared by the $r^2$ phases of a channel are cross-checked exactly through the rewrite itself "
+    "(subpixel.phase-bias: other biases are no transposed convolution).",
+    idea="Per axis as in 1-D: write the output row as $r j_h + \\varphi_h$ and the column as $r j_w + "
+         "\\varphi_w$; the transposed convolution reads only the taps of $V$ in phase $(\\varphi_h, "
+         "\\varphi_w)$, which are the flipped kernel of channel $c r^2 + \\varphi_h r + \\varphi_w$, so "
+         "substituting the two tap indices turns it into that channel's stride-1 convolution, which the "
+         "pixel shuffle puts at $(r j_h + \\varphi_h, r j_w + \\varphi_w)$.",
+    lhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, r * K_h, r * K_w, r, sympy.expand(r * (K_h - 1 - P_h)),
+                                    sympy.expand(r * (K_w - 1 - P_w)), 1, 1, c2, i_h, i_w),
+    rhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, i_h, i_w),
+    lets=[V2_def],
+    size_hypotheses=[sympy.Ge(P_h, 0), sympy.Le(P_h, K_h - 1), sympy.Ge(P_w, 0), sympy.Le(P_w, K_w - 1),
+                     sympy.Ge(i_h, 0), sympy.Ge(i_w, 0)],
+    derivation=[
+        Unfold("conv_transpose2d_channels", ("c_i", "m_h", "m_w", "b_h", "b_w")),
+        Unfold("V"),
+        Unfold("subpixel_kernel2d", ("phi_h", "phi_w", "a_h", "a_w")),
+        Collapse("b_h", phi_h + r * (K_h - 1 - a_h)),
+        Collapse("b_w", phi_w + r * (K_w - 1 - a_w)),
+        Substitute("m_h", "j_h", j_h + a_h - P_h,
+                   [("c_i", 0, C_in - 1), ("m_w", 0, n_w - 1), ("phi_h", 0, r - 1), ("phi_w", 0, r - 1),
+                    ("a_h", 0, K_h - 1), ("a_w", 0, K_w - 1), ("j_h", P_h - a_h, n_h - 1 + P_h - a_h)]),
+        Substitute("m_w", "j_w", j_w + a_w - P_w,
+                   [("c_i", 0, C_in - 1), ("phi_h", 0, r - 1), ("phi_w", 0, r - 1),
+                    ("a_h", 0, K_h - 1), ("a_w", 0, K_w - 1), ("j_h", P_h - a_h, n_h - 1 + P_h - a_h),
+                    ("j_w", P_w - a_w, n_w - 1 + P_w - a_w)]),
+        Fold(S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, i_h, i_w),
+             ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
+    ],
+    instances=[dict(C_in=2, n_h=2, n_w=1, K_h=2, K_w=1, r=2, P_h=1, P_w=0)],
+    cross_checks=_WEIGHT_MAP_TRANSFORM,
     figure=_weight_map_figure,
     check_source=_src("_sub_weight_map", "test_transposed_subpixel_exact"),
 )
@@ -235,7 +284,7 @@ phase_bias = Refutation(
 )
 
 # =============================================================================================
-# 4. the converse: a stride-r transposed convolution is a sub-pixel convolution
+# 4. the converse, 2-D with channels, all sizes: a stride-r transposed convolution is a sub-pixel convolution
 
 
 def _cv_inputs(c, o, g, k, n, **_):
@@ -258,15 +307,13 @@ def _as_subpixel(T_, s, p, q, d, g, **_):
     return OT.pixel_shuffle(y_, rr)
 
 
-converse = Identity(
-    "subpixel.converse",
-    "Every stride-r transposed convolution with output length a multiple of r is a sub-pixel convolution",
-    "Construction: output $r j + \\phi$ reads input $j + (\\phi + p - d b)/r$ through tap $b$ whenever that "
-    "is an integer; the taps of phase $\\phi$ form kernel $\\phi$ of a stride-1 convolution with "
-    "$r^2 C_{\\mathrm{out}}$ channels and zero padding (before, after) chosen so that its output has $L/r$ "
-    "entries. Exact family: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below "
-    "$\\max(s, d)$, dilations 1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$ "
-    "(subpixel.converse-length: otherwise no sub-pixel convolution has that length).",
+_CONVERSE_TRANSFORM = [Identity(
+    "subpixel.converse-transform",
+    "The rewrite's sub-pixel convolution with dilation, output padding, groups and bias",
+    "The rewrite's construction (output $r j + \\varphi$ reads input $j + (\\varphi + p - d b)/r$ through tap $b$ "
+    "whenever that is an integer; zero padding (before, after) chosen so that its output has $L/r$ entries), "
+    "exactly: strides 2, 3, kernels 1 to 4, paddings 0 to 2, output paddings below $\\max(s, d)$, dilations "
+    "1, 2, groups 1, 2, whenever $d(k-1) - 2p + q + 1$ is a multiple of $r$.",
     inputs=_cv_inputs,
     lhs=_transposed,
     rhs=_as_subpixel,
@@ -275,7 +322,80 @@ converse = Identity(
             for g in (1, 2)
             if (d_ * (kk - 1) - 2 * p_ + q_ + 1) % s_ == 0 and s_ + d_ * (kk - 1) - 2 * p_ + q_ + 1 >= 1],
     coordinates=lambda entry, s, **_: {"o": entry[1], **_position_and_phase(entry, s)},
-    check_source=_src("_conv_from_transposed", "test_transposed_converse_exact"),
+)]
+
+k_h, k_w, d_h, d_w = sizes("k_h k_w d_h d_w")
+c_out = sympy.Symbol("c", integer=True, nonnegative=True)  # an output channel
+p_h, p_w, J_h, J_w, Phi_h, Phi_w = index("p_h p_w J_h J_w Phi_h Phi_w")
+m_h, m_w, b_h, b_w = index("m_h m_w b_h b_w")
+W_def = Let(W, lambda o, c_i, t_h, t_w: SumExpr.of(
+    S.transposed_subpixel_kernel2d(V, k_h, k_w, r, p_h, p_w, d_h, d_w, P_h, P_w, o, c_i, t_h, t_w)))
+out_h, out_w = r * J_h + Phi_h, r * J_w + Phi_w
+
+
+def _tap_ranges(first: str) -> list:
+    """the ranges after substituting the tap ``a_h`` (then ``a_w``) of the sub-pixel kernel by the input row
+    (column) ``m`` it reads: the output row (column) ``j`` then runs over the taps of the kernel"""
+    h = [("m_h", 0, n_h - 1), ("j_h", m_h + P_h - K_h + 1, m_h + P_h), ("phi_h", 0, r - 1)]
+    if first == "h":
+        w = [("j_w", 0, out_w), ("phi_w", 0, r - 1), ("a_w", 0, K_w - 1)]
+    else:
+        w = [("m_w", 0, n_w - 1), ("j_w", m_w + P_w - K_w + 1, m_w + P_w), ("phi_w", 0, r - 1)]
+    return [("c_i", 0, C_in - 1), *h, *w]
+
+
+converse = General(
+    "subpixel.converse",
+    "Every stride-r transposed convolution is a sub-pixel convolution at every output",
+    "Construction: for a transposed convolution with stride $r$, padding $(p_h, p_w)$, dilation "
+    "$(d_h, d_w)$ and a $k_h \\times k_w$ kernel $V$ (weight $(C_{\\mathrm{in}}, C, k_h, k_w)$), output $r j + "
+    "\\varphi$ reads input $j + (\\varphi + p - d b)/r$ through tap $b$ whenever that is an integer; so tap $b$ "
+    "goes to tap $a = P + (\\varphi + p - d b)/r$ of phase $\\varphi$ of a stride-1 convolution with padding $P$: "
+    "$W_{c r^2 + \\varphi_h r + \\varphi_w, c_i, a_h, a_w} = V_{c_i, c, b_h, b_w}$ where $\\varphi + p - d b = "
+    "r (a - P)$ on both axes, and 0 where no tap lands. Every tap lands exactly when $r P + p + r - 1 \\ge "
+    "d(k-1)$ (tap $k - 1$) and $p \\le r(K - 1 - P)$ (tap 0) on each axis; then the pixel shuffle by $r$ of the "
+    "convolution of $x$ with $W$ equals the transposed convolution at every output channel $c \\ge 0$ and every "
+    "output position $(r J_h + \\Phi_h, r J_w + \\Phi_w)$ with $J \\ge 0$ and phase $0 \\le \\Phi \\le r - 1$, "
+    "that is at every output. The rewrite takes $P = \\max(0, \\lfloor (d(k-1) - p)/r \\rfloor)$ and $K - 1 - P "
+    "\\ge \\lceil p / r \\rceil$, so both hold, and pads after so that the convolution has $L/r$ outputs; when "
+    "$d(k-1) - 2p + q + 1$ is no multiple of $r$ no sub-pixel convolution has the length $L$ "
+    "(subpixel.converse-length). Groups, output padding and bias are cross-checked exactly through the rewrite.",
+    idea="Write out the sub-pixel convolution and substitute each tap $a$ by the input row $m = j + a - P$ it "
+         "reads; then write out $W$: each term is a tap $b$ of $V$. The channel and phases of $W$ decode uniquely "
+         "(digits in base $r$), and the tap condition $\\varphi + p - d b = r(m - j)$ fixes the phase; the row $j$ "
+         "of the output $r J + \\Phi$ is then $J$, and what remains is the scatter condition $r m + d b - p = r J + "
+         "\\Phi$ of the transposed convolution.",
+    lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c_out, out_h, out_w),
+    rhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
+    lets=[W_def],
+    size_hypotheses=[sympy.Ge(c_out, 0, evaluate=False), sympy.Ge(J_h, 0), sympy.Ge(J_w, 0),
+                     sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
+                     sympy.Ge(Phi_w, 0), sympy.Le(Phi_w, r - 1),
+                     sympy.Ge(r * P_h + p_h + r - 1, d_h * (k_h - 1)), sympy.Le(p_h, r * (K_h - 1 - P_h)),
+                     sympy.Ge(r * P_w + p_w + r - 1, d_w * (k_w - 1)), sympy.Le(p_w, r * (K_w - 1 - P_w))],
+    derivation=[
+        Unfold("subpixel2d", ("c_i", "j_h", "j_w", "phi_h", "phi_w", "a_h", "a_w")),
+        Substitute("a_h", "m_h", m_h - j_h + P_h, _tap_ranges("h")),
+        Substitute("a_w", "m_w", m_w - j_w + P_w, _tap_ranges("w")),
+        Unfold("W"),
+        Unfold("transposed_subpixel_kernel2d", ("c'", "psi_h", "psi_w", "b_h", "b_w")),
+        Collapse("c'", c_out),
+        Collapse("psi_h", phi_h),
+        Collapse("psi_w", phi_w),
+        Collapse("phi_h", r * (m_h - j_h) + d_h * b_h - p_h),
+        Collapse("phi_w", r * (m_w - j_w) + d_w * b_w - p_w),
+        Collapse("j_h", J_h),
+        Collapse("j_w", J_w),
+        Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
+             ("c_i", "m_h", "m_w", "b_h", "b_w")),
+    ],
+    instances=[dict(C_in=2, n_h=1, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=0, p_w=0,
+                    P_h=1, P_w=0, J_h=0, J_w=0, Phi_h=1, Phi_w=0),
+               dict(C_in=1, n_h=1, n_w=3, k_h=1, k_w=2, K_h=1, K_w=2, r=2, d_h=1, d_w=2, p_h=0, p_w=1,
+                    P_h=0, P_w=0, J_h=0, J_w=1, Phi_h=0, Phi_w=1, c=1)],
+    cross_checks=_CONVERSE_TRANSFORM,
+    check_source=_src("_conv_from_transposed", "test_transposed_converse_exact", "_conv_from_transposed_at",
+                      "test_transposed_converse_any_subpixel_padding"),
 )
 
 

@@ -19,7 +19,7 @@ from convsym.errors import ProofError
 from convsym.proof import claim as C
 from convsym.proof.general import General
 from convsym.symbolic import compile as K
-from convsym.symbolic import opdefs, opdefs_transposed
+from convsym.symbolic import opdefs, opdefs_subpixel, opdefs_transposed
 from convsym.symbolic.rules import Reorder
 from convsym.symbolic.sums import Let, OpDef, Range, SumExpr, Term, index
 from convsym.symbolic.symbols import scalars, sizes
@@ -37,8 +37,10 @@ SIGNALS = {
     "conv_after_kernel2d": "w1 w2",
     "conv_transpose2d": "y w", "conv_transpose2d_per_group": "y V", "padded_conv2d_grouped": "x w",
     "conv2d_grouped_dilated": "u f",
+    "conv_transpose2d_channels": "x V", "subpixel2d": "x W", "subpixel_kernel2d": "W",
+    "transposed_subpixel_kernel2d": "V",
 }
-OPS = [v for m in (opdefs, opdefs_transposed) for v in vars(m).values() if isinstance(v, OpDef)]
+OPS = [v for m in (opdefs, opdefs_transposed, opdefs_subpixel) for v in vars(m).values() if isinstance(v, OpDef)]
 
 q, r, jj = index("q r jj")
 n, m = sizes("n m")
