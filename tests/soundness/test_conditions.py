@@ -3,6 +3,7 @@ dropped on the way to the claimed right side."""
 
 from __future__ import annotations
 
+import sympy
 from _support import BLIND_AT_3, Sig, assert_failed, assert_refuted, blind, differ, general, sums, term, witness_signals
 from sympy import Eq, IndexedBase, Ne
 
@@ -106,3 +107,14 @@ def test_where_condition_unblinded_is_refuted_with_witness():
                 sum(xs[p] * ys[q] for p in range(kk) for q in range(kk)))
 
     assert assert_refuted(v, recheck)["sizes"]["k"] == 2
+
+
+def test_collapse_forced_through_another_index_is_proved_and_keeps_the_chain():
+    # a = b and b = 2 force a = 2 only together: the conditions on a alone do not, so the kernel
+    # must fall back to the whole domain (and keep b = 2 as a condition of the remaining sum)
+    v = general("collapse-chain", lhs=sums(term(x[a] * y[b], (a, 0, k - 1), (b, 0, k - 1), where=(Eq(a, b), Eq(b, 2)))),
+                rhs=sums(term(x[2] * y[b], (b, 0, k - 1), where=(sympy.Le(2, k - 1), Eq(2, b), Eq(b, 2)))),
+                derivation=[Collapse("a", 2)]).prove()
+    assert v.verdict == "proved", v.error
+    step = v.steps[0]
+    assert "a = b" in step.side_conditions[0] and "b = 2" in step.side_conditions[0]
