@@ -45,6 +45,47 @@ W5_def = Let(W5, lambda cc, oo, t_h, t_w: SumExpr.of(
 _tt_summand = w51[c5, mu5, ah5, aw5] * w52[mu5, o5, bh5, bw5] * x5[c5, jh5, jw5]
 _tt_all = ("mu", "b_h", "b_w", "c", "j_h", "j_w", "a_h", "a_w")
 
+def _tt_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (m, o, k2, k2)}
+
+
+def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
+    """Two transposed convolutions in a row"""
+    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, output_padding=q1, dilation=d1)
+    return OT.conv_transpose2d(h, T_["w2"], stride=s2, padding=p2, output_padding=q2, dilation=d2)
+
+
+def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
+    """One transposed convolution with the merged kernel $W$, stride $s_1 s_2$, output padding $s_2 q_1 + q_2$"""
+    W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
+    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
+
+
+_MERGE_TWO_LIBRARY = [Identity(
+    "transposed.merge-two-exact",
+    "The merge as the library computes it, output padding included",
+    "transposed.merge-two derives the merge at every position for all sizes; this family checks the "
+    "library's own arithmetic for it (the exact layers of convsym.exact and the kernel merge the "
+    "transforms use), whole outputs with their sizes. With no padding and no bias in the first layer: "
+    "two transposed convolutions in a row, the first "
+    "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
+    "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
+    "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
+    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, w_{2,m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
+    "($s_2 (k_1-1) + k_2$ without dilation). Conditions: $p_1 = 0$ (transposed.merge-padded-first), no "
+    "first bias, $q_1 < s_1$ and $s_2 q_1 + q_2 < s_1 s_2$ (a valid output padding). Exact family: strides "
+    "1 to 3, dilations 1, 2, kernels 1 to 3, $(p_2, q_1, q_2) \\in \\{(0,0,0), (1,1,0), (0,1,1), (1,0,1)\\}$ "
+    "where allowed, 2 channels each; an exact family, not a derivation for all sizes.",
+    inputs=_tt_inputs,
+    lhs=_two_transposed,
+    rhs=_one_transposed,
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
+            for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
+            for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
+            for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
+            if q1_ < s1_ and q2_ < max(s2_, d2_) and s2_ * q1_ + q2_ < s1_ * s2_],
+)]
+
 merge_two = General(
     "transposed.merge-two",
     "Two transposed convolutions in a row are one",
@@ -89,7 +130,8 @@ merge_two = General(
     instances=[{"n_h": 2, "n_w": 1, "C": 2, "M": 1, "k^h_1": 2, "k^w_1": 1, "k^h_2": 2, "k^w_2": 2, "s^h_1": 2,
                 "s^w_1": 1, "s^h_2": 1, "s^w_2": 2, "d^h_1": 1, "d^w_1": 2, "d^h_2": 2, "d^w_2": 1, "q^h_1": 1,
                 "q^w_1": 0}],
-    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact"),
+    cross_checks=_MERGE_TWO_LIBRARY,
+    check_source=_src("_tt_kernel", "test_transposed_merge_two_exact", "test_transposed_merge_two_float"),
 )
 
 # the length, one axis (the other is the same with its own sizes)
@@ -126,48 +168,6 @@ merge_two_length = Checked(
 )
 
 
-def _tt_inputs(c, m, o, k1, k2, n, **_):
-    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (m, o, k2, k2)}
-
-
-def _two_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
-    """Two transposed convolutions in a row"""
-    h = OT.conv_transpose2d(T_["x"], T_["w1"], stride=s1, output_padding=q1, dilation=d1)
-    return OT.conv_transpose2d(h, T_["w2"], stride=s2, padding=p2, output_padding=q2, dilation=d2)
-
-
-def _one_transposed(T_, s1, s2, d1, d2, p2, q1, q2, **_):
-    """One transposed convolution with the merged kernel $W$, stride $s_1 s_2$, output padding $s_2 q_1 + q_2$"""
-    W = ops.merge_kernels(T_["w2"], T_["w1"], stride1=s2, dilation1=d2, dilation2=d1)
-    return OT.conv_transpose2d(T_["x"], W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
-
-
-merge_two_exact = Identity(
-    "transposed.merge-two-exact",
-    "The merge as the library computes it, output padding included",
-    "transposed.merge-two derives the merge at every position for all sizes; this family checks the "
-    "library's own arithmetic for it (the exact layers of convsym.exact and the kernel merge the "
-    "transforms use), whole outputs with their sizes. With no padding and no bias in the first layer: "
-    "two transposed convolutions in a row, the first "
-    "with $w_1$, stride $s_1$, output padding $q_1$, dilation $d_1$, the second with $w_2$, stride $s_2$, "
-    "padding $p_2$, output padding $q_2$, dilation $d_2$, equal one transposed convolution with kernel "
-    "$W$, stride $s_1 s_2$, padding $p_2$ and output padding $s_2 q_1 + q_2$, where $W_{c,o,t} = \\sum_m "
-    "\\sum_{s_2 d_1 a + d_2 b = t} w_{1,c,m,a}\\, w_{2,m,o,b}$, of size $s_2 d_1 (k_1-1) + d_2 (k_2-1) + 1$ "
-    "($s_2 (k_1-1) + k_2$ without dilation). Conditions: $p_1 = 0$ (transposed.merge-padded-first), no "
-    "first bias, $q_1 < s_1$ and $s_2 q_1 + q_2 < s_1 s_2$ (a valid output padding). Exact family: strides "
-    "1 to 3, dilations 1, 2, kernels 1 to 3, $(p_2, q_1, q_2) \\in \\{(0,0,0), (1,1,0), (0,1,1), (1,0,1)\\}$ "
-    "where allowed, 2 channels each; an exact family, not a derivation for all sizes.",
-    inputs=_tt_inputs,
-    lhs=_two_transposed,
-    rhs=_one_transposed,
-    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s1=s1_, s2=s2_, d1=d1_, d2=d2_, p2=p2_, q1=q1_, q2=q2_)
-            for s1_, s2_ in ((1, 2), (2, 2), (3, 2), (2, 3)) for d1_, d2_ in ((1, 1), (2, 1), (1, 2))
-            for k1_, k2_ in ((2, 2), (1, 3), (3, 2))
-            for p2_, q1_, q2_ in ((0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1))
-            if q1_ < s1_ and q2_ < max(s2_, d2_) and s2_ * q1_ + q2_ < s1_ * s2_],
-    check_source=_src("test_transposed_merge_two_float"),
-)
-
 merge_padded_first = Refutation(
     "transposed.merge-padded-first",
     "With padding in the first transposed convolution the naive merge is wrong",
@@ -193,6 +193,43 @@ h5c_def = Let(h5, lambda mm, ii, jj: SumExpr.of(
 V5_def = Let(V5, lambda cc, oo, t_h, t_w: SumExpr.of(
     T.conv_after_kernel2d(w51, w52, M5, k1h, k1w, k2h, k2w, cc, oo, t_h, t_w)))
 _ca_summand = w51[c5, mu5, ah5, aw5] * w52[o5, mu5, bh5, bw5] * x5[c5, jh5, jw5]
+
+def _ca_inputs(c, m, o, k1, k2, n, **_):
+    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (o, m, k2, k2)}
+
+
+def _conv_after(T_, s, p2, **_):
+    """A stride-1 convolution after a transposed convolution"""
+    return ops.conv2d(OT.conv_transpose2d(T_["x"], T_["w1"], stride=s), T_["w2"], padding=p2)
+
+
+def _conv_after_merged(T_, s, p2, k2, **_):
+    """One transposed convolution with the correlated kernel, padding $k_2 - 1 - p_2$"""
+    flipped = T_["w2"][:, :, ::-1, ::-1]
+    W = ops.merge_kernels(T_["w1"].transpose(1, 0, 2, 3), flipped)  # (O, C, k1 + k2 - 1)
+    return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
+
+
+_CONV_AFTER_LIBRARY = [Identity(
+    "transposed.conv-after-exact",
+    "The convolution after a transposed one as the library computes it",
+    "transposed.conv-after derives it at every position for all sizes; this family checks the library's "
+    "own arithmetic for it (the exact layers of convsym.exact and the kernel the transforms use), whole "
+    "outputs with their sizes. With no padding and no bias in the transposed layer and a stride-1 "
+    "convolution with padding "
+    "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
+    "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
+    "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
+    "w_{1,c,m,a}\\, w_{2,o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
+    "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
+    "is wrong.)",
+    inputs=_ca_inputs,
+    lhs=_conv_after,
+    rhs=_conv_after_merged,
+    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s=s_, p2=p2_)
+            for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
+            if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
+)]
 
 conv_after = General(
     "transposed.conv-after",
@@ -231,47 +268,10 @@ conv_after = General(
              ("c", "j_h", "j_w", "t_h", "t_w")),
     ],
     instances=[{"n_h": 2, "n_w": 1, "C": 2, "M": 1, "k^h_1": 2, "k^w_1": 1, "k^h_2": 3, "k^w_2": 2, "s": 2}],
-    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact"),
+    cross_checks=_CONV_AFTER_LIBRARY,
+    check_source=_src("_ct_kernel", "test_transposed_conv_after_exact", "test_transposed_conv_after_float"),
 )
 
-
-def _ca_inputs(c, m, o, k1, k2, n, **_):
-    return {"x": (1, c, n, n), "w1": (c, m, k1, k1), "w2": (o, m, k2, k2)}
-
-
-def _conv_after(T_, s, p2, **_):
-    """A stride-1 convolution after a transposed convolution"""
-    return ops.conv2d(OT.conv_transpose2d(T_["x"], T_["w1"], stride=s), T_["w2"], padding=p2)
-
-
-def _conv_after_merged(T_, s, p2, k2, **_):
-    """One transposed convolution with the correlated kernel, padding $k_2 - 1 - p_2$"""
-    flipped = T_["w2"][:, :, ::-1, ::-1]
-    W = ops.merge_kernels(T_["w1"].transpose(1, 0, 2, 3), flipped)  # (O, C, k1 + k2 - 1)
-    return OT.conv_transpose2d(T_["x"], W.transpose(1, 0, 2, 3), stride=s, padding=k2 - 1 - p2)
-
-
-conv_after_exact = Identity(
-    "transposed.conv-after-exact",
-    "The convolution after a transposed one as the library computes it",
-    "transposed.conv-after derives it at every position for all sizes; this family checks the library's "
-    "own arithmetic for it (the exact layers of convsym.exact and the kernel the transforms use), whole "
-    "outputs with their sizes. With no padding and no bias in the transposed layer and a stride-1 "
-    "convolution with padding "
-    "$p_2 \\le k_2 - 1$: the convolution (with $w_2$, padding $p_2$) of the transposed convolution "
-    "of $x$ (with $w_1$, stride $s$) equals the transposed convolution of $x$ with $V$, stride $s$ "
-    "and padding $k_2 - 1 - p_2$, where $V_{c,o,t} = \\sum_m \\sum_{a - b + k_2 - 1 = t} "
-    "w_{1,c,m,a}\\, w_{2,o,m,b}$ (of size $k_1 + k_2 - 1$). Exact family over strides 1 to 3, "
-    "kernels 1 to 3, $p_2 \\le k_2 - 1$. (transposed.conv-after-padded: with $p_1 > 0$ the border "
-    "is wrong.)",
-    inputs=_ca_inputs,
-    lhs=_conv_after,
-    rhs=_conv_after_merged,
-    family=[dict(c=2, m=2, o=2, k1=k1_, k2=k2_, n=2, s=s_, p2=p2_)
-            for s_ in (1, 2, 3) for k1_ in (1, 2, 3) for k2_ in (1, 2, 3) for p2_ in range(k2_)
-            if (s_ + k1_) + 2 * p2_ - k2_ + 1 >= 1],
-    check_source=_src("test_transposed_conv_after_float"),
-)
 
 conv_after_padded = Refutation(
     "transposed.conv-after-padded",
