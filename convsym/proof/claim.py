@@ -185,13 +185,40 @@ def full_instances(size_envs: Sequence[Mapping], positions: Sequence[Symbol], hy
                 out.append(full)
                 found = True
         if not found and positions:
-            fixed = [sympy.Eq(s, v) for s, v in env.items()]
-            d = decide.satisfiable(list(hypotheses) + fixed)
-            if d.holds:
-                full = dict(env)
-                full.update({p: sympy.Integer(d.counterexample.get(str(p), 0)) for p in positions})
-                out.append(full)
+            chosen = _least_positions(hypotheses, env, positions)
+            if chosen is not None:
+                out.append({**env, **chosen})
     return out
+
+
+def _canonical_integers(limit: int):
+    """0, 1, -1, 2, -2, ... up to ``limit`` in absolute value."""
+    yield 0
+    for v in range(1, limit + 1):
+        yield v
+        yield -v
+
+
+def _least_positions(hypotheses: Sequence, env: Mapping, positions: Sequence[Symbol]) -> dict | None:
+    """Values of ``positions`` that satisfy the hypotheses at the sizes ``env``, chosen one position
+    at a time (by name) as the first satisfiable value of 0, 1, -1, 2, -2, ...: z3's models depend on
+    the order it is told things in, which varies with the hash seed; whether a value is satisfiable
+    does not, so the choice (and generated/) is the same in every run.  None if none exists."""
+    fixed = [sympy.Eq(s, v) for s, v in env.items()]
+    d = decide.satisfiable(list(hypotheses) + fixed)
+    if not d.holds:
+        return None
+    chosen: dict = {}
+    for p in sorted(positions, key=str):
+        model = int(d.counterexample.get(str(p), 0))  # satisfiable with the values chosen so far
+        for v in _canonical_integers(abs(model)):
+            trial = decide.satisfiable(list(hypotheses) + fixed + [sympy.Eq(p, v)])
+            if trial.holds:
+                chosen[p] = sympy.Integer(v)
+                fixed.append(sympy.Eq(p, v))
+                d = trial
+                break
+    return chosen
 
 
 # ---------------------------------------------------------------------------------------------

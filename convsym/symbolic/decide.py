@@ -71,6 +71,13 @@ def recording() -> Iterator[list[Query]]:
         _RECORDERS.pop()
 
 
+def keep(queries: Iterable[Query]) -> None:
+    """Add ``queries`` (decided inside a trial :func:`recording` block whose answer was used) to the
+    innermost open recording, as if they had been decided there."""
+    if _RECORDERS:
+        _RECORDERS[-1].extend(queries)
+
+
 def _latex_all(exprs: Iterable) -> tuple[str, ...]:
     out = []
     for e in exprs:

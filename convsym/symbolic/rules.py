@@ -606,11 +606,17 @@ class Collapse(Rule):
             domain = list(term.domain())
             # first from the conditions on the index alone (fewer unknowns for z3); what they force,
             # the whole domain forces too.  Else from the whole domain.
+            # (a trial that fails is not kept in the record: the step was not decided by it)
             used = [c for c in domain if sympy.sympify(c).has(s)]
-            d = decide.implies(used + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
-            if not d.holds and len(used) < len(domain):
+            with decide.recording() as trial:
+                d = decide.implies(used + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
+            if d.holds:
+                decide.keep(trial)
+            elif len(used) < len(domain):
                 used = domain
                 d = decide.implies(domain + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
+            else:
+                decide.keep(trial)
             if not d.holds:
                 raise ProofError(
                     f"the domain does not force {self.index} = {value}: {d.how} {d.counterexample}"
