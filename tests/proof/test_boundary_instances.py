@@ -80,3 +80,12 @@ def test_many_free_sizes_are_not_enumerated_together(monkeypatch):
     assert got[0] == {s: sympy.Integer(v) for s, v in low.items()}
     assert {s: sympy.Integer(v + 1) for s, v in low.items()} in got
     assert len(got) == len(many) + 2  # the least, all one more, and each size one more alone
+
+
+def test_positions_that_need_z3_are_the_least_satisfiable_in_a_fixed_order():
+    # 0 and 1 do not satisfy these: the position is the first satisfiable of 0, 1, -1, 2, -2, ...
+    (k,) = sizes("k")
+    p, q = sympy.symbols("p q", integer=True)
+    hyps = [p >= k + 2, q <= -2, sympy.Ne(q, -2)]
+    got = C.full_instances([{k: sympy.Integer(1)}], [q, p], hyps)
+    assert got == [{k: 1, p: 3, q: -3}]
