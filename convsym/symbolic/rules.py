@@ -662,10 +662,10 @@ class Restate(Rule):
     name = "equivalent conditions"
 
     def describe(self) -> str:
-        over = ", ".join(_index_latex(q) for q in self.indices)
-        conds = [sympy.sympify(c) for c in self.where]
-        return (f"restate the conditions of the sum over ${over}$ as ${_latex_conds(conds)}$, which select "
-                "the same points")
+        # every index and condition in its own formula, so that a long list breaks between them
+        over = ", ".join(f"${_index_latex(q)}$" for q in self.indices)
+        conds = ", ".join(f"${sympy.latex(sympy.sympify(c))}$" for c in self.where) or "none"
+        return f"restate the conditions of the sum over {over} as {conds}, which select the same points"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         names = set(self.indices)
