@@ -11,6 +11,7 @@ facts themselves.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sympy
@@ -23,6 +24,16 @@ from convsym.symbolic.printing import size_name_latex
 
 
 def _tex(e) -> str:
+    try:
+        return _tex_of(e)
+    except TypeError:  # not hashable
+        return sympy.latex(e)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _tex_of(e) -> str:
+    """``sympy.latex(e)``, kept: a step prints each side twice (shown and fact), and proofs repeat
+    expressions; equal SymPy expressions are the same tree, so they print alike."""
     return sympy.latex(e)
 
 
