@@ -381,20 +381,9 @@ class BatchCheck:
     most: tuple[int, ...]
 
 
-def compare_batch(pairs: Sequence[TracedPair]) -> BatchCheck:
-    """Exact identity check of several traced pairs of one :func:`graph_signature` at once.
-
-    The pairs are stacked into one graph: node ``i`` of the stack holds node ``i`` of every pair,
-    one after the other, its index arrays shifted by the offsets of the pairs before, and the
-    variables of pair ``j`` renamed to ids after those of the pairs before (an increasing
-    renaming, so each entry is the same polynomial in renamed variables, in the same canonical
-    order).  The stack is evaluated whole with :class:`PolyTensor`, so the NumPy calls are made
-    once for all the pairs instead of once per pair; the entries of pair ``j`` are a contiguous
-    range of the output, compared term by term.  Used for many small instances, where the cost
-    of an instance is in the calls, not in the terms.
-    """
-    if not pairs:
-        return BatchCheck(None, ())
+def _stacked(pairs: Sequence[TracedPair]) -> tuple[PolyTensor, PolyTensor, np.ndarray]:
+    """Both sides of ``pairs`` (one signature) evaluated as one stacked graph (see
+    :func:`compare_batch`), and where each pair's output entries start (plus the end)."""
     signature = graph_signature(pairs[0])
     if any(graph_signature(t) != signature for t in pairs[1:]):
         raise ValueError("compare_batch: the traced pairs do not have one structure")
@@ -447,20 +436,52 @@ def compare_batch(pairs: Sequence[TracedPair]) -> BatchCheck:
             a, b = args[0], args[1]
             values[node] = values[a].contract(values[b], shifted(node, 2, node), shifted(node, 3, a),
                                               shifted(node, 4, b), (n,))
-    left, right = values[roots[0]], values[roots[1]]
     bounds = np.append(offsets[:, roots[0]], int(sizes[:, roots[0]].sum()))
+    return values[roots[0]], values[roots[1]], bounds
+
+
+def _pair_equal(left: PolyTensor, right: PolyTensor, bounds: np.ndarray, j: int) -> bool:
+    """Whether the terms of pair ``j`` (its output entries ``bounds[j]:bounds[j+1]``) agree."""
+    width = max(left.degree, right.degree)
+    lo, hi = left.offsets()[bounds[j:j + 2]], right.offsets()[bounds[j:j + 2]]
+    ls, rs = slice(lo[0], lo[1]), slice(hi[0], hi[1])
+    return bool(lo[1] - lo[0] == hi[1] - hi[0]
+                and np.array_equal(left.entry[ls], right.entry[rs])
+                and np.array_equal(_pad(left.mono[ls], width), _pad(right.mono[rs], width))
+                and np.all(left.coef[ls] == right.coef[rs]))
+
+
+def compare_batch(pairs: Sequence[TracedPair]) -> BatchCheck:
+    """Exact identity check of several traced pairs of one :func:`graph_signature` at once.
+
+    The pairs are stacked into one graph: node ``i`` of the stack holds node ``i`` of every pair,
+    one after the other, its index arrays shifted by the offsets of the pairs before, and the
+    variables of pair ``j`` renamed to ids after those of the pairs before (an increasing
+    renaming, so each entry is the same polynomial in renamed variables, in the same canonical
+    order).  The stack is evaluated whole with :class:`PolyTensor`, so the NumPy calls are made
+    once for all the pairs instead of once per pair; the entries of pair ``j`` are a contiguous
+    range of the output, compared term by term.  Used for many small instances, where the cost
+    of an instance is in the calls, not in the terms.
+    """
+    if not pairs:
+        return BatchCheck(None, ())
+    left, right, bounds = _stacked(pairs)
     counts = np.diff(left.offsets())
     most = np.maximum.reduceat(counts, bounds[:-1]) if counts.size else np.zeros(len(pairs), dtype=np.int64)
     if left.equals(right):
         return BatchCheck(None, tuple(int(m) for m in most))
-    width = max(left.degree, right.degree)
-    lp, rp = left.offsets()[bounds], right.offsets()[bounds]
     for j in range(len(pairs)):
-        ls, rs = slice(lp[j], lp[j + 1]), slice(rp[j], rp[j + 1])
-        same = (lp[j + 1] - lp[j] == rp[j + 1] - rp[j]
-                and np.array_equal(left.entry[ls], right.entry[rs])
-                and np.array_equal(_pad(left.mono[ls], width), _pad(right.mono[rs], width))
-                and bool(np.all(left.coef[ls] == right.coef[rs])))
-        if not same:
+        if not _pair_equal(left, right, bounds, j):
             return BatchCheck(j, tuple(int(m) for m in most[:j]))
     raise AssertionError("compare_batch: the stacked sides differ but no pair does")  # pragma: no cover
+
+
+def equal_each(pairs: Sequence[TracedPair]) -> tuple[bool, ...]:
+    """Per traced pair (one signature), whether its two sides are the same polynomials: the
+    comparison of :func:`compare_batch` for every pair, not only up to the first that differs."""
+    if not pairs:
+        return ()
+    left, right, bounds = _stacked(pairs)
+    if left.equals(right):
+        return (True,) * len(pairs)
+    return tuple(_pair_equal(left, right, bounds, j) for j in range(len(pairs)))

@@ -193,3 +193,13 @@ def test_conv2d_instances_of_one_structure_share_a_batch(monkeypatch):
                  family=[{"k1": a, "k2": b, "c": c} for a, b, c in sizes]).prove()
     assert v.verdict == "proved"
     assert calls == [len(sizes)]
+
+
+def test_equal_each_decides_every_pair():
+    sizes = [(1, 2, 1), (2, 2, 2), (3, 1, 2), (2, 3, 1), (1, 1, 1)]
+    for wrong in ({0}, {1, 3}, {4}, set(), {0, 1, 2, 3, 4}):
+        statements = [_merge(*s, Fraction(1, 2) if i in wrong else 0) for i, s in enumerate(sizes)]
+        expected = tuple(equal for equal, _ in _expected(statements))
+        assert expected == tuple(i not in wrong for i in range(len(sizes)))
+        assert blockwise.equal_each([trace_pair(*st) for st in statements]) == expected
+    assert blockwise.equal_each([]) == ()
