@@ -365,6 +365,15 @@ def graph_signature(traced: TracedPair) -> tuple:
     return (tuple(nodes), traced.lhs._node, traced.rhs._node)
 
 
+#: Traces an Identity keeps for instances it checks alone later (beyond this, they are traced again).
+KEPT_TRACE_BYTES = 1 << 27
+
+
+def trace_bytes(traced: TracedPair) -> int:
+    """The memory of the index arrays and constants a trace holds."""
+    return sum(a.nbytes for args in traced.graph.args for a in args if isinstance(a, np.ndarray))
+
+
 def batch_cost(traced: TracedPair) -> int:
     """A bound on the terms of every node of ``traced`` together (what a batch holds)."""
     return int(sum(int(b.sum()) for b in traced.engine.bounds))

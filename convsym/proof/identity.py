@@ -343,11 +343,15 @@ class Identity(Theorem):
                      "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
                      "statement_parts": self.statement_parts()}
 
-        def alone(sz: Mapping, shapes: Mapping) -> dict | None:
+        def alone(sz: Mapping, shapes: Mapping, traced=None) -> dict | None:
             """Check one instance by blocks (memory bounded by a block); the refuted result, if it is."""
             try:
-                check = blockwise.compare_blockwise(lambda T: self.lhs_fn(T, **sz), lambda T: self.rhs_fn(T, **sz),
-                                                    shapes, precheck="auto", trials=2)
+                if traced is not None:
+                    check = blockwise.compare_traced(traced, shapes, precheck="auto", trials=2)
+                else:
+                    check = blockwise.compare_blockwise(lambda T: self.lhs_fn(T, **sz),
+                                                        lambda T: self.rhs_fn(T, **sz), shapes, precheck="auto",
+                                                        trials=2)
             except ValueError as exc:
                 if "compare_blockwise: lhs has shape" in str(exc):
                     raise ProofError(f"at {_fmt_sizes(sz)} {str(exc).split(': ', 1)[1]}") from None
@@ -373,6 +377,8 @@ class Identity(Theorem):
         status: list = []  # per instance: ("equal", most), "alone", "differs" or "unsettled"
         failure: tuple[int, Exception] | None = None
         buckets: dict[tuple, tuple[list[int], list, int]] = {}
+        kept: dict[int, object] = {}  # traces of instances checked alone, by index
+        kept_bytes = 0
 
         def run(bucket: tuple[list[int], list, int]) -> None:
             indices, pairs, _ = bucket
@@ -398,6 +404,11 @@ class Identity(Theorem):
             cost = blockwise.batch_cost(traced)
             if (int(np.prod(traced.lhs.shape)) == 0 or blockwise.precheck_runs(traced, "auto", trials=2)
                     or cost > blockwise.BATCH_TERMS):
+                # its trace is kept for its turn while the traces kept stay small (else traced again)
+                size = blockwise.trace_bytes(traced)
+                if kept_bytes + size <= blockwise.KEPT_TRACE_BYTES:
+                    kept[i] = traced
+                    kept_bytes += size
                 status.append("alone")
                 continue
             status.append("unsettled")
@@ -423,7 +434,7 @@ class Identity(Theorem):
             if isinstance(state, tuple):
                 done.append(_instance_line(sz, state[1]))
                 continue
-            refuted = alone(sz, shapes_of[i])
+            refuted = alone(sz, shapes_of[i], kept.pop(i, None))
             if refuted is not None:
                 return refuted
             if state == "differs":
