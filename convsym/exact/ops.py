@@ -128,17 +128,25 @@ _TRIPLE_CACHE_LIMIT = 1 << 16
 _TRIPLE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _conv_triples(*key: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_make_conv_triples`, remembered for small convolutions (the instances of a family
-    repeat layers of the same shapes); the arrays are read-only."""
+def remembered_triples(key: tuple, make: Any) -> tuple[np.ndarray, ...]:
+    """``make()`` (index arrays, the first one the triples' outputs), remembered under ``key`` for
+    small ops (the instances of a family repeat layers of the same shapes); the arrays are made
+    read-only, so that no caller can change what the next one gets."""
     found = _TRIPLE_CACHE.get(key)
     if found is None:
-        found = _make_conv_triples(*key)
+        found = tuple(make())
+        for array in found:
+            array.flags.writeable = False
         if found[0].size <= _TRIPLE_CACHE_LIMIT:
             if len(_TRIPLE_CACHE) >= 1024:
                 _TRIPLE_CACHE.clear()
             _TRIPLE_CACHE[key] = found
     return found
+
+
+def _conv_triples(*key: Any) -> tuple[np.ndarray, ...]:
+    """:func:`_make_conv_triples`, remembered (:func:`remembered_triples`)."""
+    return remembered_triples(("conv", *key), lambda: _make_conv_triples(*key))
 
 
 def _make_conv_triples(
@@ -183,12 +191,7 @@ def _make_conv_triples(
         w_flat = w_flat + u_ * w_step
     full = np.broadcast_shapes(out_flat.shape, x_flat.shape, w_flat.shape, valid.shape)
     valid = np.broadcast_to(valid, full)
-    out = []
-    for flat in (out_flat, x_flat, w_flat):
-        picked = np.broadcast_to(flat, full)[valid]
-        picked.flags.writeable = False
-        out.append(picked)
-    return out[0], out[1], out[2]
+    return tuple(np.broadcast_to(flat, full)[valid] for flat in (out_flat, x_flat, w_flat))
 
 
 def conv1d(
@@ -310,21 +313,23 @@ def merge_kernels(
     d1 = int_tuple(op, "dilation1", dilation1, nd, 1)
     d2 = int_tuple(op, "dilation2", dilation2, nd, 1)
     mid, cin, out_c = w1.shape[0], w1.shape[1], w2.shape[0]
-    t, a, b, spatial = _pair_sum(w1, w2, 2, 2, d1, tuple(s * d for s, d in zip(s1, d2, strict=True)))
-    k1, k2 = math.prod(w1.shape[2:]), math.prod(w2.shape[2:])
-    o_, c_, m_ = np.ix_(np.arange(out_c), np.arange(cin), np.arange(mid))
-    o_, c_, m_ = (v[..., None] for v in (o_, c_, m_))
-    out_index = (o_ * cin + c_) * math.prod(spatial) + t
-    w1_index = (m_ * cin + c_) * k1 + a
-    w2_index = (o_ * mid + m_) * k2 + b
-    full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
-    return contract(
-        w1, w2,
-        np.broadcast_to(out_index, full).reshape(-1),
-        np.broadcast_to(w1_index, full).reshape(-1),
-        np.broadcast_to(w2_index, full).reshape(-1),
-        (out_c, cin, *spatial),
-    )
+    step2 = tuple(s * d for s, d in zip(s1, d2, strict=True))
+    spatial = tuple(d * (a - 1) + s * (b - 1) + 1
+                    for a, b, d, s in zip(w1.shape[2:], w2.shape[2:], d1, step2, strict=True))
+
+    def make():
+        t, a, b, _ = _pair_sum(w1, w2, 2, 2, d1, step2)
+        k1, k2 = math.prod(w1.shape[2:]), math.prod(w2.shape[2:])
+        o_, c_, m_ = np.ix_(np.arange(out_c), np.arange(cin), np.arange(mid))
+        o_, c_, m_ = (v[..., None] for v in (o_, c_, m_))
+        out_index = (o_ * cin + c_) * math.prod(spatial) + t
+        w1_index = (m_ * cin + c_) * k1 + a
+        w2_index = (o_ * mid + m_) * k2 + b
+        full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
+        return tuple(np.broadcast_to(i, full).reshape(-1).copy() for i in (out_index, w1_index, w2_index))
+
+    out_index, w1_index, w2_index = remembered_triples(("merge_kernels", w1.shape, w2.shape, d1, step2), make)
+    return contract(w1, w2, out_index, w1_index, w2_index, (out_c, cin, *spatial))
 
 
 def total(w: TensorAlgebra, axes: Sequence[int] | None = None) -> TensorAlgebra:
