@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
 
 import sympy
 import z3
@@ -455,9 +456,16 @@ def _proved_once(theorem: Theorem):
 
 
 def _enumerate(summand, limits, env):
-    """Direct sum at small concrete bounds (None if a bound is not a small integer)."""
+    """Direct sum at small concrete bounds (None if a bound is not a small integer).
+
+    A summand that is, at ``env``, a polynomial in the indices with rational coefficients is
+    evaluated term by term in exact Python arithmetic (Fractions); any other summand by SymPy."""
+    value = _rational_terms(sympy.sympify(summand).xreplace(dict(env)), [lim[0] for lim in limits])
+
     def rec(k, sub):
         if k < 0:
+            if value is not None:
+                return value(sub)
             return sympy.sympify(summand).xreplace(sub)
         idx, lo, hi = limits[k]
         lo_v, hi_v = sympy.sympify(lo).xreplace(sub), sympy.sympify(hi).xreplace(sub)
@@ -476,6 +484,34 @@ def _enumerate(summand, limits, env):
 
 class _NotSmall(Exception):
     pass
+
+
+def _rational_terms(expr, indices):
+    """``point -> expr`` at integer ``point[index]`` (SymPy Integers) as an exact SymPy Rational,
+    when ``expr`` is a polynomial in ``indices`` with rational coefficients; None otherwise."""
+    if not indices or expr.free_symbols - set(indices):
+        return None
+    try:
+        poly = sympy.Poly(expr, *indices)
+    except sympy.PolynomialError:
+        return None
+    if not (poly.domain.is_ZZ or poly.domain.is_QQ):
+        return None
+    terms = [(monom, Fraction(int(c.p), int(c.q))) for monom, c in
+             ((m, sympy.Rational(c)) for m, c in poly.terms())]
+
+    def value(point) -> sympy.Rational:
+        at = [int(point[i]) for i in indices]
+        total = Fraction(0)
+        for monom, coef in terms:
+            term = coef
+            for v, e in zip(at, monom, strict=True):
+                if e:
+                    term *= v ** e
+            total += term
+        return sympy.Rational(total.numerator, total.denominator)
+
+    return value
 
 
 class Checked(Theorem):
