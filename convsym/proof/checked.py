@@ -448,6 +448,14 @@ def _peel(expr, n):
 _VERDICTS: dict[int, object] = {}
 
 
+def remember_proved(theorem: Theorem, verdict) -> None:
+    """The kernel's verdict of ``theorem``, as the runner of ``convsym prove`` got it from
+    ``theorem.prove()``: a lemma step citing the theorem later in the run uses it instead of
+    proving the theorem again."""
+    if isinstance(theorem, Theorem) and getattr(verdict, "name", None) == theorem.name:
+        _VERDICTS.setdefault(id(theorem), (theorem, verdict))
+
+
 def _proved_once(theorem: Theorem):
     key = id(theorem)
     if key not in _VERDICTS:
