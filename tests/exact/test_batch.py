@@ -203,3 +203,18 @@ def test_equal_each_decides_every_pair():
         assert expected == tuple(i not in wrong for i in range(len(sizes)))
         assert blockwise.equal_each([trace_pair(*st) for st in statements]) == expected
     assert blockwise.equal_each([]) == ()
+
+
+def test_a_batch_that_raises_leaves_its_instances_to_be_checked_alone(monkeypatch):
+    expected = _family(CASES_G, wrong=lambda sz: CASES_G.index(sz) == 3).prove()
+    expected_proved = _family(CASES_G).prove()
+
+    def broken(pairs):
+        raise MemoryError("no room for the batch")
+
+    monkeypatch.setattr(blockwise, "compare_batch", broken)
+    v = _family(CASES_G, wrong=lambda sz: CASES_G.index(sz) == 3).prove()
+    assert v.verdict == expected.verdict == "refuted"
+    assert v.witness.data == expected.witness.data and v.instances == expected.instances
+    proved = _family(CASES_G).prove()
+    assert proved.verdict == expected_proved.verdict == "proved" and proved.instances == expected_proved.instances
