@@ -68,7 +68,9 @@ def _z3_splits(w, k1_):
     k2_ = len(w) - k1_ + 1
     p = [z3.Real(f"u{q}") for q in range(k1_)]
     q_ = [z3.Real(f"v{q}") for q in range(k2_)]
-    solver = z3.Solver()
+    # nlsat, z3's complete decision procedure for polynomial real arithmetic, run directly (the
+    # default solver reaches the same answers after trying its general strategies first)
+    solver = z3.Then("simplify", "nlsat").solver()
     for tt in range(len(w)):
         solver.add(z3.Sum([p[aa_] * q_[tt - aa_] for aa_ in range(k1_) if 0 <= tt - aa_ < k2_] + [z3.RealVal(0)])
                    == z3.RealVal(str(w[tt])))

@@ -81,25 +81,64 @@ def _predicted_exact(k1, s1, p1, n, b1_zero, mode):
     return top and bottom and (mode == "bias" or b1_zero)
 
 
+def _merge_sides(k1_, s1, p1, k2_, p2, n_, mode, b1_zero):
+    """The two layers (intermediate padded by ``p2`` with zeros or ``b1``) and the merged layer,
+    as builders of the input tensors, and the inputs' shapes."""
+    shapes = {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}
+
+    def b1(T):
+        return T["b1"] * 0 if b1_zero else T["b1"]
+
+    def two_layers(T):
+        h = ops.conv1d(T["x"], T["w1"], b1(T), stride=s1, padding=p1)
+        mid = h.shape[1]
+        pad = b1(T) if mode == "bias" else b1(T) * 0
+        hp = E.concat(*([pad] * p2), h.reshape((mid,)), *([pad] * p2)).reshape((1, mid + 2 * p2))
+        return ops.conv1d(hp, T["w2"], T["b2"])
+
+    def merged(T):
+        Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
+        return ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], b1(T), T["b2"]), stride=s1, padding=p1 + s1 * p2)
+
+    return two_layers, merged, shapes
+
+
+#: merge_is_exact_by_polynomials of the cases derive_characterisation checks, computed together
+_EXACT_BY_POLYNOMIALS: dict[tuple, bool] = {}
+
+
+def _case_key(case) -> tuple:
+    return tuple(sorted(case.items()))
+
+
+def _compute_together(cases) -> None:
+    """merge_is_exact_by_polynomials of every case, the cases of one traced structure compared as
+    one stacked exact polynomial check (convsym.exact.blockwise.equal_each)."""
+    from convsym.exact import blockwise
+
+    groups: dict[tuple, list] = {}
+    for case in cases:
+        traced = blockwise.trace_pair(*_merge_sides(**case))
+        groups.setdefault(blockwise.graph_signature(traced), []).append((case, traced))
+    for members in groups.values():
+        for (case, _), equal in zip(members, blockwise.equal_each([t for _, t in members]), strict=True):
+            _EXACT_BY_POLYNOMIALS[_case_key(case)] = equal
+
+
 def merge_is_exact_by_polynomials(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> bool:
     """whether the merge is exact (the two sides as exact polynomials)
 
     The merged layer against the two layers, every entry a symbol (PolyTensor)."""
+    case = dict(k1_=k1_, s1=s1, p1=p1, k2_=k2_, p2=p2, n_=n_, mode=mode, b1_zero=b1_zero)
+    known = _EXACT_BY_POLYNOMIALS.get(_case_key(case))
+    if known is not None:
+        return known
     from convsym.exact.poly import PolyTensor as PT
 
+    two_layers, merged, shapes = _merge_sides(**case)
     pool = VariablePool()
-    T = {nm: PT.variables(pool, nm, shp) for nm, shp in
-         {"x": (1, n_), "w1": (1, 1, k1_), "b1": (1,), "w2": (1, 1, k2_), "b2": (1,)}.items()}
-    if b1_zero:
-        T["b1"] = T["b1"] * 0
-    h = ops.conv1d(T["x"], T["w1"], T["b1"], stride=s1, padding=p1)
-    mid = h.shape[1]
-    pad = T["b1"] if mode == "bias" else T["b1"] * 0
-    hp = E.concat(*([pad] * p2), h.reshape((mid,)), *([pad] * p2)).reshape((1, mid + 2 * p2))
-    two = ops.conv1d(hp, T["w2"], T["b2"])
-    Wk = ops.merge_kernels(T["w1"], T["w2"], stride1=s1)
-    one = ops.conv1d(T["x"], Wk, ops.merge_bias(T["w2"], T["b1"], T["b2"]), stride=s1, padding=p1 + s1 * p2)
-    return two.equals(one)
+    T = {nm: PT.variables(pool, nm, shp) for nm, shp in shapes.items()}
+    return two_layers(T).equals(merged(T))
 
 
 def _characterisation_cases() -> list[dict]:
@@ -122,10 +161,12 @@ def merge_is_exact_by_conditions(k1_, s1, p1, k2_, p2, n_, mode, b1_zero) -> boo
 
 
 def derive_characterisation(P: Proof) -> None:
+    cases = _characterisation_cases()
+    _compute_together(cases)
     P.family("the prediction (conditions (i)--(iii)) equals the exact polynomial check of the "
              "merge, for $k_1 \\le 3$, $s_1 \\le 2$, $p_1 \\le 1$, $k_2 \\le 3$, $1 \\le p_2 \\le "
              "k_2 - 1$, $n \\in \\{4, 5\\}$, zero or bias padding, $b_1 = 0$ or not",
-             _characterisation_cases(), merge_is_exact_by_polynomials, merge_is_exact_by_conditions,
+             cases, merge_is_exact_by_polynomials, merge_is_exact_by_conditions,
              shown=r"\text{exact} \iff k_1 - 1 \le p_1 + s_1 - 1 \wedge s_1 H_m \ge n + p_1 "
                    r"\wedge (b_1 = 0 \vee \text{bias padding})")
 

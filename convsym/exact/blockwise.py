@@ -34,14 +34,17 @@ from typing import Any
 import numpy as np
 
 from convsym.exact.engine import _Engine
-from convsym.exact.keys import _KeyPlan, _sort_packed, _trim
+from convsym.exact.keys import _KeyPlan, _pad, _sort_packed, _trim
 from convsym.exact.modp import ZippelResult, schwartz_zippel
 from convsym.exact.poly import PolyTensor, TermDifference, TermStats
 from convsym.exact.pool import VariablePool
 from convsym.exact.tensor import DEFAULT_PRIME, TensorAlgebra, _as_shape, _to_object
 from convsym.exact.trace import DEFAULT_BUDGET, SMALL_BLOCK, TraceTensor, _Graph
 
-__all__ = ["BlockwiseCheck", "TraceTensor", "compare_blockwise"]
+__all__ = [
+    "BatchCheck", "BlockwiseCheck", "TraceTensor", "TracedPair", "compare_batch", "compare_blockwise",
+    "compare_traced", "trace_pair",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,6 +229,32 @@ def compare_blockwise(
         raise ValueError(f"compare_blockwise: budget={budget} must be positive")
     if precheck not in (True, False, "auto"):
         raise ValueError(f"compare_blockwise: precheck must be True, False or 'auto', got {precheck!r}")
+    return compare_traced(trace_pair(lhs_fn, rhs_fn, shapes, budget), shapes, budget=budget,
+                          precheck=precheck, trials=trials, seed=seed, p=p)
+
+
+@dataclass(frozen=True)
+class TracedPair:
+    """The two sides of an identity traced on one graph (:func:`trace_pair`), with the engine
+    that evaluates them (its bounds say how many terms each entry can have)."""
+
+    pool: VariablePool
+    graph: _Graph
+    lhs: TraceTensor
+    rhs: TraceTensor
+    engine: _Engine
+    lhs_fn: Callable = field(repr=False, compare=False)
+    rhs_fn: Callable = field(repr=False, compare=False)
+
+
+def trace_pair(
+    lhs_fn: Callable[[dict[str, TensorAlgebra]], TensorAlgebra],
+    rhs_fn: Callable[[dict[str, TensorAlgebra]], TensorAlgebra],
+    shapes: Mapping[str, Sequence[int]],
+    budget: int = DEFAULT_BUDGET,
+) -> TracedPair:
+    """Trace both sides on fresh variables (named as in :func:`compare_blockwise`), checking
+    that they are built from the given inputs and have one shape."""
     pool, graph = VariablePool(), _Graph()
     inputs = {}
     for name, shape in shapes.items():
@@ -240,8 +269,23 @@ def compare_blockwise(
     engine = _Engine(graph, pool, cache_terms=budget // 4)
     engine.keep_out_of_cache(lhs._node)
     engine.keep_out_of_cache(rhs._node)
+    return TracedPair(pool, graph, lhs, rhs, engine, lhs_fn, rhs_fn)
+
+
+def precheck_runs(traced: TracedPair, precheck: bool | str = "auto", trials: int = 1) -> bool:
+    """Whether :func:`compare_blockwise` runs the Schwartz-Zippel pre-check on ``traced``."""
+    return precheck is True or (precheck == "auto" and _precheck_pays(traced.engine, trials))
+
+
+def compare_traced(
+    traced: TracedPair, shapes: Mapping[str, Sequence[int]], *, budget: int = DEFAULT_BUDGET,
+    precheck: bool | str = "auto", trials: int = 1, seed: int = 0, p: int = DEFAULT_PRIME,
+) -> BlockwiseCheck:
+    """:func:`compare_blockwise` on sides already traced by :func:`trace_pair` (with ``budget``)."""
+    lhs_fn, rhs_fn = traced.lhs_fn, traced.rhs_fn
+    pool, lhs, rhs, engine = traced.pool, traced.lhs, traced.rhs, traced.engine
     zippel = None
-    if precheck is True or (precheck == "auto" and _precheck_pays(engine, trials)):
+    if precheck_runs(traced, precheck, trials):
         zippel = schwartz_zippel(lhs_fn, rhs_fn, shapes, trials=trials, seed=seed, p=p)
     cost = engine.bounds[lhs._node] + engine.bounds[rhs._node]
     blocks = _blocks(lhs.shape, cost, budget)
@@ -293,3 +337,160 @@ def compare_blockwise(
         shape=lhs.shape, blocks=len(blocks), largest_block=largest, zippel=zippel,
         _engine=engine, _roots=(lhs._node, rhs._node),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# many small instances at once
+
+#: Largest bound on the terms of every node of a batch together (see :func:`compare_batch`).
+BATCH_TERMS = 1 << 20
+
+
+def graph_signature(traced: TracedPair) -> tuple:
+    """The structure of a traced pair: its nodes' kinds and operands (not their index arrays,
+    constants or sizes) and its two roots.  Pairs with the same signature can be evaluated as one
+    (:func:`compare_batch`)."""
+    g, nodes = traced.graph, []
+    for kind, args in zip(g.kinds, g.args, strict=True):
+        if kind in ("var", "const"):
+            nodes.append((kind,))
+        elif kind == "gather":
+            nodes.append((kind, args[0]))
+        elif kind == "add":
+            nodes.append((kind, args[0], args[1]))
+        elif kind == "scale":
+            nodes.append((kind, args[0], type(args[1]).__name__, args[1]))
+        else:
+            nodes.append((kind, args[0], args[1]))
+    return (tuple(nodes), traced.lhs._node, traced.rhs._node)
+
+
+#: Traces an Identity keeps for instances it checks alone later (beyond this, they are traced again).
+KEPT_TRACE_BYTES = 1 << 27
+
+
+def trace_bytes(traced: TracedPair) -> int:
+    """The memory of the index arrays and constants a trace holds."""
+    return sum(a.nbytes for args in traced.graph.args for a in args if isinstance(a, np.ndarray))
+
+
+def batch_cost(traced: TracedPair) -> int:
+    """A bound on the terms of every node of ``traced`` together (what a batch holds)."""
+    return int(sum(int(b.sum()) for b in traced.engine.bounds))
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """Outcome of :func:`compare_batch`: ``first_unequal`` is the index of the first pair whose
+    sides differ (None when every pair is an identity); ``most[i]`` is the largest number of
+    terms of an entry of the left side of pair ``i`` for every pair before it (as
+    ``BlockwiseCheck.terms_per_entry.max``)."""
+
+    first_unequal: int | None
+    most: tuple[int, ...]
+
+
+def _stacked(pairs: Sequence[TracedPair]) -> tuple[PolyTensor, PolyTensor, np.ndarray]:
+    """Both sides of ``pairs`` (one signature) evaluated as one stacked graph (see
+    :func:`compare_batch`), and where each pair's output entries start (plus the end)."""
+    signature = graph_signature(pairs[0])
+    if any(graph_signature(t) != signature for t in pairs[1:]):
+        raise ValueError("compare_batch: the traced pairs do not have one structure")
+    first = pairs[0]
+    kinds = first.graph.kinds
+    roots = (first.lhs._node, first.rhs._node)
+    for t in pairs:
+        if math.prod(t.lhs.shape) == 0:
+            raise ValueError("compare_batch: a pair has an empty output")
+    needed = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        kind, args = kinds[node], first.graph.args[node]
+        if kind in ("gather", "scale"):
+            stack.append(args[0])
+        elif kind in ("add", "contract"):
+            stack += [args[0], args[1]]
+    # offsets[node][j]: where pair j's entries of node start in the stacked node
+    sizes = np.array([t.graph.sizes for t in pairs], dtype=np.int64)  # (pairs, nodes)
+    offsets = np.zeros_like(sizes)
+    np.cumsum(sizes[:-1], axis=0, out=offsets[1:])
+    var_offsets = np.cumsum([0] + [len(t.pool) for t in pairs[:-1]])
+
+    def shifted(node: int, arg: int, by: int) -> np.ndarray:
+        return np.concatenate([t.graph.args[node][arg].astype(np.int64) + offsets[j, by]
+                               for j, t in enumerate(pairs)])
+
+    values: dict[int, PolyTensor] = {}
+    for node in sorted(needed):
+        kind, args = kinds[node], first.graph.args[node]
+        n = int(sizes[:, node].sum())
+        if kind == "var":
+            ids = np.concatenate([t.graph.args[node][0] + var_offsets[j] for j, t in enumerate(pairs)])
+            values[node] = PolyTensor((n,), np.arange(n, dtype=np.int64), ids.astype(np.int32).reshape(n, 1),
+                                      np.ones(n, dtype=np.int64), None, canonical=True)
+        elif kind == "const":
+            values[node] = PolyTensor.constant(np.concatenate([np.asarray(t.graph.args[node][0], dtype=object)
+                                                               for t in pairs]))
+        elif kind == "gather":
+            values[node] = values[args[0]].gather(shifted(node, 1, args[0]))
+        elif kind == "add":
+            values[node] = values[args[0]]._add(values[args[1]])
+        elif kind == "scale":
+            values[node] = values[args[0]]._scale(args[1])
+        else:
+            a, b = args[0], args[1]
+            values[node] = values[a].contract(values[b], shifted(node, 2, node), shifted(node, 3, a),
+                                              shifted(node, 4, b), (n,))
+    bounds = np.append(offsets[:, roots[0]], int(sizes[:, roots[0]].sum()))
+    return values[roots[0]], values[roots[1]], bounds
+
+
+def _pair_equal(left: PolyTensor, right: PolyTensor, bounds: np.ndarray, j: int) -> bool:
+    """Whether the terms of pair ``j`` (its output entries ``bounds[j]:bounds[j+1]``) agree."""
+    width = max(left.degree, right.degree)
+    lo, hi = left.offsets()[bounds[j:j + 2]], right.offsets()[bounds[j:j + 2]]
+    ls, rs = slice(lo[0], lo[1]), slice(hi[0], hi[1])
+    return bool(lo[1] - lo[0] == hi[1] - hi[0]
+                and np.array_equal(left.entry[ls], right.entry[rs])
+                and np.array_equal(_pad(left.mono[ls], width), _pad(right.mono[rs], width))
+                and np.all(left.coef[ls] == right.coef[rs]))
+
+
+def compare_batch(pairs: Sequence[TracedPair]) -> BatchCheck:
+    """Exact identity check of several traced pairs of one :func:`graph_signature` at once.
+
+    The pairs are stacked into one graph: node ``i`` of the stack holds node ``i`` of every pair,
+    one after the other, its index arrays shifted by the offsets of the pairs before, and the
+    variables of pair ``j`` renamed to ids after those of the pairs before (an increasing
+    renaming, so each entry is the same polynomial in renamed variables, in the same canonical
+    order).  The stack is evaluated whole with :class:`PolyTensor`, so the NumPy calls are made
+    once for all the pairs instead of once per pair; the entries of pair ``j`` are a contiguous
+    range of the output, compared term by term.  Used for many small instances, where the cost
+    of an instance is in the calls, not in the terms.
+    """
+    if not pairs:
+        return BatchCheck(None, ())
+    left, right, bounds = _stacked(pairs)
+    counts = np.diff(left.offsets())
+    most = np.maximum.reduceat(counts, bounds[:-1]) if counts.size else np.zeros(len(pairs), dtype=np.int64)
+    if left.equals(right):
+        return BatchCheck(None, tuple(int(m) for m in most))
+    for j in range(len(pairs)):
+        if not _pair_equal(left, right, bounds, j):
+            return BatchCheck(j, tuple(int(m) for m in most[:j]))
+    raise AssertionError("compare_batch: the stacked sides differ but no pair does")  # pragma: no cover
+
+
+def equal_each(pairs: Sequence[TracedPair]) -> tuple[bool, ...]:
+    """Per traced pair (one signature), whether its two sides are the same polynomials: the
+    comparison of :func:`compare_batch` for every pair, not only up to the first that differs."""
+    if not pairs:
+        return ()
+    left, right, bounds = _stacked(pairs)
+    if left.equals(right):
+        return (True,) * len(pairs)
+    return tuple(_pair_equal(left, right, bounds, j) for j in range(len(pairs)))

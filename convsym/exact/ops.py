@@ -113,7 +113,55 @@ def _conv(
             f"{op}: output size {out_spatial} is empty for input {spatial}, kernel {kernel}, "
             f"stride {stride}, padding {pads}, dilation {dilation}"
         )
-    # One broadcast axis per index of the defining sum: n, o, i_1..i_nd, c, u_1..u_nd.
+    out_index, x_index, w_index = _conv_triples(
+        xs, tuple(w.shape), groups, tuple(stride), tuple(dilation), tuple(tuple(p) for p in pads), out_spatial,
+    )
+    out_shape = (batch, out_channels, *out_spatial)
+    y = contract(x.reshape(xs), w, out_index, x_index, w_index, out_shape)
+    if b is not None:
+        y = add_bias(y, b, axis=1)
+    return y if batched else y.reshape(out_shape[1:])
+
+
+#: Convolutions with at most this many triples keep them for the next call with the same shapes.
+_TRIPLE_CACHE_LIMIT = 1 << 16
+_TRIPLE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def remembered_triples(key: tuple, make: Any) -> tuple[np.ndarray, ...]:
+    """``make()`` (index arrays, the first one the triples' outputs), remembered under ``key`` for
+    small ops (the instances of a family repeat layers of the same shapes); the arrays are made
+    read-only, so that no caller can change what the next one gets."""
+    found = _TRIPLE_CACHE.get(key)
+    if found is None:
+        found = tuple(make())
+        for array in found:
+            array.flags.writeable = False
+        if found[0].size <= _TRIPLE_CACHE_LIMIT:
+            if len(_TRIPLE_CACHE) >= 1024:
+                _TRIPLE_CACHE.clear()
+            _TRIPLE_CACHE[key] = found
+    return found
+
+
+def _conv_triples(*key: Any) -> tuple[np.ndarray, ...]:
+    """:func:`_make_conv_triples`, remembered (:func:`remembered_triples`)."""
+    return remembered_triples(("conv", *key), lambda: _make_conv_triples(*key))
+
+
+def _make_conv_triples(
+    xs: tuple[int, ...], ws: tuple[int, ...], groups: int, stride: tuple[int, ...],
+    dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...], out_spatial: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flat ``(out, x, w)`` triples of a convolution's defining sum (read-only arrays).
+
+    The sum runs over one broadcast axis per index, ``n, o, i_1..i_nd, c, u_1..u_nd`` (in this
+    order, C order), keeping the terms whose input position lies inside the input; each flat
+    index is the sum of per-axis offsets (its strides times the axis value).
+    """
+    nd = len(out_spatial)
+    batch, in_channels, spatial = xs[0], xs[1], xs[2:]
+    out_channels, group_channels, kernel = ws[0], ws[1], ws[2:]
     rank = 3 + 2 * nd
 
     def axis(values: np.ndarray, position: int) -> np.ndarray:
@@ -121,34 +169,29 @@ def _conv(
         shape[position] = values.size
         return values.reshape(shape)
 
-    n_ = axis(np.arange(batch), 0)
-    o_ = axis(np.arange(out_channels), 1)
-    c_ = axis(np.arange(group_channels), 2 + nd)
+    n_ = axis(np.arange(batch, dtype=np.int64), 0)
+    o_ = axis(np.arange(out_channels, dtype=np.int64), 1)
+    c_ = axis(np.arange(group_channels, dtype=np.int64), 2 + nd)
     in_channel = (o_ // (out_channels // groups)) * group_channels + c_
-    positions, valid = [], np.ones((1,) * rank, dtype=bool)
+    out_step, x_step, w_step = math.prod(out_spatial), math.prod(spatial), math.prod(kernel)
+    out_flat = (n_ * out_channels + o_) * out_step
+    x_flat = (n_ * in_channels + in_channel) * x_step
+    w_flat = (o_ * group_channels + c_) * w_step
+    valid = np.ones((1,) * rank, dtype=bool)
     for a in range(nd):
-        i_ = axis(np.arange(out_spatial[a]), 2 + a)
-        u_ = axis(np.arange(kernel[a]), 3 + nd + a)
+        out_step //= out_spatial[a]
+        x_step //= spatial[a]
+        w_step //= kernel[a]
+        i_ = axis(np.arange(out_spatial[a], dtype=np.int64), 2 + a)
+        u_ = axis(np.arange(kernel[a], dtype=np.int64), 3 + nd + a)
         pos = stride[a] * i_ + dilation[a] * u_ - pads[a][0]
         valid = valid & (pos >= 0) & (pos < spatial[a])
-        positions.append(pos)
-    full = np.broadcast_shapes(*(t.shape for t in (n_, o_, c_, in_channel, valid, *positions)))
+        out_flat = out_flat + i_ * out_step
+        x_flat = x_flat + np.clip(pos, 0, None) * x_step
+        w_flat = w_flat + u_ * w_step
+    full = np.broadcast_shapes(out_flat.shape, x_flat.shape, w_flat.shape, valid.shape)
     valid = np.broadcast_to(valid, full)
-
-    def flat(index_arrays: list[np.ndarray], dims: tuple[int, ...]) -> np.ndarray:
-        arrays = [np.broadcast_to(t, full)[valid] for t in index_arrays]
-        return np.ravel_multi_index(arrays, dims) if arrays[0].size else np.zeros(0, dtype=np.int64)
-
-    spatial_out = [axis(np.arange(out_spatial[a]), 2 + a) for a in range(nd)]
-    spatial_k = [axis(np.arange(kernel[a]), 3 + nd + a) for a in range(nd)]
-    out_shape = (batch, out_channels, *out_spatial)
-    out_index = flat([n_, o_, *spatial_out], out_shape)
-    x_index = flat([n_, in_channel, *[np.clip(p, 0, None) for p in positions]], xs)
-    w_index = flat([o_, c_, *spatial_k], w.shape)
-    y = contract(x.reshape(xs), w, out_index, x_index, w_index, out_shape)
-    if b is not None:
-        y = add_bias(y, b, axis=1)
-    return y if batched else y.reshape(out_shape[1:])
+    return tuple(np.broadcast_to(flat, full)[valid] for flat in (out_flat, x_flat, w_flat))
 
 
 def conv1d(
@@ -270,21 +313,23 @@ def merge_kernels(
     d1 = int_tuple(op, "dilation1", dilation1, nd, 1)
     d2 = int_tuple(op, "dilation2", dilation2, nd, 1)
     mid, cin, out_c = w1.shape[0], w1.shape[1], w2.shape[0]
-    t, a, b, spatial = _pair_sum(w1, w2, 2, 2, d1, tuple(s * d for s, d in zip(s1, d2, strict=True)))
-    k1, k2 = math.prod(w1.shape[2:]), math.prod(w2.shape[2:])
-    o_, c_, m_ = np.ix_(np.arange(out_c), np.arange(cin), np.arange(mid))
-    o_, c_, m_ = (v[..., None] for v in (o_, c_, m_))
-    out_index = (o_ * cin + c_) * math.prod(spatial) + t
-    w1_index = (m_ * cin + c_) * k1 + a
-    w2_index = (o_ * mid + m_) * k2 + b
-    full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
-    return contract(
-        w1, w2,
-        np.broadcast_to(out_index, full).reshape(-1),
-        np.broadcast_to(w1_index, full).reshape(-1),
-        np.broadcast_to(w2_index, full).reshape(-1),
-        (out_c, cin, *spatial),
-    )
+    step2 = tuple(s * d for s, d in zip(s1, d2, strict=True))
+    spatial = tuple(d * (a - 1) + s * (b - 1) + 1
+                    for a, b, d, s in zip(w1.shape[2:], w2.shape[2:], d1, step2, strict=True))
+
+    def make():
+        t, a, b, _ = _pair_sum(w1, w2, 2, 2, d1, step2)
+        k1, k2 = math.prod(w1.shape[2:]), math.prod(w2.shape[2:])
+        o_, c_, m_ = np.ix_(np.arange(out_c), np.arange(cin), np.arange(mid))
+        o_, c_, m_ = (v[..., None] for v in (o_, c_, m_))
+        out_index = (o_ * cin + c_) * math.prod(spatial) + t
+        w1_index = (m_ * cin + c_) * k1 + a
+        w2_index = (o_ * mid + m_) * k2 + b
+        full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
+        return tuple(np.broadcast_to(i, full).reshape(-1).copy() for i in (out_index, w1_index, w2_index))
+
+    out_index, w1_index, w2_index = remembered_triples(("merge_kernels", w1.shape, w2.shape, d1, step2), make)
+    return contract(w1, w2, out_index, w1_index, w2_index, (out_c, cin, *spatial))
 
 
 def total(w: TensorAlgebra, axes: Sequence[int] | None = None) -> TensorAlgebra:

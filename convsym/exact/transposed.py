@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.ops import _check_backends, add_bias
+from convsym.exact.ops import _check_backends, add_bias, remembered_triples
 from convsym.exact.tensor import TensorAlgebra, contract
 from convsym.spec import int_tuple
 
@@ -45,17 +45,22 @@ def conv_transpose2d(x: TensorAlgebra, w: TensorAlgebra, b: TensorAlgebra | None
                    for a, (n, k) in enumerate(((height, kh), (width, kw))))
     if min(out_hw) < 1:
         raise ValueError(f"{op}: output size {out_hw} is empty")
-    nn, cc, ii, jj, oo, uu, vv = np.meshgrid(np.arange(batch), np.arange(channels), np.arange(height),
-                                             np.arange(width), np.arange(per_out), np.arange(kh), np.arange(kw),
-                                             indexing="ij")
-    yy = s[0] * ii + d[0] * uu - p[0]
-    zz = s[1] * jj + d[1] * vv - p[1]
-    keep = (yy >= 0) & (yy < out_hw[0]) & (zz >= 0) & (zz < out_hw[1])
-    out_c = (cc // per_in) * per_out + oo
     out_shape = (batch, per_out * groups, *out_hw)
-    out_index = np.ravel_multi_index((nn[keep], out_c[keep], yy[keep], zz[keep]), out_shape)
-    x_index = np.ravel_multi_index((nn[keep], cc[keep], ii[keep], jj[keep]), x.shape)
-    w_index = np.ravel_multi_index((cc[keep], oo[keep], uu[keep], vv[keep]), w.shape)
+
+    def make():
+        nn, cc, ii, jj, oo, uu, vv = np.meshgrid(np.arange(batch), np.arange(channels), np.arange(height),
+                                                 np.arange(width), np.arange(per_out), np.arange(kh), np.arange(kw),
+                                                 indexing="ij")
+        yy = s[0] * ii + d[0] * uu - p[0]
+        zz = s[1] * jj + d[1] * vv - p[1]
+        keep = (yy >= 0) & (yy < out_hw[0]) & (zz >= 0) & (zz < out_hw[1])
+        out_c = (cc // per_in) * per_out + oo
+        return (np.ravel_multi_index((nn[keep], out_c[keep], yy[keep], zz[keep]), out_shape),
+                np.ravel_multi_index((nn[keep], cc[keep], ii[keep], jj[keep]), x.shape),
+                np.ravel_multi_index((cc[keep], oo[keep], uu[keep], vv[keep]), w.shape))
+
+    out_index, x_index, w_index = remembered_triples(
+        ("conv_transpose2d", x.shape, w.shape, int(groups), s, p, d, out_hw), make)
     y = contract(x, w, out_index, x_index, w_index, out_shape)
     return y if b is None else add_bias(y, b, axis=1)
 

@@ -11,7 +11,9 @@ facts themselves.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
 
 import sympy
 import z3
@@ -23,6 +25,16 @@ from convsym.symbolic.printing import size_name_latex
 
 
 def _tex(e) -> str:
+    try:
+        return _tex_of(e)
+    except TypeError:  # not hashable
+        return sympy.latex(e)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _tex_of(e) -> str:
+    """``sympy.latex(e)``, kept: a step prints each side twice (shown and fact), and proofs repeat
+    expressions; equal SymPy expressions are the same tree, so they print alike."""
     return sympy.latex(e)
 
 
@@ -436,6 +448,14 @@ def _peel(expr, n):
 _VERDICTS: dict[int, object] = {}
 
 
+def remember_proved(theorem: Theorem, verdict) -> None:
+    """The kernel's verdict of ``theorem``, as the runner of ``convsym prove`` got it from
+    ``theorem.prove()``: a lemma step citing the theorem later in the run uses it instead of
+    proving the theorem again."""
+    if isinstance(theorem, Theorem) and getattr(verdict, "name", None) == theorem.name:
+        _VERDICTS.setdefault(id(theorem), (theorem, verdict))
+
+
 def _proved_once(theorem: Theorem):
     key = id(theorem)
     if key not in _VERDICTS:
@@ -444,9 +464,16 @@ def _proved_once(theorem: Theorem):
 
 
 def _enumerate(summand, limits, env):
-    """Direct sum at small concrete bounds (None if a bound is not a small integer)."""
+    """Direct sum at small concrete bounds (None if a bound is not a small integer).
+
+    A summand that is, at ``env``, a polynomial in the indices with rational coefficients is
+    evaluated term by term in exact Python arithmetic (Fractions); any other summand by SymPy."""
+    value = _rational_terms(sympy.sympify(summand).xreplace(dict(env)), [lim[0] for lim in limits])
+
     def rec(k, sub):
         if k < 0:
+            if value is not None:
+                return value(sub)
             return sympy.sympify(summand).xreplace(sub)
         idx, lo, hi = limits[k]
         lo_v, hi_v = sympy.sympify(lo).xreplace(sub), sympy.sympify(hi).xreplace(sub)
@@ -465,6 +492,34 @@ def _enumerate(summand, limits, env):
 
 class _NotSmall(Exception):
     pass
+
+
+def _rational_terms(expr, indices):
+    """``point -> expr`` at integer ``point[index]`` (SymPy Integers) as an exact SymPy Rational,
+    when ``expr`` is a polynomial in ``indices`` with rational coefficients; None otherwise."""
+    if not indices or expr.free_symbols - set(indices):
+        return None
+    try:
+        poly = sympy.Poly(expr, *indices)
+    except sympy.PolynomialError:
+        return None
+    if not (poly.domain.is_ZZ or poly.domain.is_QQ):
+        return None
+    terms = [(monom, Fraction(int(c.p), int(c.q))) for monom, c in
+             ((m, sympy.Rational(c)) for m, c in poly.terms())]
+
+    def value(point) -> sympy.Rational:
+        at = [int(point[i]) for i in indices]
+        total = Fraction(0)
+        for monom, coef in terms:
+            term = coef
+            for v, e in zip(at, monom, strict=True):
+                if e:
+                    term *= v ** e
+            total += term
+        return sympy.Rational(total.numerator, total.denominator)
+
+    return value
 
 
 class Checked(Theorem):

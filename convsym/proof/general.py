@@ -119,6 +119,15 @@ class General(Theorem):
                     labels.add(ib.base.label)
         return sorted((s for s in self._free() if C.is_position(s) and s not in labels), key=sympy.default_sort_key)
 
+    def _printed(self, side: SumExpr, text: bool = False) -> str:
+        """``latex_sumexpr(side)`` (or ``text_sumexpr``) of a side, printed once: the statement,
+        its parts and the conclusion print both sides (kept with the object printed)."""
+        kept = self.__dict__.setdefault("_sides_printed", {})
+        found = kept.get((id(side), text))
+        if found is None or found[0] is not side:
+            found = kept[(id(side), text)] = (side, (text_sumexpr if text else latex_sumexpr)(side))
+        return found[1]
+
     def sizes(self) -> str:
         sizes = self.size_symbols()
         text = ("all " + ", ".join(str(s) for s in sizes) + " >= 1") if sizes else "all sizes"
@@ -155,8 +164,8 @@ class General(Theorem):
             hypotheses_text=tuple(S.relation_text(h) for h in self.size_hypotheses),
             definitions=self.definitions_latex(),
             definitions_text=tuple(let_text(let) for let in self.lets),
-            claim_latex=f"{latex_sumexpr(self.lhs)} = {latex_sumexpr(self.rhs)}",
-            claim_text=f"{text_sumexpr(self.lhs)} = {text_sumexpr(self.rhs)}",
+            claim_latex=f"{self._printed(self.lhs)} = {self._printed(self.rhs)}",
+            claim_text=f"{self._printed(self.lhs, text=True)} = {self._printed(self.rhs, text=True)}",
         )
 
     def statement_text(self) -> str:
@@ -171,7 +180,7 @@ class General(Theorem):
             parts.append("with " + ", ".join(sympy.sstr(h) for h in self.size_hypotheses))
         head = ", ".join(parts)
         lets = "; ".join(let_text(let) for let in self.lets)
-        body = f"{text_sumexpr(self.lhs)} = {text_sumexpr(self.rhs)}"
+        body = f"{self._printed(self.lhs, text=True)} = {self._printed(self.rhs, text=True)}"
         return (head + ": " if head else "") + body + (f"  where {lets}" if lets else "")
 
     # -- instances -------------------------------------------------------------------------------
@@ -279,7 +288,7 @@ class General(Theorem):
         check_well_formed(SumExpr(self.lhs.terms + self.rhs.terms), free)
         claim_instances, step_instances = self._instances()
         out = {"hypotheses": self.hypotheses_latex() + self.definitions_latex(),
-               "statement_latex": f"{latex_sumexpr(self.lhs)} = {latex_sumexpr(self.rhs)}",
+               "statement_latex": f"{self._printed(self.lhs)} = {self._printed(self.rhs)}",
                "statement_text": self.statement_text(), "statement_parts": self.statement_parts()}
         denoter, memos = C.Denoter(self.lets), {}
         witness = self._claim_check(claim_instances, denoter, memos)
@@ -330,10 +339,10 @@ class General(Theorem):
         if not cur.same_as(self.rhs):
             raise StepError(
                 f"the derivation ends at {text_sumexpr(cur)}, which is not the claimed right side "
-                f"{text_sumexpr(self.rhs)}", step=len(steps) + 1, rule="conclusion", steps=steps)
+                f"{self._printed(self.rhs, text=True)}", step=len(steps) + 1, rule="conclusion", steps=steps)
         steps.append(mint("conclusion", "the last expression is the claimed right side (same sums and conditions)",
-                          latex_sumexpr(self.rhs), "general", checked_by=("structural equality",),
-                          text=text_sumexpr(self.rhs)))
+                          self._printed(self.rhs), "general", checked_by=("structural equality",),
+                          text=self._printed(self.rhs, text=True)))
         instances = [f"the claim itself (lhs against rhs, without the derivation) evaluated exactly at "
                      f"{len(claim_instances)} instances of sizes and positions, the boundary ones included "
                      f"(every size at its least value and the next)"]

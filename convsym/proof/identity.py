@@ -321,24 +321,37 @@ class Identity(Theorem):
                     f"{value} and every other entry to 0 separates them"),
         )
 
-    def _run(self) -> dict:
-        from convsym.exact.blockwise import compare_blockwise
+    def _refuted(self, sz, shapes, check, statement: dict, done: list) -> dict:
+        owners, start = {}, 0
+        for nm, shape in shapes.items():
+            owners[nm] = (start, shape)
+            start += int(np.prod(shape))
+        witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
+                                check.difference)
+        step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
+                    "the two sides differ", rf"{witness.lhs} \ne "
+                    rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
+        return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
+                "steps": (step,), "sizes": _fmt_sizes(sz)}
 
-        done = []
+    def _run(self) -> dict:
+        from convsym.exact import blockwise
+
+        done: list[str] = []
         statement = {"statement_text": self.statement_text(),
                      # the builders' names when they have them (no formula: the statement is in words)
                      "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
                      "statement_parts": self.statement_parts()}
-        for sz in self.cases:
-            shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**sz).items()}
-            for nm, shape in shapes.items():
-                if any(d < 1 for d in shape):
-                    raise ProofError(f"at {_fmt_sizes(sz)} the input {nm} has shape {shape}: an empty instance "
-                                     "proves nothing", rule="instance")
+
+        def alone(sz: Mapping, shapes: Mapping, traced=None) -> dict | None:
+            """Check one instance by blocks (memory bounded by a block); the refuted result, if it is."""
             try:
-                # block by block (memory bounded by a block), the same first difference as the whole tensors
-                check = compare_blockwise(lambda T, sz=sz: self.lhs_fn(T, **sz),
-                                          lambda T, sz=sz: self.rhs_fn(T, **sz), shapes, precheck="auto", trials=2)
+                if traced is not None:
+                    check = blockwise.compare_traced(traced, shapes, precheck="auto", trials=2)
+                else:
+                    check = blockwise.compare_blockwise(lambda T: self.lhs_fn(T, **sz),
+                                                        lambda T: self.rhs_fn(T, **sz), shapes, precheck="auto",
+                                                        trials=2)
             except ValueError as exc:
                 if "compare_blockwise: lhs has shape" in str(exc):
                     raise ProofError(f"at {_fmt_sizes(sz)} {str(exc).split(': ', 1)[1]}") from None
@@ -349,21 +362,87 @@ class Identity(Theorem):
             if check.equal and check.zippel is not None and not check.zippel.equal:
                 raise ProofError(f"at {_fmt_sizes(sz)} the random pre-check saw a difference the exact check did not")
             if not check.equal:
-                owners, start = {}, 0
+                return self._refuted(sz, shapes, check, statement, done)
+            done.append(_instance_line(sz, check.terms_per_entry.max))
+            return None
+
+        # First every instance is traced, in the family's order, and the small ones are checked in
+        # batches of one structure (blockwise.compare_batch: the same exact comparison, its NumPy
+        # calls made once for the batch instead of once per instance).  Then the instances are
+        # settled in the family's order: a batched identity is recorded; an instance that is large,
+        # runs the pre-check, or is the first of its batch whose sides differ is checked alone by
+        # blocks, so a refutation is always compare_blockwise's report on its instance; an instance
+        # that could not be traced raises its error there, after the instances before it.
+        shapes_of: list[dict] = []
+        status: list = []  # per instance: ("equal", most), "alone", "differs" or "unsettled"
+        failure: tuple[int, Exception] | None = None
+        buckets: dict[tuple, tuple[list[int], list, int]] = {}
+        kept: dict[int, object] = {}  # traces of instances checked alone, by index
+        kept_bytes = 0
+
+        def run(bucket: tuple[list[int], list, int]) -> None:
+            indices, pairs, _ = bucket
+            try:
+                outcome = blockwise.compare_batch(pairs)
+            except Exception:  # left unsettled: each is checked alone at its turn, raising there
+                return
+            for i, most in zip(indices, outcome.most, strict=False):
+                status[i] = ("equal", most)
+            if outcome.first_unequal is not None:
+                status[indices[outcome.first_unequal]] = "differs"
+
+        for i, sz in enumerate(self.cases):
+            try:
+                shapes = {k: tuple(int(d) for d in v) for k, v in self.inputs(**sz).items()}
                 for nm, shape in shapes.items():
-                    owners[nm] = (start, shape)
-                    start += int(np.prod(shape))
-                witness = self._witness(sz, check.pool, owners, _Side(check, "lhs"), _Side(check, "rhs"),
-                                        check.difference)
-                step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
-                            "the two sides differ", rf"{witness.lhs} \ne "
-                            rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
-                return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
-                        "steps": (step,), "sizes": _fmt_sizes(sz)}
-            stats = check.terms_per_entry
-            many = "monomial" if stats.max == 1 else "monomials"
-            done.append(f"{_sizes_latex(sz) or 'the one instance'}: identical polynomials ({stats.max} {many} "
-                        "per entry at most)")
+                    if any(d < 1 for d in shape):
+                        raise ProofError(f"at {_fmt_sizes(sz)} the input {nm} has shape {shape}: an empty "
+                                         "instance proves nothing", rule="instance")
+                traced = blockwise.trace_pair(lambda T, sz=sz: self.lhs_fn(T, **sz),
+                                              lambda T, sz=sz: self.rhs_fn(T, **sz), shapes)
+            except Exception as exc:  # raised (or turned into a ProofError) when its turn comes
+                failure = (i, exc)
+                break
+            shapes_of.append(shapes)
+            cost = blockwise.batch_cost(traced)
+            if (int(np.prod(traced.lhs.shape)) == 0 or blockwise.precheck_runs(traced, "auto", trials=2)
+                    or cost > blockwise.BATCH_TERMS):
+                # its trace is kept for its turn while the traces kept stay small (else traced again)
+                size = blockwise.trace_bytes(traced)
+                if kept_bytes + size <= blockwise.KEPT_TRACE_BYTES:
+                    kept[i] = traced
+                    kept_bytes += size
+                status.append("alone")
+                continue
+            status.append("unsettled")
+            signature = blockwise.graph_signature(traced)
+            indices, pairs, total = buckets.get(signature, ([], [], 0))
+            if pairs and total + cost > blockwise.BATCH_TERMS:
+                run((indices, pairs, total))
+                indices, pairs, total = [], [], 0
+            indices.append(i)
+            pairs.append(traced)
+            buckets[signature] = (indices, pairs, total + cost)
+        for bucket in buckets.values():
+            run(bucket)
+        buckets.clear()
+
+        for i, sz in enumerate(self.cases):
+            if failure is not None and i == failure[0]:
+                exc = failure[1]
+                if isinstance(exc, ValueError) and "compare_blockwise: lhs has shape" in str(exc):
+                    raise ProofError(f"at {_fmt_sizes(sz)} {str(exc).split(': ', 1)[1]}") from None
+                raise exc
+            state = status[i]
+            if isinstance(state, tuple):
+                done.append(_instance_line(sz, state[1]))
+                continue
+            refuted = alone(sz, shapes_of[i], kept.pop(i, None))
+            if refuted is not None:
+                return refuted
+            if state == "differs":
+                raise ProofError(f"at {_fmt_sizes(sz)} the batched exact check saw a difference the check by "
+                                 "blocks did not")
         evidence = "exact-family" if len(self.cases) > 1 else "exact-instance"
         step = mint("exact polynomials", "both sides built from symbolic inputs and compared coefficient by "
                     "coefficient", statement["statement_latex"] or r"\text{left side} = \text{right side}",
@@ -377,6 +456,12 @@ class Identity(Theorem):
     def check_source_for(self, verdict: Verdict) -> str:
         """The emitted numeric check: ``check_source``, plus the witness re-test for a refutation."""
         return with_witness_test(self.name, self.check_source, verdict, self.witness_check)
+
+
+def _instance_line(sz: Mapping, most: int) -> str:
+    """One proved instance for the record: its sizes and the most terms of an entry."""
+    many = "monomial" if most == 1 else "monomials"
+    return f"{_sizes_latex(sz) or 'the one instance'}: identical polynomials ({most} {many} per entry at most)"
 
 
 class _Side:

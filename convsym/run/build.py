@@ -492,10 +492,13 @@ def run_all(
     work = [(pf, t) for pf in files for t in pf.theorems if id(t) in chosen]
     verdicts: dict[int, Verdict] = {}
     if jobs == 1 or len(work) <= 1:
+        from convsym.proof.checked import remember_proved
+
         for _, theorem in work:
             if progress is not None:
                 progress(theorem, None)
             verdicts[id(theorem)] = verdict = prove_one(theorem)
+            remember_proved(theorem, verdict)  # a lemma citing it later uses this verdict
             if progress is not None:
                 progress(theorem, verdict)
     else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
 import importlib.util
 import os
@@ -134,6 +135,13 @@ def _line_in(path: Path, exc: BaseException) -> int | None:
 
 def _binding_lines(source: str) -> dict[str, int]:
     """Top-level name -> line of its last binding statement."""
+    return dict(_parsed_binding_lines(source))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_binding_lines(source: str) -> dict[str, int]:
+    # kept by source text: a script of a family in several sections is read again to check
+    # that it declares SECTION (see proof_files), and its source has not changed meanwhile
     lines: dict[str, int] = {}
     for node in ast.parse(source).body:
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
