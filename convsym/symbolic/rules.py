@@ -604,19 +604,25 @@ class Collapse(Rule):
             if value.has(s):
                 raise ProofError(f"the value {value} of {self.index} must not mention {self.index}")
             domain = list(term.domain())
-            # first from the conditions on the index alone (fewer unknowns for z3); what they force,
-            # the whole domain forces too.  Else from the whole domain.
-            # (a trial that fails is not kept in the record: the step was not decided by it)
-            used = [c for c in domain if sympy.sympify(c).has(s)]
-            with decide.recording() as trial:
-                d = decide.implies(used + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
-            if d.holds:
-                decide.keep(trial)
-            elif len(used) < len(domain):
-                used = domain
-                d = decide.implies(domain + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
-            else:
-                decide.keep(trial)
+            # first from the conditions on the index alone, then with the ranges of the indices
+            # they mention, then from the whole domain (fewer unknowns for z3 first): what a part
+            # of the domain forces, the whole domain forces too.  A trial that fails is not kept in
+            # the record: the step was not decided by it.
+            mentions = [c for c in domain if sympy.sympify(c).has(s)]
+            near = set().union(*(sympy.sympify(c).free_symbols for c in mentions)) if mentions else set()
+            ranged = mentions + [c for r in term.ranges if r.index in near and r.index != s
+                                 for c in r.conditions() if c not in mentions]
+            trials = [mentions]
+            for part in (ranged, domain):
+                if len(part) > len(trials[-1]):
+                    trials.append(part)
+            for n_trial, used in enumerate(trials):
+                last = n_trial == len(trials) - 1
+                with decide.recording() as trial:
+                    d = decide.implies(used + list(ctx.hypotheses), [sympy.Eq(s, value)], bound=term.indices)
+                if d.holds or last:
+                    decide.keep(trial)
+                    break
             if not d.holds:
                 raise ProofError(
                     f"the domain does not force {self.index} = {value}: {d.how} {d.counterexample}"
