@@ -17,10 +17,12 @@ Checked, in order:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import sympy
 from sympy import IndexedBase, Symbol
 
+from convsym.deferred import Deferred
 from convsym.errors import ProofError
 from convsym.proof import claim as C
 from convsym.proof import statement as S
@@ -331,9 +333,10 @@ class General(Theorem):
                 raise StepError(msg, step=n, rule=rule.name, steps=steps) from exc
             checked = outcome.checked_by + (
                 (f"re-evaluated exactly on {len(step_instances)} instance(s)",) if step_instances else ())
-            steps.append(mint(rule.name, rule.describe(), latex_sumexpr(outcome.expr), "general",
+            # printed when first read: the verdict does not depend on it, and printing is slow
+            steps.append(mint(rule.name, rule.describe(), Deferred(partial(latex_sumexpr, outcome.expr)), "general",
                               side_conditions=outcome.side_conditions, checked_by=checked,
-                              text=text_sumexpr(outcome.expr), queries=queries,
+                              text=Deferred(partial(text_sumexpr, outcome.expr)), queries=queries,
                               instances=step_record if step_instances else None))
             cur, values, fast = outcome.expr, new_values, new_fast
         if not cur.same_as(self.rhs):

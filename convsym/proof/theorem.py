@@ -23,6 +23,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from convsym.deferred import Deferred
 from convsym.errors import ProofError
 from convsym.proof.sources import CheckSource, check_text
 from convsym.proof.verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
@@ -81,7 +82,8 @@ def established(step: StepRecord) -> tuple:
     """``(fact, latex, text)`` that the kernel recorded for a minted step."""
     if not minted(step):
         raise ProofError(f"step ({step.rule}) was not made by the kernel", rule="kernel")
-    return _FACTS.get(id(step), (None, "", ""))
+    fact, latex, text = _FACTS.get(id(step), (None, "", ""))
+    return fact, latex, (step.text if isinstance(text, Deferred) else text)
 
 
 def mint_witness(**fields) -> Witness:

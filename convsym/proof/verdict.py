@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from convsym.deferred import ResolvesDeferred
+
 if TYPE_CHECKING:
     from convsym.symbolic.decide import Query
 
@@ -54,13 +56,15 @@ class Instances:
 
 
 @dataclass(frozen=True)
-class StepRecord:
+class StepRecord(ResolvesDeferred):
     """One checked derivation step, as it is rendered.
 
     ``expression`` is the LaTeX of the whole expression *after* the step; ``side_conditions``
     the LaTeX of each condition the rule needed; ``checked_by`` says how each was discharged
     (``"z3: unsat"``, ``"exact instances k_1, k_2 <= 4"``...).  ``text`` is the same expression
     as plain text for a terminal (``convsym show``); empty when the proof did not give one.
+    The kernel may give ``expression``, ``text`` and the side conditions as
+    :class:`~convsym.deferred.Deferred`: they are printed when first read.
     """
 
     rule: str

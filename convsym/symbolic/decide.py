@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 import sympy
 import z3
 
+from convsym.deferred import Deferred, ResolvesDeferred
+
 TIMEOUT_MS = 20_000
 
 
 @dataclass(frozen=True)
-class Query:
+class Query(ResolvesDeferred):
     """One question put to z3, kept for the machine record as LaTeX math (it decides nothing).
 
     ``kind`` is ``implies`` (``hypotheses`` imply the conjunction ``goal``), ``equivalent``
@@ -94,12 +96,17 @@ def _recorded(decision: Decision, kind: str, tr: _Translator, hypotheses: Iterab
     told: dict[str, list[str]] = {}
     for s, cond in ranges:
         told.setdefault(str(s), []).append(cond)
-    variables = tuple((sympy.latex(s), tuple(told.get(str(s), ())))
-                      for s in sorted(tr.vars, key=lambda s: (str(s), sympy.default_sort_key(s))))
+    unknowns = sorted(tr.vars, key=lambda s: (str(s), sympy.default_sort_key(s)))
+    hypotheses, goal, other = tuple(hypotheses), tuple(goal), tuple(other)
+
+    def variables() -> tuple:
+        return tuple((sympy.latex(s), tuple(told.get(str(s), ()))) for s in unknowns)
+
     cex = tuple(sorted((decision.counterexample or {}).items())) if not decision.holds or kind == "satisfiable" \
         else ()
-    query = Query(kind, variables, _latex_all(hypotheses), _latex_all(goal), _latex_all(other), decision.how,
-                  cex)
+    # the LaTeX is printed when the record is read (the book), not when the question is decided
+    query = Query(kind, Deferred(variables), Deferred(lambda: _latex_all(hypotheses)),
+                  Deferred(lambda: _latex_all(goal)), Deferred(lambda: _latex_all(other)), decision.how, cex)
     if _RECORDERS:
         _RECORDERS[-1].append(query)
     return Decision(decision.holds, decision.how, decision.counterexample, query)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import sympy
 from sympy import Expr, Indexed, Symbol
 
+from convsym.deferred import Deferred
 from convsym.errors import ProofError
 from convsym.symbolic import decide
 from convsym.symbolic.printing import latex as book_latex
@@ -42,6 +44,10 @@ class Context:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a rule returns: the rewritten expression, the side conditions it needed (LaTeX; each
+    may be a :class:`~convsym.deferred.Deferred`, printed when the step record is read) and how
+    each was discharged."""
+
     expr: SumExpr
     side_conditions: tuple[str, ...] = ()
     checked_by: tuple[str, ...] = ()
@@ -71,6 +77,28 @@ def _target_words(target: str) -> str:
 
 def _latex_conds(conds) -> str:
     return r" \wedge ".join(sympy.latex(c) for c in conds) if conds else r"\mathrm{true}"
+
+
+# the side conditions as the book prints them: computed when first read (printing is slow, and no
+# verdict depends on it)
+
+def _same_points(a, b, given=()) -> str:
+    out = rf"\{{{_latex_conds(a)}\}} = \{{{_latex_conds(b)}\}}"
+    return out + (rf" \text{{ for }} {_latex_conds(given)}" if given else "")
+
+
+def _bijection(old, value, before, after) -> str:
+    return (rf"{sympy.latex(old)} = {sympy.latex(value)}\colon\ "
+            rf"\{{{_latex_conds(before)}\}} \leftrightarrow \{{{_latex_conds(after)}\}}")
+
+
+def _between(lower, value, upper, domain) -> str:
+    return (rf"{sympy.latex(lower)} \le {sympy.latex(value)} \le {sympy.latex(upper)}"
+            rf" \text{{ on }} \{{{_latex_conds(domain)}\}}")
+
+
+def _forces(used, index, value) -> str:
+    return rf"{_latex_conds(used)} \implies {sympy.latex(index)} = {sympy.latex(value)}"
 
 
 _term_symbols = term_symbols
@@ -289,7 +317,7 @@ class Reorder(Rule):
             new_ranges = _parse_ranges(self.ranges, known)
             new = Term(term.summand, new_ranges, term.where, term.inner)
             d = decide.equivalent(term.domain(), new.domain(), ctx.hypotheses, bound=term.indices)
-            cond = rf"\{{{_latex_conds(term.domain())}\}} = \{{{_latex_conds(new.domain())}\}}"
+            cond = Deferred(partial(_same_points, tuple(term.domain()), tuple(new.domain())))
             if not d.holds:
                 raise ProofError(f"the reordered ranges are not the same set of points: {d.how} {d.counterexample}")
             conds.append(cond)
@@ -365,10 +393,8 @@ class Substitute(Rule):
                     f"the new ranges are not the image of the old domain under {self.old} = {value}: "
                     f"{d.how} {d.counterexample}"
                 )
-            conds.append(
-                rf"{sympy.latex(old_sym)} = {sympy.latex(value)}\colon\ "
-                rf"\{{{_latex_conds(term.domain())}\}} \leftrightarrow \{{{_latex_conds(new_term.domain())}\}}"
-            )
+            conds.append(Deferred(partial(_bijection, old_sym, value, tuple(term.domain()),
+                                          tuple(new_term.domain()))))
             how.append(f"coefficient {coeff} on {self.new}: bijection of the integers; ranges: {d.how}")
             out[k] = new_term
         if not hit:
@@ -440,8 +466,7 @@ class GroupBy(Rule):
                 term.where + (sympy.Eq(value, t),),
                 term.inner,
             )
-            conds.append(rf"{sympy.latex(self.lower)} \le {sympy.latex(value)} \le {sympy.latex(self.upper)}"
-                         rf" \text{{ on }} \{{{_latex_conds(term.domain())}\}}")
+            conds.append(Deferred(partial(_between, self.lower, value, self.upper, tuple(term.domain()))))
             how.append(d.how)
             out[k] = new_term
         if not hit:
@@ -513,8 +538,7 @@ class Fold(Rule):
                     f"{d.how} {d.counterexample}"
                 )
             out[k] = Term(sympy.expand(g * self.app), outer_ranges, outer_where)
-            cond = (rf"\{{{_latex_conds(inner_conds)}\}} = \{{{_latex_conds(def_conds)}\}}"
-                    + (rf" \text{{ for }} {_latex_conds(outer_conds)}" if outer_conds else ""))
+            cond = Deferred(partial(_same_points, tuple(inner_conds), tuple(def_conds), tuple(outer_conds)))
             return Outcome(SumExpr(tuple(out)), (cond,), (d.how,))
         raise ProofError(
             f"no sum over {', '.join(self.over)} matches the definition of {sympy.sstr(self.app)}"
@@ -641,7 +665,7 @@ class Collapse(Rule):
                     raise ProofError(f"condition {c} is false at {self.index} = {value}")
                 where.append(c2)
             out[k] = Term(sympy.expand(sympy.sympify(term.summand).subs(s, value)), kept_ranges, tuple(where))
-            conds.append(rf"{_latex_conds(used)} \implies {sympy.latex(s)} = {sympy.latex(value)}")
+            conds.append(Deferred(partial(_forces, tuple(used), s, value)))
             how.append(d.how)
         if not hit:
             raise ProofError(f"no sum over {self.index} to collapse")
@@ -706,7 +730,7 @@ class Restate(Rule):
                 raise ProofError(
                     f"the new conditions do not select the same points: {d.how} {d.counterexample}"
                 )
-            conds.append(rf"\{{{_latex_conds(term.domain())}\}} = \{{{_latex_conds(new.domain())}\}}")
+            conds.append(Deferred(partial(_same_points, tuple(term.domain()), tuple(new.domain()))))
             how.append(d.how)
             out[k] = new
         if not hit:
