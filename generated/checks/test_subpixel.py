@@ -58,15 +58,19 @@ def _sub_weight_map(W, r, g=1):
 
 
 def test_transposed_subpixel_exact():
+    # kernels K_h x K_w, paddings (P_h, P_w) with P <= K - 1 per axis
     rng = np.random.default_rng(142)
-    for r, K, P, g, C in [(2, 3, 1, 1, 1), (2, 1, 0, 1, 2), (3, 2, 1, 2, 2), (2, 3, 2, 1, 1), (4, 2, 0, 1, 1)]:
-        W = rng.integers(-5, 6, (r * r * C, 2 // g if g > 1 else 2, K, K)).astype(object)
+    for r, (kh, kw), (ph, pw), g, C in [(2, (3, 3), (1, 1), 1, 1), (2, (1, 1), (0, 0), 1, 2), (3, (2, 2), (1, 1), 2, 2),
+                                        (2, (3, 3), (2, 2), 1, 1), (4, (2, 2), (0, 0), 1, 1), (2, (3, 2), (2, 0), 1, 3),
+                                        (3, (1, 3), (0, 1), 2, 2)]:
+        W = rng.integers(-5, 6, (r * r * C, 2 // g if g > 1 else 2, kh, kw)).astype(object)
         b = np.repeat(rng.integers(-5, 6, C), r * r).astype(object)
         x = rng.integers(-5, 6, (1, 2, 4, 5)).astype(object)
-        lhs = ref.pixel_shuffle(ref.conv2d(x, W, b, padding=P, groups=g), r)
+        lhs = ref.pixel_shuffle(ref.conv2d(x, W, b, padding=(ph, pw), groups=g), r)
         V = _sub_weight_map(W, r, g)
-        assert V.shape[2:] == (r * K, r * K)
-        rhs = ref.conv_transpose2d(x, V, b[::r * r], stride=r, padding=r * (K - 1 - P), groups=g)
+        assert V.shape[2:] == (r * kh, r * kw)
+        rhs = ref.conv_transpose2d(x, V, b[::r * r], stride=r, padding=(r * (kh - 1 - ph), r * (kw - 1 - pw)),
+                                   groups=g)
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
 
 
@@ -223,6 +227,43 @@ def test_transposed_converse_exact():
         W, pad = _conv_from_transposed(w, s, p, q, d, g)
         rhs = ref.pixel_shuffle(ref.conv2d(x, W, np.repeat(b, s * s), padding=pad, groups=g), s)
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
+
+
+def _conv_from_transposed_at(w, r, p, d, P, K):
+    # the sub-pixel weight of subpixel.converse for any (P, K) per axis where every tap lands:
+    # tap b of phase phi goes to a = P + (phi + p - d b) / r (both axes), zero elsewhere
+    C_in, C, kh, kw = w.shape
+    W = np.zeros((C * r * r, C_in, K[0], K[1]), dtype=object)
+    W[...] = 0
+    for c in range(C):
+        for phi_h in range(r):
+            for phi_w in range(r):
+                for bh in range(kh):
+                    for bw in range(kw):
+                        eh, ew = phi_h + p[0] - d[0] * bh, phi_w + p[1] - d[1] * bw
+                        if eh % r == 0 and ew % r == 0:
+                            ah, aw = P[0] + eh // r, P[1] + ew // r
+                            assert 0 <= ah < K[0] and 0 <= aw < K[1]
+                            W[c * r * r + phi_h * r + phi_w, :, ah, aw] = w[:, c, bh, bw]
+    return W
+
+
+def test_transposed_converse_any_subpixel_padding():
+    # every (P, K) with r P + p + r - 1 >= d (k - 1) and p <= r (K - 1 - P) per axis: the pixel shuffle of the
+    # convolution (padding P before, enough after) agrees with the transposed convolution at all its outputs
+    rng = np.random.default_rng(145)
+    for r, (kh, kw), (ph, pw), (dh, dw), (Ph, Pw), (Kh, Kw) in [
+            (2, (3, 2), (1, 0), (1, 2), (1, 1), (3, 2)), (2, (4, 1), (0, 2), (1, 1), (2, 0), (3, 3)),
+            (3, (5, 3), (2, 1), (1, 2), (1, 1), (3, 3)), (2, (2, 2), (0, 0), (1, 1), (0, 3), (1, 5))]:
+        for k, p, d, P, K in ((kh, ph, dh, Ph, Kh), (kw, pw, dw, Pw, Kw)):
+            assert r * P + p + r - 1 >= d * (k - 1) and p <= r * (K - 1 - P)
+        w = rng.integers(-5, 6, (2, 2, kh, kw)).astype(object)
+        x = rng.integers(-5, 6, (1, 2, 3, 4)).astype(object)
+        lhs = ref.conv_transpose2d(x, w, stride=r, padding=(ph, pw), dilation=(dh, dw))
+        W = _conv_from_transposed_at(w, r, (ph, pw), (dh, dw), (Ph, Pw), (Kh, Kw))
+        pads = ((Ph, Kh + lhs.shape[2]), (Pw, Kw + lhs.shape[3]))
+        rhs = ref.pixel_shuffle(ref.conv2d(x, W, padding=pads), r)
+        assert (rhs[:, :, :lhs.shape[2], :lhs.shape[3]] == lhs).all()
 
 
 # subpixel.converse-length

@@ -193,6 +193,46 @@ def test_transposed_merge_two_exact():
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
 
 
+def test_transposed_merge_two_float():
+    # float64 weights, rectangular kernels, a non-square input: the merge to 1e-12 relative
+    rng = np.random.default_rng(147)
+    for s1, s2, d1, d2, p2, q1, q2, k1, k2 in [(2, 2, 1, 1, 1, 1, 1, (3, 2), (2, 3)),
+                                               (3, 2, 2, 1, 0, 2, 1, (2, 1), (3, 3)),
+                                               (1, 3, 1, 2, 2, 0, 2, (1, 3), (2, 2))]:
+        x = rng.standard_normal((2, 3, 4, 3))
+        w1 = rng.standard_normal((3, 2) + k1)
+        w2 = rng.standard_normal((2, 4) + k2)
+        h = ref.conv_transpose2d(x, w1, stride=s1, output_padding=q1, dilation=d1)
+        lhs = ref.conv_transpose2d(h, w2, stride=s2, padding=p2, output_padding=q2, dilation=d2)
+        W = _tt_kernel(w1, w2, s2, d1, d2).astype(float)
+        rhs = ref.conv_transpose2d(x, W, stride=s1 * s2, padding=p2, output_padding=s2 * q1 + q2)
+        assert lhs.shape == rhs.shape
+        assert np.allclose(lhs, rhs, rtol=1e-12, atol=1e-12 * np.abs(lhs).max())
+
+
+# transposed.merge-two-length
+def test_transposed_merge_two_length():
+    # the two layers and the merged one (output padding s2 q1 + q2) have the same output size
+    for s1 in range(1, 4):
+        for s2 in range(1, 4):
+            for d1, d2, k1, k2, n, p2 in [(1, 1, 2, 3, 2, 0), (2, 1, 3, 2, 3, 1), (1, 3, 1, 2, 2, 2)]:
+                for q1 in range(s1):
+                    for q2 in range(max(s2, d2)):
+                        x = np.ones((1, 1, n, 1))
+                        h = ref.conv_transpose2d(x, np.ones((1, 1, k1, 1)), stride=(s1, 1), output_padding=(q1, 0),
+                                                 dilation=(d1, 1))
+                        two = ref.conv_transpose2d(h, np.ones((1, 1, k2, 1)), stride=(s2, 1), padding=(p2, 0),
+                                                   output_padding=(q2, 0), dilation=(d2, 1))
+                        K = s2 * d1 * (k1 - 1) + d2 * (k2 - 1) + 1
+                        q = s2 * q1 + q2
+                        if q < s1 * s2:
+                            one = ref.conv_transpose2d(x, np.ones((1, 1, K, 1)), stride=(s1 * s2, 1),
+                                                       padding=(p2, 0), output_padding=(q, 0))
+                            assert one.shape == two.shape
+                        else:
+                            assert q2 >= s2
+
+
 # transposed.merge-padded-first
 def _tt_padded_sides(x, w1, w2, s1, s2, p1):
     # the first transposed convolution crops p1 rows on each side: the naive merge (padding s2 p1) is wrong
@@ -244,6 +284,20 @@ def test_transposed_conv_after_exact():
         lhs = ref.conv2d(ref.conv_transpose2d(x, w1, stride=s), w2, padding=p2)
         rhs = ref.conv_transpose2d(x, _ct_kernel(w1, w2), stride=s, padding=k2 - 1 - p2)
         assert lhs.shape == rhs.shape and (lhs == rhs).all()
+
+
+def test_transposed_conv_after_float():
+    # float64 weights, rectangular kernels, a non-square input: one transposed layer to 1e-12 relative
+    rng = np.random.default_rng(148)
+    for s, k1, k2, p2 in [(2, (3, 2), (3, 2), (1, 0)), (3, (2, 3), (1, 3), (0, 2)), (1, (1, 2), (2, 2), (1, 1))]:
+        x = rng.standard_normal((2, 3, 4, 3))
+        w1 = rng.standard_normal((3, 2) + k1)
+        w2 = rng.standard_normal((4, 2) + k2)
+        lhs = ref.conv2d(ref.conv_transpose2d(x, w1, stride=s), w2, padding=p2)
+        V = _ct_kernel(w1, w2).astype(float)
+        rhs = ref.conv_transpose2d(x, V, stride=s, padding=(k2[0] - 1 - p2[0], k2[1] - 1 - p2[1]))
+        assert lhs.shape == rhs.shape
+        assert np.allclose(lhs, rhs, rtol=1e-12, atol=1e-12 * np.abs(lhs).max())
 
 
 # transposed.conv-after-padded
