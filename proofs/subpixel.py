@@ -206,14 +206,14 @@ weight_map_2d = General(
          "\\varphi_w)$, which are the flipped kernel of channel $c r^2 + \\varphi_h r + \\varphi_w$, so "
          "substituting the two tap indices turns it into that channel's stride-1 convolution, which the "
          "pixel shuffle puts at $(r j_h + \\varphi_h, r j_w + \\varphi_w)$.",
-    lhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, r * K_h, r * K_w, r, sympy.expand(r * (K_h - 1 - P_h)),
-                                    sympy.expand(r * (K_w - 1 - P_w)), 1, 1, c2, i_h, i_w),
+    lhs=T.conv_transpose2d_dilated(x, V, C_in, n_h, n_w, r * K_h, r * K_w, r, r, sympy.expand(r * (K_h - 1 - P_h)),
+                                   sympy.expand(r * (K_w - 1 - P_w)), 1, 1, c2, i_h, i_w),
     rhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c2, i_h, i_w),
     lets=[V2_def],
     size_hypotheses=[sympy.Ge(P_h, 0), sympy.Le(P_h, K_h - 1), sympy.Ge(P_w, 0), sympy.Le(P_w, K_w - 1),
                      sympy.Ge(i_h, 0), sympy.Ge(i_w, 0)],
     derivation=[
-        Unfold("conv_transpose2d_channels", ("c_i", "m_h", "m_w", "b_h", "b_w")),
+        Unfold("conv_transpose2d_dilated", ("c_i", "m_h", "m_w", "b_h", "b_w")),
         Unfold("V"),
         Unfold("subpixel_kernel2d", ("phi_h", "phi_w", "a_h", "a_w")),
         Collapse("b_h", phi_h + r * (K_h - 1 - a_h)),
@@ -366,7 +366,7 @@ converse = General(
          "of the output $r J + \\Phi$ is then $J$, and what remains is the scatter condition $r m + d b - p = r J + "
          "\\Phi$ of the transposed convolution.",
     lhs=S.subpixel2d(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c_out, out_h, out_w),
-    rhs=S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
+    rhs=T.conv_transpose2d_dilated(x, V, C_in, n_h, n_w, k_h, k_w, r, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
     lets=[W_def],
     size_hypotheses=[sympy.Ge(c_out, 0, evaluate=False), sympy.Ge(J_h, 0), sympy.Ge(J_w, 0),
                      sympy.Ge(Phi_h, 0), sympy.Le(Phi_h, r - 1),
@@ -386,7 +386,7 @@ converse = General(
         Collapse("phi_w", r * (m_w - j_w) + d_w * b_w - p_w),
         Collapse("j_h", J_h),
         Collapse("j_w", J_w),
-        Fold(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
+        Fold(T.conv_transpose2d_dilated(x, V, C_in, n_h, n_w, k_h, k_w, r, r, p_h, p_w, d_h, d_w, c_out, out_h, out_w),
              ("c_i", "m_h", "m_w", "b_h", "b_w")),
     ],
     instances=[dict(C_in=2, n_h=1, n_w=1, k_h=3, k_w=1, K_h=2, K_w=1, r=2, d_h=1, d_w=1, p_h=0, p_w=0,

@@ -6,7 +6,8 @@ axes ``h`` and ``w``.  An input ``x`` has ``C_in`` channels and ``n_h x n_w`` pi
 puts channel ``c r^2 + phi_h r + phi_w`` at row ``i // r = j_h`` of phase ``phi_h = i mod r``
 (likewise for columns) of output channel ``c``; a sum over ``j_h, phi_h`` with ``r j_h + phi_h =
 i_h`` says exactly that.  A transposed convolution's weight is ``(C_in, C_out, k_h, k_w)``, a
-convolution's ``(C_out, C_in, K_h, K_w)``.
+convolution's ``(C_out, C_in, K_h, K_w)``; the transposed convolution itself is
+:data:`convsym.symbolic.opdefs_transposed.conv_transpose2d_dilated`.
 """
 
 from __future__ import annotations
@@ -17,28 +18,6 @@ from convsym.symbolic.sums import OpDef, Range, SumExpr, Term, index
 
 ci, cc, m_h, m_w, b_h, b_w = index("c_i c' m_h m_w b_h b_w")
 j_h, j_w, ph_h, ph_w, a_h, a_w = index("j_h j_w phi_h phi_w a_h a_w")
-
-
-def _ct2_body(x, V, C_in, n_h, n_w, k_h, k_w, s, p_h, p_w, d_h, d_w, c, i_h, i_w) -> SumExpr:
-    return SumExpr.of(Term(
-        V[ci, c, b_h, b_w] * x[ci, m_h, m_w],
-        (Range.of(ci, 0, C_in - 1), Range.of(m_h, 0, n_h - 1), Range.of(m_w, 0, n_w - 1),
-         Range.of(b_h, 0, k_h - 1), Range.of(b_w, 0, k_w - 1)),
-        (sympy.Eq(s * m_h + d_h * b_h - p_h, i_h), sympy.Eq(s * m_w + d_w * b_w - p_w, i_w)),
-    ))
-
-
-conv_transpose2d_channels = OpDef(
-    "conv_transpose2d_channels",
-    _ct2_body,
-    lambda x, V, C_in, n_h, n_w, k_h, k_w, s, p_h, p_w, d_h, d_w, c, i_h, i_w: (
-        rf"\left({x} \mathbin{{\star^{{\top}}_{{{s},({p_h},{p_w}),({d_h},{d_w})}}}} "
-        rf"{V}\right)_{{{c},{i_h},{i_w}}}"),
-    doc=(r"(x \star^\top_{s,p,d} V)_{c,i_h,i_w} = \sum_{c_i} \sum_{m_h, m_w} \sum_{b_h, b_w} "
-         r"[s m_h + d_h b_h - p_h = i_h]\,[s m_w + d_w b_w - p_w = i_w]\, V_{c_i,c,b_h,b_w} x_{c_i,m_h,m_w}: "
-         r"the 2-D transposed convolution (scatter form, stride s on both axes, groups 1), weight "
-         r"(C_in, C_out, k_h, k_w)."),
-)
 
 
 def _sp2_body(x, W, C_in, n_h, n_w, K_h, K_w, P_h, P_w, r, c, i_h, i_w) -> SumExpr:

@@ -37,7 +37,7 @@ SIGNALS = {
     "conv_after_kernel2d": "w1 w2",
     "conv_transpose2d": "y w", "conv_transpose2d_per_group": "y V", "padded_conv2d_grouped": "x w",
     "conv2d_grouped_dilated": "u f",
-    "conv_transpose2d_channels": "x V", "subpixel2d": "x W", "subpixel_kernel2d": "W",
+    "subpixel2d": "x W", "subpixel_kernel2d": "W",
     "transposed_subpixel_kernel2d": "V",
 }
 OPS = [v for m in (opdefs, opdefs_transposed, opdefs_subpixel) for v in vars(m).values() if isinstance(v, OpDef)]

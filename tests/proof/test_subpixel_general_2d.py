@@ -23,6 +23,7 @@ import convsym.reference as ref
 from convsym.proof import General
 from convsym.proof import claim as C
 from convsym.symbolic import opdefs_subpixel as S
+from convsym.symbolic import opdefs_transposed as T
 from convsym.symbolic.sums import App, Let, SumExpr, evaluate
 from convsym.transforms.layers import Conv2d, ConvTranspose2d
 from convsym.transforms.subpixel import subpixel_to_transposed, transposed_to_subpixel
@@ -90,14 +91,14 @@ TRANSPOSED_CASES = [(2, 2, 2, 3, 3, 2, 2, 1, 0, 1, 2, (1, 1)), (1, 2, 3, 2, 2, 3
 
 
 @pytest.mark.parametrize("case", TRANSPOSED_CASES)
-def test_conv_transpose2d_channels_is_the_reference(case):
+def test_conv_transpose2d_dilated_is_the_reference(case):
     C_in, C_out, n_h, n_w, k_h, k_w, s, p_h, p_w, d_h, d_w, q = case
     rng = np.random.default_rng(sum(case[:-1]))
     xs, Vs = _ints(rng, (C_in, n_h, n_w)), _ints(rng, (C_in, C_out, k_h, k_w))
     # the output padding only adds rows the scatter form also defines
     want = ref.conv_transpose2d(xs[None], Vs, stride=s, padding=(p_h, p_w), output_padding=q,
                                 dilation=(d_h, d_w))[0]
-    got = _values(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, s, p_h, p_w, d_h, d_w, c, i_h, i_w),
+    got = _values(T.conv_transpose2d_dilated(x, V, C_in, n_h, n_w, k_h, k_w, s, s, p_h, p_w, d_h, d_w, c, i_h, i_w),
                   {x: xs, V: Vs}, np.ndindex(want.shape), (c, i_h, i_w))
     assert all(got[pos] == want[pos] for pos in np.ndindex(want.shape)), case
 
@@ -165,7 +166,7 @@ def test_the_compiled_values_are_the_sympy_values():
     xs, Ws, Vs = _ints(rng, (2, 2, 3)), _ints(rng, (8, 2, 2, 2)), _ints(rng, (2, 2, 3, 2))
     arrays = {x: xs, W: Ws, V: Vs}
     for app in (S.subpixel2d(x, W, 2, 2, 3, 2, 2, 1, 0, 2, 1, 3, 2),
-                S.conv_transpose2d_channels(x, V, 2, 2, 3, 3, 2, 2, 1, 0, 1, 2, 1, 2, 3),
+                T.conv_transpose2d_dilated(x, V, 2, 2, 3, 3, 2, 2, 2, 1, 0, 1, 2, 1, 2, 3),
                 S.subpixel_kernel2d(W, 2, 2, 2, 1, 1, 2, 3),
                 S.transposed_subpixel_kernel2d(V, 3, 2, 2, 1, 0, 1, 2, 1, 0, 5, 1, 1, 0)):
         slow = sympy.expand(evaluate(SumExpr.of(app), {}).xreplace(
@@ -191,7 +192,7 @@ def test_torch_agrees_with_the_definitions():
                               torch.tensor(Vs.astype(np.int64), dtype=torch.float64), stride=s, padding=(p_h, p_w),
                               output_padding=(1, 1), dilation=(d_h, d_w))[0]
     positions = list(itertools.product(*map(range, want.shape)))
-    got = _values(S.conv_transpose2d_channels(x, V, C_in, n_h, n_w, k_h, k_w, s, p_h, p_w, d_h, d_w, c, i_h, i_w),
+    got = _values(T.conv_transpose2d_dilated(x, V, C_in, n_h, n_w, k_h, k_w, s, s, p_h, p_w, d_h, d_w, c, i_h, i_w),
                   {x: xs, V: Vs}, positions, (c, i_h, i_w))
     assert all(got[pos] == int(want[pos].item()) for pos in positions)
 
@@ -213,8 +214,8 @@ def script():
 
 
 def test_the_general_theorems_use_these_definitions(script):
-    for name, ops in (("weight_map_2d", {"conv_transpose2d_channels", "subpixel2d"}),
-                      ("converse", {"conv_transpose2d_channels", "subpixel2d"})):
+    for name, ops in (("weight_map_2d", {"conv_transpose2d_dilated", "subpixel2d"}),
+                      ("converse", {"conv_transpose2d_dilated", "subpixel2d"})):
         th = script[name]
         assert isinstance(th, General)
         used = {a.op.name for side in (th.lhs, th.rhs) for t in side.terms for a in sympy.sympify(t.summand).atoms(App)}
