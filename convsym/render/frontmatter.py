@@ -124,6 +124,9 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (r"\mathcal{S}_r(W),\ \phi", r"the sub-pixel kernel map: phase $\phi$ ($0 \le \phi < r$), tap $a$ "
                                    r"of a sub-pixel convolution goes to tap $\phi + r(K-1-a)$ of a "
                                    r"transposed kernel of size $rK$"),
+        (r"\varphi,\ \psi,\ \Phi", r"phases of a pixel shuffle in two dimensions, $0 \le \varphi < r$ on each "
+                                 r"axis ($\varphi_h, \varphi_w$; $\psi$ another one); an output position "
+                                 r"written $r J + \Phi$ has row $J$ and phase $\Phi$"),
         (r"\mathrm{avg}_{k,s}", r"average pooling with window $k$ and stride $s$"),
         (r"\mathrm{vec}\,x,\ \mathrm{mat}\,w", r"a map flattened to a vector; a kernel as a matrix "
                                                r"with one row per output channel"),

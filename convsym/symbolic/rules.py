@@ -474,6 +474,10 @@ class GroupBy(Rule):
         return Outcome(SumExpr(tuple(out)), tuple(conds), tuple(how))
 
 
+#: an application longer than this (characters of LaTeX) is not repeated in a fold's description
+FOLD_INLINE_CHARS = 110
+
+
 @dataclass
 class Fold(Rule):
     """Recognise the sum over the indices ``over`` as the definition of ``app`` and name it.
@@ -490,7 +494,10 @@ class Fold(Rule):
 
     def describe(self) -> str:
         over = ", ".join(_index_latex(q) for q in self.over)
-        return f"the sum over ${over}$ is, by definition, ${book_latex(self.app)}$"
+        app = book_latex(self.app)
+        if len(app) > FOLD_INLINE_CHARS:  # too long for the line of the description: it is displayed below
+            return f"the sum over ${over}$ is, by definition, the operation in the display below"
+        return f"the sum over ${over}$ is, by definition, ${app}$"
 
     def apply(self, expr: SumExpr, ctx: Context) -> Outcome:
         arg_names = {str(q) for q in self.app.free_symbols - labels(self.app)}
