@@ -132,15 +132,15 @@ def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: M
     least.update({s: min(c[k] for c in tied_ok) for k, s in enumerate(tied)})
     near = {s: [v for v in values[s] if v in (least[s], least[s] + 1)] for s in sizes}
     tied_near = {c for c in tied_ok if all(c[k] in near[s] for k, s in enumerate(tied))}
-    position = {s: k for k, s in enumerate(tied)}
+    where = [sizes.index(s) for s in tied]  # the places of the tied sizes in a combination
 
     def ok(combo) -> bool:
-        return tuple(combo[sizes.index(s)] for s in tied) in tied_near
+        return tuple(combo[k] for k in where) in tied_near
 
-    total = len(tied_near) * math.prod(len(near[s]) for s in sizes if s not in position)
+    total = len(tied_near) * math.prod(len(near[s]) for s in sizes if s not in mentioned)
     if total == 0:  # no candidate near the least values: the least candidate
         first = dict(zip(tied, min(tied_ok), strict=True))
-        chosen = [tuple(first[s] if s in position else values[s][0] for s in sizes)]
+        chosen = [tuple(first.get(s, values[s][0]) for s in sizes)]
     elif total <= MAX_BOUNDARY:
         chosen = [c for c in itertools.product(*(near[s] for s in sizes)) if ok(c)]
     else:

@@ -119,8 +119,9 @@ NOTATION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                                               r"$(y \mathbin{\star^{\top}_{s,p,d}} w)_i = \sum_j \sum_a "
                                               r"[s j + d a - p = i]\, w_a\, y_j$; with channels the "
                                               r"output channel is the weight's axis 1"),
-        (r"w_1 \circledast^{\top}_{s_2,d_1,d_2} w_2", r"the kernel of two transposed convolutions in a row: "
-                                                   r"$\sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}$"),
+        (r"w_1 \circledast^{\top} w_2", r"the kernel of two transposed convolutions in a row: "
+                                       r"$\sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}$ on each axis, "
+                                       r"summed over the middle channels"),
         (r"\mathcal{S}_r(W),\ \phi", r"the sub-pixel kernel map: phase $\phi$ ($0 \le \phi < r$), tap $a$ "
                                    r"of a sub-pixel convolution goes to tap $\phi + r(K-1-a)$ of a "
                                    r"transposed kernel of size $rK$"),

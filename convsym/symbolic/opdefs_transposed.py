@@ -81,22 +81,6 @@ subpixel_kernel = OpDef(
 )
 
 
-def _tmerge_body(w1, w2, k1, k2, s2, d1, d2, t) -> SumExpr:
-    return SumExpr.of(Term(w1[a] * w2[b], (Range.of(a, 0, k1 - 1), Range.of(b, 0, k2 - 1)),
-                           (sympy.Eq(s2 * d1 * a + d2 * b, t),)))
-
-
-transposed_merge_kernel = OpDef(
-    "transposed_merge_kernel",
-    _tmerge_body,
-    lambda w1, w2, k1, k2, s2, d1, d2, t: (
-        rf"\left({w1} \circledast^{{\top}}_{{{s2},{d1},{d2}}} "
-        rf"{w2}\right)_{{{t}}}"),
-    doc=(r"(w_1 \circledast^\top_{s_2,d_1,d_2} w_2)_t = \sum_{a,b:\ s_2 d_1 a + d_2 b = t} w_{1,a} w_{2,b}: "
-         r"the kernel of two transposed convolutions in a row."),
-)
-
-
 def _ctc_body(x, w, C, n, k, s, p, o, i) -> SumExpr:
     return SumExpr.of(Term(w[c, o, a] * x[c, j],
                            (Range.of(c, 0, C - 1), Range.of(j, 0, n - 1), Range.of(a, 0, k - 1)),

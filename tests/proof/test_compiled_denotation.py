@@ -32,7 +32,7 @@ SIGNALS = {
     "avgpool": "x", "dwconv": "x K", "conv_unshuffled": "x w", "s2d_kernel": "w", "conv_strided": "y w",
     "poly_coeff": "w1 w2", "conv2d_grouped": "x w", "bias_through_grouped": "w bias",
     "sparse_kernel": "w", "conv_transpose1d": "y w", "padded_conv1d": "x w", "subpixel1d": "x W",
-    "subpixel_kernel": "W", "transposed_merge_kernel": "w1 w2", "conv_transpose_channels": "x w",
+    "subpixel_kernel": "W", "conv_transpose_channels": "x w",
     "conv_transpose2d_dilated": "y w", "transposed_merge2d": "w1 w2", "padded_conv2d_channels": "x w",
     "conv_after_kernel2d": "w1 w2",
     "conv_transpose2d": "y w", "conv_transpose2d_per_group": "y V", "padded_conv2d_grouped": "x w",
