@@ -9,6 +9,7 @@ the worker processes) sees the plain value.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -23,6 +24,14 @@ class Deferred:
         if not callable(make):
             raise TypeError(f"Deferred: make must be callable, got {type(make).__name__}")
         self.make = make
+
+
+def _copy_deferred(value: Any, memo: dict) -> Any:
+    if type(value) is Deferred:
+        return Deferred(value.make)
+    if type(value) is tuple and any(type(v) is Deferred for v in value):
+        return tuple(Deferred(v.make) if type(v) is Deferred else copy.deepcopy(v, memo) for v in value)
+    return copy.deepcopy(value, memo)
 
 
 def resolve(value: Any) -> Any:
@@ -49,6 +58,16 @@ class ResolvesDeferred:
     def __getstate__(self) -> dict[str, Any]:
         # every field computed: a Deferred holds a closure, which does not pickle
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __deepcopy__(self, memo: dict) -> ResolvesDeferred:
+        # a copy that prints nothing: a field still deferred stays deferred in the copy (a new
+        # Deferred with the same ``make``), so copying a record costs no printing
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for f in fields(self):
+            value = object.__getattribute__(self, f.name)
+            object.__setattr__(new, f.name, _copy_deferred(value, memo))
+        return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():

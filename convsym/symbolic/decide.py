@@ -100,7 +100,11 @@ def _recorded(decision: Decision, kind: str, tr: _Translator, hypotheses: Iterab
     hypotheses, goal, other = tuple(hypotheses), tuple(goal), tuple(other)
 
     def variables() -> tuple:
-        return tuple((sympy.latex(s), tuple(told.get(str(s), ()))) for s in unknowns)
+        out = []
+        for s in unknowns:
+            name = sympy.latex(s)
+            out.append((name, tuple(c.replace("@", name) for c in told.get(str(s), ()))))
+        return tuple(out)
 
     cex = tuple(sorted((decision.counterexample or {}).items())) if not decision.holds or kind == "satisfiable" \
         else ()
@@ -112,26 +116,58 @@ def _recorded(decision: Decision, kind: str, tr: _Translator, hypotheses: Iterab
     return Decision(decision.holds, decision.how, decision.counterexample, query)
 
 
+#: translations of expressions already put to z3, with the symbols each visits (in order); z3
+#: terms are immutable, so one translation serves every query that meets the expression again
+_TRANSLATED: dict = {}
+_TRANSLATED_LIMIT = 50_000
+
+
 class _Translator:
     def __init__(self) -> None:
         self.vars: dict[sympy.Symbol, z3.ArithRef] = {}
+        self._names: dict[str, sympy.Symbol] = {}
+        self._visited: list | None = None
 
     def var(self, s: sympy.Symbol) -> z3.ArithRef:
+        if self._visited is not None:
+            self._visited.append(s)
         if s not in self.vars:
-            for other in self.vars:
-                if str(other) == str(s):
-                    # z3 names its variables by string: two SymPy symbols with one name would merge
-                    raise ValueError(
-                        f"decide: two different symbols are named {s} ({other.assumptions0} and "
-                        f"{s.assumptions0}); rename one of them"
-                    )
+            other = self._names.get(str(s))
+            if other is not None:
+                # z3 names its variables by string: two SymPy symbols with one name would merge
+                raise ValueError(
+                    f"decide: two different symbols are named {s} ({other.assumptions0} and "
+                    f"{s.assumptions0}); rename one of them"
+                )
             if s.is_integer is False or (s.is_integer is None and not isinstance(s, sympy.Dummy)):
                 raise ValueError(f"decide: {s} is not declared integer; index conditions are over the integers")
             self.vars[s] = z3.Int(str(s))
+            self._names[str(s)] = s
         return self.vars[s]
 
     def __call__(self, e):
-        e = sympy.sympify(e)
+        if not isinstance(e, sympy.Basic):
+            e = sympy.sympify(e)
+        hit = _TRANSLATED.get(e)
+        if hit is not None:
+            term, visited = hit
+            for s in visited:  # the same checks, in the same order, as translating it again
+                self.var(s)
+            return term
+        outer, self._visited = self._visited, []
+        try:
+            term = self._translate(e)
+            visited = tuple(dict.fromkeys(self._visited))
+        finally:
+            if outer is not None:
+                outer.extend(self._visited)
+            self._visited = outer
+        if len(_TRANSLATED) >= _TRANSLATED_LIMIT:
+            _TRANSLATED.clear()
+        _TRANSLATED[e] = (term, visited)
+        return term
+
+    def _translate(self, e):
         if isinstance(e, sympy.Symbol):
             return self.var(e)
         if e.is_Integer:
@@ -198,26 +234,26 @@ def _size_assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) ->
 
 
 def _assumptions(tr: _Translator, exprs: Iterable, bound: Iterable = ()) -> list[tuple]:
-    """The assumptions of :func:`_size_assumptions` as ``(symbol, LaTeX condition, z3 condition)``."""
+    """The assumptions of :func:`_size_assumptions` as ``(symbol, condition, z3 condition)``; the
+    condition is LaTeX with ``@`` for the symbol's name (printed only when the record is read)."""
     out = []
     syms: set[sympy.Symbol] = set()
     for e in exprs:
-        syms |= sympy.sympify(e).free_symbols
+        syms |= (e if isinstance(e, sympy.Basic) else sympy.sympify(e)).free_symbols
     syms -= set(bound)
     for s in sorted(syms, key=sympy.default_sort_key):
-        name = sympy.latex(s)
         if s.is_positive:
-            out.append((s, rf"{name} \ge 1", tr.var(s) >= 1))
+            out.append((s, r"@ \ge 1", tr.var(s) >= 1))
         elif s.is_nonnegative:
-            out.append((s, rf"{name} \ge 0", tr.var(s) >= 0))
+            out.append((s, r"@ \ge 0", tr.var(s) >= 0))
         if s.is_negative:
-            out.append((s, rf"{name} \le -1", tr.var(s) <= -1))
+            out.append((s, r"@ \le -1", tr.var(s) <= -1))
         elif s.is_nonpositive:
-            out.append((s, rf"{name} \le 0", tr.var(s) <= 0))
+            out.append((s, r"@ \le 0", tr.var(s) <= 0))
         if s.is_even:
-            out.append((s, rf"{name} \equiv 0 \pmod{{2}}", tr.var(s) % 2 == 0))
+            out.append((s, r"@ \equiv 0 \pmod{2}", tr.var(s) % 2 == 0))
         elif s.is_odd:
-            out.append((s, rf"{name} \equiv 1 \pmod{{2}}", tr.var(s) % 2 == 1))
+            out.append((s, r"@ \equiv 1 \pmod{2}", tr.var(s) % 2 == 1))
     return out
 
 
