@@ -351,6 +351,7 @@ class Denoter:
         self._memo: dict = {}
         self.unsupported: K.Unsupported | None = None
         self._top: frozenset = frozenset()  # the names of the instance's sizes and positions
+        self._top_names: dict = {}  # the names of each tuple of an instance's symbols, once
 
     # -- evaluation ---------------------------------------------------------------------------
     def poly(self, expr: SumExpr, env: Mapping, memo: dict | None = None) -> dict | None:
@@ -358,7 +359,11 @@ class Denoter:
         ``memo`` (application values) belongs to this one ``env``."""
         try:
             ienv = K.env_ints(env)
-            self._top = frozenset(str(k) for k in env)
+            keys = tuple(env)
+            top = self._top_names.get(keys)
+            if top is None:
+                top = self._top_names[keys] = frozenset(str(k) for k in keys)
+            self._top = top
             compiled = self._sum(expr, self._top)
             self._memo = {} if memo is None else memo
             return self._eval_sum(compiled, ienv)

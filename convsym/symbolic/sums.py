@@ -357,6 +357,33 @@ def _placeholder(arg, k: int):
     return sympy.Dummy(f"arg{k}", integer=True)
 
 
+#: a definition's body built at placeholders, per (body, which arguments are signals): the body
+#: is a function of its arguments, and the placeholders never survive an instantiation, so one
+#: build serves every application of the body to arguments of that shape
+_BODIES: dict = {}
+_BODIES_LIMIT = 4096
+
+
+def _body_at_placeholders(body: Callable[..., SumExpr], args: list) -> tuple[list, SumExpr]:
+    pattern = tuple(a if isinstance(a, IndexedBase) else None for a in args)
+    try:
+        key = (body, pattern)
+        hit = _BODIES.get(key)
+    except TypeError:  # an unhashable body (a callable object): built each time
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    holders = [_placeholder(a, k) for k, a in enumerate(args)]
+    expr = body(*holders)
+    if not isinstance(expr, SumExpr):
+        raise ProofError(f"a definition body must return a SumExpr, got {type(expr).__name__}")
+    if key is not None:
+        if len(_BODIES) >= _BODIES_LIMIT:
+            _BODIES.clear()
+        _BODIES[key] = (holders, expr)
+    return holders, expr
+
+
 def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Symbol] = ()) -> SumExpr:
     """``body(*args)`` without variable capture.
 
@@ -365,10 +392,7 @@ def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Sy
     ``avoid``, and only then are the placeholders replaced by the arguments.
     """
     args = [sympy.sympify(a) for a in args]
-    holders = [_placeholder(a, k) for k, a in enumerate(args)]
-    expr = body(*holders)
-    if not isinstance(expr, SumExpr):
-        raise ProofError(f"a definition body must return a SumExpr, got {type(expr).__name__}")
+    holders, expr = _body_at_placeholders(body, args)
     taken = {str(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
     taken |= {str(s) for s in avoid}
     expr = rename_bound(expr, taken)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy
 from _support import (
     BLIND_AT_3,
     Sig,
@@ -231,3 +232,27 @@ def test_the_alpha_collision_unblinded_is_refuted():
         return sum(xs[q] * ys[pos] for q in range(kk)), sum(xs[pos] * ys[q] for q in range(kk))
 
     assert_refuted(v, recheck)
+
+
+def test_a_body_built_once_serves_each_instantiation_capture_free():
+    # instantiate builds a body at placeholders once per (body, signal pattern); each use still
+    # renames its bound indices away from that use's arguments
+    from convsym.symbolic import sums as S
+
+    x = sympy.IndexedBase("x")
+    i, j, n = (sympy.Symbol(c, integer=True) for c in "ijn")
+    calls = []
+
+    def window(sig, at, length):
+        calls.append(1)
+        a = sympy.Symbol("a", integer=True)
+        return S.SumExpr((S.Term(sig[at + a], (S.Range(a, (0,), (length - 1,)),)),))
+
+    first = S.instantiate(window, [x, i, n])
+    captured = S.instantiate(window, [x, sympy.Symbol("a", integer=True) + j, n])
+    assert len(calls) == 1
+    (t1,), (t2,) = first.terms, captured.terms
+    assert str(t1.ranges[0].index) == "a"
+    # the argument mentions a, so the bound index is renamed: a' ranges, a stays free
+    assert str(t2.ranges[0].index) == "a'"
+    assert t2.summand == x[sympy.Symbol("a", integer=True) + j + t2.ranges[0].index]
