@@ -65,7 +65,17 @@ def is_position(s: Symbol) -> bool:
 
 
 def _holds(conditions: Sequence, env: Mapping) -> bool:
+    ints = None
+    if all(isinstance(v, int | sympy.Integer) and not isinstance(v, bool) for v in env.values()):
+        ints = {k: int(v) for k, v in env.items()}
     for c in conditions:
+        if ints is not None:
+            try:  # exact integer arithmetic, compiled once per condition
+                if K.compile_bool(c)(ints):
+                    continue
+                return False
+            except K.Unsupported:
+                pass  # a node or a value the compiled test does not decide: SymPy does
         v = sympy.sympify(c).xreplace(env)
         if v is sympy.true:
             continue
