@@ -24,7 +24,7 @@ from typing import Any
 CheckSource = str | Callable[..., Any] | Sequence[Callable[..., Any] | str]
 
 
-def _function_source(owner: str, fn: Any) -> str:
+def _check_function(owner: str, fn: Any) -> None:
     if not isinstance(fn, types.FunctionType):
         raise TypeError(
             f"check_source of {owner}: {fn!r} is a {type(fn).__name__}; give source text, a "
@@ -32,11 +32,37 @@ def _function_source(owner: str, fn: Any) -> str:
         )
     if fn.__name__ == "<lambda>":
         raise TypeError(f"check_source of {owner}: a lambda has no name to emit; define a function")
+
+
+def _function_source(owner: str, fn: Any) -> str:
+    _check_function(owner, fn)
     try:
         text = inspect.getsource(fn)
     except OSError as exc:
         raise TypeError(f"check_source of {owner}: cannot read the source of {fn.__name__}: {exc}") from exc
     return textwrap.dedent(text).strip("\n")
+
+
+def check_kind(owner: str, source: CheckSource) -> None:
+    """The TypeErrors of :func:`check_text` that do not need the functions' source (the kind of
+    ``source``, a lambda, an empty sequence), raised now; reading the source can wait until the
+    text is needed."""
+    if isinstance(source, str):
+        return
+    if callable(source):
+        _check_function(owner, source)
+        return
+    if isinstance(source, Sequence) and not isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise TypeError(f"check_source of {owner}: an empty sequence of functions checks nothing")
+        for fn in source:
+            if not isinstance(fn, str):
+                _check_function(owner, fn)
+        return
+    raise TypeError(
+        f"check_source of {owner}: got {type(source).__name__}; give source text, a function or "
+        f"a sequence of functions"
+    )
 
 
 def check_text(owner: str, source: CheckSource) -> str:

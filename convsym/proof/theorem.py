@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from convsym.deferred import Deferred
 from convsym.errors import ProofError
-from convsym.proof.sources import CheckSource, check_text
+from convsym.proof.sources import CheckSource, check_kind, check_text
 from convsym.proof.verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
 
 _MINTED: dict[int, weakref.ref] = {}
@@ -165,7 +165,9 @@ class Theorem:
         self.statement = gloss
         self.gloss = gloss
         self.expected = expected
-        self.check_source = check_text(name, check_source)
+        check_kind(name, check_source)  # a wrong kind fails here; the source is read when first needed
+        self._check_spec = check_source
+        self._check_text: str | None = check_source if isinstance(check_source, str) else None
         self.notes = tuple(notes) + tuple(remarks)
         if figure is not None and not callable(figure):
             raise TypeError(f"Theorem {name}: figure must be a callable returning (tikz, caption)")
@@ -246,6 +248,20 @@ class Theorem:
         if strength == "numeric":
             fields["verdict"] = "observed"
         return fields
+
+    @property
+    def check_source(self) -> str:
+        """The emitted numeric check as Python text (:func:`convsym.proof.sources.check_text`)."""
+        if self._check_text is None:
+            self._check_text = check_text(self.name, self._check_spec)
+        return self._check_text
+
+    @check_source.setter
+    def check_source(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"Theorem {self.name}: check_source can be set to source text only, got "
+                            f"{type(text).__name__}")
+        self._check_text = text
 
     def check_source_for(self, verdict: Verdict) -> str:
         """The emitted numeric check for this theorem given its verdict."""

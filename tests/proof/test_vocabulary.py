@@ -146,6 +146,21 @@ def test_check_source_rejects_what_has_no_source(source, message):
         Checked("toy.x", "t", "s", derive=_derive, check_source=source)
 
 
+def test_check_source_is_read_when_first_needed(toy_checks):
+    namespace: dict = {}
+    exec(compile("def test_made_here():\n    assert True\n", "<nowhere>", "exec"), namespace)  # noqa: S102
+    # no file holds this function's source: the theorem is made, the error comes on reading
+    theorem = Checked("toy.late", "t", "s", derive=_derive, check_source=namespace["test_made_here"])
+    with pytest.raises(TypeError, match="check_source of toy.late: cannot read the source of test_made_here"):
+        theorem.check_source  # noqa: B018
+    read = Checked("toy.read", "t", "s", derive=_derive, check_source=toy_checks.test_double_is_a_sum)
+    assert read.check_source == check_text("toy.read", toy_checks.test_double_is_a_sum)
+    read.check_source = ""
+    assert read.check_source == ""
+    with pytest.raises(TypeError, match="check_source can be set to source text only, got function"):
+        read.check_source = toy_checks.test_double_is_a_sum
+
+
 def test_a_function_that_imports_is_refused_when_emitted(toy_checks):
     theorem = Checked("toy.imports", "t", "s", derive=_derive, check_source=toy_checks.test_imports_inside)
     with pytest.raises(RenderError, match="the check of toy.imports imports at line 2"):
