@@ -289,9 +289,10 @@ class General(Theorem):
             check_well_formed(side, free)
         check_well_formed(SumExpr(self.lhs.terms + self.rhs.terms), free)
         claim_instances, step_instances = self._instances()
-        out = {"hypotheses": self.hypotheses_latex() + self.definitions_latex(),
-               "statement_latex": f"{self._printed(self.lhs)} = {self._printed(self.rhs)}",
-               "statement_text": self.statement_text(), "statement_parts": self.statement_parts()}
+        # the statement is printed when the verdict is read (the book, --json), not while proving
+        out = {"hypotheses": Deferred(lambda: self.hypotheses_latex() + self.definitions_latex()),
+               "statement_latex": Deferred(lambda: f"{self._printed(self.lhs)} = {self._printed(self.rhs)}"),
+               "statement_text": Deferred(self.statement_text), "statement_parts": Deferred(self.statement_parts)}
         denoter, memos = C.Denoter(self.lets), {}
         witness = self._claim_check(claim_instances, denoter, memos)
         if witness is not None:

@@ -23,7 +23,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from convsym.deferred import Deferred
+from convsym.deferred import Deferred, resolve
 from convsym.errors import ProofError
 from convsym.proof.sources import CheckSource, check_kind, check_text
 from convsym.proof.verdict import EVIDENCE, EXPECTED, NO_STRENGTH, STRENGTHS, StepRecord, Verdict, Witness
@@ -117,6 +117,11 @@ def _foreign_overrides(cls: type) -> list[str]:
     return out
 
 
+def _as_tuple(value):
+    """A sequence as a tuple; a :class:`Deferred` (printed when read) as it is."""
+    return value if isinstance(value, Deferred) else tuple(value)
+
+
 class StepError(ProofError):
     """A :class:`ProofError` that carries the steps checked before it (as data)."""
 
@@ -205,7 +210,9 @@ class Theorem:
             # drawn from the proof's own data (sizes, witness), so the picture cannot drift from it
             import copy
 
-            # a copy: drawing the figure must not be able to touch the verdict
+            # the figure reads plain values (what is printed when read is printed now), from a
+            # copy: drawing the figure must not be able to touch the verdict
+            fields = {k: resolve(v) for k, v in fields.items()}
             fields["figure"], fields["figure_caption"] = self.figure(copy.deepcopy(fields))
         return Verdict(
             name=self.name,
@@ -219,7 +226,7 @@ class Theorem:
             expected=self.expected,
             sizes=fields.pop("sizes", self.sizes()),
             seconds=time.perf_counter() - start,
-            hypotheses=tuple(fields.pop("hypotheses", ())),
+            hypotheses=_as_tuple(fields.pop("hypotheses", ())),
             notes=self.notes,
             **fields,
         )

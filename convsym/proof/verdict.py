@@ -166,7 +166,7 @@ class Witness:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(ResolvesDeferred):
     """What proving one theorem established.
 
     ``expected`` is what the theorem file declares (``proved`` for a law, ``refuted`` for a
