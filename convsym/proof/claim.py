@@ -20,6 +20,7 @@ positions ``0`` and ``1``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -167,15 +168,19 @@ def boundary_instances(sizes: Sequence[Symbol], hypotheses: Sequence, example: M
     return [dict(zip(sizes, map(sympy.Integer, c), strict=True)) for c in chosen]
 
 
+@functools.lru_cache(maxsize=4096)
+def _two_nearest(p: Symbol) -> list[int]:
+    """The two admissible values of ``p`` nearest 0 (0 and 1 for an unconstrained position)."""
+    near = sorted((v for v in range(-6, 7) if admissible(p, v)), key=lambda v: (abs(v - 0.5), v))
+    return sorted(near[:2]) or [0]
+
+
 def position_tuples(positions: Sequence[Symbol]) -> list[tuple[int, ...]]:
     """Positions 0 and 1 (or the two admissible values nearest 0, for a position declared e.g.
     negative or odd), in combination (all-first and all-second beyond a few positions)."""
     if not positions:
         return [()]
-    choices = []
-    for p in positions:
-        near = sorted((v for v in range(-6, 7) if admissible(p, v)), key=lambda v: (abs(v - 0.5), v))
-        choices.append(sorted(near[:2]) or [0])
+    choices = [_two_nearest(p) for p in positions]
     combos = list(itertools.product(*choices))
     if len(combos) > MAX_POSITIONS:
         combos = [tuple(c[0] for c in choices), tuple(c[-1] for c in choices)]

@@ -266,7 +266,13 @@ def bound_indices(expr: SumExpr) -> list[Symbol]:
 def labels(e) -> set[Symbol]:
     """The labels of the signals (``IndexedBase``) in ``e``: names of arrays, not numbers."""
     e = sympy.sympify(e)
-    return {a.base.label for a in e.atoms(Indexed)} | {b.label for b in e.atoms(IndexedBase)}
+    out: set[Symbol] = set()
+    for node in sympy.preorder_traversal(e):  # one walk for both kinds
+        if isinstance(node, Indexed):
+            out.add(node.base.label)
+        elif isinstance(node, IndexedBase):
+            out.add(node.label)
+    return out
 
 
 def term_symbols(term: Term) -> set[Symbol]:
