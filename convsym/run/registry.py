@@ -22,6 +22,7 @@ import difflib
 import functools
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import time
@@ -79,13 +80,24 @@ def default_out_dir() -> Path:
 
 
 def is_theorem(obj: Any) -> bool:
-    """A theorem is any instance (not class) with ``prove`` and ``check_source``."""
+    """A theorem is any instance (not class) with ``prove`` and ``check_source``.
+
+    The attributes are looked up without being computed: a theorem reads its check's source only
+    when the source is needed."""
     return (
         not isinstance(obj, type)
-        and hasattr(obj, "prove")
-        and hasattr(obj, "check_source")
-        and hasattr(obj, "name")
+        and _has(obj, "prove")
+        and _has(obj, "check_source")
+        and _has(obj, "name")
     )
+
+
+def _has(obj: Any, name: str) -> bool:
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
