@@ -132,7 +132,8 @@ class _Translator:
         if self._visited is not None:
             self._visited.append(s)
         if s not in self.vars:
-            other = self._names.get(str(s))
+            name = s.name if type(s) is sympy.Symbol else str(s)
+            other = self._names.get(name)
             if other is not None:
                 # z3 names its variables by string: two SymPy symbols with one name would merge
                 raise ValueError(
@@ -141,8 +142,8 @@ class _Translator:
                 )
             if s.is_integer is False or (s.is_integer is None and not isinstance(s, sympy.Dummy)):
                 raise ValueError(f"decide: {s} is not declared integer; index conditions are over the integers")
-            self.vars[s] = z3.Int(str(s))
-            self._names[str(s)] = s
+            self.vars[s] = z3.Int(name)
+            self._names[name] = s
         return self.vars[s]
 
     def __call__(self, e):

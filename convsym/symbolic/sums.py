@@ -428,6 +428,12 @@ def alpha_normal(term: Term, prefix: str = "_") -> Term:
     return norm(term)
 
 
+def name_of(s) -> str:
+    """``str(s)`` for a symbol, read from the symbol itself when it is a plain ``Symbol`` (the
+    printer's answer, without the printer)."""
+    return s.name if type(s) is Symbol else str(s)
+
+
 def check_well_formed(expr: SumExpr, free: Iterable[Symbol] = ()) -> None:
     """Raise :class:`ProofError` unless ``expr`` binds every index once, every range's bounds
     mention only enclosing indices and free symbols, and no two different symbols share a name.
@@ -435,14 +441,14 @@ def check_well_formed(expr: SumExpr, free: Iterable[Symbol] = ()) -> None:
     ``free`` are the symbols of the statement (sizes, positions): a bound index must not be
     named like one of them.
     """
-    free_names = {str(s) for s in free}
+    free_names = {name_of(s) for s in free}
 
     def visit(term: Term, outer: tuple[Symbol, ...]) -> None:
         seen = list(outer)
         for r in term.ranges:
-            if r.index in seen or str(r.index) in {str(s) for s in seen}:
+            if r.index in seen or name_of(r.index) in {name_of(s) for s in seen}:
                 raise ProofError(f"index {r.index} is bound twice")
-            if str(r.index) in free_names:
+            if name_of(r.index) in free_names:
                 raise ProofError(f"bound index {r.index} has the name of a free symbol of the statement")
             later = {q.index for q in term.ranges[term.ranges.index(r):]}
             for e in r.lower + r.upper:
@@ -464,7 +470,7 @@ def check_well_formed(expr: SumExpr, free: Iterable[Symbol] = ()) -> None:
         for sym in term_symbols(t):
             if isinstance(sym, sympy.Dummy):
                 continue
-            other = by_name.setdefault(str(sym), sym)
+            other = by_name.setdefault(name_of(sym), sym)
             if other != sym:
                 raise ProofError(
                     f"two different symbols are named {sym} (assumptions {other.assumptions0} and "
