@@ -31,7 +31,16 @@ from sympy import Indexed, IndexedBase, Symbol
 from convsym.errors import ProofError
 from convsym.symbolic import compile as K
 from convsym.symbolic import decide
-from convsym.symbolic.sums import App, Let, SumExpr, Term, free_symbols, instantiate, rename_bound
+from convsym.symbolic.sums import (
+    App,
+    Let,
+    SumExpr,
+    Term,
+    body_at_placeholders,
+    free_symbols,
+    instantiate,
+    rename_bound,
+)
 
 #: at most this many boundary size combinations (beyond it: least, next, and one size at a time)
 MAX_BOUNDARY = 16
@@ -496,13 +505,14 @@ class Denoter:
         # as instantiate(body, args, env) with integer args: the body at placeholders, its bound
         # indices renamed away from the names of env (integer arguments have no symbols); the
         # placeholders then stand for the arguments (values at each point, not substitution)
-        holders = [p if p is not None else sympy.Dummy(f"arg{k}", integer=True) for k, p in enumerate(pattern)]
+        # (built once per body and signal pattern, as instantiate builds it)
         try:
-            expr = body(*holders)
+            holders, expr = body_at_placeholders(body, [p if p is not None else sympy.Integer(0) for p in pattern])
+        except ProofError:
+            raise K.Unsupported("a definition body must return a SumExpr") from None
         except Exception as exc:  # the reference calls the body again and reports it
             raise K.Unsupported(f"the body raised {exc!r}") from None
-        if not isinstance(expr, SumExpr):
-            raise K.Unsupported("a definition body must return a SumExpr")
+        holders = list(holders)
         expr = rename_bound(expr, set(names))
         # the value must depend on the arguments and the instance only (it is remembered per
         # argument tuple, in a memo of one instance): a body that reads an integer symbol other

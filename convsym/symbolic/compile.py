@@ -185,6 +185,7 @@ def _number_tree(e) -> NumberFn:
 
 _NUMBERS: dict = {}
 _CONDITIONS: dict = {}
+_CODE: dict = {}
 _CACHE_LIMIT = 100_000
 
 
@@ -263,9 +264,13 @@ def _generated(e, source: Callable, what: str) -> Callable | None:
             f"        return {body}\n"
             f"    except KeyError as exc:\n"
             f"        raise _missing(exc) from None\n")
+    compiled = _CODE.get(code)  # expressions of one shape share the code, with their own symbols
+    if compiled is None:
+        compiled = compile(code, f"<convsym.compile {what}>", "exec")
+        _remember(_CODE, code, compiled)
     namespace = {var: sym for sym, var in names.items()}
     namespace["_missing"] = _missing
-    exec(compile(code, f"<convsym.compile {what}>", "exec"), namespace)  # noqa: S102 (source built above)
+    exec(compiled, namespace)  # noqa: S102 (source built above)
     return namespace[f"_{what}"]
 
 

@@ -370,7 +370,10 @@ _BODIES: dict = {}
 _BODIES_LIMIT = 4096
 
 
-def _body_at_placeholders(body: Callable[..., SumExpr], args: list) -> tuple[list, SumExpr]:
+def body_at_placeholders(body: Callable[..., SumExpr], args: list) -> tuple[list, SumExpr]:
+    """``body`` built at placeholders for ``args`` (a signal argument stands for itself, any other
+    argument gets a fresh integer placeholder), and the placeholders; remembered per body and
+    signal pattern.  ProofError if the body does not return a SumExpr."""
     pattern = tuple(a if isinstance(a, IndexedBase) else None for a in args)
     try:
         key = (body, pattern)
@@ -398,7 +401,7 @@ def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Sy
     ``avoid``, and only then are the placeholders replaced by the arguments.
     """
     args = [sympy.sympify(a) for a in args]
-    holders, expr = _body_at_placeholders(body, args)
+    holders, expr = body_at_placeholders(body, args)
     taken = {str(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
     taken |= {str(s) for s in avoid}
     expr = rename_bound(expr, taken)
