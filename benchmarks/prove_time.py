@@ -8,7 +8,9 @@ the wall time outside the theorems (interpreter, imports, loading the proof scri
 Then the median of each column.  ``--root`` runs another checkout (e.g. an older commit exported
 with ``git archive``); ``--compare OTHER`` runs this checkout (or ``--root``) and ``OTHER`` in
 turn, run for run, so that both see the same load on the machine, and prints one table each.
-Run from the repository root: ``python benchmarks/prove_time.py``.
+``--plain`` times the command as a user types it (``prove --jobs 1``, no ``--json``): the verdicts'
+printed forms (statements, steps, records) are then never printed, so only the wall and CPU
+columns are given.  Run from the repository root: ``python benchmarks/prove_time.py``.
 """
 
 from __future__ import annotations
@@ -26,23 +28,25 @@ ROOT = Path(__file__).resolve().parents[1]
 STRENGTHS = ("general", "exact-family", "exact-instance", "numeric")
 
 
-def timed(argv: list[str], cwd: Path) -> tuple[float, float, list[dict]]:
+def timed(argv: list[str], cwd: Path) -> tuple[float, float, list[dict] | None]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, json.loads(done.stdout)
+    return wall, cpu, json.loads(done.stdout) if "--json" in argv else None
 
 
-def _row(wall: float, cpu: float, verdicts: list[dict]) -> list[float]:
+def _row(wall: float, cpu: float, verdicts: list[dict] | None) -> list[float]:
+    if verdicts is None:
+        return [wall, cpu]
     by = {s: sum(v["seconds"] for v in verdicts if v["strength"] == s) for s in STRENGTHS}
     return [wall, cpu, *by.values(), wall - sum(by.values())]
 
 
 def _table(title: str, runs: list[list[float]]) -> None:
-    head = ["wall s", "CPU s", *STRENGTHS, "startup"]
+    head = ["wall s", "CPU s", *STRENGTHS, "startup"][:len(runs[0])]
     print(title)
     print(f"{'run':>3}  " + "  ".join(f"{h:>14}" for h in head))
     for i, row in enumerate(runs):
@@ -56,8 +60,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to run (default: this one)")
     parser.add_argument("--compare", type=Path, default=None, help="another checkout, run in turn with --root")
+    parser.add_argument("--plain", action="store_true", help="without --json: wall and CPU only")
     args = parser.parse_args()
-    command = [sys.executable, "-m", "convsym", "prove", "--jobs", "1", "--json"]
+    command = [sys.executable, "-m", "convsym", "prove", "--jobs", "1"] + ([] if args.plain else ["--json"])
     roots = [args.root] + ([args.compare] if args.compare is not None else [])
     runs: dict[Path, list[list[float]]] = {root: [] for root in roots}
     for _ in range(args.repeat):
