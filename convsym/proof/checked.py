@@ -12,6 +12,7 @@ facts themselves.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 
@@ -501,8 +502,54 @@ def _proved_once(theorem: Theorem):
 def _enumerate(summand, limits, env):
     """Direct sum at small concrete bounds (None if a bound is not a small integer).
 
-    A summand that is, at ``env``, a polynomial in the indices with rational coefficients is
-    evaluated term by term in exact Python arithmetic (Fractions); any other summand by SymPy."""
+    A summand that is, at ``env``, a polynomial in the indices with rational coefficients, with
+    bounds that are, at ``env``, polynomials in the outer indices with rational coefficients, is
+    summed term by term in exact integer arithmetic (each polynomial over a common denominator);
+    any other sum is enumerated by substituting into SymPy expressions."""
+    env = dict(env)
+    indices = [lim[0] for lim in limits]
+    value = _integer_terms(sympy.sympify(summand).xreplace(env), indices)
+    bounds = []
+    for k, (_, lo, hi) in enumerate(limits):
+        outer = indices[k + 1:]
+        pair = (_integer_terms(sympy.sympify(lo).xreplace(env), outer),
+                _integer_terms(sympy.sympify(hi).xreplace(env), outer))
+        if None in pair:
+            bounds = None
+            break
+        bounds.append(pair)
+    if value is None or bounds is None:
+        return _enumerate_substituting(summand, limits, env)
+    numer, denom = value
+
+    def rec(k, point):
+        if k < 0:
+            return numer(point)
+        (lo_n, lo_d), (hi_n, hi_d) = bounds[k]
+        lo_v, hi_v = lo_n(point), hi_n(point)
+        if lo_v % lo_d or hi_v % hi_d:  # not an integer
+            raise _NotSmall
+        lo_v, hi_v = lo_v // lo_d, hi_v // hi_d
+        if hi_v - lo_v > 50 or lo_v > hi_v + 1:
+            raise _NotSmall
+        idx = indices[k]
+        total = 0
+        for val in range(lo_v, hi_v + 1):
+            point[idx] = val
+            total += rec(k - 1, point)
+        point.pop(idx, None)
+        return total
+
+    try:
+        total = rec(len(limits) - 1, {})
+    except _NotSmall:
+        return None
+    return sympy.Rational(total, denom)
+
+
+def _enumerate_substituting(summand, limits, env):
+    """:func:`_enumerate` by substitution: each bound and each term a SymPy expression evaluated
+    at the point (a polynomial summand in exact Python arithmetic)."""
     value = _rational_terms(sympy.sympify(summand).xreplace(dict(env)), [lim[0] for lim in limits])
 
     def rec(k, sub):
@@ -527,6 +574,40 @@ def _enumerate(summand, limits, env):
 
 class _NotSmall(Exception):
     pass
+
+
+def _integer_terms(expr, indices):
+    """``(numer, denom)`` with ``expr == numer(point) / denom`` at integer ``point[index]``
+    (Python ints; ``denom`` a positive int), when ``expr`` is a polynomial in ``indices`` with
+    rational coefficients (a rational constant included); None otherwise."""
+    if expr.is_Rational:
+        p, q = int(expr.p), int(expr.q)
+        return (lambda point: p), q
+    if not indices or expr.free_symbols - set(indices):
+        return None
+    try:
+        poly = sympy.Poly(expr, *indices)
+    except sympy.PolynomialError:
+        return None
+    if not (poly.domain.is_ZZ or poly.domain.is_QQ):
+        return None
+    coeffs = [(monom, sympy.Rational(c)) for monom, c in poly.terms()]
+    denom = 1
+    for _, c in coeffs:
+        denom = denom * int(c.q) // math.gcd(denom, int(c.q))
+    terms = [(tuple((v, e) for v, e in zip(indices, monom, strict=True) if e), int(c.p) * (denom // int(c.q)))
+             for monom, c in coeffs]
+
+    def numer(point) -> int:
+        total = 0
+        for powers, coef in terms:
+            term = coef
+            for v, e in powers:
+                term *= point[v] ** e
+            total += term
+        return total
+
+    return numer, denom
 
 
 def _rational_terms(expr, indices):
