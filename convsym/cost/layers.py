@@ -44,7 +44,7 @@ from typing import Any
 from convsym.cost.record import Cost, LayerSpec, _clean
 from convsym.cost.units import Size
 from convsym.cost.units import numel as _numel
-from convsym.lazy_sympy import sympy
+from convsym.lazy_sympy import is_sympy, sympy
 from convsym.shapes import (
     _floor_div,
     _require,
@@ -134,6 +134,9 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
     For ``d > 1`` it is ``sum_{i<q} min(k, ceil((E - s i)/d))`` (a finite sum: exact for ints,
     an unevaluated ``sympy.Sum`` for symbols).  ``m = None`` means "enough windows" (no bound).
     """
+    if type(e) is int and type(k) is int and type(s) is int and type(d) is int and (m is None or type(m) is int) \
+            and k >= 1 and s >= 1 and d >= 1 and (m is None or m >= 0):
+        return _padding_taps_int(e, k, s, d, m)  # valid ints (the common case): no check can fail
     op = "padding_taps"
     e, k = _size(op, "e", e), _size(op, "k", k)
     s, d = _size(op, "s", s), _size(op, "d", d)
@@ -144,9 +147,7 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
         m = _size(op, "m", m)
         _at_least(op, "m", m, 0)
     if not _symbolic(e, k, s, d, m):
-        E = max(e, 0)
-        q = -(-E // s) if m is None else min(m, -(-E // s))
-        return sum(min(k, -(-(E - s * i) // d)) for i in range(q))
+        return _padding_taps_int(e, k, s, d, m)
     # symbolic: Min/Max unevaluated, since SymPy's attempts to order their arguments are slow
     # and decide nothing here
     E = sympy.Max(e, 0, evaluate=False)
@@ -157,6 +158,13 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
         return r * k + (q - r) * E - s * (q * (q - 1) - r * (r - 1)) / 2
     i = sympy.Dummy("i", integer=True, nonnegative=True)
     return sympy.Sum(sympy.Min(k, sympy.ceiling((E - s * i) / d), evaluate=False), (i, 0, q - 1))
+
+
+def _padding_taps_int(e: int, k: int, s: int, d: int, m: int | None) -> int:
+    """:func:`padding_taps` for valid ints: ``sum_{i<q} min(k, ceil((E - s i)/d))``."""
+    E = max(e, 0)
+    q = -(-E // s) if m is None else min(m, -(-E // s))
+    return sum(min(k, -(-(E - s * i) // d)) for i in range(q))
 
 
 def evaluate_sums(expr):
@@ -194,6 +202,42 @@ def real_taps(n: Size, k: Size, s: Size, p_l: Size, d: Size, m: Size) -> Size:
 
 # ---------------------------------------------------------------------------------------------
 # the layers
+
+
+#: the costs of layers with symbolic sizes built so far in this process, by their arguments:
+#: building one takes SymPy a while (it orders and simplifies floors and minima), and a
+#: :class:`Cost` is immutable, so the same arguments get the same object
+_SYMBOLIC_COSTS: dict[tuple, Cost] = {}
+
+
+def _symbolic_key(op: str, args: tuple) -> tuple | None:
+    """A key for :data:`_SYMBOLIC_COSTS`: every argument with its type (nested in tuples and
+    lists), when some size is a SymPy expression and all are ints, bools, strings, None or SymPy
+    expressions whose numbers are integers (so that equal keys are the same expressions);
+    None otherwise (the cost is computed each time, and any error raised as usual)."""
+    symbolic = False
+
+    def key(v):
+        nonlocal symbolic
+        kind = type(v)
+        if kind is tuple or kind is list:
+            return kind, tuple(key(x) for x in v)
+        if kind is int or kind is bool or kind is str or v is None:
+            return kind, v
+        if is_sympy(v) and isinstance(v, sympy.Expr) and all(a.is_Integer for a in v.atoms(sympy.Number)):
+            symbolic = True
+            return kind, v
+        raise _NotKeyed
+
+    try:
+        out = (op, key(args))
+    except _NotKeyed:
+        return None
+    return out if symbolic else None
+
+
+class _NotKeyed(Exception):
+    pass
 
 
 def _conv_padding(op: str, padding: object, kernel: tuple[Size, Size], dilation: tuple[Size, Size],
@@ -253,6 +297,17 @@ def conv2d_cost(
     >>> conv2d_cost((1, 64, 56, 56), 64, 3, padding=1).macs
     115605504
     """
+    args = (input_shape, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+    key = _symbolic_key("conv2d_cost", args)
+    if key is None:
+        return _conv2d_cost(*args)
+    cost = _SYMBOLIC_COSTS.get(key)
+    if cost is None:
+        cost = _SYMBOLIC_COSTS[key] = _conv2d_cost(*args)
+    return cost
+
+
+def _conv2d_cost(input_shape, out_channels, kernel_size, stride, padding, dilation, groups, bias) -> Cost:
     op = "conv2d_cost"
     n, c_in, h, w = _shape(op, input_shape, 4)
     c_out, g = _size(op, "out_channels", out_channels), _size(op, "groups", groups)
