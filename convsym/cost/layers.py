@@ -44,7 +44,7 @@ from typing import Any
 from convsym.cost.record import Cost, LayerSpec, _clean
 from convsym.cost.units import Size
 from convsym.cost.units import numel as _numel
-from convsym.lazy_sympy import is_sympy, sympy
+from convsym.lazy_sympy import sympy
 from convsym.shapes import (
     _floor_div,
     _require,
@@ -204,42 +204,6 @@ def real_taps(n: Size, k: Size, s: Size, p_l: Size, d: Size, m: Size) -> Size:
 # the layers
 
 
-#: the costs of layers with symbolic sizes built so far in this process, by their arguments:
-#: building one takes SymPy a while (it orders and simplifies floors and minima), and a
-#: :class:`Cost` is immutable, so the same arguments get the same object
-_SYMBOLIC_COSTS: dict[tuple, Cost] = {}
-
-
-def _symbolic_key(op: str, args: tuple) -> tuple | None:
-    """A key for :data:`_SYMBOLIC_COSTS`: every argument with its type (nested in tuples and
-    lists), when some size is a SymPy expression and all are ints, bools, strings, None or SymPy
-    expressions whose numbers are integers (so that equal keys are the same expressions);
-    None otherwise (the cost is computed each time, and any error raised as usual)."""
-    symbolic = False
-
-    def key(v):
-        nonlocal symbolic
-        kind = type(v)
-        if kind is tuple or kind is list:
-            return kind, tuple(key(x) for x in v)
-        if kind is int or kind is bool or kind is str or v is None:
-            return kind, v
-        if is_sympy(v) and isinstance(v, sympy.Expr) and all(a.is_Integer for a in v.atoms(sympy.Number)):
-            symbolic = True
-            return kind, v
-        raise _NotKeyed
-
-    try:
-        out = (op, key(args))
-    except _NotKeyed:
-        return None
-    return out if symbolic else None
-
-
-class _NotKeyed(Exception):
-    pass
-
-
 def _conv_padding(op: str, padding: object, kernel: tuple[Size, Size], dilation: tuple[Size, Size],
                   stride: tuple[Size, Size]):
     """Canonical ``((top, bottom), (left, right))`` and the string form if one was given."""
@@ -297,17 +261,6 @@ def conv2d_cost(
     >>> conv2d_cost((1, 64, 56, 56), 64, 3, padding=1).macs
     115605504
     """
-    args = (input_shape, out_channels, kernel_size, stride, padding, dilation, groups, bias)
-    key = _symbolic_key("conv2d_cost", args)
-    if key is None:
-        return _conv2d_cost(*args)
-    cost = _SYMBOLIC_COSTS.get(key)
-    if cost is None:
-        cost = _SYMBOLIC_COSTS[key] = _conv2d_cost(*args)
-    return cost
-
-
-def _conv2d_cost(input_shape, out_channels, kernel_size, stride, padding, dilation, groups, bias) -> Cost:
     op = "conv2d_cost"
     n, c_in, h, w = _shape(op, input_shape, 4)
     c_out, g = _size(op, "out_channels", out_channels), _size(op, "groups", groups)
