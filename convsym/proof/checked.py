@@ -40,6 +40,20 @@ def _tex_of(e) -> str:
     return sympy.latex(e)
 
 
+def _str(e) -> str:
+    """``sympy.sstr(e)``, kept like :func:`_tex_of` (the facts' text is printed while proving: the
+    statement lists them)."""
+    try:
+        return _str_of(e)
+    except TypeError:  # not hashable
+        return sympy.sstr(e)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _str_of(e) -> str:
+    return sympy.sstr(e)
+
+
 def _conj(conds: Iterable) -> str:
     return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
 
@@ -138,7 +152,7 @@ class Proof:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
         self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the difference reduces to 0 (SymPy)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
                                fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
@@ -149,7 +163,7 @@ class Proof:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
         self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the same expression (SymPy, structurally)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
+                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
                                fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
@@ -237,7 +251,7 @@ class Proof:
                 enumerated.append(env)
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, _later(_tex_eq, shown, value), "general",
-                               text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
+                               text=f"{_str(shown)} = {_str(value)}",
                                fact_latex=_later(_tex_eq, shown, value), symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
                                checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",
@@ -260,8 +274,8 @@ class Proof:
                                checked_by=(d.how,), fact_latex=_later(_tex_implies, hypotheses, goals),
                                queries=(d.query,),
                                symbols=set().union(*(sympy.sympify(e).free_symbols for e in [*hypotheses, *goals])),
-                               text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
-                                    f"{' and '.join(map(sympy.sstr, goals))}"))
+                               text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
+                                    f"{' and '.join(map(_str, goals))}"))
 
     def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
                  shown: str | None = None) -> None:
@@ -275,8 +289,8 @@ class Proof:
             side_conditions=(_later(_tex_same_set_under, hypotheses, a, b),),
             checked_by=(d.how,), queries=(d.query,),
             fact_latex=_later(_tex_same_set_under, hypotheses, a, b),
-            text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
-                 f"{{{' and '.join(map(sympy.sstr, a))}}} = {{{' and '.join(map(sympy.sstr, b))}}}",
+            text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
+                 f"{{{' and '.join(map(_str, a))}}} = {{{' and '.join(map(_str, b))}}}",
         ))
 
     def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
@@ -314,7 +328,7 @@ class Proof:
         self.steps.append(mint("case analysis", description, expression, "general",
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
                                checked_by=("SymPy: zero on each sign",), fact=expr, symbols=expr.free_symbols,
-                               fact_latex=_later(_tex_eq, expr, 0), text=f"{sympy.sstr(expr)} = 0"))
+                               fact_latex=_later(_tex_eq, expr, 0), text=f"{_str(expr)} = 0"))
 
     def positive(self, description: str, expr, expression: str) -> None:
         """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
@@ -322,7 +336,7 @@ class Proof:
             self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
         self.steps.append(mint("sign", description, expression, "general",
                                checked_by=("SymPy: positive from the declared signs of its symbols",),
-                               fact_latex=_later(_tex_positive, expr), text=f"{sympy.sstr(expr)} > 0",
+                               fact_latex=_later(_tex_positive, expr), text=f"{_str(expr)} > 0",
                                symbols=sympy.sympify(expr).free_symbols))
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
