@@ -37,6 +37,8 @@ else:
 
 def _size(op: str, name: str, value: object) -> Size:
     """``value`` as an ``int`` or an integer-valued ``sympy.Expr``; ``TypeError`` otherwise."""
+    if type(value) is int:  # the common case first (a bool is not of type int)
+        return value
     # sympy.Symbol is also a logic Boolean, so only Python bools and sympy.true/false are bools.
     if isinstance(value, bool) or is_sympy(value) and isinstance(value, sympy.logic.boolalg.BooleanAtom):
         raise TypeError(f"{op}: {name} must be an int or a sympy expression, got bool {value!r}")
@@ -57,6 +59,8 @@ def _require(condition: object, op: str, message: str) -> None:
 
     An undecided SymPy relational (a symbol without enough assumptions) passes.
     """
+    if condition is True:
+        return
     if condition is False or is_sympy_false(condition):
         raise ValueError(f"{op}: {message}")
 

@@ -5,6 +5,7 @@ Section 6 of the equivalences chapter (see ``_chapters.py``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import sympy
@@ -64,16 +65,23 @@ split_polynomial = General(
 )
 
 
-def _z3_splits(w, k1_):
-    k2_ = len(w) - k1_ + 1
+@functools.cache
+def _coefficients(k1_: int, k2_: int) -> tuple:
+    """The coefficients of ``(sum_a u_a z^a)(sum_b v_b z^b)`` for lengths ``k1_, k2_``, as z3 terms
+    (the same for every kernel of that length: built once)."""
     p = [z3.Real(f"u{q}") for q in range(k1_)]
     q_ = [z3.Real(f"v{q}") for q in range(k2_)]
+    return tuple(z3.Sum([p[aa_] * q_[tt - aa_] for aa_ in range(k1_) if 0 <= tt - aa_ < k2_] + [z3.RealVal(0)])
+                 for tt in range(k1_ + k2_ - 1))
+
+
+def _z3_splits(w, k1_):
+    k2_ = len(w) - k1_ + 1
     # nlsat, z3's complete decision procedure for polynomial real arithmetic, run directly (the
     # default solver reaches the same answers after trying its general strategies first)
     solver = z3.Then("simplify", "nlsat").solver()
-    for tt in range(len(w)):
-        solver.add(z3.Sum([p[aa_] * q_[tt - aa_] for aa_ in range(k1_) if 0 <= tt - aa_ < k2_] + [z3.RealVal(0)])
-                   == z3.RealVal(str(w[tt])))
+    for tt, coefficient in enumerate(_coefficients(k1_, k2_)):
+        solver.add(coefficient == z3.RealVal(str(w[tt])))
     res = solver.check()
     if res == z3.unknown:
         raise ProofError(f"z3 could not decide the split of {w}")

@@ -134,6 +134,9 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
     For ``d > 1`` it is ``sum_{i<q} min(k, ceil((E - s i)/d))`` (a finite sum: exact for ints,
     an unevaluated ``sympy.Sum`` for symbols).  ``m = None`` means "enough windows" (no bound).
     """
+    if type(e) is int and type(k) is int and type(s) is int and type(d) is int and (m is None or type(m) is int) \
+            and k >= 1 and s >= 1 and d >= 1 and (m is None or m >= 0):
+        return _padding_taps_int(e, k, s, d, m)  # valid ints (the common case): no check can fail
     op = "padding_taps"
     e, k = _size(op, "e", e), _size(op, "k", k)
     s, d = _size(op, "s", s), _size(op, "d", d)
@@ -144,9 +147,7 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
         m = _size(op, "m", m)
         _at_least(op, "m", m, 0)
     if not _symbolic(e, k, s, d, m):
-        E = max(e, 0)
-        q = -(-E // s) if m is None else min(m, -(-E // s))
-        return sum(min(k, -(-(E - s * i) // d)) for i in range(q))
+        return _padding_taps_int(e, k, s, d, m)
     # symbolic: Min/Max unevaluated, since SymPy's attempts to order their arguments are slow
     # and decide nothing here
     E = sympy.Max(e, 0, evaluate=False)
@@ -157,6 +158,13 @@ def padding_taps(e: Size, k: Size, s: Size = 1, d: Size = 1, m: Size | None = No
         return r * k + (q - r) * E - s * (q * (q - 1) - r * (r - 1)) / 2
     i = sympy.Dummy("i", integer=True, nonnegative=True)
     return sympy.Sum(sympy.Min(k, sympy.ceiling((E - s * i) / d), evaluate=False), (i, 0, q - 1))
+
+
+def _padding_taps_int(e: int, k: int, s: int, d: int, m: int | None) -> int:
+    """:func:`padding_taps` for valid ints: ``sum_{i<q} min(k, ceil((E - s i)/d))``."""
+    E = max(e, 0)
+    q = -(-E // s) if m is None else min(m, -(-E // s))
+    return sum(min(k, -(-(E - s * i) // d)) for i in range(q))
 
 
 def evaluate_sums(expr):

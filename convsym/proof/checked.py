@@ -12,12 +12,14 @@ facts themselves.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 
 import sympy
 import z3
 
+from convsym.deferred import Deferred, resolve
 from convsym.proof.theorem import StepError, Theorem, established, fact_symbols, mint, mint_witness, minted, weakest
 from convsym.proof.verdict import Instances
 from convsym.symbolic import decide
@@ -38,8 +40,56 @@ def _tex_of(e) -> str:
     return sympy.latex(e)
 
 
+def _str(e) -> str:
+    """``sympy.sstr(e)``, kept like :func:`_tex_of` (the facts' text is printed while proving: the
+    statement lists them)."""
+    try:
+        return _str_of(e)
+    except TypeError:  # not hashable
+        return sympy.sstr(e)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _str_of(e) -> str:
+    return sympy.sstr(e)
+
+
 def _conj(conds: Iterable) -> str:
     return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
+
+
+def _later(fn: Callable, *args) -> Deferred:
+    """``fn(*args)``, printed when the step record is read (see :mod:`convsym.deferred`)."""
+    return Deferred(functools.partial(fn, *args))
+
+
+def _tex_eq(lhs, rhs) -> str:
+    return f"{_tex(lhs)} = {_tex(rhs)}"
+
+
+def _tex_implies(hypotheses, goals) -> str:
+    return rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}"
+
+
+def _tex_same_set(a, b) -> str:
+    return rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}"
+
+
+def _tex_same_set_under(hypotheses, a, b) -> str:
+    return rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)"
+
+
+def _tex_positive(expr) -> str:
+    return f"{_tex(expr)} > 0"
+
+
+def _tex_range(lo, hi) -> str:
+    return rf"{_tex(lo)} \le {_tex(hi)} + 1"
+
+
+def _tex_by_signs(by_signs) -> str:
+    return (f"no range runs backwards (lower bound at most the upper bound "
+            f"plus 1): for ${', '.join(_tex(i) for i in by_signs)}$ by the signs of the sizes")
 
 
 def _fmt_case(case: Mapping) -> str:
@@ -100,10 +150,10 @@ class Proof:
         diff = sympy.expand(lhs - rhs)
         if diff != 0 and sympy.simplify(diff) != 0:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
-        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+        self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the difference reduces to 0 (SymPy)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
-                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}",
+                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
+                               fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
     def identical(self, description: str, lhs, rhs, rule: str = "algebra", shown: str | None = None) -> None:
@@ -111,10 +161,10 @@ class Proof:
         lhs, rhs = sympy.sympify(lhs), sympy.sympify(rhs)
         if lhs != rhs:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
-        self.steps.append(mint(rule, description, shown or f"{_tex(lhs)} = {_tex(rhs)}", "general",
+        self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the same expression (SymPy, structurally)",),
-                               text=f"{sympy.sstr(lhs)} = {sympy.sstr(rhs)}", fact=lhs - rhs,
-                               fact_latex=f"{_tex(lhs)} = {_tex(rhs)}",
+                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
+                               fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
     def induction(self, description: str, n: sympy.Symbol, closed: Mapping[str, Callable], base: Mapping[str, object],
@@ -177,7 +227,7 @@ class Proof:
                 # decided by the signs of the sizes: said once in the step's checks, not listed
                 by_signs.append(idx)
                 continue
-            conditions.append(rf"{_tex(lo)} \le {_tex(hi)} + 1")
+            conditions.append(_later(_tex_range, lo, hi))
             outer = [lim[0] for lim in limits[k + 1:]]
             ranges = [c for (j, a, b) in limits[k + 1:] for c in (j >= a, j <= b)]
             d = decide.implies(list(hypotheses) + ranges, [width >= 0], bound=outer)
@@ -200,14 +250,12 @@ class Proof:
             if direct is not None:
                 enumerated.append(env)
         shown = sympy.Sum(summand, *limits)
-        self.steps.append(mint("summation", description, f"{_tex(shown)} = {_tex(value)}", "general",
-                               text=f"{sympy.sstr(shown)} = {sympy.sstr(value)}",
-                               fact_latex=f"{_tex(shown)} = {_tex(value)}", symbols=sympy.sympify(value).free_symbols,
+        self.steps.append(mint("summation", description, _later(_tex_eq, shown, value), "general",
+                               text=f"{_str(shown)} = {_str(value)}",
+                               fact_latex=_later(_tex_eq, shown, value), symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
                                checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",
-                                           *((f"no range runs backwards (lower bound at most the upper bound "
-                                              f"plus 1): for ${', '.join(_tex(i) for i in by_signs)}$ by the "
-                                              "signs of the sizes",) if by_signs else ())),
+                                           *((_later(_tex_by_signs, tuple(by_signs)),) if by_signs else ())),
                                queries=queries, instances=Instances(
                                    "the closed form against the sum enumerated term by term",
                                    tuple(_tex(b) for b in bounds),
@@ -220,13 +268,14 @@ class Proof:
         d = decide.implies(hypotheses, goals)
         if not d.holds:
             self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
-        self.steps.append(mint("integer arithmetic", description, shown or _conj(goals), "general",
-                               side_conditions=(rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",),
-                               checked_by=(d.how,), fact_latex=rf"{_conj(hypotheses)} \Rightarrow {_conj(goals)}",
+        hypotheses, goals = tuple(hypotheses), tuple(goals)
+        self.steps.append(mint("integer arithmetic", description, shown or _later(_conj, goals), "general",
+                               side_conditions=(_later(_tex_implies, hypotheses, goals),),
+                               checked_by=(d.how,), fact_latex=_later(_tex_implies, hypotheses, goals),
                                queries=(d.query,),
                                symbols=set().union(*(sympy.sympify(e).free_symbols for e in [*hypotheses, *goals])),
-                               text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
-                                    f"{' and '.join(map(sympy.sstr, goals))}"))
+                               text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
+                                    f"{' and '.join(map(_str, goals))}"))
 
     def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
                  shown: str | None = None) -> None:
@@ -234,13 +283,14 @@ class Proof:
         d = decide.equivalent(a, b, hypotheses)
         if not d.holds:
             self._fail("z3", f"{description}: {d.how} {d.counterexample or ''}".strip())
+        a, b, hypotheses = tuple(a), tuple(b), tuple(hypotheses)
         self.steps.append(mint(
-            "integer arithmetic", description, shown or rf"\{{{_conj(a)}\}} = \{{{_conj(b)}\}}", "general",
-            side_conditions=(rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",),
+            "integer arithmetic", description, shown or _later(_tex_same_set, a, b), "general",
+            side_conditions=(_later(_tex_same_set_under, hypotheses, a, b),),
             checked_by=(d.how,), queries=(d.query,),
-            fact_latex=rf"{_conj(hypotheses)} \Rightarrow \left(\{{{_conj(a)}\}} = \{{{_conj(b)}\}}\right)",
-            text=f"{' and '.join(map(sympy.sstr, hypotheses)) or 'true'} implies "
-                 f"{{{' and '.join(map(sympy.sstr, a))}}} = {{{' and '.join(map(sympy.sstr, b))}}}",
+            fact_latex=_later(_tex_same_set_under, hypotheses, a, b),
+            text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
+                 f"{{{' and '.join(map(_str, a))}}} = {{{' and '.join(map(_str, b))}}}",
         ))
 
     def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
@@ -278,7 +328,7 @@ class Proof:
         self.steps.append(mint("case analysis", description, expression, "general",
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
                                checked_by=("SymPy: zero on each sign",), fact=expr, symbols=expr.free_symbols,
-                               fact_latex=f"{_tex(expr)} = 0", text=f"{sympy.sstr(expr)} = 0"))
+                               fact_latex=_later(_tex_eq, expr, 0), text=f"{_str(expr)} = 0"))
 
     def positive(self, description: str, expr, expression: str) -> None:
         """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
@@ -286,7 +336,7 @@ class Proof:
             self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
         self.steps.append(mint("sign", description, expression, "general",
                                checked_by=("SymPy: positive from the declared signs of its symbols",),
-                               fact_latex=f"{_tex(expr)} > 0", text=f"{sympy.sstr(expr)} > 0",
+                               fact_latex=_later(_tex_positive, expr), text=f"{_str(expr)} > 0",
                                symbols=sympy.sympify(expr).free_symbols))
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
@@ -466,8 +516,54 @@ def _proved_once(theorem: Theorem):
 def _enumerate(summand, limits, env):
     """Direct sum at small concrete bounds (None if a bound is not a small integer).
 
-    A summand that is, at ``env``, a polynomial in the indices with rational coefficients is
-    evaluated term by term in exact Python arithmetic (Fractions); any other summand by SymPy."""
+    A summand that is, at ``env``, a polynomial in the indices with rational coefficients, with
+    bounds that are, at ``env``, polynomials in the outer indices with rational coefficients, is
+    summed term by term in exact integer arithmetic (each polynomial over a common denominator);
+    any other sum is enumerated by substituting into SymPy expressions."""
+    env = dict(env)
+    indices = [lim[0] for lim in limits]
+    value = _integer_terms(sympy.sympify(summand).xreplace(env), indices)
+    bounds = []
+    for k, (_, lo, hi) in enumerate(limits):
+        outer = indices[k + 1:]
+        pair = (_integer_terms(sympy.sympify(lo).xreplace(env), outer),
+                _integer_terms(sympy.sympify(hi).xreplace(env), outer))
+        if None in pair:
+            bounds = None
+            break
+        bounds.append(pair)
+    if value is None or bounds is None:
+        return _enumerate_substituting(summand, limits, env)
+    numer, denom = value
+
+    def rec(k, point):
+        if k < 0:
+            return numer(point)
+        (lo_n, lo_d), (hi_n, hi_d) = bounds[k]
+        lo_v, hi_v = lo_n(point), hi_n(point)
+        if lo_v % lo_d or hi_v % hi_d:  # not an integer
+            raise _NotSmall
+        lo_v, hi_v = lo_v // lo_d, hi_v // hi_d
+        if hi_v - lo_v > 50 or lo_v > hi_v + 1:
+            raise _NotSmall
+        idx = indices[k]
+        total = 0
+        for val in range(lo_v, hi_v + 1):
+            point[idx] = val
+            total += rec(k - 1, point)
+        point.pop(idx, None)
+        return total
+
+    try:
+        total = rec(len(limits) - 1, {})
+    except _NotSmall:
+        return None
+    return sympy.Rational(total, denom)
+
+
+def _enumerate_substituting(summand, limits, env):
+    """:func:`_enumerate` by substitution: each bound and each term a SymPy expression evaluated
+    at the point (a polynomial summand in exact Python arithmetic)."""
     value = _rational_terms(sympy.sympify(summand).xreplace(dict(env)), [lim[0] for lim in limits])
 
     def rec(k, sub):
@@ -492,6 +588,40 @@ def _enumerate(summand, limits, env):
 
 class _NotSmall(Exception):
     pass
+
+
+def _integer_terms(expr, indices):
+    """``(numer, denom)`` with ``expr == numer(point) / denom`` at integer ``point[index]``
+    (Python ints; ``denom`` a positive int), when ``expr`` is a polynomial in ``indices`` with
+    rational coefficients (a rational constant included); None otherwise."""
+    if expr.is_Rational:
+        p, q = int(expr.p), int(expr.q)
+        return (lambda point: p), q
+    if not indices or expr.free_symbols - set(indices):
+        return None
+    try:
+        poly = sympy.Poly(expr, *indices)
+    except sympy.PolynomialError:
+        return None
+    if not (poly.domain.is_ZZ or poly.domain.is_QQ):
+        return None
+    coeffs = [(monom, sympy.Rational(c)) for monom, c in poly.terms()]
+    denom = 1
+    for _, c in coeffs:
+        denom = denom * int(c.q) // math.gcd(denom, int(c.q))
+    terms = [(tuple((v, e) for v, e in zip(indices, monom, strict=True) if e), int(c.p) * (denom // int(c.q)))
+             for monom, c in coeffs]
+
+    def numer(point) -> int:
+        total = 0
+        for powers, coef in terms:
+            term = coef
+            for v, e in powers:
+                term *= point[v] ** e
+            total += term
+        return total
+
+    return numer, denom
 
 
 def _rational_terms(expr, indices):
@@ -520,6 +650,16 @@ def _rational_terms(expr, indices):
         return sympy.Rational(total.numerator, total.denominator)
 
     return value
+
+
+def _index(steps: Sequence, step) -> int:
+    """``steps.index(step)`` without printing the deferred fields of the steps before it: a step
+    equal to ``step`` has its rule and description (plain strings) first."""
+    for n, other in enumerate(steps):
+        if other is step or (other.rule == step.rule and other.description == step.description
+                             and other == step):
+            return n
+    raise ValueError(f"_index: the step {step.rule} is not among the proof's steps")
 
 
 class Checked(Theorem):
@@ -572,14 +712,14 @@ class Checked(Theorem):
             latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
         else:
             # the conclusion is the last checked fact; the plain text lists every fact
-            step_no = proof.steps.index(checked[-1]) + 1
-            last = records[-1]
+            step_no = _index(proof.steps, checked[-1]) + 1
+            last_latex = resolve(records[-1][1])  # the other steps' facts print when read
             if checked[-1].rule == "z3":
                 latex = rf"\text{{the formula z3 decided at step {step_no} (printed with it)}}"
-            elif len(last[1]) > MAX_STATEMENT_LATEX:
+            elif len(last_latex) > MAX_STATEMENT_LATEX:
                 latex = rf"\text{{the identity checked at step {step_no} (too long to print here)}}"
             else:
-                latex = last[1]
+                latex = last_latex
             text = "; ".join(tx for _, _, tx in records if tx)
         parts = self._statement_parts(proof, records, latex, text)
         strength = weakest(s.evidence for s in checked)

@@ -86,7 +86,25 @@ def _quotient(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
     return num, den
 
 
-class IntegerPythonPrinter(PythonCodePrinter):
+class _PrintsEachSubexpressionOnce:
+    """Printer mixin: a compound subexpression is printed once per printer and then reused.
+
+    The exported formulas repeat their sub-expressions (``q`` and ``r`` of ``padding_taps``
+    occur several times, and inside each other), and every ``_print_Mul`` splits its product
+    into numerator and denominator, which walks the whole subtree again.  Printing is a function
+    of the expression (SymPy expressions compare structurally, so equal keys print alike)."""
+
+    def _print(self, expr, **kwargs):
+        if kwargs or not isinstance(expr, sympy.Basic) or expr.is_Atom:
+            return super()._print(expr, **kwargs)
+        memo = self.__dict__.setdefault("_printed", {})
+        text = memo.get(expr)
+        if text is None:
+            text = memo[expr] = super()._print(expr)
+        return text
+
+
+class IntegerPythonPrinter(_PrintsEachSubexpressionOnce, PythonCodePrinter):
     """``pycode`` for integer formulas: floors, ceilings and exact quotients as ``//``."""
 
     def _print_floor(self, expr):
@@ -123,7 +141,7 @@ class IntegerPythonPrinter(PythonCodePrinter):
         raise RenderError("python printer: unevaluated sums are not exported")
 
 
-class IntegerCPrinter(C99CodePrinter):
+class IntegerCPrinter(_PrintsEachSubexpressionOnce, C99CodePrinter):
     """``ccode`` for integer formulas in ``long long``: helper functions instead of the
     floating-point ``floor``/``ceil``/``pow``/``fmin``/``fmax``."""
 

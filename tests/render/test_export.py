@@ -444,3 +444,30 @@ def test_c_guards_return_the_documented_error_codes(files, module, tmp_path):
         else:
             with pytest.raises(ValueError):
                 module[name](*args)
+
+
+def test_printers_reuse_a_subexpression_printed_once():
+    """The exported printers keep what they printed: the text is that of a printer printing
+    every occurrence afresh."""
+    import sympy
+    from sympy.printing.c import C99CodePrinter
+    from sympy.printing.pycode import PythonCodePrinter
+
+    from convsym.render import export
+
+    class FreshPython(export.IntegerPythonPrinter):
+        _print = PythonCodePrinter._print
+
+    class FreshC(export.IntegerCPrinter):
+        _print = C99CodePrinter._print
+
+    class FreshChecked(export.CheckedCPrinter):
+        _print = C99CodePrinter._print
+
+    e, k, s = sympy.symbols("e k s", integer=True, positive=True)
+    q = sympy.Min(e, sympy.ceiling(e / s), evaluate=False)
+    r = sympy.Min(q, sympy.Max(0, sympy.floor((e - k) / s) + 1, evaluate=False), evaluate=False)
+    expr = r * k + (q - r) * e - s * (q * (q - 1) - r * (r - 1)) / 2
+    assert export.python_expression(expr) == FreshPython({"standard": "python3"}).doprint(expr)
+    assert export.c_expression(expr) == " ".join(FreshC().doprint(expr).split())
+    assert export.checked_c_expression(expr) == " ".join(FreshChecked().doprint(expr).split())
