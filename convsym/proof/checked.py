@@ -20,7 +20,17 @@ import sympy
 import z3
 
 from convsym.deferred import Deferred, resolve
-from convsym.proof.theorem import StepError, Theorem, established, fact_symbols, mint, mint_witness, minted, weakest
+from convsym.proof.theorem import (
+    StepError,
+    Theorem,
+    established,
+    established_fact,
+    fact_symbols,
+    mint,
+    mint_witness,
+    minted,
+    weakest,
+)
 from convsym.proof.verdict import Instances
 from convsym.symbolic import decide
 from convsym.symbolic.printing import size_name_latex
@@ -702,26 +712,32 @@ class Checked(Theorem):
             if not minted(step):
                 raise StepError(f"step {n} ({step.rule}) was not made by the kernel; it checks nothing", step=n,
                                 rule=step.rule, steps=proof.steps[:n - 1])
-        records = [established(s) for s in checked]
         if self.claim is not None:
             target = sympy.expand(self.claim.lhs - self.claim.rhs)
-            facts = [f for f, _, _ in records if f is not None]
+            facts = [f for f in map(established_fact, checked) if f is not None]
             if not any(sympy.expand(f - target) == 0 or sympy.expand(f + target) == 0 for f in facts):
                 raise StepError(f"the claim {sympy.sstr(self.claim)} is not one of the facts the steps established",
                                 step=len(proof.steps) + 1, rule="conclusion", steps=proof.steps)
-            latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
-        else:
-            # the conclusion is the last checked fact; the plain text lists every fact
-            step_no = _index(proof.steps, checked[-1]) + 1
-            last_latex = resolve(records[-1][1])  # the other steps' facts print when read
-            if checked[-1].rule == "z3":
-                latex = rf"\text{{the formula z3 decided at step {step_no} (printed with it)}}"
-            elif len(last_latex) > MAX_STATEMENT_LATEX:
-                latex = rf"\text{{the identity checked at step {step_no} (too long to print here)}}"
+
+        @functools.cache
+        def statement() -> tuple:
+            # printed when the verdict is read (the book, --json), not while proving
+            records = [established(s) for s in checked]
+            if self.claim is not None:
+                latex, text = sympy.latex(self.claim), sympy.sstr(self.claim)
             else:
-                latex = last_latex
-            text = "; ".join(tx for _, _, tx in records if tx)
-        parts = self._statement_parts(proof, records, latex, text)
+                # the conclusion is the last checked fact; the plain text lists every fact
+                step_no = _index(proof.steps, checked[-1]) + 1
+                last_latex = resolve(records[-1][1])
+                if checked[-1].rule == "z3":
+                    latex = rf"\text{{the formula z3 decided at step {step_no} (printed with it)}}"
+                elif len(last_latex) > MAX_STATEMENT_LATEX:
+                    latex = rf"\text{{the identity checked at step {step_no} (too long to print here)}}"
+                else:
+                    latex = last_latex
+                text = "; ".join(resolve(tx) for _, _, tx in records if tx)
+            return latex, text, self._statement_parts(proof, records, latex, text)
+
         strength = weakest(s.evidence for s in checked)
         if strength == "general":
             sizes = "all sizes"
@@ -729,7 +745,8 @@ class Checked(Theorem):
             sizes = "; ".join(c for s in checked if s.evidence == strength for c in s.checked_by)
         self._sizes = sizes
         return {"verdict": "proved", "steps": tuple(proof.steps), "instances": tuple(proof.instances),
-                "statement_latex": latex, "statement_text": text, "sizes": sizes, "statement_parts": parts,
+                "statement_latex": Deferred(lambda: statement()[0]), "statement_text": Deferred(lambda: statement()[1]),
+                "sizes": sizes, "statement_parts": Deferred(lambda: statement()[2]),
                 "evaluated": tuple(proof.evaluated)}
 
     def _statement_parts(self, proof: Proof, records: list, latex: str, text: str):

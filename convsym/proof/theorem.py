@@ -86,6 +86,14 @@ def established(step: StepRecord) -> tuple:
     return fact, latex, (step.text if isinstance(text, Deferred) else text)
 
 
+def established_fact(step: StepRecord):
+    """The fact the kernel recorded for a minted step (None for a step that established none),
+    without printing the step."""
+    if not minted(step):
+        raise ProofError(f"step ({step.rule}) was not made by the kernel", rule="kernel")
+    return _FACTS.get(id(step), (None, "", ""))[0]
+
+
 def mint_witness(**fields) -> Witness:
     """A witness whose two sides the caller (kernel code) has just evaluated exactly and found different."""
     if fields.get("lhs") == fields.get("rhs"):

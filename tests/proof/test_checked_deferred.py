@@ -1,5 +1,5 @@
-"""A Checked step prints its LaTeX when the record is read: the same text as printing it at once,
-and the statement (the last fact) is printed while proving."""
+"""A Checked step prints its LaTeX when the record is read: the same text as printing it at once;
+the statement (the last fact, the list of facts) is printed when the verdict is read."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ def test_statement_is_the_last_fact_printed():
 
     v = Checked("t.deferred", "deferred", derive=derive).prove()
     assert v.verdict == "proved"
+    for name in ("statement_latex", "statement_text", "statement_parts"):
+        assert type(_raw(v, name)) is Deferred  # nothing printed while proving
     assert v.statement_latex == f"{sympy.latex(n * (k + 1))} = {sympy.latex(n * k + n)}"
     assert v.statement_text == (f"{sympy.sstr((n + 1) ** 2)} = {sympy.sstr(n**2 + 2 * n + 1)}; "
                                 f"{sympy.sstr(n * (k + 1))} = {sympy.sstr(n * k + n)}")
