@@ -64,6 +64,27 @@ def _str_of(e) -> str:
     return sympy.sstr(e)
 
 
+def _text_eq(lhs, rhs) -> str:
+    return f"{_str(lhs)} = {_str(rhs)}"
+
+
+def _text_implies(hypotheses: Sequence, goals: Sequence) -> str:
+    return f"{' and '.join(map(_str, hypotheses)) or 'true'} implies {' and '.join(map(_str, goals))}"
+
+
+def _text_same_set(hypotheses: Sequence, a: Sequence, b: Sequence) -> str:
+    return (f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
+            f"{{{' and '.join(map(_str, a))}}} = {{{' and '.join(map(_str, b))}}}")
+
+
+def _text_positive(expr) -> str:
+    return f"{_str(expr)} > 0"
+
+
+def _text_lemma(name: str, verdict) -> str:
+    return f"{name}: {verdict.statement_text}"
+
+
 def _conj(conds: Iterable) -> str:
     return r" \wedge ".join(_tex(c) for c in conds) or r"\mathrm{true}"
 
@@ -162,7 +183,7 @@ class Proof:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} - ({sympy.sstr(rhs)}) = {sympy.sstr(diff)}")
         self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the difference reduces to 0 (SymPy)",),
-                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
+                               text=_later(_text_eq, lhs, rhs), fact=lhs - rhs,
                                fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
@@ -173,7 +194,7 @@ class Proof:
             self._fail(rule, f"{description}: {sympy.sstr(lhs)} is not {sympy.sstr(rhs)}")
         self.steps.append(mint(rule, description, shown or _later(_tex_eq, lhs, rhs), "general",
                                checked_by=("the same expression (SymPy, structurally)",),
-                               text=f"{_str(lhs)} = {_str(rhs)}", fact=lhs - rhs,
+                               text=_later(_text_eq, lhs, rhs), fact=lhs - rhs,
                                fact_latex=_later(_tex_eq, lhs, rhs),
                                symbols=lhs.free_symbols | rhs.free_symbols))
 
@@ -261,7 +282,7 @@ class Proof:
                 enumerated.append(env)
         shown = sympy.Sum(summand, *limits)
         self.steps.append(mint("summation", description, _later(_tex_eq, shown, value), "general",
-                               text=f"{_str(shown)} = {_str(value)}",
+                               text=_later(_text_eq, shown, value),
                                fact_latex=_later(_tex_eq, shown, value), symbols=sympy.sympify(value).free_symbols,
                                side_conditions=tuple(conditions),
                                checked_by=("closed form of a polynomial sum (SymPy), re-checked by enumeration",
@@ -284,8 +305,7 @@ class Proof:
                                checked_by=(d.how,), fact_latex=_later(_tex_implies, hypotheses, goals),
                                queries=(d.query,),
                                symbols=set().union(*(sympy.sympify(e).free_symbols for e in [*hypotheses, *goals])),
-                               text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
-                                    f"{' and '.join(map(_str, goals))}"))
+                               text=_later(_text_implies, hypotheses, goals)))
 
     def same_set(self, description: str, a: Sequence, b: Sequence, hypotheses: Sequence,
                  shown: str | None = None) -> None:
@@ -299,8 +319,7 @@ class Proof:
             side_conditions=(_later(_tex_same_set_under, hypotheses, a, b),),
             checked_by=(d.how,), queries=(d.query,),
             fact_latex=_later(_tex_same_set_under, hypotheses, a, b),
-            text=f"{' and '.join(map(_str, hypotheses)) or 'true'} implies "
-                 f"{{{' and '.join(map(_str, a))}}} = {{{' and '.join(map(_str, b))}}}",
+            text=_later(_text_same_set, hypotheses, a, b),
         ))
 
     def real_valid(self, description: str, formula, expression: str, conditions: Sequence[str] = ()) -> None:
@@ -338,7 +357,7 @@ class Proof:
         self.steps.append(mint("case analysis", description, expression, "general",
                                side_conditions=(rf"{_tex(variable)} \ge 0 \text{{ or }} {_tex(variable)} < 0",),
                                checked_by=("SymPy: zero on each sign",), fact=expr, symbols=expr.free_symbols,
-                               fact_latex=_later(_tex_eq, expr, 0), text=f"{_str(expr)} = 0"))
+                               fact_latex=_later(_tex_eq, expr, 0), text=_later(_text_eq, expr, 0)))
 
     def positive(self, description: str, expr, expression: str) -> None:
         """``expr > 0`` for every value of its symbols, from their declared signs (SymPy's assumptions)."""
@@ -346,7 +365,7 @@ class Proof:
             self._fail("sign", f"{description}: SymPy cannot show that {expr} is positive from the assumptions")
         self.steps.append(mint("sign", description, expression, "general",
                                checked_by=("SymPy: positive from the declared signs of its symbols",),
-                               fact_latex=_later(_tex_positive, expr), text=f"{_str(expr)} > 0",
+                               fact_latex=_later(_tex_positive, expr), text=_later(_text_positive, expr),
                                symbols=sympy.sympify(expr).free_symbols))
 
     def lemma(self, description: str, theorem: Theorem, expression: str) -> str:
@@ -362,7 +381,7 @@ class Proof:
             self._fail("lemma", f"{description}: the lemma {theorem.name} is {v.verdict}: {v.error or ''}".strip())
         self.steps.append(mint("lemma", description, expression, v.strength,
                                checked_by=(f"lemma {theorem.name}: proved ({v.strength}, {v.sizes})",),
-                               fact_latex=r"\text{" + theorem.name + "}", text=f"{theorem.name}: {v.statement_text}"))
+                               fact_latex=r"\text{" + theorem.name + "}", text=_later(_text_lemma, theorem.name, v)))
         return v.strength
 
     def family(self, description: str, cases: Sequence[Mapping], lhs: Callable, rhs: Callable,
