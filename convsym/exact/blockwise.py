@@ -194,7 +194,7 @@ def _precheck_pays(engine: _Engine, trials: int) -> bool:
     """
     g = engine.graph
     triples = sum(int(args[2].size) for kind, args in zip(g.kinds, g.args, strict=True) if kind == "contract")
-    pairs = sum(int(b.sum()) for kind, b in zip(g.kinds, engine.bounds, strict=True) if kind == "contract")
+    pairs = sum(total for kind, total in zip(g.kinds, engine.totals, strict=True) if kind == "contract")
     ops = len(g.kinds)
     zippel = trials * (90 * ops + 0.063 * triples)
     exact = 300 * ops + 0.175 * pairs
@@ -376,7 +376,7 @@ def trace_bytes(traced: TracedPair) -> int:
 
 def batch_cost(traced: TracedPair) -> int:
     """A bound on the terms of every node of ``traced`` together (what a batch holds)."""
-    return int(sum(int(b.sum()) for b in traced.engine.bounds))
+    return int(sum(traced.engine.totals))
 
 
 @dataclass(frozen=True)

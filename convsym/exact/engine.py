@@ -27,30 +27,41 @@ class _Engine:
     def __init__(self, graph: _Graph, pool: VariablePool, cache_terms: int) -> None:
         self.graph, self.pool = graph, pool
         self.bounds = self._bounds()
+        #: per node, the sum of its bounds (a bound on all its terms)
+        self.totals = [int(b.sum()) for b in self.bounds]
         self.degrees = self._degrees()
-        self.cacheable = [int(b.sum()) <= cache_terms for b in self.bounds]
+        self.cacheable = [total <= cache_terms for total in self.totals]
         self.cache: dict[int, PolyTensor] = {}
         self.spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _bounds(self) -> list[np.ndarray]:
         """Per node, an upper bound on the number of terms of each entry (int64)."""
         g, out = self.graph, []
+        ones: list[bool] = []  # per node, whether every entry's bound is 1 (a tensor of variables)
         for kind, size, args in zip(g.kinds, g.sizes, g.args, strict=True):
+            one = False
             if kind == "var":
-                bound = np.ones(size, dtype=np.int64)
+                bound, one = np.ones(size, dtype=np.int64), True
             elif kind == "const":
                 bound = (args[0] != 0).astype(np.int64)
             elif kind == "gather":
-                bound = out[args[0]][args[1]]
+                bound, one = out[args[0]][args[1]], ones[args[0]]
             elif kind == "add":
                 bound = out[args[0]] + out[args[1]]
             elif kind == "scale":
-                bound = out[args[0]] if args[1] != 0 else np.zeros(size, dtype=np.int64)
+                if args[1] != 0:
+                    bound, one = out[args[0]], ones[args[0]]
+                else:
+                    bound = np.zeros(size, dtype=np.int64)
             else:  # contract
                 a, b, oi, ai, bi = args
-                pairs = out[a][ai] * out[b][bi]
-                bound = np.bincount(oi, weights=pairs, minlength=size).astype(np.int64)
+                if ones[a] and ones[b]:  # one term per triple: the count of the triples of each entry
+                    bound = np.bincount(oi, minlength=size).astype(np.int64, copy=False)
+                else:
+                    pairs = out[a][ai] if ones[b] else out[b][bi] if ones[a] else out[a][ai] * out[b][bi]
+                    bound = np.bincount(oi, weights=pairs, minlength=size).astype(np.int64)
             out.append(bound)
+            ones.append(one)
         return out
 
     def keep_out_of_cache(self, root: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.tensor import TensorAlgebra, contract
+from convsym.exact.tensor import TensorAlgebra, _remember_range, contract
 from convsym.spec import int_tuple, padding_pairs
 
 __all__ = [
@@ -141,6 +141,8 @@ def remembered_triples(key: tuple, make: Any) -> tuple[np.ndarray, ...]:
             if len(_TRIPLE_CACHE) >= 1024:
                 _TRIPLE_CACHE.clear()
             _TRIPLE_CACHE[key] = found
+            for array in found:
+                _remember_range(array)
     return found
 
 
@@ -352,11 +354,13 @@ def matmul(a: TensorAlgebra, b: TensorAlgebra) -> TensorAlgebra:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not (I, K) and (K, J) or (K,)")
     rows, inner = a.shape
     cols = b.shape[1] if b.ndim == 2 else 1
-    i_, k_, j_ = np.meshgrid(np.arange(rows), np.arange(inner), np.arange(cols), indexing="ij")
-    out = contract(
-        a, b, (i_ * cols + j_).reshape(-1), (i_ * inner + k_).reshape(-1),
-        (k_ * cols + j_).reshape(-1), (rows, cols),
-    )
+
+    def make():
+        i_, k_, j_ = np.meshgrid(np.arange(rows), np.arange(inner), np.arange(cols), indexing="ij")
+        return (i_ * cols + j_).reshape(-1), (i_ * inner + k_).reshape(-1), (k_ * cols + j_).reshape(-1)
+
+    out_index, a_index, b_index = remembered_triples(("matmul", rows, inner, cols), make)
+    out = contract(a, b, out_index, a_index, b_index, (rows, cols))
     return out if b.ndim == 2 else out.reshape((rows,))
 
 

@@ -124,30 +124,66 @@ def _check_triples(
     op: str, out_index: Any, a_index: Any, b_index: Any, out_size: int, a_size: int, b_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate contraction triples: three flat int arrays of one length, each in range."""
-    arrays = []
+    arrays, _ = _check_triples_top(op, out_index, a_index, b_index, out_size, a_size, b_size)
+    return arrays
+
+
+def _check_triples_top(
+    op: str, out_index: Any, a_index: Any, b_index: Any, out_size: int, a_size: int, b_size: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, int, int]]:
+    """:func:`_check_triples`, with the largest value of each array (-1 when it is empty)."""
+    arrays, tops = [], []
     for label, idx, size in (
         ("out_index", out_index, out_size),
         ("a_index", a_index, a_size),
         ("b_index", b_index, b_size),
     ):
+        known = _KNOWN_RANGES.get(id(idx))
+        if known is not None and known[0] is idx and not idx.flags.writeable:
+            # a remembered index array (flat, int64, read-only): its range was measured once
+            low, top = known[1], known[2]
+            if idx.size and (low < 0 or top >= size):
+                raise ValueError(f"{op}: {label} must lie in [0, {size}), got values in [{low}, {top}]")
+            arrays.append(idx)
+            tops.append(top)
+            continue
         arr = np.asarray(idx)
         if arr.size == 0:
             arr = arr.astype(np.int64)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{op}: {label} must hold integers, got dtype {arr.dtype}")
         arr = arr.reshape(-1).astype(np.int64, copy=False)
-        if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):
-            raise ValueError(
-                f"{op}: {label} must lie in [0, {size}), got values in "
-                f"[{int(arr.min())}, {int(arr.max())}]"
-            )
+        top = -1
+        if arr.size:
+            low, top = int(arr.min()), int(arr.max())
+            if low < 0 or top >= size:
+                raise ValueError(f"{op}: {label} must lie in [0, {size}), got values in [{low}, {top}]")
         arrays.append(arr)
+        tops.append(top)
     if not arrays[0].size == arrays[1].size == arrays[2].size:
         raise ValueError(
             f"{op}: out_index, a_index and b_index must have one length, got "
             f"{arrays[0].size}, {arrays[1].size} and {arrays[2].size}"
         )
-    return arrays[0], arrays[1], arrays[2]
+    return (arrays[0], arrays[1], arrays[2]), (tops[0], tops[1], tops[2])
+
+
+#: the least and largest values of remembered read-only index arrays, by ``id`` (each entry
+#: holds its array, so that the id cannot be reused while it is here)
+_KNOWN_RANGES: dict[int, tuple[np.ndarray, int, int]] = {}
+
+
+def _remember_range(array: np.ndarray) -> None:
+    """Make ``array`` read-only and remember its least and largest values, so that contractions
+    with it check its range without scanning it again (only flat int64 arrays: those are used as
+    they are)."""
+    array.flags.writeable = False
+    if array.ndim != 1 or array.dtype != np.int64:
+        return
+    if len(_KNOWN_RANGES) >= 1 << 13:
+        _KNOWN_RANGES.clear()
+    low, top = (int(array.min()), int(array.max())) if array.size else (0, -1)
+    _KNOWN_RANGES[id(array)] = (array, low, top)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,15 +315,39 @@ class TensorAlgebra:
         if any(not -ndim <= int(a) < ndim for a in axes):
             raise ValueError(f"sum: axes {tuple(axes)} out of range for shape {self.shape}")
         axes = tuple(sorted({int(a) % ndim for a in axes}))
-        kept = [d for d in range(ndim) if d not in axes]
-        out_shape = tuple(self.shape[d] for d in kept)
-        grids = np.indices(self.shape, dtype=np.int64).reshape(ndim, -1)
-        out_index = np.ravel_multi_index(tuple(grids[d] for d in kept), out_shape) if kept else (
-            np.zeros(self.size, dtype=np.int64)
-        )
+        out_shape, out_index, flat, zeros = _sum_triples(self.shape, axes)
         one = self.constant_like(np.array([1], dtype=object))
-        flat = np.arange(self.size, dtype=np.int64)
-        return self.contract(one, out_index, flat, np.zeros_like(flat), out_shape)
+        return self.contract(one, out_index, flat, zeros, out_shape)
+
+
+#: the index arrays of :meth:`TensorAlgebra.sum` for small shapes, by ``(shape, axes)``
+_SUM_TRIPLES: dict[tuple, tuple] = {}
+
+
+def _sum_triples(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple:
+    """``(out_shape, out_index, flat, zeros)`` of a sum of ``shape`` over ``axes`` (sorted, in
+    range): made once for a small shape and kept read-only (a family repeats its shapes)."""
+    found = _SUM_TRIPLES.get((shape, axes))
+    if found is not None:
+        return found
+    ndim, size = len(shape), math.prod(shape)
+    kept = [d for d in range(ndim) if d not in axes]
+    out_shape = tuple(shape[d] for d in kept)
+    grids = np.indices(shape, dtype=np.int64).reshape(ndim, -1)
+    out_index = np.ravel_multi_index(tuple(grids[d] for d in kept), out_shape) if kept else (
+        np.zeros(size, dtype=np.int64)
+    )
+    flat = np.arange(size, dtype=np.int64)
+    found = (out_shape, out_index, flat, np.zeros_like(flat))
+    for array in found[1:]:
+        array.flags.writeable = False
+    if size <= 1 << 16:
+        for array in found[1:]:
+            _remember_range(array)
+        if len(_SUM_TRIPLES) >= 1024:
+            _SUM_TRIPLES.clear()
+        _SUM_TRIPLES[(shape, axes)] = found
+    return found
 
 
 def contract(a: TensorAlgebra, b: TensorAlgebra, out_index, a_index, b_index, out_shape):

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.tensor import TensorAlgebra, _as_shape, _check_triples, _coef_array, _exact_scalar, _reshape_target
+from convsym.exact.tensor import (
+    TensorAlgebra,
+    _as_shape,
+    _check_triples_top,
+    _coef_array,
+    _exact_scalar,
+    _reshape_target,
+)
 
 __all__ = ["TraceTensor"]
 
@@ -42,9 +49,10 @@ class _Graph:
         return TraceTensor(self, len(self.kinds) - 1, shape)
 
 
-def _small_ints(index: np.ndarray) -> np.ndarray:
-    """int32 when the values fit (halves the memory of the large triple arrays)."""
-    if index.size and int(index.max()) < 2**31:
+def _small_ints(index: np.ndarray, top: int | None = None) -> np.ndarray:
+    """int32 when the values fit (halves the memory of the large triple arrays); ``top`` is the
+    largest value when it is known already."""
+    if index.size and (int(index.max()) if top is None else top) < 2**31:
         return index.astype(np.int32)
     return index
 
@@ -96,11 +104,12 @@ class TraceTensor(TensorAlgebra):
     def contract(self, other, out_index, a_index, b_index, out_shape) -> TraceTensor:
         self._same_graph("contract", other)
         out_shape = _as_shape("contract", out_shape)
-        oi, ai, bi = _check_triples(
+        (oi, ai, bi), tops = _check_triples_top(
             "contract", out_index, a_index, b_index, math.prod(out_shape), self.size, other.size
         )
         return self._graph.add(
-            "contract", out_shape, self._node, other._node, _small_ints(oi), _small_ints(ai), _small_ints(bi)
+            "contract", out_shape, self._node, other._node,
+            *(_small_ints(index, top) for index, top in zip((oi, ai, bi), tops, strict=True)),
         )
 
     def __repr__(self) -> str:
