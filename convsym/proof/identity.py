@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import re
 import textwrap
@@ -45,6 +46,13 @@ def _in_order(values) -> list:
     return sorted(values, key=key)
 
 
+def _is_product(cases: Sequence[Mapping], keys: Sequence, values: Mapping[object, Sequence]) -> bool:
+    """Whether the cases are every combination of the values of their sizes (``values[k]``: the
+    distinct values of size ``k``): they are always some of them, so all of them exactly when
+    there are as many distinct cases as combinations (the product is never built)."""
+    return len({tuple(c[k] for k in keys) for c in cases}) == math.prod(len(values[k]) for k in keys)
+
+
 def family_latex(cases: Sequence[Mapping]) -> str:
     """:func:`family_text` as the book writes it: ``every $k_{1} \\in \\{1, \\dots, 3\\}$ (9 instances)``."""
     if not cases:
@@ -55,7 +63,6 @@ def family_latex(cases: Sequence[Mapping]) -> str:
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
     values = {k: _in_order({c[k] for c in cases}) for k in keys}
-    full = set(itertools.product(*(values[k] for k in keys)))
 
     def vals(vs):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
@@ -65,7 +72,7 @@ def family_latex(cases: Sequence[Mapping]) -> str:
 
     fixed = {k: values[k][0] for k in keys if len(values[k]) == 1}
     ranges = ", ".join(f"${S.size_name_latex(k)} \\in {vals(values[k])}$" for k in keys if len(values[k]) > 1)
-    if {tuple(c[k] for k in keys) for c in cases} == full:
+    if _is_product(cases, keys, values):
         text = f"every {ranges} ({len(cases)} instances)"
     else:
         text = f"{len(cases)} instances with {ranges}"
@@ -83,8 +90,6 @@ def family_text(cases: Sequence[Mapping]) -> str:
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
     values = {k: _in_order({c[k] for c in cases}) for k in keys}
-    product = {tuple(c[k] for k in keys) for c in cases}
-    full = set(itertools.product(*(values[k] for k in keys)))
 
     def vals(vs):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
@@ -94,7 +99,7 @@ def family_text(cases: Sequence[Mapping]) -> str:
 
     fixed = ", ".join(f"{k}={values[k][0]}" for k in keys if len(values[k]) == 1)
     varying = [k for k in keys if len(values[k]) > 1]
-    if product == full:
+    if _is_product(cases, keys, values):
         text = "every " + ", ".join(f"{k} in {vals(values[k])}" for k in varying)
         text += f" ({len(cases)} instances)"
     else:
