@@ -361,8 +361,12 @@ def _product_terms(ta: PolyTensor, tb: PolyTensor, oi, ai, bi, plan: _Coefficien
     entry, ia, ib, single_a, single_b, pairs = found
     total = len(entry)
 
+    once = total == pairs.size  # one term per triple: a repeat would copy
+
     def side(values: np.ndarray, index, single) -> np.ndarray:
-        return np.repeat(values[single], pairs, axis=0) if index is None else values[index]
+        if index is None:
+            return values[single] if once else np.repeat(values[single], pairs, axis=0)
+        return values[index]
 
     cols_a = [side(c, ia, single_a) for c in _columns(ta.mono)]
     cols_b = [side(c, ib, single_b) for c in _columns(tb.mono)]

@@ -328,7 +328,12 @@ def merge_kernels(
         w1_index = (m_ * cin + c_) * k1 + a
         w2_index = (o_ * mid + m_) * k2 + b
         full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
-        return tuple(np.broadcast_to(i, full).reshape(-1).copy() for i in (out_index, w1_index, w2_index))
+        made = []
+        for index in (out_index, w1_index, w2_index):
+            flat = np.empty(full, dtype=np.int64)  # filled in one pass (fresh memory, not a view)
+            flat[...] = index
+            made.append(flat.reshape(-1))
+        return tuple(made)
 
     out_index, w1_index, w2_index = remembered_triples(("merge_kernels", w1.shape, w2.shape, d1, step2), make)
     return contract(w1, w2, out_index, w1_index, w2_index, (out_c, cin, *spatial))
