@@ -139,7 +139,7 @@ def _check_triples_top(
         ("b_index", b_index, b_size),
     ):
         known = _KNOWN_RANGES.get(id(idx))
-        if known is not None and known[0] is idx and not idx.flags.writeable:
+        if known is not None and known[0] is idx and idx.ndim == 1 and not idx.flags.writeable:
             # a remembered index array (flat, int64, read-only): its range was measured once
             low, top = known[1], known[2]
             if idx.size and (low < 0 or top >= size):
@@ -173,12 +173,21 @@ def _check_triples_top(
 _KNOWN_RANGES: dict[int, tuple[np.ndarray, int, int]] = {}
 
 
+def _known_range(index: Any) -> tuple[int, int] | None:
+    """``(least, largest)`` of a remembered read-only index array (:func:`_remember_range`),
+    else None (the values must be scanned)."""
+    known = _KNOWN_RANGES.get(id(index))
+    if known is not None and known[0] is index and not index.flags.writeable:
+        return known[1], known[2]
+    return None
+
+
 def _remember_range(array: np.ndarray) -> None:
     """Make ``array`` read-only and remember its least and largest values, so that contractions
-    with it check its range without scanning it again (only flat int64 arrays: those are used as
-    they are)."""
+    and gathers with it check its range without scanning it again (only contiguous int64 arrays:
+    those are used as they are)."""
     array.flags.writeable = False
-    if array.ndim != 1 or array.dtype != np.int64:
+    if array.dtype != np.int64 or not array.flags.c_contiguous:
         return
     if len(_KNOWN_RANGES) >= 1 << 13:
         _KNOWN_RANGES.clear()
@@ -242,11 +251,7 @@ class TensorAlgebra:
         shape = _as_shape("broadcast_to", shape)
         if shape == self.shape:
             return self
-        try:
-            index = np.broadcast_to(self._flat_positions(), shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}") from None
-        return self.gather(index)
+        return self.gather(_broadcast_index(self.shape, shape))
 
     def __getitem__(self, key: Any) -> TensorAlgebra:
         """NumPy indexing (basic and integer-array) of the entries."""
@@ -318,6 +323,30 @@ class TensorAlgebra:
         out_shape, out_index, flat, zeros = _sum_triples(self.shape, axes)
         one = self.constant_like(np.array([1], dtype=object))
         return self.contract(one, out_index, flat, zeros, out_shape)
+
+
+#: the index arrays of :meth:`TensorAlgebra.broadcast_to` for small shapes, by ``(shape, target)``
+_BROADCASTS: dict[tuple, np.ndarray] = {}
+
+
+def _broadcast_index(shape: tuple[int, ...], target: tuple[int, ...]) -> np.ndarray:
+    """The flat positions of ``shape`` broadcast to ``target`` (NumPy's rule): for a small target,
+    a contiguous read-only array made once (a family repeats its shapes), else a broadcast view."""
+    found = _BROADCASTS.get((shape, target))
+    if found is not None:
+        return found
+    try:
+        index = np.broadcast_to(np.arange(math.prod(shape), dtype=np.int64).reshape(shape), target)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {shape} to {target}") from None
+    if index.size > 1 << 16:
+        return index
+    index = np.ascontiguousarray(index)
+    _remember_range(index)
+    if len(_BROADCASTS) >= 1024:
+        _BROADCASTS.clear()
+    _BROADCASTS[(shape, target)] = index
+    return index
 
 
 #: the index arrays of :meth:`TensorAlgebra.sum` for small shapes, by ``(shape, axes)``

@@ -14,6 +14,7 @@ from convsym.exact.tensor import (
     _check_triples_top,
     _coef_array,
     _exact_scalar,
+    _known_range,
     _reshape_target,
 )
 
@@ -83,6 +84,11 @@ class TraceTensor(TensorAlgebra):
         return TraceTensor(self._graph, self._node, _reshape_target("reshape", self.shape, target))
 
     def gather(self, flat_index: Any) -> TraceTensor:
+        known = _known_range(flat_index)
+        if known is not None:  # a remembered index array (contiguous, int64, read-only)
+            if flat_index.size and (known[0] < 0 or known[1] >= self.size):
+                raise ValueError(f"gather: indices must lie in [0, {self.size}) for shape {self.shape}")
+            return self._graph.add("gather", flat_index.shape, self._node, flat_index.reshape(-1))
         index = np.asarray(flat_index)
         if index.size and index.dtype.kind not in "iu":
             raise TypeError(f"gather: indices must be integers, got dtype {index.dtype}")
