@@ -421,15 +421,18 @@ def _stacked(pairs: Sequence[TracedPair]) -> tuple[PolyTensor, PolyTensor, np.nd
     var_offsets = np.cumsum([0] + [len(t.pool) for t in pairs[:-1]])
 
     def shifted(node: int, arg: int, by: int) -> np.ndarray:
-        return np.concatenate([t.graph.args[node][arg].astype(np.int64) + offsets[j, by]
-                               for j, t in enumerate(pairs)])
+        arrays = [t.graph.args[node][arg] for t in pairs]
+        out = np.concatenate(arrays).astype(np.int64, copy=False)
+        out += np.repeat(offsets[:, by], [a.size for a in arrays])
+        return out
 
     values: dict[int, PolyTensor] = {}
     for node in sorted(needed):
         kind, args = kinds[node], first.graph.args[node]
         n = int(sizes[:, node].sum())
         if kind == "var":
-            ids = np.concatenate([t.graph.args[node][0] + var_offsets[j] for j, t in enumerate(pairs)])
+            arrays = [t.graph.args[node][0] for t in pairs]
+            ids = np.concatenate(arrays) + np.repeat(var_offsets, [a.size for a in arrays])
             values[node] = PolyTensor((n,), np.arange(n, dtype=np.int64), ids.astype(np.int32).reshape(n, 1),
                                       np.ones(n, dtype=np.int64), None, canonical=True)
         elif kind == "const":

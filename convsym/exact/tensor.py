@@ -100,6 +100,8 @@ def _to_object(coef: np.ndarray) -> np.ndarray:
 
 
 def _as_shape(op: str, shape: Any) -> tuple[int, ...]:
+    if type(shape) is tuple and all(type(s) is int and s >= 0 for s in shape):
+        return shape  # already a shape (the common case)
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
@@ -115,7 +117,10 @@ def _reshape_target(op: str, shape: tuple[int, ...], new_shape: Any) -> tuple[in
     if isinstance(new_shape, int | np.integer):
         new_shape = (new_shape,)
     try:
-        return np.empty(shape, dtype=np.int8).reshape(tuple(int(s) for s in new_shape)).shape
+        target = tuple(int(s) for s in new_shape)
+        if all(s >= 0 for s in target) and math.prod(target) == math.prod(shape):
+            return target  # what NumPy gives for a shape with no -1 (the common case)
+        return np.empty(shape, dtype=np.int8).reshape(target).shape
     except ValueError:
         raise ValueError(f"{op}: cannot reshape shape {shape} into {tuple(new_shape)}") from None
 
