@@ -189,7 +189,7 @@ def _make_conv_triples(
         pos = stride[a] * i_ + dilation[a] * u_ - pads[a][0]
         valid = valid & (pos >= 0) & (pos < spatial[a])
         out_flat = out_flat + i_ * out_step
-        x_flat = x_flat + np.clip(pos, 0, None) * x_step
+        x_flat = x_flat + np.maximum(pos, 0) * x_step
         w_flat = w_flat + u_ * w_step
     full = np.broadcast_shapes(out_flat.shape, x_flat.shape, w_flat.shape, valid.shape)
     valid = np.broadcast_to(valid, full)
