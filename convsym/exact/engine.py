@@ -29,10 +29,29 @@ class _Engine:
         self.bounds = self._bounds()
         #: per node, the sum of its bounds (a bound on all its terms)
         self.totals = [int(b.sum()) for b in self.bounds]
-        self.degrees = self._degrees()
-        self.cacheable = [total <= cache_terms for total in self.totals]
+        self._cache_terms = cache_terms
+        # made when first asked for (a trace checked in a batch never evaluates with its engine)
+        self._degrees_made: list[int] | None = None
+        self._cacheable: list[bool] | None = None
+        self._kept_out: list[int] = []  # roots kept out of the cache before it was made
         self.cache: dict[int, PolyTensor] = {}
         self.spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def degrees(self) -> list[int]:
+        """Per node, an upper bound on the degree of its terms."""
+        if self._degrees_made is None:
+            self._degrees_made = self._degrees()
+        return self._degrees_made
+
+    @property
+    def cacheable(self) -> list[bool]:
+        """Per node, whether it is computed whole once and shared by every block."""
+        if self._cacheable is None:
+            self._cacheable = [total <= self._cache_terms for total in self.totals]
+            for root in self._kept_out:
+                self._keep_out(root)
+        return self._cacheable
 
     def _bounds(self) -> list[np.ndarray]:
         """Per node, an upper bound on the number of terms of each entry (int64)."""
@@ -67,6 +86,12 @@ class _Engine:
     def keep_out_of_cache(self, root: int) -> None:
         """Never cache ``root`` nor the sums, scalings and contractions right under it: they are
         made block by block as raw terms (each block needs its own entries of them only)."""
+        if self._cacheable is None:
+            self._kept_out.append(root)  # applied when the cacheable nodes are first asked for
+        else:
+            self._keep_out(root)
+
+    def _keep_out(self, root: int) -> None:
         g, stack = self.graph, [root]
         while stack:
             node = stack.pop()
