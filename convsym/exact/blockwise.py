@@ -436,8 +436,9 @@ def _stacked(pairs: Sequence[TracedPair]) -> tuple[PolyTensor, PolyTensor, np.nd
             values[node] = PolyTensor((n,), np.arange(n, dtype=np.int64), ids.astype(np.int32).reshape(n, 1),
                                       np.ones(n, dtype=np.int64), None, canonical=True)
         elif kind == "const":
-            values[node] = PolyTensor.constant(np.concatenate([np.asarray(t.graph.args[node][0], dtype=object)
-                                                               for t in pairs]))
+            # the instances' exact coefficient arrays joined (int64 when every one is: those hold
+            # ints below 2**62, which PolyTensor.constant takes as they are)
+            values[node] = PolyTensor.constant(np.concatenate([t.graph.args[node][0] for t in pairs]))
         elif kind == "gather":
             values[node] = values[args[0]].gather(shifted(node, 1, args[0]))
         elif kind == "add":

@@ -336,13 +336,14 @@ class Identity(Theorem):
         step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
                     "the two sides differ", rf"{witness.lhs} \ne "
                     rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
-        return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
+        return {**statement, "verdict": "refuted", "witness": witness,
+                "instances": tuple(_instance_line(*d) for d in done),
                 "steps": (step,), "sizes": _fmt_sizes(sz)}
 
     def _run(self) -> dict:
         from convsym.exact import blockwise
 
-        done: list[str] = []
+        done: list[tuple[Mapping, int]] = []  # per proved instance: its sizes, the most terms of an entry
         statement = {"statement_text": self.statement_text(),
                      # the builders' names when they have them (no formula: the statement is in words)
                      "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
@@ -368,7 +369,7 @@ class Identity(Theorem):
                 raise ProofError(f"at {_fmt_sizes(sz)} the random pre-check saw a difference the exact check did not")
             if not check.equal:
                 return self._refuted(sz, shapes, check, statement, done)
-            done.append(_instance_line(sz, check.terms_per_entry.max))
+            done.append((sz, check.terms_per_entry.max))
             return None
 
         # First every instance is traced, in the family's order, and the small ones are checked in
@@ -440,7 +441,7 @@ class Identity(Theorem):
                 raise exc
             state = status[i]
             if isinstance(state, tuple):
-                done.append(_instance_line(sz, state[1]))
+                done.append((sz, state[1]))
                 continue
             refuted = alone(sz, shapes_of[i], kept.pop(i, None))
             if refuted is not None:
@@ -454,9 +455,13 @@ class Identity(Theorem):
                     evidence,
                     checked_by=(family_latex(self.cases) if len(self.cases) > 1 else
                                 f"one instance: {family_latex(self.cases)}" if self.cases[0] else "one instance",))
+        # the record keeps the first three and the last two instances (only those are written out)
         if len(done) > 6:
-            done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
-        return {**statement, "verdict": "proved", "instances": tuple(done), "steps": (step,)}
+            lines = ([_instance_line(*d) for d in done[:3]] + [f"... {len(done) - 5} more instances, all identical ..."]
+                     + [_instance_line(*d) for d in done[-2:]])
+        else:
+            lines = [_instance_line(*d) for d in done]
+        return {**statement, "verdict": "proved", "instances": tuple(lines), "steps": (step,)}
 
     def check_source_for(self, verdict: Verdict) -> str:
         """The emitted numeric check: ``check_source``, plus the witness re-test for a refutation."""
