@@ -28,7 +28,7 @@ class _Engine:
         self.graph, self.pool = graph, pool
         self.bounds = self._bounds()
         #: per node, the sum of its bounds (a bound on all its terms)
-        self.totals = [int(b.sum()) for b in self.bounds]
+        self.totals = [int(np.add.reduce(b)) for b in self.bounds]
         self._cache_terms = cache_terms
         # made when first asked for (a trace checked in a batch never evaluates with its engine)
         self._degrees_made: list[int] | None = None
