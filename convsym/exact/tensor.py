@@ -277,7 +277,7 @@ class TensorAlgebra:
 
     def _broadcast_pair(self, op: str, other: TensorAlgebra):
         try:
-            shape = np.broadcast_shapes(self.shape, other.shape)
+            shape = _broadcast_shapes(self.shape, other.shape)
         except ValueError:
             raise ValueError(
                 f"{op}: shapes {self.shape} and {other.shape} do not broadcast"
@@ -328,6 +328,21 @@ class TensorAlgebra:
         out_shape, out_index, flat, zeros = _sum_triples(self.shape, axes)
         one = self.constant_like(np.array([1], dtype=object))
         return self.contract(one, out_index, flat, zeros, out_shape)
+
+
+def _broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """``numpy.broadcast_shapes(a, b)`` of two shapes (tuples of ints), without NumPy's arrays:
+    aligned on the right, each pair of sizes equal or one of them 1; ValueError otherwise."""
+    if a == b:
+        return a
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for p, q in zip(a, b, strict=True):
+        if p != q and p != 1 and q != 1:
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(q if p == 1 else p)
+    return tuple(out)
 
 
 #: the index arrays of :meth:`TensorAlgebra.broadcast_to` for small shapes, by ``(shape, target)``
