@@ -116,8 +116,10 @@ def _as_shape(op: str, shape: Any) -> tuple[int, ...]:
 def _reshape_target(op: str, shape: tuple[int, ...], new_shape: Any) -> tuple[int, ...]:
     if isinstance(new_shape, int | np.integer):
         new_shape = (new_shape,)
+    if type(new_shape) is tuple and new_shape == shape:
+        return shape
     try:
-        target = tuple(int(s) for s in new_shape)
+        target = tuple(map(int, new_shape))
         if all(s >= 0 for s in target) and math.prod(target) == math.prod(shape):
             return target  # what NumPy gives for a shape with no -1 (the common case)
         return np.empty(shape, dtype=np.int8).reshape(target).shape

@@ -52,10 +52,26 @@ class _Graph:
 
 def _small_ints(index: np.ndarray, top: int | None = None) -> np.ndarray:
     """int32 when the values fit (halves the memory of the large triple arrays); ``top`` is the
-    largest value when it is known already."""
-    if index.size and (int(index.max()) if top is None else top) < 2**31:
-        return index.astype(np.int32)
-    return index
+    largest value when it is known already.  A remembered read-only index array (the triples of
+    a layer shape) gets one shared read-only int32 copy, made the first time."""
+    if not (index.size and (int(index.max()) if top is None else top) < 2**31):
+        return index
+    remembered = _known_range(index) is not None
+    if remembered:
+        found = _SMALL_COPIES.get(id(index))
+        if found is not None and found[0] is index:
+            return found[1]
+    small = index.astype(np.int32)
+    if remembered:
+        small.flags.writeable = False
+        if len(_SMALL_COPIES) >= 1 << 13:
+            _SMALL_COPIES.clear()
+        _SMALL_COPIES[id(index)] = (index, small)  # holds the array: its id is not reused meanwhile
+    return small
+
+
+#: the int32 copies of remembered index arrays, by the array's ``id``
+_SMALL_COPIES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 class TraceTensor(TensorAlgebra):
