@@ -5,7 +5,6 @@ Section 6 of the equivalences chapter (see ``_chapters.py``).
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import sympy
@@ -65,23 +64,40 @@ split_polynomial = General(
 )
 
 
-@functools.cache
-def _coefficients(k1_: int, k2_: int) -> tuple:
-    """The coefficients of ``(sum_a u_a z^a)(sum_b v_b z^b)`` for lengths ``k1_, k2_``, as z3 terms
-    (the same for every kernel of that length: built once)."""
-    p = [z3.Real(f"u{q}") for q in range(k1_)]
-    q_ = [z3.Real(f"v{q}") for q in range(k2_)]
-    return tuple(z3.Sum([p[aa_] * q_[tt - aa_] for aa_ in range(k1_) if 0 <= tt - aa_ < k2_] + [z3.RealVal(0)])
-                 for tt in range(k1_ + k2_ - 1))
+_SPLIT_SIDES: dict[tuple[int, int], list] = {}
+
+
+def _split_sides(K, k1_):
+    """The left sides of the coefficient equations of a split of a length-``K`` kernel into lengths
+    ``k1_`` and ``K - k1_ + 1`` (z3 terms in the entries ``u``, ``v`` of the factors), made once
+    per pair of lengths: only the right sides, the kernel's entries, change from kernel to kernel."""
+    sides = _SPLIT_SIDES.get((K, k1_))
+    if sides is None:
+        k2_ = K - k1_ + 1
+        p = [z3.Real(f"u{q}") for q in range(k1_)]
+        q_ = [z3.Real(f"v{q}") for q in range(k2_)]
+        sides = _SPLIT_SIDES[(K, k1_)] = [
+            z3.Sum([p[aa_] * q_[tt - aa_] for aa_ in range(k1_) if 0 <= tt - aa_ < k2_] + [z3.RealVal(0)])
+            for tt in range(K)]
+    return sides
 
 
 def _z3_splits(w, k1_):
-    k2_ = len(w) - k1_ + 1
+    equations = [side == z3.RealVal(str(w[tt])) for tt, side in enumerate(_split_sides(len(w), k1_))]
     # nlsat, z3's complete decision procedure for polynomial real arithmetic, run directly (the
-    # default solver reaches the same answers after trying its general strategies first)
+    # default solver reaches the same answers after trying its general strategies first); the
+    # tactic is applied to the equations as they are (no solver around it): it decides them when
+    # it leaves no goal (satisfiable) or the goal False (unsatisfiable)
+    goal = z3.Goal()
+    goal.add(*equations)
+    decided = z3.Then("simplify", "nlsat")(goal)
+    if len(decided) == 1 and len(decided[0]) == 0:
+        return True
+    if len(decided) == 1 and decided[0].inconsistent():
+        return False
+    # anything else is decided by the solver made of the same tactic
     solver = z3.Then("simplify", "nlsat").solver()
-    for tt, coefficient in enumerate(_coefficients(k1_, k2_)):
-        solver.add(coefficient == z3.RealVal(str(w[tt])))
+    solver.add(*equations)
     res = solver.check()
     if res == z3.unknown:
         raise ProofError(f"z3 could not decide the split of {w}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sympy import IndexedBase
 
+from convsym.exact.ops import remembered_triples
 from convsym.exact.tensor import contract
 from convsym.proof import (
     Distribute,
@@ -243,19 +244,24 @@ def expand_groups(w, g):
     if g == 1:
         return w
     O, Cg = w.shape[0], w.shape[1]
-    Og = O // g
-    rows, cols = [], []
-    for o in range(O):
-        for c in range(Cg):
-            rows.append(o * (Cg * g) + (o // Og) * Cg + c)
-            cols.append(o * Cg + c)
     k = w.shape[2:]
     kk = int(np.prod(k))
-    dense_idx = (np.array(rows)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
-    src_idx = (np.array(cols)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
+
+    def make():
+        Og = O // g
+        rows, cols = [], []
+        for o in range(O):
+            for c in range(Cg):
+                rows.append(o * (Cg * g) + (o // Og) * Cg + c)
+                cols.append(o * Cg + c)
+        dense_idx = (np.array(rows)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
+        src_idx = (np.array(cols)[:, None] * kk + np.arange(kk)[None, :]).reshape(-1)
+        return dense_idx, src_idx, np.zeros_like(dense_idx)
+
+    # the index arrays depend on the shapes only: made once per shape (read-only)
+    dense_idx, src_idx, zeros = remembered_triples(("expand_groups", O, Cg, g, kk), make)
     one = w.constant_like(np.ones((1,), dtype=np.int64))
-    return contract(w.reshape((O * Cg * kk,)), one, dense_idx, src_idx,
-                    np.zeros_like(dense_idx), (O, Cg * g) + tuple(k))
+    return contract(w.reshape((O * Cg * kk,)), one, dense_idx, src_idx, zeros, (O, Cg * g) + tuple(k))
 
 
 exact_2d = Identity(

@@ -194,7 +194,7 @@ def _precheck_pays(engine: _Engine, trials: int) -> bool:
     """
     g = engine.graph
     triples = sum(int(args[2].size) for kind, args in zip(g.kinds, g.args, strict=True) if kind == "contract")
-    pairs = sum(int(b.sum()) for kind, b in zip(g.kinds, engine.bounds, strict=True) if kind == "contract")
+    pairs = sum(total for kind, total in zip(g.kinds, engine.totals, strict=True) if kind == "contract")
     ops = len(g.kinds)
     zippel = trials * (90 * ops + 0.063 * triples)
     exact = 300 * ops + 0.175 * pairs
@@ -376,7 +376,7 @@ def trace_bytes(traced: TracedPair) -> int:
 
 def batch_cost(traced: TracedPair) -> int:
     """A bound on the terms of every node of ``traced`` together (what a batch holds)."""
-    return int(sum(int(b.sum()) for b in traced.engine.bounds))
+    return int(sum(traced.engine.totals))
 
 
 @dataclass(frozen=True)
@@ -421,20 +421,24 @@ def _stacked(pairs: Sequence[TracedPair]) -> tuple[PolyTensor, PolyTensor, np.nd
     var_offsets = np.cumsum([0] + [len(t.pool) for t in pairs[:-1]])
 
     def shifted(node: int, arg: int, by: int) -> np.ndarray:
-        return np.concatenate([t.graph.args[node][arg].astype(np.int64) + offsets[j, by]
-                               for j, t in enumerate(pairs)])
+        arrays = [t.graph.args[node][arg] for t in pairs]
+        out = np.concatenate(arrays).astype(np.int64, copy=False)
+        out += np.repeat(offsets[:, by], [a.size for a in arrays])
+        return out
 
     values: dict[int, PolyTensor] = {}
     for node in sorted(needed):
         kind, args = kinds[node], first.graph.args[node]
         n = int(sizes[:, node].sum())
         if kind == "var":
-            ids = np.concatenate([t.graph.args[node][0] + var_offsets[j] for j, t in enumerate(pairs)])
+            arrays = [t.graph.args[node][0] for t in pairs]
+            ids = np.concatenate(arrays) + np.repeat(var_offsets, [a.size for a in arrays])
             values[node] = PolyTensor((n,), np.arange(n, dtype=np.int64), ids.astype(np.int32).reshape(n, 1),
                                       np.ones(n, dtype=np.int64), None, canonical=True)
         elif kind == "const":
-            values[node] = PolyTensor.constant(np.concatenate([np.asarray(t.graph.args[node][0], dtype=object)
-                                                               for t in pairs]))
+            # the instances' exact coefficient arrays joined (int64 when every one is: those hold
+            # ints below 2**62, which PolyTensor.constant takes as they are)
+            values[node] = PolyTensor.constant(np.concatenate([t.graph.args[node][0] for t in pairs]))
         elif kind == "gather":
             values[node] = values[args[0]].gather(shifted(node, 1, args[0]))
         elif kind == "add":

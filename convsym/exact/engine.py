@@ -27,35 +27,71 @@ class _Engine:
     def __init__(self, graph: _Graph, pool: VariablePool, cache_terms: int) -> None:
         self.graph, self.pool = graph, pool
         self.bounds = self._bounds()
-        self.degrees = self._degrees()
-        self.cacheable = [int(b.sum()) <= cache_terms for b in self.bounds]
+        #: per node, the sum of its bounds (a bound on all its terms)
+        self.totals = [int(np.add.reduce(b)) for b in self.bounds]
+        self._cache_terms = cache_terms
+        # made when first asked for (a trace checked in a batch never evaluates with its engine)
+        self._degrees_made: list[int] | None = None
+        self._cacheable: list[bool] | None = None
+        self._kept_out: list[int] = []  # roots kept out of the cache before it was made
         self.cache: dict[int, PolyTensor] = {}
         self.spans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def degrees(self) -> list[int]:
+        """Per node, an upper bound on the degree of its terms."""
+        if self._degrees_made is None:
+            self._degrees_made = self._degrees()
+        return self._degrees_made
+
+    @property
+    def cacheable(self) -> list[bool]:
+        """Per node, whether it is computed whole once and shared by every block."""
+        if self._cacheable is None:
+            self._cacheable = [total <= self._cache_terms for total in self.totals]
+            for root in self._kept_out:
+                self._keep_out(root)
+        return self._cacheable
 
     def _bounds(self) -> list[np.ndarray]:
         """Per node, an upper bound on the number of terms of each entry (int64)."""
         g, out = self.graph, []
+        ones: list[bool] = []  # per node, whether every entry's bound is 1 (a tensor of variables)
         for kind, size, args in zip(g.kinds, g.sizes, g.args, strict=True):
+            one = False
             if kind == "var":
-                bound = np.ones(size, dtype=np.int64)
+                bound, one = np.ones(size, dtype=np.int64), True
             elif kind == "const":
                 bound = (args[0] != 0).astype(np.int64)
             elif kind == "gather":
-                bound = out[args[0]][args[1]]
+                bound, one = out[args[0]][args[1]], ones[args[0]]
             elif kind == "add":
                 bound = out[args[0]] + out[args[1]]
             elif kind == "scale":
-                bound = out[args[0]] if args[1] != 0 else np.zeros(size, dtype=np.int64)
+                if args[1] != 0:
+                    bound, one = out[args[0]], ones[args[0]]
+                else:
+                    bound = np.zeros(size, dtype=np.int64)
             else:  # contract
                 a, b, oi, ai, bi = args
-                pairs = out[a][ai] * out[b][bi]
-                bound = np.bincount(oi, weights=pairs, minlength=size).astype(np.int64)
+                if ones[a] and ones[b]:  # one term per triple: the count of the triples of each entry
+                    bound = np.bincount(oi, minlength=size).astype(np.int64, copy=False)
+                else:
+                    pairs = out[a][ai] if ones[b] else out[b][bi] if ones[a] else out[a][ai] * out[b][bi]
+                    bound = np.bincount(oi, weights=pairs, minlength=size).astype(np.int64)
             out.append(bound)
+            ones.append(one)
         return out
 
     def keep_out_of_cache(self, root: int) -> None:
         """Never cache ``root`` nor the sums, scalings and contractions right under it: they are
         made block by block as raw terms (each block needs its own entries of them only)."""
+        if self._cacheable is None:
+            self._kept_out.append(root)  # applied when the cacheable nodes are first asked for
+        else:
+            self._keep_out(root)
+
+    def _keep_out(self, root: int) -> None:
         g, stack = self.graph, [root]
         while stack:
             node = stack.pop()
@@ -350,8 +386,12 @@ def _product_terms(ta: PolyTensor, tb: PolyTensor, oi, ai, bi, plan: _Coefficien
     entry, ia, ib, single_a, single_b, pairs = found
     total = len(entry)
 
+    once = total == pairs.size  # one term per triple: a repeat would copy
+
     def side(values: np.ndarray, index, single) -> np.ndarray:
-        return np.repeat(values[single], pairs, axis=0) if index is None else values[index]
+        if index is None:
+            return values[single] if once else np.repeat(values[single], pairs, axis=0)
+        return values[index]
 
     cols_a = [side(c, ia, single_a) for c in _columns(ta.mono)]
     cols_b = [side(c, ib, single_b) for c in _columns(tb.mono)]

@@ -303,29 +303,34 @@ def product_indices(a_ptr: np.ndarray, b_ptr: np.ndarray, oi, ai, bi):
     (a tensor of variables, say), that side's term is a plain repeat per triple: its index is
     None and ``single_*`` holds the one term of each triple instead (no gather needed).
     """
-    na = a_ptr[ai + 1] - a_ptr[ai]
-    nb = b_ptr[bi + 1] - b_ptr[bi]
+    a_lo, b_lo = a_ptr[ai], b_ptr[bi]  # where each triple's factors' terms start
+    na = a_ptr[ai + 1] - a_lo
+    nb = b_ptr[bi + 1] - b_lo
     pairs = na * nb
     total = int(pairs.sum())
     if total == 0:
         return None
     if int(pairs.min()) == 0:  # triples with an empty factor make no term
         keep = pairs > 0
-        oi, ai, bi, na, nb, pairs = oi[keep], ai[keep], bi[keep], na[keep], nb[keep], pairs[keep]
-    first = np.cumsum(pairs) - pairs  # where the terms of triple k start
+        oi, a_lo, b_lo, na, nb, pairs = oi[keep], a_lo[keep], b_lo[keep], na[keep], nb[keep], pairs[keep]
     ia = ib = single_a = single_b = None
+    if total == pairs.size:
+        # every triple makes one term (each makes at least one), so each side has one term per
+        # entry: the terms are the triples themselves, in order (what the repeats below give)
+        return oi.copy(), a_lo, None, None, b_lo, pairs
+    first = np.cumsum(pairs) - pairs  # where the terms of triple k start
     if int(nb.max()) == 1:
-        ia = np.repeat(a_ptr[ai] - first, pairs)
+        ia = np.repeat(a_lo - first, pairs)
         ia += np.arange(total, dtype=np.int64)
-        single_b = b_ptr[bi]
+        single_b = b_lo
     elif int(na.max()) == 1:
-        ib = np.repeat(b_ptr[bi] - first, pairs)
+        ib = np.repeat(b_lo - first, pairs)
         ib += np.arange(total, dtype=np.int64)
-        single_a = a_ptr[ai]
+        single_a = a_lo
     else:
         local = np.arange(total, dtype=np.int64) - np.repeat(first, pairs)
         q, r = np.divmod(local, np.repeat(nb, pairs))
         del local
-        ia = np.repeat(a_ptr[ai], pairs) + q
-        ib = np.repeat(b_ptr[bi], pairs) + r
+        ia = np.repeat(a_lo, pairs) + q
+        ib = np.repeat(b_lo, pairs) + r
     return np.repeat(oi, pairs), ia, ib, single_a, single_b, pairs

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.tensor import TensorAlgebra, contract
+from convsym.exact.tensor import TensorAlgebra, _remember_range, contract
 from convsym.spec import int_tuple, padding_pairs
 
 __all__ = [
@@ -141,6 +141,8 @@ def remembered_triples(key: tuple, make: Any) -> tuple[np.ndarray, ...]:
             if len(_TRIPLE_CACHE) >= 1024:
                 _TRIPLE_CACHE.clear()
             _TRIPLE_CACHE[key] = found
+            for array in found:
+                _remember_range(array)
     return found
 
 
@@ -187,7 +189,7 @@ def _make_conv_triples(
         pos = stride[a] * i_ + dilation[a] * u_ - pads[a][0]
         valid = valid & (pos >= 0) & (pos < spatial[a])
         out_flat = out_flat + i_ * out_step
-        x_flat = x_flat + np.clip(pos, 0, None) * x_step
+        x_flat = x_flat + np.maximum(pos, 0) * x_step
         w_flat = w_flat + u_ * w_step
     full = np.broadcast_shapes(out_flat.shape, x_flat.shape, w_flat.shape, valid.shape)
     valid = np.broadcast_to(valid, full)
@@ -326,7 +328,12 @@ def merge_kernels(
         w1_index = (m_ * cin + c_) * k1 + a
         w2_index = (o_ * mid + m_) * k2 + b
         full = np.broadcast_shapes(out_index.shape, w1_index.shape, w2_index.shape)
-        return tuple(np.broadcast_to(i, full).reshape(-1).copy() for i in (out_index, w1_index, w2_index))
+        made = []
+        for index in (out_index, w1_index, w2_index):
+            flat = np.empty(full, dtype=np.int64)  # filled in one pass (fresh memory, not a view)
+            flat[...] = index
+            made.append(flat.reshape(-1))
+        return tuple(made)
 
     out_index, w1_index, w2_index = remembered_triples(("merge_kernels", w1.shape, w2.shape, d1, step2), make)
     return contract(w1, w2, out_index, w1_index, w2_index, (out_c, cin, *spatial))
@@ -352,11 +359,13 @@ def matmul(a: TensorAlgebra, b: TensorAlgebra) -> TensorAlgebra:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not (I, K) and (K, J) or (K,)")
     rows, inner = a.shape
     cols = b.shape[1] if b.ndim == 2 else 1
-    i_, k_, j_ = np.meshgrid(np.arange(rows), np.arange(inner), np.arange(cols), indexing="ij")
-    out = contract(
-        a, b, (i_ * cols + j_).reshape(-1), (i_ * inner + k_).reshape(-1),
-        (k_ * cols + j_).reshape(-1), (rows, cols),
-    )
+
+    def make():
+        i_, k_, j_ = np.meshgrid(np.arange(rows), np.arange(inner), np.arange(cols), indexing="ij")
+        return (i_ * cols + j_).reshape(-1), (i_ * inner + k_).reshape(-1), (k_ * cols + j_).reshape(-1)
+
+    out_index, a_index, b_index = remembered_triples(("matmul", rows, inner, cols), make)
+    out = contract(a, b, out_index, a_index, b_index, (rows, cols))
     return out if b.ndim == 2 else out.reshape((rows,))
 
 

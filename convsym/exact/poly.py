@@ -337,13 +337,17 @@ class PolyTensor(TensorAlgebra):
         entry, ia, ib, single_a, single_b, pairs = found
         total = len(entry)
 
+        once = total == pairs.size  # one term per triple: a repeat would copy
+
         def side(columns: list[np.ndarray], index, single) -> list[np.ndarray]:
             if index is None:
-                return [np.repeat(c[single], pairs) for c in columns]
+                return [c[single] if once else np.repeat(c[single], pairs) for c in columns]
             return [c[index] for c in columns]
 
         def side_coef(coef: np.ndarray, index, single) -> np.ndarray:
-            return np.repeat(coef[single], pairs) if index is None else coef[index]
+            if index is None:
+                return coef[single] if once else np.repeat(coef[single], pairs)
+            return coef[index]
 
         cols_a = side(_columns(self.mono), ia, single_a if ia is None else None)
         cols_b = side(_columns(other.mono), ib, single_b if ib is None else None)

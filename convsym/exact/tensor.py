@@ -100,6 +100,8 @@ def _to_object(coef: np.ndarray) -> np.ndarray:
 
 
 def _as_shape(op: str, shape: Any) -> tuple[int, ...]:
+    if type(shape) is tuple and all(type(s) is int and s >= 0 for s in shape):
+        return shape  # already a shape (the common case)
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
@@ -114,8 +116,13 @@ def _as_shape(op: str, shape: Any) -> tuple[int, ...]:
 def _reshape_target(op: str, shape: tuple[int, ...], new_shape: Any) -> tuple[int, ...]:
     if isinstance(new_shape, int | np.integer):
         new_shape = (new_shape,)
+    if type(new_shape) is tuple and new_shape == shape:
+        return shape
     try:
-        return np.empty(shape, dtype=np.int8).reshape(tuple(int(s) for s in new_shape)).shape
+        target = tuple(map(int, new_shape))
+        if all(s >= 0 for s in target) and math.prod(target) == math.prod(shape):
+            return target  # what NumPy gives for a shape with no -1 (the common case)
+        return np.empty(shape, dtype=np.int8).reshape(target).shape
     except ValueError:
         raise ValueError(f"{op}: cannot reshape shape {shape} into {tuple(new_shape)}") from None
 
@@ -124,30 +131,75 @@ def _check_triples(
     op: str, out_index: Any, a_index: Any, b_index: Any, out_size: int, a_size: int, b_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate contraction triples: three flat int arrays of one length, each in range."""
-    arrays = []
+    arrays, _ = _check_triples_top(op, out_index, a_index, b_index, out_size, a_size, b_size)
+    return arrays
+
+
+def _check_triples_top(
+    op: str, out_index: Any, a_index: Any, b_index: Any, out_size: int, a_size: int, b_size: int
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, int, int]]:
+    """:func:`_check_triples`, with the largest value of each array (-1 when it is empty)."""
+    arrays, tops = [], []
     for label, idx, size in (
         ("out_index", out_index, out_size),
         ("a_index", a_index, a_size),
         ("b_index", b_index, b_size),
     ):
+        known = _KNOWN_RANGES.get(id(idx))
+        if known is not None and known[0] is idx and idx.ndim == 1 and not idx.flags.writeable:
+            # a remembered index array (flat, int64, read-only): its range was measured once
+            low, top = known[1], known[2]
+            if idx.size and (low < 0 or top >= size):
+                raise ValueError(f"{op}: {label} must lie in [0, {size}), got values in [{low}, {top}]")
+            arrays.append(idx)
+            tops.append(top)
+            continue
         arr = np.asarray(idx)
         if arr.size == 0:
             arr = arr.astype(np.int64)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"{op}: {label} must hold integers, got dtype {arr.dtype}")
         arr = arr.reshape(-1).astype(np.int64, copy=False)
-        if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):
-            raise ValueError(
-                f"{op}: {label} must lie in [0, {size}), got values in "
-                f"[{int(arr.min())}, {int(arr.max())}]"
-            )
+        top = -1
+        if arr.size:
+            low, top = int(arr.min()), int(arr.max())
+            if low < 0 or top >= size:
+                raise ValueError(f"{op}: {label} must lie in [0, {size}), got values in [{low}, {top}]")
         arrays.append(arr)
+        tops.append(top)
     if not arrays[0].size == arrays[1].size == arrays[2].size:
         raise ValueError(
             f"{op}: out_index, a_index and b_index must have one length, got "
             f"{arrays[0].size}, {arrays[1].size} and {arrays[2].size}"
         )
-    return arrays[0], arrays[1], arrays[2]
+    return (arrays[0], arrays[1], arrays[2]), (tops[0], tops[1], tops[2])
+
+
+#: the least and largest values of remembered read-only index arrays, by ``id`` (each entry
+#: holds its array, so that the id cannot be reused while it is here)
+_KNOWN_RANGES: dict[int, tuple[np.ndarray, int, int]] = {}
+
+
+def _known_range(index: Any) -> tuple[int, int] | None:
+    """``(least, largest)`` of a remembered read-only index array (:func:`_remember_range`),
+    else None (the values must be scanned)."""
+    known = _KNOWN_RANGES.get(id(index))
+    if known is not None and known[0] is index and not index.flags.writeable:
+        return known[1], known[2]
+    return None
+
+
+def _remember_range(array: np.ndarray) -> None:
+    """Make ``array`` read-only and remember its least and largest values, so that contractions
+    and gathers with it check its range without scanning it again (only contiguous int64 arrays:
+    those are used as they are)."""
+    array.flags.writeable = False
+    if array.dtype != np.int64 or not array.flags.c_contiguous:
+        return
+    if len(_KNOWN_RANGES) >= 1 << 13:
+        _KNOWN_RANGES.clear()
+    low, top = (int(array.min()), int(array.max())) if array.size else (0, -1)
+    _KNOWN_RANGES[id(array)] = (array, low, top)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,11 +258,7 @@ class TensorAlgebra:
         shape = _as_shape("broadcast_to", shape)
         if shape == self.shape:
             return self
-        try:
-            index = np.broadcast_to(self._flat_positions(), shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}") from None
-        return self.gather(index)
+        return self.gather(_broadcast_index(self.shape, shape))
 
     def __getitem__(self, key: Any) -> TensorAlgebra:
         """NumPy indexing (basic and integer-array) of the entries."""
@@ -231,7 +279,7 @@ class TensorAlgebra:
 
     def _broadcast_pair(self, op: str, other: TensorAlgebra):
         try:
-            shape = np.broadcast_shapes(self.shape, other.shape)
+            shape = _broadcast_shapes(self.shape, other.shape)
         except ValueError:
             raise ValueError(
                 f"{op}: shapes {self.shape} and {other.shape} do not broadcast"
@@ -279,15 +327,78 @@ class TensorAlgebra:
         if any(not -ndim <= int(a) < ndim for a in axes):
             raise ValueError(f"sum: axes {tuple(axes)} out of range for shape {self.shape}")
         axes = tuple(sorted({int(a) % ndim for a in axes}))
-        kept = [d for d in range(ndim) if d not in axes]
-        out_shape = tuple(self.shape[d] for d in kept)
-        grids = np.indices(self.shape, dtype=np.int64).reshape(ndim, -1)
-        out_index = np.ravel_multi_index(tuple(grids[d] for d in kept), out_shape) if kept else (
-            np.zeros(self.size, dtype=np.int64)
-        )
+        out_shape, out_index, flat, zeros = _sum_triples(self.shape, axes)
         one = self.constant_like(np.array([1], dtype=object))
-        flat = np.arange(self.size, dtype=np.int64)
-        return self.contract(one, out_index, flat, np.zeros_like(flat), out_shape)
+        return self.contract(one, out_index, flat, zeros, out_shape)
+
+
+def _broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """``numpy.broadcast_shapes(a, b)`` of two shapes (tuples of ints), without NumPy's arrays:
+    aligned on the right, each pair of sizes equal or one of them 1; ValueError otherwise."""
+    if a == b:
+        return a
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for p, q in zip(a, b, strict=True):
+        if p != q and p != 1 and q != 1:
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(q if p == 1 else p)
+    return tuple(out)
+
+
+#: the index arrays of :meth:`TensorAlgebra.broadcast_to` for small shapes, by ``(shape, target)``
+_BROADCASTS: dict[tuple, np.ndarray] = {}
+
+
+def _broadcast_index(shape: tuple[int, ...], target: tuple[int, ...]) -> np.ndarray:
+    """The flat positions of ``shape`` broadcast to ``target`` (NumPy's rule): for a small target,
+    a contiguous read-only array made once (a family repeats its shapes), else a broadcast view."""
+    found = _BROADCASTS.get((shape, target))
+    if found is not None:
+        return found
+    try:
+        index = np.broadcast_to(np.arange(math.prod(shape), dtype=np.int64).reshape(shape), target)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {shape} to {target}") from None
+    if index.size > 1 << 16:
+        return index
+    index = np.ascontiguousarray(index)
+    _remember_range(index)
+    if len(_BROADCASTS) >= 1024:
+        _BROADCASTS.clear()
+    _BROADCASTS[(shape, target)] = index
+    return index
+
+
+#: the index arrays of :meth:`TensorAlgebra.sum` for small shapes, by ``(shape, axes)``
+_SUM_TRIPLES: dict[tuple, tuple] = {}
+
+
+def _sum_triples(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple:
+    """``(out_shape, out_index, flat, zeros)`` of a sum of ``shape`` over ``axes`` (sorted, in
+    range): made once for a small shape and kept read-only (a family repeats its shapes)."""
+    found = _SUM_TRIPLES.get((shape, axes))
+    if found is not None:
+        return found
+    ndim, size = len(shape), math.prod(shape)
+    kept = [d for d in range(ndim) if d not in axes]
+    out_shape = tuple(shape[d] for d in kept)
+    grids = np.indices(shape, dtype=np.int64).reshape(ndim, -1)
+    out_index = np.ravel_multi_index(tuple(grids[d] for d in kept), out_shape) if kept else (
+        np.zeros(size, dtype=np.int64)
+    )
+    flat = np.arange(size, dtype=np.int64)
+    found = (out_shape, out_index, flat, np.zeros_like(flat))
+    for array in found[1:]:
+        array.flags.writeable = False
+    if size <= 1 << 16:
+        for array in found[1:]:
+            _remember_range(array)
+        if len(_SUM_TRIPLES) >= 1024:
+            _SUM_TRIPLES.clear()
+        _SUM_TRIPLES[(shape, axes)] = found
+    return found
 
 
 def contract(a: TensorAlgebra, b: TensorAlgebra, out_index, a_index, b_index, out_shape):

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from convsym.exact.tensor import TensorAlgebra, _as_shape, _check_triples, _coef_array, _exact_scalar, _reshape_target
+from convsym.exact.tensor import (
+    TensorAlgebra,
+    _as_shape,
+    _check_triples_top,
+    _coef_array,
+    _exact_scalar,
+    _known_range,
+    _reshape_target,
+)
 
 __all__ = ["TraceTensor"]
 
@@ -42,11 +50,28 @@ class _Graph:
         return TraceTensor(self, len(self.kinds) - 1, shape)
 
 
-def _small_ints(index: np.ndarray) -> np.ndarray:
-    """int32 when the values fit (halves the memory of the large triple arrays)."""
-    if index.size and int(index.max()) < 2**31:
-        return index.astype(np.int32)
-    return index
+def _small_ints(index: np.ndarray, top: int | None = None) -> np.ndarray:
+    """int32 when the values fit (halves the memory of the large triple arrays); ``top`` is the
+    largest value when it is known already.  A remembered read-only index array (the triples of
+    a layer shape) gets one shared read-only int32 copy, made the first time."""
+    if not (index.size and (int(index.max()) if top is None else top) < 2**31):
+        return index
+    remembered = _known_range(index) is not None
+    if remembered:
+        found = _SMALL_COPIES.get(id(index))
+        if found is not None and found[0] is index:
+            return found[1]
+    small = index.astype(np.int32)
+    if remembered:
+        small.flags.writeable = False
+        if len(_SMALL_COPIES) >= 1 << 13:
+            _SMALL_COPIES.clear()
+        _SMALL_COPIES[id(index)] = (index, small)  # holds the array: its id is not reused meanwhile
+    return small
+
+
+#: the int32 copies of remembered index arrays, by the array's ``id``
+_SMALL_COPIES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 class TraceTensor(TensorAlgebra):
@@ -75,6 +100,11 @@ class TraceTensor(TensorAlgebra):
         return TraceTensor(self._graph, self._node, _reshape_target("reshape", self.shape, target))
 
     def gather(self, flat_index: Any) -> TraceTensor:
+        known = _known_range(flat_index)
+        if known is not None:  # a remembered index array (contiguous, int64, read-only)
+            if flat_index.size and (known[0] < 0 or known[1] >= self.size):
+                raise ValueError(f"gather: indices must lie in [0, {self.size}) for shape {self.shape}")
+            return self._graph.add("gather", flat_index.shape, self._node, flat_index.reshape(-1))
         index = np.asarray(flat_index)
         if index.size and index.dtype.kind not in "iu":
             raise TypeError(f"gather: indices must be integers, got dtype {index.dtype}")
@@ -96,11 +126,12 @@ class TraceTensor(TensorAlgebra):
     def contract(self, other, out_index, a_index, b_index, out_shape) -> TraceTensor:
         self._same_graph("contract", other)
         out_shape = _as_shape("contract", out_shape)
-        oi, ai, bi = _check_triples(
+        (oi, ai, bi), tops = _check_triples_top(
             "contract", out_index, a_index, b_index, math.prod(out_shape), self.size, other.size
         )
         return self._graph.add(
-            "contract", out_shape, self._node, other._node, _small_ints(oi), _small_ints(ai), _small_ints(bi)
+            "contract", out_shape, self._node, other._node,
+            *(_small_ints(index, top) for index, top in zip((oi, ai, bi), tops, strict=True)),
         )
 
     def __repr__(self) -> str:

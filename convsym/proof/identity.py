@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import re
 import textwrap
@@ -45,6 +46,13 @@ def _in_order(values) -> list:
     return sorted(values, key=key)
 
 
+def _is_product(cases: Sequence[Mapping], keys: Sequence, values: Mapping[object, Sequence]) -> bool:
+    """Whether the cases are every combination of the values of their sizes (``values[k]``: the
+    distinct values of size ``k``): they are always some of them, so all of them exactly when
+    there are as many distinct cases as combinations (the product is never built)."""
+    return len({tuple(c[k] for k in keys) for c in cases}) == math.prod(len(values[k]) for k in keys)
+
+
 def family_latex(cases: Sequence[Mapping]) -> str:
     """:func:`family_text` as the book writes it: ``every $k_{1} \\in \\{1, \\dots, 3\\}$ (9 instances)``."""
     if not cases:
@@ -55,7 +63,6 @@ def family_latex(cases: Sequence[Mapping]) -> str:
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
     values = {k: _in_order({c[k] for c in cases}) for k in keys}
-    full = set(itertools.product(*(values[k] for k in keys)))
 
     def vals(vs):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
@@ -65,7 +72,7 @@ def family_latex(cases: Sequence[Mapping]) -> str:
 
     fixed = {k: values[k][0] for k in keys if len(values[k]) == 1}
     ranges = ", ".join(f"${S.size_name_latex(k)} \\in {vals(values[k])}$" for k in keys if len(values[k]) > 1)
-    if {tuple(c[k] for k in keys) for c in cases} == full:
+    if _is_product(cases, keys, values):
         text = f"every {ranges} ({len(cases)} instances)"
     else:
         text = f"{len(cases)} instances with {ranges}"
@@ -83,8 +90,6 @@ def family_text(cases: Sequence[Mapping]) -> str:
     if any(list(c) != keys for c in cases):
         return f"{len(cases)} instances"
     values = {k: _in_order({c[k] for c in cases}) for k in keys}
-    product = {tuple(c[k] for k in keys) for c in cases}
-    full = set(itertools.product(*(values[k] for k in keys)))
 
     def vals(vs):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in vs) and len(vs) > 2 and \
@@ -94,7 +99,7 @@ def family_text(cases: Sequence[Mapping]) -> str:
 
     fixed = ", ".join(f"{k}={values[k][0]}" for k in keys if len(values[k]) == 1)
     varying = [k for k in keys if len(values[k]) > 1]
-    if product == full:
+    if _is_product(cases, keys, values):
         text = "every " + ", ".join(f"{k} in {vals(values[k])}" for k in varying)
         text += f" ({len(cases)} instances)"
     else:
@@ -331,13 +336,14 @@ class Identity(Theorem):
         step = mint("exact polynomials", f"at {_sizes_latex(sz)} the two sides differ" if sz else
                     "the two sides differ", rf"{witness.lhs} \ne "
                     rf"{witness.rhs}", "exact-instance", checked_by=(witness.description,))
-        return {**statement, "verdict": "refuted", "witness": witness, "instances": tuple(done),
+        return {**statement, "verdict": "refuted", "witness": witness,
+                "instances": tuple(_instance_line(*d) for d in done),
                 "steps": (step,), "sizes": _fmt_sizes(sz)}
 
     def _run(self) -> dict:
         from convsym.exact import blockwise
 
-        done: list[str] = []
+        done: list[tuple[Mapping, int]] = []  # per proved instance: its sizes, the most terms of an entry
         statement = {"statement_text": self.statement_text(),
                      # the builders' names when they have them (no formula: the statement is in words)
                      "statement_latex": _builders_latex(self.lhs_fn, self.rhs_fn),
@@ -363,7 +369,7 @@ class Identity(Theorem):
                 raise ProofError(f"at {_fmt_sizes(sz)} the random pre-check saw a difference the exact check did not")
             if not check.equal:
                 return self._refuted(sz, shapes, check, statement, done)
-            done.append(_instance_line(sz, check.terms_per_entry.max))
+            done.append((sz, check.terms_per_entry.max))
             return None
 
         # First every instance is traced, in the family's order, and the small ones are checked in
@@ -435,7 +441,7 @@ class Identity(Theorem):
                 raise exc
             state = status[i]
             if isinstance(state, tuple):
-                done.append(_instance_line(sz, state[1]))
+                done.append((sz, state[1]))
                 continue
             refuted = alone(sz, shapes_of[i], kept.pop(i, None))
             if refuted is not None:
@@ -449,9 +455,13 @@ class Identity(Theorem):
                     evidence,
                     checked_by=(family_latex(self.cases) if len(self.cases) > 1 else
                                 f"one instance: {family_latex(self.cases)}" if self.cases[0] else "one instance",))
+        # the record keeps the first three and the last two instances (only those are written out)
         if len(done) > 6:
-            done = done[:3] + [f"... {len(done) - 5} more instances, all identical ..."] + done[-2:]
-        return {**statement, "verdict": "proved", "instances": tuple(done), "steps": (step,)}
+            lines = ([_instance_line(*d) for d in done[:3]] + [f"... {len(done) - 5} more instances, all identical ..."]
+                     + [_instance_line(*d) for d in done[-2:]])
+        else:
+            lines = [_instance_line(*d) for d in done]
+        return {**statement, "verdict": "proved", "instances": tuple(lines), "steps": (step,)}
 
     def check_source_for(self, verdict: Verdict) -> str:
         """The emitted numeric check: ``check_source``, plus the witness re-test for a refutation."""

@@ -10,6 +10,7 @@ when the two sides are builders (functions) that have no formula of their own.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -198,9 +199,9 @@ def family_quantifiers(cases: Sequence[Mapping]) -> list[tuple[str, str]]:
         return [(f"the {len(cases)} size assignments listed under the exact checks",
                  f"the {len(cases)} size assignments listed")]
     values = {k: sorted({c[k] for c in cases}, key=lambda v: (str(type(v)), v)) for k in keys}
-    import itertools
-
-    product = {tuple(c[k] for k in keys) for c in cases} == set(itertools.product(*(values[k] for k in keys)))
+    # the cases are always some of the combinations of the values: all of them exactly when there
+    # are as many distinct cases as combinations (the product is never built)
+    product = len({tuple(c[k] for k in keys) for c in cases}) == math.prod(len(values[k]) for k in keys)
     fixed = [k for k in keys if len(values[k]) == 1]
     varying = [k for k in keys if len(values[k]) > 1]
     out = []
