@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.skip_depthwise:
         depthwise_rows(max(args.repeat, 9))
-    print("whole `convsym prove --jobs 1`: not measured here (the proof kernel is being rewritten).")
+    print("whole `convsym prove --jobs 1`: python benchmarks/prove_time.py --plain "
+          "(against an older checkout: --root OLD --compare .)")
 
 
 if __name__ == "__main__":
