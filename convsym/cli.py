@@ -454,9 +454,24 @@ COMMANDS = {
 }
 
 
+#: the cyclic collector's first threshold for the program: proving allocates millions of small,
+#: short-lived SymPy objects and almost no cycles, so the default (700) spends about 6 % of a
+#: prove in some 850 collections that free nearly nothing; 20,000 makes it some 20
+GC_THRESHOLD = 20_000
+
+
+def _tune_gc() -> None:
+    import gc
+
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, second, third)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    if argv is None:  # the program itself (an in-process caller keeps its own collector settings)
+        _tune_gc()
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     args = parser().parse_args(argv)  # exits with status 2 on a usage error

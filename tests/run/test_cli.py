@@ -259,3 +259,19 @@ def test_unknown_name_suggests_the_closest_names(name, message):
     assert text.startswith("select: unknown theorem or family ") and message in text
     assert text.endswith("; `convsym list` shows all 13 names")
     assert "merge.exact-family-2d" not in text  # the names are suggested, not all listed
+
+
+def test_the_collector_is_tuned_for_the_program_only():
+    import gc
+    import io
+
+    from convsym import cli as _cli
+
+    before = gc.get_threshold()
+    try:
+        assert _cli.main(["list"], out=io.StringIO(), err=io.StringIO()) == 0
+        assert gc.get_threshold() == before  # an in-process caller keeps its settings
+        _cli._tune_gc()
+        assert gc.get_threshold() == (_cli.GC_THRESHOLD, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)
