@@ -36,13 +36,6 @@ from convsym.symbolic import decide
 from convsym.symbolic.printing import size_name_latex
 
 
-def _tex(e) -> str:
-    try:
-        return _tex_of(e)
-    except TypeError:  # not hashable
-        return sympy.latex(e)
-
-
 @functools.lru_cache(maxsize=4096, typed=True)
 def _tex_of(e) -> str:
     """``sympy.latex(e)``, kept: a step prints each side twice (shown and fact), and proofs repeat
@@ -50,18 +43,25 @@ def _tex_of(e) -> str:
     return sympy.latex(e)
 
 
-def _str(e) -> str:
-    """``sympy.sstr(e)``, kept like :func:`_tex_of` (the facts' text is printed while proving: the
-    statement lists them)."""
-    try:
-        return _str_of(e)
-    except TypeError:  # not hashable
-        return sympy.sstr(e)
-
-
 @functools.lru_cache(maxsize=4096, typed=True)
 def _str_of(e) -> str:
+    """``sympy.sstr(e)``, kept like :func:`_tex_of`."""
     return sympy.sstr(e)
+
+
+def _kept(kept: Callable[[object], str], printer: Callable[[object], str], e) -> str:
+    try:
+        return kept(e)
+    except TypeError:  # not hashable
+        return printer(e)
+
+
+def _tex(e) -> str:
+    return _kept(_tex_of, sympy.latex, e)
+
+
+def _str(e) -> str:
+    return _kept(_str_of, sympy.sstr, e)
 
 
 def _text_eq(lhs, rhs) -> str:
@@ -619,13 +619,9 @@ class _NotSmall(Exception):
     pass
 
 
-def _integer_terms(expr, indices):
-    """``(numer, denom)`` with ``expr == numer(point) / denom`` at integer ``point[index]``
-    (Python ints; ``denom`` a positive int), when ``expr`` is a polynomial in ``indices`` with
-    rational coefficients (a rational constant included); None otherwise."""
-    if expr.is_Rational:
-        p, q = int(expr.p), int(expr.q)
-        return (lambda point: p), q
+def _rational_coefficients(expr, indices):
+    """``[(exponents, Rational coefficient)]`` of ``expr`` as a polynomial in ``indices`` with
+    rational coefficients; None when it is not one (or has another symbol)."""
     if not indices or expr.free_symbols - set(indices):
         return None
     try:
@@ -634,7 +630,19 @@ def _integer_terms(expr, indices):
         return None
     if not (poly.domain.is_ZZ or poly.domain.is_QQ):
         return None
-    coeffs = [(monom, sympy.Rational(c)) for monom, c in poly.terms()]
+    return [(monom, sympy.Rational(c)) for monom, c in poly.terms()]
+
+
+def _integer_terms(expr, indices):
+    """``(numer, denom)`` with ``expr == numer(point) / denom`` at integer ``point[index]``
+    (Python ints; ``denom`` a positive int), when ``expr`` is a polynomial in ``indices`` with
+    rational coefficients (a rational constant included); None otherwise."""
+    if expr.is_Rational:
+        p, q = int(expr.p), int(expr.q)
+        return (lambda point: p), q
+    coeffs = _rational_coefficients(expr, indices)
+    if coeffs is None:
+        return None
     denom = 1
     for _, c in coeffs:
         denom = denom * int(c.q) // math.gcd(denom, int(c.q))
@@ -656,16 +664,10 @@ def _integer_terms(expr, indices):
 def _rational_terms(expr, indices):
     """``point -> expr`` at integer ``point[index]`` (SymPy Integers) as an exact SymPy Rational,
     when ``expr`` is a polynomial in ``indices`` with rational coefficients; None otherwise."""
-    if not indices or expr.free_symbols - set(indices):
+    coeffs = _rational_coefficients(expr, indices)
+    if coeffs is None:
         return None
-    try:
-        poly = sympy.Poly(expr, *indices)
-    except sympy.PolynomialError:
-        return None
-    if not (poly.domain.is_ZZ or poly.domain.is_QQ):
-        return None
-    terms = [(monom, Fraction(int(c.p), int(c.q))) for monom, c in
-             ((m, sympy.Rational(c)) for m, c in poly.terms())]
+    terms = [(monom, Fraction(int(c.p), int(c.q))) for monom, c in coeffs]
 
     def value(point) -> sympy.Rational:
         at = [int(point[i]) for i in indices]

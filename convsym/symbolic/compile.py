@@ -126,11 +126,15 @@ def _piecewise(pairs: list[tuple[NumberFn, BoolFn]]) -> NumberFn:
 
 def compile_number(e) -> NumberFn:
     """An evaluator of the exact rational value of ``e`` (:class:`Unsupported` if a node is unknown)."""
-    e = sympy.sympify(e)
-    hit = _NUMBERS.get(e)
+    return _compiled(_NUMBERS, sympy.sympify(e), _int_source, "number", _number_tree)
+
+
+def _compiled(cache: dict, e, source: Callable, what: str, tree: Callable) -> Callable:
+    """The evaluator of ``e`` from ``cache``, else generated (or the closures) and remembered."""
+    hit = cache.get(e)
     if hit is None:
-        hit = _generated(e, _int_source, "number") or _number_tree(e)
-        _remember(_NUMBERS, e, hit)
+        hit = _generated(e, source, what) or tree(e)
+        _remember(cache, e, hit)
     return hit
 
 
@@ -303,12 +307,7 @@ def _or(parts: list[BoolFn]) -> BoolFn:
 
 def compile_bool(c) -> BoolFn:
     """An evaluator of the truth of the condition ``c`` (:class:`Unsupported` if a node is unknown)."""
-    c = sympy.sympify(c)
-    hit = _CONDITIONS.get(c)
-    if hit is None:
-        hit = _generated(c, _bool_source, "condition") or _bool_tree(c)
-        _remember(_CONDITIONS, c, hit)
-    return hit
+    return _compiled(_CONDITIONS, sympy.sympify(c), _bool_source, "condition", _bool_tree)
 
 
 def _bool_tree(c) -> BoolFn:
