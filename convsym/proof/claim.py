@@ -39,6 +39,7 @@ from convsym.symbolic.sums import (
     body_at_placeholders,
     free_symbols,
     instantiate,
+    name_of,
     rename_bound,
 )
 
@@ -518,8 +519,8 @@ class Denoter:
         # argument tuple, in a memo of one instance): a body that reads an integer symbol other
         # than a size or position of the instance (an index of the sum around it, say) is left to
         # the reference
-        outside = [q for q in free_symbols(expr) if q not in holders and str(q) not in top
-                   and (q.is_integer or str(q) in names)]
+        outside = [q for q in free_symbols(expr) if q not in holders and name_of(q) not in top
+                   and (q.is_integer or name_of(q) in names)]
         if outside:
             raise K.Unsupported(f"the body reads {', '.join(sorted(map(str, outside)))}, which it does not bind")
         compiled = self._sum(expr, names)

@@ -138,7 +138,7 @@ class SumExpr:
         """
         taken = set()
         for t in self.terms + other.terms:
-            taken |= {str(q) for q in term_symbols(t)}
+            taken |= {name_of(q) for q in term_symbols(t)}
         prefix = "_"
         while any(name.startswith(prefix) for name in taken):
             prefix += "_"
@@ -330,11 +330,11 @@ def rename_bound(expr: SumExpr, avoid: Iterable[str]) -> SumExpr:
     def term(t: Term, taken: set[str]) -> Term:
         mapping = {}
         for r in t.ranges:
-            if str(r.index) in taken or str(r.index) in mapping.values():
-                new = fresh_symbol(str(r.index), taken | {str(v) for v in mapping.values()}
-                                   | {str(s) for s in term_symbols(t)})
+            if name_of(r.index) in taken or name_of(r.index) in mapping.values():
+                new = fresh_symbol(name_of(r.index), taken | {name_of(v) for v in mapping.values()}
+                                   | {name_of(s) for s in term_symbols(t)})
                 mapping[r.index] = new
-            taken = taken | {str(mapping.get(r.index, r.index))}
+            taken = taken | {name_of(mapping.get(r.index, r.index))}
         t = rename_term(t, mapping) if mapping else t
         if t.inner is not None:
             t = Term(t.summand, t.ranges, t.where, SumExpr(tuple(term(it, set(taken)) for it in t.inner.terms)))
@@ -402,8 +402,8 @@ def instantiate(body: Callable[..., SumExpr], args: Iterable, avoid: Iterable[Sy
     """
     args = [sympy.sympify(a) for a in args]
     holders, expr = body_at_placeholders(body, args)
-    taken = {str(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
-    taken |= {str(s) for s in avoid}
+    taken = {name_of(s) for a in args if not isinstance(a, IndexedBase) for s in a.free_symbols - labels(a)}
+    taken |= {name_of(s) for s in avoid}
     expr = rename_bound(expr, taken)
     mapping = {h: a for h, a in zip(holders, args, strict=True) if h is not a}
     return _xreplace_expr(expr, mapping) if mapping else expr
