@@ -20,6 +20,7 @@ import sympy
 import z3
 
 from convsym.deferred import Deferred, ResolvesDeferred
+from convsym.symbolic.sums import name_of
 
 TIMEOUT_MS = 20_000
 
@@ -132,7 +133,7 @@ class _Translator:
         if self._visited is not None:
             self._visited.append(s)
         if s not in self.vars:
-            name = s.name if type(s) is sympy.Symbol else str(s)
+            name = name_of(s)
             other = self._names.get(name)
             if other is not None:
                 # z3 names its variables by string: two SymPy symbols with one name would merge
